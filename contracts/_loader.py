@@ -1,0 +1,213 @@
+"""Load and check contract files; index their operations."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_spec_validator import validate as validate_spec
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+CONTRACTS_DIR = Path(__file__).resolve().parent
+
+#: contract name -> (mock prefix, provider) for the provider contracts.
+PROVIDER_CONTRACTS: Mapping[str, str] = {
+    "gptproto-v3": "gptproto",
+    "gptproto-videos": "gptproto",
+    "gptproto-chat": "gptproto",
+    "gptge-videos": "gptge",
+    "vtrix-generation": "vtrix",
+}
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class ContractError(Exception):
+    """A contract file is unreadable, invalid, or refers to something that does not exist."""
+
+    def __init__(self, path: Path | str, where: str, message: str) -> None:
+        self.path = Path(path)
+        self.where = where
+        self.message = message
+        super().__init__(f"{self.path.name}: at {where or '/'}: {message}")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a contract: its id, method, path template and raw definition."""
+
+    operation_id: str
+    method: str
+    path: str
+    definition: Mapping[str, Any]
+    tags: tuple[str, ...]
+
+    @property
+    def documented(self) -> bool:
+        """True when the provider document prints this operation (not OpenAI-standard only)."""
+        return "documented" in self.tags
+
+    @property
+    def flask_rule(self) -> str:
+        """The path template in Flask's syntax: ``/v1/videos/<video_id>``."""
+        return re.sub(r"\{([^}]+)\}", r"<\1>", self.path)
+
+
+@dataclass
+class Contract:
+    """A checked contract: its raw document plus lazily built validators."""
+
+    name: str
+    path: Path
+    spec: dict[str, Any]
+    operations: dict[str, Operation] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> str:
+        return str(self.spec["info"].get("x-provider", self.name))
+
+    @property
+    def security_schemes(self) -> dict[str, Any]:
+        return dict(self.spec.get("components", {}).get("securitySchemes", {}))
+
+    def operation(self, operation_id: str) -> Operation:
+        try:
+            return self.operations[operation_id]
+        except KeyError:
+            raise KeyError(f"{self.path.name} has no operation {operation_id!r}") from None
+
+    def resolve(self, pointer: str) -> Any:
+        """Follow a local JSON pointer (``#/components/schemas/Video``)."""
+        return resolve_pointer(self.spec, pointer, self.path)
+
+    @functools.cached_property
+    def openapi(self) -> Any:
+        """The openapi-core ``OpenAPI`` object (built on first use: it costs ~100 ms)."""
+        from contracts._validation import build_openapi
+
+        return build_openapi(self)
+
+    def schema_validator(self, pointer: str) -> Any:
+        """A JSON Schema 2020-12 validator for one schema of this contract."""
+        from contracts._validation import schema_validator
+
+        return schema_validator(self, pointer)
+
+    def validate_request(self, request: Any) -> Any:
+        from contracts._validation import validate_request
+
+        return validate_request(self, request)
+
+    def validate_response(self, request: Any, response: Any) -> Any:
+        from contracts._validation import validate_response
+
+        return validate_response(self, request, response)
+
+
+def resolve_pointer(document: Any, pointer: str, path: Path | str = "<contract>") -> Any:
+    if not pointer.startswith("#"):
+        raise ContractError(path, pointer, "only local references (#/...) are supported")
+    node = document
+    for raw in [p for p in pointer[1:].split("/") if p]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise ContractError(path, pointer, f"$ref target does not exist (no {part!r})")
+    return node
+
+
+def _walk(node: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    yield where, node
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _walk(value, f"{where}/{str(key).replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{where}/{index}")
+
+
+def _iter_operations(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    for path, item in (spec.get("paths") or {}).items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def check_contract(spec: Any, path: Path | str) -> dict[str, Operation]:
+    """Check one parsed contract and index its operations; raise ContractError on any fault."""
+    if not isinstance(spec, dict):
+        raise ContractError(path, "", "not a YAML mapping")
+    for where, node in _walk(spec):
+        is_data = "/value/" in where or "/example/" in where or where.endswith("/value")
+        if not is_data and isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            try:
+                resolve_pointer(spec, ref, path)
+            except ContractError as exc:
+                raise ContractError(path, f"{where}/$ref", f"{ref}: {exc.message}") from None
+    try:
+        validate_spec(spec)
+    except OpenAPIValidationError as exc:
+        where = "/" + "/".join(str(p) for p in exc.absolute_path)
+        raise ContractError(
+            path, where, f"not a valid OpenAPI 3.1 document: {exc.message}"
+        ) from exc
+    except Exception as exc:  # the validator raises plain errors on unreadable input
+        raise ContractError(path, "", f"not a valid OpenAPI document: {exc}") from exc
+
+    operations: dict[str, Operation] = {}
+    for op_path, method, op in _iter_operations(spec):
+        where = f"/paths/{op_path.replace('~', '~0').replace('/', '~1')}/{method}"
+        op_id = op.get("operationId")
+        if not op_id:
+            raise ContractError(path, where, "operation has no operationId")
+        if op_id in operations:
+            raise ContractError(path, where, f"duplicate operationId {op_id!r}")
+        operations[op_id] = Operation(op_id, method, op_path, op, tuple(op.get("tags", ())))
+
+    for where, node in _walk(spec):
+        if where.rsplit("/", 2)[-2:-1] == ["links"] and isinstance(node, Mapping):
+            target = node.get("operationId")
+            if target is not None and target not in operations:
+                raise ContractError(path, where, f"link names unknown operationId {target!r}")
+    return operations
+
+
+def load_path(path: Path | str, name: str | None = None) -> Contract:
+    """Read, check and index one contract file (uncached)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ContractError(path, "", f"cannot read: {exc.strerror}") from exc
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ContractError(path, where, f"not valid YAML: {exc}") from exc
+    operations = check_contract(spec, path)
+    return Contract(name or path.stem, path, spec, operations)
+
+
+@functools.cache
+def load(name: str) -> Contract:
+    """Load a bundled contract by name (``gptge-videos``), once per process."""
+    path = CONTRACTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))
+        raise ContractError(path, "", f"no such contract; known: {known}")
+    return load_path(path, name)
+
+
+def load_all() -> dict[str, Contract]:
+    """Every bundled contract, by name."""
+    return {p.stem: load(p.stem) for p in sorted(CONTRACTS_DIR.glob("*.yaml"))}

@@ -1,0 +1,267 @@
+"""Validate requests and responses against a contract (openapi-core), and any schema of it
+(JSON Schema 2020-12). Adapters turn httpx and Werkzeug messages into openapi-core's protocol."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+from openapi_core.validation.request.exceptions import (
+    MissingRequestBodyError,
+    ParameterValidationError,
+    SecurityValidationError,
+)
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+if TYPE_CHECKING:
+    import httpx
+
+    from contracts._loader import Contract
+
+#: Image media types a multipart file part may carry (see the contracts' `encoding`).
+FILE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
+
+
+def _latin1(value: bytes | str) -> str:
+    # Under OpenAPI 3.1 a file part is `type: string, format: binary`; openapi-core hands the
+    # raw bytes over, which fail `type: string` unless decoded (toolchain.md). Latin-1 maps
+    # every byte to one character, so nothing is lost and the length is the byte count.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _encoding_content_types(spec: Any) -> set[str]:
+    """Every ``encoding.<part>.contentType`` string of a contract, verbatim: openapi-core looks
+    a part's deserializer up by that exact string (``image/png, image/jpeg``)."""
+    found: set[str] = set()
+    if isinstance(spec, Mapping):
+        for key, value in spec.items():
+            if key == "encoding" and isinstance(value, Mapping):
+                found.update(
+                    str(enc["contentType"])
+                    for enc in value.values()
+                    if isinstance(enc, Mapping) and "contentType" in enc
+                )
+            else:
+                found |= _encoding_content_types(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found |= _encoding_content_types(item)
+    return found
+
+
+def build_openapi(contract: Contract) -> OpenAPI:
+    media_types = set(FILE_MEDIA_TYPES) | _encoding_content_types(contract.spec)
+    config = Config(extra_media_type_deserializers=dict.fromkeys(media_types, _latin1))
+    return OpenAPI.from_dict(contract.spec, config=config)
+
+
+@dataclass
+class OpenAPIRequest:
+    """openapi-core's Request protocol, built from plain values."""
+
+    host_url: str
+    path: str
+    method: str
+    parameters: RequestParameters
+    content_type: str
+    body: bytes | None
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        *,
+        query: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: bytes | None = None,
+        host_url: str = "http://localhost/",
+    ) -> OpenAPIRequest:
+        hdrs = Headers(list(headers.items()) if isinstance(headers, Mapping) else list(headers))
+        items = list(query.items()) if isinstance(query, Mapping) else list(query)
+        return cls(
+            host_url=host_url,
+            path=path,
+            method=method.lower(),
+            parameters=RequestParameters(
+                query=ImmutableMultiDict(items), header=hdrs, cookie=ImmutableMultiDict()
+            ),
+            content_type=hdrs.get("Content-Type", "application/octet-stream"),
+            body=body,
+        )
+
+
+@dataclass
+class OpenAPIResponse:
+    """openapi-core's Response protocol, built from plain values."""
+
+    status_code: int
+    content_type: str
+    headers: Headers
+    data: bytes | None
+
+
+def request_from_httpx(request: httpx.Request, *, strip_prefix: str = "") -> OpenAPIRequest:
+    """Adapt an httpx request; ``strip_prefix`` removes a base path such as ``/gptge``."""
+    path = request.url.path
+    if strip_prefix and path.startswith(strip_prefix):
+        path = path[len(strip_prefix) :] or "/"
+    body = request.read()
+    return OpenAPIRequest.build(
+        request.method,
+        path,
+        query=list(request.url.params.multi_items()),
+        headers=list(request.headers.multi_items()),
+        body=body or None,
+        host_url=f"{request.url.scheme}://{request.url.netloc.decode()}/",
+    )
+
+
+def response_from_httpx(response: httpx.Response) -> OpenAPIResponse:
+    response.read()
+    headers = Headers(list(response.headers.multi_items()))
+    return OpenAPIResponse(
+        status_code=response.status_code,
+        content_type=headers.get("Content-Type", "application/octet-stream"),
+        headers=headers,
+        data=response.content,
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a message breaks its contract.
+
+    ``kind`` is one of: ``route`` (no such path or method), ``security``, ``media_type``,
+    ``body`` (missing or invalid body), ``parameter``, ``response``.
+    """
+
+    kind: str
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass
+class ContractViolation(Exception):
+    """A request or response the contract does not allow."""
+
+    contract: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.contract}: " + "; ".join(str(p) for p in self.problems)
+
+    @property
+    def kinds(self) -> set[str]:
+        return {p.kind for p in self.problems}
+
+
+_REQUIRED = re.compile(r"'([^']+)' is a required property")
+
+
+def _schema_problems(kind: str, errors: Iterable[Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in errors:
+        path = [str(p) for p in getattr(err, "path", ())]
+        message = getattr(err, "message", str(err))
+        if getattr(err, "validator", None) == "required":
+            missing = _REQUIRED.search(message)
+            if missing:
+                path.append(missing.group(1))
+        if getattr(err, "validator", None) in {"oneOf", "anyOf"} and getattr(err, "context", None):
+            problems.extend(_schema_problems(kind, err.context[:3]))
+            continue
+        if len(message) > 300:
+            message = message[:300] + "..."
+        problems.append(Problem(kind, ".".join(path) or None, message))
+    return problems
+
+
+def _problems(errors: Iterable[Exception]) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in errors:
+        cause = err.__cause__
+        if isinstance(err, (PathNotFound, OperationNotFound)):
+            problems.append(Problem("route", None, str(err)))
+        elif isinstance(err, SecurityValidationError):
+            problems.append(
+                Problem("security", "Authorization", "missing or malformed credentials")
+            )
+        elif isinstance(err, MediaTypeNotFound) or isinstance(cause, MediaTypeNotFound):
+            mt = cause if isinstance(cause, MediaTypeNotFound) else err
+            allowed = ", ".join(getattr(mt, "availableMimetypes", []) or [])
+            problems.append(
+                Problem("media_type", "Content-Type", f"unsupported content type (use {allowed})")
+            )
+        elif isinstance(err, MissingRequestBodyError):
+            problems.append(Problem("body", None, "a request body is required"))
+        elif isinstance(err, ParameterValidationError):
+            schema_errors = getattr(cause, "schema_errors", None)
+            if schema_errors:
+                for p in _schema_problems("parameter", schema_errors):
+                    problems.append(Problem("parameter", err.name, p.message))
+            else:
+                problems.append(Problem("parameter", err.name, str(err)))
+        elif schema_errors := getattr(cause, "schema_errors", None):
+            problems.extend(_schema_problems("body", schema_errors))
+        elif cause is not None:
+            problems.append(Problem("body", None, f"cannot be read: {cause}"))
+        else:
+            problems.append(Problem("body", None, str(err)))
+    return problems
+
+
+def validate_request(contract: Contract, request: OpenAPIRequest) -> Any:
+    """Unmarshal a request; raise ContractViolation listing every problem."""
+    try:
+        result = contract.openapi.unmarshal_request(request)
+    except AssertionError:
+        # openapi-core asserts on an empty multipart body (toolchain.md)
+        raise ContractViolation(
+            contract.name, [Problem("body", None, "empty or malformed body")]
+        ) from None
+    if result.errors:
+        raise ContractViolation(contract.name, _problems(result.errors))
+    return result
+
+
+def validate_response(contract: Contract, request: OpenAPIRequest, response: Any) -> Any:
+    """Unmarshal a response to ``request``; raise ContractViolation on any problem."""
+    result = contract.openapi.unmarshal_response(request, response)
+    if result.errors:
+        problems = [Problem("response", p.field, p.message) for p in _problems(result.errors)] or [
+            Problem("response", None, str(e)) for e in result.errors
+        ]
+        raise ContractViolation(contract.name, problems)
+    return result
+
+
+def _registry(contract: Contract) -> Registry:
+    resource: Resource[Any] = Resource.from_contents(
+        contract.spec, default_specification=DRAFT202012
+    )
+    return Registry().with_resource(_uri(contract), resource)
+
+
+def _uri(contract: Contract) -> str:
+    return f"urn:sora-mock:contract:{contract.name}"
+
+
+def schema_validator(contract: Contract, pointer: str) -> Draft202012Validator:
+    """A validator for ``#/components/schemas/X`` (or any pointer) with all refs resolvable."""
+    contract.resolve(pointer)  # fail early, naming the file, on a bad pointer
+    return Draft202012Validator(
+        {"$ref": f"{_uri(contract)}{pointer}"}, registry=_registry(contract)
+    )

@@ -1,0 +1,235 @@
+"""The admin API under /__mock/ (contract: contracts/mock-admin.yaml).
+
+Jobs in a provider-neutral view, the request journal, reset, the virtual clock, scenarios,
+uploaded reference images and the rendered media every provider's URLs point at.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, send_file
+
+import contracts
+from contracts import ContractViolation, OpenAPIRequest
+from mockserver import media
+from mockserver.faults import Scenario, UnknownScenario, parse
+from mockserver.lifecycle import Job, key_fingerprint
+from mockserver.responses import json_response
+from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
+
+blueprint = Blueprint("mock_admin", __name__, url_prefix="/__mock")
+ADMIN_CONTRACT = "mock-admin"
+
+
+def service() -> MockService:
+    svc: MockService = current_app.extensions["sora_mock"]
+    return svc
+
+
+def admin_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": {"message": message, "type": str(status)}}, status, headers)
+
+
+@blueprint.before_request
+def validate_against_admin_contract() -> Response | None:
+    oa_request = OpenAPIRequest.build(
+        request.method,
+        request.path,
+        query=list(request.args.items(multi=True)),
+        headers=list(request.headers.items()),
+        body=request.get_data(cache=True) or None,
+        host_url=request.host_url,
+    )
+    try:
+        contracts.load(ADMIN_CONTRACT).validate_request(oa_request)
+    except ContractViolation as exc:
+        if "route" in exc.kinds:
+            return None  # let Flask answer 404/405 with its Allow header
+        status = 415 if "media_type" in exc.kinds else 400
+        return admin_error(status, "; ".join(str(p) for p in exc.problems[:3]))
+    return None
+
+
+def neutral(job: Job, svc: MockService) -> dict[str, Any]:
+    state = svc.state(job)
+    return {
+        "id": job.id,
+        "api": job.api,
+        "provider": job.api.split("-")[0],
+        "model": job.model,
+        "prompt": job.prompt,
+        "width": job.width,
+        "height": job.height,
+        "seconds": job.seconds,
+        "status": state.status.value,
+        "progress": round(state.progress, 4),
+        "created_at": job.created_at,
+        "started_at": state.started_at,
+        "finished_at": state.finished_at,
+        "planned": {
+            "queue_seconds": job.queue_seconds,
+            "render_seconds": job.render_seconds,
+            "outcome": job.outcome,
+        },
+        "error": (
+            {"code": state.error_code, "message": state.error_message}
+            if state.error_code or state.error_message
+            else None
+        ),
+        "has_reference_image": job.image_key is not None,
+        "remixed_from": job.remixed_from,
+        "notes": job.notes,
+        "media_url": request.host_url.rstrip("/") + svc.media_path(job.id),
+    }
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    svc = service()
+    return json_response(
+        {
+            "status": "ok",
+            "clock": svc.clock.kind,
+            "now": svc.clock.now(),
+            "store": svc.config.store.split(":")[0],
+            "strict": svc.config.strict,
+        }
+    )
+
+
+@blueprint.get("/jobs")
+def jobs() -> Response:
+    svc = service()
+    found, _ = svc.store.jobs(order="asc", api=request.args.get("api"))
+    return json_response({"data": [neutral(j, svc) for j in found]})
+
+
+@blueprint.get("/jobs/<job_id>")
+def job(job_id: str) -> Response:
+    svc = service()
+    found = svc.store.get(job_id)
+    if found is None:
+        return admin_error(404, f"no job {job_id!r}")
+    return json_response(neutral(found, svc))
+
+
+@blueprint.get("/journal")
+def journal() -> Response:
+    svc = service()
+    limit = int(request.args.get("limit", 100))
+    entries = list(svc.journal)[-limit:]
+    return json_response({"data": [e.to_dict() for e in entries]})
+
+
+@blueprint.post("/reset")
+def reset() -> Response:
+    service().reset()
+    return json_response({"reset": True})
+
+
+@blueprint.get("/clock")
+def clock() -> Response:
+    svc = service()
+    return json_response({"kind": svc.clock.kind, "now": svc.clock.now()})
+
+
+@blueprint.post("/clock/advance")
+def advance() -> Response:
+    svc = service()
+    advance_to = getattr(svc.clock, "advance", None)
+    if advance_to is None:
+        return admin_error(
+            409, "the clock is real: start the mock with --clock virtual to advance it"
+        )
+    body = request.get_json()
+    return json_response({"kind": svc.clock.kind, "now": advance_to(float(body["seconds"]))})
+
+
+@blueprint.get("/scenarios")
+def scenarios() -> Response:
+    svc = service()
+    return json_response(
+        {
+            "known": [s.value for s in Scenario],
+            "rules": [r.to_dict() for r in svc.store.rules()],
+        }
+    )
+
+
+@blueprint.post("/scenarios")
+def add_scenario() -> Response:
+    svc = service()
+    body = request.get_json()
+    try:
+        parse(body["scenario"], "rule")
+    except UnknownScenario as exc:
+        return admin_error(400, str(exc))
+    key = key_fingerprint(body["api_key"]) if body.get("api_key") else None
+    rule = svc.store.add_rule(body["scenario"], key, body.get("provider"), body.get("times"))
+    return json_response(rule.to_dict(), 201)
+
+
+@blueprint.delete("/scenarios")
+def clear_scenarios() -> Response:
+    svc = service()
+    key = request.args.get("api_key")
+    removed = svc.store.clear_rules(key_fingerprint(key) if key else None)
+    return json_response({"removed": removed})
+
+
+@blueprint.post("/files")
+def upload_file() -> Response:
+    svc = service()
+    data = request.get_data()
+    try:
+        file_id = svc.store_file(data)
+    except media.ImageError as exc:
+        return admin_error(400, str(exc))
+    url = f"{request.host_url.rstrip('/')}/__mock/files/{file_id}"
+    return json_response({"id": file_id, "url": url}, 201)
+
+
+@blueprint.get("/files/<file_id>")
+def get_file(file_id: str) -> Response:
+    data = service().store.get_blob(f"file:{file_id}")
+    if data is None:
+        return admin_error(404, f"no file {file_id!r}")
+    _, _, mimetype = media.probe_image(data)
+    return send_file(io.BytesIO(data), mimetype=mimetype, conditional=True, etag=file_id)
+
+
+@blueprint.get("/media/<job_id>/<name>")
+def get_media(job_id: str, name: str) -> Response:
+    from mockserver.lifecycle import Status
+
+    svc = service()
+    variant = {v[0]: k for k, v in MEDIA_VARIANTS.items()}.get(name)
+    found = svc.store.get(job_id)
+    if found is None or variant is None:
+        return admin_error(404, f"no media {name!r} for {job_id!r}")
+    if svc.state(found).status is not Status.COMPLETED:
+        return admin_error(404, f"job {job_id!r} has no video yet")
+    return send_asset(svc, found, variant)
+
+
+@blueprint.get("/contracts")
+def list_contracts() -> Response:
+    base = request.host_url.rstrip("/")
+    return json_response(
+        {
+            "data": [
+                {"name": name, "url": f"{base}/__mock/contracts/{name}.yaml"}
+                for name in contracts.load_all()
+            ]
+        }
+    )
+
+
+@blueprint.get("/contracts/<name>.yaml")
+def get_contract(name: str) -> Response:
+    known = contracts.load_all()
+    if name not in known:
+        return admin_error(404, f"no contract {name!r}")
+    return Response(known[name].path.read_bytes(), mimetype="application/yaml")

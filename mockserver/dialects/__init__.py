@@ -1,0 +1,18 @@
+"""One module per provider dialect. ``registered()`` imports them all, which registers them."""
+
+from __future__ import annotations
+
+import importlib
+
+from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
+
+MODULES = ("gptproto_v3", "gptproto_videos", "gptproto_chat", "gptge_videos", "vtrix_generation")
+
+
+def registered() -> dict[str, type[Dialect]]:
+    for module in MODULES:
+        importlib.import_module(f"mockserver.dialects.{module}")
+    return DIALECTS
+
+
+__all__ = ["DIALECTS", "Context", "Dialect", "handles", "register", "registered"]

@@ -1,0 +1,167 @@
+"""What every dialect is made of, and the registry they join.
+
+A dialect is one provider API (one contract). It names the contract it serves, the URL prefix
+that stands in for the provider's host, how the provider spells errors, and one handler per
+contract operation. It translates; it does not decide: auth, faults, rate limits, validation
+and the lifecycle are applied around the handler by ``mockserver.binding``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from flask import Request, Response
+
+import contracts
+from mockserver.faults import Selected
+from mockserver.lifecycle import Job, JobState, key_fingerprint
+from mockserver.service import MockService
+
+Handler = Callable[["Dialect", "Context"], Response]
+
+
+@dataclass
+class Context:
+    """One validated request, as a handler sees it."""
+
+    request: Request
+    operation: contracts.Operation
+    #: the unmarshalled body (defaults applied), or None
+    body: Any
+    path: dict[str, Any]
+    query: dict[str, Any]
+    api_key: str
+    scenario: Selected | None
+    #: the provider base URL on this mock, e.g. http://127.0.0.1:8000/gptge
+    base_url: str
+
+    @property
+    def owner(self) -> str:
+        return key_fingerprint(self.api_key)
+
+    @property
+    def host_url(self) -> str:
+        return self.request.host_url.rstrip("/")
+
+
+F = TypeVar("F", bound=Callable[..., Response])
+
+
+def handles(operation_id: str) -> Callable[[F], F]:
+    """Mark a dialect method as the handler of one contract operation."""
+
+    def mark(func: F) -> F:
+        func.__operation_id__ = operation_id  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+class Dialect:
+    #: the contract this dialect serves (``contracts/<name>.yaml``)
+    contract_name: ClassVar[str]
+    #: the URL prefix standing in for the provider's host
+    prefix: ClassVar[str]
+    #: id prefix of the jobs it creates
+    id_prefix: ClassVar[str] = "video_"
+    #: (code, message) of a job that fails with no code chosen
+    failure: ClassVar[tuple[str, str]] = ("generation_failed", "The video generation failed")
+    #: operations that create a job (create-time scenarios apply to them only)
+    create_operations: ClassVar[frozenset[str]] = frozenset()
+    #: the error family: a key of mockserver.dialects.errors.SCENARIO_CODES
+    family: ClassVar[str]
+
+    def __init__(self, service: MockService) -> None:
+        self.service = service
+        self.contract = contracts.load(self.contract_name)
+        self.handlers: dict[str, Handler] = {}
+        for attr in dir(type(self)):
+            func = getattr(type(self), attr)
+            op_id = getattr(func, "__operation_id__", None)
+            if op_id is not None:
+                self.contract.operation(op_id)  # a handler for an unknown operation is a bug
+                self.handlers[op_id] = func
+        missing = set(self.contract.operations) - set(self.handlers)
+        if missing:
+            raise TypeError(f"{type(self).__name__} serves no handler for {sorted(missing)}")
+
+    @property
+    def name(self) -> str:
+        return self.contract_name
+
+    # ---------------------------------------------------------------- provider's words
+
+    def error_body(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> dict[str, Any]:
+        """The provider's own error body. Overridden per error family."""
+        raise NotImplementedError
+
+    def scenario_code(self, scenario: str) -> str | None:
+        from mockserver.dialects.errors import SCENARIO_CODES
+
+        return SCENARIO_CODES[self.family].get(scenario)
+
+    def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        """The provider's view of a job."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- reference images
+
+    def reference_image(
+        self, ctx: Context, url: str, param: str, size: tuple[int, int] | None, mismatch: str
+    ) -> tuple[bytes | None, list[str]] | Response:
+        """Resolve an image URL (data:, the mock's own, or remote if allowed) and check it.
+
+        Returns (bytes or None for a placeholder, notes), or the provider's 400 response.
+        """
+        from mockserver import media
+        from mockserver.responses import error_response
+
+        try:
+            resolved = self.service.resolve_image_url(url, {ctx.request.host})
+            if resolved.data is None:
+                return None, [resolved.note] if resolved.note else []
+            width, height, _ = media.probe_image(resolved.data)
+        except media.ImageError as exc:
+            return error_response(self, 400, str(exc), param=param)
+        if size is not None and (width, height) != size:
+            return error_response(
+                self,
+                400,
+                f"{mismatch} ({width}x{height} given, {size[0]}x{size[1]} expected).",
+                param=param,
+            )
+        return resolved.data, []
+
+    # ---------------------------------------------------------------- auth, from the contract
+
+    def credentials(self, request: Request) -> str | None:
+        """The API key, if the Authorization header is in a form the contract allows."""
+        header = request.headers.get("Authorization", "").strip()
+        if not header:
+            return None
+        schemes = self.contract.security_schemes.values()
+        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
+        raw_ok = any(
+            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
+            for s in schemes
+        )
+        scheme, _, token = header.partition(" ")
+        if bearer_ok and scheme.lower() == "bearer":
+            return token.strip() or None
+        if raw_ok and " " not in header:
+            return header
+        return None
+
+
+DIALECTS: dict[str, type[Dialect]] = {}
+
+
+def register(cls: type[Dialect]) -> type[Dialect]:
+    if cls.contract_name in DIALECTS:
+        raise ValueError(f"a dialect for {cls.contract_name!r} is already registered")
+    DIALECTS[cls.contract_name] = cls
+    return cls

@@ -1,0 +1,137 @@
+"""Scenarios (every documented error, on demand) and the per-key rate limit.
+
+A scenario reaches a request four ways, first match wins: the ``X-Mock-Scenario`` header, a
+rule for the request's API key, a global rule (both set through the admin API or
+``--scenario``), and a seeded random fault rate. Dialects only translate a scenario into their
+provider's words; which scenario applies is decided here, once for every provider.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mockserver.clock import Clock
+
+
+class Scenario(StrEnum):
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    CONTENT_POLICY = "content_policy"
+    GENERATION_FAILED = "generation_failed"
+    SLOW = "slow"
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """What a scenario does: the HTTP status it answers with, and when it applies."""
+
+    status: int | None
+    #: applies only to operations that create a job
+    create_only: bool
+    message: str
+
+
+SCENARIOS: dict[Scenario, ScenarioSpec] = {
+    Scenario.UNAUTHORIZED: ScenarioSpec(
+        401, False, "Invalid signature: API key is missing or invalid"
+    ),
+    Scenario.FORBIDDEN: ScenarioSpec(
+        403, False, "Your API key does not have permission to access this resource"
+    ),
+    Scenario.INSUFFICIENT_BALANCE: ScenarioSpec(
+        403, False, "Insufficient balance for the requested operation"
+    ),
+    Scenario.RATE_LIMITED: ScenarioSpec(429, False, "You have exceeded your rate limit"),
+    Scenario.SERVER_ERROR: ScenarioSpec(500, False, "An internal server error occurred"),
+    Scenario.CONTENT_POLICY: ScenarioSpec(400, True, "Content blocked due to safety concerns"),
+    Scenario.GENERATION_FAILED: ScenarioSpec(None, True, "The video generation failed"),
+    Scenario.SLOW: ScenarioSpec(None, False, "slow response"),
+}
+
+#: the scenarios a random fault rate draws from: transient ones a client should retry
+RANDOM_FAULTS = (Scenario.RATE_LIMITED, Scenario.SERVER_ERROR)
+
+
+@dataclass(frozen=True)
+class Selected:
+    scenario: Scenario
+    #: optional argument: `generation_failed:003000097` picks the provider code
+    argument: str | None
+    #: where it came from: header, key, global, random
+    source: str
+
+
+class UnknownScenario(ValueError):
+    pass
+
+
+def parse(value: str, source: str = "header") -> Selected:
+    name, _, argument = value.strip().partition(":")
+    try:
+        scenario = Scenario(name.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in Scenario)
+        raise UnknownScenario(f"unknown scenario {name!r}; known: {known}") from None
+    return Selected(scenario, argument.strip() or None, source)
+
+
+class RandomFaults:
+    """A seeded stream of faults: the same seed gives the same sequence of requests hit."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("fault rate must be between 0 and 1")
+        self.rate = rate
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> Selected | None:
+        if self.rate <= 0:
+            return None
+        with self._lock:
+            if self._rng.random() >= self.rate:
+                return None
+            return Selected(self._rng.choice(RANDOM_FAULTS), None, "random")
+
+
+class RateLimiter:
+    """A token bucket per API key, on the mock's clock (so a virtual clock refills it too).
+
+    Buckets live in this process: with N worker processes a key gets up to N times the rate.
+    """
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        if per_minute < 1:
+            raise ValueError("rate limit must be at least 1 request per minute")
+        self.capacity = float(per_minute)
+        self.refill_per_second = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take a token; return 0 if allowed, else the seconds until one is available."""
+        now = self._clock.now()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + max(0.0, now - last) * self.refill_per_second)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.refill_per_second
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))

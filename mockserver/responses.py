@@ -1,0 +1,37 @@
+"""JSON and error responses in a dialect's own shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from flask import Response
+
+
+class ErrorShape(Protocol):
+    def error_body(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> dict[str, Any]: ...
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers=headers,
+    )
+
+
+def error_response(
+    dialect: ErrorShape,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return json_response(
+        dialect.error_body(status, message, code=code, param=param), status, headers
+    )

@@ -1,0 +1,170 @@
+"""pytest fixtures for users of the mock (registered through the ``pytest11`` entry point).
+
+- ``sora_mock``: the mock app in-process with a virtual clock. Session-scoped app, reset before
+  each test, and any unexpected server error or contract violation re-raised at the end of the
+  test (like pytest-httpserver's ``check()``).
+- ``sora_mock_server``: the same app on a real loopback port in a background thread, for code
+  that is not httpx-based (requests, the ``openai`` package, a subprocess).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+
+from mockserver.app import create_app, service_of
+from mockserver.config import MockConfig
+from mockserver.service import MockService
+
+#: the host in-process base URLs use (never resolved: requests go through WSGI)
+IN_PROCESS_HOST = "http://sora-mock.test"
+#: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
+CLOCK_START = 1_767_225_600.0
+PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+
+
+class MockError(AssertionError):
+    """The mock failed in a way a test must see: an unexpected exception or a contract breach."""
+
+
+class SoraMock:
+    """A handle on one mock app: base URLs, the clock, scenarios, the journal."""
+
+    def __init__(self, app: Flask, host: str = IN_PROCESS_HOST) -> None:
+        self.app = app
+        self.host = host.rstrip("/")
+
+    @property
+    def service(self) -> MockService:
+        return service_of(self.app)
+
+    def base_url(self, provider: str) -> str:
+        """``gptproto``, ``gptge`` or ``vtrix`` -> the base URL to give your client."""
+        if provider not in PROVIDER_PREFIXES:
+            raise KeyError(f"unknown provider {provider!r}; known: {sorted(PROVIDER_PREFIXES)}")
+        return f"{self.host}/{PROVIDER_PREFIXES[provider]}"
+
+    def transport(self) -> httpx.WSGITransport:
+        """An httpx transport into the app (for ``httpx.Client(transport=...)``)."""
+        return httpx.WSGITransport(app=self.app)
+
+    def client(self, provider: str, api_key: str = "sk-test", **kwargs: Any) -> httpx.Client:
+        """An httpx client already pointed at one provider on the mock."""
+        headers = {"Authorization": f"Bearer {api_key}"} | kwargs.pop("headers", {})
+        return httpx.Client(
+            base_url=self.base_url(provider), transport=self.transport(), headers=headers, **kwargs
+        )
+
+    def advance(self, seconds: float) -> float:
+        """Move the virtual clock forward; jobs move with it. Returns the new time."""
+        advance = getattr(self.service.clock, "advance", None)
+        if advance is None:
+            raise MockError("the mock's clock is real: create it with clock='virtual'")
+        now: float = advance(seconds)
+        return now
+
+    def now(self) -> float:
+        return self.service.clock.now()
+
+    def set_scenario(
+        self,
+        scenario: str,
+        *,
+        api_key: str | None = None,
+        provider: str | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Switch a scenario on for one key (or everyone), one provider (or all), N times."""
+        from mockserver.faults import parse
+        from mockserver.lifecycle import key_fingerprint
+
+        parse(scenario, "rule")
+        key = key_fingerprint(api_key) if api_key else None
+        self.service.store.add_rule(scenario, key, provider, times)
+
+    def clear_scenarios(self) -> None:
+        self.service.store.clear_rules()
+
+    @property
+    def journal(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.service.journal]
+
+    def jobs(self) -> list[Any]:
+        jobs, _ = self.service.store.jobs(order="asc")
+        return jobs
+
+    def reset(self) -> None:
+        self.service.reset()
+
+    def check(self) -> None:
+        """Raise the first unexpected server error or contract violation, then forget them."""
+        errors, violations = list(self.service.errors), list(self.service.violations)
+        self.service.errors.clear()
+        self.service.violations.clear()
+        if errors:
+            raise MockError(f"the mock raised {errors[0]!r}") from errors[0]
+        if violations:
+            raise MockError("responses broke their contract:\n" + "\n".join(violations))
+
+
+def test_config(**overrides: Any) -> MockConfig:
+    """The configuration the fixtures use: virtual clock, strict, no background renders."""
+    base = MockConfig(clock="virtual", clock_start=CLOCK_START, strict=True, prerender=False)
+    for key, value in overrides.items():
+        setattr(base, key, value)
+    return base
+
+
+test_config.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+@pytest.fixture(scope="session")
+def sora_mock_app() -> Flask:
+    """The session's mock app (override this fixture to change its configuration)."""
+    return create_app(test_config())
+
+
+@pytest.fixture
+def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
+    mock = SoraMock(sora_mock_app)
+    mock.reset()
+    yield mock
+    mock.check()
+
+
+class _ServerThread(threading.Thread):
+    def __init__(self, app: Flask) -> None:
+        from werkzeug.serving import make_server
+
+        super().__init__(name="sora-mock-server", daemon=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+
+    def run(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _sora_mock_server_session(sora_mock_app: Flask) -> Iterator[SoraMock]:
+    thread = _ServerThread(sora_mock_app)
+    thread.start()
+    try:
+        yield SoraMock(sora_mock_app, host=f"http://127.0.0.1:{thread.port}")
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def sora_mock_server(_sora_mock_server_session: SoraMock) -> Iterator[SoraMock]:
+    _sora_mock_server_session.reset()
+    yield _sora_mock_server_session
+    _sora_mock_server_session.check()
