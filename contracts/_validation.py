@@ -189,6 +189,16 @@ def _schema_problems(kind: str, errors: Iterable[Any]) -> list[Problem]:
     return problems
 
 
+def _describe(exc: BaseException) -> str:
+    """``str(exc)``, which openapi-core's own errors can fail at (undecodable bodies)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - any failure to describe is described generically
+        mimetype = getattr(exc, "mimetype", None)
+        return f"not valid {mimetype}" if mimetype else type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def _problems(errors: Iterable[Exception]) -> list[Problem]:
     problems: list[Problem] = []
     for err in errors:
@@ -217,7 +227,7 @@ def _problems(errors: Iterable[Exception]) -> list[Problem]:
         elif schema_errors := getattr(cause, "schema_errors", None):
             problems.extend(_schema_problems("body", schema_errors))
         elif cause is not None:
-            problems.append(Problem("body", None, f"cannot be read: {cause}"))
+            problems.append(Problem("body", None, f"cannot be read: {_describe(cause)}"))
         else:
             problems.append(Problem("body", None, str(err)))
     return problems

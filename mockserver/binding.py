@@ -54,6 +54,15 @@ def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
     return service.faults.draw()
 
 
+def _truncated_multipart() -> bool:
+    """A multipart body must end with its closing delimiter; Werkzeug parses one that does not."""
+    if not (request.mimetype or "").startswith("multipart/"):
+        return False
+    boundary = request.mimetype_params.get("boundary", "")
+    body = request.get_data(cache=True)
+    return bool(body) and f"--{boundary}--".encode() not in body[-len(boundary) - 8 :]
+
+
 def _undeclared_parts(dialect: Dialect, op: contracts.Operation) -> list[str]:
     """openapi-core does not reject undeclared multipart fields; the contract's schema does."""
     if not (request.mimetype or "").startswith("multipart/"):
@@ -147,6 +156,8 @@ def make_view(
             message, param = _problem_param(exc)
             status = 415 if "media_type" in exc.kinds else 400
             return error_response(dialect, status, message, param=param)
+        if _truncated_multipart():
+            return error_response(dialect, 400, "the multipart body is truncated or malformed")
         undeclared = _undeclared_parts(dialect, op)
         if undeclared:
             return error_response(

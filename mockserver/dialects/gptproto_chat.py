@@ -154,6 +154,7 @@ class GptprotoChat(Dialect):
 
     def _events(self, job: Job, ctx: Context) -> Iterator[str]:
         clock = self.service.clock
+        virtual = clock.kind == "virtual"
         last_percent = -1
         waited = 0.0
         target: float | None = None
@@ -172,9 +173,13 @@ class GptprotoChat(Dialect):
                 continue
             now = clock.now()
             state = self.service.state(job)
-            target = min(now + self._step(job), _next_change(job, now))
+            # On a virtual clock every advance wakes the stream, and a wake with no news sends
+            # an SSE comment: a test reading line by line never waits on a quiet stream.
+            target = now + 1e-6 if virtual else min(now + self._step(job), _next_change(job, now))
+            news = False
             if first:
                 first = False
+                news = True
                 yield self._chunk(job, QUEUED.format(id=job.id), role=True)
             if state.status.terminal:
                 yield self._chunk(job, self._final_text(job, state, ctx))
@@ -185,7 +190,10 @@ class GptprotoChat(Dialect):
             percent = math.floor(state.progress * 100)
             if state.status is Status.IN_PROGRESS and percent > last_percent:
                 last_percent = percent
+                news = True
                 yield self._chunk(job, PROGRESS.format(percent=percent))
+            if virtual and not news:
+                yield ": waiting\n\n"
 
     def _complete(self, job: Job, ctx: Context, headers: dict[str, str]) -> Response:
         clock = self.service.clock

@@ -1,0 +1,118 @@
+"""Storage: SQLite keeps every accepted job across a restart and between worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from providers import APIS
+
+from mockserver.app import create_app
+from mockserver.lifecycle import Job
+from mockserver.store import MemoryStore, SQLiteStore, open_store
+from mockserver.testing import SoraMock, test_config
+
+HEADERS = {"Authorization": "Bearer sk-test"}
+
+
+def sqlite_mock(path: Path) -> SoraMock:
+    return SoraMock(create_app(test_config(store=f"sqlite:{path}")))
+
+
+def test_restart_with_sqlite_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "mock.db"
+    first = sqlite_mock(db)
+    created = {}
+    for api_id, api in APIS.items():
+        with first.client(api.provider) as client:
+            response = api.create(client, HEADERS)
+            assert response.status_code == 200
+            created[api_id] = api.job_id(response.json())
+    first.advance(30)
+    first.service.store.close()
+
+    second = sqlite_mock(db)  # a new process would see the same
+    assert second.now() == first.now(), "the virtual clock is kept in the store too"
+    second.advance(300)
+    for api_id, job_id in created.items():
+        api = APIS[api_id]
+        with second.client(api.provider) as client:
+            body = client.get(api.status_path(job_id)).json()
+        assert api.status(body) == api.words[2], (api_id, body)
+    with second.client("gptge") as client:
+        content = client.get(f"/v1/videos/{created['gptge-videos']}/content")
+    assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
+    second.check()
+
+
+def _worker(path: str, start: int, count: int) -> None:
+    store = SQLiteStore(path)
+    for i in range(start, start + count):
+        store.add(_job(f"video_{i:04d}"))
+        store.take_rule(None, "gptge")
+    store.close()
+
+
+def _job(job_id: str) -> Job:
+    return Job(
+        id=job_id,
+        api="gptge-videos",
+        model="sora-2",
+        prompt="p",
+        width=720,
+        height=1280,
+        seconds=4,
+        owner="key_x",
+        created_at=0.0,
+        queue_seconds=1,
+        render_seconds=1,
+    )
+
+
+def test_several_processes_share_one_sqlite_store(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.db")
+    store = SQLiteStore(db)
+    store.add_rule("rate_limited", None, "gptge", 50)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(db, n * 100, 40)) for n in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    jobs, _ = store.jobs(order="asc")
+    assert len(jobs) == 120
+    assert len({j.id for j in jobs}) == 120
+    # 120 takes of a 50-use rule: it is consumed exactly 50 times, then gone
+    assert store.rules() == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_rules_are_taken_key_first_then_global_and_run_out(tmp_path: Path, kind: str) -> None:
+    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "r.db")
+    store.add_rule("server_error", None, None, None)
+    store.add_rule("rate_limited", "key_a", None, 1)
+    assert store.take_rule("key_a", "gptge") == "rate_limited"
+    assert store.take_rule("key_a", "gptge") == "server_error"
+    assert store.take_rule("key_b", "vtrix") == "server_error"
+    assert store.clear_rules() == 1
+    assert store.take_rule("key_a", "gptge") is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_list_pages_in_both_orders(tmp_path: Path, kind: str) -> None:
+    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "p.db")
+    for i in range(5):
+        store.add(_job(f"video_{i}"))
+    page, more = store.jobs(order="asc", limit=2)
+    assert [j.id for j in page] == ["video_0", "video_1"] and more
+    page, more = store.jobs(order="desc", after="video_2", limit=5)
+    assert [j.id for j in page] == ["video_1", "video_0"] and not more
+    assert store.delete("video_1") and not store.delete("video_1")
+    assert store.get("video_1") is None
+
+
+def test_unknown_store_spec_is_refused() -> None:
+    with pytest.raises(ValueError, match="sqlite:PATH"):
+        open_store("redis://x")
