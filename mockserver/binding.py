@@ -54,6 +54,18 @@ def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
     return service.faults.draw()
 
 
+def _undeclared_query(dialect: Dialect, op: contracts.Operation) -> list[str]:
+    """Query parameters the contract does not declare for this operation (path-level included)."""
+    declared = set()
+    path_item = dialect.contract.spec["paths"][op.path]
+    for param in [*path_item.get("parameters", []), *op.definition.get("parameters", [])]:
+        if "$ref" in param:
+            param = dialect.contract.resolve(param["$ref"])
+        if param.get("in") == "query":
+            declared.add(param["name"])
+    return sorted(set(request.args.keys()) - declared)
+
+
 def _truncated_multipart() -> bool:
     """A multipart body must end with its closing delimiter; Werkzeug parses one that does not."""
     if not (request.mimetype or "").startswith("multipart/"):
@@ -149,6 +161,11 @@ def make_view(
                     headers={"Retry-After": retry_after(wait)},
                 )
 
+        unknown = _undeclared_query(dialect, op)
+        if unknown:
+            return error_response(
+                dialect, 400, f"Unrecognized query parameter {unknown[0]!r}", param=unknown[0]
+            )
         oa_request = openapi_request(dialect.prefix)
         try:
             result = dialect.contract.validate_request(oa_request)

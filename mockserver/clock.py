@@ -67,3 +67,20 @@ class VirtualClock:
                     return False
                 self._changed.wait(min(remaining, self.poll_interval))
         return True
+
+
+class SteppingClock(VirtualClock):
+    """A virtual clock that also moves ``step`` seconds each time it is read.
+
+    Deterministic and never waits: a long-running stream or poll loop always reaches its end.
+    Suited to fuzzing (schemathesis), where nobody advances the clock by hand.
+    """
+
+    kind = "virtual"
+
+    def __init__(self, state: ClockState, start: float, step: float) -> None:
+        super().__init__(state, start)
+        self.step = step
+
+    def now(self) -> float:
+        return self._state.clock_advance(self.step, self._start)

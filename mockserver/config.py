@@ -19,8 +19,10 @@ class Timings:
 
 @dataclass
 class MockConfig:
-    #: "real" (wall clock) or "virtual" (advanced only through the admin API)
+    #: "real" (wall clock), "virtual" (advanced only through the admin API), or "stepping"
+    #: (virtual, and also moves `clock_step` seconds at every read: for fuzzing)
     clock: str = "real"
+    clock_step: float = 0.5
     #: epoch seconds the virtual clock starts at (None: the wall clock at start-up)
     clock_start: float | None = None
     #: divides every planned duration: 10 = ten times faster

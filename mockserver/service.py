@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mockserver import media
-from mockserver.clock import Clock, RealClock, VirtualClock
+from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected
 from mockserver.lifecycle import Job, JobState, Status, new_id, plan_durations, state_at
@@ -76,12 +76,15 @@ class MockService:
     def from_config(cls, config: MockConfig) -> MockService:
         store = open_store(config.store)
         clock: Clock
+        start = config.clock_start or float(int(time.time()))
         if config.clock == "virtual":
-            clock = VirtualClock(store, config.clock_start or float(int(time.time())))
+            clock = VirtualClock(store, start)
+        elif config.clock == "stepping":
+            clock = SteppingClock(store, start, config.clock_step)
         elif config.clock == "real":
             clock = RealClock()
         else:
-            raise ValueError(f"unknown clock {config.clock!r}: use 'real' or 'virtual'")
+            raise ValueError(f"unknown clock {config.clock!r}: use 'real', 'virtual' or 'stepping'")
         if config.speed <= 0:
             raise ValueError("speed must be positive")
         limiter = RateLimiter(config.rate_limit_rpm, clock) if config.rate_limit_rpm else None

@@ -193,7 +193,7 @@ def test_remix_of_an_unfinished_job_is_refused(sora_mock: SoraMock) -> None:
     with sora_mock.client("gptge") as client:
         job_id = APIS["gptge-videos"].create(client, HEADERS).json()["id"]
         remix = client.post(f"/v1/videos/{job_id}/remix", json={"prompt": "again"})
-    assert remix.status_code == 400
+    assert remix.status_code == 409
 
 
 def test_ids_of_one_api_are_unknown_to_another(sora_mock: SoraMock) -> None:

@@ -151,10 +151,6 @@ class OpenAIVideos(Dialect):
     def list(self, ctx: Context) -> Response:
         q = ctx.query
         after = q.get("after")
-        if after is not None and self.service.find(after, self.name) is None:
-            return error_response(
-                self, 400, f"No video with id '{after}' to list after.", param="after"
-            )
         jobs, has_more = self.service.store.jobs(
             api=self.name,
             owner=ctx.owner,
@@ -207,7 +203,7 @@ class OpenAIVideos(Dialect):
             return self._not_found(ctx.path["video_id"])
         if self.service.state(source).status is not Status.COMPLETED:
             return error_response(
-                self, 400, "Only a completed video can be remixed.", param="video_id"
+                self, 409, "Only a completed video can be remixed.", param="video_id"
             )
         job = self.service.create_job(
             api=self.name,

@@ -80,9 +80,17 @@ class VtrixGeneration(Dialect):
         source = None
         if "remix_video_id" in body:
             source = self.service.find(body["remix_video_id"], self.name)
-            if source is None or self.service.state(source).status is not Status.COMPLETED:
+            if source is None:
                 return error_response(
-                    self, 400, "must be the id of a completed video", param="remix_video_id"
+                    self, 404, "no video with this id", code="404", param="remix_video_id"
+                )
+            if self.service.state(source).status is not Status.COMPLETED:
+                return error_response(
+                    self,
+                    409,
+                    "must be the id of a completed video",
+                    code="409",
+                    param="remix_video_id",
                 )
         image = self.service.image_of(source) if source else None
         notes: list[str] = []
