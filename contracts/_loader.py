@@ -103,6 +103,13 @@ class Contract:
 
         return validate_request(self, request)
 
+    def validate_parameters(
+        self, operation_id: str, path: Mapping[str, str], query: Mapping[str, str]
+    ) -> dict[str, Any]:
+        from contracts._validation import validate_parameters
+
+        return validate_parameters(self, operation_id, path, query)
+
     def validate_response(self, request: Any, response: Any) -> Any:
         from contracts._validation import validate_response
 

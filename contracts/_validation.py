@@ -275,3 +275,80 @@ def schema_validator(contract: Contract, pointer: str) -> Draft202012Validator:
     return Draft202012Validator(
         {"$ref": f"{_uri(contract)}{pointer}"}, registry=_registry(contract)
     )
+
+
+def _coerce(value: str, schema: Mapping[str, Any]) -> Any:
+    """A query or path string as the type its schema names (form style, no explode needed)."""
+    kinds = schema.get("type", "string")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    for kind in kinds:
+        try:
+            if kind == "integer":
+                return int(value)
+            if kind == "number":
+                return float(value)
+            if kind == "boolean" and value in ("true", "false"):
+                return value == "true"
+        except ValueError:
+            continue
+    return value
+
+
+def validate_parameters(
+    contract: Contract, operation_id: str, path: Mapping[str, str], query: Mapping[str, str]
+) -> dict[str, Any]:
+    """Validate the path and query parameters of a request that has no body.
+
+    The fast path for polling: the same schemas openapi-core would apply, compiled once per
+    parameter, without its per-request spec traversal (~2.5 ms -> ~0.1 ms a request).
+    Returns the query parameters, typed, with schema defaults applied.
+    """
+    problems: list[Problem] = []
+    parsed: dict[str, Any] = {}
+    for param, validator in _parameter_validators(contract, operation_id):
+        name, location = param["name"], param["in"]
+        source = path if location == "path" else query if location == "query" else None
+        if source is None:
+            continue
+        if name not in source:
+            if param.get("required"):
+                problems.append(
+                    Problem("parameter", name, f"missing required {location} parameter")
+                )
+            elif location == "query" and "default" in param.get("schema", {}):
+                parsed[name] = param["schema"]["default"]
+            continue
+        raw = source[name]
+        if raw == "" and not param.get("allowEmptyValue"):
+            problems.append(Problem("parameter", name, "should be non-empty"))
+            continue
+        value = _coerce(raw, param.get("schema", {}))
+        error = next(iter(validator.iter_errors(value)), None)
+        if error is not None:
+            problems.append(Problem("parameter", name, error.message))
+        elif location == "query":
+            parsed[name] = value
+    if problems:
+        raise ContractViolation(contract.name, problems)
+    return parsed
+
+
+_PARAM_CACHE: dict[tuple[str, str], list[tuple[dict[str, Any], Draft202012Validator]]] = {}
+
+
+def _parameter_validators(
+    contract: Contract, operation_id: str
+) -> list[tuple[dict[str, Any], Draft202012Validator]]:
+    key = (contract.name, operation_id)
+    if key not in _PARAM_CACHE:
+        op = contract.operation(operation_id)
+        path_item = contract.spec["paths"][op.path]
+        found = []
+        for param in [*path_item.get("parameters", []), *op.definition.get("parameters", [])]:
+            if "$ref" in param:
+                param = contract.resolve(param["$ref"])
+            schema = param.get("schema", {})
+            validator = Draft202012Validator(schema, registry=_registry(contract))
+            found.append((dict(param), validator))
+        _PARAM_CACHE[key] = found
+    return _PARAM_CACHE[key]

@@ -70,7 +70,13 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
     p.add_argument("--slow-seconds", type=float, default=3.0)
-    p.add_argument("--threads", type=int, default=8, help="worker threads")
+    p.add_argument("--threads", type=int, default=8, help="worker threads (one process)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes (forked; needs --store sqlite:PATH so they share jobs)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> MockConfig:
@@ -90,12 +96,15 @@ def config_from(args: argparse.Namespace) -> MockConfig:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
     from mockserver.app import create_app, service_of
     from mockserver.faults import UnknownScenario, parse
     from mockserver.lifecycle import key_fingerprint
 
+    if args.processes > 1 and not args.store.startswith("sqlite:"):
+        print(
+            "sora-mock: --processes needs --store sqlite:PATH (workers share it)", file=sys.stderr
+        )
+        return 2
     try:
         app = create_app(config_from(args))
     except ValueError as exc:
@@ -110,8 +119,20 @@ def serve(args: argparse.Namespace) -> int:
             print(f"sora-mock: {exc}", file=sys.stderr)
             return 2
         svc.store.add_rule(name, key_fingerprint(key) if key else None, None, None)
-    server = make_server(args.host, args.port, app, threaded=True)
-    base = f"http://{args.host}:{server.server_port}"
+
+    if args.processes > 1:
+        # Werkzeug forks a worker per request, up to N at once; they share the SQLite store
+        from werkzeug.serving import make_server
+
+        forking = make_server(args.host, args.port, app, processes=args.processes)
+        port, run, close = forking.server_port, forking.serve_forever, forking.server_close
+    else:
+        # waitress: threaded, keep-alive; 2.8x Werkzeug's dev server (benchmarks/bench_mock.py)
+        from waitress.server import create_server
+
+        threaded = create_server(app, host=args.host, port=args.port, threads=args.threads)
+        port, run, close = threaded.effective_port, threaded.run, threaded.close
+    base = f"http://{args.host}:{port}"
     print(f"sora-mock serving on {base} (clock: {args.clock}, store: {args.store})")
     for prefix, live in (
         ("gptproto", "gptproto.com"),
@@ -122,11 +143,11 @@ def serve(args: argparse.Namespace) -> int:
     print(f"  {base}/__mock/  admin API (jobs, journal, clock, scenarios)")
     sys.stdout.flush()
     try:
-        server.serve_forever()
+        run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        close()
         svc.store.close()
     return 0
 
@@ -135,11 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sora-mock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    from mockserver import verify
+
+    verify.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.command == "serve":
         return serve(args)
+    if args.command == "verify":
+        return verify.run_args(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

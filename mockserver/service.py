@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -92,7 +93,7 @@ class MockService:
             config=config,
             clock=clock,
             store=store,
-            media=media.MediaCache(directory=config.media_dir),
+            media=media.MediaCache(directory=config.media_dir or _default_media_dir(config)),
             faults=RandomFaults(config.fault_rate, config.fault_seed),
             limiter=limiter,
             journal=deque(maxlen=config.journal_size),
@@ -260,6 +261,13 @@ class MockService:
             self.journal.clear()
             self.errors.clear()
             self.violations.clear()
+
+
+def _default_media_dir(config: MockConfig) -> Path | None:
+    """With a SQLite store, rendered videos are cached beside it (workers, restarts share it)."""
+    if config.store.startswith("sqlite:"):
+        return Path(config.store[len("sqlite:") :] + ".media")
+    return None
 
 
 def send_asset(service: MockService, job: Job, variant: str) -> Any:
