@@ -52,6 +52,11 @@ class Operation:
         """True when the provider document prints this operation (not OpenAI-standard only)."""
         return "documented" in self.tags
 
+    def matches(self, path: str) -> bool:
+        """True when a concrete path fits this operation's template."""
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(self.path))
+        return re.fullmatch(pattern, path) is not None
+
     @property
     def flask_rule(self) -> str:
         """The path template in Flask's syntax: ``/v1/videos/<video_id>``."""
@@ -80,6 +85,13 @@ class Contract:
             return self.operations[operation_id]
         except KeyError:
             raise KeyError(f"{self.path.name} has no operation {operation_id!r}") from None
+
+    def find_operation(self, method: str, path: str) -> Operation | None:
+        """The operation a concrete request path and method belong to, if any."""
+        for op in self.operations.values():
+            if op.method == method.lower() and op.matches(path):
+                return op
+        return None
 
     def resolve(self, pointer: str) -> Any:
         """Follow a local JSON pointer (``#/components/schemas/Video``)."""

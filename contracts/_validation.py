@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from contracts._loader import Contract
 
 #: Image media types a multipart file part may carry (see the contracts' `encoding`).
-FILE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
+FILE_MEDIA_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "video/mp4",
+    "application/octet-stream",
+)
 
 
 def _latin1(value: bytes | str) -> str:
@@ -58,9 +64,17 @@ def _encoding_content_types(spec: Any) -> set[str]:
     return found
 
 
+def _yaml(value: bytes | str) -> Any:
+    import yaml
+
+    return yaml.safe_load(value)
+
+
 def build_openapi(contract: Contract) -> OpenAPI:
     media_types = set(FILE_MEDIA_TYPES) | _encoding_content_types(contract.spec)
-    config = Config(extra_media_type_deserializers=dict.fromkeys(media_types, _latin1))
+    deserializers: dict[str, Any] = dict.fromkeys(media_types, _latin1)
+    deserializers["application/yaml"] = _yaml
+    config = Config(extra_media_type_deserializers=deserializers)
     return OpenAPI.from_dict(contract.spec, config=config)
 
 
@@ -248,7 +262,13 @@ def validate_request(contract: Contract, request: OpenAPIRequest) -> Any:
 
 
 def validate_response(contract: Contract, request: OpenAPIRequest, response: Any) -> Any:
-    """Unmarshal a response to ``request``; raise ContractViolation on any problem."""
+    """Unmarshal a response to ``request``; raise ContractViolation on any problem.
+
+    An event stream is checked event by event (see ``contracts._sse``), since openapi-core
+    would read the media type's per-event schema as the schema of the whole body.
+    """
+    if (response.content_type or "").startswith("text/event-stream"):
+        return _validate_event_stream(contract, request, response)
     result = contract.openapi.unmarshal_response(request, response)
     if result.errors:
         problems = [Problem("response", p.field, p.message) for p in _problems(result.errors)] or [
@@ -256,6 +276,34 @@ def validate_response(contract: Contract, request: OpenAPIRequest, response: Any
         ]
         raise ContractViolation(contract.name, problems)
     return result
+
+
+def _validate_event_stream(contract: Contract, request: OpenAPIRequest, response: Any) -> None:
+    from contracts._sse import EventStreamChecker
+
+    op = contract.find_operation(request.method, request.path)
+    if op is None:
+        raise ContractViolation(contract.name, [Problem("route", None, "no such operation")])
+    responses = op.definition.get("responses", {})
+    declared = responses.get(str(response.status_code)) or responses.get("default")
+    if declared is None:
+        raise ContractViolation(
+            contract.name,
+            [Problem("response", None, f"status {response.status_code} is not declared")],
+        )
+    if "$ref" in declared:
+        declared = contract.resolve(declared["$ref"])
+    media = (declared.get("content") or {}).get("text/event-stream")
+    if media is None:
+        raise ContractViolation(
+            contract.name, [Problem("response", "Content-Type", "text/event-stream not declared")]
+        )
+    text = (response.data or b"").decode("utf-8", errors="replace")
+    found = EventStreamChecker(contract, media).check_stream(text)
+    if found:
+        raise ContractViolation(
+            contract.name, [Problem("response", where, message) for where, message in found]
+        )
 
 
 def _registry(contract: Contract) -> Registry:

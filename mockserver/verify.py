@@ -80,6 +80,7 @@ import httpx
 
 import contracts
 from contracts import Contract, ContractViolation, OpenAPIResponse, Operation
+from contracts._sse import EventStreamChecker, sse_event
 
 #: provider name on the command line -> (contract name, environment variable of its key)
 PROVIDERS: dict[str, tuple[str, str]] = {
@@ -823,7 +824,7 @@ class Verifier:
     ) -> bytes:
         """Read a ``text/event-stream`` to its end (within ``--poll-seconds``), checking every
         event as it comes, and return the raw text (for the status and header checks)."""
-        check = _EventChecker(self.contract, media)
+        check = EventStreamChecker(self.contract, media)
         lines: list[str] = []
         block: list[str] = []
         events = 0
@@ -835,12 +836,12 @@ class Verifier:
             if line:
                 block.append(line)
                 continue
-            event = _sse_event(block)
+            event = sse_event(block)
             block = []
             if event is None:  # comments only (keep-alive)
                 continue
             events += 1
-            problems, finished = check(event)
+            problems, finished = check.check(event)
             exchange.problems += [Drift(f"SSE event {events} {w}", m) for w, m in problems]
             if finished:
                 break
@@ -856,10 +857,7 @@ class Verifier:
         exchange.notes.append(f"{events} events")
         if not finished and not cut and check.terminator is not None:
             ending = f"the stream ended without `data: {check.terminator}`"
-            if check.terminator_required:
-                exchange.problems.append(Drift("stream end", ending))
-            else:
-                exchange.notes.append(ending)
+            exchange.problems.append(Drift("stream end", ending))
         return ("\n".join(lines) + "\n").encode()
 
     def _excerpt(self, data: bytes, content_type: str, document: Any) -> str:
@@ -1063,81 +1061,6 @@ class Verifier:
                 return
             self.sleep(self.poll_interval)
             slept += self.poll_interval
-
-
-def _sse_event(block: Sequence[str]) -> dict[str, str] | None:
-    """One server-sent event from its lines: field -> value, ``data`` lines joined by newlines."""
-    event: dict[str, str] = {}
-    for line in block:
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        event[name] = f"{event[name]}\n{value}" if name in event else value
-    return event or None
-
-
-class _EventChecker:
-    """Checks one server-sent event against a ``text/event-stream`` media type of a contract.
-
-    Two ways a contract can describe a stream: the OpenAPI 3.1 reading, where the media type's
-    ``schema`` is one event (``{data, event?, id?}``, ``data`` a JSON string with a
-    ``contentSchema``, or a ``const`` terminator such as ``[DONE]``); or the older
-    ``x-sse-data-schema`` (the JSON in each ``data:``) and ``x-sse-terminator``.
-    """
-
-    def __init__(self, contract: Contract, media: Mapping[str, Any]) -> None:
-        self.contract = contract
-        self.data_validator: Any = None
-        self.event_validator: Any = None
-        self.content_validators: list[Any] = []
-        self.terminator: str | None = media.get("x-sse-terminator")
-        self.terminator_required = self.terminator is not None
-        if "x-sse-data-schema" in media:
-            self.data_validator = self._validator(media["x-sse-data-schema"])
-        elif "schema" in media:
-            self.event_validator = self._validator(media["schema"])
-            data = self._resolve(self._resolve(media["schema"]).get("properties", {}).get("data"))
-            for branch in [data, *data.get("anyOf", []), *data.get("oneOf", [])]:
-                branch = self._resolve(branch)
-                if "const" in branch and isinstance(branch["const"], str):
-                    self.terminator = branch["const"]
-                if "contentSchema" in branch:
-                    self.content_validators.append(self._validator(branch["contentSchema"]))
-
-    def _resolve(self, node: Any) -> Any:
-        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-            node = self.contract.resolve(node["$ref"])
-        return node if isinstance(node, Mapping) else {}
-
-    def _validator(self, schema: Any) -> Any:
-        if isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str):
-            return self.contract.schema_validator(schema["$ref"])
-        from jsonschema import Draft202012Validator
-
-        return Draft202012Validator(schema)
-
-    def __call__(self, event: Mapping[str, str]) -> tuple[list[tuple[str, str]], bool]:
-        """(problems as (where, message), True when the event ends the stream)."""
-        problems: list[tuple[str, str]] = []
-        data = event.get("data")
-        if self.event_validator is not None:
-            for err in self.event_validator.iter_errors(dict(event)):
-                problems.append((_pointer(err.absolute_path) or "/", err.message))
-        if data is not None and data == self.terminator:
-            return problems, True
-        validators = [self.data_validator] if self.data_validator else self.content_validators
-        if data is None or not validators:
-            return problems, False
-        try:
-            document = json.loads(data)
-        except ValueError:
-            return [*problems, ("/data", f"not JSON: {_short(data)}")], False
-        errors = [list(v.iter_errors(document)) for v in validators]
-        if all(errors):
-            for err in errors[0]:
-                problems.append(("/data" + _pointer(err.absolute_path), err.message))
-        return problems, False
 
 
 def _has_control_characters(value: Any) -> bool:

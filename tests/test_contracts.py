@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any
 
@@ -136,17 +135,12 @@ def test_bundled_sources_match_shared_seeds() -> None:
         assert bundled.read_bytes() == shared.read_bytes(), f"{shared.name} drifted"
 
 
-def _template_matches(template: str, path: str) -> bool:
-    pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-    return re.fullmatch(pattern, path) is not None
-
-
 @pytest.mark.parametrize("prefix", SEEDS)
 def test_every_documented_path_is_in_its_contract(prefix: str) -> None:
     name, _ = seeds.SEED_CONTRACT[prefix]
     contract = contracts.load(name)
     for url in seeds.documented_urls(prefix):
-        assert any(_template_matches(op.path, url) for op in contract.operations.values()), url
+        assert any(op.matches(url) for op in contract.operations.values()), url
 
 
 def _request(example: seeds.CurlExample, host: str) -> httpx.Request:
