@@ -5,6 +5,11 @@
   test (like pytest-httpserver's ``check()``).
 - ``sora_mock_server``: the same app on a real loopback port in a background thread, for code
   that is not httpx-based (requests, the ``openai`` package, a subprocess).
+- ``sora_respx``: a respx router that sends httpx requests for the providers' real hosts
+  (``https://api.gpt.ge/...``) into the same in-process mock: pure-httpx code runs unchanged,
+  with no server and no base URL to change. Needs respx installed.
+
+Examples, each a real test: tests/examples/.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from mockserver.service import MockService
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
 IN_PROCESS_HOST = "http://sora-mock.test"
+#: the providers' real hosts -> the mock prefix that stands in for each
+PROVIDER_HOSTS = {
+    "gptproto.com": "gptproto",
+    "api.gpt.ge": "gptge",
+    "cloud.vtrix.ai": "vtrix",
+}
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
 PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
@@ -168,3 +179,28 @@ def sora_mock_server(_sora_mock_server_session: SoraMock) -> Iterator[SoraMock]:
     _sora_mock_server_session.reset()
     yield _sora_mock_server_session
     _sora_mock_server_session.check()
+
+
+def route_to_mock(mock: SoraMock, request: httpx.Request) -> httpx.Response:
+    """Answer a request for a provider's real host from the in-process mock (a respx side
+    effect): ``https://api.gpt.ge/v1/videos`` is served as ``/gptge/v1/videos``."""
+    prefix = PROVIDER_HOSTS[request.url.host]
+    url = httpx.URL(f"{mock.host}/{prefix}{request.url.raw_path.decode('ascii')}")
+    body = request.read()
+    forwarded = httpx.Request(request.method, url, headers=request.headers, content=body)
+    response = mock.transport().handle_request(forwarded)
+    response.read()
+    return httpx.Response(
+        response.status_code, headers=response.headers, content=response.content, request=request
+    )
+
+
+@pytest.fixture
+def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
+    import respx
+
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        for host in PROVIDER_HOSTS:
+            router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))
+        router.sora_mock = sora_mock  # type: ignore[attr-defined]  # advance, scenarios
+        yield router
