@@ -40,8 +40,13 @@ test: lint unit
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
+# Check live providers against the contracts (needs their keys; skipped without). One with
+# PROVIDER=gptge [BASE_URL=...], or every provider when PROVIDER is not set.
+PROVIDERS := gptproto-v3 gptproto-videos gptproto-chat gptge vtrix
 verify-live: $(VENV)/.installed-dev
-	$(BIN)/sora-mock verify --provider $(PROVIDER) $(if $(BASE_URL),--base-url $(BASE_URL))
+	@set -e; for p in $(or $(PROVIDER),$(PROVIDERS)); do \
+	  $(BIN)/sora-mock verify --provider $$p $(if $(BASE_URL),--base-url $(BASE_URL)) $(VERIFY_ARGS); \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis
