@@ -122,9 +122,22 @@ class Dialect:
 
         try:
             resolved = self.service.resolve_image_url(url, {ctx.request.host})
-            if resolved.data is None:
-                return None, [resolved.note] if resolved.note else []
-            width, height, _ = media.probe_image(resolved.data)
+        except media.ImageError as exc:
+            return error_response(self, 400, str(exc), param=param)
+        if resolved.data is None:
+            return None, [resolved.note] if resolved.note else []
+        refused = self.check_image(resolved.data, param, size, mismatch)
+        return refused if refused is not None else (resolved.data, [])
+
+    def check_image(
+        self, image: bytes, param: str, size: tuple[int, int] | None, mismatch: str
+    ) -> Response | None:
+        """The provider's 400 for an image that does not decode or whose size is not ``size``."""
+        from mockserver import media
+        from mockserver.responses import error_response
+
+        try:
+            width, height, _ = media.probe_image(image)
         except media.ImageError as exc:
             return error_response(self, 400, str(exc), param=param)
         if size is not None and (width, height) != size:
@@ -134,7 +147,14 @@ class Dialect:
                 f"{mismatch} ({width}x{height} given, {size[0]}x{size[1]} expected).",
                 param=param,
             )
-        return resolved.data, []
+        return None
+
+    def new_job(self, ctx: Context, **fields: Any) -> Job:
+        """A job of this dialect's API, owned by the request's key, with its scenario applied."""
+        fields.setdefault("id_prefix", self.id_prefix)
+        return self.service.create_job(
+            api=self.name, owner=ctx.owner, scenario=ctx.scenario, failure=self.failure, **fields
+        )
 
     # ---------------------------------------------------------------- auth, from the contract
 

@@ -80,19 +80,15 @@ class GptprotoChat(Dialect):
 
             img_w, img_h, _ = media.probe_image(image)
             width, height = (1280, 720) if img_w > img_h else (720, 1280)
-        job = self.service.create_job(
-            api=self.name,
-            id_prefix=self.id_prefix,
+        job = self.new_job(
+            ctx,
             model=body["model"],
             prompt=prompt,
             width=width,
             height=height,
             seconds=seconds,
-            owner=ctx.owner,
             image=image,
             params={"stream": body.get("stream", True)},
-            scenario=ctx.scenario,
-            failure=self.failure,
             notes=notes,
         )
         headers = {"X-Mock-Notes": " | ".join(notes)} if notes else {}

@@ -95,19 +95,16 @@ class GptprotoV3(Dialect):
         if isinstance(found, Response):
             return found
         image, notes = found
-        job = self.service.create_job(
-            api=self.name,
+        job = self.new_job(
+            ctx,
             id_prefix=f"{model}:task_",
             model=model,
             prompt=body["prompt"],
             width=width,
             height=height,
             seconds=int(body.get("duration", 10)),
-            owner=ctx.owner,
             image=image,
             params={k: v for k, v in body.items() if k not in ("images", "prompt")},
-            scenario=ctx.scenario,
-            failure=self.failure,
             notes=notes,
         )
         return self._respond(job, ctx)

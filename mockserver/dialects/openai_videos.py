@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from flask import Response
 
-from mockserver import media
 from mockserver.dialects.base import Context, Dialect, handles
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.responses import error_response, json_response
@@ -113,30 +112,18 @@ class OpenAIVideos(Dialect):
         width, height = parse_size(body["size"])
         image = file_bytes(body.get("input_reference"))
         if image is not None:
-            try:
-                img_w, img_h, _ = media.probe_image(image)
-            except media.ImageError as exc:
-                return error_response(self, 400, str(exc), param="input_reference")
-            if (img_w, img_h) != (width, height):
-                return error_response(
-                    self,
-                    400,
-                    f"{INPAINT_MESSAGE} ({img_w}x{img_h} given, size is {width}x{height}).",
-                    param="input_reference",
-                )
-        job = self.service.create_job(
-            api=self.name,
-            id_prefix=self.id_prefix,
+            refused = self.check_image(image, "input_reference", (width, height), INPAINT_MESSAGE)
+            if refused is not None:
+                return refused
+        job = self.new_job(
+            ctx,
             model=body["model"],
             prompt=body["prompt"],
             width=width,
             height=height,
             seconds=int(body["seconds"]),
-            owner=ctx.owner,
             image=image,
             params={"size": body["size"], "seconds": body["seconds"]},
-            scenario=ctx.scenario,
-            failure=self.failure,
         )
         return self._job_response(job, ctx)
 
@@ -205,19 +192,15 @@ class OpenAIVideos(Dialect):
             return error_response(
                 self, 409, "Only a completed video can be remixed.", param="video_id"
             )
-        job = self.service.create_job(
-            api=self.name,
-            id_prefix=self.id_prefix,
+        job = self.new_job(
+            ctx,
             model=source.model,
             prompt=ctx.body["prompt"],
             width=source.width,
             height=source.height,
             seconds=source.seconds,
-            owner=ctx.owner,
             image=self.service.image_of(source),
             params=dict(source.params),
-            scenario=ctx.scenario,
-            failure=self.failure,
             remixed_from=source.id,
         )
         return self._job_response(job, ctx)

@@ -117,19 +117,15 @@ class VtrixGeneration(Dialect):
                 + ", ".join(FAILURE_CODES),
                 param="X-Mock-Scenario",
             )
-        job = self.service.create_job(
-            api=self.name,
-            id_prefix=self.id_prefix,
+        job = self.new_job(
+            ctx,
             model=body["model"],
             prompt=body["prompt"],
             width=width,
             height=height,
             seconds=int(body["seconds"]),
-            owner=ctx.owner,
             image=image,
             params={"size": body["size"], "seconds": body["seconds"]},
-            scenario=ctx.scenario,
-            failure=self.failure,
             notes=notes,
             remixed_from=source.id if source else None,
         )
