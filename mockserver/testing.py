@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -81,6 +82,25 @@ class SoraMock:
 
     def now(self) -> float:
         return self.service.clock.now()
+
+    @contextmanager
+    def stepping(self, step: float = 0.25) -> Iterator[None]:
+        """Within the block, the clock also moves ``step`` seconds each time the mock reads it.
+
+        For code that blocks inside the mock until time passes (chat mode, or a stream a
+        transport buffers whole): it ends without any real waiting and without a thread.
+        """
+        from mockserver.clock import SteppingClock, VirtualClock
+
+        service = self.service
+        original = service.clock
+        if not isinstance(original, VirtualClock):
+            raise MockError("the mock's clock is real: create it with clock='virtual'")
+        service.clock = SteppingClock(service.store, original.now(), step)
+        try:
+            yield
+        finally:
+            service.clock = original
 
     def set_scenario(
         self,

@@ -1,0 +1,28 @@
+"""One adapter per provider API, named after it; ``PROVIDERS`` maps the client's provider ids
+(``SoraClient("gptge")``) to them."""
+
+from __future__ import annotations
+
+from sora_client._exceptions import ConfigurationError
+from sora_client._providers.base import Adapter, CreateSpec
+from sora_client._providers.gptge_videos import GptgeVideos
+from sora_client._providers.gptproto_chat import GptprotoChat
+from sora_client._providers.gptproto_v3 import GptprotoV3
+from sora_client._providers.gptproto_videos import GptprotoVideos
+from sora_client._providers.vtrix_generation import VtrixGeneration
+
+PROVIDERS: dict[str, type[Adapter]] = {
+    cls.name: cls
+    for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos, VtrixGeneration)
+}
+
+
+def adapter_class(provider: str) -> type[Adapter]:
+    try:
+        return PROVIDERS[provider]
+    except KeyError:
+        known = ", ".join(PROVIDERS)
+        raise ConfigurationError(f"unknown provider {provider!r}; known: {known}") from None
+
+
+__all__ = ["PROVIDERS", "Adapter", "CreateSpec", "adapter_class"]

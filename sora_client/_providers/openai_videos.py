@@ -1,0 +1,106 @@
+"""The OpenAI ``/v1/videos`` surface, shared by GPTProto's official format and gpt.ge.
+
+Neutral -> provider: ``model`` as is; ``seconds`` -> ``seconds`` (a string: "4", "8", "12");
+``size`` -> ``size`` (``WxH``); with no ``size``, the image's own pixel size is asked for
+(it must match anyway). The image is uploaded as the ``input_reference`` file part; a remote
+URL cannot be uploaded and is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from sora_client._exceptions import InvalidRequestError
+from sora_client._images import parse_size
+from sora_client._models import Job, Status, parse_timestamp
+from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
+from sora_client._retry import poll_after
+
+
+class OpenAIVideos(Adapter):
+    status_words: ClassVar[dict[str, Status]] = {
+        "queued": "queued",
+        "in_progress": "in_progress",
+        "completed": "completed",
+        "failed": "failed",
+    }
+    #: the create body's schema, for defaults
+    create_schema = "#/components/schemas/CreateVideoRequest"
+
+    def _size(self, spec: CreateSpec) -> str | None:
+        if spec.size is not None:
+            return spec.size
+        if spec.image is not None and spec.image.size is not None:
+            width, height = spec.image.size
+            return f"{width}x{height}"
+        return None
+
+    def build_create(self, spec: CreateSpec) -> httpx.Request:
+        image = spec.image
+        if image is not None and image.data is None:
+            raise InvalidRequestError(
+                self.name,
+                "input_reference",
+                f"{self.name} uploads the image as a file: pass a path or bytes, not a URL "
+                f"({(image.url or '')[:60]!r})",
+            )
+        fields: dict[str, str] = {"prompt": spec.prompt}
+        if spec.model is not None:
+            fields["model"] = spec.model
+        if spec.seconds is not None:
+            fields["seconds"] = str(spec.seconds)
+        size = self._size(spec)
+        if size is not None:
+            fields["size"] = size
+        for key, value in spec.extra.items():
+            fields[key] = value if isinstance(value, str) else str(value)
+        files = []
+        if image is not None and image.data is not None:
+            files.append(("input_reference", image.filename, image.data, image.media_type or ""))
+        return self.multipart_request("/v1/videos", fields, files)
+
+    def pixel_target(self, spec: CreateSpec) -> tuple[int, int] | None:
+        size = self._size(spec)
+        if size is None:
+            size = self.schema(self.create_schema)["properties"]["size"].get("default")
+        return parse_size(size) if isinstance(size, str) else None
+
+    def build_get(self, job_id: str) -> httpx.Request:
+        return self.get_request(f"/v1/videos/{self.quote_id(job_id)}")
+
+    def build_content(self, job_id: str) -> httpx.Request:
+        return self.get_request(
+            f"/v1/videos/{self.quote_id(job_id)}/content",
+            Accept="video/mp4, application/octet-stream;q=0.9, application/json;q=0.1",
+        )
+
+    def video_url(self, body: dict[str, Any]) -> str | None:
+        return None
+
+    def parse_job(self, body: Any, response: httpx.Response) -> Job:
+        if not isinstance(body, dict):
+            raise ValueError("the job is not a JSON object")
+        job_id = body["id"]
+        if not isinstance(job_id, str) or not job_id:
+            raise ValueError("the job has no id")
+        status = self.neutral_status(body["status"])
+        error = body.get("error")
+        code = message = None
+        if isinstance(error, dict):
+            code, message = text_or_none(error.get("code")), text_or_none(error.get("message"))
+        return Job(
+            id=job_id,
+            provider=self.name,
+            status=status,
+            progress=1.0 if status == "completed" else clamp01(body.get("progress"), 100.0),
+            video_url=self.video_url(body),
+            error_code=code,
+            error_message=message,
+            raw=body,
+            model=text_or_none(body.get("model")),
+            created_at=parse_timestamp(body.get("created_at")),
+            request_id=request_id(response),
+            _poll_after=poll_after(response),
+        )

@@ -1,0 +1,413 @@
+"""What the client tests share (a test module imports the ``*_fixture`` functions it uses;
+pytest finds them by their ``name``): one way to build a sync or async client (the ``flavor``
+fixture), the mock app they run against, fake keys, images, and a respx router that checks
+every request against the provider's contract.
+
+The async client is driven through the same blocking facade as the sync one (an
+``asyncio.Runner`` per client), so every behavioural test runs unchanged for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from asgiref.wsgi import WsgiToAsgi
+from flask import Flask
+from PIL import Image
+
+import contracts
+from mockserver import media
+from mockserver.app import create_app, service_of
+from mockserver.testing import SoraMock, test_config
+from sora_client import AsyncSoraClient, Job, SoraClient
+from sora_client._providers import PROVIDERS
+
+PROVIDER_IDS = tuple(PROVIDERS)
+#: provider id -> the mock's prefix
+PREFIX = {
+    "gptproto-v3": "gptproto",
+    "gptproto-videos": "gptproto",
+    "gptproto-chat": "gptproto",
+    "gptge": "gptge",
+    "vtrix": "vtrix",
+}
+CONTRACT = {name: cls.contract_name for name, cls in PROVIDERS.items()}
+#: the key every test sends: recognizable, so a leak is easy to spot
+KEY = "sk-test-LEAKCANARY-7f3a9c1e5d"
+RESPX_BASE = "https://provider.test/api"
+#: where the fake providers say their videos are (another origin: no key is sent there)
+CDN = "https://cdn.provider.test"
+MAX_RETRIES = 3
+
+
+def png(width: int, height: int, color: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@functools.cache
+def image(width: int, height: int) -> bytes:
+    """A cached PNG of this size (hypothesis draws sizes; encoding 1792 px costs ~20 ms)."""
+    return png(width, height)
+
+
+#: a create that every provider accepts on the mock: (kwargs for create)
+def good_create(provider: str) -> dict[str, Any]:
+    return {
+        "gptproto-v3": {"image": image(720, 1280), "seconds": 10},
+        "gptproto-videos": {"image": image(1280, 720), "seconds": 4},
+        "gptproto-chat": {"image": image(720, 1280), "seconds": 1},
+        "gptge": {"image": image(720, 1280), "seconds": 4},
+        "vtrix": {"image": image(1280, 720), "seconds": 4},
+    }[provider]
+
+
+# ---------------------------------------------------------------------- the mock
+
+
+def fast_renders(app: Flask) -> None:
+    """Render each (variant, image, size, duration) once for this app: the state machine
+    downloads many videos of the same shape, and a render costs ~0.2 s even at 1 fps. Only
+    this app's service is patched; ``mockserver.media`` itself is untouched."""
+    service = service_of(app)
+    original = service._render
+    cache: dict[tuple[Any, ...], bytes] = {}
+    lock = threading.Lock()
+
+    def render(job: Any, variant: str) -> bytes:
+        blob = service.image_of(job)
+        key = (variant, hash(blob), job.width, job.height, job.seconds)
+        with lock:
+            if key not in cache:
+                cache[key] = original(job, variant)
+            return cache[key]
+
+    service._render = render  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", name="client_app")
+def client_app_fixture() -> Flask:
+    """The mock for client tests: virtual clock, strict, 1 fps videos."""
+    app = create_app(test_config(fps=1))
+    fast_renders(app)
+    return app
+
+
+@pytest.fixture(name="mock")
+def mock_fixture(client_app: Flask) -> Iterator[SoraMock]:
+    """The mock, reset before the test; server errors and contract breaches re-raised after."""
+    handle = SoraMock(client_app)
+    handle.reset()
+    recorded: list[float] = []
+    handle.service.sleep = recorded.append  # the `slow` scenario never really sleeps
+    yield handle
+    handle.check()
+
+
+def fresh(mock: SoraMock) -> SoraMock:
+    """Reset between hypothesis examples (the fixture resets only per test)."""
+    mock.reset()
+    mock.service.sleep = lambda seconds: None
+    return mock
+
+
+def clock_pump(mock: SoraMock, step: float = 0.25) -> Any:
+    """Chat mode blocks inside the server while its job renders (and httpx's ASGITransport
+    buffers the whole stream): nothing on the client side can advance the clock then. Within
+    this block the mock's clock steps ``step`` seconds each time it is read, so the stream
+    ends without real time passing."""
+    return mock.stepping(step)
+
+
+def posts(mock: SoraMock) -> int:
+    return sum(1 for e in mock.journal if e["method"] == "POST")
+
+
+# ---------------------------------------------------------------------- sync and async
+
+
+class AsyncFacade:
+    """An AsyncSoraClient driven from blocking code: each call runs on one asyncio.Runner."""
+
+    def __init__(self, client: AsyncSoraClient) -> None:
+        self.client = client
+        self.runner = asyncio.Runner()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.client, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.runner.run(attr(*args, **kwargs))
+
+        return call
+
+    def close(self) -> None:
+        try:
+            self.runner.run(self.client.aclose())
+        finally:
+            self.runner.close()
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """``sync`` or ``async``: how a test builds its client."""
+
+    name: str
+
+    @property
+    def is_async(self) -> bool:
+        return self.name == "async"
+
+    def transport_for_app(self, app: Flask) -> Any:
+        if self.is_async:
+            return httpx.ASGITransport(app=WsgiToAsgi(app))
+        return httpx.WSGITransport(app=app)
+
+    @contextmanager
+    def client(
+        self,
+        provider: str,
+        *,
+        app: Flask | None = None,
+        transport: Any = None,
+        base_url: str | None = None,
+        api_key: str = KEY,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """A client (sync, or the async one behind a blocking facade). ``app``: the mock,
+        in-process; ``transport``: anything httpx takes (e.g. a respx MockTransport)."""
+        if app is not None:
+            transport = self.transport_for_app(app)
+            base_url = base_url or f"http://sora-mock.test/{PREFIX[provider]}"
+        kwargs.setdefault("sleep", lambda seconds: None)
+        if self.is_async:
+            facade = AsyncFacade(
+                AsyncSoraClient(provider, api_key, base_url=base_url, transport=transport, **kwargs)
+            )
+            try:
+                yield facade
+            finally:
+                facade.close()
+        else:
+            client = SoraClient(provider, api_key, base_url=base_url, transport=transport, **kwargs)
+            try:
+                yield client
+            finally:
+                client.close()
+
+
+FLAVORS = (Flavor("sync"), Flavor("async"))
+
+
+@pytest.fixture(scope="session", params=FLAVORS, ids=lambda f: f.name, name="flavor")
+def flavor_fixture(request: pytest.FixtureRequest) -> Flavor:
+    """Every test that takes ``flavor`` runs once with SoraClient, once with AsyncSoraClient."""
+    flavor: Flavor = request.param
+    return flavor
+
+
+# ---------------------------------------------------------------------- respx, contract-checked
+
+
+@dataclass
+class ContractRouter:
+    """A respx router whose every request is validated against the provider's contract
+    before its side effect answers; ``problems`` collects violations (a test asserts none)."""
+
+    provider: str
+    #: False: only route and record (when a test is about answers, not requests)
+    validate: bool = True
+    router: respx.Router = field(
+        default_factory=lambda: respx.Router(assert_all_called=False, base_url=RESPX_BASE)
+    )
+    problems: list[str] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def check(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+        if not self.validate:
+            return
+        contract = contracts.load(CONTRACT[self.provider])
+        try:
+            contract.validate_request(
+                contracts.request_from_httpx(request, strip_prefix=httpx.URL(RESPX_BASE).path)
+            )
+        except contracts.ContractViolation as exc:
+            self.problems.append(f"{request.method} {request.url.path}: {exc}")
+
+    def transport(self) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.startswith(httpx.URL(RESPX_BASE).path):
+                self.check(request)
+            return self.router.handler(request)
+
+        return httpx.MockTransport(handler)
+
+    def posts(self) -> int:
+        return sum(1 for r in self.requests if r.method == "POST")
+
+
+def routes_for(provider: str) -> dict[str, str]:
+    """Path patterns (regex) of the create, status and content operations."""
+    return {
+        "gptproto-v3": {
+            "create": r"/api/v3/openai/reverse/[^/]+/image-to-video",
+            "get": r"/api/v3/predictions/[^/]+/result",
+        },
+        "gptproto-videos": {
+            "create": r"/v1/videos$",
+            "get": r"/v1/videos/[^/]+$",
+            "content": r"/v1/videos/[^/]+/content",
+        },
+        "gptge": {
+            "create": r"/v1/videos$",
+            "get": r"/v1/videos/[^/]+$",
+            "content": r"/v1/videos/[^/]+/content",
+        },
+        "vtrix": {
+            "create": r"/model/v1/generation$",
+            "get": r"/model/v1/generation/task/[^/]+",
+        },
+        "gptproto-chat": {"create": r"/v1/chat/completions"},
+    }[provider]
+
+
+def route(cr: ContractRouter, method: str, kind: str) -> respx.Route:
+    return cr.router.route(method=method, path__regex=routes_for(cr.provider)[kind])
+
+
+# ---------------------------------------------------------------------- provider bodies
+
+
+def job_body(provider: str, status: str, job_id: str = "job_1", progress: float = 0.5) -> Any:
+    """A status body in the provider's words (neutral ``status`` in)."""
+    if provider == "gptproto-v3":
+        word = {"queued": "created", "in_progress": "processing"}.get(status, status)
+        done = status == "completed"
+        return {
+            "data": {
+                "id": job_id,
+                "model": "sora-2",
+                "outputs": [f"{CDN}/files/{job_id}.mp4"] if done else [],
+                "urls": {"get": f"{RESPX_BASE}/api/v3/predictions/{job_id}/result"},
+                "status": word,
+                "error": "it broke" if status == "failed" else None,
+                "executionTime": 0,
+                "timings": {"inference": 0},
+                "has_nsfw_contents": [],
+                "created_at": "2026-01-01 00:00:00",
+            },
+            "message": "success",
+            "code": 200,
+        }
+    if provider == "vtrix":
+        word = {"queued": "pending", "in_progress": "processing"}.get(status, status)
+        body: dict[str, Any] = {
+            "id": job_id,
+            "model": "sora_2_pro_i2v",
+            "status": word,
+            "progress": 1.0 if status == "completed" else progress,
+            "created_at": 1766556441,
+        }
+        if status == "completed":
+            body["output"] = [{"content": [{"type": "video", "url": f"{CDN}/files/{job_id}.mp4"}]}]
+        if status == "failed":
+            body["error"] = {"code": "003000095", "error_message": "Internal generation error"}
+        return body
+    body = {
+        "id": job_id,
+        "object": "video",
+        "status": status,
+        "model": "sora-2",
+        "progress": 100 if status == "completed" else int(progress * 100),
+        "seconds": "4",
+        "size": "720x1280",
+        "created_at": 1766556441 if provider == "gptge" else "1766556441",
+        "error": {"code": "video_generation_failed", "message": "it broke"}
+        if status == "failed"
+        else None,
+    }
+    return body
+
+
+def create_body(provider: str, job_id: str = "job_1") -> Any:
+    return job_body(provider, "queued", job_id, 0.0)
+
+
+def sse(*chunks: dict[str, Any] | str) -> bytes:
+    lines = []
+    for chunk in chunks:
+        import json
+
+        data = chunk if isinstance(chunk, str) else json.dumps(chunk, ensure_ascii=False)
+        lines.append(f"data: {data}\n\n")
+    return "".join(lines).encode()
+
+
+def chat_chunk(content: str | None, job_id: str = "chatcmpl-1", finish: str | None = None) -> Any:
+    delta = {"content": content} if content is not None else {}
+    return {
+        "id": job_id,
+        "object": "chat.completion.chunk",
+        "created": 1766556441,
+        "model": "sora-2",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def chat_stream(url: str = f"{CDN}/files/v.mp4", fail: bool = False) -> bytes:
+    last = (
+        "> ❌ Video generation failed: out of GPUs\n\n"
+        if fail
+        else f"> ✅ Video generated successfully, [click here]({url}) to view video~~~\n\n"
+    )
+    return sse(
+        chat_chunk("> ⌛ Task queued (chatcmpl-1), waiting for a worker...\n\n"),
+        chat_chunk("> 🏃 Generating... 40%\n\n"),
+        chat_chunk(last),
+        chat_chunk(None, finish="error" if fail else "stop"),
+        "[DONE]",
+    )
+
+
+def mp4_bytes() -> bytes:
+    return _mp4()
+
+
+@functools.cache
+def _mp4() -> bytes:
+    return media.render_video(None, 64, 64, 1, fps=1)
+
+
+def all_text(*values: Any) -> str:
+    """str() and repr() of everything, for secret scans."""
+    return "\n".join(f"{v!s}\n{v!r}" for v in values)
+
+
+def collect(on: list[Job]) -> Callable[[Job], None]:
+    return on.append
+
+
+def read_mp4(path: Path) -> tuple[str, int, int]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert frames > 0
+        return stream.codec_context.name, stream.width, stream.height

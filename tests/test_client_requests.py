@@ -1,0 +1,372 @@
+"""What the client sends: every valid input makes a request its provider's contract accepts,
+and every invalid one is refused locally, before anything is sent or paid for."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from client_helpers import (
+    KEY,
+    PROVIDER_IDS,
+    ContractRouter,
+    Flavor,
+    create_body,
+    flavor_fixture,  # noqa: F401  (fixtures)
+    image,
+    route,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import contracts
+from sora_client import InvalidRequestError
+from sora_client._providers.gptproto_chat import MAX_SECONDS
+from sora_client._providers.gptproto_v3 import SIZES as V3_SIZES
+from sora_client._providers.gptproto_v3 import GptprotoV3
+
+# ---------------------------------------------------------------------- allowed values, read
+# from the contracts (nothing restated): the neutral (model, seconds, size) combinations
+
+
+def _openai_combos(contract_name: str) -> list[tuple[str, int, str]]:
+    contract = contracts.load(contract_name)
+    schema = contract.resolve("#/components/schemas/CreateVideoRequest")["properties"]
+    validator = contract.schema_validator("#/components/schemas/CreateVideoRequest")
+    combos = []
+    for model, seconds, size in itertools.product(
+        schema["model"]["enum"], schema["seconds"]["enum"], schema["size"]["enum"]
+    ):
+        body = {"prompt": "p", "input_reference": "x", "model": model, "seconds": seconds}
+        if validator.is_valid(body | {"size": size}):
+            combos.append((model, int(seconds), size))
+    return combos
+
+
+def _v3_combos() -> list[tuple[str, int, str]]:
+    contract = contracts.load("gptproto-v3")
+    combos = []
+    for model in GptprotoV3.models(GptprotoV3(KEY)):
+        schema_name = "CreateRequestSora2Pro" if model.endswith("-pro") else "CreateRequestSora2"
+        props = contract.resolve(f"#/components/schemas/{schema_name}")["properties"]
+        assert props["model"]["const"] == model
+        for duration in props["duration"]["enum"]:
+            for size, (word, _) in V3_SIZES.items():
+                if word in props["size"]["enum"]:
+                    combos.append((model, duration, size))
+    return combos
+
+
+def _vtrix_combos() -> list[tuple[str, int, str]]:
+    props = contracts.load("vtrix-generation").resolve("#/components/schemas/GenerationRequest")[
+        "properties"
+    ]
+    return [
+        (props["model"]["const"], int(s), size)
+        for s in props["seconds"]["enum"]
+        for size in props["size"]["enum"]
+    ]
+
+
+def _chat_combos() -> list[tuple[str, int, str]]:
+    props = contracts.load("gptproto-chat").resolve("#/components/schemas/ChatRequest")
+    return [
+        (model, s, "")
+        for model in props["properties"]["model"]["enum"]
+        for s in range(1, MAX_SECONDS + 1)
+    ]
+
+
+COMBOS = {
+    "gptproto-v3": _v3_combos(),
+    "gptproto-videos": _openai_combos("gptproto-videos"),
+    "gptproto-chat": _chat_combos(),
+    "gptge": _openai_combos("gptge-videos"),
+    "vtrix": _vtrix_combos(),
+}
+URL_IMAGES = {"gptproto-v3", "gptproto-chat", "vtrix"}
+
+
+def test_the_combinations_come_from_the_contracts() -> None:
+    assert ("sora-2-pro", 25, "1792x1024") in COMBOS["gptproto-v3"]
+    assert not any(m == "sora-2" and d == 25 for m, d, _ in COMBOS["gptproto-v3"])
+    assert ("sora-2", 4, "1792x1024") not in COMBOS["gptge"]
+    assert ("sora-2-pro", 12, "1024x1792") in COMBOS["gptproto-videos"]
+
+
+prompts = st.text(min_size=1, max_size=120).filter(lambda s: s.strip())
+
+
+def _image_arg(kind: str, size: tuple[int, int], tmp: Path) -> Any:
+    data = image(*size)
+    if kind == "bytes":
+        return data
+    if kind == "path":
+        path = tmp / f"ref-{size[0]}x{size[1]}.png"
+        if not path.exists():
+            path.write_bytes(data)
+        return path
+    if kind == "data-url":
+        return "data:image/png;base64," + base64.b64encode(data).decode()
+    return f"https://images.example/ref-{size[0]}x{size[1]}.png"
+
+
+@pytest.mark.parametrize("provider", PROVIDER_IDS)
+@given(data=st.data(), prompt=prompts)
+@settings(max_examples=min(settings.default.max_examples, 40))
+def test_every_valid_create_sends_a_request_its_contract_accepts(
+    flavor: Flavor,
+    tmp_path_factory: pytest.TempPathFactory,
+    provider: str,
+    data: st.DataObject,
+    prompt: str,
+) -> None:
+    model, seconds, size = data.draw(st.sampled_from(COMBOS[provider]), label="combo")
+    kinds = ["bytes", "path", "data-url"] + (["url"] if provider in URL_IMAGES else [])
+    kind = data.draw(st.sampled_from(kinds), label="image")
+    pass_size = provider != "gptproto-chat" and data.draw(st.booleans(), label="explicit size")
+    pixels = tuple(int(x) for x in size.split("x")) if size else (720, 1280)
+    ref = _image_arg(kind, pixels, tmp_path_factory.getbasetemp())
+
+    cr = ContractRouter(provider)
+    if provider == "gptproto-chat":
+        from client_helpers import chat_stream
+
+        route(cr, "POST", "create").respond(
+            200, content=chat_stream(), headers={"content-type": "text/event-stream"}
+        )
+    else:
+        route(cr, "POST", "create").respond(200, json=create_body(provider))
+    with flavor.client(
+        provider, transport=cr.transport(), base_url="https://provider.test/api"
+    ) as c:
+        job = c.create(
+            prompt, image=ref, model=model, seconds=seconds, size=size if pass_size else None
+        )
+    assert cr.problems == []
+    assert cr.posts() == 1
+    assert job.provider == provider
+    sent = cr.requests[0]
+    auth = sent.headers["authorization"]
+    assert auth == (KEY if provider.startswith("gptproto") else f"Bearer {KEY}")
+
+
+# ---------------------------------------------------------------------- refused locally
+
+
+def _refused(flavor: Flavor, provider: str, **create: Any) -> InvalidRequestError:
+    cr = ContractRouter(provider)  # no routes: any request would fail the test
+    with flavor.client(
+        provider, transport=cr.transport(), base_url="https://provider.test/api"
+    ) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            c.create("A cat in a hat", **create)
+    assert cr.requests == [], "a refused request was sent"
+    assert not cr.router.calls
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("provider", "create", "field"),
+    [
+        pytest.param(p, c, f, id=p)
+        for p, c, f in [
+            ("gptproto-v3", {"model": "sora-2", "seconds": 25, "size": "720x1280"}, "duration"),
+            ("gptproto-videos", {"model": "sora-2", "seconds": 25}, "seconds"),
+            ("gptge", {"model": "sora-2", "seconds": 25, "size": "720x1280"}, "seconds"),
+            ("vtrix", {"seconds": 25, "size": "720x1280"}, "seconds"),
+            ("gptproto-chat", {"seconds": 25}, "seconds"),
+        ]
+    ],
+)
+def test_25_seconds_on_sora_2_is_refused_before_sending(
+    flavor: Flavor,
+    provider: str,
+    create: dict[str, Any],
+    field: str,
+) -> None:
+    size = create.get("size", "720x1280")
+    w, h = (int(x) for x in size.split("x"))
+    error = _refused(flavor, provider, image=image(w, h), **create)
+    assert error.field == field
+    assert "25" in error.rule
+    assert isinstance(error, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("provider", "field"),
+    [("gptproto-v3", "size"), ("gptproto-videos", "size"), ("gptge", "size"), ("vtrix", "size")],
+)
+@pytest.mark.parametrize("size", ["1792x1024", "1024x1792"])
+def test_a_1792_size_on_sora_2_is_refused_before_sending(
+    flavor: Flavor,
+    provider: str,
+    field: str,
+    size: str,
+) -> None:
+    model = None if provider == "vtrix" else "sora-2"
+    w, h = (int(x) for x in size.split("x"))
+    error = _refused(flavor, provider, image=image(w, h), model=model, size=size)
+    assert error.field == field
+    assert "is not one of" in error.rule
+
+
+@pytest.mark.parametrize("provider", ["gptproto-v3", "gptproto-videos", "gptge", "vtrix"])
+def test_an_image_of_another_size_is_refused_before_sending(
+    flavor: Flavor,
+    provider: str,
+) -> None:
+    error = _refused(flavor, provider, image=image(1024, 1024), size="720x1280")
+    assert error.field == "image"
+    assert "1024x1024" in error.rule and "720x1280" in error.rule
+
+
+@pytest.mark.parametrize("provider", ["gptproto-videos", "gptge"])
+def test_videos_providers_refuse_an_image_url_with_a_clear_value_error(
+    flavor: Flavor,
+    provider: str,
+) -> None:
+    error = _refused(flavor, provider, image="https://images.example/cat.png", size="720x1280")
+    assert isinstance(error, ValueError)
+    assert error.field == "input_reference"
+    assert "file" in error.rule and "not a URL" in error.rule
+
+
+def test_gptge_requires_a_reference_image(flavor: Flavor) -> None:
+    error = _refused(flavor, "gptge", size="720x1280")
+    assert error.field == "input_reference"
+    assert "required" in error.rule
+
+
+def test_v3_refuses_a_model_it_has_no_endpoint_for(flavor: Flavor) -> None:
+    error = _refused(flavor, "gptproto-v3", image=image(720, 1280), model="sora-3")
+    assert error.field == "model"
+    assert "sora-2, sora-2-pro" in error.rule
+
+
+def test_an_unreadable_image_is_refused(flavor: Flavor) -> None:
+    error = _refused(flavor, "gptge", image=b"not an image", size="720x1280")
+    assert error.field == "input_reference"
+    assert "not a readable image" in error.rule
+
+
+def test_an_unknown_field_is_refused_by_the_contract(flavor: Flavor) -> None:
+    error = _refused(flavor, "vtrix", image=image(720, 1280), colour="blue")
+    assert "colour" in str(error)
+
+
+def test_chat_mode_has_no_size(flavor: Flavor) -> None:
+    error = _refused(flavor, "gptproto-chat", image=image(720, 1280), size="720x1280")
+    assert error.field == "size"
+
+
+# ---------------------------------------------------------------------- mapping
+
+
+@pytest.mark.parametrize(
+    ("size", "word", "orientation"),
+    [
+        ("720x1280", "small", "portrait"),
+        ("1280x720", "small", "landscape"),
+        ("1024x1792", "large", "portrait"),
+        ("1792x1024", "large", "landscape"),
+    ],
+)
+def test_v3_maps_the_neutral_size_onto_size_and_orientation(
+    size: str, word: str, orientation: str
+) -> None:
+    import json
+
+    cr = ContractRouter("gptproto-v3")
+    route(cr, "POST", "create").respond(200, json=create_body("gptproto-v3"))
+    w, h = (int(x) for x in size.split("x"))
+    with Flavor("sync").client(
+        "gptproto-v3", transport=cr.transport(), base_url="https://provider.test/api"
+    ) as c:
+        c.create("p", image=image(w, h), model="sora-2-pro", seconds=25, size=size)
+    body = json.loads(cr.requests[0].content)
+    assert (body["size"], body["orientation"], body["duration"]) == (word, orientation, 25)
+    assert cr.requests[0].url.path.endswith("/reverse/sora-2-pro/image-to-video")
+    assert body["images"][0].startswith("data:image/png;base64,")
+    assert cr.problems == []
+
+
+@pytest.mark.parametrize("provider", ["gptproto-videos", "gptge", "vtrix", "gptproto-v3"])
+def test_without_a_size_the_image_size_is_asked_for(provider: str) -> None:
+    import json
+
+    cr = ContractRouter(provider)
+    route(cr, "POST", "create").respond(200, json=create_body(provider))
+    with Flavor("sync").client(
+        provider, transport=cr.transport(), base_url="https://provider.test/api"
+    ) as c:
+        c.create("p", image=image(1280, 720))
+    sent = cr.requests[0]
+    if provider == "gptproto-v3":
+        body = json.loads(sent.content)
+        assert (body["size"], body["orientation"]) == ("small", "landscape")
+    elif provider == "vtrix":
+        assert json.loads(sent.content)["size"] == "1280x720"
+    else:
+        assert b'name="size"\r\n\r\n1280x720\r\n' in sent.content
+    assert cr.problems == []
+
+
+def test_a_remote_url_goes_as_given_to_url_providers() -> None:
+    import json
+
+    cr = ContractRouter("vtrix")
+    route(cr, "POST", "create").respond(200, json=create_body("vtrix"))
+    with Flavor("sync").client(
+        "vtrix", transport=cr.transport(), base_url="https://provider.test/api"
+    ) as c:
+        c.create("p", image="https://images.example/cat.png", size="720x1280")
+    assert json.loads(cr.requests[0].content)["input_reference"] == (
+        "https://images.example/cat.png"
+    )
+
+
+def test_the_key_goes_only_to_the_providers_origin() -> None:
+    from sora_client._providers.vtrix_generation import VtrixGeneration
+
+    adapter = VtrixGeneration(KEY, "https://cloud.vtrix.ai")
+    own = adapter.build_video_url("https://cloud.vtrix.ai/files/v.mp4")
+    cdn = adapter.build_video_url("https://cdn.example/files/v.mp4")
+    assert own.headers["authorization"] == f"Bearer {KEY}"
+    assert "authorization" not in cdn.headers
+
+
+def test_default_base_urls_come_from_the_contracts() -> None:
+    from sora_client import SoraClient
+
+    hosts = {
+        p: str(SoraClient(p, api_key=KEY).base_url).rstrip("/")
+        for p in ("gptproto-v3", "gptge", "vtrix")
+    }
+    assert hosts == {
+        "gptproto-v3": "https://gptproto.com",
+        "gptge": "https://api.gpt.ge",
+        "vtrix": "https://cloud.vtrix.ai",
+    }
+
+
+def test_the_key_is_read_from_the_providers_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sora_client import ConfigurationError, SoraClient
+
+    monkeypatch.delenv("GPTGE_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="GPTGE_API_KEY"):
+        SoraClient("gptge")
+    monkeypatch.setenv("GPTPROTO_API_KEY", KEY)
+    cr = ContractRouter("gptproto-videos")
+    route(cr, "POST", "create").respond(200, json=create_body("gptproto-videos"))
+    client = SoraClient(
+        "gptproto-videos", base_url="https://provider.test/api", transport=cr.transport()
+    )
+    with client:
+        client.create("p")
+    assert cr.requests[0].headers["authorization"] == KEY
