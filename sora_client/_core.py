@@ -448,6 +448,8 @@ class Core:
                 raise IncompleteDownloadError(
                     f"the video from {self.provider} ended after {written} of {expected} bytes"
                 )
+            # mkstemp makes the file private (0600); a saved video gets the usual permissions
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, target)
             moved = True
             return written
@@ -521,3 +523,10 @@ def _is_event_stream(response: httpx.Response) -> bool:
 
 def _safe_name(job_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in job_id) or "video"
+
+
+def _umask() -> int:
+    """The process umask (read by setting it, then putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
