@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request, send_file
 import contracts
 from contracts import ContractViolation, OpenAPIRequest
 from mockserver import media
+from mockserver.binding import check_response
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint
 from mockserver.responses import json_response
@@ -57,6 +58,21 @@ def validate_against_admin_contract() -> Response | None:
         status = 415 if "media_type" in exc.kinds else 400
         return admin_error(status, "; ".join(str(p) for p in exc.problems[:3]))
     return None
+
+
+@blueprint.after_request
+def check_against_admin_contract(response: Response) -> Response:
+    svc = service()
+    if svc.config.strict and request.url_rule is not None:
+        oa_request = OpenAPIRequest.build(
+            request.method,
+            request.path,
+            query=list(request.args.items(multi=True)),
+            headers=list(request.headers.items()),
+            host_url=request.host_url,
+        )
+        check_response(contracts.load(ADMIN_CONTRACT), svc, oa_request, response)
+    return response
 
 
 def _admin_operation(

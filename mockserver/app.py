@@ -30,6 +30,8 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app = Flask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body_bytes
+    # OPTIONS is no operation of any contract: answer it 405 with Allow, like any other
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["sora_mock"] = service
 

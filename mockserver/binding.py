@@ -23,6 +23,7 @@ from mockserver.faults import SCENARIOS, Scenario, Selected, UnknownScenario, pa
 from mockserver.faults import retry_after_header as retry_after
 from mockserver.lifecycle import key_fingerprint
 from mockserver.responses import error_response
+from mockserver.service import MockService
 
 log = logging.getLogger("mockserver")
 
@@ -211,15 +212,24 @@ def make_view(
             base_url=f"{request.host_url.rstrip('/')}/{dialect.prefix}",
         )
         response = handler(dialect, ctx)
-        if service.config.strict and not response.is_streamed:
-            _check_response(dialect, oa_request, response)
+        # an event stream is checked event by event as it is produced (its generator)
+        if service.config.strict and response.mimetype != "text/event-stream":
+            check_response(dialect.contract, dialect.service, oa_request, response)
         return response
 
     view.__name__ = f"{dialect.name}:{op.operation_id}"
     return view
 
 
-def _check_response(dialect: Dialect, oa_request: OpenAPIRequest, response: Response) -> None:
+def check_response(
+    contract: contracts.Contract,
+    service: MockService,
+    oa_request: OpenAPIRequest,
+    response: Response,
+) -> None:
+    """Strict mode: record (and log) a response that breaks its contract."""
+    # a file response (send_file) passes its body through untouched; read it once into memory
+    response.direct_passthrough = False
     data = response.get_data()
     oa_response = OpenAPIResponse(
         status_code=response.status_code,
@@ -228,11 +238,11 @@ def _check_response(dialect: Dialect, oa_request: OpenAPIRequest, response: Resp
         data=data,
     )
     try:
-        dialect.contract.validate_response(oa_request, oa_response)
+        contract.validate_response(oa_request, oa_response)
     except ContractViolation as exc:
         message = f"{request.method} {request.path} -> {response.status_code}: {exc}"
         log.error("response breaks its contract: %s", message)
-        dialect.service.violations.append(message)
+        service.violations.append(message)
 
 
 def bind(app: Flask, dialect: Dialect) -> None:
