@@ -389,8 +389,11 @@ class Verifier:
         stream_pause: float = 0.0,
         out: TextIO | None = None,
         transport: httpx.BaseTransport | None = None,
+        image_url: str | None = None,
     ) -> None:
         contract_name, _ = PROVIDERS[provider]
+        #: replaces the example's reference image URL in JSON creates (`images`, `input_reference`)
+        self.image_url = image_url
         self.provider = provider
         self.contract = contracts.load(contract_name)
         self.base_url = base_url.rstrip("/")
@@ -549,6 +552,12 @@ class Verifier:
         media_type, body = self._example_body(op)
         spec = RequestSpec(kind, op, op.method.upper(), op.path)
         if media_type == "application/json":
+            if self.image_url and isinstance(body, dict):
+                # the contracts' example URLs are illustrations a live provider may not fetch
+                if "images" in body:
+                    body["images"] = [self.image_url]
+                if "input_reference" in body:
+                    body["input_reference"] = self.image_url
             spec.json_body = body
         elif media_type == "multipart/form-data":
             schema = self._body_schema(op, media_type)
@@ -1365,6 +1374,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="hard cap on paid create requests (default 1; 0: only free requests)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan; send nothing")
+    p.add_argument(
+        "--image",
+        default=None,
+        metavar="URL",
+        help="reference image URL for a paid create of a JSON API (gptproto-v3 `images`, vtrix "
+        "`input_reference`) instead of the contract example's; its size must match the "
+        "example's (720x1280 portrait)",
+    )
     p.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
     p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S", help="per request")
     p.add_argument(
@@ -1425,6 +1442,7 @@ def run_args(
         stream_pause=stream_pause,
         out=out,
         transport=transport,
+        image_url=args.image,
     )
     if args.dry_run:
         if not api_key:

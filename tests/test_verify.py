@@ -7,6 +7,7 @@ quiet time in a chat stream (its queue time, 2 s +- 20 %), so every step brings 
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import request as flask_request
 from werkzeug.datastructures import Headers
 
 import contracts
 from contracts import ContractViolation, OpenAPIRequest, OpenAPIResponse
-from mockserver import verify
+from mockserver import cli, verify
+from mockserver.dialects.gptge_videos import GptgeVideos
 from mockserver.testing import SoraMock
 
 KEY = "sk-LEAKCHECK-0123456789abcdef"
@@ -107,6 +110,335 @@ def test_verify_against_the_mock_is_clean(
     if provider == "gptproto-chat":  # the stream was read to its end, event by event
         assert re.search(r"note: [1-9][0-9]* events", markdown)
         assert "ended without" not in markdown
+
+
+# --------------------------------------------------------------------------- creates are capped
+
+
+def test_max_creates_one_sends_exactly_one_create(
+    sora_mock_server: SoraMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-creates", "1", "--generated", "0")
+    assert len(posts(sora_mock_server, with_key=False)) == 1
+    assert len(sora_mock_server.jobs()) == 1
+    markdown, _ = reports(tmp_path, "gptge")
+    assert "paid creates: 1 of at most 1" in markdown
+    # the links were followed: status polled to the end, then the content read
+    operations = [e["operation"] for e in sora_mock_server.journal]
+    assert operations.count("getVideo") >= 3  # unauthenticated probe, unknown id, link reads
+    assert operations[-1] == "getVideoContent"
+    assert sora_mock_server.journal[-1]["status"] == 200
+
+
+def test_max_creates_zero_sends_no_create(
+    sora_mock_server: SoraMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = run(
+        sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-creates", "0", "--generated", "0"
+    )
+    assert code == 0
+    assert posts(sora_mock_server, with_key=False) == []
+    assert sora_mock_server.jobs() == []
+    markdown, xml = reports(tmp_path, "gptge")
+    assert "not sent: --max-creates 0" in markdown
+    skipped = [c.get("name", "") for c in xml.iter("testcase") if c.find("skipped") is not None]
+    assert any(name.startswith("createVideo") for name in skipped)
+
+
+def test_max_creates_counts_every_create_of_a_contract_with_two(
+    sora_mock_server: SoraMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--max-creates", "1", "--generated", "0")
+    assert run(sora_mock_server, "gptproto-v3", tmp_path, monkeypatch, *args) == 0
+    (create,) = posts(sora_mock_server)
+    assert create["operation"] == "createSora2ImageToVideo"
+    markdown, _ = reports(tmp_path, "gptproto-v3")
+    assert "not sent: --max-creates 1" in markdown  # the sora-2-pro create
+
+
+def test_the_cap_is_enforced_where_requests_are_sent() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        sent.append(req)
+        return httpx.Response(200, json={})
+
+    verifier = verify.Verifier("gptge", "http://provider.invalid", KEY, max_creates=0)
+    spec = verifier.create_spec(verifier.create_operations()[0])
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        verifier._client = client
+        with pytest.raises(verify.CreateCapReached):
+            verifier.send(spec)
+        spec.kind, spec.method = "sneaky", "PATCH"  # any authenticated non-GET counts
+        with pytest.raises(verify.CreateCapReached):
+            verifier.send(spec)
+    assert sent == []
+
+
+def test_an_unreachable_provider_gets_no_create(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[str] = []
+
+    def refuse(req: httpx.Request) -> httpx.Response:
+        seen.append(req.method)
+        raise httpx.ConnectError(f"refused (sent {req.headers.get('Authorization')})")
+
+    verifier = verify.Verifier(
+        "vtrix", "http://provider.invalid", KEY, transport=httpx.MockTransport(refuse)
+    )
+    result = verifier.run()
+    assert "POST" not in seen and result.creates_sent == 0
+    assert not result.ok and result.drift_count == 0 and result.error_count == len(seen)
+    assert result.operations["createGeneration"].not_sent
+    errors = [x.error or "" for r in result.operations.values() for x in r.exchanges]
+    assert errors and all("ConnectError: refused" in e and "LEAKCHECK" not in e for e in errors)
+    assert "LEAKCHECK" not in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- dry run, no key
+
+
+def test_dry_run_sends_nothing_and_prints_the_plan(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--dry-run")
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert sora_mock_server.journal == []
+    assert not list(tmp_path.iterdir())
+    base = sora_mock_server.base_url("gptge")
+    assert "DRY RUN" in out and "nothing was sent" in out
+    assert f"[probe: no credentials] GET {base}/v1/videos/" in out
+    create = next(line for line in out.splitlines() if "[paid create]" in line)
+    assert f"POST {base}/v1/videos multipart" in create
+    assert "input_reference=<image/png file reference-720x1280.png" in create
+    assert f"Authorization: {verify.REDACTED}" in create
+    assert "[link GetVideo]" in out and "[link GetVideoContent]" in out
+    assert out.count("[generated] GET") >= 3
+    assert "remixVideo: not sent" in out
+    assert KEY not in out + err
+
+
+@pytest.mark.parametrize(
+    ("provider", "field"), [("vtrix", "input_reference"), ("gptproto-v3", "images")]
+)
+def test_image_option_replaces_the_examples_image_url(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    provider: str,
+    field: str,
+) -> None:
+    url = "https://cdn.example.org/mine-720x1280.png"
+    code = run(sora_mock_server, provider, tmp_path, monkeypatch, "--dry-run", "--image", url)
+    create = next(line for line in capsys.readouterr().out.splitlines() if "[paid create]" in line)
+    assert code == 0
+    assert f"{field}=" in create and "cdn.example.org/mine-720x1280.png" in create
+    assert "example.com/keeper" not in create
+
+
+def test_without_the_key_it_is_skipped_not_failed(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("GPTGE_API_KEY", raising=False)
+    code = cli.main(
+        [
+            "verify",
+            "--provider",
+            "gptge",
+            "--base-url",
+            sora_mock_server.base_url("gptge"),
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert "skipped: set GPTGE_API_KEY to verify gptge" in capsys.readouterr().out
+    assert sora_mock_server.journal == []
+    markdown, xml = reports(tmp_path, "gptge")
+    assert "**skipped**" in markdown
+    assert all(c.find("skipped") is not None for c in xml.iter("testcase"))
+
+
+def test_usage_errors_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VTRIX_API_KEY", KEY)
+    base = ["verify", "--provider", "vtrix", "--report-dir", str(tmp_path)]
+    assert cli.main([*base, "--base-url", "ftp://example.com"]) == 2
+    assert cli.main([*base, "--base-url", f"https://example.com/?key={KEY}"]) == 2
+    for bad in (["--max-creates", "-1"], ["--provider", "openai"], ["--timeout", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main([*base, *bad])
+        assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert "--base-url must be an http(s) URL" in err
+    assert KEY not in out + err
+
+
+# --------------------------------------------------------------------------- drift is reported
+
+
+def test_drift_is_reported_with_operation_and_field(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original = GptgeVideos.render
+
+    def drifted(self: GptgeVideos, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
+        body = original(self, job, state, ctx)
+        del body["model"]  # required by the contract
+        body["status"] = "rendering"  # not one of the contract's words
+        return body
+
+    monkeypatch.setattr(GptgeVideos, "render", drifted)
+    code = run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-polls", "3")
+    out = capsys.readouterr().out
+    sora_mock_server.service.violations.clear()  # the mock's strict mode saw it too
+    assert code == 1
+    assert "DRIFT" in out
+    markdown, xml = reports(tmp_path, "gptge")
+    assert "**DRIFT:" in markdown
+    section = markdown.split("## `getVideo`")[1].split("\n## ")[0]
+    assert "- at `/model`: 'model' is a required property" in section
+    assert "- at `/status`: 'rendering' is not one of" in section
+    assert "`/model`" in markdown.split("## `createVideo`")[1].split("\n## ")[0]
+    failures = {
+        case.get("name", "").split(" ")[0]: [f.get("message", "") for f in case.iter("failure")]
+        for case in xml.iter("testcase")
+    }
+    assert any(m.startswith("/model:") for m in failures["getVideo"])
+    assert any(m.startswith("/status:") for m in failures["createVideo"])
+    # polling is bounded: the job never reaches a word the command knows as final
+    link_reads = [
+        e for e in sora_mock_server.journal if e["operation"] == "getVideo" and e["status"] == 200
+    ]
+    assert len(link_reads) == 3 + 1
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_the_key_never_leaks_even_when_the_provider_echoes_it(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original_error, original_render = GptgeVideos.error_body, GptgeVideos.render
+
+    def echo_error(self: GptgeVideos, status: int, message: str, **kw: Any) -> dict[str, Any]:
+        sent = flask_request.headers.get("Authorization")
+        body = original_error(self, status, f"{message} (you sent Authorization: {sent})", **kw)
+        del body["error"]["param"]  # break the contract so the body lands in the report
+        body["api_key"] = sent.split()[-1] if sent else None
+        body["debug"] = {"token": sent, "url": f"https://x.test/?api_key={sent}&a=1"}
+        return body
+
+    def echo_render(self: GptgeVideos, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
+        body = original_render(self, job, state, ctx)
+        body["model"] = ctx.api_key  # a field not named like a secret
+        body["progress"] = ctx.api_key  # and a drift, so the body is quoted
+        return body
+
+    monkeypatch.setattr(GptgeVideos, "error_body", echo_error)
+    monkeypatch.setattr(GptgeVideos, "render", echo_render)
+    code = run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-polls", "2")
+    sora_mock_server.service.violations.clear()
+    out, err = capsys.readouterr()
+    assert code == 1
+    markdown = (tmp_path / "verify-gptge.md").read_text(encoding="utf-8")
+    xml = (tmp_path / "verify-gptge.xml").read_text(encoding="utf-8")
+    ET.fromstring(xml)  # still well-formed
+    assert "you sent Authorization" in markdown  # the echo did reach the report...
+    assert verify.REDACTED in markdown and verify.REDACTED in xml
+    for text in (out, err, markdown, xml):
+        assert "LEAKCHECK" not in text  # ...and not one piece of the key did
+
+
+def test_redact_headers() -> None:
+    redact = verify.Redactor([KEY])
+    headers = httpx.Headers(
+        {"Authorization": f"Bearer {KEY}", "X-Api-Key": "abc123456", "Accept": "video/mp4"}
+    )
+    assert dict(redact(headers)) == {
+        "authorization": verify.REDACTED,
+        "x-api-key": verify.REDACTED,
+        "accept": "video/mp4",
+    }
+    plain = {"Cookie": "session=1", "Content-Type": "application/json", "x-request-id": "req_1"}
+    assert redact(plain) == {
+        "Cookie": verify.REDACTED,
+        "Content-Type": "application/json",
+        "x-request-id": "req_1",
+    }
+
+
+def test_redact_json_bodies() -> None:
+    redact = verify.Redactor(["raw-key-without-prefix-42"])
+    body = {
+        "id": "video_123",
+        "status": "completed",
+        "usage": {"total_tokens": 12},
+        "apiKey": "k1",
+        "nested": [{"access_token": "t1", "client_secret": "s1", "password": "p"}],
+        "error": {"message": "Incorrect API key provided: raw-key-without-prefix-42."},
+        "authorization": "Bearer abc.def",
+    }
+    assert redact(body) == {
+        "id": "video_123",
+        "status": "completed",
+        "usage": {"total_tokens": 12},
+        "apiKey": verify.REDACTED,
+        "nested": [
+            {
+                "access_token": verify.REDACTED,
+                "client_secret": verify.REDACTED,
+                "password": verify.REDACTED,
+            }
+        ],
+        "error": {"message": f"Incorrect API key provided: {verify.REDACTED}."},
+        "authorization": verify.REDACTED,
+    }
+    text = json.dumps({"token": "zzz-secret-zzz", "id": "video_1"})
+    assert "zzz-secret-zzz" not in redact(text) and "video_1" in redact(text)
+
+
+def test_redact_urls_and_messages() -> None:
+    redact = verify.Redactor([KEY])
+    url = f"https://user:pw@api.example/v1/videos?api_key={KEY}&limit=2&access_token=abc&key=k9"
+    cleaned = redact(url)
+    for secret in (KEY, "user:pw", "abc", "k9"):
+        assert secret not in cleaned
+    assert "limit=2" in cleaned and "api.example/v1/videos" in cleaned
+    odd = verify.Redactor(["p@ss/word+key=="])
+    quoted = str(httpx.URL("https://api.example/v1", params={"x": "p@ss/word+key=="}))
+    assert "word" not in odd(quoted) and "word" not in odd(json.dumps({"x": "p@ss/word+key=="}))
+    exc = httpx.ConnectError(f"cannot connect to https://api.example/?token={KEY}")
+    assert "LEAKCHECK" not in redact(exc) and "ConnectError" in redact(exc)
+    for text in (
+        f"Authorization: Bearer {KEY}",
+        "Authorization: Bearer some-other-token-value",
+        "auth header was bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "key sk-proj-AAAAAAAAAAAAAAAA leaked",
+    ):
+        cleaned = redact(text)
+        assert verify.REDACTED in cleaned
+        assert not re.search(r"some-other|eyJ|sk-proj|LEAKCHECK", cleaned), cleaned
+        assert redact(cleaned) == cleaned  # idempotent
+    assert redact("GET /v1/videos/video_123 -> 404 not found") == (
+        "GET /v1/videos/video_123 -> 404 not found"
+    )
+    final = verify.Redactor(["short"]).final_pass("a short text")
+    assert final == "a short text"  # too short to be a key: left alone
 
 
 # --------------------------------------------------------------------------- bugs found once
