@@ -71,6 +71,8 @@ class Contract:
     path: Path
     spec: dict[str, Any]
     operations: dict[str, Operation] = field(default_factory=dict)
+    #: validators built on first use, kept for the life of the contract (see _validation)
+    validators: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def provider(self) -> str:
@@ -105,10 +107,12 @@ class Contract:
         return build_openapi(self)
 
     def schema_validator(self, pointer: str) -> Any:
-        """A JSON Schema 2020-12 validator for one schema of this contract."""
+        """A JSON Schema 2020-12 validator for one schema of this contract (built once)."""
         from contracts._validation import schema_validator
 
-        return schema_validator(self, pointer)
+        if pointer not in self.validators:
+            self.validators[pointer] = schema_validator(self, pointer)
+        return self.validators[pointer]
 
     def validate_request(self, request: Any) -> Any:
         from contracts._validation import validate_request
@@ -121,6 +125,14 @@ class Contract:
         from contracts._validation import validate_parameters
 
         return validate_parameters(self, operation_id, path, query)
+
+    def query_parameters(self, operation_id: str) -> set[str]:
+        """Names of the query parameters an operation declares (path-level ones included)."""
+        from contracts._validation import _parameter_validators
+
+        return {
+            p["name"] for p, _ in _parameter_validators(self, operation_id) if p["in"] == "query"
+        }
 
     def validate_response(self, request: Any, response: Any) -> Any:
         from contracts._validation import validate_response

@@ -307,10 +307,14 @@ def _validate_event_stream(contract: Contract, request: OpenAPIRequest, response
 
 
 def _registry(contract: Contract) -> Registry:
-    resource: Resource[Any] = Resource.from_contents(
-        contract.spec, default_specification=DRAFT202012
-    )
-    return Registry().with_resource(_uri(contract), resource)
+    """The whole contract as one resource, so every ``$ref`` resolves (built once)."""
+    if "registry" not in contract.validators:
+        resource: Resource[Any] = Resource.from_contents(
+            contract.spec, default_specification=DRAFT202012
+        )
+        contract.validators["registry"] = Registry().with_resource(_uri(contract), resource)
+    registry: Registry = contract.validators["registry"]
+    return registry
 
 
 def _uri(contract: Contract) -> str:
@@ -381,14 +385,11 @@ def validate_parameters(
     return parsed
 
 
-_PARAM_CACHE: dict[tuple[str, str], list[tuple[dict[str, Any], Draft202012Validator]]] = {}
-
-
 def _parameter_validators(
     contract: Contract, operation_id: str
 ) -> list[tuple[dict[str, Any], Draft202012Validator]]:
-    key = (contract.name, operation_id)
-    if key not in _PARAM_CACHE:
+    key = ("parameters", operation_id)
+    if key not in contract.validators:
         op = contract.operation(operation_id)
         path_item = contract.spec["paths"][op.path]
         found = []
@@ -398,5 +399,6 @@ def _parameter_validators(
             schema = param.get("schema", {})
             validator = Draft202012Validator(schema, registry=_registry(contract))
             found.append((dict(param), validator))
-        _PARAM_CACHE[key] = found
-    return _PARAM_CACHE[key]
+        contract.validators[key] = found
+    cached: list[tuple[dict[str, Any], Draft202012Validator]] = contract.validators[key]
+    return cached

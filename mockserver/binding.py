@@ -31,6 +31,8 @@ SCENARIO_HEADER = "X-Mock-Scenario"
 
 
 def openapi_request(prefix: str) -> OpenAPIRequest:
+    """The current Flask request for openapi-core, its path without ``/<prefix>`` (the mock's
+    stand-in for the provider host); ``""`` keeps the path as it is (the admin API)."""
     path = (
         request.path[len(prefix) + 1 :] if request.path.startswith(f"/{prefix}/") else request.path
     )
@@ -56,15 +58,8 @@ def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
 
 
 def _undeclared_query(dialect: Dialect, op: contracts.Operation) -> list[str]:
-    """Query parameters the contract does not declare for this operation (path-level included)."""
-    declared = set()
-    path_item = dialect.contract.spec["paths"][op.path]
-    for param in [*path_item.get("parameters", []), *op.definition.get("parameters", [])]:
-        if "$ref" in param:
-            param = dialect.contract.resolve(param["$ref"])
-        if param.get("in") == "query":
-            declared.add(param["name"])
-    return sorted(set(request.args.keys()) - declared)
+    """Query parameters the contract does not declare for this operation."""
+    return sorted(set(request.args.keys()) - dialect.contract.query_parameters(op.operation_id))
 
 
 def _truncated_multipart() -> bool:

@@ -89,17 +89,6 @@ class _BaseClient(Generic[H]):
             return self._clock()
         return time.monotonic() + self._slept
 
-    def _create_flow(
-        self,
-        prompt: str,
-        image: ImageInput | None,
-        model: str | None,
-        seconds: int | None,
-        size: str | None,
-        extra: dict[str, Any],
-    ) -> Flow[Job]:
-        return self._core.create(prompt, image, model, seconds, size, extra)
-
     def _generate_flow(
         self,
         prompt: str,
@@ -172,7 +161,7 @@ class SoraClient(_BaseClient[httpx.Client]):
     ) -> Job:
         """Create a job. The request is checked against the provider's contract first:
         a violation raises InvalidRequestError and nothing is sent."""
-        return self._run(self._create_flow(prompt, image, model, seconds, size, extra))
+        return self._run(self._core.create(prompt, image, model, seconds, size, extra))
 
     def get(self, job_id: str | Job) -> Job:
         """The job's current state (UnsupportedOperation in chat mode)."""
@@ -361,7 +350,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         **extra: Any,
     ) -> Job:
         """See :meth:`SoraClient.create`."""
-        return await self._run(self._create_flow(prompt, image, model, seconds, size, extra))
+        return await self._run(self._core.create(prompt, image, model, seconds, size, extra))
 
     async def get(self, job_id: str | Job) -> Job:
         """See :meth:`SoraClient.get`."""

@@ -117,11 +117,31 @@ def test_links_build_a_state_machine(name: str) -> None:
     assert machine is not None
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "gptproto-chat"])
-def test_every_create_operation_links_to_a_status_operation(name: str) -> None:
-    spec = contracts.load(name).spec
-    text = yaml.safe_dump(spec)
-    assert "links:" in text
+def _link_targets(spec: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+
+    def visit(node: Any, under_links: bool) -> None:
+        if isinstance(node, dict):
+            if under_links and isinstance(node.get("operationId"), str):
+                found.add(node["operationId"])
+            for key, value in node.items():
+                visit(value, key == "links" or (under_links and isinstance(value, dict)))
+        elif isinstance(node, list):
+            for value in node:
+                visit(value, under_links)
+
+    visit(spec, False)
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in contracts.PROVIDER_CONTRACTS if n != "gptproto-chat"])
+def test_every_operation_on_a_job_is_reached_by_a_link(name: str) -> None:
+    """Stateful tests follow links: every operation taking a job id must be a link target."""
+    contract = contracts.load(name)
+    targets = _link_targets(contract.spec)
+    on_a_job = {op.operation_id for op in contract.operations.values() if "{" in op.path}
+    assert on_a_job, name
+    assert on_a_job <= targets, on_a_job - targets
 
 
 # ---------------------------------------------------------------- the provider documents

@@ -121,7 +121,7 @@ def test_non_stream_waits_for_the_video_then_answers_one_completion(sora_mock: S
     worker.start()
     # once the request has made its job, move the clock past its end: the waiting request
     # thread wakes on the advance (no sleeping anywhere)
-    while not sora_mock.jobs():
+    while not sora_mock.jobs() and worker.is_alive():
         pass
     sora_mock.advance(3600)
     worker.join(timeout=60)

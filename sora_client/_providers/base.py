@@ -217,6 +217,23 @@ class Adapter:
         """Streaming providers only: the job after one event of its stream."""
         raise UnsupportedOperation(f"{self.name} does not stream")
 
+    def job_fields(self, body: Any) -> tuple[str, Status, str | None, str | None]:
+        """(id, neutral status, error code, error message) of a flat job object, as the
+        /v1/videos and Vtrix answers are; raises ValueError for a body that is not one."""
+        if not isinstance(body, dict):
+            raise ValueError("the job is not a JSON object")
+        job_id = body["id"]
+        if not isinstance(job_id, str) or not job_id:
+            raise ValueError("the job has no id")
+        status = self.neutral_status(body["status"])
+        error = body.get("error")
+        code = message = None
+        if isinstance(error, dict):
+            # the Vtrix seed says `error_message`; OpenAI and other Vtrix pages say `message`
+            code = text_or_none(error.get("code"))
+            message = text_or_none(error.get("error_message") or error.get("message"))
+        return job_id, status, code, message
+
     def neutral_status(self, word: Any) -> Status:
         if not isinstance(word, str) or word not in self.status_words:
             raise ValueError(f"unknown status {word!r}")

@@ -80,16 +80,7 @@ class OpenAIVideos(Adapter):
         return None
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
-        if not isinstance(body, dict):
-            raise ValueError("the job is not a JSON object")
-        job_id = body["id"]
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError("the job has no id")
-        status = self.neutral_status(body["status"])
-        error = body.get("error")
-        code = message = None
-        if isinstance(error, dict):
-            code, message = text_or_none(error.get("code")), text_or_none(error.get("message"))
+        job_id, status, code, message = self.job_fields(body)
         return Job(
             id=job_id,
             provider=self.name,

@@ -65,17 +65,7 @@ class VtrixGeneration(Adapter):
         return self.get_request(f"/model/v1/generation/task/{self.quote_id(job_id)}")
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
-        if not isinstance(body, dict):
-            raise ValueError("the task is not a JSON object")
-        job_id = body["id"]
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError("the task has no id")
-        status = self.neutral_status(body["status"])
-        error = body.get("error")
-        code = message = None
-        if isinstance(error, dict):
-            code = text_or_none(error.get("code"))
-            message = text_or_none(error.get("error_message") or error.get("message"))
+        job_id, status, code, message = self.job_fields(body)
         return Job(
             id=job_id,
             provider=self.name,
