@@ -35,10 +35,22 @@ lint: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# the quick bench is a smoke run (figures mean nothing): it keeps the benchmark from rotting
 test: lint unit
+	$(MAKE) --no-print-directory bench QUICK=1
 
-bench: $(VENV)/.installed-dev
-	$(BIN)/python -m benchmarks
+# the side-by-side benchmark (benchmarks/bench_serving.py); QUICK=1 for the smoke run.
+# It installs its own tools: wrk (Debian) and, for the full run, Prism 5 (npm) in .cache/
+WRK := /usr/bin/wrk
+PRISM := .cache/prism/node_modules/.bin/prism
+bench: $(VENV)/.installed-dev $(WRK) $(if $(QUICK),,$(PRISM))
+	$(BIN)/python -m benchmarks $(if $(QUICK),bench_serving --quick,$(BENCH_ARGS))
+
+$(WRK):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+
+$(PRISM):
+	npm install --prefix .cache/prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5
 
 # Check live providers against the contracts (needs their keys; skipped without). One with
 # PROVIDER=gptge [BASE_URL=...], or every provider when PROVIDER is not set.
@@ -49,4 +61,4 @@ verify-live: $(VENV)/.installed-dev
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis .cache

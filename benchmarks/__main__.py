@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: run every benchmark and print its table."""
+"""``python -m benchmarks [NAME...] [--quick]``: run benchmarks and print their tables."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ def main() -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
     )
-    wanted = sys.argv[1:] or names
+    flags = [a for a in sys.argv[1:] if a.startswith("-")]
+    wanted = [a for a in sys.argv[1:] if not a.startswith("-")] or names
     for name in wanted:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n## {name}\n")
-        module.main([])
+        module.main(flags if name == "bench_serving" else [])
     return 0
 
 

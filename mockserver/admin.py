@@ -137,8 +137,7 @@ def job(job_id: str) -> Response:
 def journal() -> Response:
     svc = service()
     limit = int(request.args.get("limit", 100))
-    entries = list(svc.journal)[-limit:]
-    return json_response({"data": [e.to_dict() for e in entries]})
+    return json_response({"data": svc.journal(limit)})
 
 
 @blueprint.post("/reset")

@@ -27,7 +27,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=1.0,
         help="divide every job duration by this (10 = ten times faster)",
     )
-    p.add_argument("--store", default="memory", help="memory or sqlite:PATH")
+    p.add_argument(
+        "--store",
+        default=None,
+        help="memory (one worker only) or sqlite:PATH (kept across restarts); default: memory "
+        "with one worker, else a SQLite file of the server's own, removed at exit",
+    )
     p.add_argument(
         "--strict",
         action="store_true",
@@ -70,12 +75,17 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
     p.add_argument("--slow-seconds", type=float, default=3.0)
-    p.add_argument("--threads", type=int, default=8, help="worker threads (one process)")
     p.add_argument(
-        "--processes",
+        "--workers",
         type=int,
-        default=1,
-        help="worker processes (forked; needs --store sqlite:PATH so they share jobs)",
+        default=None,
+        help="worker processes; they share one store (default: the number of cores)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=128,
+        help="requests one worker serves at once; more wait in line (default: 128)",
     )
 
 
@@ -83,7 +93,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
     return MockConfig(
         clock=args.clock,
         speed=args.speed,
-        store=args.store,
+        store=args.store or "memory",
         strict=args.strict,
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
@@ -92,64 +102,38 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         slow_seconds=args.slow_seconds,
+        scenarios=tuple(args.scenario),
     )
 
 
 def serve(args: argparse.Namespace) -> int:
-    from mockserver.app import create_app, service_of
     from mockserver.faults import UnknownScenario, parse
-    from mockserver.lifecycle import key_fingerprint
+    from mockserver.serving import ServeError, ServeOptions, default_workers
+    from mockserver.serving import serve as run
 
-    if args.processes > 1 and not args.store.startswith("sqlite:"):
-        print(
-            "sora-mock: --processes needs --store sqlite:PATH (workers share it)", file=sys.stderr
-        )
-        return 2
-    try:
-        app = create_app(config_from(args))
-    except ValueError as exc:
-        print(f"sora-mock: {exc}", file=sys.stderr)
-        return 2
-    svc = service_of(app)
     for item in args.scenario:
-        name, _, key = item.partition("@")
         try:
-            parse(name, "rule")
+            parse(item.partition("@")[0], "rule")
         except UnknownScenario as exc:
             print(f"sora-mock: {exc}", file=sys.stderr)
             return 2
-        svc.store.add_rule(name, key_fingerprint(key) if key else None, None, None)
-
-    if args.processes > 1:
-        # Werkzeug forks a worker per request, up to N at once; they share the SQLite store
-        from werkzeug.serving import make_server
-
-        forking = make_server(args.host, args.port, app, processes=args.processes)
-        port, run, close = forking.server_port, forking.serve_forever, forking.server_close
-    else:
-        # waitress: threaded, keep-alive; 2.8x Werkzeug's dev server (benchmarks/bench_mock.py)
-        from waitress.server import create_server
-
-        threaded = create_server(app, host=args.host, port=args.port, threads=args.threads)
-        port, run, close = threaded.effective_port, threaded.run, threaded.close
-    base = f"http://{args.host}:{port}"
-    print(f"sora-mock serving on {base} (clock: {args.clock}, store: {args.store})")
-    for prefix, live in (
-        ("gptproto", "gptproto.com"),
-        ("gptge", "api.gpt.ge"),
-        ("vtrix", "cloud.vtrix.ai"),
-    ):
-        print(f"  {base}/{prefix:<9} stands in for https://{live}")
-    print(f"  {base}/__mock/  admin API (jobs, journal, clock, scenarios)")
-    sys.stdout.flush()
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1 or args.concurrency < 1:
+        print("sora-mock: --workers and --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    if args.store == "memory" and workers > 1:
+        print(
+            "sora-mock: --store memory keeps the state in one process: use it with --workers 1, "
+            "or leave --store out (the workers then share a temporary SQLite store)",
+            file=sys.stderr,
+        )
+        return 2
+    options = ServeOptions(args.host, args.port, workers, args.concurrency)
     try:
-        run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        close()
-        svc.store.close()
-    return 0
+        return run(config_from(args), options, announce=lambda text: print(text, flush=True))
+    except (ServeError, ValueError) as exc:
+        print(f"sora-mock: {exc}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

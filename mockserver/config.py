@@ -51,5 +51,7 @@ class MockConfig:
     fps: int = 12
     #: start rendering a job's video in the background as soon as it is in progress
     prerender: bool = True
-    #: request journal length kept per process
+    #: requests the journal keeps (the newest), shared by every worker
     journal_size: int = 1000
+    #: scenario rules switched on at start-up: ``NAME`` (everyone) or ``NAME@KEY`` (one key)
+    scenarios: tuple[str, ...] = ()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from mockserver.clock import Clock
 
@@ -83,54 +83,56 @@ def parse(value: str, source: str = "header") -> Selected:
 
 
 class RandomFaults:
-    """A seeded stream of faults: the same seed gives the same sequence of requests hit."""
+    """A seeded stream of faults: the same seed gives the same faults for the same request order.
 
-    def __init__(self, rate: float, seed: int) -> None:
-        if not 0.0 <= rate <= 1.0:
+    The n-th request of the server (counted in the store, so every worker shares one count)
+    draws from a generator seeded with ``(seed, n)``: which requests are hit depends only on the
+    seed and their order, however many workers serve them.
+    """
+
+    def __init__(self, rate: float, seed: int, counter: Counter) -> None:
+        if not 0.0 <= rate <= 1.0 or math.isnan(rate):
             raise ValueError("fault rate must be between 0 and 1")
         self.rate = rate
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self.seed = seed
+        self._counter = counter
 
     def draw(self) -> Selected | None:
         if self.rate <= 0:
             return None
-        with self._lock:
-            if self._rng.random() >= self.rate:
-                return None
-            return Selected(self._rng.choice(RANDOM_FAULTS), None, "random")
+        rng = random.Random(f"{self.seed}:{self._counter.next_count('faults')}")
+        if rng.random() >= self.rate:
+            return None
+        return Selected(rng.choice(RANDOM_FAULTS), None, "random")
 
 
 class RateLimiter:
     """A token bucket per API key, on the mock's clock (so a virtual clock refills it too).
 
-    Buckets live in this process: with N worker processes a key gets up to N times the rate.
+    Buckets live in the store: a key's budget is per server, however many workers it has.
     """
 
-    def __init__(self, per_minute: int, clock: Clock) -> None:
+    def __init__(self, per_minute: int, clock: Clock, buckets: Buckets) -> None:
         if per_minute < 1:
             raise ValueError("rate limit must be at least 1 request per minute")
         self.capacity = float(per_minute)
         self.refill_per_second = per_minute / 60.0
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        self._buckets = buckets
 
     def take(self, key: str) -> float:
         """Take a token; return 0 if allowed, else the seconds until one is available."""
-        now = self._clock.now()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + max(0.0, now - last) * self.refill_per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.refill_per_second
+        return self._buckets.take_token(
+            key, self.capacity, self.refill_per_second, self._clock.now()
+        )
 
-    def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
+
+class Counter(Protocol):
+    def next_count(self, name: str) -> int: ...
+
+
+class Buckets(Protocol):
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
 
 
 def retry_after_header(seconds: float) -> str:

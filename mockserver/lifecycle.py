@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -55,7 +55,12 @@ class Job:
     remixed_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is a plain value but these two containers (asdict's deep walk costs
+        # more than the rest of a status poll)
+        data = dict(self.__dict__)
+        data["params"] = dict(self.params)
+        data["notes"] = list(self.notes)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:

@@ -6,9 +6,9 @@ the rate limit and the storage live here once.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +18,16 @@ from urllib.parse import urlsplit
 from mockserver import media
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
-from mockserver.faults import RandomFaults, RateLimiter, Selected
-from mockserver.lifecycle import Job, JobState, Status, new_id, plan_durations, state_at
+from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
+from mockserver.lifecycle import (
+    Job,
+    JobState,
+    Status,
+    key_fingerprint,
+    new_id,
+    plan_durations,
+    state_at,
+)
 from mockserver.store import Store, open_store
 
 PLACEHOLDER_NOTE = (
@@ -45,6 +53,8 @@ class JournalEntry:
     request_id: str
     key: str | None
     scenario: str | None
+    #: the process id of the worker that answered
+    worker: int = field(default_factory=os.getpid)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,7 +74,6 @@ class MockService:
     media: media.MediaCache
     faults: RandomFaults
     limiter: RateLimiter | None
-    journal: deque[JournalEntry] = field(default_factory=deque)
     #: unexpected exceptions raised by handlers: a test fixture re-raises them (never swallowed)
     errors: list[BaseException] = field(default_factory=list)
     #: responses that broke their contract in strict mode
@@ -75,7 +84,7 @@ class MockService:
 
     @classmethod
     def from_config(cls, config: MockConfig) -> MockService:
-        store = open_store(config.store)
+        store = open_store(config.store, config.journal_size)
         clock: Clock
         start = config.clock_start or float(int(time.time()))
         if config.clock == "virtual":
@@ -88,15 +97,20 @@ class MockService:
             raise ValueError(f"unknown clock {config.clock!r}: use 'real', 'virtual' or 'stepping'")
         if config.speed <= 0:
             raise ValueError("speed must be positive")
-        limiter = RateLimiter(config.rate_limit_rpm, clock) if config.rate_limit_rpm else None
+        limiter = (
+            RateLimiter(config.rate_limit_rpm, clock, store) if config.rate_limit_rpm else None
+        )
+        for item in config.scenarios:
+            name, _, key = item.partition("@")
+            parse(name, "rule")  # UnknownScenario (a ValueError) names the known ones
+            store.add_rule(name, key_fingerprint(key) if key else None, None, None)
         return cls(
             config=config,
             clock=clock,
             store=store,
             media=media.MediaCache(directory=config.media_dir or _default_media_dir(config)),
-            faults=RandomFaults(config.fault_rate, config.fault_seed),
+            faults=RandomFaults(config.fault_rate, config.fault_seed, store),
             limiter=limiter,
-            journal=deque(maxlen=config.journal_size),
         )
 
     # ------------------------------------------------------------------ jobs
@@ -246,8 +260,11 @@ class MockService:
     # ------------------------------------------------------------------ admin
 
     def record(self, entry: JournalEntry) -> None:
-        with self._lock:
-            self.journal.append(entry)
+        self.store.journal_add(entry.to_dict())
+
+    def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The latest requests, oldest first, as every worker of this server saw them."""
+        return self.store.journal(self.config.journal_size if limit is None else limit)
 
     def reset(self) -> None:
         jobs, _ = self.store.jobs(order="asc")
@@ -255,10 +272,7 @@ class MockService:
             for variant in MEDIA_VARIANTS:
                 self.media.discard((job.id, variant))
         self.store.reset()
-        if self.limiter:
-            self.limiter.reset()
         with self._lock:
-            self.journal.clear()
             self.errors.clear()
             self.violations.clear()
 

@@ -1,9 +1,10 @@
-"""Where jobs, reference images, scenario rules and the virtual clock live.
+"""Where everything a client can observe lives: jobs, reference images, scenario rules, the
+virtual clock, rate-limit buckets, the fault stream's counter and the request journal.
 
-``MemoryStore`` (default) keeps everything in this process. ``SQLiteStore`` keeps it in one
-SQLite file in WAL mode: jobs survive a restart and several worker processes share them.
-A job is written once, when it is accepted, and removed only by a delete: nothing accepted is
-lost.
+``MemoryStore`` keeps it in this process (one worker). ``SQLiteStore`` keeps it in one SQLite
+file in WAL mode: jobs survive a restart, and every worker process of one server shares it, so
+N workers behave as one server. A job is written once, when it is accepted, and removed only
+by a delete: nothing accepted is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +70,10 @@ class Store(Protocol):
     def rules(self) -> list[Rule]: ...
     def clear_rules(self, key: str | None = None) -> int: ...
     def take_rule(self, key: str | None, provider: str) -> str | None: ...
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
+    def next_count(self, name: str) -> int: ...
+    def journal_add(self, entry: dict[str, Any]) -> None: ...
+    def journal(self, limit: int) -> list[dict[str, Any]]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
 
@@ -86,7 +92,8 @@ def _page(
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, journal_size: int = 1000) -> None:
+        self.journal_size = journal_size
         self._lock = threading.RLock()
         self.reset()
 
@@ -97,6 +104,9 @@ class MemoryStore:
             self._clock: float | None = None
             self._rules: list[Rule] = []
             self._rule_seq = 0
+            self._buckets: dict[str, tuple[float, float]] = {}
+            self._counters: dict[str, int] = {}
+            self._journal: deque[dict[str, Any]] = deque(maxlen=self.journal_size)
 
     def add(self, job: Job) -> None:
         with self._lock:
@@ -169,8 +179,38 @@ class MemoryStore:
                     return rule.scenario
             return None
 
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float:
+        with self._lock:
+            tokens, last = self._buckets.get(key, (capacity, now))
+            tokens, wait = _bucket(tokens, last, capacity, per_second, now)
+            self._buckets[key] = (tokens, now)
+            return wait
+
+    def next_count(self, name: str) -> int:
+        with self._lock:
+            self._counters[name] = count = self._counters.get(name, 0) + 1
+            return count
+
+    def journal_add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._journal.append(entry)
+
+    def journal(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._journal)[-limit:] if limit > 0 else []
+
     def close(self) -> None:
         pass
+
+
+def _bucket(
+    tokens: float, last: float, capacity: float, per_second: float, now: float
+) -> tuple[float, float]:
+    """A token bucket refilled up to ``now``: (tokens left, seconds to wait; 0 if one was taken)."""
+    tokens = min(capacity, tokens + max(0.0, now - last) * per_second)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / per_second
 
 
 _SCHEMA = """
@@ -190,13 +230,20 @@ CREATE TABLE IF NOT EXISTS rules (
     provider TEXT,
     remaining INTEGER
 );
+CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, last REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 """
+
+#: every table of a server's state: ``reset`` empties them all
+_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "journal")
 
 
 class SQLiteStore:
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, journal_size: int = 1000) -> None:
+        self.journal_size = journal_size
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -232,7 +279,7 @@ class SQLiteStore:
     def reset(self) -> None:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        for table in ("jobs", "blobs", "clock", "rules"):
+        for table in _STATE_TABLES:
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         conn.execute("COMMIT")
 
@@ -310,6 +357,9 @@ class SQLiteStore:
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         conn = self._conn()
+        # every request asks; a read (no write lock) answers the common case: no rules at all
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM rules)").fetchone()[0]:
+            return None
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
@@ -334,6 +384,51 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT tokens, last FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens, last = row if row else (capacity, now)
+            tokens, wait = _bucket(tokens, last, capacity, per_second, now)
+            conn.execute(
+                "INSERT OR REPLACE INTO buckets (key, tokens, last) VALUES (?, ?, ?)",
+                (key, tokens, now),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return float(wait)
+
+    def next_count(self, name: str) -> int:
+        row = (
+            self._conn()
+            .execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
+                "DO UPDATE SET value = value + 1 RETURNING value",
+                (name,),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def journal_add(self, entry: dict[str, Any]) -> None:
+        conn = self._conn()
+        cur = conn.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry),))
+        seq = cur.lastrowid or 0
+        if seq % 64 == 0:  # keep the newest `journal_size`, trimmed now and then
+            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
+
+    def journal(self, limit: int) -> list[dict[str, Any]]:
+        limit = max(0, min(limit, self.journal_size))
+        rows = (
+            self._conn()
+            .execute("SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [json.loads(r[0]) for r in reversed(rows)]
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -341,10 +436,10 @@ class SQLiteStore:
             self._local.conn = None
 
 
-def open_store(spec: str) -> Store:
+def open_store(spec: str, journal_size: int = 1000) -> Store:
     """``memory`` or ``sqlite:PATH``."""
     if spec == "memory":
-        return MemoryStore()
+        return MemoryStore(journal_size)
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
-        return SQLiteStore(spec[len("sqlite:") :])
+        return SQLiteStore(spec[len("sqlite:") :], journal_size)
     raise ValueError(f"unknown store {spec!r}: use 'memory' or 'sqlite:PATH'")

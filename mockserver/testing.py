@@ -123,7 +123,7 @@ class SoraMock:
 
     @property
     def journal(self) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in self.service.journal]
+        return self.service.journal()
 
     def jobs(self) -> list[Any]:
         jobs, _ = self.service.store.jobs(order="asc")

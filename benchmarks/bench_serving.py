@@ -1,0 +1,382 @@
+"""The served mock beside what a user would pick instead, under the same load, in one run.
+
+Three servers, started side by side on loopback and measured alternately (the order rotates
+every round, so drift on a shared machine falls on all of them alike):
+
+- ``mock``:  ``sora-mock serve --workers N`` (the real thing: contract validation, shared
+  SQLite state, journal), virtual clock so the polled job stays in one state;
+- ``prism``: Prism 5 mocking the same gpt.ge contract (static answers), from ``.cache/prism``
+  (``make bench`` installs it; never ``make test``);
+- ``floor``: a bare Flask JSON endpoint on the same WSGI server and worker count: the most any
+  Flask app can do here.
+
+Workloads (wrk): GET status at 16 and 64 connections, multipart create (a 720x1280 PNG) at 16,
+and a 90/10 poll/create mix at 16. Reported: requests/s, p50, p99, non-2xx, the ratios to Prism
+and to the floor (median over rounds), and start-up time to the first answered request.
+``--quick`` (``make bench QUICK=1``, part of ``make test``) runs every step briefly so the
+benchmark cannot rot; its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PRISM = ROOT / ".cache" / "prism" / "node_modules" / ".bin" / "prism"
+CONTRACT = ROOT / "contracts" / "gptge-videos.yaml"
+BOUNDARY = "sora-mock-bench-boundary"
+AUTH = "Bearer sk-bench"
+LUA = """
+local body = nil
+local f = io.open(os.getenv("BENCH_BODY"), "rb")
+body = f:read("*a")
+f:close()
+local status_path = os.getenv("BENCH_STATUS_PATH")
+local create_path = os.getenv("BENCH_CREATE_PATH")
+local every = tonumber(os.getenv("BENCH_CREATE_EVERY"))
+local get_headers = {["Authorization"] = os.getenv("BENCH_AUTH")}
+local post_headers = {
+  ["Authorization"] = os.getenv("BENCH_AUTH"),
+  ["Content-Type"] = "multipart/form-data; boundary=" .. os.getenv("BENCH_BOUNDARY"),
+}
+local n = 0
+request = function()
+  n = n + 1
+  if every > 0 and n % every == 0 then
+    return wrk.format("POST", create_path, post_headers, body)
+  end
+  return wrk.format("GET", status_path, get_headers)
+end
+"""
+FLOOR_APP = """
+from flask import Flask, jsonify, request
+
+app = Flask("floor")
+
+
+@app.get("/v1/videos/<video_id>")
+def status(video_id):
+    return jsonify({"id": video_id, "object": "video", "status": "queued", "progress": 0})
+
+
+@app.post("/v1/videos")
+def create():
+    return jsonify({"id": "video_1", "prompt": request.form.get("prompt"), "status": "queued"})
+"""
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    connections: int
+    #: every n-th request is a create (1: all creates, 0: none)
+    create_every: int
+
+
+WORKLOADS = (
+    Workload("GET status, 16 connections", 16, 0),
+    Workload("GET status, 64 connections", 64, 0),
+    Workload("create (multipart 720x1280 PNG), 16 connections", 16, 1),
+    Workload("90/10 poll/create mix, 16 connections", 16, 10),
+)
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    #: the path prefix of the gpt.ge API on this server
+    prefix: str
+    job_path: str = ""
+    startup_s: float = 0.0
+
+
+@dataclass
+class Sample:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+@dataclass
+class Result:
+    server: str
+    workload: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def png_720x1280() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (720, 1280), (200, 40, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def multipart_body(image: bytes) -> bytes:
+    fields = {"prompt": "A cat in a hat", "model": "sora-2", "seconds": "4", "size": "720x1280"}
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="input_reference"; '
+        f'filename="cat.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
+        + image
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+@contextmanager
+def launched(name: str, command: list[str], port: int, probe: str, cwd: Path) -> Iterator[Server]:
+    """Start a server; its start-up time is launch to the first answered request."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    server = Server(name, port, prefix="")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}: {command}")
+            try:
+                httpx.get(f"http://127.0.0.1:{port}{probe}", headers={"Authorization": AUTH})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not answer within 60 s") from None
+                time.sleep(0.005)
+        server.startup_s = time.perf_counter() - started
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_mock(stack: ExitStack, workers: int) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--clock", "virtual"]
+    server = stack.enter_context(launched("mock", command, port, "/__mock/clock", ROOT))
+    server.prefix = "/gptge"
+    return server
+
+
+def start_floor(stack: ExitStack, workers: int, workdir: Path) -> Server:
+    (workdir / "floor_app.py").write_text(FLOOR_APP)
+    port = free_port()
+    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(workers)]
+    command += ["--port", str(port), "--no-log", "--blocking-threads", "128"]
+    command += ["--backpressure", "4096", "floor_app:app"]
+    return stack.enter_context(launched("floor", command, port, "/v1/videos/x", workdir))
+
+
+def start_gunicorn(stack: ExitStack, workers: int, workdir: Path, mock: bool) -> Server:
+    """The same app under gunicorn (gthread workers): the WSGI server granian was chosen over."""
+    from mockserver.config import MockConfig
+    from mockserver.serving import CONFIG_ENV, config_to_env, shared_config
+
+    port = free_port()
+    target = "mockserver.serving:worker_app()" if mock else "floor_app:app"
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread"]
+    command += ["--threads", "32", "-b", f"127.0.0.1:{port}", "--log-level", "error", target]
+    config = shared_config(MockConfig(clock="virtual"), max(2, workers), workdir)
+    os.environ[CONFIG_ENV] = config_to_env(config)
+    name = "mock on gunicorn" if mock else "floor on gunicorn"
+    probe = "/__mock/clock" if mock else "/v1/videos/x"
+    server = stack.enter_context(
+        launched(name, command, port, probe, workdir if not mock else ROOT)
+    )
+    server.prefix = "/gptge" if mock else ""
+    return server
+
+
+def start_prism(stack: ExitStack) -> Server | None:
+    if not PRISM.exists():
+        return None
+    port = free_port()
+    command = [str(PRISM), "mock", str(CONTRACT), "--host", "127.0.0.1", "--port", str(port)]
+    return stack.enter_context(launched("prism", command, port, "/v1/videos/video_1", ROOT))
+
+
+def create_job(server: Server, body: bytes) -> str:
+    answer = httpx.post(
+        f"http://127.0.0.1:{server.port}{server.prefix}/v1/videos",
+        content=body,
+        headers={
+            "Authorization": AUTH,
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        },
+    )
+    answer.raise_for_status()
+    return str(answer.json()["id"])
+
+
+_LATENCY = re.compile(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def run_wrk(server: Server, load: Workload, seconds: int, script: Path, body_file: Path) -> Sample:
+    env = {
+        **os.environ,
+        "BENCH_BODY": str(body_file),
+        "BENCH_STATUS_PATH": server.job_path,
+        "BENCH_CREATE_PATH": f"{server.prefix}/v1/videos",
+        "BENCH_CREATE_EVERY": str(load.create_every),
+        "BENCH_AUTH": AUTH,
+        "BENCH_BOUNDARY": BOUNDARY,
+    }
+    threads = min(2, load.connections)
+    duration = f"-d{max(1, round(seconds))}s"
+    command = ["wrk", f"-t{threads}", f"-c{load.connections}", duration, "--latency"]
+    command += ["-s", str(script), f"http://127.0.0.1:{server.port}"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = {m[0]: float(m[1]) * scale[m[2]] for m in _LATENCY.findall(out)}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Sample(
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=latency.get("50", float("nan")),
+        p99_ms=latency.get("99", float("nan")),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def ratio(a: float, b: float | None) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def table(results: dict[tuple[str, str], Result], servers: list[Server]) -> str:
+    names = [s.name for s in servers]
+    lines = [
+        "| workload | server | requests/s | p50 ms | p99 ms | non-2xx | vs Prism | vs floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for load in WORKLOADS:
+        prism = results.get(("prism", load.name))
+        floor = results.get(("floor", load.name))
+        for name in names:
+            res = results[(name, load.name)]
+            rps = res.median("rps")
+            lines.append(
+                f"| {load.name} | {name} | {rps:,.0f} | {res.median('p50_ms'):.2f} | "
+                f"{res.median('p99_ms'):.2f} | {sum(s.non_2xx + s.errors for s in res.samples)} | "
+                f"{ratio(rps, prism.median('rps') if prism else None)} | "
+                f"{ratio(rps, floor.median('rps') if floor else None)} |"
+            )
+    lines.append("")
+    lines.append("| server | start-up to first answered request |")
+    lines.append("|---|---:|")
+    for server in servers:
+        lines.append(f"| {server.name} | {server.startup_s:.2f} s |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks bench_serving")
+    parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")))
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--compare-wsgi",
+        action="store_true",
+        help="also run the mock and the floor under gunicorn (how granian was chosen)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds = 1, 1
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+        return 1
+
+    with tempfile.TemporaryDirectory(prefix="sora-bench-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        script = workdir / "load.lua"
+        script.write_text(LUA)
+        body_file = workdir / "create.multipart"
+        body = multipart_body(png_720x1280())
+        body_file.write_bytes(body)
+
+        servers = [start_mock(stack, args.workers)]
+        prism = None if args.quick else start_prism(stack)
+        if prism is None:
+            print("Prism: skipped (a quick run, or not installed: `make bench` installs it)")
+        else:
+            servers.append(prism)
+        servers.append(start_floor(stack, args.workers, workdir))
+        if args.compare_wsgi:
+            servers.append(start_gunicorn(stack, args.workers, workdir, mock=True))
+            servers.append(start_gunicorn(stack, args.workers, workdir, mock=False))
+        for server in servers:
+            server.job_path = f"{server.prefix}/v1/videos/{create_job(server, body)}"
+
+        results: dict[tuple[str, str], Result] = {}
+        for load in WORKLOADS:
+            for round_no in range(args.rounds):
+                shift = round_no % len(servers)
+                for server in servers[shift:] + servers[:shift]:
+                    key = (server.name, load.name)
+                    res = results.setdefault(key, Result(*key))
+                    res.samples.append(run_wrk(server, load, args.seconds, script, body_file))
+        report = table(results, servers)
+
+    header = (
+        f"{dt.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; wrk {args.seconds:g} s per run, "
+        f"median of {args.rounds} rounds; {args.workers} workers for the mock and the floor"
+    )
+    print(header + ("  (QUICK: a smoke run, figures mean nothing)" if args.quick else ""))
+    print()
+    print(report)
+    out = ROOT / "reports"
+    out.mkdir(exist_ok=True)
+    raw = {f"{k[0]} | {k[1]}": [s.__dict__ for s in v.samples] for k, v in results.items()}
+    startup = {s.name: s.startup_s for s in servers}
+    (out / "bench-serving.json").write_text(
+        json.dumps({"header": header, "results": raw, "startup_s": startup}, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,174 @@
+"""``sora-mock serve``: the mock on granian, N long-lived worker processes, one server.
+
+Everything a client can observe (jobs, images, rules, clock, rate limit, fault stream, journal)
+lives in the store, so the workers behave as one server: with more than one worker and no
+``--store``, the server keeps its state in a SQLite file of its own in a temporary directory.
+The app is built once, in this process, before the workers are forked: a worker starts with
+every module imported and every contract loaded, and serves at once.
+
+granian was chosen by measurement over gunicorn (``benchmarks/README.md``): its HTTP layer is
+Rust, so idle and trickling connections cost no Python thread, and a slow request holds only
+its own blocking thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mockserver.config import MockConfig, Timings
+
+#: the environment variable a spawned (not forked) worker reads its configuration from
+CONFIG_ENV = "SORA_MOCK_CONFIG"
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    #: requests one worker serves at once (each on its own thread); more wait in line
+    concurrency: int = 128
+    #: connections one worker keeps open at once (idle ones cost no thread)
+    connections: int = 4096
+
+
+class ServeError(Exception):
+    """The server cannot start; the message is one line for the console."""
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def shared_config(
+    config: MockConfig, workers: int, state_dir: Path, media_dir: Path | None = None
+) -> MockConfig:
+    """The configuration every worker gets: one store and one clock origin for all of them."""
+    changes: dict[str, Any] = {}
+    if workers > 1 and config.store == "memory":
+        changes["store"] = f"sqlite:{state_dir / 'state.sqlite'}"
+        if config.media_dir is None:
+            changes["media_dir"] = media_dir or state_dir / "media"
+    if config.clock_start is None:
+        # workers started a moment apart must agree on where a virtual clock starts
+        changes["clock_start"] = float(int(time.time()))
+    return dataclasses.replace(config, **changes)
+
+
+def config_to_env(config: MockConfig) -> str:
+    return json.dumps(dataclasses.asdict(config), default=str)
+
+
+def config_from_env(value: str | None = None) -> MockConfig:
+    data = json.loads(value if value is not None else os.environ[CONFIG_ENV])
+    data["timings"] = Timings(**data["timings"])
+    data["api_keys"] = tuple(data["api_keys"])
+    data["scenarios"] = tuple(data["scenarios"])
+    if data.get("media_dir") is not None:
+        data["media_dir"] = Path(data["media_dir"])
+    return MockConfig(**data)
+
+
+def worker_app() -> Any:
+    """granian's factory target in a spawned worker: the app from ``$SORA_MOCK_CONFIG``."""
+    from mockserver.app import create_app
+
+    return create_app(config_from_env())
+
+
+def check_port(host: str, port: int) -> int:
+    """Fail early, in one line, when the address is taken; ``0`` picks a free port."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(
+                    f"port {port} on {host} is already in use: stop what holds it, or choose "
+                    "another with --port (make serve PORT=...)"
+                ) from None
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        return int(probe.getsockname()[1])
+
+
+def serve(
+    config: MockConfig, options: ServeOptions, announce: Callable[[str], None] = print
+) -> int:
+    """Run the server until SIGINT or SIGTERM; every worker stops with it."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    from mockserver.app import create_app
+
+    port = check_port(options.host, options.port)
+    # a server's own state file lives in memory (tmpfs) where there is one: no disk write per
+    # request; rendered media go to a temporary directory on disk
+    shm = Path("/dev/shm")
+    state_dir = Path(tempfile.mkdtemp(prefix="sora-mock-", dir=shm if shm.is_dir() else None))
+    media_dir = Path(tempfile.mkdtemp(prefix="sora-mock-media-"))
+    try:
+        config = shared_config(config, options.workers, state_dir, media_dir)
+        # built here, once: start-up rules go into the store once, and forked workers inherit
+        # the loaded modules and contracts
+        app = create_app(config)
+        os.environ[CONFIG_ENV] = config_to_env(dataclasses.replace(config, scenarios=()))
+        server = Server(
+            "mockserver.serving:worker_app",
+            address=options.host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=options.workers,
+            blocking_threads=options.concurrency,
+            # granian counts open connections here: idle ones must not lock others out
+            backpressure=options.connections,
+            factory=True,
+            log_level=LogLevels.error,
+            workers_kill_timeout=3,
+        )
+        announce(_banner(config, options, port))
+        if multiprocessing.get_start_method() == "fork":
+            server.serve(target_loader=lambda *_: app, wrap_loader=False)
+        else:  # spawned workers build their own app from the environment
+            server.serve()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(media_dir, ignore_errors=True)
+    return 0
+
+
+def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    base = f"http://{host}:{port}"
+    store = "memory" if config.store == "memory" else config.store
+    lines = [
+        f"sora-mock serving on {base} (workers: {options.workers}, clock: {config.clock}, "
+        f"store: {store})"
+    ]
+    for prefix, live in (
+        ("gptproto", "gptproto.com"),
+        ("gptge", "api.gpt.ge"),
+        ("vtrix", "cloud.vtrix.ai"),
+    ):
+        lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")
+    lines.append(f"  {base}/__mock/  admin API (jobs, journal, clock, scenarios)")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""A real ``sora-mock serve`` process on a free loopback port, for tests that need the served
+mock itself: its worker processes, sockets and signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+#: how long a server may take to answer its first request (a loaded CI machine is slow)
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    port: int
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def children(self) -> list[int]:
+        """The worker processes (the server's direct children)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def client(self, prefix: str = "", api_key: str = "sk-test") -> httpx.Client:
+        """A client for ``/<prefix>`` (a provider's base URL on the mock, or the root)."""
+        return httpx.Client(
+            base_url=f"{self.url}/{prefix}".rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=30.0,
+        )
+
+
+def wait_until_served(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Retry until the server answers (its socket is bound before the workers start)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            out = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise AssertionError(f"sora-mock serve exited with {process.returncode}:\n{out}")
+        try:
+            httpx.get(url, timeout=5.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # a readiness retry, not a wait for the mock's clock
+
+
+@contextmanager
+def served(*args: str, workers: int = 2) -> Iterator[Served]:
+    """``sora-mock serve --workers N ARGS`` on a free port; stopped (SIGTERM) on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    server = Served(process, port)
+    try:
+        wait_until_served(server.url + "/", process)
+        yield server
+    finally:
+        stop(server)
+
+
+def stop(server: Served, sig: int = signal.SIGTERM) -> int:
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(5)
+    if server.process.stdout and not server.process.stdout.closed:
+        server.output.append(server.process.stdout.read().decode(errors="replace"))
+        server.process.stdout.close()
+    return server.process.returncode
