@@ -32,7 +32,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+# system packages the tests use, installed when missing (Debian; CI runs as root)
+REDIS := /usr/bin/redis-server
+$(REDIS):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+
+unit: $(VENV)/.installed-dev $(REDIS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # the quick bench is a smoke run (figures mean nothing): it keeps the benchmark from rotting

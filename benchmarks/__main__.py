@@ -13,12 +13,13 @@ def main() -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
     )
-    flags = [a for a in sys.argv[1:] if a.startswith("-")]
-    wanted = [a for a in sys.argv[1:] if not a.startswith("-")] or names
+    args = sys.argv[1:]
+    first_flag = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    wanted, flags = args[:first_flag] or names, args[first_flag:]
     for name in wanted:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n## {name}\n")
-        module.main(flags if name == "bench_serving" else [])
+        module.main(flags if name in ("bench_serving", "bench_scale") else [])
     return 0
 
 

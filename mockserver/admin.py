@@ -16,9 +16,10 @@ from contracts import ContractViolation
 from mockserver import media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
-from mockserver.lifecycle import Job, key_fingerprint
+from mockserver.lifecycle import Job, key_fingerprint, state_at
 from mockserver.responses import json_response
 from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
+from mockserver.store import Filters
 
 blueprint = Blueprint("mock_admin", __name__, url_prefix="/__mock")
 ADMIN_CONTRACT = "mock-admin"
@@ -117,11 +118,37 @@ def health() -> Response:
     )
 
 
+#: jobs a filtered page examines at most (mock-admin.yaml): a page never reads every job
+PAGE_SCAN = 5000
+
+
 @blueprint.get("/jobs")
 def jobs() -> Response:
     svc = service()
-    found, _ = svc.store.jobs(order="asc", api=request.args.get("api"))
-    return json_response({"data": [neutral(j, svc) for j in found]})
+    svc.purge_expired()
+    args = request.args
+    status = args.get("status")
+    now = svc.clock.now()
+    filters = Filters(
+        api=args.get("api"),
+        owner=args.get("key"),
+        provider=args.get("provider"),
+        where=(lambda job: state_at(job, now).status == status) if status else None,
+    )
+    page = svc.store.page(
+        filters,
+        order=args.get("order", "asc"),
+        after=args.get("after"),
+        limit=int(args.get("limit", 100)),
+        scan=PAGE_SCAN if status else None,
+    )
+    return json_response(
+        {
+            "data": [neutral(j, svc) for j in page.jobs],
+            "has_more": page.has_more,
+            "next_after": page.cursor if page.has_more else None,
+        }
+    )
 
 
 @blueprint.get("/jobs/<job_id>")

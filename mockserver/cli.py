@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--slow-seconds", type=float, default=3.0)
     p.add_argument(
+        "--retention",
+        type=_duration,
+        default=24 * 3600.0,
+        metavar="DURATION",
+        help="how long a job is kept, on the mock's clock: 3600, 90m, 24h, 7d or never "
+        "(default: 24h); then it is purged and answers as an unknown id",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -87,6 +96,22 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=128,
         help="requests one worker serves at once; more wait in line (default: 128)",
     )
+
+
+def _duration(text: str) -> float | None:
+    if text.strip().lower() == "never":
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (e.g. 3600, 90m, 24h)"
+        ) from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive: {text!r}")
+    return seconds
 
 
 def config_from(args: argparse.Namespace) -> MockConfig:
@@ -103,6 +128,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         media_dir=args.media_dir,
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
+        retention_seconds=args.retention,
     )
 
 

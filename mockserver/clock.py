@@ -46,9 +46,15 @@ class VirtualClock:
         self._state = state
         self._start = start
         self._changed = threading.Condition()
+        # the time is written down at once: every worker and server sharing the store (and a
+        # restart) agrees on it, even before the first advance
+        state.clock_advance(0.0, start)
 
     def now(self) -> float:
-        return self._state.clock_get(self._start)
+        now = self._state.clock_get(-1.0)
+        if now < 0:  # never set, or reset: the first to look writes it down for everyone
+            now = self._state.clock_advance(0.0, self._start)
+        return now
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:

@@ -49,9 +49,14 @@ class MockConfig:
     slow_seconds: float = 3.0
     #: frames per second of rendered videos
     fps: int = 12
-    #: start rendering a job's video in the background as soon as it is in progress
+    #: render a job's video in the background from the moment it is accepted
     prerender: bool = True
+    #: background render threads per worker process
+    render_threads: int = 1
     #: requests the journal keeps (the newest), shared by every worker
     journal_size: int = 1000
+    #: how long a job is kept after its creation, in clock seconds (None: forever); an expired
+    #: job is purged and answers as an unknown id (contracts/README.md)
+    retention_seconds: float | None = 24 * 3600.0
     #: scenario rules switched on at start-up: ``NAME`` (everyone) or ``NAME@KEY`` (one key)
     scenarios: tuple[str, ...] = ()

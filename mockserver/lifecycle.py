@@ -53,6 +53,16 @@ class Job:
     image_key: str | None = None
     notes: list[str] = field(default_factory=list)
     remixed_from: str | None = None
+    #: when the record and its data are purged (epoch seconds on the mock's clock); None: never
+    expires_at: float | None = None
+
+    @property
+    def provider(self) -> str:
+        """The mock prefix of the API that created the job: gptproto, gptge, vtrix."""
+        return self.api.split("-", 1)[0]
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
     def to_dict(self) -> dict[str, Any]:
         # every field is a plain value but these two containers (asdict's deep walk costs

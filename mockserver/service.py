@@ -6,6 +6,7 @@ the rate limit and the storage live here once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -22,12 +23,12 @@ from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
 from mockserver.lifecycle import (
     Job,
     JobState,
-    Status,
     key_fingerprint,
     new_id,
     plan_durations,
     state_at,
 )
+from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
 
 PLACEHOLDER_NOTE = (
@@ -74,6 +75,8 @@ class MockService:
     media: media.MediaCache
     faults: RandomFaults
     limiter: RateLimiter | None
+    #: videos rendered in the background from the moment a job is accepted
+    renders: RenderQueue
     #: unexpected exceptions raised by handlers: a test fixture re-raises them (never swallowed)
     errors: list[BaseException] = field(default_factory=list)
     #: responses that broke their contract in strict mode
@@ -104,13 +107,15 @@ class MockService:
             name, _, key = item.partition("@")
             parse(name, "rule")  # UnknownScenario (a ValueError) names the known ones
             store.add_rule(name, key_fingerprint(key) if key else None, None, None)
+        cache = media.MediaCache(directory=config.media_dir or _default_media_dir(config))
         return cls(
             config=config,
             clock=clock,
             store=store,
-            media=media.MediaCache(directory=config.media_dir or _default_media_dir(config)),
+            media=cache,
             faults=RandomFaults(config.fault_rate, config.fault_seed, store),
             limiter=limiter,
+            renders=RenderQueue(cache, config.render_threads),
         )
 
     # ------------------------------------------------------------------ jobs
@@ -152,44 +157,68 @@ class MockService:
             notes=list(notes or []),
             remixed_from=remixed_from,
         )
+        if self.config.retention_seconds is not None:
+            job.expires_at = job.created_at + self.config.retention_seconds
         if scenario is not None and scenario.scenario == "generation_failed":
             job.outcome = "failed"
             job.error_code = scenario.argument or failure[0]
             job.error_message = failure[1]
         if image is not None:
-            job.image_key = f"image:{job_id}"
-            self.store.put_blob(job.image_key, image)
-        self.store.add(job)
+            # stored once per content: a thousand jobs from one PNG keep one copy of it
+            job.image_key = "image:" + hashlib.sha256(image).hexdigest()
+        self.store.add(job, image)
+        if self.config.prerender:
+            # ready when the job completes: the pool takes the earliest completion first
+            due = job.created_at + job.queue_seconds + job.render_seconds
+            self.renders.schedule(
+                self.media_key(job, "video"), due, lambda: self._render(job, "video")
+            )
+        self.purge_expired()
         return job
 
     def find(self, job_id: str, api: str) -> Job | None:
-        """The job with this id, if ``api`` created it (ids of one API are unknown to another)."""
+        """The job with this id, if ``api`` created it (ids of one API are unknown to another)
+        and it has not expired (an expired job is purged when it is next seen)."""
         job = self.store.get(job_id)
-        return job if job is not None and job.api == api else None
+        if job is None or job.api != api:
+            return None
+        if job.expired(self.clock.now()):
+            self.delete(job)
+            return None
+        return job
+
+    def purge_expired(self, limit: int = 20) -> int:
+        """Delete up to ``limit`` jobs past their retention (a few per create: flat cost)."""
+        due = self.store.expired(self.clock.now(), limit)
+        for job_id in due:
+            self.store.delete(job_id)
+        return len(due)
 
     def state(self, job: Job) -> JobState:
-        state = state_at(job, self.clock.now())
-        if self.config.prerender and state.status in (Status.IN_PROGRESS, Status.COMPLETED):
-            # start rendering before anyone asks for the file: off the request path
-            self.media.prerender((job.id, "video"), lambda: self._render(job, "video"))
-        return state
+        """The job's state now (a read: it never starts any work)."""
+        return state_at(job, self.clock.now())
 
     def delete(self, job: Job) -> None:
+        # its media stay: they are keyed by content, and other jobs may share them
         self.store.delete(job.id)
-        for variant in MEDIA_VARIANTS:
-            self.media.discard((job.id, variant))
 
     # ------------------------------------------------------------------ media
 
     def image_of(self, job: Job) -> bytes | None:
         return self.store.get_blob(job.image_key) if job.image_key else None
 
+    def media_key(self, job: Job, variant: str) -> tuple[str, ...]:
+        """Media are keyed by what they are made of: the same image, size and duration give
+        the same video, rendered once however many jobs ask for it."""
+        size = f"{job.width}x{job.height}"
+        shape = f"{job.seconds}s@{self.config.fps}" if variant != "thumbnail" else ""
+        return (job.image_key or "placeholder", size, shape, variant)
+
     def _render(self, job: Job, variant: str) -> bytes:
         image = self.image_of(job)
-        caption = job.prompt[:200]
         if variant == "video":
             return media.render_video(
-                image, job.width, job.height, job.seconds, fps=self.config.fps, caption=caption
+                image, job.width, job.height, job.seconds, fps=self.config.fps
             )
         if variant == "thumbnail":
             return media.render_thumbnail(image, job.width, job.height)
@@ -198,7 +227,7 @@ class MockService:
         raise ValueError(f"unknown variant {variant!r}")
 
     def asset(self, job: Job, variant: str = "video") -> bytes:
-        return self.media.get((job.id, variant), lambda: self._render(job, variant))
+        return self.media.get(self.media_key(job, variant), lambda: self._render(job, variant))
 
     @staticmethod
     def media_path(job_id: str, variant: str = "video") -> str:
@@ -267,10 +296,6 @@ class MockService:
         return self.store.journal(self.config.journal_size if limit is None else limit)
 
     def reset(self) -> None:
-        jobs, _ = self.store.jobs(order="asc")
-        for job in jobs:
-            for variant in MEDIA_VARIANTS:
-                self.media.discard((job.id, variant))
         self.store.reset()
         with self._lock:
             self.errors.clear()

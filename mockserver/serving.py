@@ -19,7 +19,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -85,7 +87,22 @@ def worker_app() -> Any:
     """granian's factory target in a spawned worker: the app from ``$SORA_MOCK_CONFIG``."""
     from mockserver.app import create_app
 
+    die_with_parent()
     return create_app(config_from_env())
+
+
+def die_with_parent() -> None:
+    """A worker ends when the server's main process does, even when that one is killed with
+    SIGKILL (which it cannot pass on): no orphan keeps serving on the port (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before the call: nothing will signal us
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def check_port(host: str, port: int) -> int:
@@ -147,13 +164,18 @@ def serve(
         )
         announce(_banner(config, options, port))
         if multiprocessing.get_start_method() == "fork":
-            server.serve(target_loader=lambda *_: app, wrap_loader=False)
+            server.serve(target_loader=lambda *_: _in_worker(app), wrap_loader=False)
         else:  # spawned workers build their own app from the environment
             server.serve()
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(media_dir, ignore_errors=True)
     return 0
+
+
+def _in_worker(app: Any) -> Any:
+    die_with_parent()
+    return app
 
 
 def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:

@@ -9,11 +9,14 @@ by a delete: nothing accepted is lost.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import json
 import os
 import sqlite3
 import threading
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,10 +50,73 @@ class Rule:
         }
 
 
+@dataclass
+class Page:
+    jobs: list[Job]
+    #: more jobs follow ``cursor`` in this order
+    has_more: bool
+    #: the id to pass as ``after`` for the next page (the last job examined)
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which jobs a page holds; the store walks the narrowest index these allow."""
+
+    api: str | None = None
+    owner: str | None = None
+    provider: str | None = None
+    #: any other condition, tested on each job the walk meets (e.g. its status now)
+    where: Callable[[Job], bool] | None = None
+
+    def index(self) -> tuple[str, ...]:
+        if self.api is not None and self.owner is not None:
+            return ("api-owner", self.api, self.owner)
+        if self.api is not None:
+            return ("api", self.api)
+        if self.owner is not None:
+            return ("owner", self.owner)
+        if self.provider is not None:
+            return ("provider", self.provider)
+        return ("all",)
+
+    def accepts(self, job: Job) -> bool:
+        return (
+            (self.api is None or job.api == self.api)
+            and (self.owner is None or job.owner == self.owner)
+            and (self.provider is None or job.provider == self.provider)
+            and (self.where is None or self.where(job))
+        )
+
+
+def job_indexes(job: Job) -> list[tuple[str, ...]]:
+    """Every index a job is listed in, in creation order."""
+    return [
+        ("all",),
+        ("api", job.api),
+        ("owner", job.owner),
+        ("api-owner", job.api, job.owner),
+        ("provider", job.provider),
+    ]
+
+
 class Store(Protocol):
-    def add(self, job: Job) -> None: ...
+    def add(self, job: Job, image: bytes | None = None) -> None:
+        """Keep a job and (stored once per content, under ``job.image_key``) its image."""
+
     def get(self, job_id: str) -> Job | None: ...
     def delete(self, job_id: str) -> bool: ...
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page: ...
+    def expired(self, now: float, limit: int) -> list[str]: ...
+    def stats(self) -> dict[str, int]: ...
     def jobs(
         self,
         *,
@@ -78,20 +144,107 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def _page(
-    ordered: list[Job], order: str, after: str | None, limit: int | None
-) -> tuple[list[Job], bool]:
-    if order == "desc":
-        ordered = ordered[::-1]
-    if after is not None:
-        ids = [j.id for j in ordered]
-        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
-    if limit is None:
-        return ordered, False
-    return ordered[:limit], len(ordered) > limit
+def take_page(walk: Iterator[Job], filters: Filters, limit: int, scan: int | None) -> Page:
+    """Up to ``limit`` jobs the filters accept, examining at most ``scan`` jobs of the walk
+    (a selective filter never makes one request read every job)."""
+    found: list[Job] = []
+    cursor: str | None = None
+    examined = 0
+    for job in walk:
+        if len(found) == limit or (scan is not None and examined == scan):
+            return Page(found, True, cursor)
+        examined += 1
+        cursor = job.id
+        if filters.accepts(job):
+            found.append(job)
+    return Page(found, False, cursor)
 
 
-class MemoryStore:
+class JobListing:
+    """``jobs()``: a page of one API's (and one key's) jobs, as the provider list endpoints
+    and the tests read them; every store implements ``page``."""
+
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page:
+        raise NotImplementedError
+
+    def jobs(
+        self,
+        *,
+        api: str | None = None,
+        owner: str | None = None,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Job], bool]:
+        if limit is None:  # every job: tests and small stores only, never a request path
+            found: list[Job] = []
+            while True:
+                page = self.page(Filters(api, owner), order=order, after=after, limit=1000)
+                found += page.jobs
+                if not page.has_more:
+                    return found, False
+                after = page.cursor
+        page = self.page(Filters(api, owner), order=order, after=after, limit=limit)
+        return page.jobs, page.has_more
+
+
+#: deleted ids whose place a page cursor may still name (a client paging while jobs go)
+GRAVEYARD_SIZE = 10_000
+
+
+class _Sequence:
+    """Ids in creation order (each with its store-wide sequence number): O(1) append and
+    removal (a tombstone), and a walk from any sequence number (found by bisection)."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.ids: list[str | None] = []
+        self.pos: dict[str, int] = {}
+        self.dead = 0
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def append(self, job_id: str, seq: int) -> None:
+        self.pos[job_id] = len(self.ids)
+        self.seqs.append(seq)
+        self.ids.append(job_id)
+
+    def remove(self, job_id: str) -> None:
+        at = self.pos.pop(job_id, None)
+        if at is None:
+            return
+        self.ids[at] = None
+        self.dead += 1
+        if self.dead > 64 and self.dead * 2 > len(self.ids):
+            live = [(q, i) for q, i in zip(self.seqs, self.ids, strict=True) if i is not None]
+            self.seqs = [q for q, _ in live]
+            self.ids = [i for _, i in live]
+            self.pos = {i: n for n, (_, i) in enumerate(live)}
+            self.dead = 0
+
+    def walk(self, order: str, after_seq: int | None) -> Iterator[str]:
+        if order == "asc":
+            start = 0 if after_seq is None else bisect.bisect_right(self.seqs, after_seq)
+            steps = range(start, len(self.ids))
+        else:
+            end = len(self.ids) if after_seq is None else bisect.bisect_left(self.seqs, after_seq)
+            steps = range(end - 1, -1, -1)
+        for at in steps:
+            job_id = self.ids[at]
+            if job_id is not None:
+                yield job_id
+
+
+class MemoryStore(JobListing):
     def __init__(self, journal_size: int = 1000) -> None:
         self.journal_size = journal_size
         self._lock = threading.RLock()
@@ -100,7 +253,14 @@ class MemoryStore:
     def reset(self) -> None:
         with self._lock:
             self._jobs: dict[str, Job] = {}
+            self._indexes: dict[tuple[str, ...], _Sequence] = {}
+            self._seq_of: dict[str, int] = {}
+            self._graveyard: OrderedDict[str, int] = OrderedDict()
+            self._job_seq = 0
+            self._expiry: list[tuple[float, str]] = []  # a heap
             self._blobs: dict[str, bytes] = {}
+            #: how many jobs use each reference image (stored once per content)
+            self._refs: dict[str, int] = {}
             self._clock: float | None = None
             self._rules: list[Rule] = []
             self._rule_seq = 0
@@ -108,9 +268,19 @@ class MemoryStore:
             self._counters: dict[str, int] = {}
             self._journal: deque[dict[str, Any]] = deque(maxlen=self.journal_size)
 
-    def add(self, job: Job) -> None:
+    def add(self, job: Job, image: bytes | None = None) -> None:
         with self._lock:
+            if job.image_key and image is not None:
+                self._blobs.setdefault(job.image_key, image)
             self._jobs[job.id] = Job.from_dict(job.to_dict())
+            self._job_seq += 1
+            self._seq_of[job.id] = self._job_seq
+            for index in job_indexes(job):
+                self._indexes.setdefault(index, _Sequence()).append(job.id, self._job_seq)
+            if job.expires_at is not None:
+                heapq.heappush(self._expiry, (job.expires_at, job.id))
+            if job.image_key:
+                self._refs[job.image_key] = self._refs.get(job.image_key, 0) + 1
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -120,22 +290,68 @@ class MemoryStore:
     def delete(self, job_id: str) -> bool:
         with self._lock:
             job = self._jobs.pop(job_id, None)
-            if job and job.image_key:
-                self._blobs.pop(job.image_key, None)
-            return job is not None
+            if job is None:
+                return False
+            for index in job_indexes(job):
+                sequence = self._indexes[index]
+                sequence.remove(job.id)
+                if not sequence:
+                    del self._indexes[index]
+            self._graveyard[job.id] = self._seq_of.pop(job.id)
+            if len(self._graveyard) > GRAVEYARD_SIZE:
+                self._graveyard.popitem(last=False)
+            if job.image_key:
+                self._refs[job.image_key] -= 1
+                if self._refs[job.image_key] <= 0:
+                    del self._refs[job.image_key]
+                    self._blobs.pop(job.image_key, None)
+            return True
 
-    def jobs(self, *, api=None, owner=None, order="desc", after=None, limit=None):
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page:
         with self._lock:
-            selected = [
-                j
-                for j in self._jobs.values()
-                if (api is None or j.api == api) and (owner is None or j.owner == owner)
-            ]
-        return _page(selected, order, after, limit)
+            after_seq = None
+            if after is not None:
+                after_seq = self._seq_of.get(after, self._graveyard.get(after))
+                if after_seq is None:
+                    return Page([], False, None)
+            sequence = self._indexes.get(filters.index(), _Sequence())
+            walk = (self._jobs[i] for i in sequence.walk(order, after_seq))
+            found = take_page(walk, filters, limit, scan)
+            found.jobs = [Job.from_dict(j.to_dict()) for j in found.jobs]
+            return found
+
+    def stats(self) -> dict[str, int]:
+        """What the store holds: jobs, stored images and their bytes (the memory accounting)."""
+        with self._lock:
+            images = [k for k in self._blobs if k.startswith("image:")]
+            return {
+                "jobs": len(self._jobs),
+                "images": len(images),
+                "image_bytes": sum(len(self._blobs[k]) for k in images),
+            }
+
+    def expired(self, now: float, limit: int) -> list[str]:
+        with self._lock:
+            due: list[tuple[float, str]] = []
+            while self._expiry and self._expiry[0][0] <= now and len(due) < limit:
+                entry = heapq.heappop(self._expiry)
+                if entry[1] in self._jobs:  # entries of deleted jobs just go
+                    due.append(entry)
+            for entry in due:  # a read: they stay until deleted
+                heapq.heappush(self._expiry, entry)
+            return [job_id for _, job_id in due]
 
     def put_blob(self, key: str, data: bytes) -> None:
         with self._lock:
-            self._blobs[key] = data
+            self._blobs.setdefault(key, data)
 
     def get_blob(self, key: str) -> bytes | None:
         with self._lock:
@@ -219,9 +435,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     id TEXT UNIQUE NOT NULL,
     api TEXT NOT NULL,
     owner TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    provider TEXT,
+    expires_at REAL
 );
-CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    key TEXT PRIMARY KEY, data BLOB NOT NULL, refs INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS clock (id INTEGER PRIMARY KEY CHECK (id = 1), now REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS rules (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -231,15 +451,38 @@ CREATE TABLE IF NOT EXISTS rules (
     remaining INTEGER
 );
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, last REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS graveyard (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 """
 
+#: the indexes a page walks (one per Filters.index), and the expiry sweep's
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS jobs_api ON jobs (api, seq);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, seq);
+CREATE INDEX IF NOT EXISTS jobs_api_owner ON jobs (api, owner, seq);
+CREATE INDEX IF NOT EXISTS jobs_provider ON jobs (provider, seq);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL;
+"""
+#: columns added since the first release: a store file written by it gains them on open
+_ADDED_COLUMNS = {
+    "jobs": {"provider": "TEXT", "expires_at": "REAL"},
+    "blobs": {"refs": "INTEGER NOT NULL DEFAULT 0"},
+}
+#: (index kind) -> the WHERE clause selecting it
+_INDEX_WHERE = {
+    "all": "",
+    "api": "api = ?",
+    "owner": "owner = ?",
+    "api-owner": "api = ? AND owner = ?",
+    "provider": "provider = ?",
+}
+
 #: every table of a server's state: ``reset`` empties them all
-_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "journal")
+_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "journal", "graveyard")
 
 
-class SQLiteStore:
+class SQLiteStore(JobListing):
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
     def __init__(self, path: str | Path, journal_size: int = 1000) -> None:
@@ -248,8 +491,18 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pid = os.getpid()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        conn.execute(
+            "UPDATE jobs SET provider = substr(api, 1, instr(api || '-', '-') - 1) "
+            "WHERE provider IS NULL"
+        )
+        conn.executescript(_INDEXES)
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
@@ -283,42 +536,126 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         conn.execute("COMMIT")
 
-    def add(self, job: Job) -> None:
-        self._write(
-            "INSERT INTO jobs (id, api, owner, body) VALUES (?, ?, ?, ?)",
-            (job.id, job.api, job.owner, json.dumps(job.to_dict())),
-        )
+    def add(self, job: Job, image: bytes | None = None) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if job.image_key and image is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (job.image_key, image)
+                )
+            conn.execute(
+                "INSERT INTO jobs (id, api, owner, body, provider, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    job.api,
+                    job.owner,
+                    json.dumps(job.to_dict()),
+                    job.provider,
+                    job.expires_at,
+                ),
+            )
+            if job.image_key:
+                conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (job.image_key,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def get(self, job_id: str) -> Job | None:
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_dict(json.loads(row[0])) if row else None
 
     def delete(self, job_id: str) -> bool:
-        job = self.get(job_id)
-        if job is None:
-            return False
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        cur = conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        if job.image_key:
-            conn.execute("DELETE FROM blobs WHERE key = ?", (job.image_key,))
-        conn.execute("COMMIT")
-        return cur.rowcount > 0
+        try:
+            row = conn.execute("SELECT body, seq FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+                # a cursor naming a deleted job still knows its place
+                cur = conn.execute(
+                    "INSERT OR REPLACE INTO graveyard (id, seq) VALUES (?, ?)", (job_id, row[1])
+                )
+                if (cur.lastrowid or 0) % 64 == 0:
+                    conn.execute(
+                        "DELETE FROM graveyard WHERE rowid <= ?",
+                        ((cur.lastrowid or 0) - GRAVEYARD_SIZE,),
+                    )
+                image_key = json.loads(row[0]).get("image_key")
+                if image_key:  # an image is stored once, for every job that uses it
+                    conn.execute("UPDATE blobs SET refs = refs - 1 WHERE key = ?", (image_key,))
+                    conn.execute("DELETE FROM blobs WHERE key = ? AND refs <= 0", (image_key,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return row is not None
 
-    def jobs(self, *, api=None, owner=None, order="desc", after=None, limit=None):
-        sql = "SELECT body FROM jobs WHERE 1=1"
-        args: list[Any] = []
-        if api is not None:
-            sql += " AND api = ?"
-            args.append(api)
-        if owner is not None:
-            sql += " AND owner = ?"
-            args.append(owner)
-        rows = self._conn().execute(sql + " ORDER BY seq", args).fetchall()
-        return _page([Job.from_dict(json.loads(r[0])) for r in rows], order, after, limit)
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page:
+        kind, *values = filters.index()
+        conn = self._conn()
+        last_seq: int | None = None
+        if after is not None:
+            row = conn.execute(
+                "SELECT seq FROM jobs WHERE id = ? "
+                "UNION ALL SELECT seq FROM graveyard WHERE id = ?",
+                (after, after),
+            ).fetchone()
+            if row is None:
+                return Page([], False, None)
+            last_seq = row[0]
+        ascending = order == "asc"
+        # read in chunks: a page reads only as far as it must
+        chunk = min(limit + 1, 500) if filters.where is None else 500
+
+        def walk() -> Iterator[Job]:
+            position = last_seq
+            while True:
+                where = [_INDEX_WHERE[kind]] if _INDEX_WHERE[kind] else []
+                args: list[Any] = list(values)
+                if position is not None:
+                    where.append("seq > ?" if ascending else "seq < ?")
+                    args.append(position)
+                sql = "SELECT seq, body FROM jobs"
+                sql += (" WHERE " + " AND ".join(where)) if where else ""
+                sql += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
+                rows = conn.execute(sql, [*args, chunk]).fetchall()
+                for _, body in rows:
+                    yield Job.from_dict(json.loads(body))
+                if len(rows) < chunk:
+                    return
+                position = rows[-1][0]
+
+        return take_page(walk(), filters, limit, scan)
+
+    def stats(self) -> dict[str, int]:
+        conn = self._conn()
+        jobs = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+        images, size = conn.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM blobs WHERE key LIKE 'image:%'"
+        ).fetchone()
+        return {"jobs": jobs, "images": images, "image_bytes": size}
+
+    def expired(self, now: float, limit: int) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
+            "ORDER BY expires_at LIMIT ?",
+            (now, limit),
+        )
+        return [row[0] for row in rows]
 
     def put_blob(self, key: str, data: bytes) -> None:
-        self._write("INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+        self._write("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
 
     def get_blob(self, key: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
@@ -437,9 +774,15 @@ class SQLiteStore:
 
 
 def open_store(spec: str, journal_size: int = 1000) -> Store:
-    """``memory`` or ``sqlite:PATH``."""
+    """``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``."""
     if spec == "memory":
         return MemoryStore(journal_size)
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         return SQLiteStore(spec[len("sqlite:") :], journal_size)
-    raise ValueError(f"unknown store {spec!r}: use 'memory' or 'sqlite:PATH'")
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from mockserver.store_redis import RedisStore
+
+        return RedisStore(spec, journal_size)
+    raise ValueError(
+        f"unknown store {spec!r}: use 'memory', 'sqlite:PATH' or 'redis://HOST:PORT/DB'"
+    )

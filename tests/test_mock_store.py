@@ -115,4 +115,10 @@ def test_list_pages_in_both_orders(tmp_path: Path, kind: str) -> None:
 
 def test_unknown_store_spec_is_refused() -> None:
     with pytest.raises(ValueError, match="sqlite:PATH"):
-        open_store("redis://x")
+        open_store("postgres://x")
+
+
+def test_an_unreachable_redis_is_one_clear_error_without_its_password() -> None:
+    with pytest.raises(ValueError, match="cannot reach Redis at 127.0.0.1:1") as caught:
+        open_store("redis://:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in str(caught.value)

@@ -138,6 +138,7 @@ class OpenAIVideos(Dialect):
     def list(self, ctx: Context) -> Response:
         q = ctx.query
         after = q.get("after")
+        self.service.purge_expired()
         jobs, has_more = self.service.store.jobs(
             api=self.name,
             owner=ctx.owner,

@@ -1,0 +1,301 @@
+"""``RedisStore``: the whole state of a server in Redis, so servers on several hosts behind a
+load balancer behave as one (``--store redis://HOST:PORT/DB``).
+
+Keys live under one prefix (``soramock:``). A job is one JSON string; every index a page may
+walk (``store.job_indexes``) is a sorted set scored by a creation sequence number, so a page is
+a range read from a cursor, whatever the number of jobs. Every read-modify-write (a rule used,
+a token taken, the clock advanced, a job deleted with its image reference) is one Lua script:
+atomic across every worker of every server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from mockserver.lifecycle import Job
+from mockserver.store import Filters, JobListing, Page, Rule, job_indexes, take_page
+
+PREFIX = "soramock:"
+#: how long a deleted job's place is remembered for a page cursor that names it
+GRAVEYARD_SECONDS = 24 * 3600
+
+_DELETE = """
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+if ARGV[2] ~= '' then
+  local left = redis.call('DECR', ARGV[2] .. ':refs')
+  if left <= 0 then redis.call('DEL', ARGV[2], ARGV[2] .. ':refs') end
+end
+return 1
+"""
+
+_CLOCK_ADVANCE = """
+local now = tonumber(redis.call('GET', KEYS[1]) or ARGV[2]) + tonumber(ARGV[1])
+local text = string.format('%.17g', now)
+redis.call('SET', KEYS[1], text)
+return text
+"""
+
+_TAKE_TOKEN = """
+local capacity, per_second, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens = tonumber(saved[1]) or capacity
+local last = tonumber(saved[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - last) * per_second)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / per_second end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'last', string.format('%.17g', now))
+return string.format('%.17g', wait)
+"""
+
+# key-specific rules first, then global ones, oldest first (as MemoryStore and SQLiteStore)
+_TAKE_RULE = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local best, best_rule = nil, nil
+for pass = 1, 2 do
+  for _, id in ipairs(ids) do
+    local raw = redis.call('HGET', KEYS[2], id)
+    if raw then
+      local rule = cjson.decode(raw)
+      local keyed = rule.key ~= cjson.null
+      if (pass == 1 and keyed and rule.key == ARGV[1]) or (pass == 2 and not keyed) then
+        if rule.provider == cjson.null or rule.provider == ARGV[2] then
+          best, best_rule = id, rule
+          break
+        end
+      end
+    end
+  end
+  if best then break end
+end
+if not best then return false end
+if best_rule.remaining ~= cjson.null then
+  best_rule.remaining = best_rule.remaining - 1
+  if best_rule.remaining <= 0 then
+    redis.call('HDEL', KEYS[2], best)
+    redis.call('ZREM', KEYS[1], best)
+  else
+    redis.call('HSET', KEYS[2], best, cjson.encode(best_rule))
+  end
+end
+return best_rule.scenario
+"""
+
+
+class RedisStore(JobListing):
+    def __init__(self, url: str, journal_size: int = 1000) -> None:
+        import redis
+
+        self.url = url
+        self.journal_size = journal_size
+        # redis-py's annotations cover its sync and async clients at once: use it untyped
+        self.redis: Any = redis.Redis.from_url(url)
+        try:
+            self.redis.ping()  # fail at start-up, not at the first request
+        except redis.RedisError as exc:
+            where = self.redis.connection_pool.connection_kwargs
+            address = f"{where.get('host', where.get('path'))}:{where.get('port', '')}".rstrip(":")
+            raise ValueError(f"cannot reach Redis at {address}: {type(exc).__name__}") from None
+        self._delete = self.redis.register_script(_DELETE)
+        self._clock_advance = self.redis.register_script(_CLOCK_ADVANCE)
+        self._take_token = self.redis.register_script(_TAKE_TOKEN)
+        self._take_rule = self.redis.register_script(_TAKE_RULE)
+
+    @staticmethod
+    def _key(*parts: str) -> str:
+        return PREFIX + ":".join(parts)
+
+    def _index_key(self, index: tuple[str, ...]) -> str:
+        return self._key("index", *index)
+
+    # ------------------------------------------------------------------ jobs
+
+    def add(self, job: Job, image: bytes | None = None) -> None:
+        seq = int(self.redis.incr(self._key("seq")))
+        pipe = self.redis.pipeline(transaction=True)
+        if job.image_key and image is not None:
+            blob = self._key("blob", job.image_key)
+            pipe.setnx(blob, image)
+            pipe.incr(blob + ":refs")
+        pipe.set(self._key("job", job.id), json.dumps(job.to_dict()))
+        for index in job_indexes(job):
+            pipe.zadd(self._index_key(index), {job.id: seq})
+        if job.expires_at is not None:
+            pipe.zadd(self._key("expiry"), {job.id: job.expires_at})
+        pipe.execute()
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self.redis.get(self._key("job", job_id))
+        return Job.from_dict(json.loads(raw)) if raw else None
+
+    def delete(self, job_id: str) -> bool:
+        job = self.get(job_id)
+        if job is None:
+            return False
+        keys = [self._key("job", job_id), self._key("expiry")]
+        keys += [self._index_key(index) for index in job_indexes(job)]
+        seq = self.redis.zscore(self._index_key(("all",)), job_id)
+        blob = self._key("blob", job.image_key) if job.image_key else ""
+        deleted = bool(self._delete(keys=keys, args=[job_id, blob]))
+        if deleted and seq is not None:  # a cursor naming a deleted job still knows its place
+            self.redis.set(self._key("gone", job_id), int(seq), ex=GRAVEYARD_SECONDS)
+        return deleted
+
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page:
+        index = self._index_key(filters.index())
+        position: float | None = None
+        if after is not None:
+            position = self.redis.zscore(self._index_key(("all",)), after)
+            if position is None:
+                gone = self.redis.get(self._key("gone", after))
+                if gone is None:
+                    return Page([], False, None)
+                position = float(gone)
+        chunk = min(limit + 1, 500) if filters.where is None else 500
+        ascending = order == "asc"
+
+        def walk() -> Iterator[Job]:
+            nonlocal position
+            while True:
+                if ascending:
+                    low = "-inf" if position is None else f"({position}"
+                    ids = self.redis.zrangebyscore(index, low, "+inf", start=0, num=chunk)
+                else:
+                    high = "+inf" if position is None else f"({position}"
+                    ids = self.redis.zrevrangebyscore(index, high, "-inf", start=0, num=chunk)
+                if not ids:
+                    return
+                bodies = self.redis.mget([self._key("job", i.decode()) for i in ids])
+                for body in bodies:
+                    if body is not None:  # deleted since the range was read
+                        yield Job.from_dict(json.loads(body))
+                if len(ids) < chunk:
+                    return
+                position = self.redis.zscore(index, ids[-1])
+                if position is None:  # deleted since the range was read: its place is known
+                    gone = self.redis.get(self._key("gone", ids[-1].decode()))
+                    if gone is None:
+                        return
+                    position = float(gone)
+
+        return take_page(walk(), filters, limit, scan)
+
+    def stats(self) -> dict[str, int]:
+        jobs = int(self.redis.zcard(self._index_key(("all",))))
+        images = [
+            k
+            for k in self.redis.scan_iter(match=self._key("blob", "image:*"))
+            if not k.endswith(b":refs")
+        ]
+        size = sum(int(self.redis.strlen(k)) for k in images)
+        return {"jobs": jobs, "images": len(images), "image_bytes": size}
+
+    def expired(self, now: float, limit: int) -> list[str]:
+        ids = self.redis.zrangebyscore(self._key("expiry"), "-inf", now, start=0, num=limit)
+        return [i.decode() for i in ids]
+
+    # ------------------------------------------------------------------ blobs
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        self.redis.setnx(self._key("blob", key), data)
+
+    def get_blob(self, key: str) -> bytes | None:
+        data = self.redis.get(self._key("blob", key))
+        return bytes(data) if data is not None else None
+
+    # ------------------------------------------------------------------ clock
+
+    def clock_get(self, default: float) -> float:
+        raw = self.redis.get(self._key("clock"))
+        return float(raw) if raw is not None else default
+
+    def clock_advance(self, seconds: float, default: float) -> float:
+        return float(
+            self._clock_advance(keys=[self._key("clock")], args=[repr(seconds), repr(default)])
+        )
+
+    # ------------------------------------------------------------------ rules
+
+    def add_rule(
+        self, scenario: str, key: str | None, provider: str | None, remaining: int | None
+    ) -> Rule:
+        rule = Rule(int(self.redis.incr(self._key("rule-seq"))), scenario, key, provider, remaining)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._key("rules"), str(rule.id), json.dumps(rule.to_dict()))
+        pipe.zadd(self._key("rule-order"), {str(rule.id): rule.id})
+        pipe.execute()
+        return rule
+
+    def rules(self) -> list[Rule]:
+        ids = self.redis.zrange(self._key("rule-order"), 0, -1)
+        if not ids:
+            return []
+        raw = self.redis.hmget(self._key("rules"), ids)
+        return [Rule(**json.loads(r)) for r in raw if r is not None]
+
+    def clear_rules(self, key: str | None = None) -> int:
+        removed = 0
+        for rule in self.rules():
+            if key is None or rule.key == key:
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.hdel(self._key("rules"), str(rule.id))
+                pipe.zrem(self._key("rule-order"), str(rule.id))
+                removed += int(pipe.execute()[0])
+        return removed
+
+    def take_rule(self, key: str | None, provider: str) -> str | None:
+        if not self.redis.exists(self._key("rules")):
+            return None
+        taken = self._take_rule(
+            keys=[self._key("rule-order"), self._key("rules")], args=[key or "", provider]
+        )
+        return taken.decode() if taken else None
+
+    # ------------------------------------------------------------------ counters, journal
+
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float:
+        wait = self._take_token(
+            keys=[self._key("bucket", key)], args=[repr(capacity), repr(per_second), repr(now)]
+        )
+        return float(wait)
+
+    def next_count(self, name: str) -> int:
+        return int(self.redis.incr(self._key("count", name)))
+
+    def journal_add(self, entry: dict[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(self._key("journal"), json.dumps(entry))
+        pipe.ltrim(self._key("journal"), -self.journal_size, -1)
+        pipe.execute()
+
+    def journal(self, limit: int) -> list[dict[str, Any]]:
+        limit = max(0, min(limit, self.journal_size))
+        if limit == 0:
+            return []
+        return [json.loads(e) for e in self.redis.lrange(self._key("journal"), -limit, -1)]
+
+    # ------------------------------------------------------------------ lifetime
+
+    def reset(self) -> None:
+        batch: list[bytes] = []
+        for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                self.redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            self.redis.unlink(*batch)
+
+    def close(self) -> None:
+        self.redis.close()
