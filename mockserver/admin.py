@@ -17,7 +17,7 @@ from mockserver import media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint
-from mockserver.responses import json_response
+from mockserver.responses import json_response, note_error
 from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
 
 blueprint = Blueprint("mock_admin", __name__, url_prefix="/__mock")
@@ -30,6 +30,7 @@ def service() -> MockService:
 
 
 def admin_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    note_error(message)
     return json_response({"error": {"message": message, "type": str(status)}}, status, headers)
 
 
@@ -98,6 +99,7 @@ def neutral(job: Job, svc: MockService) -> dict[str, Any]:
         ),
         "has_reference_image": job.image_key is not None,
         "remixed_from": job.remixed_from,
+        "scenario": job.scenario,
         "notes": job.notes,
         "media_url": request.host_url.rstrip("/") + svc.media_path(job.id),
     }
@@ -121,7 +123,17 @@ def health() -> Response:
 def jobs() -> Response:
     svc = service()
     found, _ = svc.store.jobs(order="asc", api=request.args.get("api"))
-    return json_response({"data": [neutral(j, svc) for j in found]})
+    provider, status = request.args.get("provider"), request.args.get("status")
+    if provider:
+        found = [j for j in found if j.api.split("-")[0] == provider]
+    views = [neutral(j, svc) for j in found]
+    if status:
+        views = [v for v in views if v["status"] == status]
+    total = len(views)
+    limit = request.args.get("limit", type=int)
+    if limit:
+        views = views[-limit:]
+    return json_response({"data": views, "total": total})
 
 
 @blueprint.get("/jobs/<job_id>")
@@ -137,7 +149,8 @@ def job(job_id: str) -> Response:
 def journal() -> Response:
     svc = service()
     limit = int(request.args.get("limit", 100))
-    entries = list(svc.journal)[-limit:]
+    job_id = request.args.get("job_id")
+    entries = [e for e in svc.journal if job_id is None or e.job_id == job_id][-limit:]
     return json_response({"data": [e.to_dict() for e in entries]})
 
 
@@ -163,6 +176,41 @@ def advance() -> Response:
         )
     body = request.get_json()
     return json_response({"kind": svc.clock.kind, "now": advance_to(float(body["seconds"]))})
+
+
+@blueprint.get("/faults")
+def get_faults() -> Response:
+    return _faults(*service().fault_settings())
+
+
+@blueprint.put("/faults")
+def set_faults() -> Response:
+    body = request.get_json()
+    return _faults(*service().set_faults(float(body["rate"]), body.get("seed")))
+
+
+def _faults(rate: float, seed: int) -> Response:
+    from mockserver.faults import RANDOM_FAULTS
+
+    return json_response(
+        {"rate": rate, "seed": seed, "scenarios": [s.value for s in RANDOM_FAULTS]}
+    )
+
+
+@blueprint.get("/sample-image")
+def get_sample_image() -> Response:
+    from mockserver import sample
+
+    try:
+        width, height = sample.parse_size(request.args.get("size", "720x1280"))
+    except sample.SizeError as exc:
+        return admin_error(400, str(exc))
+    data = sample.sample_image(width, height)
+    response = send_file(
+        io.BytesIO(data), mimetype="image/png", download_name=f"cat-{width}x{height}.png"
+    )
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @blueprint.get("/scenarios")

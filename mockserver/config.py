@@ -53,3 +53,8 @@ class MockConfig:
     prerender: bool = True
     #: request journal length kept per process
     journal_size: int = 1000
+    #: one console line per request: "text", "json", or None for none (`--quiet`; the default
+    #: when the app is built in-process, e.g. by tests)
+    log_format: str | None = None
+    #: the address the server listens on (`--host`): URLs naming it are the mock's own
+    bind_host: str | None = None

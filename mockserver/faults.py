@@ -89,6 +89,7 @@ class RandomFaults:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         self.rate = rate
+        self.seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
