@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck unit bench verify-live clean install dev
+.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,20 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+# The dashboard tests drive Debian's Chromium; install the package only when it is missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the dashboard tests (once)"
+	@$(SUDO) apt-get update -qq >/dev/null
+	@DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+unit: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Refresh the README's picture of the dashboard (docs/dashboard.png), taken by the browser test.
+screenshots: $(VENV)/.installed-dev $(CHROMIUM)
+	SCREENSHOT_DIR=docs $(BIN)/pytest tests/test_dashboard.py -q -k screenshot -p no:cacheprovider
 
 test: lint unit
 

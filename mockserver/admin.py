@@ -16,7 +16,7 @@ from contracts import ContractViolation
 from mockserver import media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
-from mockserver.lifecycle import Job, key_fingerprint
+from mockserver.lifecycle import Job, key_fingerprint, state_at
 from mockserver.responses import json_response, note_error
 from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
 
@@ -72,7 +72,8 @@ def _admin_operation(
 
 
 def neutral(job: Job, svc: MockService) -> dict[str, Any]:
-    state = svc.state(job)
+    # the state alone: listing jobs (the dashboard polls it) never starts a render
+    state = state_at(job, svc.clock.now())
     return {
         "id": job.id,
         "api": job.api,
@@ -122,18 +123,21 @@ def health() -> Response:
 @blueprint.get("/jobs")
 def jobs() -> Response:
     svc = service()
-    found, _ = svc.store.jobs(order="asc", api=request.args.get("api"))
-    provider, status = request.args.get("provider"), request.args.get("status")
+    api, provider, status = (request.args.get(k) for k in ("api", "provider", "status"))
+    limit = request.args.get("limit", type=int)
+    if limit and not provider and not status:
+        # the dashboard's poll: only the newest `limit` records are read and decoded
+        newest, more = svc.store.jobs(order="desc", api=api, limit=limit)
+        views = [neutral(j, svc) for j in reversed(newest)]
+        return json_response({"data": views, "has_more": more})
+    found, _ = svc.store.jobs(order="asc", api=api)
     if provider:
         found = [j for j in found if j.api.split("-")[0] == provider]
     views = [neutral(j, svc) for j in found]
     if status:
         views = [v for v in views if v["status"] == status]
-    total = len(views)
-    limit = request.args.get("limit", type=int)
-    if limit:
-        views = views[-limit:]
-    return json_response({"data": views, "total": total})
+    more = bool(limit) and len(views) > (limit or 0)
+    return json_response({"data": views[-limit:] if limit else views, "has_more": more})
 
 
 @blueprint.get("/jobs/<job_id>")

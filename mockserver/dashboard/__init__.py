@@ -33,7 +33,7 @@ def prefers_html() -> bool:
     """True when the client prefers HTML to JSON (a browser); ``*/*`` and no Accept get JSON."""
     accept = request.accept_mimetypes
     best = accept.best_match(["application/json", "text/html"])
-    return best == "text/html" and accept["text/html"] > accept["application/json"]
+    return best == "text/html"
 
 
 def page() -> Response:

@@ -420,7 +420,7 @@
   }
 
   async function refreshJobs() {
-    const params = new URLSearchParams({ limit: "200" });
+    const params = new URLSearchParams({ limit: "100" });
     const provider = $("#filter-provider").value;
     const status = $("#filter-status").value;
     if (provider) params.set("provider", provider);
@@ -442,8 +442,7 @@
       previous = row;
     }
     for (const row of rows.values()) row.remove();
-    const shown = jobs.length < body.total ? `${jobs.length} of ${body.total}` : String(body.total);
-    $("#jobs-count").textContent = shown;
+    $("#jobs-count").textContent = body.has_more ? `newest ${jobs.length}` : String(jobs.length);
     $("#jobs-empty").hidden = jobs.length > 0;
     syncSelected();
   }
