@@ -74,7 +74,7 @@ def page(browser: Any, server: SoraMock) -> Iterator[Any]:
         lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
     )
     page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
-    page.goto(server.host + "/", wait_until="domcontentloaded")
+    page.goto(server.host + "/?poll=200", wait_until="domcontentloaded")
     yield page
     context.close()
     server.check()
@@ -117,7 +117,7 @@ def test_job_created_with_the_sample_image_completes_under_the_virtual_clock(
     progress = float(row.locator("progress").get_attribute("value") or 0)
     assert 0 < progress < 1
 
-    row.locator("td.timings").click()  # select the row
+    row.get_by_role("link").focus()  # select the row, as a keyboard user does
     page.get_by_role("button", name="Run the selected job to completion").click()
     expect(row.locator("td.status")).to_have_text("completed")
     expect(row.locator(".pct")).to_have_text("100 %")

@@ -7,7 +7,8 @@
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
   const ORIGIN = window.location.origin;
-  const POLL_MS = 1000;
+  // once a second; `?poll=250` (milliseconds, 100 or more) polls faster, e.g. in tests
+  const POLL_MS = Math.max(100, Number(new URLSearchParams(window.location.search).get("poll")) || 1000);
 
   // ---------------------------------------------------------------- provider APIs
   // How each provider API creates a job and reports it: its own paths and fields, as in
@@ -379,7 +380,7 @@
       const end = job.finished_at ?? now;
       parts.push(`${job.finished_at !== null ? "ran" : "running"} ${duration(Math.max(0, end - job.started_at))}`);
     }
-    return parts.join(" · ");
+    return parts.join("\n");
   }
 
   function jobRow(job) {
@@ -397,6 +398,7 @@
       if (e.target.closest("a")) return;
       select(job.id);
     });
+    row.addEventListener("focusin", () => select(job.id)); // keyboard users select by tabbing
     return row;
   }
 
