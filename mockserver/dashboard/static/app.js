@@ -779,6 +779,8 @@
     const journalTable = entries.length
       ? el("table", { class: "journal" }, el("caption", { class: "visually-hidden" }, "Requests about this job"), el("thead", {}, el("tr", {}, ["Time", "Request", "Provider", "Status", "Latency", "Scenario", "Message"].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, entries.map(journalRow)))
       : el("p", { class: "muted" }, "No request in this process's journal names this job.");
+    const video = mediaBox.querySelector("video");
+    if (video) video.style.aspectRatio = `${job.width} / ${job.height}`; // its box before it loads
     box.replaceChildren(
       el("div", { class: "job-grid" }, el("div", {}, facts, el("div", { class: "buttons" }, el("button", { type: "button", class: "primary", id: "job-run", disabled: job.status === "completed" || job.status === "failed" || state.clock.kind !== "virtual", onclick: () => runToCompletion() }, "Run to completion"), el("button", { type: "button", id: "job-refresh", onclick: () => renderJob(true) }, "Refresh provider view"))), mediaBox),
       el("h3", {}, "Copy as curl"),
