@@ -1,8 +1,9 @@
 """The server console: one line per request, as text for people or JSON for machines.
 
-    09:41:07 POST   /gptge/v1/videos                  gptge     200   12.4 ms
-    09:41:09 GET    /gptge/v1/videos/video_1a2b        gptge     429    0.3 ms  rate_limited
-             "You have exceeded your rate limit"
+    10:02:11 POST   /gptge/v1/videos                  gptge     200   121.4 ms
+    10:02:12 GET    /gptge/v1/videos                  gptge     429     0.5 ms  [rate_limited]  "…"
+
+(the path column is 40 wide; the last field is the error message as a JSON string)
 
 A line carries the time, method, path (never the query string), provider, status, latency,
 the scenario that applied and, for a 4xx/5xx, the error message. Keys never appear: a request's
