@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck unit bench verify-live clean install dev
+.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# system packages the tests use, installed when missing (Debian; CI runs as root)
-REDIS := /usr/bin/redis-server
-$(REDIS):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+# Debian packages the tests and the quick bench use (the dashboard's browser, Redis, wrk):
+# installed in one go, only those missing (as root, or with sudo)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium redis-server:/usr/bin/redis-server wrk:/usr/bin/wrk
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do [ -x "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing (once)"; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
-unit: $(VENV)/.installed-dev $(REDIS)
+unit: $(VENV)/.installed-dev system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Refresh the README's picture of the dashboard (docs/dashboard.png), taken by the browser test.
+screenshots: $(VENV)/.installed-dev system-packages
+	SCREENSHOT_DIR=docs $(BIN)/pytest tests/test_dashboard.py -q -k screenshot -p no:cacheprovider
 
 # the quick bench is a smoke run (figures mean nothing): it keeps the benchmark from rotting
 test: lint unit
@@ -46,13 +57,9 @@ test: lint unit
 
 # the side-by-side benchmark (benchmarks/bench_serving.py); QUICK=1 for the smoke run.
 # It installs its own tools: wrk (Debian) and, for the full run, Prism 5 (npm) in .cache/
-WRK := /usr/bin/wrk
 PRISM := .cache/prism/node_modules/.bin/prism
-bench: $(VENV)/.installed-dev $(WRK) $(if $(QUICK),,$(PRISM))
+bench: $(VENV)/.installed-dev system-packages $(if $(QUICK),,$(PRISM))
 	$(BIN)/python -m benchmarks $(if $(QUICK),bench_serving --quick,$(BENCH_ARGS))
-
-$(WRK):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 
 $(PRISM):
 	npm install --prefix .cache/prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5

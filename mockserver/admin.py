@@ -17,7 +17,7 @@ from mockserver import media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint, state_at
-from mockserver.responses import json_response
+from mockserver.responses import json_response, note_error
 from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
 from mockserver.store import Filters
 
@@ -31,6 +31,7 @@ def service() -> MockService:
 
 
 def admin_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    note_error(message)
     return json_response({"error": {"message": message, "type": str(status)}}, status, headers)
 
 
@@ -72,7 +73,8 @@ def _admin_operation(
 
 
 def neutral(job: Job, svc: MockService) -> dict[str, Any]:
-    state = svc.state(job)
+    # the state alone: listing jobs (the dashboard polls it) never starts a render
+    state = state_at(job, svc.clock.now())
     return {
         "id": job.id,
         "api": job.api,
@@ -99,6 +101,7 @@ def neutral(job: Job, svc: MockService) -> dict[str, Any]:
         ),
         "has_reference_image": job.image_key is not None,
         "remixed_from": job.remixed_from,
+        "scenario": job.scenario,
         "notes": job.notes,
         "media_url": request.host_url.rstrip("/") + svc.media_path(job.id),
     }
@@ -164,7 +167,12 @@ def job(job_id: str) -> Response:
 def journal() -> Response:
     svc = service()
     limit = int(request.args.get("limit", 100))
-    return json_response({"data": svc.journal(limit)})
+    job_id = request.args.get("job_id")
+    if job_id is None:
+        return json_response({"data": svc.journal(limit)})
+    # a job's entries: the journal is bounded (journal_size), so this reads little
+    entries = [e for e in svc.journal() if e.get("job_id") == job_id][-limit:]
+    return json_response({"data": entries})
 
 
 @blueprint.post("/reset")
@@ -189,6 +197,41 @@ def advance() -> Response:
         )
     body = request.get_json()
     return json_response({"kind": svc.clock.kind, "now": advance_to(float(body["seconds"]))})
+
+
+@blueprint.get("/faults")
+def get_faults() -> Response:
+    return _faults(*service().fault_settings())
+
+
+@blueprint.put("/faults")
+def set_faults() -> Response:
+    body = request.get_json()
+    return _faults(*service().set_faults(float(body["rate"]), body.get("seed")))
+
+
+def _faults(rate: float, seed: int) -> Response:
+    from mockserver.faults import RANDOM_FAULTS
+
+    return json_response(
+        {"rate": rate, "seed": seed, "scenarios": [s.value for s in RANDOM_FAULTS]}
+    )
+
+
+@blueprint.get("/sample-image")
+def get_sample_image() -> Response:
+    from mockserver import sample
+
+    try:
+        width, height = sample.parse_size(request.args.get("size", "720x1280"))
+    except sample.SizeError as exc:
+        return admin_error(400, str(exc))
+    data = sample.sample_image(width, height)
+    response = send_file(
+        io.BytesIO(data), mimetype="image/png", download_name=f"cat-{width}x{height}.png"
+    )
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @blueprint.get("/scenarios")

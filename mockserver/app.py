@@ -8,16 +8,18 @@ import secrets
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import contracts
-from mockserver import admin
+from mockserver import admin, dashboard
 from mockserver.binding import bind
 from mockserver.config import MockConfig
+from mockserver.console import RequestLine, RequestLog
 from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
-from mockserver.responses import json_response
+from mockserver.hints import not_found_message
+from mockserver.responses import json_response, note_error
 from mockserver.service import JournalEntry, MockService
 
 log = logging.getLogger("mockserver")
@@ -40,6 +42,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         bind(app, dialect)
     app.register_blueprint(admin.blueprint)
     app.add_url_rule("/", "index", _index, provide_automatic_options=False)
+    dashboard.init_app(app)
+    if config.log_format is not None:
+        app.extensions["sora_mock_console"] = RequestLog(config.log_format)
 
     app.before_request(_start)
     app.after_request(_finish)
@@ -54,6 +59,8 @@ def service_of(app: Flask) -> MockService:
 
 
 def _index() -> Response:
+    if dashboard.prefers_html():
+        return dashboard.page()
     base = request.host_url.rstrip("/")
     providers: dict[str, dict[str, Any]] = {}
     for name, cls in registered().items():
@@ -72,17 +79,20 @@ def _index() -> Response:
                 ],
             }
         )
-    return json_response(
+    response = json_response(
         {
             "name": "sora-mock",
             "providers": providers,
             "admin": {
                 "base_url": f"{base}/__mock",
                 "contract": f"{base}/__mock/contracts/mock-admin.yaml",
+                "dashboard": f"{base}/__mock/",
             },
             "scenario_header": "X-Mock-Scenario",
         }
     )
+    response.vary.add("Accept")
+    return response
 
 
 def _start() -> None:
@@ -97,6 +107,9 @@ def _prefix() -> str:
 def _finish(response: Response) -> Response:
     response.headers.setdefault("x-request-id", g.get("mock_request_id", "req_unknown"))
     prefix = _prefix()
+    latency_ms = round((time.perf_counter() - g.get("mock_started", time.perf_counter())) * 1000, 3)
+    error = g.get("mock_error") if response.status_code >= 400 else None
+    job_id = g.get("mock_job_id") or _job_in_path()
     if prefix in PREFIX_ERRORS:
         svc = service_of_current()
         svc.record(
@@ -107,15 +120,38 @@ def _finish(response: Response) -> Response:
                 provider=prefix,
                 operation=g.get("mock_operation"),
                 status=response.status_code,
-                latency_ms=round(
-                    (time.perf_counter() - g.get("mock_started", time.perf_counter())) * 1000, 3
-                ),
+                latency_ms=latency_ms,
                 request_id=response.headers["x-request-id"],
                 key=g.get("mock_key"),
                 scenario=g.get("mock_scenario"),
+                error=error,
+                job_id=job_id,
+            )
+        )
+    console: RequestLog | None = current_app.extensions.get("sora_mock_console")
+    if console is not None and console.wanted(request.method, request.path, response.status_code):
+        console.write(
+            RequestLine(
+                time=time.time(),
+                method=request.method,
+                path=request.path,
+                provider=prefix if prefix in PREFIX_ERRORS else None,
+                status=response.status_code,
+                latency_ms=latency_ms,
+                scenario=g.get("mock_scenario"),
+                error=error,
+                job_id=job_id,
             )
         )
     return response
+
+
+def _job_in_path() -> str | None:
+    """The job a provider operation names in its path (its one path parameter)."""
+    if g.get("mock_operation") is None or not request.view_args:
+        return None
+    value = next(iter(request.view_args.values()))
+    return value if isinstance(value, str) else None
 
 
 def service_of_current() -> MockService:
@@ -124,9 +160,9 @@ def service_of_current() -> MockService:
     return service_of(current_app)
 
 
-def _error_json(status: int, message: str) -> Response:
-    prefix = _prefix()
-    family = PREFIX_ERRORS.get(prefix)
+def _error_json(status: int, message: str, prefix: str | None = None) -> Response:
+    note_error(message)
+    family = PREFIX_ERRORS.get(prefix or _prefix())
     if family is None:
         body: dict[str, Any] = {"error": {"message": message, "type": str(status)}}
     else:
@@ -141,7 +177,10 @@ def _http_error(exc: HTTPException) -> Response:
         405: f"Method {request.method} is not allowed on {request.path!r}",
         413: "Request body is too large",
     }
-    response = _error_json(status, messages.get(status, exc.description or exc.name))
+    prefix = None
+    if status == 404:
+        messages[404], prefix = not_found_message(current_app, request.path, request.method)
+    response = _error_json(status, messages.get(status, exc.description or exc.name), prefix)
     original = exc.get_response()
     for header in ("Allow", "Content-Range", "Retry-After"):
         if header in original.headers:

@@ -54,7 +54,7 @@ def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
     name = service.store.take_rule(key_fp, dialect.prefix)
     if name is not None:
         return parse(name, "rule")
-    return service.faults.draw()
+    return service.draw_fault()
 
 
 def _undeclared_query(dialect: Dialect, op: contracts.Operation) -> list[str]:

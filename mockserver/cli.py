@@ -12,10 +12,38 @@ from pathlib import Path
 from mockserver.config import MockConfig
 
 
+def _scenario_help() -> str:
+    from mockserver.faults import SCENARIOS
+
+    lines = ["scenarios (--scenario NAME[@KEY], header X-Mock-Scenario, POST /__mock/scenarios):"]
+    for scenario, spec in SCENARIOS.items():
+        status = f"{spec.status}" if spec.status else "-  "
+        when = "at create" if spec.create_only else "any request"
+        lines.append(f"  {scenario.value:<21} {status:<4} {when:<12} {spec.message}")
+    lines.append(
+        "  generation_failed:CODE picks the provider's failure code (Vtrix: 003000095..99)"
+    )
+    lines.append("")
+    lines.append("dashboard: http://HOST:PORT/__mock/ (or / in a browser)")
+    return "\n".join(lines)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option; the epilog (the scenario table) kept as written."""
+
+
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve every provider API on one port")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser(
+        "serve",
+        help="serve every provider API on one port",
+        description="Serve every provider API, the admin API and the dashboard on one port.",
+        epilog=_scenario_help(),
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument(
         "--clock",
         choices=["real", "virtual"],
@@ -45,7 +73,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="chance (0..1) that a request gets a transient 429 or 500",
     )
-    p.add_argument("--fault-seed", type=int, default=0)
+    p.add_argument(
+        "--fault-seed", type=int, default=0, help="seed of the random faults (reproducible)"
+    )
     p.add_argument(
         "--rate-limit",
         type=int,
@@ -75,14 +105,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
-    p.add_argument("--slow-seconds", type=float, default=3.0)
+    p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
         "--retention",
         type=_duration,
         default=24 * 3600.0,
         metavar="DURATION",
-        help="how long a job is kept, on the mock's clock: 3600, 90m, 24h, 7d or never "
-        "(default: 24h); then it is purged and answers as an unknown id",
+        help="how long a job is kept, on the mock's clock: 3600, 90m, 24h, 7d or never; "
+        "then it is purged and answers as an unknown id",
     )
     p.add_argument(
         "--workers",
@@ -94,8 +124,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--concurrency",
         type=int,
         default=128,
-        help="requests one worker serves at once; more wait in line (default: 128)",
+        help="requests one worker serves at once; more wait in line",
     )
+    _console_options(p)
 
 
 def _duration(text: str) -> float | None:
@@ -114,6 +145,50 @@ def _duration(text: str) -> float | None:
     return seconds
 
 
+def _console_options(p: argparse.ArgumentParser) -> None:
+    from mockserver.console import FORMATS
+
+    p.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="text",
+        help="one console line per request: text for people, json (one object a line) for tools",
+    )
+    p.add_argument("--quiet", action="store_true", help="no request lines on the console")
+
+
+def _sample_image_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample-image",
+        help="write the built-in sample reference image (a cat in a hat) as PNG",
+        description="Write the mock's built-in reference image, at the size a video will have "
+        "(a provider refuses an image whose size differs from the video's).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--size", default="720x1280", help="WIDTHxHEIGHT in pixels")
+    p.add_argument(
+        "-o", "--output", type=Path, default=None, help="file to write (default: cat-SIZE.png)"
+    )
+
+
+def sample_image(args: argparse.Namespace) -> int:
+    from mockserver import sample
+
+    try:
+        width, height = sample.parse_size(args.size)
+    except sample.SizeError as exc:
+        print(f"sora-mock: {exc}", file=sys.stderr)
+        return 2
+    output: Path = args.output or Path(f"cat-{width}x{height}.png")
+    try:
+        output.write_bytes(sample.sample_image(width, height))
+    except OSError as exc:
+        print(f"sora-mock: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({width}x{height} PNG)")
+    return 0
+
+
 def config_from(args: argparse.Namespace) -> MockConfig:
     return MockConfig(
         clock=args.clock,
@@ -129,6 +204,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,
+        log_format=None if getattr(args, "quiet", False) else getattr(args, "log_format", "text"),
+        bind_host=args.host,
     )
 
 
@@ -166,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sora-mock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _sample_image_parser(sub)
     from mockserver import verify
 
     verify.add_parser(sub)
@@ -176,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "verify":
         return verify.run_args(args)
+    if args.command == "sample-image":
+        return sample_image(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

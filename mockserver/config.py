@@ -55,6 +55,11 @@ class MockConfig:
     render_threads: int = 1
     #: requests the journal keeps (the newest), shared by every worker
     journal_size: int = 1000
+    #: one console line per request: "text", "json", or None for none (`--quiet`; the default
+    #: when the app is built in-process, e.g. by tests)
+    log_format: str | None = None
+    #: the address the server listens on (`--host`): URLs naming it are the mock's own
+    bind_host: str | None = None
     #: how long a job is kept after its creation, in clock seconds (None: forever); an expired
     #: job is purged and answers as an unknown id (contracts/README.md)
     retention_seconds: float | None = 24 * 3600.0

@@ -53,6 +53,8 @@ class Job:
     image_key: str | None = None
     notes: list[str] = field(default_factory=list)
     remixed_from: str | None = None
+    #: the scenario that applied when it was created (``generation_failed:003000097``, ``slow``)
+    scenario: str | None = None
     #: when the record and its data are purged (epoch seconds on the mock's clock); None: never
     expires_at: float | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from flask import Response
+from flask import Response, g, has_request_context
 
 
 class ErrorShape(Protocol):
@@ -32,6 +32,13 @@ def error_response(
     param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    note_error(message)
     return json_response(
         dialect.error_body(status, message, code=code, param=param), status, headers
     )
+
+
+def note_error(message: str) -> None:
+    """Remember the error message answered, for the journal and the console."""
+    if has_request_context():
+        g.mock_error = message

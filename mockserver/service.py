@@ -7,10 +7,11 @@ the rate limit and the storage live here once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ PLACEHOLDER_NOTE = (
     "the reference image URL was not fetched (remote fetching is off; start the mock with "
     "--fetch-remote-images to allow it): the video is rendered from a placeholder frame"
 )
+#: where the fault rate set at run time is kept (the store: every worker sees it)
+FAULTS_KEY = "setting:faults"
+FAULTS_REFRESH_SECONDS = 1.0
 MEDIA_VARIANTS = {
     "video": ("video.mp4", "video/mp4"),
     "thumbnail": ("thumbnail.webp", "image/webp"),
@@ -56,6 +60,10 @@ class JournalEntry:
     scenario: str | None
     #: the process id of the worker that answered
     worker: int = field(default_factory=os.getpid)
+    #: the error message answered, for a 4xx or 5xx
+    error: str | None = None
+    #: the job the request created or named
+    job_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -84,6 +92,8 @@ class MockService:
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _faults_checked: float = 0.0
+    _faults_stored: tuple[float, int] | None = None
 
     @classmethod
     def from_config(cls, config: MockConfig) -> MockService:
@@ -156,6 +166,11 @@ class MockService:
             params=params,
             notes=list(notes or []),
             remixed_from=remixed_from,
+            scenario=(
+                ":".join(filter(None, (scenario.scenario.value, scenario.argument)))
+                if scenario
+                else None
+            ),
         )
         if self.config.retention_seconds is not None:
             job.expires_at = job.created_at + self.config.retention_seconds
@@ -233,7 +248,7 @@ class MockService:
     def media_path(job_id: str, variant: str = "video") -> str:
         return f"/__mock/media/{job_id}/{MEDIA_VARIANTS[variant][0]}"
 
-    def resolve_image_url(self, url: str, own_hosts: set[str]) -> ResolvedImage:
+    def resolve_image_url(self, url: str, own_hosts: Container[str]) -> ResolvedImage:
         """Bytes of a reference image named by URL; never fetches a remote URL unless allowed.
 
         Raises ``media.ImageError`` for a malformed data: URL or an unknown mock URL.
@@ -285,6 +300,38 @@ class MockService:
         file_id = new_id("file_", 12)
         self.store.put_blob(f"file:{file_id}", data)
         return file_id
+
+    # ------------------------------------------------------------------ faults
+
+    def draw_fault(self) -> Selected | None:
+        """A random fault for this request, at the rate in force (set at run time or at start).
+
+        The rate lives in the store so every worker follows a change; it is read again at most
+        once a second (the one who changed it sees the change at once).
+        """
+        now = time.monotonic()
+        if now - self._faults_checked >= FAULTS_REFRESH_SECONDS:
+            self._faults_checked = now
+            self._load_faults()
+        return self.faults.draw()
+
+    def fault_settings(self) -> tuple[float, int]:
+        self._load_faults()
+        return self.faults.rate, self.faults.seed
+
+    def set_faults(self, rate: float, seed: int | None = None) -> tuple[float, int]:
+        seed = self.faults.seed if seed is None else seed
+        faults = RandomFaults(rate, seed, self.store)  # ValueError for a rate outside 0..1
+        self.store.put_blob(FAULTS_KEY, json.dumps([rate, seed]).encode(), replace=True)
+        self.faults, self._faults_stored = faults, (rate, seed)
+        return rate, seed
+
+    def _load_faults(self) -> None:
+        raw = self.store.get_blob(FAULTS_KEY)
+        rate, seed = json.loads(raw) if raw else (self.config.fault_rate, self.config.fault_seed)
+        if (rate, seed) != self._faults_stored:
+            self.faults = RandomFaults(rate, seed, self.store)
+            self._faults_stored = (rate, seed)
 
     # ------------------------------------------------------------------ admin
 

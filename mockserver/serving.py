@@ -192,5 +192,5 @@ def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:
         ("vtrix", "cloud.vtrix.ai"),
     ):
         lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")
-    lines.append(f"  {base}/__mock/  admin API (jobs, journal, clock, scenarios)")
+    lines.append(f"  {base}/__mock/  dashboard (in a browser) and admin API")
     return "\n".join(lines)

@@ -126,7 +126,10 @@ class Store(Protocol):
         after: str | None = None,
         limit: int | None = None,
     ) -> tuple[list[Job], bool]: ...
-    def put_blob(self, key: str, data: bytes) -> None: ...
+    def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
+        """Keep ``data`` under ``key``; a key already held keeps its bytes unless ``replace``
+        (blobs are content-addressed: the same key is the same bytes)."""
+
     def get_blob(self, key: str) -> bytes | None: ...
     def clock_get(self, default: float) -> float: ...
     def clock_advance(self, seconds: float, default: float) -> float: ...
@@ -349,9 +352,12 @@ class MemoryStore(JobListing):
                 heapq.heappush(self._expiry, entry)
             return [job_id for _, job_id in due]
 
-    def put_blob(self, key: str, data: bytes) -> None:
+    def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
         with self._lock:
-            self._blobs.setdefault(key, data)
+            if replace:
+                self._blobs[key] = data
+            else:
+                self._blobs.setdefault(key, data)
 
     def get_blob(self, key: str) -> bytes | None:
         with self._lock:
@@ -654,8 +660,9 @@ class SQLiteStore(JobListing):
         )
         return [row[0] for row in rows]
 
-    def put_blob(self, key: str, data: bytes) -> None:
-        self._write("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+    def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self._write(f"{verb} INTO blobs (key, data) VALUES (?, ?)", (key, data))
 
     def get_blob(self, key: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()

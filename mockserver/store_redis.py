@@ -207,8 +207,11 @@ class RedisStore(JobListing):
 
     # ------------------------------------------------------------------ blobs
 
-    def put_blob(self, key: str, data: bytes) -> None:
-        self.redis.setnx(self._key("blob", key), data)
+    def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
+        if replace:
+            self.redis.set(self._key("blob", key), data)
+        else:
+            self.redis.setnx(self._key("blob", key), data)
 
     def get_blob(self, key: str) -> bytes | None:
         data = self.redis.get(self._key("blob", key))

@@ -118,10 +118,12 @@ class Dialect:
         Returns (bytes or None for a placeholder, notes), or the provider's 400 response.
         """
         from mockserver import media
+        from mockserver.hosts import OwnHosts
         from mockserver.responses import error_response
 
+        own = OwnHosts(ctx.request, self.service.config.bind_host)
         try:
-            resolved = self.service.resolve_image_url(url, {ctx.request.host})
+            resolved = self.service.resolve_image_url(url, own)
         except media.ImageError as exc:
             return error_response(self, 400, str(exc), param=param)
         if resolved.data is None:
@@ -151,10 +153,14 @@ class Dialect:
 
     def new_job(self, ctx: Context, **fields: Any) -> Job:
         """A job of this dialect's API, owned by the request's key, with its scenario applied."""
+        from flask import g
+
         fields.setdefault("id_prefix", self.id_prefix)
-        return self.service.create_job(
+        job = self.service.create_job(
             api=self.name, owner=ctx.owner, scenario=ctx.scenario, failure=self.failure, **fields
         )
+        g.mock_job_id = job.id  # the journal links the create to its job
+        return job
 
     # ---------------------------------------------------------------- auth, from the contract
 

@@ -1,0 +1,122 @@
+"""The server console: one line per request, as text for people or JSON for machines.
+
+    10:02:11 POST   /gptge/v1/videos                  gptge     200   121.4 ms
+    10:02:12 GET    /gptge/v1/videos                  gptge     429     0.5 ms  [rate_limited]  "…"
+
+(the path column is 40 wide; the last field is the error message as a JSON string)
+
+A line carries the time, method, path (never the query string), provider, status, latency,
+the scenario that applied and, for a 4xx/5xx, the error message. Keys never appear: a request's
+key is not logged at all (the journal keeps only its fingerprint). The dashboard's own reads
+(successful GETs under ``/__mock/``) are left out, or its polling would drown everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+FORMATS = ("text", "json")
+
+_RESET = "\033[0m"
+_COLOURS = {2: "\033[32m", 3: "\033[36m", 4: "\033[33m", 5: "\033[31m"}
+_DIM = "\033[2m"
+
+
+@dataclass
+class RequestLine:
+    time: float
+    method: str
+    path: str
+    provider: str | None
+    status: int
+    latency_ms: float
+    scenario: str | None = None
+    error: str | None = None
+    job_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time))
+            + f".{int(self.time * 1000) % 1000:03d}Z",
+            "method": self.method,
+            "path": self.path,
+            "provider": self.provider,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "scenario": self.scenario,
+            "error": self.error,
+            "job_id": self.job_id,
+        }
+
+
+class RequestLog:
+    """Writes request lines to a stream (stdout by default), one ``write`` call per line, so
+    lines from several threads or worker processes never interleave."""
+
+    def __init__(self, fmt: str = "text", stream: IO[str] | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown log format {fmt!r}: use {' or '.join(FORMATS)}")
+        self.format = fmt
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._colour: bool | None = None
+
+    @property
+    def stream(self) -> IO[str]:
+        return self._stream if self._stream is not None else sys.stdout
+
+    @staticmethod
+    def wanted(method: str, path: str, status: int) -> bool:
+        """Everything but the dashboard's own successful reads."""
+        dashboard_read = method in ("GET", "HEAD") and (
+            path == "/" or path.startswith("/__mock/") or path == "/favicon.ico"
+        )
+        return not (dashboard_read and status < 400)
+
+    def write(self, line: RequestLine) -> None:
+        text = self.format_json(line) if self.format == "json" else self.format_text(line)
+        stream = self.stream
+        with self._lock:
+            try:
+                stream.write(text + "\n")
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken console never fails a request
+
+    @staticmethod
+    def format_json(line: RequestLine) -> str:
+        return json.dumps(line.to_dict(), ensure_ascii=False)
+
+    def format_text(self, line: RequestLine) -> str:
+        colour = self._use_colour()
+        clock = time.strftime("%H:%M:%S", time.localtime(line.time))
+        status = str(line.status)
+        if colour:
+            status = _COLOURS.get(line.status // 100, "") + status + _RESET
+        text = (
+            f"{clock} {line.method:<6} {line.path:<40} {line.provider or '-':<9} "
+            f"{status} {line.latency_ms:7.1f} ms"
+        )
+        if line.scenario:
+            text += f"  [{line.scenario}]"
+        if line.error and line.status >= 400:
+            message = json.dumps(line.error, ensure_ascii=False)
+            text += f"  {_DIM}{message}{_RESET}" if colour else f"  {message}"
+        return text
+
+    def _use_colour(self) -> bool:
+        if self._colour is None:
+            isatty = getattr(self.stream, "isatty", None)
+            self._colour = bool(
+                isatty is not None
+                and isatty()
+                and "NO_COLOR" not in os.environ
+                and os.environ.get("TERM") != "dumb"
+            )
+        return self._colour
