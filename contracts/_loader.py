@@ -126,18 +126,34 @@ class Contract:
 
         return validate_parameters(self, operation_id, path, query)
 
-    def query_parameters(self, operation_id: str) -> set[str]:
+    def query_parameters(self, operation_id: str) -> frozenset[str]:
         """Names of the query parameters an operation declares (path-level ones included)."""
-        from contracts._validation import _parameter_validators
+        return self.compiled.operation(operation_id).query_names
 
-        return {
-            p["name"] for p, _ in _parameter_validators(self, operation_id) if p["in"] == "query"
-        }
+    @property
+    def compiled(self) -> Any:
+        """The validators compiled from this contract (``contracts._compiled``), per operation
+        on first use; ``contract.compiled.build_all()`` compiles them all at once."""
+        from contracts._compiled import compiled
+
+        return compiled(self)
 
     def validate_response(self, request: Any, response: Any) -> Any:
         from contracts._validation import validate_response
 
         return validate_response(self, request, response)
+
+    def validate_request_reference(self, request: Any) -> Any:
+        """``validate_request`` done by openapi-core (the reference; slow, for tests)."""
+        from contracts._validation import validate_request_reference
+
+        return validate_request_reference(self, request)
+
+    def validate_response_reference(self, request: Any, response: Any) -> Any:
+        """``validate_response`` done by openapi-core (the reference; slow, for tests)."""
+        from contracts._validation import validate_response_reference
+
+        return validate_response_reference(self, request, response)
 
 
 def resolve_pointer(document: Any, pointer: str, path: Path | str = "<contract>") -> Any:
