@@ -27,7 +27,7 @@ import fnmatch
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,15 +157,63 @@ def deref(contract: Contract, node: Any) -> Any:
     return node
 
 
-def compile_schema(contract: Contract, schema: Any) -> Validator:
+class FastValidator:
+    """A schema's validator: jsonschema-rs answers "valid" (~1-2 us instead of 0.2-0.5 ms);
+    when it does not, Python jsonschema (openapi-core's own engine and dialect) decides and
+    words the errors. So the messages are openapi-core's, and where the engines differ (Rust
+    and Python regular expressions, e.g. ``$`` before a final newline) Python's answer wins
+    whenever Rust refuses."""
+
+    __slots__ = ("python", "rust")
+
+    def __init__(self, python: Validator, rust: Any) -> None:
+        self.python = python
+        self.rust = rust
+
+    def _fast_valid(self, value: Any) -> bool:
+        if self.rust is None:
+            return False
+        try:
+            return bool(self.rust.is_valid(value))
+        except Exception:  # noqa: BLE001 - a value Rust cannot take: Python decides
+            return False
+
+    def iter_errors(self, value: Any) -> Iterator[Any]:
+        if self._fast_valid(value):
+            return iter(())
+        return iter(self.python.iter_errors(value))
+
+    def is_valid(self, value: Any) -> bool:
+        return self._fast_valid(value) or bool(self.python.is_valid(value))
+
+
+#: set False to compare against Python jsonschema alone (benchmarks, debugging)
+USE_RUST = True
+
+
+def compile_schema(contract: Contract, schema: Any) -> FastValidator:
     """A validator of the contract's dialect for one schema, its references resolvable."""
     resolver = registry(contract).resolver(base_uri=_uri(contract))
-    validator: Validator = OAS31Validator(
+    python: Validator = OAS31Validator(
         schema,
         _resolver=resolver,  # type: ignore[call-arg]  # jsonschema's documented-private hook
         format_checker=FORMAT_CHECKER,
     )
-    return validator
+    return FastValidator(python, _rust(contract, schema) if USE_RUST else None)
+
+
+def _rust(contract: Contract, schema: Any) -> Any:
+    """jsonschema-rs for ``schema``, the contract's components beside it so that every
+    ``#/components/...`` reference resolves; None if it cannot take the schema."""
+    if not isinstance(schema, Mapping) or "components" in schema:
+        return None
+    try:
+        import jsonschema_rs
+
+        document = {**schema, "components": contract.spec.get("components", {})}
+        return jsonschema_rs.Draft202012Validator(document)
+    except Exception:  # noqa: BLE001 - e.g. a reference outside #/components: Python only
+        return None
 
 
 class _Filler:
@@ -175,8 +223,8 @@ class _Filler:
         seen[id(schema)] = self
         schema = deref(contract, schema)
         self.props: list[tuple[str, Any, bool, _Filler | None]] = []
-        self.one_of: list[tuple[Validator, _Filler]] = []
-        self.any_of: list[tuple[Validator, _Filler]] = []
+        self.one_of: list[tuple[FastValidator, _Filler]] = []
+        self.any_of: list[tuple[FastValidator, _Filler]] = []
         self.all_of: list[_Filler] = []
         self.items: _Filler | None = None
         self.extra: _Filler | None = None
@@ -288,7 +336,7 @@ class CompiledParameter:
     location: str
     required: bool
     schema: Mapping[str, Any]
-    validator: Validator
+    validator: FastValidator
     has_default: bool
     default: Any
 
@@ -406,7 +454,7 @@ class CompiledMedia:
     """One media type of a request or response body."""
 
     media_type: str
-    validator: Validator | None
+    validator: FastValidator | None
     filler: _Filler | None
     parts: list[_Part] | None  # multipart only
     closed: frozenset[str] | None  # multipart with additionalProperties: false: the names
@@ -519,7 +567,7 @@ class CompiledHeader:
     name: str
     required: bool
     schema: Mapping[str, Any] | None
-    validator: Validator | None
+    validator: FastValidator | None
 
 
 @dataclass
