@@ -9,6 +9,7 @@ imported only when the reference is used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,6 @@ from contracts._compiled import (
     ResponseResult,
     compiled,
     registry,
-    schema_problems,
 )
 
 __all__ = [
@@ -190,6 +190,28 @@ def response_from_httpx(response: httpx.Response) -> OpenAPIResponse:
     )
 
 
+_REQUIRED = re.compile(r"'([^']+)' is a required property")
+
+
+def _schema_problems(kind: str, errors: Iterable[Any]) -> list[Problem]:
+    """openapi-core's schema errors as problems (the reference path's own wording, kept apart
+    from ``contracts._compiled.schema_problems`` so that the property test compares two
+    independent implementations)."""
+    problems: list[Problem] = []
+    for err in errors:
+        path = [str(p) for p in err.path]
+        if err.validator == "required":
+            missing = _REQUIRED.search(err.message)
+            if missing:
+                path.append(missing.group(1))
+        if err.validator in {"oneOf", "anyOf"} and err.context:
+            problems.extend(_schema_problems(kind, err.context[:3]))
+            continue
+        message = err.message if len(err.message) <= 300 else err.message[:300] + "..."
+        problems.append(Problem(kind, ".".join(path) or None, message))
+    return problems
+
+
 def _describe(exc: BaseException) -> str:
     """``str(exc)``, which openapi-core's own errors can fail at (undecodable bodies)."""
     try:
@@ -230,12 +252,12 @@ def _problems(errors: Iterable[Exception]) -> list[Problem]:
         elif isinstance(err, ParameterValidationError):
             schema_errors = getattr(cause, "schema_errors", None)
             if schema_errors:
-                for p in schema_problems("parameter", schema_errors):
+                for p in _schema_problems("parameter", schema_errors):
                     problems.append(Problem("parameter", err.name, p.message))
             else:
                 problems.append(Problem("parameter", err.name, str(err)))
         elif schema_errors := getattr(cause, "schema_errors", None):
-            problems.extend(schema_problems("body", schema_errors))
+            problems.extend(_schema_problems("body", schema_errors))
         elif cause is not None:
             problems.append(Problem("body", None, f"cannot be read: {_describe(cause)}"))
         else:
