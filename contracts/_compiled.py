@@ -31,17 +31,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jsonschema.protocols import Validator
-from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import FileStorage, MultiDict
 
 if TYPE_CHECKING:
-    from contracts._loader import Contract
+    from jsonschema.protocols import Validator
+    from referencing import Registry
 
-#: openapi-core validates OpenAPI 3.1 schemas with the 3.0 format checker (its issue #506).
-FORMAT_CHECKER = OAS30ReadValidator.FORMAT_CHECKER
+    from contracts._loader import Contract
 
 _TEXT_TYPES = ("text/plain",)
 _JSON_TYPES = ("application/json",)
@@ -139,6 +135,9 @@ def _uri(contract: Contract) -> str:
 
 def registry(contract: Contract) -> Registry:
     """The whole contract as one resource, so every ``$ref`` resolves (built once)."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     if "registry" not in contract.validators:
         resource: Resource[Any] = Resource.from_contents(
             contract.spec, default_specification=DRAFT202012
@@ -159,16 +158,27 @@ def deref(contract: Contract, node: Any) -> Any:
 
 class FastValidator:
     """A schema's validator: jsonschema-rs answers "valid" (~1-2 us instead of 0.2-0.5 ms);
-    when it does not, Python jsonschema (openapi-core's own engine and dialect) decides and
-    words the errors. So the messages are openapi-core's, and where the engines differ (Rust
-    and Python regular expressions, e.g. ``$`` before a final newline) Python's answer wins
-    whenever Rust refuses."""
+    when it does not, Python jsonschema with openapi-core's own dialect (``OAS31Validator``
+    and format checker) decides and words the errors. So the messages are openapi-core's, and
+    where the engines differ (Rust and Python regular expressions: ``$`` before a final
+    newline) Python's answer wins whenever Rust refuses.
 
-    __slots__ = ("python", "rust")
+    The Python validator is built on first need (openapi-schema-validator takes ~0.5 s to
+    import, which a server that only sees valid requests never pays)."""
 
-    def __init__(self, python: Validator, rust: Any) -> None:
-        self.python = python
+    __slots__ = ("_contract", "_python", "rust", "schema")
+
+    def __init__(self, contract: Contract, schema: Any, rust: Any) -> None:
+        self._contract = contract
+        self.schema = schema
         self.rust = rust
+        self._python: Validator | None = None
+
+    @property
+    def python(self) -> Validator:
+        if self._python is None:
+            self._python = _python_validator(self._contract, self.schema)
+        return self._python
 
     def _fast_valid(self, value: Any) -> bool:
         if self.rust is None:
@@ -191,15 +201,23 @@ class FastValidator:
 USE_RUST = True
 
 
+def _python_validator(contract: Contract, schema: Any) -> Validator:
+    # openapi-core validates OpenAPI 3.1 schemas with OAS31Validator and the OAS 3.0 format
+    # checker (its issue #506): the same here, so both accept, refuse and word alike
+    from openapi_schema_validator import OAS30ReadValidator, OAS31Validator
+
+    resolver = registry(contract).resolver(base_uri=_uri(contract))
+    validator: Validator = OAS31Validator(
+        schema,
+        _resolver=resolver,  # jsonschema's private hook, as openapi-core uses it
+        format_checker=OAS30ReadValidator.FORMAT_CHECKER,
+    )
+    return validator
+
+
 def compile_schema(contract: Contract, schema: Any) -> FastValidator:
     """A validator of the contract's dialect for one schema, its references resolvable."""
-    resolver = registry(contract).resolver(base_uri=_uri(contract))
-    python: Validator = OAS31Validator(
-        schema,
-        _resolver=resolver,  # type: ignore[call-arg]  # jsonschema's documented-private hook
-        format_checker=FORMAT_CHECKER,
-    )
-    return FastValidator(python, _rust(contract, schema) if USE_RUST else None)
+    return FastValidator(contract, schema, _rust(contract, schema) if USE_RUST else None)
 
 
 def _rust(contract: Contract, schema: Any) -> Any:
@@ -710,7 +728,7 @@ class CompiledOperation:
         *,
         path: Mapping[str, str],
         query: Mapping[str, str],
-        headers: Mapping[str, str],
+        headers: Any,  # a case-insensitive mapping (Werkzeug's Headers)
         content_type: str | None = None,
         body: bytes | None = None,
         form: Callable[[], tuple[MultiDict[str, str], MultiDict[str, FileStorage]]] | None = None,
@@ -783,8 +801,9 @@ class CompiledOperation:
                 self._responses[key] = _compile_response(self._contract, raw)
 
     def validate_response(
-        self, status: int, content_type: str | None, headers: Mapping[str, str], data: bytes | None
+        self, status: int, content_type: str | None, headers: Any, data: bytes | None
     ) -> ResponseResult:
+        """Validate a response (``headers``: a case-insensitive mapping, e.g. Werkzeug's)."""
         name = self.contract_name
         declared = self.response(status)
         if declared is None:

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from contracts._compiled import (
@@ -47,6 +46,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     import httpx
+    from jsonschema import Draft202012Validator
 
     from contracts._loader import Contract
 
@@ -359,6 +359,8 @@ def _uri(contract: Contract) -> str:
 
 def schema_validator(contract: Contract, pointer: str) -> Draft202012Validator:
     """A validator for ``#/components/schemas/X`` (or any pointer) with all refs resolvable."""
+    from jsonschema import Draft202012Validator
+
     contract.resolve(pointer)  # fail early, naming the file, on a bad pointer
     return Draft202012Validator({"$ref": f"{_uri(contract)}{pointer}"}, registry=registry(contract))
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -327,3 +329,45 @@ def test_compiled_and_openapi_core_decide_responses_alike(name: str, op_id: str)
         assert outcomes[0] == outcomes[1], f"broken: {broken or 'nothing'}"
 
     check()
+
+
+# ------------------------------------------------------------------ cheap contract loading
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_bundled_contract_passes_the_full_check(name: str) -> None:
+    # start-up trusts a contract whose exact bytes passed before (contracts._loader): here
+    # every bundled file gets the full check, openapi-spec-validator included, uncached
+    path = contracts.CONTRACTS_DIR / f"{name}.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    operations = contracts.check_contract(spec, path)
+    assert operations.keys() == contracts.load_path(path, cache=False).operations.keys()
+
+
+def test_a_contract_is_checked_once_and_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openapi_spec_validator
+
+    monkeypatch.setenv("SORA_MOCK_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "gptge.yaml"
+    text = (contracts.CONTRACTS_DIR / "gptge-videos.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = contracts.load_path(path)  # checked in full, then remembered
+
+    def refuse(spec: Any) -> None:
+        raise AssertionError("a contract that passed was checked again")
+
+    monkeypatch.setattr(openapi_spec_validator, "validate", refuse)
+    again = contracts.load_path(path)
+    assert again.spec == first.spec
+    assert again.operations.keys() == first.operations.keys()
+    monkeypatch.undo()
+
+    # the same file, broken: another hash, so checked again, naming file and JSON pointer
+    monkeypatch.setenv("SORA_MOCK_CACHE_DIR", str(tmp_path / "cache"))
+    path.write_text(text.replace("scheme: bearer", "scheme: bearer\n      in: nowhere"))
+    with pytest.raises(contracts.ContractError) as broken:
+        contracts.load_path(path)
+    assert "gptge.yaml" in str(broken.value)
+    assert "/components/securitySchemes/BearerAuth" in str(broken.value)
