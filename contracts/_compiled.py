@@ -220,6 +220,14 @@ def compile_schema(contract: Contract, schema: Any) -> FastValidator:
     return FastValidator(contract, schema, _rust(contract, schema) if USE_RUST else None)
 
 
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, Mapping):
+        return "$ref" in node or any(_has_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(v) for v in node)
+    return False
+
+
 def _rust(contract: Contract, schema: Any) -> Any:
     """jsonschema-rs for ``schema``, the contract's components beside it so that every
     ``#/components/...`` reference resolves; None if it cannot take the schema."""
@@ -228,7 +236,9 @@ def _rust(contract: Contract, schema: Any) -> Any:
     try:
         import jsonschema_rs
 
-        document = {**schema, "components": contract.spec.get("components", {})}
+        document = dict(schema)
+        if _has_ref(schema):
+            document["components"] = contract.spec.get("components", {})
         return jsonschema_rs.Draft202012Validator(document)
     except Exception:  # noqa: BLE001 - e.g. a reference outside #/components: Python only
         return None
