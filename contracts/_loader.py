@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
 #: contract name -> (mock prefix, provider) for the provider contracts.
@@ -241,7 +239,13 @@ def index_operations(spec: Mapping[str, Any], path: Path | str) -> dict[str, Ope
 
 #: bump when what check_contract checks changes: every cached "passed" is then forgotten
 _CHECK_VERSION = b"sora-mock contract check 1\n"
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ~8x faster
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def cache_dir() -> Path | None:
@@ -299,12 +303,14 @@ def load_path(path: Path | str, name: str | None = None, *, cache: bool = True) 
         raise ContractError(path, "", f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ContractError(path, f"byte {exc.start}", "not UTF-8 text") from exc
+    import yaml  # only when a file is parsed: a cached contract is JSON
+
     key = hashlib.sha256(_CHECK_VERSION + raw).hexdigest()
     spec = _cached(key) if cache else None
     if spec is not None:
         return Contract(name or path.stem, path, spec, index_operations(spec, path))
     try:
-        spec = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        spec = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
