@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
-from openapi_spec_validator import validate as validate_spec
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
@@ -126,18 +125,34 @@ class Contract:
 
         return validate_parameters(self, operation_id, path, query)
 
-    def query_parameters(self, operation_id: str) -> set[str]:
+    def query_parameters(self, operation_id: str) -> frozenset[str]:
         """Names of the query parameters an operation declares (path-level ones included)."""
-        from contracts._validation import _parameter_validators
+        return self.compiled.operation(operation_id).query_names
 
-        return {
-            p["name"] for p, _ in _parameter_validators(self, operation_id) if p["in"] == "query"
-        }
+    @property
+    def compiled(self) -> Any:
+        """The validators compiled from this contract (``contracts._compiled``), per operation
+        on first use; ``contract.compiled.build_all()`` compiles them all at once."""
+        from contracts._compiled import compiled
+
+        return compiled(self)
 
     def validate_response(self, request: Any, response: Any) -> Any:
         from contracts._validation import validate_response
 
         return validate_response(self, request, response)
+
+    def validate_request_reference(self, request: Any) -> Any:
+        """``validate_request`` done by openapi-core (the reference; slow, for tests)."""
+        from contracts._validation import validate_request_reference
+
+        return validate_request_reference(self, request)
+
+    def validate_response_reference(self, request: Any, response: Any) -> Any:
+        """``validate_response`` done by openapi-core (the reference; slow, for tests)."""
+        from contracts._validation import validate_response_reference
+
+        return validate_response_reference(self, request, response)
 
 
 def resolve_pointer(document: Any, pointer: str, path: Path | str = "<contract>") -> Any:
@@ -184,6 +199,11 @@ def check_contract(spec: Any, path: Path | str) -> dict[str, Operation]:
                 resolve_pointer(spec, ref, path)
             except ContractError as exc:
                 raise ContractError(path, f"{where}/$ref", f"{ref}: {exc.message}") from None
+    # imported here: openapi-spec-validator takes ~0.7 s to import, and a contract that
+    # passed once is not checked again (see load_path)
+    from openapi_spec_validator import validate as validate_spec
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
     try:
         validate_spec(spec)
     except OpenAPIValidationError as exc:
@@ -194,6 +214,11 @@ def check_contract(spec: Any, path: Path | str) -> dict[str, Operation]:
     except Exception as exc:  # the validator raises plain errors on unreadable input
         raise ContractError(path, "", f"not a valid OpenAPI document: {exc}") from exc
 
+    return index_operations(spec, path)
+
+
+def index_operations(spec: Mapping[str, Any], path: Path | str) -> dict[str, Operation]:
+    """Index a contract's operations by operationId; check its links name existing ones."""
     operations: dict[str, Operation] = {}
     for op_path, method, op in _iter_operations(spec):
         where = f"/paths/{op_path.replace('~', '~0').replace('/', '~1')}/{method}"
@@ -212,20 +237,87 @@ def check_contract(spec: Any, path: Path | str) -> dict[str, Operation]:
     return operations
 
 
-def load_path(path: Path | str, name: str | None = None) -> Contract:
-    """Read, check and index one contract file (uncached)."""
+#: bump when what check_contract checks changes: every cached "passed" is then forgotten
+_CHECK_VERSION = b"sora-mock contract check 1\n"
+
+
+def _parse_yaml(text: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ~8x faster
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def cache_dir() -> Path | None:
+    """Where contracts that passed :func:`check_contract` are remembered, by content hash:
+    ``$SORA_MOCK_CACHE_DIR``, else ``$XDG_CACHE_HOME/sora-mock`` or ``~/.cache/sora-mock``.
+    ``SORA_MOCK_CACHE_DIR=""`` turns the cache off (every load checks the file again)."""
+    configured = os.environ.get("SORA_MOCK_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) / "contracts" if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sora-mock" / "contracts"
+
+
+def _cached(key: str) -> Any:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        return json.loads((directory / f"{key}.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _remember(key: str, spec: Any) -> None:
+    """Keep a checked contract, parsed, as JSON (when JSON holds it exactly); best effort."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    try:
+        text = json.dumps(spec, ensure_ascii=False)
+        if json.loads(text) != spec:  # e.g. integer keys or dates: not cached, checked each time
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f"{key}.{os.getpid()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / f"{key}.json")
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def load_path(path: Path | str, name: str | None = None, *, cache: bool = True) -> Contract:
+    """Read, check and index one contract file.
+
+    The full check (:func:`check_contract`: every ``$ref``, OpenAPI 3.1 validity, links) costs
+    ~1 s with openapi-spec-validator's import; a file whose exact bytes passed it before is
+    read from the cache (:func:`cache_dir`) instead: a changed file has another hash, so a
+    broken contract is always checked, and reported naming its file and JSON pointer.
+    ``cache=False`` always checks. The test suite checks every bundled contract uncached.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ContractError(path, "", f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ContractError(path, f"byte {exc.start}", "not UTF-8 text") from exc
+    import yaml  # only when a file is parsed: a cached contract is JSON
+
+    key = hashlib.sha256(_CHECK_VERSION + raw).hexdigest()
+    spec = _cached(key) if cache else None
+    if spec is not None:
+        return Contract(name or path.stem, path, spec, index_operations(spec, path))
     try:
-        spec = yaml.safe_load(text)
+        spec = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ContractError(path, where, f"not valid YAML: {exc}") from exc
     operations = check_contract(spec, path)
+    if cache:
+        _remember(key, spec)
     return Contract(name or path.stem, path, spec, operations)
 
 

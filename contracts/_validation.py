@@ -1,29 +1,52 @@
-"""Validate requests and responses against a contract (openapi-core), and any schema of it
-(JSON Schema 2020-12). Adapters turn httpx and Werkzeug messages into openapi-core's protocol."""
+"""Validate requests and responses against a contract, and any schema of it (JSON Schema
+2020-12). Adapters turn httpx and Werkzeug messages into openapi-core's protocol.
+
+``validate_request`` / ``validate_response`` run the validators compiled once per operation
+(``contracts._compiled``); ``validate_request_reference`` / ``validate_response_reference`` run
+openapi-core, the reference the compiled path is property-tested against. openapi-core is
+imported only when the reference is used.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
-from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
-from openapi_core.validation.request.exceptions import (
-    MissingRequestBodyError,
-    ParameterValidationError,
-    SecurityValidationError,
-)
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from contracts._compiled import (
+    ContractViolation,
+    Parameters,
+    Problem,
+    RequestResult,
+    ResponseResult,
+    compiled,
+    registry,
+)
+
+__all__ = [
+    "ContractViolation",
+    "OpenAPIRequest",
+    "OpenAPIResponse",
+    "Parameters",
+    "Problem",
+    "RequestResult",
+    "ResponseResult",
+    "request_from_httpx",
+    "response_from_httpx",
+    "schema_validator",
+    "validate_parameters",
+    "validate_request",
+    "validate_request_reference",
+    "validate_response",
+    "validate_response_reference",
+]
 
 if TYPE_CHECKING:
     import httpx
+    from jsonschema import Draft202012Validator
 
     from contracts._loader import Contract
 
@@ -70,12 +93,28 @@ def _yaml(value: bytes | str) -> Any:
     return yaml.safe_load(value)
 
 
-def build_openapi(contract: Contract) -> OpenAPI:
+def build_openapi(contract: Contract) -> Any:
+    """openapi-core's ``OpenAPI`` object for a contract (the reference; ~100 ms to build)."""
+    from openapi_core import Config, OpenAPI
+
     media_types = set(FILE_MEDIA_TYPES) | _encoding_content_types(contract.spec)
     deserializers: dict[str, Any] = dict.fromkeys(media_types, _latin1)
     deserializers["application/yaml"] = _yaml
     config = Config(extra_media_type_deserializers=deserializers)
     return OpenAPI.from_dict(contract.spec, config=config)
+
+
+@dataclass
+class _RequestParameters:
+    """openapi-core's ``RequestParameters`` (same fields), without importing openapi-core."""
+
+    query: Any
+    header: Any
+    cookie: Any
+    path: dict[str, Any] | None = None
+
+    def __getitem__(self, location: str) -> Any:
+        return getattr(self, location)
 
 
 @dataclass
@@ -85,7 +124,7 @@ class OpenAPIRequest:
     host_url: str
     path: str
     method: str
-    parameters: RequestParameters
+    parameters: Any  # openapi_core.datatypes.RequestParameters's fields
     content_type: str
     body: bytes | None
 
@@ -106,7 +145,7 @@ class OpenAPIRequest:
             host_url=host_url,
             path=path,
             method=method.lower(),
-            parameters=RequestParameters(
+            parameters=_RequestParameters(
                 query=ImmutableMultiDict(items), header=hdrs, cookie=ImmutableMultiDict()
             ),
             content_type=hdrs.get("Content-Type", "application/octet-stream"),
@@ -151,54 +190,24 @@ def response_from_httpx(response: httpx.Response) -> OpenAPIResponse:
     )
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One reason a message breaks its contract.
-
-    ``kind`` is one of: ``route`` (no such path or method), ``security``, ``media_type``,
-    ``body`` (missing or invalid body), ``parameter``, ``response``.
-    """
-
-    kind: str
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
-
-
-@dataclass
-class ContractViolation(Exception):
-    """A request or response the contract does not allow."""
-
-    contract: str
-    problems: list[Problem] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return f"{self.contract}: " + "; ".join(str(p) for p in self.problems)
-
-    @property
-    def kinds(self) -> set[str]:
-        return {p.kind for p in self.problems}
-
-
 _REQUIRED = re.compile(r"'([^']+)' is a required property")
 
 
 def _schema_problems(kind: str, errors: Iterable[Any]) -> list[Problem]:
+    """openapi-core's schema errors as problems (the reference path's own wording, kept apart
+    from ``contracts._compiled.schema_problems`` so that the property test compares two
+    independent implementations)."""
     problems: list[Problem] = []
     for err in errors:
-        path = [str(p) for p in getattr(err, "path", ())]
-        message = getattr(err, "message", str(err))
-        if getattr(err, "validator", None) == "required":
-            missing = _REQUIRED.search(message)
+        path = [str(p) for p in err.path]
+        if err.validator == "required":
+            missing = _REQUIRED.search(err.message)
             if missing:
                 path.append(missing.group(1))
-        if getattr(err, "validator", None) in {"oneOf", "anyOf"} and getattr(err, "context", None):
+        if err.validator in {"oneOf", "anyOf"} and err.context:
             problems.extend(_schema_problems(kind, err.context[:3]))
             continue
-        if len(message) > 300:
-            message = message[:300] + "..."
+        message = err.message if len(err.message) <= 300 else err.message[:300] + "..."
         problems.append(Problem(kind, ".".join(path) or None, message))
     return problems
 
@@ -214,6 +223,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def _problems(errors: Iterable[Exception]) -> list[Problem]:
+    """openapi-core's errors as problems (the reference path only)."""
+    from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+    from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+    from openapi_core.validation.request.exceptions import (
+        MissingRequestBodyError,
+        ParameterValidationError,
+        SecurityValidationError,
+    )
+
     problems: list[Problem] = []
     for err in errors:
         cause = err.__cause__
@@ -247,8 +265,25 @@ def _problems(errors: Iterable[Exception]) -> list[Problem]:
     return problems
 
 
-def validate_request(contract: Contract, request: OpenAPIRequest) -> Any:
-    """Unmarshal a request; raise ContractViolation listing every problem."""
+def validate_request(contract: Contract, request: OpenAPIRequest) -> RequestResult:
+    """Validate a request with the compiled validators; raise ContractViolation listing every
+    problem. Returns the operation, the body (schema defaults filled in) and parameters."""
+    compiled_contract = compiled(contract)
+    operation, path_params = compiled_contract.match(request.method, request.path)
+    params = request.parameters
+    result = operation.validate_request(
+        path=params.path or path_params,
+        query=params.query,
+        headers=params.header,
+        content_type=request.content_type,
+        body=request.body,
+    )
+    result.parameters.path = result.parameters.path or dict(path_params)
+    return result
+
+
+def validate_request_reference(contract: Contract, request: OpenAPIRequest) -> Any:
+    """Validate a request with openapi-core (the reference); raise ContractViolation."""
     try:
         result = contract.openapi.unmarshal_request(request)
     except AssertionError:
@@ -262,11 +297,23 @@ def validate_request(contract: Contract, request: OpenAPIRequest) -> Any:
 
 
 def validate_response(contract: Contract, request: OpenAPIRequest, response: Any) -> Any:
-    """Unmarshal a response to ``request``; raise ContractViolation on any problem.
+    """Validate a response to ``request`` with the compiled validators; raise
+    ContractViolation on any problem (status not declared, a required header missing or
+    malformed, a body its schema refuses).
 
-    An event stream is checked event by event (see ``contracts._sse``), since openapi-core
-    would read the media type's per-event schema as the schema of the whole body.
+    An event stream is checked event by event (see ``contracts._sse``), since its media
+    type's schema is the schema of one event, not of the whole body.
     """
+    if (response.content_type or "").startswith("text/event-stream"):
+        return _validate_event_stream(contract, request, response)
+    operation, _ = compiled(contract).match(request.method, request.path)
+    return operation.validate_response(
+        response.status_code, response.content_type, response.headers, response.data
+    )
+
+
+def validate_response_reference(contract: Contract, request: OpenAPIRequest, response: Any) -> Any:
+    """Validate a response with openapi-core (the reference); raise ContractViolation."""
     if (response.content_type or "").startswith("text/event-stream"):
         return _validate_event_stream(contract, request, response)
     result = contract.openapi.unmarshal_response(request, response)
@@ -306,44 +353,16 @@ def _validate_event_stream(contract: Contract, request: OpenAPIRequest, response
         )
 
 
-def _registry(contract: Contract) -> Registry:
-    """The whole contract as one resource, so every ``$ref`` resolves (built once)."""
-    if "registry" not in contract.validators:
-        resource: Resource[Any] = Resource.from_contents(
-            contract.spec, default_specification=DRAFT202012
-        )
-        contract.validators["registry"] = Registry().with_resource(_uri(contract), resource)
-    registry: Registry = contract.validators["registry"]
-    return registry
-
-
 def _uri(contract: Contract) -> str:
     return f"urn:sora-mock:contract:{contract.name}"
 
 
 def schema_validator(contract: Contract, pointer: str) -> Draft202012Validator:
     """A validator for ``#/components/schemas/X`` (or any pointer) with all refs resolvable."""
+    from jsonschema import Draft202012Validator
+
     contract.resolve(pointer)  # fail early, naming the file, on a bad pointer
-    return Draft202012Validator(
-        {"$ref": f"{_uri(contract)}{pointer}"}, registry=_registry(contract)
-    )
-
-
-def _coerce(value: str, schema: Mapping[str, Any]) -> Any:
-    """A query or path string as the type its schema names (form style, no explode needed)."""
-    kinds = schema.get("type", "string")
-    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
-    for kind in kinds:
-        try:
-            if kind == "integer":
-                return int(value)
-            if kind == "number":
-                return float(value)
-            if kind == "boolean" and value in ("true", "false"):
-                return value == "true"
-        except ValueError:
-            continue
-    return value
+    return Draft202012Validator({"$ref": f"{_uri(contract)}{pointer}"}, registry=registry(contract))
 
 
 def validate_parameters(
@@ -351,54 +370,10 @@ def validate_parameters(
 ) -> dict[str, Any]:
     """Validate the path and query parameters of a request that has no body.
 
-    The fast path for polling: the same schemas openapi-core would apply, compiled once per
-    parameter, without its per-request spec traversal (~2.5 ms -> ~0.1 ms a request).
     Returns the query parameters, typed, with schema defaults applied.
     """
-    problems: list[Problem] = []
-    parsed: dict[str, Any] = {}
-    for param, validator in _parameter_validators(contract, operation_id):
-        name, location = param["name"], param["in"]
-        source = path if location == "path" else query if location == "query" else None
-        if source is None:
-            continue
-        if name not in source:
-            if param.get("required"):
-                problems.append(
-                    Problem("parameter", name, f"missing required {location} parameter")
-                )
-            elif location == "query" and "default" in param.get("schema", {}):
-                parsed[name] = param["schema"]["default"]
-            continue
-        raw = source[name]
-        if raw == "" and not param.get("allowEmptyValue"):
-            problems.append(Problem("parameter", name, "should be non-empty"))
-            continue
-        value = _coerce(raw, param.get("schema", {}))
-        error = next(iter(validator.iter_errors(value)), None)
-        if error is not None:
-            problems.append(Problem("parameter", name, error.message))
-        elif location == "query":
-            parsed[name] = value
+    operation = compiled(contract).operation(operation_id)
+    parsed, problems = operation.check_parameters(path, query)
     if problems:
         raise ContractViolation(contract.name, problems)
-    return parsed
-
-
-def _parameter_validators(
-    contract: Contract, operation_id: str
-) -> list[tuple[dict[str, Any], Draft202012Validator]]:
-    key = ("parameters", operation_id)
-    if key not in contract.validators:
-        op = contract.operation(operation_id)
-        path_item = contract.spec["paths"][op.path]
-        found = []
-        for param in [*path_item.get("parameters", []), *op.definition.get("parameters", [])]:
-            if "$ref" in param:
-                param = contract.resolve(param["$ref"])
-            schema = param.get("schema", {})
-            validator = Draft202012Validator(schema, registry=_registry(contract))
-            found.append((dict(param), validator))
-        contract.validators[key] = found
-    cached: list[tuple[dict[str, Any], Draft202012Validator]] = contract.validators[key]
-    return cached
+    return parsed.query

@@ -10,7 +10,7 @@ Every step answers a client mistake in the provider's own error shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -18,6 +18,7 @@ from werkzeug.datastructures import Headers
 
 import contracts
 from contracts import ContractViolation, OpenAPIRequest, OpenAPIResponse
+from contracts._compiled import CompiledOperation
 from mockserver.dialects.base import Context, Dialect, Handler
 from mockserver.faults import SCENARIOS, Scenario, Selected, UnknownScenario, parse
 from mockserver.faults import retry_after_header as retry_after
@@ -57,37 +58,6 @@ def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
     return service.draw_fault()
 
 
-def _undeclared_query(dialect: Dialect, op: contracts.Operation) -> list[str]:
-    """Query parameters the contract does not declare for this operation."""
-    return sorted(set(request.args.keys()) - dialect.contract.query_parameters(op.operation_id))
-
-
-def _truncated_multipart() -> bool:
-    """A multipart body must end with its closing delimiter; Werkzeug parses one that does not."""
-    if not (request.mimetype or "").startswith("multipart/"):
-        return False
-    boundary = request.mimetype_params.get("boundary", "")
-    body = request.get_data(cache=True)
-    return bool(body) and f"--{boundary}--".encode() not in body[-len(boundary) - 8 :]
-
-
-def _undeclared_parts(dialect: Dialect, op: contracts.Operation) -> list[str]:
-    """openapi-core does not reject undeclared multipart fields; the contract's schema does."""
-    if not (request.mimetype or "").startswith("multipart/"):
-        return []
-    media = op.definition.get("requestBody", {}).get("content", {}).get("multipart/form-data")
-    if not media:
-        return []
-    schema = media["schema"]
-    if "$ref" in schema:
-        schema = dialect.contract.resolve(schema["$ref"])
-    if schema.get("additionalProperties", True) is not False:
-        return []
-    declared = set(schema.get("properties", {}))
-    sent = set(request.form.keys()) | set(request.files.keys())
-    return sorted(sent - declared)
-
-
 def _problem_param(exc: ContractViolation) -> tuple[str, str | None]:
     first = exc.problems[0]
     message = "; ".join(str(p) for p in exc.problems[:3])
@@ -99,6 +69,7 @@ def make_view(
 ) -> Callable[..., Response]:
     service = dialect.service
     is_create = op.operation_id in dialect.create_operations
+    compiled = dialect.contract.compiled.operation(op.operation_id)
 
     def view(**path_params: Any) -> Response:
         g.mock_provider = dialect.prefix
@@ -157,33 +128,20 @@ def make_view(
                     headers={"Retry-After": retry_after(wait)},
                 )
 
-        unknown = _undeclared_query(dialect, op)
+        unknown = sorted(set(request.args.keys()) - compiled.query_names)
         if unknown:
             return error_response(
                 dialect, 400, f"Unrecognized query parameter {unknown[0]!r}", param=unknown[0]
             )
-        oa_request = openapi_request(dialect.prefix)
         try:
-            if "requestBody" in op.definition:
-                result = dialect.contract.validate_request(oa_request)
-                body, query = result.body, dict(result.parameters.query or {})
-            else:
-                # the polling hot path: parameters only, validators compiled once
-                body = None
-                query = dialect.contract.validate_parameters(
-                    op.operation_id, path_params, request.args
-                )
+            # validators compiled once per operation (contracts._compiled); credentials were
+            # checked above in the dialect's own words
+            result = validate_flask_request(compiled, path_params)
         except ContractViolation as exc:
             message, param = _problem_param(exc)
             status = 415 if "media_type" in exc.kinds else 400
             return error_response(dialect, status, message, param=param)
-        if _truncated_multipart():
-            return error_response(dialect, 400, "the multipart body is truncated or malformed")
-        undeclared = _undeclared_parts(dialect, op)
-        if undeclared:
-            return error_response(
-                dialect, 400, f"unknown field {undeclared[0]!r}", param=undeclared[0]
-            )
+        body, query = result.body, result.parameters.query
 
         if selected is not None and SCENARIOS[selected.scenario].create_only:
             if not is_create:
@@ -209,31 +167,65 @@ def make_view(
         response = handler(dialect, ctx)
         # an event stream is checked event by event as it is produced (its generator)
         if service.config.strict and response.mimetype != "text/event-stream":
-            check_response(dialect.contract, dialect.service, oa_request, response)
+            check_response(dialect.contract, dialect.service, None, response, compiled)
         return response
 
     view.__name__ = f"{dialect.name}:{op.operation_id}"
     return view
 
 
+def validate_flask_request(operation: CompiledOperation, path_params: Mapping[str, str]) -> Any:
+    """Validate the current Flask request with an operation's compiled validators.
+
+    A multipart body is read through Flask's own form parser (``request.form`` /
+    ``request.files``, so ``MAX_FORM_MEMORY_SIZE`` and ``MAX_CONTENT_LENGTH`` apply: 413), once.
+    """
+    content_type = request.headers.get("Content-Type", "application/octet-stream")
+    body = request.get_data(cache=True) if operation.has_body else None
+    return operation.validate_request(
+        path=path_params,
+        query=request.args,
+        headers=request.headers,
+        content_type=content_type,
+        body=body,
+        form=_flask_form,
+        check_security=False,
+    )
+
+
+def _flask_form() -> tuple[Any, Any]:
+    return request.form, request.files
+
+
 def check_response(
     contract: contracts.Contract,
     service: MockService,
-    oa_request: OpenAPIRequest,
+    oa_request: OpenAPIRequest | None,
     response: Response,
+    operation: CompiledOperation | None = None,
 ) -> None:
-    """Strict mode: record (and log) a response that breaks its contract."""
+    """Strict mode: record (and log) a response that breaks its contract.
+
+    ``operation`` (the compiled operation the request was bound to) spares finding it from
+    ``oa_request``'s path; one of the two is needed.
+    """
     # a file response (send_file) passes its body through untouched; read it once into memory
     response.direct_passthrough = False
     data = response.get_data()
-    oa_response = OpenAPIResponse(
-        status_code=response.status_code,
-        content_type=response.headers.get("Content-Type", ""),
-        headers=Headers(list(response.headers.items())),
-        data=data,
-    )
+    content_type = response.headers.get("Content-Type", "")
     try:
-        contract.validate_response(oa_request, oa_response)
+        if content_type.startswith("text/event-stream") or operation is None:
+            if oa_request is None:
+                oa_request = openapi_request(str(g.get("mock_provider", "")))
+            oa_response = OpenAPIResponse(
+                status_code=response.status_code,
+                content_type=content_type,
+                headers=Headers(list(response.headers.items())),
+                data=data,
+            )
+            contract.validate_response(oa_request, oa_response)
+        else:
+            operation.validate_response(response.status_code, content_type, response.headers, data)
     except ContractViolation as exc:
         message = f"{request.method} {request.path} -> {response.status_code}: {exc}"
         log.error("response breaks its contract: %s", message)

@@ -12,10 +12,13 @@ Everything here is plain Python + Pillow + PyAV (no Flask, no system ffmpeg, no 
   persisted to a directory) so request handlers only ever copy bytes.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import contextlib
 import hashlib
+import importlib
 import io
 import logging
 import math
@@ -31,13 +34,37 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 
-import av
-import numpy as np
-from av.video.plane import VideoPlane
-from av.video.reformatter import Colorspace
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError  # the package alone: <1 ms
+
+if TYPE_CHECKING:
+    import av
+    import numpy as np
+    from av.video.plane import VideoPlane
+    from av.video.reformatter import Colorspace
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+else:
+    # PyAV, numpy and Pillow's image modules take ~0.5 s to import: each is imported on its
+    # first use (the first upload checked or video rendered), not when the server starts.
+    class _Lazy:
+        def __init__(self, module: str, alias: str, member: str | None = None) -> None:
+            self._module, self._alias, self._member = module, alias, member
+
+        def __getattr__(self, attr: str) -> Any:
+            found = importlib.import_module(self._module)
+            if self._member is not None:
+                found = getattr(found, self._member)
+            globals()[self._alias] = found  # later uses see the module itself
+            return getattr(found, attr)
+
+    av = _Lazy("av", "av")
+    np = _Lazy("numpy", "np")
+    Colorspace = _Lazy("av.video.reformatter", "Colorspace", "Colorspace")
+    Image = _Lazy("PIL.Image", "Image")
+    ImageDraw = _Lazy("PIL.ImageDraw", "ImageDraw")
+    ImageFont = _Lazy("PIL.ImageFont", "ImageFont")
+    ImageOps = _Lazy("PIL.ImageOps", "ImageOps")
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
@@ -310,7 +337,7 @@ def _video_frame(
 # --------------------------------------------------------------------------------------------
 # Placeholder
 
-_Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+_Font: TypeAlias = "ImageFont.FreeTypeFont | ImageFont.ImageFont"
 
 
 def _font(size: int) -> _Font:
