@@ -26,6 +26,7 @@
         ├── ReadTimeoutError                no answer in time after the request was sent
         ├── NetworkError                    the connection broke while reading or writing
         ├── ProtocolError                   malformed HTTP from the server
+        │   └── ResponseTooLargeError       an answer, or an event-stream line, over the limit
         └── IncompleteDownloadError         the body was shorter than its Content-Length
 
 httpx exceptions are translated in one place, :func:`translate_transport_error`, and raised
@@ -64,6 +65,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ReadTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "SoraError",
     "TransportError",
@@ -268,8 +270,34 @@ class ProtocolError(TransportError):
     """The server spoke malformed HTTP, or closed the connection mid-answer."""
 
 
+class ResponseTooLargeError(ProtocolError):
+    """The server sent more than the client accepts in one piece: a JSON answer over
+    ``limit`` bytes, or an event-stream line over ``limit`` bytes. Reading on would only
+    fill memory."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
 class IncompleteDownloadError(TransportError):
-    """The video body ended before its Content-Length."""
+    """The video body ended (or the connection broke) before its Content-Length, and every
+    resume attempt did too. ``received`` and ``expected`` are byte counts (``expected`` is
+    None when the server gave no length)."""
+
+    def __init__(self, message: str, *, received: int = 0, expected: int | None = None) -> None:
+        self.received = received
+        self.expected = expected
+        super().__init__(message)
+
+
+class BodyTooLarge(httpx.DecodingError):
+    """Raised by the drivers (as an httpx error, so flows treat it like one) when an answer
+    outgrows the client's limit; translated to :class:`ResponseTooLargeError`."""
+
+    def __init__(self, message: str, *, limit: int, request: httpx.Request | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, request=request)
 
 
 #: httpx exceptions that prove the request never left this machine
@@ -285,6 +313,8 @@ def translate_transport_error(exc: httpx.HTTPError, provider: str) -> TransportE
     """The one place httpx errors become this package's errors (the caller raises ``from``)."""
     what = type(exc).__name__
     detail = str(exc) or what
+    if isinstance(exc, BodyTooLarge):
+        return ResponseTooLargeError(f"{provider} {exc}", limit=exc.limit)
     if isinstance(exc, NEVER_SENT):
         return ConnectError(f"could not reach {provider}: {detail}")
     if isinstance(exc, httpx.TimeoutException):
