@@ -48,7 +48,6 @@ from sora_client._providers import PROVIDERS
 #: (provider, operation, how the client reaches it)
 OPERATIONS = [
     ("gptproto-v3", "createSora2ImageToVideo", "create"),
-    ("gptproto-v3", "createSora2ProImageToVideo", "create-pro"),
     ("gptproto-v3", "getPredictionResult", "get"),
     ("gptproto-videos", "createVideo", "create"),
     ("gptproto-videos", "getVideo", "get"),

@@ -190,7 +190,6 @@ def test_binary_responses(media_type: str) -> None:
     ("name", "operation_id"),
     [
         ("gptproto-v3", "createSora2ImageToVideo"),
-        ("gptproto-v3", "createSora2ProImageToVideo"),
         ("vtrix-generation", "createGeneration"),
         ("gptproto-chat", "createChatCompletion"),
         ("gptproto-videos", "remixVideo"),
