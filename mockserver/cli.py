@@ -70,6 +70,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
     p.add_argument("--slow-seconds", type=float, default=3.0)
+    p.add_argument(
+        "--retired-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer creates for this model with the provider's 'model not found' (repeatable)",
+    )
+    p.add_argument(
+        "--no-retry-after",
+        dest="retry_after",
+        action="store_false",
+        help="send 429s without Retry-After (no provider documents the header)",
+    )
     p.add_argument("--threads", type=int, default=8, help="worker threads (one process)")
     p.add_argument(
         "--processes",
@@ -92,6 +105,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         slow_seconds=args.slow_seconds,
+        retry_after=args.retry_after,
+        retired_models=tuple(args.retired_model),
     )
 
 

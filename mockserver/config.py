@@ -53,3 +53,9 @@ class MockConfig:
     prerender: bool = True
     #: request journal length kept per process
     journal_size: int = 1000
+    #: send `Retry-After` on 429s (no provider document mentions it: a client must cope
+    #: with both; `--no-retry-after` shows the other behaviour)
+    retry_after: bool = True
+    #: models every create answers with the provider's own "model not found"
+    #: (`--retired-model NAME`, repeatable; the `model_unavailable` scenario does it per key)
+    retired_models: tuple[str, ...] = ()

@@ -28,8 +28,11 @@ from sora_client._exceptions import (
     GenerationFailedError,
     IncompleteDownloadError,
     InvalidRequestError,
+    ModelUnavailableError,
     PollTimeoutError,
+    RateLimitError,
     ResponseTooLargeError,
+    ServerError,
     SoraError,
     UnexpectedResponseError,
     UnsupportedOperation,
@@ -204,7 +207,7 @@ class Core:
                     continue
                 content = yield from self._body(response, stream)
                 api_error = self.adapter.error(response, content)
-                if response.status_code >= 500:
+                if response.status_code >= 500 and not isinstance(api_error, ModelUnavailableError):
                     raise AmbiguousCreateError(
                         provider=self.provider,
                         sent_at=sent_at,
@@ -212,8 +215,8 @@ class Core:
                         status_code=response.status_code,
                         reason=f"the server answered {response.status_code}",
                     ) from api_error
-                if response.status_code != 429 or attempt >= self.policy.max_retries:
-                    raise api_error
+                if not isinstance(api_error, RateLimitError) or attempt >= self.policy.max_retries:
+                    raise api_error  # a 4xx, a refusal for money or model: never re-sent
                 wait = self.policy.delay(attempt, response)
                 if wait is None:
                     raise api_error
@@ -260,8 +263,10 @@ class Core:
                     return response, attempt
                 content = yield from self._body(response, stream)
                 error = self.adapter.error(response, content)
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise error
+                if response.status_code not in RETRYABLE_STATUS or not isinstance(
+                    error, (RateLimitError, ServerError)
+                ):
+                    raise error  # e.g. 429 insufficient_quota, 503 model_not_found
                 if attempt >= self.policy.max_retries:
                     raise error
                 wait = self.policy.delay(attempt, response)

@@ -8,8 +8,10 @@
     ├── APIError                            the provider answered with an error
     │   ├── AuthenticationError             401
     │   ├── PermissionDeniedError           403
-    │   │   └── InsufficientBalanceError    403 whose body speaks of balance or quota
+    │   │   └── InsufficientBalanceError    403 (or 402, or OpenAI's 429 insufficient_quota)
+    │   │                                   whose body speaks of balance or quota: not retried
     │   ├── NotFoundError                   404
+    │   │   └── ModelUnavailableError       the model is not served (retired): any status
     │   ├── RateLimitError                  429 (`.retry_after` seconds, when given)
     │   ├── ContentPolicyError              400 content_policy_violation / moderation_blocked
     │   ├── BadRequestError                 any other 4xx
@@ -58,6 +60,7 @@ __all__ = [
     "IncompleteDownloadError",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "ModelUnavailableError",
     "NetworkError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -151,11 +154,20 @@ class PermissionDeniedError(APIError):
 
 
 class InsufficientBalanceError(PermissionDeniedError):
-    """403 whose body speaks of balance or quota: top up the account."""
+    """The account has no money or quota left: top up. Relays answer 403 (one-api/new-api:
+    ``insufficient_user_quota``, ``pre_consume_token_quota_failed``), OpenAI 429
+    ``insufficient_quota``; never retried (waiting does not refill an account)."""
 
 
 class NotFoundError(APIError):
     """404: no job with this id (for this provider and key)."""
+
+
+class ModelUnavailableError(NotFoundError):
+    """The provider does not serve the model asked for (``model_not_found``): it was retired
+    (OpenAI shut its Sora 2 API down on 2026-09-24) or the relay has no route for it. Relays
+    answer it with 503, OpenAI with 404; either way it is not retried, and a create refused
+    so made no job."""
 
 
 class RateLimitError(APIError):

@@ -50,6 +50,9 @@ class GptprotoChat(Dialect):
     @handles("createChatCompletion")
     def create(self, ctx: Context) -> Response:
         body = ctx.body
+        refused = self.refuse_model(ctx, body["model"])
+        if refused is not None:
+            return refused
         user = [m for m in body["messages"] if m["role"] == "user"]
         if not user:
             return error_response(self, 400, "no user message", param="messages")

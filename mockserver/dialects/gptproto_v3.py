@@ -73,6 +73,9 @@ class GptprotoV3(Dialect):
         and the contract already refused sora-2 with ``large`` or 25 s."""
         body = ctx.body
         model = body.get("model", "sora-2")
+        refused = self.refuse_model(ctx, model)
+        if refused is not None:
+            return refused
         width, height = PIXELS[(body["size"], body.get("orientation", "portrait"))]
         found = self.reference_image(
             ctx,

@@ -26,6 +26,7 @@ from sora_client._exceptions import (
     ContentPolicyError,
     InsufficientBalanceError,
     InvalidRequestError,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -42,8 +43,20 @@ USER_AGENT = f"sora-client/0.1 httpx/{httpx.__version__}"
 CONTENT_POLICY_CODES = frozenset(
     {"content_policy_violation", "moderation_blocked", "content_filter", "content_policy"}
 )
-#: provider codes that mean "no money left"
-BALANCE_CODES = frozenset({"insufficient_balance", "insufficient_quota", "quota_exceeded"})
+#: provider codes that mean "no money left": OpenAI's `insufficient_quota` (a 429), the
+#: one-api / new-api relays' `insufficient_user_quota` and `pre_consume_token_quota_failed`
+#: (403s), GPTProto-style `insufficient_balance` (contracts/README.md cites each)
+BALANCE_CODES = frozenset(
+    {
+        "insufficient_balance",
+        "insufficient_quota",
+        "insufficient_user_quota",
+        "pre_consume_token_quota_failed",
+        "quota_exceeded",
+    }
+)
+#: provider codes that mean "this model is not served" (OpenAI, new-api)
+MODEL_CODES = frozenset({"model_not_found", "model_not_available"})
 BALANCE_WORDS = re.compile(r"balance|quota|credit|insufficient funds|top.?up", re.IGNORECASE)
 #: keys shorter than this are not searched for in text (every "a" would be redacted)
 MIN_REDACTED = 6
@@ -258,14 +271,18 @@ class Adapter:
             "request_id": request_id(response),
             "body": body,
         }
-        policy = (code or "").lower() in CONTENT_POLICY_CODES
+        lowered = (code or "").lower()
+        policy = lowered in CONTENT_POLICY_CODES
         if policy or (status == 400 and POLICY_WORDS.search(message)):
             return ContentPolicyError(message, **kwargs)
+        if lowered in MODEL_CODES:
+            return ModelUnavailableError(message, **kwargs)
         if status == 401:
             return AuthenticationError(message, **kwargs)
-        if status == 402 or (
-            status == 403
-            and ((code or "").lower() in BALANCE_CODES or BALANCE_WORDS.search(message))
+        if (
+            status == 402
+            or (status in (403, 429) and lowered in BALANCE_CODES)
+            or (status == 403 and BALANCE_WORDS.search(message))
         ):
             return InsufficientBalanceError(message, **kwargs)
         if status == 403:
