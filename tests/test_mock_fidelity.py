@@ -202,8 +202,8 @@ def test_openais_429_insufficient_quota_is_a_balance_error_never_retried(flavor:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        body = {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
-                          "param": None, "code": "insufficient_quota"}}  # fmt: skip
+        error = {"message": "You exceeded your current quota", "type": "insufficient_quota"}
+        body = {"error": error | {"param": None, "code": "insufficient_quota"}}
         return httpx.Response(429, json=body, headers={"Retry-After": "1"})
 
     with flavor.client(
