@@ -9,6 +9,7 @@ accepted, each documented limit refused.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import httpx
@@ -285,3 +286,16 @@ def test_a_retired_model_is_model_unavailable_and_never_ambiguous(
                 kwargs["seconds"] = 25
             assert c.create("a cat", **kwargs).model == "sora-2-pro"
     mock.check()
+
+
+# --------------------------------------------------------------------- seed 002, chat mode
+
+
+def test_the_chat_success_chunk_carries_the_documents_role(sora_mock: SoraMock) -> None:
+    body = {"model": "sora-2", "stream": True, "messages": [{"role": "user", "content": "a cat"}]}
+    with sora_mock.stepping(1.0), sora_mock.client("gptproto") as client:
+        text = client.post("/v1/chat/completions", json=body, headers=HEADERS).text
+    chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    success = [d for d in deltas if "✅" in (d.get("content") or "")]
+    assert len(success) == 1 and success[0]["role"] == "assistant"

@@ -187,7 +187,8 @@ class GptprotoChat(Dialect):
                 news = True
                 yield self._chunk(job, QUEUED.format(id=job.id), role=True)
             if state.status.terminal:
-                yield self._chunk(job, self._final_text(job, state, host_url))
+                # the document's success chunk carries `"role": "assistant"` in its delta
+                yield self._chunk(job, self._final_text(job, state, host_url), role=True)
                 finish = "stop" if state.status is Status.COMPLETED else "error"
                 yield self._chunk(job, None, finish=finish)
                 yield "data: [DONE]\n\n"
