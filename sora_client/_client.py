@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ipaddress
+import logging
 import os
 import time
 import weakref
@@ -26,6 +28,7 @@ from sora_client._models import Job
 from sora_client._providers import PROVIDERS, adapter_class
 from sora_client._retry import RetryPolicy
 
+log = logging.getLogger("sora_client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
@@ -39,6 +42,8 @@ DEFAULT_POLL_INTERVAL = 5.0
 #: the body iterator of each streamed response being read, kept with the response (not the
 #: client): a chat Job's stream is read on by whichever client waits for it
 _ITERATORS: weakref.WeakKeyDictionary[httpx.Response, Any] = weakref.WeakKeyDictionary()
+#: sent when no key is given and the base URL is loopback (the mock accepts any key)
+PLACEHOLDER_KEY = "sk-mock-placeholder"
 #: the largest answer read whole (a JSON job is a few kB; videos and streams are streamed)
 MAX_BODY = 32 * 1024 * 1024
 
@@ -62,9 +67,21 @@ class _BaseClient(Generic[H]):
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
         key = key.strip()
+        #: True when no key was given and a placeholder is sent to a loopback base URL
+        self.placeholder_key = False
         if not key:
-            raise ConfigurationError(
-                f"no API key for {provider}: set {cls.env_var} or pass api_key="
+            if base_url is None or not _is_loopback(base_url):
+                raise ConfigurationError(
+                    f"no API key for {provider}: set {cls.env_var} or pass api_key="
+                )
+            key = PLACEHOLDER_KEY
+            self.placeholder_key = True
+            log.warning(
+                "no API key for %s: %s is a loopback address (a mock, which accepts any key), "
+                "so the placeholder key %r is sent",
+                provider,
+                base_url,
+                PLACEHOLDER_KEY,
             )
         if max_retries < 0:
             raise ConfigurationError("max_retries cannot be negative")
@@ -210,9 +227,41 @@ class SoraClient(_BaseClient[httpx.Client]):
             self._core.wait(job, timeout, on_progress, poll_interval, raise_on_failure)
         )
 
-    def download(self, job: Job | str, path: str | os.PathLike[str]) -> Path:
-        """Save the video to ``path`` (a file, or a directory to put ``<id>.mp4`` in)."""
-        return self._run(self._core.download(job, path))
+    def download(
+        self, job: Job | str, path: str | os.PathLike[str], *, variant: str = "video"
+    ) -> Path:
+        """Save the video to ``path`` (a file, or a directory to put ``<id>.mp4`` in).
+        ``variant="thumbnail"`` or ``"spritesheet"`` saves that image instead, where the
+        provider has a content endpoint (UnsupportedOperation otherwise). A broken transfer
+        resumes with ``Range``; ``path`` is replaced only once the file is whole."""
+        return self._run(self._core.download(job, path, variant))
+
+    def list(
+        self, *, limit: int | None = None, order: str | None = None, after: str | None = None
+    ) -> Iterator[Job]:
+        """Every job of this key, newest first by default, fetched page by page as the
+        iterator is read (``limit`` per page, from the cursor ``after``). Raises
+        UnsupportedOperation at once for a provider without a list endpoint."""
+        self._adapter.build_list(limit, order, after)  # unsupported: raise now, not on next()
+        return self._pages(limit, order, after)
+
+    def _pages(self, limit: int | None, order: str | None, after: str | None) -> Iterator[Job]:
+        cursor = after
+        while True:
+            jobs, has_more, next_cursor = self._run(self._core.list_page(limit, order, cursor))
+            yield from jobs
+            if not has_more or not next_cursor or next_cursor == cursor:
+                return
+            cursor = next_cursor
+
+    def delete(self, job: Job | str) -> bool:
+        """Delete a job and its video (True when the provider confirms it)."""
+        return self._run(self._core.delete(job.id if isinstance(job, Job) else job))
+
+    def remix(self, job: Job | str, prompt: str, **extra: Any) -> Job:
+        """A new job from a completed one, changed as ``prompt`` says (it is billed as a
+        create, and like a create it is never sent twice)."""
+        return self._run(self._core.remix(job.id if isinstance(job, Job) else job, prompt, extra))
 
     def generate(
         self,
@@ -409,9 +458,42 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             self._core.wait(job, timeout, on_progress, poll_interval, raise_on_failure)
         )
 
-    async def download(self, job: Job | str, path: str | os.PathLike[str]) -> Path:
+    async def download(
+        self, job: Job | str, path: str | os.PathLike[str], *, variant: str = "video"
+    ) -> Path:
         """See :meth:`SoraClient.download`."""
-        return await self._run(self._core.download(job, path))
+        return await self._run(self._core.download(job, path, variant))
+
+    def list(
+        self, *, limit: int | None = None, order: str | None = None, after: str | None = None
+    ) -> AsyncIterator[Job]:
+        """See :meth:`SoraClient.list`: ``async for job in client.list(): ...``."""
+        self._adapter.build_list(limit, order, after)  # unsupported: raise now
+        return self._pages(limit, order, after)
+
+    async def _pages(
+        self, limit: int | None, order: str | None, after: str | None
+    ) -> AsyncIterator[Job]:
+        cursor = after
+        while True:
+            jobs, has_more, next_cursor = await self._run(
+                self._core.list_page(limit, order, cursor)
+            )
+            for job in jobs:
+                yield job
+            if not has_more or not next_cursor or next_cursor == cursor:
+                return
+            cursor = next_cursor
+
+    async def delete(self, job: Job | str) -> bool:
+        """See :meth:`SoraClient.delete`."""
+        return await self._run(self._core.delete(job.id if isinstance(job, Job) else job))
+
+    async def remix(self, job: Job | str, prompt: str, **extra: Any) -> Job:
+        """See :meth:`SoraClient.remix`."""
+        return await self._run(
+            self._core.remix(job.id if isinstance(job, Job) else job, prompt, extra)
+        )
 
     async def generate(
         self,
@@ -562,6 +644,17 @@ def _set_content(response: httpx.Response, content: bytes) -> None:
     """Make ``response.content`` the body read chunk by chunk, as ``Response.read()`` does
     (httpx keeps it in ``_content``; the drivers read it themselves to enforce limits)."""
     response._content = content
+
+
+def _is_loopback(base_url: str | httpx.URL) -> bool:
+    """127.0.0.0/8, ::1 or localhost: a server on this machine (the mock), never a provider."""
+    host = httpx.URL(str(base_url)).host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _overall(timeout: float | httpx.Timeout | None) -> float | None:

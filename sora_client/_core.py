@@ -53,6 +53,10 @@ log = logging.getLogger("sora_client")
 MAX_ERROR_BODY = 1 << 20
 #: media types accepted as "the video" (a CDN may label it generically)
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
+#: media types accepted for the image variants (thumbnail, spritesheet)
+IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+#: file name suffix per variant when download() is given a directory
+VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 #: the first bytes of a body that is text, not a video (JSON, HTML, XML)
 TEXT_STARTS = (b"{", b"[", b"<", b'"')
 #: redirects of a create followed (307/308 to the same origin only)
@@ -118,8 +122,18 @@ class Core:
             seconds = int(seconds)
         spec = CreateSpec(prompt, loaded, model, seconds, size, dict(extra))
         request = self.adapter.build_create(spec)
-        self.adapter.validate(request)
-        check_matches(name, loaded, self.adapter.pixel_target(spec))
+        problems: list[tuple[str | None, str]] = []
+        for check in (
+            lambda: self.adapter.validate(request),
+            lambda: check_matches(name, loaded, self.adapter.pixel_target(spec)),
+        ):
+            try:
+                check()
+            except InvalidRequestError as exc:
+                problems += exc.problems
+        if problems:
+            first_field, first_rule = problems[0]
+            raise InvalidRequestError(name, first_field, first_rule, problems)
         return request
 
     def create(
@@ -289,6 +303,54 @@ class Core:
         self.adapter.validate(request)
         response, _ = yield from self._send_read(request)
         return self._job(response)
+
+    # ================================================================== list, delete, remix
+
+    def list_page(
+        self, limit: int | None, order: str | None, after: str | None
+    ) -> Flow[tuple[list[Job], bool, str | None]]:
+        """One page of the provider's jobs: (jobs, has_more, the next page's cursor)."""
+        request = self.adapter.build_list(limit, order, after)
+        self.adapter.validate(request)
+        response, _ = yield from self._send_read(request)
+        body = self._json(response)
+        try:
+            return self.adapter.parse_list(body, response)
+        except SoraError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self.adapter.unexpected(response, f"{type(exc).__name__}: {exc}", body) from None
+
+    def delete(self, job_id: str) -> Flow[bool]:
+        """Delete a job (idempotent, so retried like a read). True when the provider says
+        it is deleted."""
+        request = self.adapter.build_delete(job_id)
+        self.adapter.validate(request)
+        response, _ = yield from self._send_read(request)
+        body = self._json(response)
+        try:
+            return self.adapter.parse_deleted(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self.adapter.unexpected(response, f"{type(exc).__name__}: {exc}", body) from None
+
+    def remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> Flow[Job]:
+        """A new job from a completed one. It costs what a create costs, so it is sent as a
+        create is: retried only when it provably never arrived or was refused with 429."""
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(self.provider, "prompt", "must be a string")
+        request = self.adapter.build_remix(job_id, prompt, dict(extra))
+        self.adapter.validate(request)
+        sent_at = datetime.now(UTC)
+        response = yield from self._send_create(request)
+        return self._created(response, sent_at)
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise self.adapter.unexpected(
+                response, "the body is not JSON", response.content[:500].decode("utf-8", "replace")
+            ) from None
 
     # ================================================================== wait
 
@@ -486,12 +548,20 @@ class Core:
 
     # ================================================================== download
 
-    def download(self, job: Job | str, path: str | os.PathLike[str]) -> Flow[Path]:
+    def download(
+        self, job: Job | str, path: str | os.PathLike[str], variant: str = "video"
+    ) -> Flow[Path]:
         target = Path(path)
         job_id = job.id if isinstance(job, Job) else job
         if target.is_dir():
-            target = target / f"{_safe_name(job_id)}.mp4"
+            target = target / f"{_safe_name(job_id)}{VARIANT_SUFFIX.get(variant, '')}"
         adapter = self.adapter
+        if variant != "video":
+            # only a content endpoint serves variants; the contract decides which exist
+            request = adapter.build_content(job_id, variant)
+            assert request is not None
+            adapter.validate(request)
+            return (yield from self._fetch_to_file(request, target, IMAGE_TYPES))
         if isinstance(job, str):
             by_id = adapter.build_content(job)
             if by_id is not None:
@@ -523,7 +593,9 @@ class Core:
             )
         return (yield from self._fetch_to_file(content, target))
 
-    def _fetch_to_file(self, request: httpx.Request, target: Path) -> Flow[Path]:
+    def _fetch_to_file(
+        self, request: httpx.Request, target: Path, accepted: tuple[str, ...] = VIDEO_TYPES
+    ) -> Flow[Path]:
         """Stream the video into a temp file beside ``target``, then move it in.
 
         A body that breaks off (or ends short of its length) is resumed where it stopped with
@@ -545,7 +617,7 @@ class Core:
                 sent = _ranged(request, part) if ranged else request
                 response, attempt = yield from self._send_read(sent, stream=True, attempt=attempt)
                 error: SoraError | None = None
-                if not (yield from self._accept_video(response, part, ranged)):
+                if not (yield from self._accept_video(response, part, ranged, accepted)):
                     continue  # a 206 of another representation: start over at once
                 try:
                     yield from self._append(response, part)
@@ -584,11 +656,17 @@ class Core:
             if not moved:
                 part.path.unlink(missing_ok=True)
 
-    def _accept_video(self, response: httpx.Response, part: _Partial, ranged: bool) -> Flow[bool]:
+    def _accept_video(
+        self,
+        response: httpx.Response,
+        part: _Partial,
+        ranged: bool,
+        accepted: tuple[str, ...] = VIDEO_TYPES,
+    ) -> Flow[bool]:
         """Check the answer is the video (or the rest of it); raise when it is not. False:
         a 206 that does not continue the same representation (the file starts over)."""
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type and not media_type.startswith(VIDEO_TYPES):
+        if media_type and not media_type.startswith(accepted):
             content = yield from self._body(response, True)
             raise self._not_video(response, media_type, content)
         encoding = response.headers.get("content-encoding", "identity").strip().lower()

@@ -105,11 +105,14 @@ class InvalidRequestError(SoraError, ValueError):
         self.provider = provider
         self.field = field
         self.rule = rule
-        self.problems = list(problems) or [(field, rule)]
-        where = f"{field}: " if field else ""
-        extra = len(self.problems) - 1
-        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra > 0 else ""
-        super().__init__(f"invalid request for {provider}: {where}{rule}{more}")
+        unique: list[tuple[str | None, str]] = []
+        for problem in list(problems) or [(field, rule)]:
+            if problem not in unique:
+                unique.append(problem)
+        self.problems = unique
+        # every problem is named: a user fixes them all in one go, not one per attempt
+        text = "; ".join(f"{f}: {r}" if f else r for f, r in self.problems)
+        super().__init__(f"invalid request for {provider}: {text}")
 
 
 class UnsupportedOperation(SoraError):

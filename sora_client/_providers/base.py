@@ -183,9 +183,35 @@ class Adapter:
     def build_get(self, job_id: str) -> httpx.Request:
         raise UnsupportedOperation(f"{self.name} has no status endpoint")
 
-    def build_content(self, job_id: str) -> httpx.Request | None:
+    def build_content(self, job_id: str, variant: str = "video") -> httpx.Request | None:
         """The provider's own download endpoint, or None when videos are fetched by URL."""
+        if variant != "video":
+            raise self.unsupported(f"download(variant={variant!r})", "content variants")
         return None
+
+    # ------------------------------------------------------------------ the rest of the API
+
+    def unsupported(self, call: str, what: str) -> UnsupportedOperation:
+        return UnsupportedOperation(
+            f"{self.name} has no {what}: {call} is not part of its API "
+            f"(contracts/{self.contract_name}.yaml)"
+        )
+
+    def build_list(self, limit: int | None, order: str | None, after: str | None) -> httpx.Request:
+        raise self.unsupported("list()", "list endpoint")
+
+    def parse_list(self, body: Any, response: httpx.Response) -> tuple[list[Job], bool, str | None]:
+        """(jobs, has_more, the cursor of the next page)."""
+        raise self.unsupported("list()", "list endpoint")
+
+    def build_delete(self, job_id: str) -> httpx.Request:
+        raise self.unsupported("delete()", "delete endpoint")
+
+    def parse_deleted(self, body: Any) -> bool:
+        raise self.unsupported("delete()", "delete endpoint")
+
+    def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
+        raise self.unsupported("remix()", "remix operation")
 
     def build_video_url(self, url: str) -> httpx.Request:
         """GET a video by URL. The key goes only to the provider's own origin, never to a CDN."""
