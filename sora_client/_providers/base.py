@@ -57,6 +57,10 @@ BALANCE_CODES = frozenset(
 )
 #: provider codes that mean "this model is not served" (OpenAI, new-api)
 MODEL_CODES = frozenset({"model_not_found", "model_not_available"})
+#: the words of a "model not found" from a provider with no code for it (Vtrix)
+MODEL_WORDS = re.compile(
+    r"\bmodel\b.{0,80}\b(not found|does not exist|not exist|unavailable|retired)", re.IGNORECASE
+)
 BALANCE_WORDS = re.compile(r"balance|quota|credit|insufficient funds|top.?up", re.IGNORECASE)
 #: keys shorter than this are not searched for in text (every "a" would be redacted)
 MIN_REDACTED = 6
@@ -301,7 +305,7 @@ class Adapter:
         policy = lowered in CONTENT_POLICY_CODES
         if policy or (status == 400 and POLICY_WORDS.search(message)):
             return ContentPolicyError(message, **kwargs)
-        if lowered in MODEL_CODES:
+        if lowered in MODEL_CODES or (status in (404, 503) and MODEL_WORDS.search(message)):
             return ModelUnavailableError(message, **kwargs)
         if status == 401:
             return AuthenticationError(message, **kwargs)
