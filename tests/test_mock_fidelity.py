@@ -35,6 +35,7 @@ from sora_client import (
     ModelUnavailableError,
     PermissionDeniedError,
 )
+from sora_client._providers.base import encode_multipart
 
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 V3_PATH = "/api/v3/openai/reverse/sora-2/image-to-video"
@@ -299,3 +300,75 @@ def test_the_chat_success_chunk_carries_the_documents_role(sora_mock: SoraMock) 
     deltas = [c["choices"][0]["delta"] for c in chunks]
     success = [d for d in deltas if "✅" in (d.get("content") or "")]
     assert len(success) == 1 and success[0]["role"] == "assistant"
+
+
+# --------------------------------------------------------------------- seed 001, /v1/videos
+
+
+def _multipart_ok(contract: str, host: str, fields: dict[str, str], image: bool) -> bool:
+    files = [("input_reference", "i.png", b"\x89PNG", "image/png")] if image else []
+    content, content_type = encode_multipart(fields, files)  # multipart even with no file
+    request = httpx.Request(
+        "POST",
+        f"{host}/v1/videos",
+        content=content,
+        headers={"Authorization": "k", "Content-Type": content_type},
+    )
+    try:
+        contracts.load(contract).validate_request(contracts.request_from_httpx(request))
+    except contracts.ContractViolation:
+        return False
+    return True
+
+
+def test_gptproto_videos_table_rows_against_the_contract() -> None:
+    """seed 001: prompt required; input_reference optional; model sora-2 | sora-2-pro
+    (default sora-2); seconds 4, 8, 12 (default 4); size 720x1280, 1280x720, 1024x1792,
+    1792x1024 (default 720x1280), "1024x1792 and 1792x1024 are only supported by sora2-pro"."""
+    host = "https://gptproto.com"
+    for model, seconds, size in itertools.product(
+        ["sora-2", "sora-2-pro"], ["4", "8", "12"], GPTGE_SIZES
+    ):
+        documented = model == "sora-2-pro" or "1792" not in size
+        fields = {"prompt": "p", "model": model, "seconds": seconds, "size": size}
+        assert _multipart_ok("gptproto-videos", host, fields, True) is documented
+    assert _multipart_ok("gptproto-videos", host, {"prompt": "p"}, False), "image optional"
+    assert not _multipart_ok("gptproto-videos", host, {"prompt": "p", "size": "1792x1024"}, False)
+    assert not _multipart_ok("gptproto-videos", host, {"seconds": "4"}, False), "prompt required"
+    assert not _multipart_ok("gptproto-videos", host, {"prompt": "p", "seconds": "10"}, False)
+
+
+# --------------------------------------------------------------------- seed 004, Vtrix
+
+
+def _vtrix_ok(body: dict[str, Any]) -> bool:
+    request = httpx.Request(
+        "POST",
+        "https://api.vtrix.ai/model/v1/generation",
+        json=body,
+        headers={"Authorization": "Bearer k"},
+    )
+    try:
+        contracts.load("vtrix-generation").validate_request(contracts.request_from_httpx(request))
+    except contracts.ContractViolation:
+        return False
+    return True
+
+
+def test_vtrix_parameter_list_against_the_contract() -> None:
+    """seed 004: model "Value: sora_2_pro_i2v" and prompt required; size 720x1280 | 1280x720
+    (default 720x1280); seconds 4, 8, 12 (default 4); input_reference a string; remix_video_id
+    a string."""
+    base = {"model": "sora_2_pro_i2v", "prompt": "p"}
+    assert _vtrix_ok(base)
+    for size, seconds in itertools.product(["720x1280", "1280x720"], ["4", "8", "12"]):
+        assert _vtrix_ok(base | {"size": size, "seconds": seconds}), (size, seconds)
+    for size in ["1024x1792", "1792x1024", "640x480"]:
+        assert not _vtrix_ok(base | {"size": size}), size
+    for seconds in ["5", "10", "15"]:
+        assert not _vtrix_ok(base | {"seconds": seconds}), seconds
+    assert not _vtrix_ok(base | {"model": "sora-2"})
+    assert not _vtrix_ok({"model": "sora_2_pro_i2v"}), "prompt required"
+    assert not _vtrix_ok({"prompt": "p"}), "model required"
+    assert _vtrix_ok(base | {"input_reference": "https://x.test/a.png"})
+    assert _vtrix_ok(base | {"remix_video_id": "video_123"})
