@@ -246,13 +246,15 @@ class SoraClient(_BaseClient[httpx.Client]):
         return self._pages(limit, order, after)
 
     def _pages(self, limit: int | None, order: str | None, after: str | None) -> Iterator[Job]:
-        cursor = after
+        cursor, from_server = after, False
         while True:
-            jobs, has_more, next_cursor = self._run(self._core.list_page(limit, order, cursor))
+            jobs, has_more, next_cursor = self._run(
+                self._core.list_page(limit, order, cursor, from_server)
+            )
             yield from jobs
             if not has_more or not next_cursor or next_cursor == cursor:
                 return
-            cursor = next_cursor
+            cursor, from_server = next_cursor, True
 
     def delete(self, job: Job | str) -> bool:
         """Delete a job and its video (True when the provider confirms it)."""
@@ -474,16 +476,16 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
     async def _pages(
         self, limit: int | None, order: str | None, after: str | None
     ) -> AsyncIterator[Job]:
-        cursor = after
+        cursor, from_server = after, False
         while True:
             jobs, has_more, next_cursor = await self._run(
-                self._core.list_page(limit, order, cursor)
+                self._core.list_page(limit, order, cursor, from_server)
             )
             for job in jobs:
                 yield job
             if not has_more or not next_cursor or next_cursor == cursor:
                 return
-            cursor = next_cursor
+            cursor, from_server = next_cursor, True
 
     async def delete(self, job: Job | str) -> bool:
         """See :meth:`SoraClient.delete`."""

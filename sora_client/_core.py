@@ -307,11 +307,22 @@ class Core:
     # ================================================================== list, delete, remix
 
     def list_page(
-        self, limit: int | None, order: str | None, after: str | None
+        self, limit: int | None, order: str | None, after: str | None, from_server: bool = False
     ) -> Flow[tuple[list[Job], bool, str | None]]:
-        """One page of the provider's jobs: (jobs, has_more, the next page's cursor)."""
+        """One page of the provider's jobs: (jobs, has_more, the next page's cursor).
+        ``from_server``: ``after`` is the cursor the previous page named, so a cursor the
+        contract would refuse is the provider's fault, not the caller's."""
         request = self.adapter.build_list(limit, order, after)
-        self.adapter.validate(request)
+        try:
+            self.adapter.validate(request)
+        except InvalidRequestError as exc:
+            if not from_server:
+                raise
+            raise UnexpectedResponseError(
+                f"the provider's next-page cursor cannot be sent back ({exc.rule})",
+                provider=self.provider,
+                status_code=200,
+            ) from None
         response, _ = yield from self._send_read(request)
         body = self._json(response)
         try:
