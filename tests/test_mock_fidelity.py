@@ -372,3 +372,23 @@ def test_vtrix_parameter_list_against_the_contract() -> None:
     assert not _vtrix_ok({"prompt": "p"}), "model required"
     assert _vtrix_ok(base | {"input_reference": "https://x.test/a.png"})
     assert _vtrix_ok(base | {"remix_video_id": "video_123"})
+
+
+def test_gptproto_quality_is_only_the_documented_word(sora_mock: SoraMock) -> None:
+    """seed 001 prints `"quality": "standard"` for a sora-2 job and shows no pro job."""
+    seen = {}
+    with sora_mock.client("gptproto") as client:
+        for api_id in ("gptproto-videos",):
+            api = APIS[api_id]
+            for model, size in (("sora-2", "720x1280"), ("sora-2-pro", "1792x1024")):
+                width, height = (int(x) for x in size.split("x"))
+                created = client.post(
+                    "/v1/videos",
+                    data={"prompt": "p", "model": model, "size": size, "seconds": "4"},
+                    files={"input_reference": ("i.png", png(width, height), "image/png")},
+                    headers=HEADERS,
+                )
+                assert created.status_code == 200, created.text
+                seen[model] = client.get(api.status_path(created.json()["id"])).json()
+    assert seen["sora-2"]["quality"] == "standard"
+    assert "quality" not in seen["sora-2-pro"]

@@ -86,7 +86,10 @@ class OpenAIVideos(Dialect):
             "prompt": job.prompt,
         }
         if self.sora_video_url:
-            body["quality"] = "standard"
+            if job.model == "sora-2":
+                # seed 001 prints `quality: standard` for a sora-2 job; a pro job's word is
+                # not shown, so none is invented (contracts/README.md)
+                body["quality"] = "standard"
             body["soraVideoUrl"] = (
                 ctx.host_url + self.service.media_path(job.id)
                 if state.status is Status.COMPLETED
