@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import contracts
-from mockserver import admin, dashboard
+from mockserver import admin, dashboard, faults
 from mockserver.binding import bind
 from mockserver.config import MockConfig
 from mockserver.console import RequestLine, RequestLog
@@ -48,6 +48,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
 
     app.before_request(_start)
     app.after_request(_finish)
+    app.after_request(faults.retry_after_switch)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

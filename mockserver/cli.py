@@ -107,6 +107,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
+        "--retired-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer creates for this model with the provider's 'model not found' (repeatable)",
+    )
+    p.add_argument(
+        "--no-retry-after",
+        dest="retry_after",
+        action="store_false",
+        help="send 429s without Retry-After (no provider documents the header)",
+    )
+    p.add_argument(
         "--retention",
         type=_duration,
         default=24 * 3600.0,
@@ -206,6 +219,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         retention_seconds=args.retention,
         log_format=None if getattr(args, "quiet", False) else getattr(args, "log_format", "text"),
         bind_host=args.host,
+        retry_after=args.retry_after,
+        retired_models=tuple(args.retired_model),
     )
 
 

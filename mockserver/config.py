@@ -65,3 +65,9 @@ class MockConfig:
     retention_seconds: float | None = 24 * 3600.0
     #: scenario rules switched on at start-up: ``NAME`` (everyone) or ``NAME@KEY`` (one key)
     scenarios: tuple[str, ...] = ()
+    #: send `Retry-After` on 429s (no provider document mentions it: a client must cope
+    #: with both; `--no-retry-after` shows the other behaviour)
+    retry_after: bool = True
+    #: models every create answers with the provider's own "model not found"
+    #: (`--retired-model NAME`, repeatable; the `model_unavailable` scenario does it per key)
+    retired_models: tuple[str, ...] = ()

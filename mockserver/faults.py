@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from flask import Response
+
 from mockserver.clock import Clock
 
 
@@ -26,6 +28,8 @@ class Scenario(StrEnum):
     CONTENT_POLICY = "content_policy"
     GENERATION_FAILED = "generation_failed"
     SLOW = "slow"
+    #: the model asked for is gone (retired): each provider's own "model not found"
+    MODEL_UNAVAILABLE = "model_unavailable"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ SCENARIOS: dict[Scenario, ScenarioSpec] = {
     Scenario.CONTENT_POLICY: ScenarioSpec(400, True, "Content blocked due to safety concerns"),
     Scenario.GENERATION_FAILED: ScenarioSpec(None, True, "The video generation failed"),
     Scenario.SLOW: ScenarioSpec(None, False, "slow response"),
+    # the status is the provider's (a dialect's `model_unavailable`): 404 or 503
+    Scenario.MODEL_UNAVAILABLE: ScenarioSpec(None, True, "model not found"),
 }
 
 #: the scenarios a random fault rate draws from: transient ones a client should retry
@@ -137,3 +143,13 @@ class Buckets(Protocol):
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
+
+
+def retry_after_switch(response: Response) -> Response:
+    """``--no-retry-after``: take the header off every answer (an ``after_request`` hook).
+    No provider document mentions ``Retry-After``; a client that needs it fails live."""
+    from mockserver.app import service_of_current
+
+    if not service_of_current().config.retry_after:
+        response.headers.pop("Retry-After", None)
+    return response

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ipaddress
+import logging
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -18,13 +21,14 @@ from typing import Any, Generic, TypeVar, cast
 import httpx
 
 from sora_client._core import Core, ProgressCallback
-from sora_client._exceptions import ConfigurationError, translate_transport_error
+from sora_client._exceptions import BodyTooLarge, ConfigurationError, translate_transport_error
 from sora_client._flow import Action, Close, Flow, Keep, Notify, Now, Read, Send, Sleep
 from sora_client._images import ImageInput
 from sora_client._models import Job
 from sora_client._providers import PROVIDERS, adapter_class
 from sora_client._retry import RetryPolicy
 
+log = logging.getLogger("sora_client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
@@ -35,7 +39,13 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_WAIT_TIMEOUT = 900.0
 #: seconds between polls when the provider gives no ``openai-poll-after-ms`` hint
 DEFAULT_POLL_INTERVAL = 5.0
-CHUNK_SIZE = 64 * 1024
+#: the body iterator of each streamed response being read, kept with the response (not the
+#: client): a chat Job's stream is read on by whichever client waits for it
+_ITERATORS: weakref.WeakKeyDictionary[httpx.Response, Any] = weakref.WeakKeyDictionary()
+#: sent when no key is given and the base URL is loopback (the mock accepts any key)
+PLACEHOLDER_KEY = "sk-mock-placeholder"
+#: the largest answer read whole (a JSON job is a few kB; videos and streams are streamed)
+MAX_BODY = 32 * 1024 * 1024
 
 
 class _BaseClient(Generic[H]):
@@ -57,23 +67,39 @@ class _BaseClient(Generic[H]):
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
         key = key.strip()
+        #: True when no key was given and a placeholder is sent to a loopback base URL
+        self.placeholder_key = False
         if not key:
-            raise ConfigurationError(
-                f"no API key for {provider}: set {cls.env_var} or pass api_key="
+            if base_url is None or not _is_loopback(base_url):
+                raise ConfigurationError(
+                    f"no API key for {provider}: set {cls.env_var} or pass api_key="
+                )
+            key = PLACEHOLDER_KEY
+            self.placeholder_key = True
+            log.warning(
+                "no API key for %s: %s is a loopback address (a mock, which accepts any key), "
+                "so the placeholder key %r is sent",
+                provider,
+                base_url,
+                PLACEHOLDER_KEY,
             )
         if max_retries < 0:
             raise ConfigurationError("max_retries cannot be negative")
         self.provider = provider
         self.max_retries = max_retries
         self._adapter = cls(key, base_url, default_headers)
-        self._core = Core(self._adapter, RetryPolicy(max_retries=max_retries), poll_interval)
+        self._core = Core(
+            self._adapter,
+            RetryPolicy(max_retries=max_retries),
+            poll_interval,
+            exchange_timeout=_overall(timeout),
+        )
         self._timeout = timeout
         self._sleep = sleep
         self._clock = clock
         #: seconds slept through an injected ``sleep``: with no clock injected, ``wait``
         #: deadlines count them, so a test's fake sleep moves time for the client too
         self._slept = 0.0
-        self._iterators: dict[int, Any] = {}
         #: streams a chat-mode Job still owns: closed with the client
         self._kept: dict[int, httpx.Response] = {}
 
@@ -105,6 +131,24 @@ class _BaseClient(Generic[H]):
         job = yield from self._core.wait(job, timeout, on_progress, None, True)
         yield from self._core.download(job, path)
         return job
+
+    def _check_body(self, response: httpx.Response, size: int, started: float) -> None:
+        """Between two chunks of a body read whole: raise (as httpx would) when it outgrows
+        MAX_BODY or the exchange outlives its overall deadline (httpx's own timeouts are
+        per read, so a server trickling a byte a second would never trip them)."""
+        if size > MAX_BODY:
+            raise BodyTooLarge(
+                f"sent an answer larger than {MAX_BODY} bytes",
+                limit=MAX_BODY,
+                request=response.request,
+            )
+        limit = self._core.exchange_timeout
+        if limit is not None and self._now() - started > limit:
+            raise httpx.ReadTimeout(
+                f"the answer was not complete after {limit:g} s (the overall deadline of a "
+                "request)",
+                request=response.request,
+            )
 
     @staticmethod
     def _escaped(exc: httpx.HTTPError, provider: str) -> Exception:
@@ -183,9 +227,43 @@ class SoraClient(_BaseClient[httpx.Client]):
             self._core.wait(job, timeout, on_progress, poll_interval, raise_on_failure)
         )
 
-    def download(self, job: Job | str, path: str | os.PathLike[str]) -> Path:
-        """Save the video to ``path`` (a file, or a directory to put ``<id>.mp4`` in)."""
-        return self._run(self._core.download(job, path))
+    def download(
+        self, job: Job | str, path: str | os.PathLike[str], *, variant: str = "video"
+    ) -> Path:
+        """Save the video to ``path`` (a file, or a directory to put ``<id>.mp4`` in).
+        ``variant="thumbnail"`` or ``"spritesheet"`` saves that image instead, where the
+        provider has a content endpoint (UnsupportedOperation otherwise). A broken transfer
+        resumes with ``Range``; ``path`` is replaced only once the file is whole."""
+        return self._run(self._core.download(job, path, variant))
+
+    def list(
+        self, *, limit: int | None = None, order: str | None = None, after: str | None = None
+    ) -> Iterator[Job]:
+        """Every job of this key, newest first by default, fetched page by page as the
+        iterator is read (``limit`` per page, from the cursor ``after``). Raises
+        UnsupportedOperation at once for a provider without a list endpoint."""
+        self._adapter.build_list(limit, order, after)  # unsupported: raise now, not on next()
+        return self._pages(limit, order, after)
+
+    def _pages(self, limit: int | None, order: str | None, after: str | None) -> Iterator[Job]:
+        cursor, from_server = after, False
+        while True:
+            jobs, has_more, next_cursor = self._run(
+                self._core.list_page(limit, order, cursor, from_server)
+            )
+            yield from jobs
+            if not has_more or not next_cursor or next_cursor == cursor:
+                return
+            cursor, from_server = next_cursor, True
+
+    def delete(self, job: Job | str) -> bool:
+        """Delete a job and its video (True when the provider confirms it)."""
+        return self._run(self._core.delete(job.id if isinstance(job, Job) else job))
+
+    def remix(self, job: Job | str, prompt: str, **extra: Any) -> Job:
+        """A new job from a completed one, changed as ``prompt`` says (it is billed as a
+        create, and like a create it is never sent twice)."""
+        return self._run(self._core.remix(job.id if isinstance(job, Job) else job, prompt, extra))
 
     def generate(
         self,
@@ -252,24 +330,36 @@ class SoraClient(_BaseClient[httpx.Client]):
 
     def _perform(self, action: Action, opened: dict[int, httpx.Response], kept: set[int]) -> Any:
         if isinstance(action, Send):
-            response = self._http.send(action.request, stream=action.stream)
+            started = self._now()
+            response = self._http.send(
+                action.request, stream=True, follow_redirects=action.follow_redirects
+            )
             if action.stream:
                 opened[id(response)] = response
+                return response
+            try:
+                parts: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    self._check_body(response, size, started)
+                    parts.append(chunk)
+                _set_content(response, b"".join(parts))
+            finally:
+                response.close()
             return response
         if isinstance(action, Read):
             opened.setdefault(id(action.response), action.response)
             kept.discard(id(action.response))
-            iterator = self._iterators.get(id(action.response))
+            iterator = _ITERATORS.get(action.response)
             if iterator is None:
                 response = action.response
                 iterator = iter([_read_already(response)]) if _is_read(response) else None
                 if iterator is None:
-                    iterator = (
-                        response.iter_raw(CHUNK_SIZE)
-                        if action.raw
-                        else response.iter_bytes(CHUNK_SIZE)
-                    )
-                self._iterators[id(response)] = iterator
+                    # no chunk size: each chunk as the network delivers it (a size would make
+                    # httpx hold bytes back until it is filled)
+                    iterator = response.iter_raw() if action.raw else response.iter_bytes()
+                _ITERATORS[response] = iterator
             for chunk in iterator:
                 if chunk:
                     return chunk
@@ -298,7 +388,7 @@ class SoraClient(_BaseClient[httpx.Client]):
 
     def _close(self, response: httpx.Response) -> None:
         self._kept.pop(id(response), None)
-        iterator = self._iterators.pop(id(response), None)
+        iterator = _ITERATORS.pop(response, None)
         if isinstance(iterator, Iterator) and hasattr(iterator, "close"):
             iterator.close()
         response.close()
@@ -370,9 +460,42 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             self._core.wait(job, timeout, on_progress, poll_interval, raise_on_failure)
         )
 
-    async def download(self, job: Job | str, path: str | os.PathLike[str]) -> Path:
+    async def download(
+        self, job: Job | str, path: str | os.PathLike[str], *, variant: str = "video"
+    ) -> Path:
         """See :meth:`SoraClient.download`."""
-        return await self._run(self._core.download(job, path))
+        return await self._run(self._core.download(job, path, variant))
+
+    def list(
+        self, *, limit: int | None = None, order: str | None = None, after: str | None = None
+    ) -> AsyncIterator[Job]:
+        """See :meth:`SoraClient.list`: ``async for job in client.list(): ...``."""
+        self._adapter.build_list(limit, order, after)  # unsupported: raise now
+        return self._pages(limit, order, after)
+
+    async def _pages(
+        self, limit: int | None, order: str | None, after: str | None
+    ) -> AsyncIterator[Job]:
+        cursor, from_server = after, False
+        while True:
+            jobs, has_more, next_cursor = await self._run(
+                self._core.list_page(limit, order, cursor, from_server)
+            )
+            for job in jobs:
+                yield job
+            if not has_more or not next_cursor or next_cursor == cursor:
+                return
+            cursor, from_server = next_cursor, True
+
+    async def delete(self, job: Job | str) -> bool:
+        """See :meth:`SoraClient.delete`."""
+        return await self._run(self._core.delete(job.id if isinstance(job, Job) else job))
+
+    async def remix(self, job: Job | str, prompt: str, **extra: Any) -> Job:
+        """See :meth:`SoraClient.remix`."""
+        return await self._run(
+            self._core.remix(job.id if isinstance(job, Job) else job, prompt, extra)
+        )
 
     async def generate(
         self,
@@ -441,25 +564,35 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         self, action: Action, opened: dict[int, httpx.Response], kept: set[int]
     ) -> Any:
         if isinstance(action, Send):
-            response = await self._http.send(action.request, stream=action.stream)
+            started = self._now()
+            response = await self._http.send(
+                action.request, stream=True, follow_redirects=action.follow_redirects
+            )
             if action.stream:
                 opened[id(response)] = response
+                return response
+            try:
+                parts: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    self._check_body(response, size, started)
+                    parts.append(chunk)
+                _set_content(response, b"".join(parts))
+            finally:
+                await response.aclose()
             return response
         if isinstance(action, Read):
             opened.setdefault(id(action.response), action.response)
             kept.discard(id(action.response))
-            iterator: AsyncIterator[bytes] | None = self._iterators.get(id(action.response))
+            iterator: AsyncIterator[bytes] | None = _ITERATORS.get(action.response)
             if iterator is None:
                 response = action.response
                 if _is_read(response):
                     iterator = _one_chunk(_read_already(response))
                 else:
-                    iterator = (
-                        response.aiter_raw(CHUNK_SIZE)
-                        if action.raw
-                        else response.aiter_bytes(CHUNK_SIZE)
-                    )
-                self._iterators[id(response)] = iterator
+                    iterator = response.aiter_raw() if action.raw else response.aiter_bytes()
+                _ITERATORS[response] = iterator
             async for chunk in iterator:
                 if chunk:
                     return chunk
@@ -488,7 +621,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
 
     async def _close(self, response: httpx.Response) -> None:
         self._kept.pop(id(response), None)
-        iterator = self._iterators.pop(id(response), None)
+        iterator = _ITERATORS.pop(response, None)
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -507,6 +640,32 @@ def _is_read(response: httpx.Response) -> bool:
 
 def _read_already(response: httpx.Response) -> bytes:
     return response.content
+
+
+def _set_content(response: httpx.Response, content: bytes) -> None:
+    """Make ``response.content`` the body read chunk by chunk, as ``Response.read()`` does
+    (httpx keeps it in ``_content``; the drivers read it themselves to enforce limits)."""
+    response._content = content
+
+
+def _is_loopback(base_url: str | httpx.URL) -> bool:
+    """127.0.0.0/8, ::1 or localhost: a server on this machine (the mock), never a provider."""
+    host = httpx.URL(str(base_url)).host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _overall(timeout: float | httpx.Timeout | None) -> float | None:
+    """The overall deadline of one exchange: the read timeout (a float is all four)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, httpx.Timeout):
+        return timeout.read
+    return float(timeout)
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:

@@ -23,13 +23,17 @@ import httpx
 from sora_client._exceptions import (
     NEVER_SENT,
     AmbiguousCreateError,
+    APIError,
     ContentTypeError,
     GenerationFailedError,
     IncompleteDownloadError,
     InvalidRequestError,
+    ModelUnavailableError,
     PollTimeoutError,
+    RateLimitError,
+    ResponseTooLargeError,
+    ServerError,
     SoraError,
-    TransportError,
     UnexpectedResponseError,
     UnsupportedOperation,
     VideoNotReadyError,
@@ -37,11 +41,11 @@ from sora_client._exceptions import (
 )
 from sora_client._flow import Close, Flow, Keep, Notify, Now, Read, Send, Sleep
 from sora_client._images import ImageInput, check_matches, load_image
-from sora_client._models import Job
+from sora_client._models import RANK, Job
 from sora_client._providers import Adapter, CreateSpec
 from sora_client._providers.base import request_id
 from sora_client._retry import RETRYABLE_STATUS, RetryPolicy
-from sora_client._sse import Event, SSEDecoder
+from sora_client._sse import Event, LineTooLong, SSEDecoder
 
 log = logging.getLogger("sora_client")
 
@@ -49,6 +53,19 @@ log = logging.getLogger("sora_client")
 MAX_ERROR_BODY = 1 << 20
 #: media types accepted as "the video" (a CDN may label it generically)
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
+#: media types accepted for the image variants (thumbnail, spritesheet)
+IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+#: file name suffix per variant when download() is given a directory
+VARIANT_SUFFIX = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
+#: the first bytes of a body that is text, not a video (JSON, HTML, XML)
+TEXT_STARTS = (b"{", b"[", b"<", b'"')
+#: redirects of a create followed (307/308 to the same origin only)
+MAX_CREATE_REDIRECTS = 5
+#: a download slower than this many bytes per ``timeout`` window is a stall (curl's
+#: --speed-limit/--speed-time): a trickle cannot hold a download open for ever
+MIN_DOWNLOAD_BYTES_PER_WINDOW = 16 * 1024
+#: the answer has no event yet: wait() checks its deadline between reads
+_NOTHING_YET = Event("", "__nothing_yet__")
 
 ProgressCallback = Callable[[Job], object]
 
@@ -66,10 +83,19 @@ class ChatStream:
 
 
 class Core:
-    def __init__(self, adapter: Adapter, policy: RetryPolicy, poll_interval: float) -> None:
+    def __init__(
+        self,
+        adapter: Adapter,
+        policy: RetryPolicy,
+        poll_interval: float,
+        exchange_timeout: float | None = None,
+    ) -> None:
         self.adapter = adapter
         self.policy = policy
         self.poll_interval = poll_interval
+        #: the overall deadline of one exchange (the drivers enforce it on whole bodies; the
+        #: flows on the bodies they stream themselves); None: no deadline
+        self.exchange_timeout = exchange_timeout
 
     @property
     def provider(self) -> str:
@@ -96,8 +122,18 @@ class Core:
             seconds = int(seconds)
         spec = CreateSpec(prompt, loaded, model, seconds, size, dict(extra))
         request = self.adapter.build_create(spec)
-        self.adapter.validate(request)
-        check_matches(name, loaded, self.adapter.pixel_target(spec))
+        problems: list[tuple[str | None, str]] = []
+        for check in (
+            lambda: self.adapter.validate(request),
+            lambda: check_matches(name, loaded, self.adapter.pixel_target(spec)),
+        ):
+            try:
+                check()
+            except InvalidRequestError as exc:
+                problems += exc.problems
+        if problems:
+            first_field, first_rule = problems[0]
+            raise InvalidRequestError(name, first_field, first_rule, problems)
         return request
 
     def create(
@@ -110,19 +146,42 @@ class Core:
         extra: dict[str, Any] | None = None,
     ) -> Flow[Job]:
         request = self.prepare_create(prompt, image, model, seconds, size, extra or {})
+        sent_at = datetime.now(UTC)
         response = yield from self._send_create(request)
         if self.adapter.streams:
-            return (yield from self._open_chat(response))
-        return self._job(response)
+            return (yield from self._open_chat(response, sent_at))
+        return self._created(response, sent_at)
+
+    def _created(
+        self, response: httpx.Response, sent_at: datetime, content: bytes | None = None
+    ) -> Job:
+        """The job a 2xx create answer names. A success the client cannot read may still
+        have made a job: that is ambiguous (never re-sent), not a plain unexpected answer."""
+        try:
+            return self._job(response, content)
+        except UnexpectedResponseError as exc:
+            raise AmbiguousCreateError(
+                provider=self.provider,
+                sent_at=sent_at,
+                request_id=request_id(response),
+                status_code=response.status_code,
+                reason=f"the server answered {response.status_code} but {exc.message}",
+            ) from exc
 
     def _send_create(self, request: httpx.Request) -> Flow[httpx.Response]:
-        """Send a create: retried only if it never left (connect) or was refused (429)."""
+        """Send a create: retried only if it never left (connect) or was refused (429).
+
+        Redirects are not left to httpx: a 307/308 to the same origin is followed (the
+        server asks for the same POST elsewhere and did not act on it); any other redirect
+        may hide an accepted job, or would send the prompt and image to another host:
+        AmbiguousCreateError, nothing re-sent."""
         stream = self.adapter.streams
         attempt = 0
+        hops = 0
         while True:
             sent_at = datetime.now(UTC)
             try:
-                response = yield Send(request, stream=stream)
+                response = yield Send(request, stream=stream, follow_redirects=False)
             except httpx.HTTPError as exc:
                 error = translate_transport_error(exc, self.provider)
                 error.__cause__ = exc
@@ -139,9 +198,30 @@ class Core:
             else:
                 if response.status_code < 300:
                     return response
+                if response.status_code < 400:
+                    if stream:
+                        yield Close(response)
+                    target = self._same_origin_redirect(response)
+                    if target is None or hops >= MAX_CREATE_REDIRECTS:
+                        location = response.headers.get("location", "")
+                        where = httpx.URL(location).host if location else ""
+                        raise AmbiguousCreateError(
+                            provider=self.provider,
+                            sent_at=sent_at,
+                            request_id=request_id(response),
+                            status_code=response.status_code,
+                            reason=(
+                                f"the server answered {response.status_code}, a redirect"
+                                + (f" to {where}" if where else "")
+                                + " that the client does not follow for a create"
+                            ),
+                        )
+                    hops += 1
+                    request = _moved(request, target)
+                    continue
                 content = yield from self._body(response, stream)
                 api_error = self.adapter.error(response, content)
-                if response.status_code >= 500:
+                if response.status_code >= 500 and not isinstance(api_error, ModelUnavailableError):
                     raise AmbiguousCreateError(
                         provider=self.provider,
                         sent_at=sent_at,
@@ -149,8 +229,8 @@ class Core:
                         status_code=response.status_code,
                         reason=f"the server answered {response.status_code}",
                     ) from api_error
-                if response.status_code != 429 or attempt >= self.policy.max_retries:
-                    raise api_error
+                if not isinstance(api_error, RateLimitError) or attempt >= self.policy.max_retries:
+                    raise api_error  # a 4xx, a refusal for money or model: never re-sent
                 wait = self.policy.delay(attempt, response)
                 if wait is None:
                     raise api_error
@@ -158,6 +238,22 @@ class Core:
                 log.info("create to %s rate limited; retry in %.2f s", self.provider, delay)
             yield Sleep(delay)
             attempt += 1
+
+    def _same_origin_redirect(self, response: httpx.Response) -> httpx.URL | None:
+        """The new URL of a 307/308 to the request's own origin, else None."""
+        if response.status_code not in (307, 308):
+            return None
+        location = response.headers.get("location")
+        if not location:
+            return None
+        try:
+            target = response.request.url.join(location)
+        except httpx.InvalidURL:
+            return None
+        here = response.request.url
+        if (target.scheme, target.host, target.port) != (here.scheme, here.host, here.port):
+            return None
+        return target
 
     # ================================================================== reads
 
@@ -181,8 +277,10 @@ class Core:
                     return response, attempt
                 content = yield from self._body(response, stream)
                 error = self.adapter.error(response, content)
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise error
+                if response.status_code not in RETRYABLE_STATUS or not isinstance(
+                    error, (RateLimitError, ServerError)
+                ):
+                    raise error  # e.g. 429 insufficient_quota, 503 model_not_found
                 if attempt >= self.policy.max_retries:
                     raise error
                 wait = self.policy.delay(attempt, response)
@@ -205,6 +303,65 @@ class Core:
         self.adapter.validate(request)
         response, _ = yield from self._send_read(request)
         return self._job(response)
+
+    # ================================================================== list, delete, remix
+
+    def list_page(
+        self, limit: int | None, order: str | None, after: str | None, from_server: bool = False
+    ) -> Flow[tuple[list[Job], bool, str | None]]:
+        """One page of the provider's jobs: (jobs, has_more, the next page's cursor).
+        ``from_server``: ``after`` is the cursor the previous page named, so a cursor the
+        contract would refuse is the provider's fault, not the caller's."""
+        request = self.adapter.build_list(limit, order, after)
+        try:
+            self.adapter.validate(request)
+        except InvalidRequestError as exc:
+            if not from_server:
+                raise
+            raise UnexpectedResponseError(
+                f"the provider's next-page cursor cannot be sent back ({exc.rule})",
+                provider=self.provider,
+                status_code=200,
+            ) from None
+        response, _ = yield from self._send_read(request)
+        body = self._json(response)
+        try:
+            return self.adapter.parse_list(body, response)
+        except SoraError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self.adapter.unexpected(response, f"{type(exc).__name__}: {exc}", body) from None
+
+    def delete(self, job_id: str) -> Flow[bool]:
+        """Delete a job (idempotent, so retried like a read). True when the provider says
+        it is deleted."""
+        request = self.adapter.build_delete(job_id)
+        self.adapter.validate(request)
+        response, _ = yield from self._send_read(request)
+        body = self._json(response)
+        try:
+            return self.adapter.parse_deleted(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self.adapter.unexpected(response, f"{type(exc).__name__}: {exc}", body) from None
+
+    def remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> Flow[Job]:
+        """A new job from a completed one. It costs what a create costs, so it is sent as a
+        create is: retried only when it provably never arrived or was refused with 429."""
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(self.provider, "prompt", "must be a string")
+        request = self.adapter.build_remix(job_id, prompt, dict(extra))
+        self.adapter.validate(request)
+        sent_at = datetime.now(UTC)
+        response = yield from self._send_create(request)
+        return self._created(response, sent_at)
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise self.adapter.unexpected(
+                response, "the body is not JSON", response.content[:500].decode("utf-8", "replace")
+            ) from None
 
     # ================================================================== wait
 
@@ -238,6 +395,9 @@ class Core:
         start = yield Now()
         deadline = start + timeout
         last = job if isinstance(job, Job) else (yield from self.get(job))
+        #: the furthest state on_progress was shown: a poll that reads an older state (a
+        #: replica behind, a status going backwards) is not reported
+        shown = last
         if on_progress is not None:
             yield Notify(on_progress, last)
         interval = self.poll_interval if poll_interval is None else poll_interval
@@ -250,38 +410,50 @@ class Core:
             delay = max(0.0, hint if hint is not None else interval)
             yield Sleep(min(delay, remaining))
             current = yield from self.get(last.id)
-            if on_progress is not None and (
-                current.status != last.status or current.progress != last.progress
-            ):
+            if on_progress is not None and _forward(current, shown):
                 yield Notify(on_progress, current)
+                shown = current
             last = current
         return last
 
     # ================================================================== chat mode
 
-    def _open_chat(self, response: httpx.Response) -> Flow[Job]:
-        """Read the stream up to its first chunk: that gives the job its id."""
-        sent_at = datetime.now(UTC)
+    def _open_chat(self, response: httpx.Response, sent_at: datetime) -> Flow[Job]:
+        """Read the stream up to its first chunk: that gives the job its id. Anything short
+        of a readable first chunk leaves it unknown whether a job was made: ambiguous."""
         if not _is_event_stream(response):
             content = yield from self._body(response, True)
-            return self._job(response, content)
+            return self._created(response, sent_at, content)
         handle = ChatStream(response)
-        try:
-            event = yield from self._next_event(handle)
-        except httpx.HTTPError as exc:
-            error = translate_transport_error(exc, self.provider)
-            error.__cause__ = exc
-            raise AmbiguousCreateError(
+
+        def ambiguous(reason: str) -> AmbiguousCreateError:
+            return AmbiguousCreateError(
                 provider=self.provider,
                 sent_at=sent_at,
                 request_id=request_id(response),
                 status_code=response.status_code,
-                reason=f"the event stream broke before the job id arrived ({type(exc).__name__})",
+                reason=reason,
+            )
+
+        try:
+            event = yield from self._next_event(handle)
+        except ResponseTooLargeError as exc:
+            raise ambiguous(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            yield Close(response)
+            error = translate_transport_error(exc, self.provider)
+            error.__cause__ = exc
+            raise ambiguous(
+                f"the event stream broke before the job id arrived ({type(exc).__name__})"
             ) from error
         if event is None or event.data.strip() == "[DONE]":
             yield Close(response)
-            raise self.adapter.unexpected(response, "the event stream ended with no chunk", None)
-        job = self._chunk(None, event, response)
+            raise ambiguous("the event stream ended before its first chunk")
+        try:
+            job = self._chunk(None, event, response)
+        except APIError as exc:
+            yield Close(response)
+            raise ambiguous(f"its first chunk is unreadable ({exc.message})") from exc
         if job.done:
             yield Close(response)
             return job
@@ -302,28 +474,42 @@ class Core:
             )
         if handle.final is not None:
             return handle.final  # already read to its end by an earlier wait
+        if handle.ended:
+            raise UnsupportedOperation(
+                f"this {self.provider} job's event stream was closed (cancelled or broken) and "
+                "chat mode has no status endpoint: its state cannot be read again"
+            )
         start = yield Now()
         deadline = start + timeout
+        shown = job
         if on_progress is not None:
             yield Notify(on_progress, job)
         response = handle.response
+        finished = False
         try:
             while not job.done:
-                now = yield Now()
-                if now >= deadline:
+                event = yield from self._next_event(handle, deadline)
+                if event is _NOTHING_YET:
                     yield Keep(response)  # the stream goes on: wait() again reads on
+                    finished = True
                     raise PollTimeoutError(job, timeout)
-                event = yield from self._next_event(handle)
                 if event is None or event.data.strip() == "[DONE]":
                     break
-                before = (job.status, job.progress)
                 job = self._chunk(job, event, response)
-                if on_progress is not None and (job.status, job.progress) != before:
+                if on_progress is not None and _forward(job, shown):
                     yield Notify(on_progress, job)
+                    shown = job
+            finished = True
         except httpx.HTTPError as exc:
+            finished = True
             handle.ended = True
             yield Close(response)
             raise translate_transport_error(exc, self.provider) from exc
+        finally:
+            if not finished:
+                # cancelled (CancelledError, KeyboardInterrupt) or a callback raised: the
+                # driver closes the stream; a later wait() must not read a closed stream
+                handle.ended = True
         handle.ended = True
         yield Close(response)
         job._stream = None
@@ -334,16 +520,32 @@ class Core:
         handle.final = job
         return job
 
-    def _next_event(self, handle: ChatStream) -> Flow[Event | None]:
+    def _next_event(self, handle: ChatStream, deadline: float | None = None) -> Flow[Event | None]:
+        """The next event of the stream, reading chunk by chunk as they arrive. With a
+        deadline, ``_NOTHING_YET`` once it passes with no complete event (checked after
+        each read, so a stream that trickles cannot hold wait() past its timeout)."""
         while not handle.pending:
             if handle.ended:
                 return None
+            if deadline is not None:
+                now = yield Now()
+                if now >= deadline:
+                    return _NOTHING_YET
             chunk = yield Read(handle.response)
-            if chunk:
-                handle.pending.extend(handle.decoder.feed(chunk))
-            else:
-                handle.pending.extend(handle.decoder.close())
+            try:
+                if chunk:
+                    handle.pending.extend(handle.decoder.feed(chunk))
+                else:
+                    handle.pending.extend(handle.decoder.close())
+                    handle.ended = True
+            except LineTooLong as exc:
                 handle.ended = True
+                yield Close(handle.response)
+                raise ResponseTooLargeError(
+                    f"{self.provider} sent an event-stream line longer than {exc.limit} bytes; "
+                    "the stream was closed",
+                    limit=exc.limit,
+                ) from None
         return handle.pending.popleft()
 
     def _chunk(self, job: Job | None, event: Event, response: httpx.Response) -> Job:
@@ -357,12 +559,20 @@ class Core:
 
     # ================================================================== download
 
-    def download(self, job: Job | str, path: str | os.PathLike[str]) -> Flow[Path]:
+    def download(
+        self, job: Job | str, path: str | os.PathLike[str], variant: str = "video"
+    ) -> Flow[Path]:
         target = Path(path)
         job_id = job.id if isinstance(job, Job) else job
         if target.is_dir():
-            target = target / f"{_safe_name(job_id)}.mp4"
+            target = target / f"{_safe_name(job_id)}{VARIANT_SUFFIX.get(variant, '')}"
         adapter = self.adapter
+        if variant != "video":
+            # only a content endpoint serves variants; the contract decides which exist
+            request = adapter.build_content(job_id, variant)
+            assert request is not None
+            adapter.validate(request)
+            return (yield from self._fetch_to_file(request, target, IMAGE_TYPES))
         if isinstance(job, str):
             by_id = adapter.build_content(job)
             if by_id is not None:
@@ -394,68 +604,143 @@ class Core:
             )
         return (yield from self._fetch_to_file(content, target))
 
-    def _fetch_to_file(self, request: httpx.Request, target: Path) -> Flow[Path]:
-        attempt = 0
-        while True:
-            response, attempt = yield from self._send_read(request, stream=True, attempt=attempt)
-            media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type and not media_type.startswith(VIDEO_TYPES):
-                content = yield from self._body(response, True)
-                raise self._not_video(response, media_type, content)
-            try:
-                written = yield from self._write(response, target)
-            except (httpx.HTTPError, IncompleteDownloadError) as exc:
-                yield Close(response)
-                error = (
-                    exc
-                    if isinstance(exc, TransportError)
-                    else translate_transport_error(exc, self.provider)
-                )
-                if attempt >= self.policy.max_retries:
-                    raise error from (None if error is exc else exc)
-                delay = self.policy.backoff(attempt)
-                log.info(
-                    "download from %s broke (%s); retry in %.2f s", self.provider, error, delay
-                )
-                yield Sleep(delay)
-                attempt += 1
-                continue
-            log.debug("saved %d bytes to %s", written, target)
-            return target
+    def _fetch_to_file(
+        self, request: httpx.Request, target: Path, accepted: tuple[str, ...] = VIDEO_TYPES
+    ) -> Flow[Path]:
+        """Stream the video into a temp file beside ``target``, then move it in.
 
-    def _write(self, response: httpx.Response, target: Path) -> Flow[int]:
-        """Stream the body to a temp file beside ``target``, check its length, move it in."""
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        raw = encoding in ("", "identity")
-        expected = response.headers.get("content-length") if raw else None
+        A body that breaks off (or ends short of its length) is resumed where it stopped with
+        ``Range: bytes=N-``, validated by ``If-Range`` (the ETag, else Last-Modified) and by
+        the total length in ``Content-Range``: a server that answers 200, or a 206 of another
+        representation, starts the file over. When every attempt ends short:
+        IncompleteDownloadError, and ``target`` is left as it was."""
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=".part"
         )
-        tmp = Path(tmp_name)
-        written = 0
+        os.close(fd)
+        part = _Partial(Path(tmp_name))
         moved = False
+        attempt = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                while True:
-                    chunk = yield Read(response, raw=raw)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    written += len(chunk)
-            yield Close(response)
-            if expected is not None and expected.strip().isdigit() and int(expected) != written:
-                raise IncompleteDownloadError(
-                    f"the video from {self.provider} ended after {written} of {expected} bytes"
+            while True:
+                ranged = part.resumable()
+                sent = _ranged(request, part) if ranged else request
+                response, attempt = yield from self._send_read(sent, stream=True, attempt=attempt)
+                error: SoraError | None = None
+                if not (yield from self._accept_video(response, part, ranged, accepted)):
+                    continue  # a 206 of another representation: start over at once
+                try:
+                    yield from self._append(response, part)
+                except httpx.HTTPError as exc:
+                    yield Close(response)
+                    error = translate_transport_error(exc, self.provider)
+                    error.__cause__ = exc
+                if error is None and part.complete():
+                    os.chmod(part.path, 0o666 & ~_umask())  # mkstemp made it 0600
+                    os.replace(part.path, target)
+                    moved = True
+                    log.debug("saved %d bytes to %s", part.written, target)
+                    return target
+                short: SoraError = IncompleteDownloadError(
+                    f"the video from {self.provider} ended after {part.written} of "
+                    f"{part.total if part.total is not None else 'an unknown number of'} bytes"
+                    + (f" ({error})" if error is not None else ""),
+                    received=part.written,
+                    expected=part.total,
                 )
-            # mkstemp makes the file private (0600); a saved video gets the usual permissions
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-            moved = True
-            return written
+                if error is not None and part.total is None and not part.written:
+                    short = error  # nothing came at all: the transport error says why
+                if attempt >= self.policy.max_retries:
+                    raise short from (error.__cause__ if error is not None else None)
+                delay = self.policy.backoff(attempt)
+                log.info(
+                    "download from %s broke after %d bytes; %s in %.2f s",
+                    self.provider,
+                    part.written,
+                    "resume" if part.resumable() else "retry",
+                    delay,
+                )
+                yield Sleep(delay)
+                attempt += 1
         finally:
             if not moved:
-                tmp.unlink(missing_ok=True)
+                part.path.unlink(missing_ok=True)
+
+    def _accept_video(
+        self,
+        response: httpx.Response,
+        part: _Partial,
+        ranged: bool,
+        accepted: tuple[str, ...] = VIDEO_TYPES,
+    ) -> Flow[bool]:
+        """Check the answer is the video (or the rest of it); raise when it is not. False:
+        a 206 that does not continue the same representation (the file starts over)."""
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type and not media_type.startswith(accepted):
+            content = yield from self._body(response, True)
+            raise self._not_video(response, media_type, content)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        identity = encoding in ("", "identity")
+        if response.status_code == 206 and ranged:
+            span = _content_range(response.headers.get("content-range"))
+            etag = response.headers.get("etag")
+            same = (
+                span is not None
+                and identity
+                and span[0] == part.written
+                and (part.total is None or span[2] is None or span[2] == part.total)
+                and (part.etag is None or etag is None or etag == part.etag)
+            )
+            if not same:
+                yield Close(response)
+                log.info("the resumed download of %s changed: starting over", self.provider)
+                part.restart()
+                return False
+            part.raw = True
+            if part.total is None:
+                part.total = span[2] if span is not None else None
+            return True
+        # a whole body (200): from the start, whatever was kept
+        part.restart()
+        part.raw = identity
+        length = response.headers.get("content-length")
+        part.total = int(length) if identity and length and length.strip().isdigit() else None
+        part.etag = _strong_etag(response.headers.get("etag"))
+        part.last_modified = response.headers.get("last-modified")
+        return True
+
+    def _append(self, response: httpx.Response, part: _Partial) -> Flow[None]:
+        """Write the body on at the end of ``part``; check it is a video, not text, and that it
+        keeps coming (a stall below the minimum rate is a ReadTimeout)."""
+        window = self.exchange_timeout
+        window_start = yield Now()
+        window_bytes = 0
+        first = part.written == 0
+        with part.path.open("ab") as out:
+            while True:
+                chunk = yield Read(response, raw=part.raw)
+                if not chunk:
+                    break
+                if first:
+                    first = False
+                    if chunk.lstrip()[:1] in TEXT_STARTS:
+                        # no Content-Type said what this is, and it reads as text: a JSON job
+                        # or an HTML page saved as .mp4 is the bug this refuses
+                        rest = yield from self._body(response, True)
+                        raise self._not_video(response, "an unlabelled text body", chunk + rest)
+                out.write(chunk)
+                part.written += len(chunk)
+                window_bytes += len(chunk)
+                if window is not None:
+                    now = yield Now()
+                    if now - window_start >= window:
+                        if window_bytes < MIN_DOWNLOAD_BYTES_PER_WINDOW:
+                            raise httpx.ReadTimeout(
+                                f"the download stalled: {window_bytes} bytes in {window:g} s"
+                            )
+                        window_start, window_bytes = now, 0
+        yield Close(response)
 
     def _not_video(self, response: httpx.Response, media_type: str, content: bytes) -> SoraError:
         try:
@@ -489,6 +774,7 @@ class Core:
             return response.content
         parts: list[bytes] = []
         size = 0
+        start = yield Now()
         try:
             while size < MAX_ERROR_BODY:
                 chunk = yield Read(response)
@@ -496,6 +782,10 @@ class Core:
                     break
                 parts.append(chunk)
                 size += len(chunk)
+                if self.exchange_timeout is not None:
+                    now = yield Now()
+                    if now - start >= self.exchange_timeout:
+                        break  # a trickling error body: what came is enough to name it
         except httpx.HTTPError:
             pass  # an error body that breaks off is still an error: keep what came
         yield Close(response)
@@ -515,6 +805,82 @@ class Core:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise self.adapter.unexpected(response, f"{type(exc).__name__}: {exc}", body) from None
+
+
+@dataclass
+class _Partial:
+    """A download in progress: its temp file and what is known of the representation."""
+
+    path: Path
+    written: int = 0
+    total: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    #: bytes as sent (identity encoding): offsets are byte offsets, resumable
+    raw: bool = True
+
+    def resumable(self) -> bool:
+        """A Range request can go on from here: bytes kept, raw, and a validator (an ETag or
+        Last-Modified for If-Range, or at least the total length to compare)."""
+        return (
+            self.written > 0
+            and self.raw
+            and (self.etag is not None or self.last_modified is not None or self.total is not None)
+        )
+
+    def complete(self) -> bool:
+        return self.total is None or self.written == self.total
+
+    def restart(self) -> None:
+        self.path.write_bytes(b"")
+        self.written = 0
+        self.total = self.etag = self.last_modified = None
+
+
+def _ranged(request: httpx.Request, part: _Partial) -> httpx.Request:
+    headers = httpx.Headers(request.headers)
+    headers["Range"] = f"bytes={part.written}-"
+    headers["Accept-Encoding"] = "identity"
+    validator = part.etag or part.last_modified
+    if validator is not None:
+        headers["If-Range"] = validator
+    return httpx.Request(request.method, request.url, headers=headers)
+
+
+def _content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``bytes START-END/TOTAL`` (TOTAL may be ``*``) as numbers."""
+    if not value:
+        return None
+    unit, _, spec = value.strip().partition(" ")
+    span, _, total = spec.partition("/")
+    first, _, last = span.partition("-")
+    if unit.lower() != "bytes" or not first.isdigit() or not last.isdigit():
+        return None
+    if total != "*" and not total.isdigit():
+        return None
+    return int(first), int(last), (None if total == "*" else int(total))
+
+
+def _strong_etag(value: str | None) -> str | None:
+    """If-Range takes only a strong ETag (RFC 9110 13.1.5)."""
+    if value is None or value.startswith("W/"):
+        return None
+    return value
+
+
+def _moved(request: httpx.Request, url: httpx.URL) -> httpx.Request:
+    """The same request (method, headers, body) to a new URL of the same origin."""
+    return httpx.Request(request.method, url, headers=request.headers, content=request.content)
+
+
+def _forward(job: Job, shown: Job) -> bool:
+    """``job`` is news past ``shown``: a later status, or more progress in the same one."""
+    rank, seen = RANK.get(job.status, 0), RANK.get(shown.status, 0)
+    if rank != seen:
+        return rank > seen
+    if job.status != shown.status:
+        return False  # completed vs failed: both terminal, the first word stands
+    return job.progress > shown.progress
 
 
 def _is_event_stream(response: httpx.Response) -> bool:

@@ -8,8 +8,10 @@
     ├── APIError                            the provider answered with an error
     │   ├── AuthenticationError             401
     │   ├── PermissionDeniedError           403
-    │   │   └── InsufficientBalanceError    403 whose body speaks of balance or quota
+    │   │   └── InsufficientBalanceError    403 (or 402, or OpenAI's 429 insufficient_quota)
+    │   │                                   whose body speaks of balance or quota: not retried
     │   ├── NotFoundError                   404
+    │   │   └── ModelUnavailableError       the model is not served (retired): any status
     │   ├── RateLimitError                  429 (`.retry_after` seconds, when given)
     │   ├── ContentPolicyError              400 content_policy_violation / moderation_blocked
     │   ├── BadRequestError                 any other 4xx
@@ -26,6 +28,7 @@
         ├── ReadTimeoutError                no answer in time after the request was sent
         ├── NetworkError                    the connection broke while reading or writing
         ├── ProtocolError                   malformed HTTP from the server
+        │   └── ResponseTooLargeError       an answer, or an event-stream line, over the limit
         └── IncompleteDownloadError         the body was shorter than its Content-Length
 
 httpx exceptions are translated in one place, :func:`translate_transport_error`, and raised
@@ -57,6 +60,7 @@ __all__ = [
     "IncompleteDownloadError",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "ModelUnavailableError",
     "NetworkError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -64,6 +68,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ReadTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "SoraError",
     "TransportError",
@@ -100,11 +105,14 @@ class InvalidRequestError(SoraError, ValueError):
         self.provider = provider
         self.field = field
         self.rule = rule
-        self.problems = list(problems) or [(field, rule)]
-        where = f"{field}: " if field else ""
-        extra = len(self.problems) - 1
-        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra > 0 else ""
-        super().__init__(f"invalid request for {provider}: {where}{rule}{more}")
+        unique: list[tuple[str | None, str]] = []
+        for problem in list(problems) or [(field, rule)]:
+            if problem not in unique:
+                unique.append(problem)
+        self.problems = unique
+        # every problem is named: a user fixes them all in one go, not one per attempt
+        text = "; ".join(f"{f}: {r}" if f else r for f, r in self.problems)
+        super().__init__(f"invalid request for {provider}: {text}")
 
 
 class UnsupportedOperation(SoraError):
@@ -149,11 +157,20 @@ class PermissionDeniedError(APIError):
 
 
 class InsufficientBalanceError(PermissionDeniedError):
-    """403 whose body speaks of balance or quota: top up the account."""
+    """The account has no money or quota left: top up. Relays answer 403 (one-api/new-api:
+    ``insufficient_user_quota``, ``pre_consume_token_quota_failed``), OpenAI 429
+    ``insufficient_quota``; never retried (waiting does not refill an account)."""
 
 
 class NotFoundError(APIError):
     """404: no job with this id (for this provider and key)."""
+
+
+class ModelUnavailableError(NotFoundError):
+    """The provider does not serve the model asked for (``model_not_found``): it was retired
+    (OpenAI shut its Sora 2 API down on 2026-09-24) or the relay has no route for it. Relays
+    answer it with 503, OpenAI with 404; either way it is not retried, and a create refused
+    so made no job."""
 
 
 class RateLimitError(APIError):
@@ -268,8 +285,34 @@ class ProtocolError(TransportError):
     """The server spoke malformed HTTP, or closed the connection mid-answer."""
 
 
+class ResponseTooLargeError(ProtocolError):
+    """The server sent more than the client accepts in one piece: a JSON answer over
+    ``limit`` bytes, or an event-stream line over ``limit`` bytes. Reading on would only
+    fill memory."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
 class IncompleteDownloadError(TransportError):
-    """The video body ended before its Content-Length."""
+    """The video body ended (or the connection broke) before its Content-Length, and every
+    resume attempt did too. ``received`` and ``expected`` are byte counts (``expected`` is
+    None when the server gave no length)."""
+
+    def __init__(self, message: str, *, received: int = 0, expected: int | None = None) -> None:
+        self.received = received
+        self.expected = expected
+        super().__init__(message)
+
+
+class BodyTooLarge(httpx.DecodingError):
+    """Raised by the drivers (as an httpx error, so flows treat it like one) when an answer
+    outgrows the client's limit; translated to :class:`ResponseTooLargeError`."""
+
+    def __init__(self, message: str, *, limit: int, request: httpx.Request | None = None) -> None:
+        self.limit = limit
+        super().__init__(message, request=request)
 
 
 #: httpx exceptions that prove the request never left this machine
@@ -285,6 +328,8 @@ def translate_transport_error(exc: httpx.HTTPError, provider: str) -> TransportE
     """The one place httpx errors become this package's errors (the caller raises ``from``)."""
     what = type(exc).__name__
     detail = str(exc) or what
+    if isinstance(exc, BodyTooLarge):
+        return ResponseTooLargeError(f"{provider} {exc}", limit=exc.limit)
     if isinstance(exc, NEVER_SENT):
         return ConnectError(f"could not reach {provider}: {detail}")
     if isinstance(exc, httpx.TimeoutException):

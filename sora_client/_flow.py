@@ -28,10 +28,15 @@ class Send:
     request: httpx.Request
     #: keep the body unread: the flow reads it with Read and ends it with Close
     stream: bool = False
+    #: False for creates: a redirect is the flow's decision, not httpx's
+    follow_redirects: bool = True
 
 
 @dataclass(frozen=True)
 class Read:
+    """The next chunk of the body, as soon as any bytes of it arrive (never waiting to fill a
+    buffer: an event stream must be read line by line as it comes)."""
+
     response: httpx.Response
     #: True: bytes as sent (for Content-Length checks); False: content-decoded
     raw: bool = False

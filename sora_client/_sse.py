@@ -3,11 +3,27 @@
 Follows the WHATWG rules this client needs: ``\\n``, ``\\r\\n`` or ``\\r`` line ends, ``:``
 comment lines (keep-alives) ignored, several ``data:`` lines joined with ``\\n``, an event
 dispatched on a blank line (and at the end of the stream, if one is pending).
+
+Buffering is linear: a chunk is searched for line ends once, and the unfinished line is kept
+as a list of pieces, so a line split over many chunks costs what its bytes cost. A line (or an
+event's data) longer than ``max_line`` raises :class:`LineTooLong` instead of growing without
+end: an event stream is small JSON chunks, never megabytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: the longest line (and event data) accepted: 1 MiB
+MAX_LINE = 1 << 20
+
+
+class LineTooLong(ValueError):
+    """A line or an event of the stream is longer than the decoder's limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"an event-stream line or event exceeds {limit} bytes")
 
 
 @dataclass(frozen=True)
@@ -18,20 +34,42 @@ class Event:
 
 
 class SSEDecoder:
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
+        #: the unfinished line, in pieces (joined once its end arrives)
+        self._pieces: list[bytes] = []
+        self._pending = 0
+        #: the previous chunk ended with CR: a LF starting the next one belongs to it
+        self._after_cr = False
         self._data: list[str] = []
+        self._data_size = 0
         self._event = ""
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
-        self._buffer += chunk
         events: list[Event] = []
-        while True:
-            line, found = self._take_line()
-            if not found:
+        start = 0
+        if self._after_cr and chunk[:1] == b"\n":
+            start = 1
+        self._after_cr = False
+        end = len(chunk)
+        while start < end:
+            lf = chunk.find(b"\n", start)
+            cr = chunk.find(b"\r", start, lf if lf >= 0 else end)
+            index = cr if cr >= 0 else lf
+            if index < 0:
+                self._keep(chunk[start:])
                 break
-            event = self._line(line)
+            self._keep(chunk[start:index])
+            line = b"".join(self._pieces)
+            self._pieces, self._pending = [], 0
+            start = index + 1
+            if index == cr:
+                if start < end and chunk[start] == 0x0A:
+                    start += 1
+                elif start == end:
+                    self._after_cr = True
+            event = self._line(line.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
         return events
@@ -39,9 +77,9 @@ class SSEDecoder:
     def close(self) -> list[Event]:
         """End of stream: flush a last line without its line end, and a pending event."""
         events: list[Event] = []
-        if self._buffer:
-            line = self._buffer.rstrip(b"\r")
-            self._buffer = b""
+        if self._pieces:
+            line = b"".join(self._pieces)
+            self._pieces, self._pending = [], 0
             event = self._line(line.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
@@ -50,20 +88,13 @@ class SSEDecoder:
             events.append(pending)
         return events
 
-    def _take_line(self) -> tuple[str, bool]:
-        buf = self._buffer
-        ends = [i for i in (buf.find(b"\n"), buf.find(b"\r")) if i >= 0]
-        if not ends:
-            return "", False
-        index = min(ends)
-        if buf[index] == 0x0D:
-            if index + 1 == len(buf):
-                return "", False  # a CR at the very end may be the first half of CRLF
-            end = index + 2 if buf[index + 1] == 0x0A else index + 1
-        else:
-            end = index + 1
-        self._buffer = buf[end:]
-        return buf[:index].decode("utf-8", "replace"), True
+    def _keep(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self._pending += len(piece)
+        if self._pending > self.max_line:
+            raise LineTooLong(self.max_line)
+        self._pieces.append(piece)
 
     def _line(self, line: str) -> Event | None:
         if line == "":
@@ -74,6 +105,9 @@ class SSEDecoder:
         if value.startswith(" "):
             value = value[1:]
         if name == "data":
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_line:
+                raise LineTooLong(self.max_line)
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -87,5 +121,6 @@ class SSEDecoder:
             return None
         event = Event("\n".join(self._data), self._event or "message", self._id)
         self._data = []
+        self._data_size = 0
         self._event = ""
         return event

@@ -2,10 +2,14 @@
 
     sora generate --provider gptge --image cat.png --prompt "A cat in a hat" -o cat.mp4
     sora status   --provider gptge VIDEO_ID
-    sora download --provider gptge VIDEO_ID -o cat.mp4
+    sora download --provider gptge VIDEO_ID -o cat.mp4 [--variant thumbnail]
+    sora list     --provider gptge [--limit 20] [--max 100]
+    sora delete   --provider gptge VIDEO_ID
+    sora remix    --provider gptge VIDEO_ID --prompt "The same cat, at night"
 
 The API key comes from the provider's environment variable (GPTPROTO_API_KEY, GPTGE_API_KEY,
-VTRIX_API_KEY), never from the command line. Exit codes: 0 ok, 2 usage or invalid request,
+VTRIX_API_KEY), never from the command line; with a loopback ``--base-url`` (the mock) none is
+needed. Exit codes: 0 ok, 2 usage or invalid request,
 3 authentication or permission, 4 rate limited, 5 generation failed or content policy,
 6 timeout, 7 any other API or network error, 130 interrupted.
 """
@@ -23,7 +27,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from sora_client._client import DEFAULT_WAIT_TIMEOUT, PROVIDER_NAMES, SoraClient
+from sora_client._client import DEFAULT_WAIT_TIMEOUT, PROVIDER_NAMES, SoraClient, _is_loopback
 from sora_client._exceptions import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -32,6 +36,7 @@ from sora_client._exceptions import (
     GenerationFailedError,
     InsufficientBalanceError,
     InvalidRequestError,
+    ModelUnavailableError,
     PermissionDeniedError,
     PollTimeoutError,
     RateLimitError,
@@ -92,6 +97,26 @@ def build_parser() -> argparse.ArgumentParser:
     common(download)
     download.add_argument("id")
     download.add_argument("--output", "-o", required=True)
+    download.add_argument(
+        "--variant",
+        default="video",
+        help="video (default), thumbnail or spritesheet, where the provider has them",
+    )
+
+    listing = commands.add_parser("list", help="list this key's jobs as JSON lines")
+    common(listing)
+    listing.add_argument("--limit", type=int, help="jobs per page (the provider's default)")
+    listing.add_argument("--max", type=int, help="stop after this many jobs")
+    listing.add_argument("--order", choices=["asc", "desc"])
+
+    delete = commands.add_parser("delete", help="delete a job and its video")
+    common(delete)
+    delete.add_argument("id")
+
+    remix = commands.add_parser("remix", help="create a new job from a completed one")
+    common(remix)
+    remix.add_argument("id")
+    remix.add_argument("--prompt", required=True)
     return parser
 
 
@@ -114,7 +139,8 @@ def main(
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else USAGE
     env_var = adapter_class(args.provider).env_var
-    if not os.environ.get(env_var, "").strip():
+    loopback = bool(args.base_url) and _is_loopback(args.base_url)
+    if not os.environ.get(env_var, "").strip() and not loopback:
         err.print(f"error: no API key: set {env_var} for {args.provider}", markup=False)
         return AUTH
     try:
@@ -123,11 +149,30 @@ def main(
         ) as client:
             if args.command == "generate":
                 return _generate(client, args, out, err)
+            if client.placeholder_key:
+                err.print(
+                    f"note: no {env_var}; {args.base_url} is loopback, a placeholder key is sent",
+                    markup=False,
+                )
             if args.command == "status":
                 job = client.get(args.id)
                 out.print(json.dumps(_summary(job), indent=2, ensure_ascii=False), markup=False)
                 return OK
-            path = client.download(args.id, args.output)
+            if args.command == "list":
+                for count, job in enumerate(client.list(limit=args.limit, order=args.order)):
+                    if args.max is not None and count >= args.max:
+                        break
+                    out.print(json.dumps(_summary(job), ensure_ascii=False), markup=False)
+                return OK
+            if args.command == "delete":
+                deleted = client.delete(args.id)
+                out.print(json.dumps({"id": args.id, "deleted": deleted}), markup=False)
+                return OK if deleted else OTHER
+            if args.command == "remix":
+                job = client.remix(args.id, args.prompt)
+                out.print(json.dumps(_summary(job), indent=2, ensure_ascii=False), markup=False)
+                return OK
+            path = client.download(args.id, args.output, variant=args.variant)
             out.print(f"saved {path} ({path.stat().st_size} bytes)", markup=False)
             return OK
     except KeyboardInterrupt:
@@ -188,6 +233,8 @@ def _explain(exc: SoraError, args: argparse.Namespace, env_var: str) -> tuple[in
         return USAGE, ""
     if isinstance(exc, AuthenticationError):
         return AUTH, f"check that {env_var} holds a valid {p} key"
+    if isinstance(exc, ModelUnavailableError):
+        return USAGE, f"{p} does not serve this model (retired?): pick another with --model"
     if isinstance(exc, InsufficientBalanceError):
         return AUTH, f"top up your {p} account, then try again"
     if isinstance(exc, PermissionDeniedError):

@@ -55,9 +55,11 @@ def _v3_create(
             "images": [data_url(png(*pixels))],
             "size": size,
             "duration": duration,
+            "model": model,
         }
+        # one documented URL for both models; the body names the model (issue 12)
         return client.post(
-            f"/api/v3/openai/reverse/{model}/image-to-video", json=body, headers=headers
+            "/api/v3/openai/reverse/sora-2/image-to-video", json=body, headers=headers
         )
 
     return create

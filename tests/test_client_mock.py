@@ -41,11 +41,13 @@ from mockserver.testing import SoraMock
 from sora_client import (
     AmbiguousCreateError,
     AuthenticationError,
+    BadRequestError,
     ContentPolicyError,
     ContentTypeError,
     GenerationFailedError,
     InsufficientBalanceError,
     Job,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     PollTimeoutError,
@@ -168,6 +170,7 @@ CREATE_ERRORS: dict[str, type[SoraError]] = {
     "content_policy": ContentPolicyError,
     "server_error": AmbiguousCreateError,
     "rate_limited": RateLimitError,
+    "model_unavailable": ModelUnavailableError,
 }
 
 
@@ -295,6 +298,11 @@ CREATE_OUTCOME: dict[str | None, type[SoraError] | None] = {
 }
 
 
+#: providers with list and delete; with remix (Vtrix remixes through create)
+LISTS = frozenset({"gptproto-videos", "gptge"})
+REMIXES = LISTS | {"vtrix"}
+
+
 class ClientMachine(RuleBasedStateMachine):
     """Creates, polls, waits and downloads in any order, under any scenario.
 
@@ -318,6 +326,8 @@ class ClientMachine(RuleBasedStateMachine):
         self.client = self._open()
         self.rank: dict[str, int] = {}
         self.latest: dict[str, Job] = {}
+        #: jobs the machine deleted (never among self.rank: those stay retrievable)
+        self.deleted: set[str] = set()
         self.tmp = Path(tempfile.mkdtemp(prefix="sora-machine-"))
 
     def _open(self, **kwargs: Any) -> Any:
@@ -397,6 +407,52 @@ class ClientMachine(RuleBasedStateMachine):
         except PollTimeoutError as exc:
             done = exc.job
         self._seen(done)
+
+    # ------------------------------------------------------------------ list, delete, remix
+
+    def _list_ids(self) -> set[str]:
+        listing = self.client.list(limit=3)
+        if self.flavor.is_async:
+
+            async def gather() -> list[Job]:
+                return [j async for j in listing]
+
+            return {j.id for j in self.client.runner.run(gather())}
+        return {j.id for j in listing}
+
+    @precondition(lambda self: self.provider in LISTS)
+    @rule()
+    def list_everything(self) -> None:
+        """Every job seen is listed (across pages of 3), and no deleted one."""
+        listed = self._list_ids()
+        assert set(self.rank) <= listed, set(self.rank) - listed
+        assert not listed & self.deleted, listed & self.deleted
+
+    @precondition(lambda self: self.provider in LISTS)
+    @rule()
+    def create_then_delete(self) -> None:
+        job = self.client.create("a doomed lighthouse", **good_create(self.provider))
+        assert self.client.delete(job) is True
+        self.deleted.add(job.id)
+        with pytest.raises(NotFoundError):
+            self.client.get(job.id)
+        with pytest.raises(NotFoundError):
+            self.client.delete(job.id)
+
+    @precondition(lambda self: self.provider in REMIXES)
+    @rule(target=jobs, job=jobs)
+    def remix(self, job: Job) -> Any:
+        latest = self.latest.get(job.id, job)
+        before = posts(self.mock)
+        try:
+            remixed = self.client.remix(job.id, "the same, at night")
+        except BadRequestError as exc:
+            assert exc.status_code == 409 and not latest.completed
+            return multiple()
+        finally:
+            assert posts(self.mock) - before == 1, "a remix was sent twice"
+        self._seen(remixed)
+        return remixed
 
     @rule(job=jobs)
     def download(self, job: Job) -> None:

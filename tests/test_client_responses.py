@@ -48,7 +48,6 @@ from sora_client._providers import PROVIDERS
 #: (provider, operation, how the client reaches it)
 OPERATIONS = [
     ("gptproto-v3", "createSora2ImageToVideo", "create"),
-    ("gptproto-v3", "createSora2ProImageToVideo", "create-pro"),
     ("gptproto-v3", "getPredictionResult", "get"),
     ("gptproto-videos", "createVideo", "create"),
     ("gptproto-videos", "getVideo", "get"),
@@ -158,6 +157,11 @@ def _check_answer(
     if 200 <= status < 300:
         # GPTProto's /content answers the JSON job until the video exists (or forever, failed)
         expected_types = (UnexpectedResponseError, ContentTypeError, GenerationFailedError)
+        if how.startswith("create") and provider != "gptproto-chat":
+            # a success the client cannot read may have made a job (issue 10, fault 10)
+            expected_types = (AmbiguousCreateError,)
+        elif how.startswith("create"):
+            expected_types += (AmbiguousCreateError,)  # the stream's first chunk, or later
         assert isinstance(result, expected_types), result
     elif status >= 500 and how.startswith("create"):
         assert isinstance(result, AmbiguousCreateError)

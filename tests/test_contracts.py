@@ -305,14 +305,14 @@ def test_unknown_contract_name_lists_the_known_ones() -> None:
         ("gptproto-v3", "/api/v3/openai/reverse/sora-2/image-to-video", {"duration": 25}, False),
         (
             "gptproto-v3",
-            "/api/v3/openai/reverse/sora-2-pro/image-to-video",
-            {"size": "large", "duration": 25},
+            "/api/v3/openai/reverse/sora-2/image-to-video",
+            {"model": "sora-2-pro", "size": "large", "duration": 25},
             True,
         ),
         (
             "gptproto-v3",
-            "/api/v3/openai/reverse/sora-2-pro/image-to-video",
-            {"model": "sora-2"},
+            "/api/v3/openai/reverse/sora-2/image-to-video",
+            {"model": "sora-2", "size": "large"},
             False,
         ),
         ("vtrix-generation", "/model/v1/generation", {"size": "1792x1024"}, False),

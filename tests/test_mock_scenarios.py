@@ -47,7 +47,9 @@ def test_header_scenario_answers_the_documented_status_and_shape(
     if scenario == "content_policy":
         assert code in {"content_policy_violation", "moderation_blocked"}
     if scenario == "insufficient_balance" and api.provider != "vtrix":
-        assert code in {"insufficient_balance", "insufficient_quota"}
+        # gpt.ge answers as the new-api relay does (contracts/README.md, issue 12 item 3)
+        expected = "insufficient_user_quota" if api.provider == "gptge" else "insufficient_balance"
+        assert code == expected
     assert sora_mock.jobs() == [], "a refused create must not make a job"
 
 

@@ -120,11 +120,13 @@ def test_responses_pass_openapi_response_validation(
     check()
 
 
-def test_429_responses_carry_a_numeric_retry_after() -> None:
+def test_429_responses_carry_a_numeric_retry_after_when_any() -> None:
+    # optional since issue 12: no provider document mentions the header
     @SETTINGS
     @given(strategies.responses("gptge-videos", "getVideo", 429))
     def check(response: httpx.Response) -> None:
-        assert re.fullmatch(r"[0-9]+", response.headers["Retry-After"])
+        value = response.headers.get("Retry-After")
+        assert value is None or re.fullmatch(r"[0-9]+", value)
         assert "error" in response.json()
 
     check()
@@ -190,7 +192,6 @@ def test_binary_responses(media_type: str) -> None:
     ("name", "operation_id"),
     [
         ("gptproto-v3", "createSora2ImageToVideo"),
-        ("gptproto-v3", "createSora2ProImageToVideo"),
         ("vtrix-generation", "createGeneration"),
         ("gptproto-chat", "createChatCompletion"),
         ("gptproto-videos", "remixVideo"),

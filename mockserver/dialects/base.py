@@ -108,6 +108,20 @@ class Dialect:
         """The provider's view of a job."""
         raise NotImplementedError
 
+    def refuse_model(self, ctx: Context, model: str) -> Response | None:
+        """The provider's "model not found" when ``model`` is retired (``--retired-model``)
+        or the ``model_unavailable`` scenario applies; None otherwise. Every create handler
+        asks first: nothing is stored for a refused create."""
+        from mockserver.dialects.errors import MODEL_NOT_FOUND
+        from mockserver.responses import error_response
+
+        scenario = ctx.scenario
+        chosen = scenario is not None and scenario.scenario == "model_unavailable"
+        if not chosen and model not in self.service.config.retired_models:
+            return None
+        status, code, message = MODEL_NOT_FOUND[self.family]
+        return error_response(self, status, message.format(model=model), code=code, param="model")
+
     # ---------------------------------------------------------------- reference images
 
     def reference_image(

@@ -7,7 +7,7 @@ from typing import Any
 OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "invalid_request_error",
-    403: "insufficient_quota",
+    403: "invalid_request_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
@@ -30,11 +30,31 @@ def gptproto_error(
     return {"error": error}
 
 
+#: errors an OpenAI-style relay raises itself (quota, access, model routing), before any
+#: upstream call: new-api answers them with `type: new_api_error` (contracts/README.md cites
+#: the source); errors passed through from upstream keep OpenAI's types
+RELAY_CODES = frozenset(
+    {
+        "insufficient_user_quota",
+        "pre_consume_token_quota_failed",
+        "access_denied",
+        "model_not_found",
+    }
+)
+RELAY_ERROR_TYPE = "new_api_error"
+
+
 def openai_error(
     status: int, message: str, *, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
-    """OpenAI (gpt.ge): ``{"error": {"message", "type", "param", "code"}}``."""
-    kind = OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    """OpenAI (gpt.ge): ``{"error": {"message", "type", "param", "code"}}``; the relay's own
+    errors carry the relay's type (``new_api_error``)."""
+    if code in RELAY_CODES:
+        kind = RELAY_ERROR_TYPE
+    else:
+        kind = OPENAI_TYPES.get(
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -61,8 +81,8 @@ SCENARIO_CODES: dict[str, dict[str, str]] = {
     },
     "gptge": {
         "content_policy": "moderation_blocked",
-        "insufficient_balance": "insufficient_quota",
-        "forbidden": "permission_denied",
+        "insufficient_balance": "insufficient_user_quota",
+        "forbidden": "access_denied",
         "rate_limited": "rate_limit_exceeded",
         "unauthorized": "invalid_api_key",
         "server_error": "server_error",
@@ -75,4 +95,22 @@ SCENARIO_CODES: dict[str, dict[str, str]] = {
         "unauthorized": "401",
         "server_error": "500",
     },
+}
+
+#: each family's "model not found": (status, code, message with {model}); contracts/README.md
+MODEL_NOT_FOUND: dict[str, tuple[int, str, str]] = {
+    # OpenAI's own words and status for an unknown model (GPTProto clones OpenAI's surface)
+    "gptproto": (
+        404,
+        "model_not_found",
+        "The model `{model}` does not exist or you do not have access to it.",
+    ),
+    # new-api's distributor: 503, code model_not_found, when no channel serves the model
+    "gptge": (
+        503,
+        "model_not_found",
+        "No available channel for model {model} under group default (distributor)",
+    ),
+    # Vtrix documents no such error: its HTTP error shape, status 404
+    "vtrix": (404, "404", "model not found: {model}"),
 }

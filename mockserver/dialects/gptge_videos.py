@@ -15,6 +15,8 @@ class GptgeVideos(OpenAIVideos):
     contract_name = "gptge-videos"
     prefix = "gptge"
     family = "gptge"
+    #: "Expiration time, currently null" (seed 003, response table)
+    expiry_seconds = None
 
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None

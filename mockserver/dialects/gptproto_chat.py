@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from mockserver.dialects.base import Context, Dialect, handles, register
 from mockserver.dialects.errors import gptproto_error
@@ -50,6 +50,9 @@ class GptprotoChat(Dialect):
     @handles("createChatCompletion")
     def create(self, ctx: Context) -> Response:
         body = ctx.body
+        refused = self.refuse_model(ctx, body["model"])
+        if refused is not None:
+            return refused
         user = [m for m in body["messages"] if m["role"] == "user"]
         if not user:
             return error_response(self, 400, "no user message", param="messages")
@@ -93,7 +96,10 @@ class GptprotoChat(Dialect):
         )
         headers = {"X-Mock-Notes": " | ".join(notes)} if notes else {}
         if body.get("stream", True):
-            events = stream_with_context(self._events(job, ctx))
+            # a plain generator (no stream_with_context: it needs nothing from the request,
+            # and a request context held open across yields breaks when one thread
+            # interleaves two streams, as an in-process client reading line by line does)
+            events = self._events(job, ctx.host_url)
             headers |= {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return Response(events, mimetype="text/event-stream", headers=headers)
         return self._complete(job, ctx, headers)
@@ -121,9 +127,9 @@ class GptprotoChat(Dialect):
                 self.service.violations.append(f"chat chunk breaks its contract: {err.message}")
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
-    def _final_text(self, job: Job, state: JobState, ctx: Context) -> str:
+    def _final_text(self, job: Job, state: JobState, host_url: str) -> str:
         if state.status is Status.COMPLETED:
-            return SUCCESS.format(url=ctx.host_url + self.service.media_path(job.id))
+            return SUCCESS.format(url=host_url + self.service.media_path(job.id))
         reason = state.error_message or self.failure[1]
         return FAILURE.format(reason=reason)
 
@@ -136,7 +142,10 @@ class GptprotoChat(Dialect):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self._final_text(job, state, ctx)},
+                    "message": {
+                        "role": "assistant",
+                        "content": self._final_text(job, state, ctx.host_url),
+                    },
                     "finish_reason": "stop" if state.status is Status.COMPLETED else "error",
                 }
             ],
@@ -148,7 +157,7 @@ class GptprotoChat(Dialect):
         """Clock seconds between two progress checks: about twenty per render."""
         return max(job.render_seconds / 20.0, 0.05)
 
-    def _events(self, job: Job, ctx: Context) -> Iterator[str]:
+    def _events(self, job: Job, host_url: str) -> Iterator[str]:
         clock = self.service.clock
         virtual = clock.kind == "virtual"
         last_percent = -1
@@ -178,7 +187,8 @@ class GptprotoChat(Dialect):
                 news = True
                 yield self._chunk(job, QUEUED.format(id=job.id), role=True)
             if state.status.terminal:
-                yield self._chunk(job, self._final_text(job, state, ctx))
+                # the document's success chunk carries `"role": "assistant"` in its delta
+                yield self._chunk(job, self._final_text(job, state, host_url), role=True)
                 finish = "stop" if state.status is Status.COMPLETED else "error"
                 yield self._chunk(job, None, finish=finish)
                 yield "data: [DONE]\n\n"

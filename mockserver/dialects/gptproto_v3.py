@@ -32,14 +32,8 @@ class GptprotoV3(Dialect):
     contract_name = "gptproto-v3"
     prefix = "gptproto"
     family = "gptproto"
-    create_operations: ClassVar[frozenset[str]] = frozenset(
-        {"createSora2ImageToVideo", "createSora2ProImageToVideo"}
-    )
+    create_operations: ClassVar[frozenset[str]] = frozenset({"createSora2ImageToVideo"})
     failure = ("generation_failed", "Video generation failed, please try again")
-    models: ClassVar[dict[str, str]] = {
-        "createSora2ImageToVideo": "sora-2",
-        "createSora2ProImageToVideo": "sora-2-pro",
-    }
 
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
@@ -74,16 +68,14 @@ class GptprotoV3(Dialect):
         return json_response(self.render(job, self.service.state(job), ctx), 200, headers)
 
     @handles("createSora2ImageToVideo")
-    def create_sora2(self, ctx: Context) -> Response:
-        return self._create(ctx)
-
-    @handles("createSora2ProImageToVideo")
-    def create_sora2_pro(self, ctx: Context) -> Response:
-        return self._create(ctx)
-
-    def _create(self, ctx: Context) -> Response:
+    def create(self, ctx: Context) -> Response:
+        """One documented URL for both models: ``model`` in the body (default sora-2) picks,
+        and the contract already refused sora-2 with ``large`` or 25 s."""
         body = ctx.body
-        model = self.models[ctx.operation.operation_id]
+        model = body.get("model", "sora-2")
+        refused = self.refuse_model(ctx, model)
+        if refused is not None:
+            return refused
         width, height = PIXELS[(body["size"], body.get("orientation", "portrait"))]
         found = self.reference_image(
             ctx,

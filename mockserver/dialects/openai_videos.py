@@ -43,6 +43,8 @@ class OpenAIVideos(Dialect):
     #: GPTProto adds the video URL as `soraVideoUrl`
     sora_video_url: ClassVar[bool] = False
     failure: ClassVar[tuple[str, str]] = ("video_generation_failed", "Video generation failed")
+    #: seconds from completion to `expires_at`; None: `expires_at` is always null
+    expiry_seconds: ClassVar[int | None] = EXPIRY_SECONDS
 
     def _ts(self, value: float | None) -> int | str | None:
         if value is None:
@@ -66,8 +68,10 @@ class OpenAIVideos(Dialect):
                 state.finished_at if state.status is Status.COMPLETED else None
             ),
             "expires_at": self._ts(
-                state.finished_at + EXPIRY_SECONDS
-                if state.status is Status.COMPLETED and state.finished_at
+                state.finished_at + self.expiry_seconds
+                if state.status is Status.COMPLETED
+                and state.finished_at
+                and self.expiry_seconds is not None
                 else None
             ),
             "error": (
@@ -82,7 +86,10 @@ class OpenAIVideos(Dialect):
             "prompt": job.prompt,
         }
         if self.sora_video_url:
-            body["quality"] = "standard"
+            if job.model == "sora-2":
+                # seed 001 prints `quality: standard` for a sora-2 job; a pro job's word is
+                # not shown, so none is invented (contracts/README.md)
+                body["quality"] = "standard"
             body["soraVideoUrl"] = (
                 ctx.host_url + self.service.media_path(job.id)
                 if state.status is Status.COMPLETED
@@ -109,6 +116,9 @@ class OpenAIVideos(Dialect):
     @handles("createVideo")
     def create(self, ctx: Context) -> Response:
         body = ctx.body
+        refused = self.refuse_model(ctx, body["model"])
+        if refused is not None:
+            return refused
         width, height = parse_size(body["size"])
         image = file_bytes(body.get("input_reference"))
         if image is not None:
@@ -193,6 +203,9 @@ class OpenAIVideos(Dialect):
             return error_response(
                 self, 409, "Only a completed video can be remixed.", param="video_id"
             )
+        refused = self.refuse_model(ctx, source.model)
+        if refused is not None:
+            return refused
         job = self.new_job(
             ctx,
             model=source.model,

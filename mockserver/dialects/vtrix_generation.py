@@ -76,6 +76,9 @@ class VtrixGeneration(Dialect):
     @handles("createGeneration")
     def create(self, ctx: Context) -> Response:
         body = ctx.body
+        refused = self.refuse_model(ctx, body["model"])
+        if refused is not None:
+            return refused
         width, height = parse_size(body["size"])
         source = None
         if "remix_video_id" in body:

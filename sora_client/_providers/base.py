@@ -26,6 +26,7 @@ from sora_client._exceptions import (
     ContentPolicyError,
     InsufficientBalanceError,
     InvalidRequestError,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -42,8 +43,24 @@ USER_AGENT = f"sora-client/0.1 httpx/{httpx.__version__}"
 CONTENT_POLICY_CODES = frozenset(
     {"content_policy_violation", "moderation_blocked", "content_filter", "content_policy"}
 )
-#: provider codes that mean "no money left"
-BALANCE_CODES = frozenset({"insufficient_balance", "insufficient_quota", "quota_exceeded"})
+#: provider codes that mean "no money left": OpenAI's `insufficient_quota` (a 429), the
+#: one-api / new-api relays' `insufficient_user_quota` and `pre_consume_token_quota_failed`
+#: (403s), GPTProto-style `insufficient_balance` (contracts/README.md cites each)
+BALANCE_CODES = frozenset(
+    {
+        "insufficient_balance",
+        "insufficient_quota",
+        "insufficient_user_quota",
+        "pre_consume_token_quota_failed",
+        "quota_exceeded",
+    }
+)
+#: provider codes that mean "this model is not served" (OpenAI, new-api)
+MODEL_CODES = frozenset({"model_not_found", "model_not_available"})
+#: the words of a "model not found" from a provider with no code for it (Vtrix)
+MODEL_WORDS = re.compile(
+    r"\bmodel\b.{0,80}\b(not found|does not exist|not exist|unavailable|retired)", re.IGNORECASE
+)
 BALANCE_WORDS = re.compile(r"balance|quota|credit|insufficient funds|top.?up", re.IGNORECASE)
 #: keys shorter than this are not searched for in text (every "a" would be redacted)
 MIN_REDACTED = 6
@@ -170,9 +187,35 @@ class Adapter:
     def build_get(self, job_id: str) -> httpx.Request:
         raise UnsupportedOperation(f"{self.name} has no status endpoint")
 
-    def build_content(self, job_id: str) -> httpx.Request | None:
+    def build_content(self, job_id: str, variant: str = "video") -> httpx.Request | None:
         """The provider's own download endpoint, or None when videos are fetched by URL."""
+        if variant != "video":
+            raise self.unsupported(f"download(variant={variant!r})", "content variants")
         return None
+
+    # ------------------------------------------------------------------ the rest of the API
+
+    def unsupported(self, call: str, what: str) -> UnsupportedOperation:
+        return UnsupportedOperation(
+            f"{self.name} has no {what}: {call} is not part of its API "
+            f"(contracts/{self.contract_name}.yaml)"
+        )
+
+    def build_list(self, limit: int | None, order: str | None, after: str | None) -> httpx.Request:
+        raise self.unsupported("list()", "list endpoint")
+
+    def parse_list(self, body: Any, response: httpx.Response) -> tuple[list[Job], bool, str | None]:
+        """(jobs, has_more, the cursor of the next page)."""
+        raise self.unsupported("list()", "list endpoint")
+
+    def build_delete(self, job_id: str) -> httpx.Request:
+        raise self.unsupported("delete()", "delete endpoint")
+
+    def parse_deleted(self, body: Any) -> bool:
+        raise self.unsupported("delete()", "delete endpoint")
+
+    def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
+        raise self.unsupported("remix()", "remix operation")
 
     def build_video_url(self, url: str) -> httpx.Request:
         """GET a video by URL. The key goes only to the provider's own origin, never to a CDN."""
@@ -258,14 +301,18 @@ class Adapter:
             "request_id": request_id(response),
             "body": body,
         }
-        policy = (code or "").lower() in CONTENT_POLICY_CODES
+        lowered = (code or "").lower()
+        policy = lowered in CONTENT_POLICY_CODES
         if policy or (status == 400 and POLICY_WORDS.search(message)):
             return ContentPolicyError(message, **kwargs)
+        if lowered in MODEL_CODES or (status in (404, 503) and MODEL_WORDS.search(message)):
+            return ModelUnavailableError(message, **kwargs)
         if status == 401:
             return AuthenticationError(message, **kwargs)
-        if status == 402 or (
-            status == 403
-            and ((code or "").lower() in BALANCE_CODES or BALANCE_WORDS.search(message))
+        if (
+            status == 402
+            or (status in (403, 429) and lowered in BALANCE_CODES)
+            or (status == 403 and BALANCE_WORDS.search(message))
         ):
             return InsufficientBalanceError(message, **kwargs)
         if status == 403:

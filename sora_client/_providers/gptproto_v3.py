@@ -1,6 +1,7 @@
 """GPTProto's "reverse" v3 format (contract ``gptproto-v3``), a WaveSpeed-style prediction API.
 
-The model is part of the path: ``POST /api/v3/openai/reverse/{model}/image-to-video``, then
+One documented create URL for both models, ``POST /api/v3/openai/reverse/sora-2/image-to-video``
+with ``model`` (``sora-2`` or ``sora-2-pro``) in the body, then
 ``GET /api/v3/predictions/{id}/result``. The body has no pixel size, only ``size``
 (small/large) and ``orientation``, so the neutral arguments are mapped:
 
@@ -18,16 +19,14 @@ None, no image              small (the documented default)
 
 (The pixels behind small/large are this project's assumption, contracts/README.md.)
 ``seconds`` -> ``duration`` (an integer: 10 or 15, and 25 on sora-2-pro, per the contract).
-``model`` picks the path (default sora-2) and is not repeated in the body. The image goes in
+``model`` (default sora-2) is always sent: the document's table marks it required. The image goes in
 ``images`` as given when it is a URL, else as a ``data:`` URL. v3 reports no progress: a job
 reads 0.0 until it completes.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import httpx
 
@@ -46,7 +45,9 @@ PIXELS: dict[tuple[str, str], tuple[int, int]] = {
     words: (int(w), int(h)) for size, words in SIZES.items() for w, h in [size.split("x")]
 }
 DEFAULT_MODEL = "sora-2"
-CREATE_PATH = re.compile(r"^/api/v3/openai/reverse/([^/]+)/image-to-video$")
+#: the one create URL the document prints; the model goes in the body (both models)
+CREATE_PATH = "/api/v3/openai/reverse/sora-2/image-to-video"
+CREATE_SCHEMA = "#/components/schemas/CreateRequest"
 
 
 class GptprotoV3(Adapter):
@@ -62,8 +63,8 @@ class GptprotoV3(Adapter):
     }
 
     def models(self) -> list[str]:
-        """The models the contract has a create operation for."""
-        return [m.group(1) for p in self.contract.spec["paths"] if (m := CREATE_PATH.match(p))]
+        """The models the create body's ``model`` takes (from the contract)."""
+        return list(self.schema(CREATE_SCHEMA)["properties"]["model"]["enum"])
 
     def _words(self, spec: CreateSpec) -> tuple[str, str | None]:
         orientation = spec.extra.get("orientation")
@@ -88,7 +89,8 @@ class GptprotoV3(Adapter):
     def build_create(self, spec: CreateSpec) -> httpx.Request:
         model = spec.model or DEFAULT_MODEL
         word, orientation = self._words(spec)
-        body: dict[str, Any] = {"prompt": spec.prompt}
+        # the table marks `model` required: always sent, whatever the server's default
+        body: dict[str, Any] = {"model": model, "prompt": spec.prompt}
         if spec.image is not None:
             body["images"] = [spec.image.url_or_data_url()]
         body["size"] = word
@@ -97,18 +99,11 @@ class GptprotoV3(Adapter):
         if spec.seconds is not None:
             body["duration"] = spec.seconds
         body.update({k: v for k, v in spec.extra.items() if k != "orientation"})
-        path = f"/api/v3/openai/reverse/{quote(model, safe='')}/image-to-video"
-        return self.json_request("POST", path, body)
+        return self.json_request("POST", CREATE_PATH, body)
 
     def pixel_target(self, spec: CreateSpec) -> tuple[int, int] | None:
         word, orientation = self._words(spec)
         return PIXELS.get((word, orientation or "portrait"))
-
-    def explain(self, kind: str, field_name: str | None, message: str) -> tuple[str | None, str]:
-        if kind == "route":
-            models = ", ".join(self.models())
-            return "model", f"GPTProto v3 has an image-to-video endpoint only for {models}"
-        return field_name, message
 
     def build_get(self, job_id: str) -> httpx.Request:
         return self.get_request(f"/api/v3/predictions/{self.quote_id(job_id)}/result")

@@ -70,14 +70,58 @@ class OpenAIVideos(Adapter):
     def build_get(self, job_id: str) -> httpx.Request:
         return self.get_request(f"/v1/videos/{self.quote_id(job_id)}")
 
-    def build_content(self, job_id: str) -> httpx.Request:
-        return self.get_request(
-            f"/v1/videos/{self.quote_id(job_id)}/content",
-            Accept="video/mp4, application/octet-stream;q=0.9, application/json;q=0.1",
+    def build_content(self, job_id: str, variant: str = "video") -> httpx.Request:
+        accept = (
+            "video/mp4, application/octet-stream;q=0.9, application/json;q=0.1"
+            if variant == "video"
+            else "image/*, application/octet-stream;q=0.9, application/json;q=0.1"
+        )
+        request = self.get_request(f"/v1/videos/{self.quote_id(job_id)}/content", Accept=accept)
+        if variant != "video":
+            # the contract's enum decides which variants exist (validated before sending)
+            request.url = request.url.copy_merge_params({"variant": variant})
+        return request
+
+    def build_list(self, limit: int | None, order: str | None, after: str | None) -> httpx.Request:
+        request = self.get_request("/v1/videos")
+        params = {"limit": limit, "order": order, "after": after}
+        request.url = request.url.copy_merge_params(
+            {k: str(v) for k, v in params.items() if v is not None}
+        )
+        return request
+
+    def parse_list(self, body: Any, response: httpx.Response) -> tuple[list[Job], bool, str | None]:
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise ValueError("the list has no data array")
+        jobs = [self.parse_job(item, response) for item in body["data"]]
+        last = body.get("last_id") or (jobs[-1].id if jobs else None)
+        return jobs, bool(body.get("has_more")), text_or_none(last)
+
+    def build_delete(self, job_id: str) -> httpx.Request:
+        return httpx.Request(
+            "DELETE", self.url(f"/v1/videos/{self.quote_id(job_id)}"), headers=self.headers()
+        )
+
+    def parse_deleted(self, body: Any) -> bool:
+        if not isinstance(body, dict) or not isinstance(body.get("deleted"), bool):
+            raise ValueError("the answer does not say whether the video was deleted")
+        return bool(body["deleted"])
+
+    def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
+        return self.json_request(
+            "POST", f"/v1/videos/{self.quote_id(job_id)}/remix", {"prompt": prompt, **extra}
         )
 
     def video_url(self, body: dict[str, Any]) -> str | None:
+        """A video URL the provider puts in the job (GPTProto's ``soraVideoUrl``)."""
         return None
+
+    def _content_url(self, job_id: str, status: Status) -> str | None:
+        """Once completed, the video is at the content endpoint: that is the job's URL (it
+        needs the key: ``download()`` fetches it with the key, a browser cannot)."""
+        if status != "completed":
+            return None
+        return str(self.url(f"/v1/videos/{self.quote_id(job_id)}/content"))
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
         job_id, status, code, message = self.job_fields(body)
@@ -86,7 +130,7 @@ class OpenAIVideos(Adapter):
             provider=self.name,
             status=status,
             progress=1.0 if status == "completed" else clamp01(body.get("progress"), 100.0),
-            video_url=self.video_url(body),
+            video_url=self.video_url(body) or self._content_url(job_id, status),
             error_code=code,
             error_message=message,
             raw=body,

@@ -61,6 +61,11 @@ class VtrixGeneration(Adapter):
         size = self._size(spec) or self.schema(REQUEST)["properties"]["size"].get("default")
         return parse_size(size) if isinstance(size, str) else None
 
+    def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
+        """Vtrix remixes through create: ``remix_video_id`` names the completed source."""
+        body = {"model": self.default_model(), "prompt": prompt, "remix_video_id": job_id}
+        return self.json_request("POST", "/model/v1/generation", {**body, **extra})
+
     def build_get(self, job_id: str) -> httpx.Request:
         return self.get_request(f"/model/v1/generation/task/{self.quote_id(job_id)}")
 

@@ -31,5 +31,7 @@ def test_summarize_handles_every_task_the_contract_allows(task: dict) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(response=strategies.responses("gptge-videos", "getVideo", 429))
-def test_rate_limit_answers_always_carry_retry_after(response) -> None:  # type: ignore[no-untyped-def]
-    assert int(response.headers["Retry-After"]) >= 0
+def test_rate_limit_answers_may_omit_retry_after(response) -> None:  # type: ignore[no-untyped-def]
+    # no provider documents Retry-After (contracts/README.md): read it only when it is there
+    value = response.headers.get("Retry-After")
+    assert value is None or int(value) >= 0
