@@ -504,7 +504,10 @@ class CompiledMedia:
         if mt == "application/yaml":
             import yaml
 
-            return yaml.safe_load(raw)
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as exc:  # unreadable YAML is a body that cannot be read
+                raise ValueError(f"not valid YAML: {exc}") from None
         # images, video, octet-stream: latin-1 text, every byte one character
         return raw.decode("latin-1")
 
