@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 import contracts
-from mockserver import admin
+from mockserver import admin, guard
 from mockserver.binding import bind
 from mockserver.config import MockConfig
 from mockserver.dialects import registered
@@ -42,6 +42,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.add_url_rule("/", "index", _index, provide_automatic_options=False)
 
     app.before_request(_start)
+    guard.init_app(
+        app, _error_json, max_json_bytes=config.max_json_bytes, max_depth=config.max_json_depth
+    )
     app.after_request(_finish)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -150,6 +153,5 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    log.exception("unexpected error in the mock", exc_info=exc)
-    service_of_current().errors.append(exc)
+    service_of_current().note_error(exc, f"{request.method} {request.path}")
     return _error_json(500, "An internal server error occurred in the mock")

@@ -6,6 +6,7 @@ the rate limit and the storage live here once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -22,6 +23,10 @@ from mockserver.faults import RandomFaults, RateLimiter, Selected
 from mockserver.lifecycle import Job, JobState, Status, new_id, plan_durations, state_at
 from mockserver.store import Store, open_store
 
+log = logging.getLogger("mockserver")
+
+#: kinds of unexpected error counted one by one (more are counted in ``error_count`` only)
+MAX_ERROR_KINDS = 100
 PLACEHOLDER_NOTE = (
     "the reference image URL was not fetched (remote fetching is off; start the mock with "
     "--fetch-remote-images to allow it): the video is rendered from a placeholder frame"
@@ -65,10 +70,14 @@ class MockService:
     faults: RandomFaults
     limiter: RateLimiter | None
     journal: deque[JournalEntry] = field(default_factory=deque)
-    #: unexpected exceptions raised by handlers: a test fixture re-raises them (never swallowed)
-    errors: list[BaseException] = field(default_factory=list)
-    #: responses that broke their contract in strict mode
-    violations: list[str] = field(default_factory=list)
+    #: the latest unexpected exceptions raised by handlers (bounded): a test fixture re-raises
+    #: them (never swallowed); ``error_count`` counts them all
+    errors: deque[BaseException] = field(default_factory=lambda: deque(maxlen=20))
+    error_count: int = 0
+    #: how often each kind of unexpected error was seen (bounded: the first 100 kinds)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    #: responses that broke their contract in strict mode (the latest ones, bounded)
+    violations: deque[str] = field(default_factory=lambda: deque(maxlen=100))
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +106,7 @@ class MockService:
             faults=RandomFaults(config.fault_rate, config.fault_seed),
             limiter=limiter,
             journal=deque(maxlen=config.journal_size),
+            errors=deque(maxlen=config.error_history),
         )
 
     # ------------------------------------------------------------------ jobs
@@ -245,6 +255,21 @@ class MockService:
 
     # ------------------------------------------------------------------ admin
 
+    def note_error(self, exc: BaseException, where: str) -> None:
+        """Count an unexpected error; log its traceback the first time its kind is seen, then
+        one line with the count (a flood of one bug neither fills the log nor the memory)."""
+        kind = _error_kind(exc)
+        with self._lock:
+            self.error_count += 1
+            self.errors.append(exc)
+            seen = self.error_kinds.get(kind, 0)
+            if seen or len(self.error_kinds) < MAX_ERROR_KINDS:
+                self.error_kinds[kind] = seen + 1
+        if seen == 0:
+            log.error("unexpected error in the mock at %s (%s)", where, kind, exc_info=exc)
+        else:
+            log.error("unexpected error at %s (%s, seen %d times)", where, kind, seen + 1)
+
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self.journal.append(entry)
@@ -260,7 +285,18 @@ class MockService:
         with self._lock:
             self.journal.clear()
             self.errors.clear()
+            self.error_kinds.clear()
+            self.error_count = 0
             self.violations.clear()
+
+
+def _error_kind(exc: BaseException) -> str:
+    """An error's type and the place it was raised: what tells one bug from another."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    place = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
+    return f"{type(exc).__name__} at {place}"
 
 
 def _default_media_dir(config: MockConfig) -> Path | None:
