@@ -7,6 +7,7 @@ uploaded reference images and the rendered media every provider's URLs point at.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_file
@@ -161,8 +162,11 @@ def advance() -> Response:
         return admin_error(
             409, "the clock is real: start the mock with --clock virtual to advance it"
         )
-    body = request.get_json()
-    return json_response({"kind": svc.clock.kind, "now": advance_to(float(body["seconds"]))})
+    seconds = request.get_json()["seconds"]
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        # the edge refuses NaN/Infinity already; a clock must never hold one
+        return admin_error(400, "seconds must be a finite number")
+    return json_response({"kind": svc.clock.kind, "now": advance_to(float(seconds))})
 
 
 @blueprint.get("/scenarios")
