@@ -60,6 +60,7 @@ class Store(Protocol):
     ) -> tuple[list[Job], bool]: ...
     def put_blob(self, key: str, data: bytes) -> None: ...
     def get_blob(self, key: str) -> bytes | None: ...
+    def clock_init(self, start: float) -> float: ...
     def clock_get(self, default: float) -> float: ...
     def clock_advance(self, seconds: float, default: float) -> float: ...
     def add_rule(
@@ -131,6 +132,12 @@ class MemoryStore:
         with self._lock:
             return self._blobs.get(key)
 
+    def clock_init(self, start: float) -> float:
+        with self._lock:
+            if self._clock is None:
+                self._clock = start
+            return self._clock
+
     def clock_get(self, default: float) -> float:
         with self._lock:
             return default if self._clock is None else self._clock
@@ -159,8 +166,8 @@ class MemoryStore:
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         with self._lock:
-            # key-specific rules win over global ones
-            for rule in sorted(self._rules, key=lambda r: r.key is None):
+            # key-specific rules win over global ones; among equals the newest wins
+            for rule in sorted(self._rules, key=lambda r: (r.key is None, -r.id)):
                 if rule.matches(key, provider):
                     if rule.remaining is not None:
                         rule.remaining -= 1
@@ -277,6 +284,12 @@ class SQLiteStore:
         row = self._conn().execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def clock_init(self, start: float) -> float:
+        """Persist the clock's start unless a time is stored already (a restart, or another
+        worker came first): a clock nobody advanced keeps its time across restarts."""
+        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,))
+        return self.clock_get(start)
+
     def clock_get(self, default: float) -> float:
         row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
         return float(row[0]) if row else default
@@ -313,7 +326,8 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
-                "SELECT id, scenario, key, provider, remaining FROM rules ORDER BY key IS NULL, id"
+                "SELECT id, scenario, key, provider, remaining FROM rules"
+                " ORDER BY key IS NULL, id DESC"
             ).fetchall()
             for row in rows:
                 rule = Rule(*row)
