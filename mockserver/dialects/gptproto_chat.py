@@ -132,7 +132,7 @@ class GptprotoChat(Dialect):
         if image is not None:
             from mockserver import media
 
-            img_w, img_h, _ = media.probe_image(image)
+            img_w, img_h = media.image_size(image)  # decoded once already, by the check
             width, height = (1280, 720) if img_w > img_h else (720, 1280)
         job = self.new_job(
             ctx,
