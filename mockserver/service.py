@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockserver import media
+from mockserver import media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected
@@ -78,6 +78,8 @@ class MockService:
     error_kinds: dict[str, int] = field(default_factory=dict)
     #: responses that broke their contract in strict mode (the latest ones, bounded)
     violations: deque[str] = field(default_factory=lambda: deque(maxlen=100))
+    #: which resolved addresses a remote image fetch may connect to; tests let loopback through
+    remote_address_allowed: remote.AddressPolicy = remote.public_only
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,21 +232,15 @@ class MockService:
         raise media.ImageError(f"the mock serves no image at {path!r}")
 
     def _fetch_remote(self, url: str) -> bytes:
-        import httpx
-
-        limit = self.config.max_body_bytes
         try:
-            with httpx.stream("GET", url, timeout=10.0, follow_redirects=True) as response:
-                response.raise_for_status()
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise media.ImageError(f"image at {url[:80]} is larger than {limit} bytes")
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            raise media.ImageError(f"could not fetch image {url[:80]}: {exc}") from exc
-        return b"".join(chunks)
+            return remote.fetch(
+                url,
+                max_bytes=self.config.max_body_bytes,
+                deadline_seconds=self.config.remote_fetch_seconds,
+                allowed=self.remote_address_allowed,
+            )
+        except remote.FetchError as exc:
+            raise media.ImageError(str(exc)) from None
 
     def store_file(self, data: bytes) -> str:
         """Keep an uploaded image; return its id (served at /__mock/files/<id>)."""
