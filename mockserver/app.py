@@ -29,7 +29,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     service = MockService.from_config(config)
     app = Flask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body_bytes
+    # multipart text fields are short (a prompt): larger ones are a 413, file parts spool
+    app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_body_bytes, 1024 * 1024)
+    app.config["MAX_FORM_PARTS"] = 100
     # OPTIONS is no operation of any contract: answer it 405 with Allow, like any other
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ errors are left to the contract validation, which names the problem in the same 
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
 from collections.abc import Callable
@@ -29,6 +30,8 @@ ErrorJson = Callable[[int, str], Response]
 #: a JSON string literal (possessive: linear time on any input)
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
+#: bytes of a multipart body handed to the decoder at a time
+_FEED = 64 * 1024
 
 
 class Refused(ValueError):
@@ -123,11 +126,11 @@ def check_multipart(body: bytes, boundary: str) -> None:
     Read from the raw parts: Werkzeug replaces bad bytes and the contract validation keeps
     them as surrogate escapes, which no response or store could write back out.
     """
-    from werkzeug.sansio.multipart import Data, Field, File, MultipartDecoder
+    from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
     decoder = MultipartDecoder(boundary.encode("latin-1", "replace"))
-    decoder.receive_data(body)
-    decoder.receive_data(None)
+    view = memoryview(body)
+    offset = 0
     field: str | None = None
     utf8 = codecs.getincrementaldecoder("utf-8")()
     while True:
@@ -135,6 +138,15 @@ def check_multipart(body: bytes, boundary: str) -> None:
             event = decoder.next_event()
         except ValueError:
             return  # malformed: the contract validation answers it
+        if isinstance(event, NeedData):
+            # fed in small pieces: the decoder never holds a second copy of the body
+            if offset > len(view):
+                return
+            decoder.receive_data(
+                bytes(view[offset : offset + _FEED]) if offset < len(view) else None
+            )
+            offset += _FEED
+            continue
         if isinstance(event, Field | File):
             _form_text(event.name, "a multipart field name")
             if isinstance(event, File):
@@ -151,10 +163,8 @@ def check_multipart(body: bytes, boundary: str) -> None:
                     raise Refused(
                         400, f"the multipart field {field[:40]!r} is not valid UTF-8"
                     ) from None
-        else:
-            # NeedData (the body ended early) or the epilogue: nothing more to check
-            if type(event).__name__ != "Preamble":
-                return
+        elif isinstance(event, Epilogue):
+            return
 
 
 def _form_text(text: str, what: str) -> None:
@@ -164,8 +174,36 @@ def _form_text(text: str, what: str) -> None:
         raise Refused(400, f"{what} is not valid UTF-8") from None
 
 
+class StreamedBodyLimit:
+    """WSGI middleware: a body of unknown length (chunked) is read up to the limit and handed
+    on with its length; one byte more and it is cut there, the rest never read, and the app
+    sees a length over the limit (so it answers 413 in the route's shape, never a body
+    silently truncated at the limit, which is what Werkzeug alone would pass on)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if not environ.get("CONTENT_LENGTH") and (chunked or environ.get("wsgi.input_terminated")):
+            stream = environ["wsgi.input"]
+            body = bytearray()
+            while len(body) <= self.limit:
+                chunk = stream.read(min(_FEED, self.limit + 1 - len(body)))
+                if not chunk:
+                    break
+                body += chunk
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input"] = io.BytesIO(b"" if len(body) > self.limit else bytes(body))
+            environ.pop("wsgi.input_terminated", None)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask, error_json: ErrorJson, *, max_json_bytes: int, max_depth: int) -> None:
     """Check every request's body at the edge; ``error_json`` answers in the route's shape."""
+    app.wsgi_app = StreamedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
 
     def guard() -> Response | None:
         limit = app.config.get("MAX_CONTENT_LENGTH")
