@@ -27,6 +27,18 @@ import httpx
 START_SECONDS = 20.0
 
 
+def _serves_with_waitress() -> bool:
+    import inspect
+
+    from mockserver import cli
+
+    return "waitress" in inspect.getsource(cli.serve)
+
+
+#: whether `sora-mock serve` still runs waitress (its limits are known; see test_adversarial)
+WAITRESS = _serves_with_waitress()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
