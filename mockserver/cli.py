@@ -70,6 +70,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
     p.add_argument("--slow-seconds", type=float, default=3.0)
+    p.add_argument(
+        "--max-waiting-chats",
+        type=int,
+        default=4,
+        metavar="N",
+        help="chat completions that may wait for their video at once, per process (429 above "
+        "it); keep it below the server's threads so waiting requests never take them all",
+    )
     p.add_argument("--threads", type=int, default=8, help="worker threads (one process)")
     p.add_argument(
         "--processes",
@@ -92,6 +100,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         slow_seconds=args.slow_seconds,
+        max_waiting_chats=args.max_waiting_chats,
     )
 
 
