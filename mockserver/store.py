@@ -9,6 +9,7 @@ lost.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mockserver.lifecycle import Job
+
+log = logging.getLogger("mockserver")
 
 
 @dataclass
@@ -251,7 +254,7 @@ class SQLiteStore:
 
     def get(self, job_id: str) -> Job | None:
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job.from_dict(json.loads(row[0])) if row else None
+        return _load_job(job_id, row[0]) if row else None
 
     def delete(self, job_id: str) -> bool:
         job = self.get(job_id)
@@ -266,7 +269,7 @@ class SQLiteStore:
         return cur.rowcount > 0
 
     def jobs(self, *, api=None, owner=None, order="desc", after=None, limit=None):
-        sql = "SELECT body FROM jobs WHERE 1=1"
+        sql = "SELECT id, body FROM jobs WHERE 1=1"
         args: list[Any] = []
         if api is not None:
             sql += " AND api = ?"
@@ -275,7 +278,8 @@ class SQLiteStore:
             sql += " AND owner = ?"
             args.append(owner)
         rows = self._conn().execute(sql + " ORDER BY seq", args).fetchall()
-        return _page([Job.from_dict(json.loads(r[0])) for r in rows], order, after, limit)
+        loaded = [_load_job(job_id, body) for job_id, body in rows]
+        return _page([j for j in loaded if j is not None], order, after, limit)
 
     def put_blob(self, key: str, data: bytes) -> None:
         self._write("INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data))
@@ -353,6 +357,21 @@ class SQLiteStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _load_job(job_id: str, body: str) -> Job | None:
+    """A stored job, or None for a row no version of the mock could read (logged): one bad row
+    must not break every list."""
+    try:
+        return Job.from_dict(json.loads(body))
+    except (ValueError, TypeError) as exc:
+        if job_id not in _unreadable and len(_unreadable) < 1000:  # logged once per row
+            _unreadable.add(job_id)
+            log.error("job %s in the store cannot be read, skipped: %s", job_id, exc)
+        return None
+
+
+_unreadable: set[str] = set()
 
 
 def open_store(spec: str) -> Store:

@@ -275,6 +275,28 @@ def test_a_stored_record_that_is_no_valid_unicode_never_breaks_a_read(tmp_path: 
     restarted.service.store.close()
 
 
+def test_an_unreadable_stored_row_is_skipped_not_a_500_for_every_list(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = f"sqlite:{tmp_path / 'mock.db'}"
+    mock = SoraMock(create_app(test_config(store=store)))
+    mock.service.store.add(poisoned_job(key_fingerprint("sk-test")))
+    with sqlite3.connect(tmp_path / "mock.db") as db:
+        for job_id, body in (("video_torn", '{"id": "video_tor'), ("video_old", '{"id": 1}')):
+            db.execute(
+                "INSERT INTO jobs (id, api, owner, body) VALUES (?, 'gptge-videos', ?, ?)",
+                (job_id, key_fingerprint("sk-test"), body),
+            )
+    with mock.client("gptge") as client:
+        listed = client.get("/v1/videos")
+        assert listed.status_code == 200
+        assert [v["id"] for v in listed.json()["data"]] == ["video_poisoned"]
+        assert client.get("/v1/videos/video_torn").status_code == 404
+    with httpx.Client(base_url=mock.host, transport=mock.transport()) as admin:
+        assert [j["id"] for j in admin.get("/__mock/jobs").json()["data"]] == ["video_poisoned"]
+    mock.service.store.close()
+
+
 # ---------------------------------------------------------------- 5: admin numbers are finite
 
 
