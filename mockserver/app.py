@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import contracts
-from mockserver import admin, dashboard, faults
+from mockserver import admin, dashboard, faults, guard
 from mockserver.binding import bind
 from mockserver.config import MockConfig
 from mockserver.console import RequestLine, RequestLog
@@ -31,7 +31,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     service = MockService.from_config(config)
     app = Flask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body_bytes
+    # multipart text fields are short (a prompt): larger ones are a 413, file parts spool
+    app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_body_bytes, 1024 * 1024)
+    app.config["MAX_FORM_PARTS"] = 100
     # OPTIONS is no operation of any contract: answer it 405 with Allow, like any other
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -47,6 +49,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         app.extensions["sora_mock_console"] = RequestLog(config.log_format)
 
     app.before_request(_start)
+    guard.init_app(
+        app, _error_json, max_json_bytes=config.max_json_bytes, max_depth=config.max_json_depth
+    )
     app.after_request(_finish)
     app.after_request(faults.retry_after_switch)
     app.register_error_handler(HTTPException, _http_error)
@@ -190,6 +195,5 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    log.exception("unexpected error in the mock", exc_info=exc)
-    service_of_current().errors.append(exc)
+    service_of_current().note_error(exc, f"{request.method} {request.path}")
     return _error_json(500, "An internal server error occurred in the mock")

@@ -107,6 +107,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
+        "--max-waiting-chats",
+        type=int,
+        default=4,
+        metavar="N",
+        help="chat completions that may wait for their video at once, per process (429 above "
+        "it); keep it below the server's threads so waiting requests never take them all",
+    )
+    p.add_argument(
         "--retired-model",
         action="append",
         default=[],
@@ -221,6 +229,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         bind_host=args.host,
         retry_after=args.retry_after,
         retired_models=tuple(args.retired_model),
+        max_waiting_chats=args.max_waiting_chats,
     )
 
 

@@ -6,12 +6,14 @@ store sees the same time, and waiters in this process wake as soon as it is adva
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
 
 
 class ClockState(Protocol):
+    def clock_init(self, start: float) -> float: ...
     def clock_get(self, default: float) -> float: ...
     def clock_advance(self, seconds: float, default: float) -> float: ...
 
@@ -44,11 +46,10 @@ class VirtualClock:
 
     def __init__(self, state: ClockState, start: float) -> None:
         self._state = state
-        self._start = start
+        # persisted now: a restart (SQLite) or another worker finds this time, not its own
+        # wall-clock start; after a reset the clock returns to it
+        self._start = state.clock_init(start)
         self._changed = threading.Condition()
-        # the time is written down at once: every worker and server sharing the store (and a
-        # restart) agrees on it, even before the first advance
-        state.clock_advance(0.0, start)
 
     def now(self) -> float:
         now = self._state.clock_get(-1.0)
@@ -57,8 +58,8 @@ class VirtualClock:
         return now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock never goes backwards")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("the clock moves forwards by a finite number of seconds")
         now = self._state.clock_advance(seconds, self._start)
         with self._changed:
             self._changed.notify_all()

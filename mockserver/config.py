@@ -71,3 +71,14 @@ class MockConfig:
     #: models every create answers with the provider's own "model not found"
     #: (`--retired-model NAME`, repeatable; the `model_unavailable` scenario does it per key)
     retired_models: tuple[str, ...] = ()
+    #: largest JSON body (413 above it) and deepest nesting (400 above it) the mock parses
+    max_json_bytes: int = 32 * 1024 * 1024
+    max_json_depth: int = 64
+    #: chat completions that may wait for their video at once, per process (429 above it)
+    max_waiting_chats: int = 4
+    #: real seconds a chat completion may wait for its video before the mock gives up on it
+    chat_max_wait_seconds: float = 120.0
+    #: real seconds a remote reference-image fetch may take in all (redirects included)
+    remote_fetch_seconds: float = 10.0
+    #: unexpected errors kept (with their tracebacks) for tests to re-raise
+    error_history: int = 20

@@ -2,8 +2,9 @@
 
 A scenario reaches a request four ways, first match wins: the ``X-Mock-Scenario`` header, a
 rule for the request's API key, a global rule (both set through the admin API or
-``--scenario``), and a seeded random fault rate. Dialects only translate a scenario into their
-provider's words; which scenario applies is decided here, once for every provider.
+``--scenario``; among rules of one level the newest wins), and a seeded random fault rate.
+Dialects only translate a scenario into their provider's words; which scenario applies is
+decided here, once for every provider.
 """
 
 from __future__ import annotations

@@ -70,14 +70,18 @@ __all__ = [
     "DEFAULT_CACHE_BYTES",
     "DEFAULT_FPS",
     "MAX_DIMENSION",
+    "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_SIDE",
     "MAX_SECONDS",
     "ImageError",
     "MediaCache",
     "parse_data_url",
+    "image_size",
     "probe_image",
     "render_spritesheet",
     "render_thumbnail",
     "render_video",
+    "sniff_mime",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,10 @@ DEFAULT_FPS: Final = 12
 #: Largest accepted width/height (the biggest Sora-2 size is 1792) and clip length.
 MAX_DIMENSION: Final = 4096
 MAX_SECONDS: Final = 120.0
+#: Largest reference image accepted, checked from its header before any pixel is decoded (a
+#: decoded RGBA image costs 4 bytes a pixel): 40 megapixels, 12000 pixels a side.
+MAX_IMAGE_PIXELS: Final = 40_000_000
+MAX_IMAGE_SIDE: Final = 12_000
 #: In-memory budget of :class:`MediaCache`.
 DEFAULT_CACHE_BYTES: Final = 256 * 1024 * 1024
 
@@ -128,12 +136,13 @@ class ImageError(ValueError):
 # Reference images
 
 
-def _open_verified(data: bytes) -> Image.Image:
-    """Open and fully decode ``data``; only JPEG, PNG and WEBP are accepted."""
+def _open_header(data: bytes) -> Image.Image:
+    """Open ``data`` reading its header only (no pixels decoded); check format and size."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"image must be bytes, not {type(data).__name__}")
     if len(data) == 0:
         raise ImageError("image is empty (0 bytes); expected a JPEG, PNG or WEBP image")
+    # the lock covers the header read only (catch_warnings is process-global), never a decode
     with _decode_lock, warnings.catch_warnings():
         # Pillow warns above Image.MAX_IMAGE_PIXELS and raises above twice that: both mean
         # "refuse", so the warning is made an error here and both become ImageError.
@@ -148,17 +157,48 @@ def _open_verified(data: bytes) -> Image.Image:
             ) from exc
         except Exception as exc:  # Pillow plugins raise a zoo of types on garbage
             raise ImageError(f"bytes are not a decodable image: {exc}") from exc
-        fmt = im.format or "unknown"
-        if fmt not in _MIME_BY_FORMAT:
-            im.close()
-            raise ImageError(f"unsupported image format {fmt}; expected JPEG, PNG or WEBP")
-        try:
-            im.load()
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageError(f"image is too large to decode safely: {exc}") from exc
-        except Exception as exc:
-            raise ImageError(f"{fmt} image is truncated or corrupt: {exc}") from exc
+    fmt = im.format or "unknown"
+    if fmt not in _MIME_BY_FORMAT:
+        im.close()
+        raise ImageError(f"unsupported image format {fmt}; expected JPEG, PNG or WEBP")
+    width, height = im.size
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        im.close()
+        raise ImageError(
+            f"image is {width}x{height} pixels: reference images may have at most "
+            f"{MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+        )
     return im
+
+
+def _open_verified(data: bytes) -> Image.Image:
+    """Open and fully decode ``data`` (its size checked first); only JPEG, PNG and WEBP."""
+    im = _open_header(data)
+    try:
+        im.load()
+    except Exception as exc:
+        im.close()
+        raise ImageError(f"{im.format} image is truncated or corrupt: {exc}") from exc
+    return im
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """``(width, height)`` as displayed (EXIF orientation applied), from the header alone."""
+    with _open_header(data) as im:
+        width, height = im.size
+        return (height, width) if _orientation(im) in (5, 6, 7, 8) else (width, height)
+
+
+def sniff_mime(data: bytes) -> str:
+    """The media type of an image already accepted by :func:`probe_image`, from its magic
+    bytes (nothing decoded)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
 
 
 def _orientation(im: Image.Image) -> int:

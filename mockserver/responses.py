@@ -15,8 +15,15 @@ class ErrorShape(Protocol):
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # a string that is no valid Unicode (a record stored before the edge refused such
+        # input): escaped, the answer is still valid JSON and every read still works
+        data = json.dumps(body, ensure_ascii=True).encode("ascii")
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        data,
         status=status,
         mimetype="application/json",
         headers=headers,

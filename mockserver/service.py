@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockserver import media
+from mockserver import media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
@@ -32,6 +34,10 @@ from mockserver.lifecycle import (
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
 
+log = logging.getLogger("mockserver")
+
+#: kinds of unexpected error counted one by one (more are counted in ``error_count`` only)
+MAX_ERROR_KINDS = 100
 PLACEHOLDER_NOTE = (
     "the reference image URL was not fetched (remote fetching is off; start the mock with "
     "--fetch-remote-images to allow it): the video is rendered from a placeholder frame"
@@ -85,10 +91,16 @@ class MockService:
     limiter: RateLimiter | None
     #: videos rendered in the background from the moment a job is accepted
     renders: RenderQueue
-    #: unexpected exceptions raised by handlers: a test fixture re-raises them (never swallowed)
-    errors: list[BaseException] = field(default_factory=list)
-    #: responses that broke their contract in strict mode
-    violations: list[str] = field(default_factory=list)
+    #: the latest unexpected exceptions raised by handlers (bounded): a test fixture re-raises
+    #: them (never swallowed); ``error_count`` counts them all
+    errors: deque[BaseException] = field(default_factory=lambda: deque(maxlen=20))
+    error_count: int = 0
+    #: how often each kind of unexpected error was seen (bounded: the first 100 kinds)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    #: responses that broke their contract in strict mode (the latest ones, bounded)
+    violations: deque[str] = field(default_factory=lambda: deque(maxlen=100))
+    #: which resolved addresses a remote image fetch may connect to; tests let loopback through
+    remote_address_allowed: remote.AddressPolicy = remote.public_only
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -126,6 +138,7 @@ class MockService:
             faults=RandomFaults(config.fault_rate, config.fault_seed, store),
             limiter=limiter,
             renders=RenderQueue(cache, config.render_threads),
+            errors=deque(maxlen=config.error_history),
         )
 
     # ------------------------------------------------------------------ jobs
@@ -278,21 +291,15 @@ class MockService:
         raise media.ImageError(f"the mock serves no image at {path!r}")
 
     def _fetch_remote(self, url: str) -> bytes:
-        import httpx
-
-        limit = self.config.max_body_bytes
         try:
-            with httpx.stream("GET", url, timeout=10.0, follow_redirects=True) as response:
-                response.raise_for_status()
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise media.ImageError(f"image at {url[:80]} is larger than {limit} bytes")
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            raise media.ImageError(f"could not fetch image {url[:80]}: {exc}") from exc
-        return b"".join(chunks)
+            return remote.fetch(
+                url,
+                max_bytes=self.config.max_body_bytes,
+                deadline_seconds=self.config.remote_fetch_seconds,
+                allowed=self.remote_address_allowed,
+            )
+        except remote.FetchError as exc:
+            raise media.ImageError(str(exc)) from None
 
     def store_file(self, data: bytes) -> str:
         """Keep an uploaded image; return its id (served at /__mock/files/<id>)."""
@@ -335,6 +342,21 @@ class MockService:
 
     # ------------------------------------------------------------------ admin
 
+    def note_error(self, exc: BaseException, where: str) -> None:
+        """Count an unexpected error; log its traceback the first time its kind is seen, then
+        one line with the count (a flood of one bug neither fills the log nor the memory)."""
+        kind = _error_kind(exc)
+        with self._lock:
+            self.error_count += 1
+            self.errors.append(exc)
+            seen = self.error_kinds.get(kind, 0)
+            if seen or len(self.error_kinds) < MAX_ERROR_KINDS:
+                self.error_kinds[kind] = seen + 1
+        if seen == 0:
+            log.error("unexpected error in the mock at %s (%s)", where, kind, exc_info=exc)
+        else:
+            log.error("unexpected error at %s (%s, seen %d times)", where, kind, seen + 1)
+
     def record(self, entry: JournalEntry) -> None:
         self.store.journal_add(entry.to_dict())
 
@@ -346,7 +368,18 @@ class MockService:
         self.store.reset()
         with self._lock:
             self.errors.clear()
+            self.error_kinds.clear()
+            self.error_count = 0
             self.violations.clear()
+
+
+def _error_kind(exc: BaseException) -> str:
+    """An error's type and the place it was raised: what tells one bug from another."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    place = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
+    return f"{type(exc).__name__} at {place}"
 
 
 def _default_media_dir(config: MockConfig) -> Path | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mockserver.lifecycle import Job
+
+log = logging.getLogger("mockserver")
 
 
 @dataclass
@@ -131,6 +134,7 @@ class Store(Protocol):
         (blobs are content-addressed: the same key is the same bytes)."""
 
     def get_blob(self, key: str) -> bytes | None: ...
+    def clock_init(self, start: float) -> float: ...
     def clock_get(self, default: float) -> float: ...
     def clock_advance(self, seconds: float, default: float) -> float: ...
     def add_rule(
@@ -363,6 +367,12 @@ class MemoryStore(JobListing):
         with self._lock:
             return self._blobs.get(key)
 
+    def clock_init(self, start: float) -> float:
+        with self._lock:
+            if self._clock is None:
+                self._clock = start
+            return self._clock
+
     def clock_get(self, default: float) -> float:
         with self._lock:
             return default if self._clock is None else self._clock
@@ -391,8 +401,8 @@ class MemoryStore(JobListing):
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         with self._lock:
-            # key-specific rules win over global ones
-            for rule in sorted(self._rules, key=lambda r: r.key is None):
+            # key-specific rules win over global ones; among equals the newest wins
+            for rule in sorted(self._rules, key=lambda r: (r.key is None, -r.id)):
                 if rule.matches(key, provider):
                     if rule.remaining is not None:
                         rule.remaining -= 1
@@ -571,7 +581,7 @@ class SQLiteStore(JobListing):
 
     def get(self, job_id: str) -> Job | None:
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job.from_dict(json.loads(row[0])) if row else None
+        return _load_job(job_id, row[0]) if row else None
 
     def delete(self, job_id: str) -> bool:
         conn = self._conn()
@@ -632,12 +642,14 @@ class SQLiteStore(JobListing):
                 if position is not None:
                     where.append("seq > ?" if ascending else "seq < ?")
                     args.append(position)
-                sql = "SELECT seq, body FROM jobs"
+                sql = "SELECT seq, id, body FROM jobs"
                 sql += (" WHERE " + " AND ".join(where)) if where else ""
                 sql += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
                 rows = conn.execute(sql, [*args, chunk]).fetchall()
-                for _, body in rows:
-                    yield Job.from_dict(json.loads(body))
+                for _, job_id, body in rows:
+                    job = _load_job(job_id, body)
+                    if job is not None:
+                        yield job
                 if len(rows) < chunk:
                     return
                 position = rows[-1][0]
@@ -667,6 +679,12 @@ class SQLiteStore(JobListing):
     def get_blob(self, key: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
+
+    def clock_init(self, start: float) -> float:
+        """Persist the clock's start unless a time is stored already (a restart, or another
+        worker came first): a clock nobody advanced keeps its time across restarts."""
+        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,))
+        return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
         row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
@@ -707,7 +725,8 @@ class SQLiteStore(JobListing):
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
-                "SELECT id, scenario, key, provider, remaining FROM rules ORDER BY key IS NULL, id"
+                "SELECT id, scenario, key, provider, remaining FROM rules"
+                " ORDER BY key IS NULL, id DESC"
             ).fetchall()
             for row in rows:
                 rule = Rule(*row)
@@ -778,6 +797,21 @@ class SQLiteStore(JobListing):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _load_job(job_id: str, body: str) -> Job | None:
+    """A stored job, or None for a row no version of the mock could read (logged): one bad row
+    must not break every list."""
+    try:
+        return Job.from_dict(json.loads(body))
+    except (ValueError, TypeError) as exc:
+        if job_id not in _unreadable and len(_unreadable) < 1000:  # logged once per row
+            _unreadable.add(job_id)
+            log.error("job %s in the store cannot be read, skipped: %s", job_id, exc)
+        return None
+
+
+_unreadable: set[str] = set()
 
 
 def open_store(spec: str, journal_size: int = 1000) -> Store:

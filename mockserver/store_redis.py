@@ -51,9 +51,10 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
 return string.format('%.17g', wait)
 """
 
-# key-specific rules first, then global ones, oldest first (as MemoryStore and SQLiteStore)
+# key-specific rules first, then global ones; the newest first among equals (as MemoryStore
+# and SQLiteStore)
 _TAKE_RULE = """
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
 local best, best_rule = nil, nil
 for pass = 1, 2 do
   for _, id in ipairs(ids) do
@@ -218,6 +219,10 @@ class RedisStore(JobListing):
         return bytes(data) if data is not None else None
 
     # ------------------------------------------------------------------ clock
+
+    def clock_init(self, start: float) -> float:
+        self.redis.set(self._key("clock"), repr(start), nx=True)
+        return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
         raw = self.redis.get(self._key("clock"))

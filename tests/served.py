@@ -36,6 +36,12 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    base = url
+
+    def rss_kib(self) -> int:
+        """Resident memory of the workers, in KiB (Linux)."""
+        return sum(rss_kib(pid) for pid in self.children())
+
     def children(self) -> list[int]:
         """The worker processes (the server's direct children)."""
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -94,3 +100,11 @@ def stop(server: Served, sig: int = signal.SIGTERM) -> int:
         server.output.append(server.process.stdout.read().decode(errors="replace"))
         server.process.stdout.close()
     return server.process.returncode
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, in KiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")

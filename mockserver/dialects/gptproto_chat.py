@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -19,6 +21,7 @@ from mockserver.dialects.base import Context, Dialect, handles, register
 from mockserver.dialects.errors import gptproto_error
 from mockserver.lifecycle import Job, JobState, Status, state_at
 from mockserver.responses import error_response, json_response
+from mockserver.service import MockService
 
 DURATION = re.compile(r"duration\s*[:=]?\s*(\d{1,4})\s*(?:s\b|sec|second)", re.IGNORECASE)
 DEFAULT_SECONDS = 10
@@ -27,10 +30,24 @@ SUCCESS = "> ✅ Video generated successfully, [click here]({url}) to view video
 FAILURE = "> ❌ Video generation failed: {reason}\n\n"
 QUEUED = "> ⌛ Task queued ({id}), waiting for a worker...\n\n"
 PROGRESS = "> 🏃 Generating... {percent}%\n\n"
-#: real seconds between keep-alive comments while the clock does not move
-KEEPALIVE_SECONDS = 15.0
-#: real seconds a request may wait for its job before the mock gives up on it
-MAX_WAIT_SECONDS = 3600.0
+#: real seconds between keep-alive comments while the clock does not move: writing one to a
+#: client that has gone away ends the stream (and frees its waiting slot) within this time
+KEEPALIVE_SECONDS = 5.0
+
+
+class _Slot:
+    """One of the process's waiting slots, released exactly once (stream end or close)."""
+
+    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
+        self._semaphore = semaphore
+        self._held = True
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._held:
+                self._held = False
+                self._semaphore.release()
 
 
 @register
@@ -41,6 +58,16 @@ class GptprotoChat(Dialect):
     id_prefix = "chatcmpl-"
     create_operations: ClassVar[frozenset[str]] = frozenset({"createChatCompletion"})
     failure = ("generation_failed", "the video could not be generated, please try again")
+
+    def __init__(self, service: MockService) -> None:
+        super().__init__(service)
+        # a waiting completion holds a server thread: bounded, so waiting requests can never
+        # take every thread and starve the admin API (clock advances) or other clients
+        self.max_waiting = service.config.max_waiting_chats
+        self._waiting = threading.BoundedSemaphore(self.max_waiting)
+
+    def _take_slot(self) -> _Slot | None:
+        return _Slot(self._waiting) if self._waiting.acquire(blocking=False) else None
 
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
@@ -77,11 +104,38 @@ class GptprotoChat(Dialect):
             if isinstance(found, Response):
                 return found
             image, notes = found
+        slot = self._take_slot()
+        if slot is None:
+            # refused before any job exists: a retry cannot pay twice
+            return error_response(
+                self,
+                429,
+                f"too many chat completions are waiting for their videos on this mock "
+                f"(at most {self.max_waiting} at once); retry later",
+                code=self.scenario_code("rate_limited"),
+                headers={"Retry-After": "1"},
+            )
+        try:
+            return self._start(ctx, body, prompt, seconds, image, notes, slot)
+        except BaseException:
+            slot.release()
+            raise
+
+    def _start(
+        self,
+        ctx: Context,
+        body: dict[str, Any],
+        prompt: str,
+        seconds: int,
+        image: bytes | None,
+        notes: list[str],
+        slot: _Slot,
+    ) -> Response:
         width, height = 720, 1280
         if image is not None:
             from mockserver import media
 
-            img_w, img_h, _ = media.probe_image(image)
+            img_w, img_h = media.image_size(image)  # decoded once already, by the check
             width, height = (1280, 720) if img_w > img_h else (720, 1280)
         job = self.new_job(
             ctx,
@@ -99,10 +153,16 @@ class GptprotoChat(Dialect):
             # a plain generator (no stream_with_context: it needs nothing from the request,
             # and a request context held open across yields breaks when one thread
             # interleaves two streams, as an in-process client reading line by line does)
-            events = self._events(job, ctx.host_url)
+            events = self._events(job, ctx.host_url, slot)
             headers |= {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-            return Response(events, mimetype="text/event-stream", headers=headers)
-        return self._complete(job, ctx, headers)
+            response = Response(events, mimetype="text/event-stream", headers=headers)
+            # the server closes the response when the client goes away, even unread
+            response.call_on_close(slot.release)
+            return response
+        try:
+            return self._complete(job, ctx, headers)
+        finally:
+            slot.release()
 
     # ------------------------------------------------------------------ shapes
 
@@ -157,19 +217,24 @@ class GptprotoChat(Dialect):
         """Clock seconds between two progress checks: about twenty per render."""
         return max(job.render_seconds / 20.0, 0.05)
 
-    def _events(self, job: Job, host_url: str) -> Iterator[str]:
+    def _events(self, job: Job, host_url: str, slot: _Slot) -> Iterator[str]:
+        try:
+            yield from self._event_lines(job, host_url)
+        finally:
+            slot.release()
+
+    def _event_lines(self, job: Job, host_url: str) -> Iterator[str]:
         clock = self.service.clock
         virtual = clock.kind == "virtual"
         last_percent = -1
-        waited = 0.0
+        give_up = time.monotonic() + self.service.config.chat_max_wait_seconds
         target: float | None = None
         first = True
         while True:
             # Each wake-up target is fixed before the stream yields, so a test that advances a
             # virtual clock between two reads of the stream never blocks.
-            if target is not None and not clock.wait_until(target, KEEPALIVE_SECONDS):
-                waited += KEEPALIVE_SECONDS
-                if waited >= MAX_WAIT_SECONDS:
+            if target is not None and not clock.wait_until(target, self._keepalive(give_up)):
+                if time.monotonic() >= give_up:
                     reason = "the mock gave up waiting"
                     yield self._chunk(job, FAILURE.format(reason=reason), finish="error")
                     yield "data: [DONE]\n\n"
@@ -201,15 +266,26 @@ class GptprotoChat(Dialect):
             if virtual and not news:
                 yield ": waiting\n\n"
 
+    @staticmethod
+    def _keepalive(give_up: float) -> float:
+        return max(0.0, min(KEEPALIVE_SECONDS, give_up - time.monotonic()))
+
     def _complete(self, job: Job, ctx: Context, headers: dict[str, str]) -> Response:
+        """Wait for the job, at most ``chat_max_wait_seconds`` real seconds: a WSGI app cannot
+        see that a client of a plain request has gone, so the wait itself is bounded."""
         clock = self.service.clock
         end = job.created_at + job.queue_seconds + job.render_seconds
-        waited = 0.0
+        limit = self.service.config.chat_max_wait_seconds
+        give_up = time.monotonic() + limit
         while not state_at(job, clock.now()).status.terminal:
-            if not clock.wait_until(end, KEEPALIVE_SECONDS):
-                waited += KEEPALIVE_SECONDS
-                if waited >= MAX_WAIT_SECONDS:
-                    return error_response(self, 500, "the mock gave up waiting for the video")
+            if time.monotonic() >= give_up:
+                return error_response(
+                    self,
+                    500,
+                    f"the mock stopped waiting for the video after {limit:g} s "
+                    f"(advance the virtual clock, or use stream: true)",
+                )
+            clock.wait_until(end, self._keepalive(give_up))
         return json_response(self.render(job, self.service.state(job), ctx), 200, headers)
 
 
