@@ -93,9 +93,10 @@ def response_drift(
 ) -> list[Drift]:
     """What the contract does not allow in this answer. For an event stream or a file only
     the status and headers are judged here (events are checked one by one with
-    :class:`StreamCheck`; a file's bytes by :func:`file_drift`)."""
+    :class:`StreamCheck`; a file's bytes by :func:`file_drift`): pass ``data=None`` for a
+    body that was not read whole."""
     content_type = headers.get("Content-Type", "application/octet-stream")
-    partial = is_stream(content_type)
+    partial = is_stream(content_type) or data is None
     response = OpenAPIResponse(
         status_code=status,
         content_type=content_type,
