@@ -42,6 +42,10 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.add_url_rule("/", "index", _index, provide_automatic_options=False)
 
     app.before_request(_start)
+    if config.replay_dir is not None:  # recorded jobs answer before the simulated ones
+        from mockserver.conformance.replay import install
+
+        install(app, service, dialects)
     app.after_request(_finish)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -53,3 +53,7 @@ class MockConfig:
     prerender: bool = True
     #: request journal length kept per process
     journal_size: int = 1000
+    #: serve the jobs recorded in this directory (``sora-mock proxy --record``); None: off
+    replay_dir: Path | None = None
+    #: a create no cassette matches: "mock" (simulate it) or "404"
+    replay_fallback: str = "mock"

@@ -56,7 +56,7 @@ RESPONSE_HEADERS = frozenset(
         "x-ratelimit-reset-requests",
     }
 )
-_EXTENSIONS = {
+EXTENSIONS = {
     "video/mp4": "mp4",
     "image/webp": "webp",
     "image/jpeg": "jpg",
@@ -256,6 +256,8 @@ def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
     summary: dict[str, Any] = {k: v for k, v in form.items(multi=False)}
     for name, part in files.items(multi=False):
         summary[name] = _image_ref(part.read(), part.mimetype or None, part.filename)
+    for part in files.values():
+        part.close()
     return summary
 
 
@@ -322,7 +324,7 @@ class MediaSink:
         self._file.close()
         self._file = None
         sha = self._digest.hexdigest()
-        name = f"{MEDIA_DIR}/{sha}.{_EXTENSIONS.get(self.content_type, 'bin')}"
+        name = f"{MEDIA_DIR}/{sha}.{EXTENSIONS.get(self.content_type, 'bin')}"
         target = self.directory.parent / name
         if target.exists():  # stored once by hash
             self._path.unlink(missing_ok=True)

@@ -1,0 +1,197 @@
+"""Record a job through the proxy in front of the mock, then replay it offline.
+
+Each provider's job is recorded once (module scope: the render is the slow part): the proxy
+runs on a loopback port in front of the mock on another, both on the mock's virtual clock.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conformance_helpers import CANARY, LIFECYCLES, Life, live_job, proxy_in_front, serving
+
+from mockserver.app import create_app
+from mockserver.conformance import cassettes
+from mockserver.conformance.proxy import ContractProxy
+from mockserver.testing import SoraMock, test_config
+
+PROVIDERS = sorted(LIFECYCLES)
+
+
+@dataclass
+class Recording:
+    provider: str
+    directory: Path
+    life: Life
+    direct: list[httpx.Response]
+    proxy: ContractProxy
+    console: str
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[SoraMock]:
+    app = create_app(test_config())
+    with serving(app) as base:
+        mock = SoraMock(app, host=base)
+        yield mock
+        mock.check()
+
+
+@pytest.fixture(scope="module", params=PROVIDERS)
+def recording(
+    request: pytest.FixtureRequest,
+    upstream: SoraMock,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Recording:
+    import io
+
+    provider = request.param
+    api = LIFECYCLES[provider]
+    directory = tmp_path_factory.mktemp(f"cassettes-{provider}")
+    console = io.StringIO()
+    with proxy_in_front(
+        provider,
+        upstream.base_url(api.provider),
+        record_dir=directory,
+        clock=upstream.now,
+        out=console,
+    ) as (base, proxy):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            life = live_job(client, api, upstream.advance)
+    # the same reads straight from the mock, at the same clock time (nothing moved since)
+    with httpx.Client(base_url=upstream.base_url(api.provider), timeout=30) as direct:
+        headers = {"Authorization": f"Bearer {CANARY}"}
+        last = 2 if api.name.endswith("-videos") else 1  # the final status (and the video)
+        again = [direct.get(_path(r), headers=headers) for r in life.responses[-last:]]
+    return Recording(provider, directory, life, again, proxy, console.getvalue())
+
+
+def _path(response: httpx.Response) -> str:
+    return response.request.url.raw_path.decode()
+
+
+def replay_app(directory: Path, **overrides: object) -> SoraMock:
+    return SoraMock(create_app(test_config(replay_dir=directory, **overrides)))
+
+
+# --------------------------------------------------------------------------- the proxy
+
+
+def test_a_lifecycle_passes_through_the_proxy_unchanged(recording: Recording) -> None:
+    life = recording.life
+    assert all(r.headers["X-Contract-Violations"] == "0" for r in life.responses)
+    assert all(entry["violations"] == [] for entry in recording.proxy.journal)
+    # the last status read and the download are byte for byte what the mock answers
+    last = life.responses[-len(recording.direct) :]
+    for proxied, direct in zip(last, recording.direct, strict=True):
+        assert proxied.status_code == direct.status_code
+        assert proxied.headers["content-type"] == direct.headers["content-type"]
+        assert proxied.content == direct.content
+    assert life.words[-1] == "completed"
+    assert life.media[4:8] == b"ftyp"
+
+
+def test_one_cassette_per_job_with_every_poll_and_the_media(recording: Recording) -> None:
+    files = list(cassettes.iter_files(recording.directory))
+    assert len(files) == 1
+    data = json.loads(files[0].read_text())
+    assert data["job_id"] == recording.life.job_id
+    polls = data["polls"]
+    assert len(polls) == len(recording.life.words) - 1
+    offsets = [p["offset"] for p in polls]
+    assert offsets == sorted(offsets) and offsets[0] == pytest.approx(2.0)
+    assert all(p["verdict"] == {"ok": True, "problems": []} for p in polls)
+    media = [p.name for p in (recording.directory / "media").iterdir()]
+    assert len(media) == 1 and media[0].endswith(".mp4")
+    stored = (recording.directory / "media" / media[0]).read_bytes()
+    assert stored == recording.life.media
+    request = data["create"]["request"]
+    assert "authorization" not in request["headers"]
+    # images are replaced by their hash
+    assert "base64" not in json.dumps(request["body"])
+
+
+def test_the_canary_key_reaches_no_file_and_no_console(recording: Recording) -> None:
+    written = [p for p in recording.directory.rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        assert CANARY.encode() not in path.read_bytes(), path
+    assert CANARY not in recording.console
+    assert CANARY not in json.dumps(list(recording.proxy.journal))
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def test_replay_gives_the_same_statuses_and_byte_identical_media(recording: Recording) -> None:
+    replay = replay_app(recording.directory, replay_fallback="404")
+    api = LIFECYCLES[recording.provider]
+    with replay.client(api.provider, api_key="sk-other") as client:
+        life = live_job(
+            client,
+            api,
+            replay.advance,
+            key="sk-other",
+            media_client=httpx.Client(transport=replay.transport()),
+        )
+    assert life.words == recording.life.words
+    assert life.media == recording.life.media
+    # ids are rewritten consistently: a new id, and the recorded one appears nowhere
+    assert life.job_id != recording.life.job_id
+    assert all(recording.life.job_id not in r.text for r in life.responses[:-1])
+    assert all(life.job_id in r.text for r in life.responses[:-1])
+    replay.check()
+
+
+def test_replay_follows_speed(recording: Recording) -> None:
+    replay = replay_app(recording.directory, speed=4.0)
+    api = LIFECYCLES[recording.provider]
+    with replay.client(api.provider) as client:
+        life = live_job(
+            client,
+            api,
+            replay.advance,
+            key="sk-x",
+            step=0.5,
+            media_client=httpx.Client(transport=replay.transport()),
+        )
+    # a status recorded 2 s after the create is served 0.5 s after it at speed 4
+    assert life.words == recording.life.words
+
+
+def test_a_create_matching_nothing_falls_back(recording: Recording, tmp_path: Path) -> None:
+    api = LIFECYCLES[recording.provider]
+    headers = {"Authorization": "Bearer sk-x"}
+    strict = replay_app(recording.directory, replay_fallback="404")
+    with strict.client(api.provider) as client:
+        assert api.create(client, headers).status_code == 200  # the one recorded job
+        second = api.create(client, headers)  # same body: matched by its hash again
+        assert second.status_code == 200
+    empty = tmp_path / "other"
+    empty.mkdir()
+    (empty / "media").mkdir()
+    for path in recording.directory.glob("*.json"):
+        data = json.loads(path.read_text())
+        data["create"]["request"]["body_sha256"] = "0" * 64
+        data["create"]["request"]["prompt"] = "something else"
+        (empty / path.name).write_text(json.dumps(data))
+    for path in (recording.directory / "media").iterdir():
+        shutil.copy(path, empty / "media" / path.name)
+    fallback_404 = replay_app(empty, replay_fallback="404")
+    with fallback_404.client(api.provider) as client:
+        assert api.create(client, headers).status_code == 200  # in order: the first unused
+        refused = api.create(client, headers)
+    assert refused.status_code == 404
+    assert "No recorded job matches" in refused.text
+    simulated = replay_app(empty, replay_fallback="mock")
+    with simulated.client(api.provider) as client:
+        api.create(client, headers)
+        made = api.create(client, headers)
+    assert made.status_code == 200
+    assert len(simulated.jobs()) == 1  # the second create was the simulated mock's job
