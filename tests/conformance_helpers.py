@@ -37,7 +37,7 @@ def serving(app: Any) -> Iterator[str]:
     from werkzeug.serving import make_server as werkzeug_server
 
     server = werkzeug_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -59,7 +59,7 @@ def proxy_in_front(
         kwargs["clock"] = clock
     proxy = ContractProxy(ProxyConfig(provider, upstream=upstream, **options), **kwargs)
     server = make_server(proxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", proxy

@@ -36,7 +36,7 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[SoraMock]:
-    app = create_app(test_config())
+    app = create_app(test_config(fps=2))  # a few frames: the render is the slow part
     with serving(app) as base:
         mock = SoraMock(app, host=base)
         yield mock
@@ -149,6 +149,7 @@ def test_replay_gives_the_same_statuses_and_byte_identical_media(recording: Reco
     replay.check()
 
 
+@pytest.mark.parametrize("recording", ["gptge", "vtrix"], indirect=True)
 def test_replay_follows_speed(recording: Recording) -> None:
     replay = replay_app(recording.directory, speed=4.0)
     api = LIFECYCLES[recording.provider]
@@ -165,6 +166,7 @@ def test_replay_follows_speed(recording: Recording) -> None:
     assert life.words == recording.life.words
 
 
+@pytest.mark.parametrize("recording", ["gptproto-videos"], indirect=True)
 def test_a_create_matching_nothing_falls_back(recording: Recording, tmp_path: Path) -> None:
     api = LIFECYCLES[recording.provider]
     headers = {"Authorization": "Bearer sk-x"}

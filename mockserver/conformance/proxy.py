@@ -285,19 +285,26 @@ class ContractProxy:
         headers = _backward_headers(upstream.headers, keep_length=True)
         headers.append(self._violation_header(seen.problems))
         start_response(_status_line(upstream), headers)
-        # one chunk is held back until the cassette is written, so a client that has the
-        # whole file also finds it recorded
-        held = first
-        for chunk in chunks:
+        # the chunk that completes the declared length goes out only once the cassette is
+        # written, so a client that has the whole file also finds it recorded
+        expected = int(upstream.headers.get("Content-Length") or -1)
+        sent = 0
+        recorded = False
+        for chunk in itertools.chain([first], chunks):
             if sink is not None:
-                sink.write(held)
-            yield held
-            held = chunk
+                sink.write(chunk)
+            sent += len(chunk)
+            if not recorded and expected >= 0 and sent >= expected:
+                recorded = True
+                self._end_file(seen, sink)
+            yield chunk
+        if not recorded:
+            self._end_file(seen, sink)
+
+    def _end_file(self, seen: Observed, sink: Any) -> None:
         if sink is not None:
-            sink.write(held)
             seen.media, seen.media_note = sink.finish()
         self._finish(seen)
-        yield held
 
     def _stream(
         self,
@@ -314,7 +321,7 @@ class ContractProxy:
         check = StreamCheck(self.contract, media)
         strict = self.config.mode == "strict"
         started = False
-        held: bytes | None = None
+        pending: list[bytes] = []  # comments before the first event, sent with it
         for chunk in upstream.iter_bytes():
             for raw, event, problems in check.feed(chunk):
                 seen.problems += problems
@@ -325,33 +332,31 @@ class ContractProxy:
                         yield from self._refuse(start_response, seen, 502, "the upstream stream")
                         return
                     if event is None:
-                        continue  # a comment: wait for the first event to judge the answer
+                        pending.append(raw)  # a comment: the first event judges the answer
+                        continue
                     started = True
                     headers = _backward_headers(upstream.headers)
                     headers.append(self._violation_header(seen.problems))
                     start_response(_status_line(upstream), headers)
+                    yield b"".join(pending)
+                    pending = []
                 elif strict and problems:
                     # the status line is gone: end the stream with the provider's error
                     # shape as an event (the openai package raises on such an event)
-                    if held is not None:
-                        yield held
                     yield self._error_event(problems[0], len(seen.problems))
                     self._finish(seen)
                     return
-                if held is not None:
-                    yield held
-                held = raw
+                yield raw
         rest = check.rest()
         seen.problems += check.finish()
         if not started:
             headers = _backward_headers(upstream.headers)
             headers.append(self._violation_header(seen.problems))
             start_response(_status_line(upstream), headers)
+        # recorded before the stream's last bytes: the chunked ending follows this generator
         self._finish(seen)
-        if held is not None:
-            yield held
-        if rest:
-            yield rest
+        if pending or rest:
+            yield b"".join(pending) + rest
 
     # ------------------------------------------------------------------ refusals
 

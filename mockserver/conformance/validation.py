@@ -111,7 +111,10 @@ def response_drift(
             where = drift_where(problem, document)
             if partial and not (where in ("status code", "headers") or where[:7] == "header "):
                 continue
-            found.append(Drift(where, drift_message(problem, document)))
+            message = drift_message(problem, document)
+            if where == "header Content-Type" and content_type not in message:
+                message += f" (got {content_type})"
+            found.append(Drift(where, message))
     return found
 
 
