@@ -1,4 +1,5 @@
-"""``sora-mock``: serve the mock, or verify a base URL against the contracts."""
+"""``sora-mock``: serve the mock (or replay recordings), verify a base URL against the
+contracts, proxy a provider while validating (and recording) its traffic."""
 
 from __future__ import annotations
 
@@ -72,6 +73,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slow-seconds", type=float, default=3.0)
     p.add_argument("--threads", type=int, default=8, help="worker threads (one process)")
     p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve the jobs recorded in DIR (sora-mock proxy --record DIR)",
+    )
+    p.add_argument(
+        "--replay-fallback",
+        choices=["mock", "404"],
+        default="mock",
+        help="a create no cassette matches: simulate it (mock) or answer 404",
+    )
+    p.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -92,6 +106,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         slow_seconds=args.slow_seconds,
+        replay_dir=args.replay,
+        replay_fallback=args.replay_fallback,
     )
 
 
@@ -157,8 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     from mockserver import verify
+    from mockserver.conformance import commands
 
     verify.add_parser(sub)
+    commands.add_proxy_parser(sub)
+    commands.add_cassettes_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -166,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "verify":
         return verify.run_args(args)
+    if args.command == "proxy":
+        return commands.run_proxy(args)
+    if args.command == "cassettes":
+        return commands.run_cassettes(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
