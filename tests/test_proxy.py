@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,6 +63,16 @@ class Drifting:
             page = b"<html><body><h1>502 Bad Gateway</h1>cloudflare</body></html>"
             start_response("502 Bad Gateway", [("Content-Type", "text/html")])
             return [page]
+        if drift == "echo-key":  # a provider that quotes the key back (OpenAI does)
+            key = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
+            error = {
+                "message": f"Incorrect API key provided: {key}. Your token={key} is wrong.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+            start_response("401 Unauthorized", [("Content-Type", "application/json")])
+            return [json.dumps({"error": error}).encode()]
         if drift == "html":
             page = b"<!doctype html><html><body>Welcome! Please sign in.</body></html>"
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -323,6 +334,23 @@ def test_an_upstream_timeout_is_a_504_naming_it() -> None:
 
 
 # --------------------------------------------------------------------------- credentials, openai
+
+
+def test_a_key_the_upstream_echoes_reaches_no_file(
+    upstream: tuple[Drifting, SoraMock, str], tmp_path: Path
+) -> None:
+    _, _, base = upstream
+    console = io.StringIO()
+    with proxy_in_front("gptge", base + "/gptge", record_dir=tmp_path, out=console) as (pb, p):
+        with httpx.Client(base_url=pb) as client:
+            refused = GPTGE.create(client, {**HEADERS, "X-Drift": "echo-key"})
+    assert refused.status_code == 401 and CANARY in refused.text  # forwarded untouched
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert [path.suffix for path in written] == [".json"]  # the refused create, recorded
+    for path in written:
+        assert CANARY.encode() not in path.read_bytes()
+    assert "Incorrect API key provided" in written[0].read_text()
+    assert CANARY not in console.getvalue() + json.dumps(list(p.journal))
 
 
 def test_credentials_pass_through_unchanged(upstream: tuple[Drifting, SoraMock, str]) -> None:

@@ -7,6 +7,7 @@ runs on a loopback port in front of the mock on another, both on the mock's virt
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,3 +198,56 @@ def test_a_create_matching_nothing_falls_back(recording: Recording, tmp_path: Pa
         made = api.create(client, headers)
     assert made.status_code == 200
     assert len(simulated.jobs()) == 1  # the second create was the simulated mock's job
+
+
+def test_a_chat_stream_is_recorded_event_by_event_and_replayed(
+    upstream: SoraMock, tmp_path: Path
+) -> None:
+    from providers import data_url, png
+
+    body = {
+        "model": "sora-2",
+        "stream": True,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A cat in a hat"},
+                    {"type": "image_url", "image_url": {"url": data_url(png(720, 1280))}},
+                ],
+            }
+        ],
+    }
+    headers = {"Authorization": f"Bearer {CANARY}"}
+    with proxy_in_front(
+        "gptproto-chat", upstream.base_url("gptproto"), record_dir=tmp_path, clock=upstream.now
+    ) as (base, proxy):
+        with upstream.stepping(1.0):
+            recorded = httpx.post(base + "/v1/chat/completions", json=body, headers=headers)
+    assert recorded.headers["X-Contract-Violations"] == "0"
+    assert proxy.journal[-1]["violations"] == []
+    [cassette] = cassettes.load(tmp_path)
+    assert cassette.problems == [] and len(cassette.data["create"]["events"]) >= 4
+    assert cassette.data["media_urls"][0]["media"]["content_type"] == "video/mp4"
+    replay = replay_app(tmp_path, replay_fallback="404")
+    with replay.client("gptproto") as client, replay.stepping(1.0):
+        replayed = client.post("/v1/chat/completions", json=body)
+    events = [line for line in replayed.text.splitlines() if line.startswith("data: ")]
+    assert _same_but_urls(events, recorded.text) and events[-1] == "data: [DONE]"
+    url = re.search(r"\((http[^)]+)\)", replayed.text)
+    assert url is not None and "/__mock/replay/media/" in url.group(1)
+    stored = tmp_path / cassette.data["media_urls"][0]["media"]["file"]
+    with httpx.Client(transport=replay.transport()) as media:
+        assert media.get(url.group(1)).content == stored.read_bytes()
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or CANARY.encode() not in path.read_bytes()
+
+
+def _same_but_urls(replayed: list[str], recorded: str) -> bool:
+    """The replayed events are the recorded ones, but for the video link (the mock's now)."""
+
+    def strip(line: str) -> str:
+        return re.sub(r"https?://[^)\s]+", "URL", line)
+
+    original = [strip(x) for x in recorded.splitlines() if x.startswith("data: ")]
+    return [strip(x) for x in replayed] == original

@@ -153,6 +153,13 @@ class Recorder:
             create["events"] = [
                 {"offset": round(t - seen.started, 3), "raw": raw} for t, raw in seen.events
             ]
+        fetched: list[dict[str, Any]] = []
+        if seen.events and self.fetch is not None:
+            # a streamed create (chat mode) names its video inside the events' text
+            text = "".join(raw for _, raw in seen.events)
+            for url in _ordered(_TEXT_URL.findall(text)):
+                if not url.startswith(self.upstream + "/"):
+                    fetched.append(self._fetch_one(url))
         with self._lock:
             sequence = self._sequence
             self._sequence += 1
@@ -173,7 +180,7 @@ class Recorder:
                     "create": create,
                     "polls": [],
                     "downloads": [],
-                    "media_urls": [],
+                    "media_urls": fetched,
                 },
             )
             if job_id is not None:
@@ -235,24 +242,30 @@ class Recorder:
             if url.startswith(self.upstream + "/") or url in job.fetched:
                 continue  # the provider's own API: the client reads it through the proxy
             job.fetched.add(url)
-            entry: dict[str, Any] = {"url": url}
-            try:
-                response = self.fetch(url)
-                try:
-                    if response.status_code != 200:
-                        entry["note"] = f"GET answered {response.status_code}"
-                    else:
-                        sink = self.media_sink(response.headers.get("Content-Type", ""))
-                        for chunk in response.iter_bytes():
-                            sink.write(chunk)
-                        media, note = sink.finish()
-                        entry["media" if media else "note"] = media or note
-                finally:
-                    response.close()
-            except httpx.HTTPError as exc:
-                entry["note"] = f"not fetched: {type(exc).__name__}"
+            entry = self._fetch_one(url)
             with self._lock:
                 job.data["media_urls"].append(entry)
+
+    def _fetch_one(self, url: str) -> dict[str, Any]:
+        """GET a media URL (no credentials) into the media store: its cassette entry."""
+        assert self.fetch is not None
+        entry: dict[str, Any] = {"url": url}
+        try:
+            response = self.fetch(url)
+            try:
+                if response.status_code != 200:
+                    entry["note"] = f"GET answered {response.status_code}"
+                else:
+                    sink = self.media_sink(response.headers.get("Content-Type", ""))
+                    for chunk in response.iter_bytes():
+                        sink.write(chunk)
+                    media, note = sink.finish()
+                    entry["media" if media else "note"] = media or note
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            entry["note"] = f"not fetched: {type(exc).__name__}"
+        return entry
 
     # ------------------------------------------------------------------ writing
 
@@ -260,6 +273,13 @@ class Recorder:
         with self._lock:
             document = Redactor(sorted(job.secrets))(job.data)
             cassettes.write_json(job.path, document)
+
+
+_TEXT_URL = re.compile(r"https?://[^\s)\]>\"']+")
+
+
+def _ordered(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _verdict(problems: Iterable[Drift]) -> dict[str, Any]:

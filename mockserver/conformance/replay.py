@@ -247,6 +247,7 @@ class Replay:
         answer = cassette.data["create"]["response"]
         events = cassette.data["create"]["events"]
         clock, speed = self.service.clock, self.service.config.speed
+        host = request.host_url.rstrip("/")  # the generator runs after the request context
 
         def generate() -> Iterator[str]:
             for event in events:
@@ -256,32 +257,35 @@ class Replay:
                     if not clock.wait_until(due, 15.0):
                         waited += 15.0
                         yield ": waiting\n\n"
-                yield self._rewrite(cassette, event["raw"], ids)
+                yield self._rewrite(cassette, event["raw"], ids, host)
 
         headers = {k: v for k, v in answer["headers"].items() if k.lower() not in _DROP_HEADERS}
         return Response(generate(), status=answer["status"], headers=headers)
 
-    def _rewrite(self, cassette: Cassette, value: Any, ids: dict[str, str]) -> Any:
+    def _rewrite(
+        self, cassette: Cassette, value: Any, ids: dict[str, str], host: str | None = None
+    ) -> Any:
         """Recorded ids -> this replay's ids; the recorded provider's URLs -> the mock's."""
+        host = host or request.host_url.rstrip("/")
         if isinstance(value, str):
             for entry in cassette.data.get("media_urls") or []:
-                if entry.get("media") and value == entry["url"]:
-                    return self._media_url(entry["media"])
+                if entry.get("media") and entry["url"] in value:
+                    value = value.replace(entry["url"], self._media_url(entry["media"], host))
             for old, new in ids.items():
                 value = value.replace(old, new)
             upstream = str(cassette.data.get("upstream") or "")
             if upstream and value.startswith(upstream + "/"):
                 prefix = next((d.prefix for d in self.dialects if d.name == cassette.contract), "")
-                value = f"{request.host_url.rstrip('/')}/{prefix}{value[len(upstream) :]}"
+                value = f"{host}/{prefix}{value[len(upstream) :]}"
             return value
         if isinstance(value, Mapping):
-            return {k: self._rewrite(cassette, v, ids) for k, v in value.items()}
+            return {k: self._rewrite(cassette, v, ids, host) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._rewrite(cassette, v, ids) for v in value]
+            return [self._rewrite(cassette, v, ids, host) for v in value]
         return value
 
-    def _media_url(self, media: Mapping[str, Any]) -> str:
-        return request.host_url.rstrip("/") + MEDIA_ROUTE + Path(str(media["file"])).name
+    def _media_url(self, media: Mapping[str, Any], host: str) -> str:
+        return host + MEDIA_ROUTE + Path(str(media["file"])).name
 
     def _media_file(self, name: str) -> Response:
         if not re.fullmatch(r"[0-9a-f]{64}\.[a-z0-9]+", name):
