@@ -59,7 +59,12 @@ def add_proxy_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_proxy(args: argparse.Namespace) -> int:
+    import logging
+
     from mockserver.conformance.proxy import ContractProxy, ProxyConfig, make_server
+
+    for name in ("httpx", "httpcore"):  # the proxy's own console line says it all
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     upstream = args.upstream or live_base_url(args.provider)
     if not upstream.startswith(("http://", "https://")):

@@ -61,7 +61,8 @@ class Replay:
     ) -> None:
         if fallback not in FALLBACKS:
             raise ValueError(f"replay fallback must be one of {', '.join(FALLBACKS)}")
-        self.directory = Path(directory)
+        # absolute: Flask's send_file reads a relative path from the package's folder
+        self.directory = Path(directory).resolve()
         self.service = service
         self.fallback = fallback
         self.cassettes = cassettes.load(self.directory)
