@@ -132,3 +132,17 @@ def test_verify_needs_no_key_on_loopback(
     assert "placeholder key" in out and "no drift" in out
     assert [e for e in sora_mock_server.journal if e["key"]]  # it really checked something
     assert "placeholder key" in (tmp_path / "verify-gptge.md").read_text()
+
+
+def test_media_over_the_cap_is_not_kept(tmp_path: Path) -> None:
+    small = cassettes.MediaSink(tmp_path, "video/mp4", cap=10)
+    small.write(b"0123456789")
+    media, note = small.finish()
+    assert media is not None and media["size"] == 10 and note is None
+    assert (tmp_path / media["file"]).read_bytes() == b"0123456789"
+    big = cassettes.MediaSink(tmp_path, "video/mp4", cap=10)
+    big.write(b"01234")
+    big.write(b"567890")
+    media, note = big.finish()
+    assert media is None and note is not None and "11 bytes is over the 10-byte cap" in note
+    assert len(list((tmp_path / "media").iterdir())) == 1  # no partial file left behind

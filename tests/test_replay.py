@@ -251,3 +251,60 @@ def _same_but_urls(replayed: list[str], recorded: str) -> bool:
 
     original = [strip(x) for x in recorded.splitlines() if x.startswith("data: ")]
     return [strip(x) for x in replayed] == original
+
+
+@pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_the_openai_package_works_unchanged_against_a_replay(recording: Recording) -> None:
+    from openai import OpenAI
+    from providers import png
+
+    replay = replay_app(recording.directory, replay_fallback="404")
+    http = httpx.Client(transport=replay.transport())
+    client = OpenAI(api_key="sk-x", base_url=replay.base_url("gptge") + "/v1", http_client=http)
+    video = client.videos.create(
+        model="sora-2",
+        prompt="Put a hat on the cat",
+        seconds="4",
+        size="720x1280",
+        input_reference=("cat.png", png(720, 1280), "image/png"),
+    )
+    words = [video.status]
+    for _ in range(len(recording.life.words) - 1):
+        replay.advance(2)
+        words.append(client.videos.retrieve(video.id).status)
+    content = client.videos.download_content(video.id).read()
+    client.close()
+    assert words == recording.life.words
+    assert content == recording.life.media
+
+
+@pytest.mark.parametrize("recording", ["vtrix"], indirect=True)
+def test_workers_sharing_a_sqlite_store_agree_on_a_replayed_job(
+    recording: Recording, tmp_path: Path
+) -> None:
+    store = f"sqlite:{tmp_path / 'mock.db'}"
+    first = replay_app(recording.directory, store=store)
+    second = replay_app(recording.directory, store=store)  # another worker process's app
+    api = LIFECYCLES["vtrix"]
+    with first.client("vtrix") as one, second.client("vtrix") as two:
+        job_id = api.job_id(api.create(one, {}).json())
+        first.advance(60)
+        read = two.get(api.status_path(job_id))
+        again = api.create(two, {})  # matched by its body hash again
+    assert read.status_code == 200 and api.status(read.json()) == "completed"
+    assert again.status_code == 200
+    for mock in (first, second):
+        mock.service.store.close()
+
+
+def test_replay_reads_a_relative_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(Path(__file__).parent / "examples" / "cassettes", tmp_path / "cassettes")
+    monkeypatch.chdir(tmp_path)
+    replay = replay_app(Path("cassettes"))
+    api = LIFECYCLES["gptge"]
+    with replay.client("gptge") as client:
+        job_id = api.job_id(api.create(client, {}).json())
+        replay.advance(60)
+        video = client.get(f"/v1/videos/{job_id}/content")
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"

@@ -71,6 +71,8 @@ _HOP = frozenset(
         "host",
         "content-length",
         "accept-encoding",
+        # the proxy's own server answers the client's 100-continue; httpx sends bodies whole
+        "expect",
     }
 )
 #: a JSON or text answer is read whole up to this size (files and streams never are)
