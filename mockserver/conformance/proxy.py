@@ -172,7 +172,7 @@ class ContractProxy:
                 )
             )
         else:
-            seen.problems += request_drift(self.contract, oa_request)
+            seen.problems += request_drift(self.contract, oa_request, seen.operation)
         if self.config.mode == "strict" and seen.problems:
             yield from self._refuse(start_response, seen, 400, "not forwarded")
             return
@@ -523,6 +523,12 @@ def _name(exc: BaseException) -> str:
 def make_server(app: ContractProxy, host: str = "127.0.0.1", port: int = 0) -> Any:
     """A threaded server that writes each block of a generator answer as soon as it is
     yielded (Werkzeug's: chunked transfer when no Content-Length)."""
+    from werkzeug.serving import WSGIRequestHandler
     from werkzeug.serving import make_server as werkzeug_server
 
-    return werkzeug_server(host, port, app, threaded=True)
+    class Handler(WSGIRequestHandler):
+        # headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+        # algorithm meets the client's delayed ACK and each answer waits ~40 ms
+        disable_nagle_algorithm = True
+
+    return werkzeug_server(host, port, app, threaded=True, request_handler=Handler)

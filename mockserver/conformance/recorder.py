@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 from werkzeug.datastructures import Headers
@@ -29,6 +28,7 @@ from mockserver.conformance.contract_map import TERMINAL_WORDS, ContractMap
 from mockserver.conformance.pointers import pointer_get
 from mockserver.conformance.redaction import Redactor
 from mockserver.conformance.results import Drift
+from mockserver.conformance.validation import path_values
 
 
 @dataclass
@@ -188,7 +188,7 @@ class Recorder:
         self._write(job)
 
     def _job_of(self, op: Operation, path: str) -> _Job | None:
-        values = _path_values(op, path)
+        values = list(path_values(op, path).values())
         with self._lock:
             for value in values:
                 if value in self._jobs:
@@ -289,14 +289,6 @@ def _verdict(problems: Iterable[Drift]) -> dict[str, Any]:
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)[:80]
-
-
-def _path_values(op: Operation, path: str) -> list[str]:
-    pattern = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(op.path))
-    match = re.fullmatch(pattern, path)
-    if match is None:
-        return []
-    return [unquote(v) for v in match.groups()]
 
 
 def _urls(document: Any) -> Iterator[str]:

@@ -31,6 +31,7 @@ from contracts import ContractViolation, Operation
 from mockserver.conformance import cassettes
 from mockserver.conformance.cassettes import Cassette
 from mockserver.conformance.contract_map import ContractMap
+from mockserver.conformance.validation import path_values
 from mockserver.dialects.base import Dialect
 from mockserver.lifecycle import key_fingerprint
 from mockserver.responses import error_response
@@ -108,7 +109,7 @@ class Replay:
                 continue
             op = dialect.contract.find_operation(request.method, "/" + rest)
             if op is not None:
-                return _Route(dialect, op, _path_values(op, "/" + rest))
+                return _Route(dialect, op, path_values(op, "/" + rest))
         return None
 
     # ------------------------------------------------------------------ creates
@@ -329,12 +330,3 @@ def _new_id(recorded: str) -> str:
         recorded[: match.start()]
         + secrets.token_hex((len(match.group()) + 1) // 2)[: len(match.group())]
     )
-
-
-def _path_values(op: Operation, path: str) -> dict[str, str]:
-    from urllib.parse import unquote
-
-    names = re.findall(r"\{([^}]+)\}", op.path)
-    pattern = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(op.path))
-    match = re.fullmatch(pattern, path)
-    return dict(zip(names, (unquote(v) for v in match.groups()), strict=True)) if match else {}
