@@ -32,16 +32,16 @@ What it sends, in order (nothing else, ever):
 
 Every response is validated (``validation.response_drift``) with the contract's own
 ``Contract.validate_response``, not with schemathesis' ``case.validate_response()``. That is
-the validator the mock's strict mode and the test-suite use, so "the mock is clean" and "the provider is clean"
-mean the same thing; it returns one ``Problem`` per field with its path, which becomes the
-report's JSON pointer; and it judges only what the contract says. schemathesis' checks raise
-one aggregated exception of prose, and some of them are wrong for this job: a read of a
-generated (random) id is *expected* to answer 404, which ``positive_data_acceptance`` reports
-as a failure. For generated cases the validation request carries the operation's path
-template filled with a plain placeholder, so an id that decodes to something odd (``a/b``)
-cannot make the provider's answer look like a route problem. A stream's body is not handed to
-``validate_response`` as a whole (its schema is one event): only its status and headers are,
-as ``tests/test_strategies.py`` does.
+the validator the mock's strict mode and the test-suite use, so "the mock is clean" and "the
+provider is clean" mean the same thing; it returns one ``Problem`` per field with its path,
+which becomes the report's JSON pointer; and it judges only what the contract says.
+schemathesis' checks raise one aggregated exception of prose, and some of them are wrong for
+this job: a read of a generated (random) id is *expected* to answer 404, which
+``positive_data_acceptance`` reports as a failure. For generated cases the validation request
+carries the operation's path template filled with a plain placeholder, so an id that decodes to
+something odd (``a/b``) cannot make the provider's answer look like a route problem. A stream's
+body is not handed to ``validate_response`` as a whole (its schema is one event): only its
+status and headers are, as ``tests/test_strategies.py`` does.
 
 Secrets: one :class:`Redactor` (``redact()``) is applied by every writer (console, Markdown,
 JUnit XML, exception messages), masking the key, ``Authorization``-like headers, JSON fields
