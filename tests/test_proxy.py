@@ -55,8 +55,8 @@ class Drifting:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         drift = environ.get("HTTP_X_DRIFT", "")
-        if drift == "sse" or drift == "slow-sse":
-            return self._stream(start_response, bad=drift == "sse")
+        if drift in ("sse", "slow-sse", "late-sse"):
+            return self._stream(start_response, bad=drift == "sse", late=drift == "late-sse")
         if drift == "slow-file":
             return self._file(start_response)
         if drift == "cdn-502":
@@ -94,10 +94,14 @@ class Drifting:
         start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
-    def _stream(self, start_response: Callable[..., Any], bad: bool) -> Iterator[bytes]:
+    def _stream(
+        self, start_response: Callable[..., Any], bad: bool, late: bool = False
+    ) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Type", "text/event-stream")])
         yield sse(BAD_CHUNK if bad else CHUNK)
         self.release.wait(10)
+        if late:
+            yield sse(BAD_CHUNK)
         yield sse({**CHUNK, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         yield b"data: [DONE]\n\n"
         self.finished.set()
@@ -228,6 +232,39 @@ def test_strict_answers_502_for_a_bad_first_sse_event(
     error = answer.json()["error"]
     assert error["type"] == "502"  # GPTProto's shape: the status as a string
     assert "SSE event 1" in error["message"]
+
+
+@pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
+def test_strict_ends_a_stream_at_a_later_bad_event_with_the_providers_error(
+    upstream: tuple[Drifting, SoraMock, str],
+) -> None:
+    from openai import APIError, OpenAI
+
+    drift, _, base = upstream
+    drift.release.set()
+    with proxy_in_front("gptproto-chat", base + "/gptproto", mode="strict") as (pb, proxy):
+        answer = httpx.post(
+            pb + "/v1/chat/completions",
+            json=_chat_body(),
+            headers={**HEADERS, "X-Drift": "late-sse"},
+        )
+        client = OpenAI(api_key=CANARY, base_url=pb + "/v1", max_retries=0)
+        with pytest.raises(APIError, match="SSE event 2"):  # the openai package raises on it
+            for _ in client.chat.completions.create(
+                model="sora-2",
+                messages=_chat_body()["messages"],
+                stream=True,
+                extra_headers={"X-Drift": "late-sse"},
+            ):
+                pass
+        client.close()
+    assert answer.status_code == 200  # the status line had gone out with the good event
+    events = [line for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[0].removeprefix("data: ")) == CHUNK
+    error = json.loads(events[-1].removeprefix("data: "))["error"]
+    assert error["code"] == "contract_violation" and "SSE event 2" in error["message"]
+    assert "[DONE]" not in answer.text
+    assert proxy.journal[-1]["violations"][0]["where"].startswith("SSE event 2")
 
 
 def test_strict_refuses_a_request_the_contract_refuses_without_forwarding_it(
