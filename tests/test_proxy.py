@@ -436,3 +436,20 @@ def _chat_body() -> dict[str, Any]:
             }
         ],
     }
+
+
+def test_a_bug_in_the_proxy_is_a_502_in_the_providers_shape(
+    upstream: tuple[Drifting, SoraMock, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.conformance import proxy as proxy_module
+
+    def broken(*_: Any) -> list[Any]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(proxy_module, "request_drift", broken)
+    _, _, base = upstream
+    with proxy_in_front("gptge", base + "/gptge", out=io.StringIO()) as (pb, _):
+        answer = httpx.get(pb + "/v1/videos/video_1", headers=HEADERS)
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "proxy_error"
+    assert "RuntimeError" in answer.json()["error"]["message"]

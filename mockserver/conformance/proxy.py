@@ -137,7 +137,26 @@ class ContractProxy:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return self._handle(Request(environ), start_response)
+        return self._guarded(Request(environ), start_response)
+
+    def _guarded(self, request: Request, start_response: Callable[..., Any]) -> Iterator[bytes]:
+        """A bug in the proxy answers 502 in the provider's shape, never a traceback page."""
+        started: list[bool] = []
+
+        def start(*args: Any) -> Any:
+            started.append(True)
+            return start_response(*args)
+
+        try:
+            yield from self._handle(request, start)
+        except Exception as exc:
+            log.exception("sora-mock proxy failed on %s %s", request.method, request.path)
+            if started:
+                raise  # the answer had begun: the server cuts the connection
+            message = f"sora-mock proxy: internal error ({type(exc).__name__})"
+            yield from self._send_json(
+                start_response, 502, self._error(502, message, "proxy_error")
+            )
 
     def _handle(self, request: Request, start_response: Callable[..., Any]) -> Iterator[bytes]:
         """A generator: nothing is sent before the first block of the answer has been judged."""

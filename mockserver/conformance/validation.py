@@ -116,6 +116,8 @@ def response_drift(
             if where == "header Content-Type" and content_type not in message:
                 message += f" (got {content_type})"
             found.append(Drift(where, message))
+    except Exception as exc:  # noqa: BLE001 - a validator crash is reported, never raised
+        found.append(Drift("body", f"could not be validated ({type(exc).__name__})"))
     return found
 
 
@@ -139,6 +141,8 @@ def request_drift(
             Drift(f"request {p.field}" if p.field else "request", drift_message(p, None))
             for p in exc.problems
         ]
+    except Exception as exc:  # noqa: BLE001 - a validator crash is reported, never raised
+        return [Drift("request", f"could not be validated ({type(exc).__name__})")]
     return []
 
 
