@@ -453,3 +453,15 @@ def test_a_bug_in_the_proxy_is_a_502_in_the_providers_shape(
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "proxy_error"
     assert "RuntimeError" in answer.json()["error"]["message"]
+
+
+def test_a_read_the_contract_refuses_is_reported_as_request_drift(
+    upstream: tuple[Drifting, SoraMock, str],
+) -> None:
+    _, _, base = upstream
+    with proxy_in_front("gptge", base + "/gptge", out=io.StringIO()) as (pb, proxy):
+        answer = httpx.get(pb + "/v1/videos?limit=500", headers=HEADERS)
+    # transparent: forwarded, the mock's own 400 comes back, and the proxy names the cause
+    assert answer.status_code == 400
+    assert answer.headers["X-Contract-Violations"].startswith("1; request limit:")
+    assert "500 is greater than the maximum of 100" in proxy.journal[-1]["violations"][0]["message"]

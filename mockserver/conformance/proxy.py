@@ -191,7 +191,9 @@ class ContractProxy:
                 )
             )
         else:
-            seen.problems += request_drift(self.contract, oa_request, seen.operation)
+            seen.problems += request_drift(
+                self.contract, oa_request, seen.operation, dict(request.args.items())
+            )
         if self.config.mode == "strict" and seen.problems:
             yield from self._refuse(start_response, seen, 400, "not forwarded")
             return

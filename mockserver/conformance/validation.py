@@ -122,15 +122,21 @@ def response_drift(
 
 
 def request_drift(
-    contract: Contract, request: OpenAPIRequest, operation: Operation | None = None
+    contract: Contract,
+    request: OpenAPIRequest,
+    operation: Operation | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> list[Drift]:
     """What the contract does not allow in a request (the client's side of the exchange).
 
     A request without a body (a poll) takes the mock's fast path: its parameters checked by
     validators compiled once (``Contract.validate_parameters``)."""
     try:
-        if operation is not None and "requestBody" not in operation.definition:
-            query = dict(request.parameters.query.items())
+        if (
+            operation is not None
+            and query is not None
+            and "requestBody" not in operation.definition
+        ):
             contract.validate_parameters(
                 operation.operation_id, path_values(operation, request.path), query
             )
