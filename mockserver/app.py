@@ -52,6 +52,10 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     guard.init_app(
         app, _error_json, max_json_bytes=config.max_json_bytes, max_depth=config.max_json_depth
     )
+    if config.replay_dir is not None:  # recorded jobs answer before the simulated ones
+        from mockserver.conformance.replay import install
+
+        install(app, service, dialects)
     app.after_request(_finish)
     app.after_request(faults.retry_after_switch)
     app.register_error_handler(HTTPException, _http_error)

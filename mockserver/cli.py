@@ -1,4 +1,5 @@
-"""``sora-mock``: serve the mock, or verify a base URL against the contracts."""
+"""``sora-mock``: serve the mock (or replay recordings), verify a base URL against the
+contracts, proxy a provider while validating (and recording) its traffic."""
 
 from __future__ import annotations
 
@@ -106,6 +107,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve the jobs recorded in DIR (sora-mock proxy --record DIR)",
+    )
+    p.add_argument(
+        "--replay-fallback",
+        choices=["mock", "404"],
+        default="mock",
+        help="a create no cassette matches: simulate it (mock) or answer 404",
+    )
     p.add_argument(
         "--max-waiting-chats",
         type=int,
@@ -230,6 +244,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         retry_after=args.retry_after,
         retired_models=tuple(args.retired_model),
         max_waiting_chats=args.max_waiting_chats,
+        replay_dir=args.replay,
+        replay_fallback=args.replay_fallback,
     )
 
 
@@ -269,8 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _serve_parser(sub)
     _sample_image_parser(sub)
     from mockserver import verify
+    from mockserver.conformance import commands
 
     verify.add_parser(sub)
+    commands.add_proxy_parser(sub)
+    commands.add_cassettes_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -280,6 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return verify.run_args(args)
     if args.command == "sample-image":
         return sample_image(args)
+    if args.command == "proxy":
+        return commands.run_proxy(args)
+    if args.command == "cassettes":
+        return commands.run_cassettes(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

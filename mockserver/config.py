@@ -82,3 +82,7 @@ class MockConfig:
     remote_fetch_seconds: float = 10.0
     #: unexpected errors kept (with their tracebacks) for tests to re-raise
     error_history: int = 20
+    #: serve the jobs recorded in this directory (``sora-mock proxy --record``); None: off
+    replay_dir: Path | None = None
+    #: a create no cassette matches: "mock" (simulate it) or "404"
+    replay_fallback: str = "mock"

@@ -76,10 +76,12 @@ def config_to_env(config: MockConfig) -> str:
 def config_from_env(value: str | None = None) -> MockConfig:
     data = json.loads(value if value is not None else os.environ[CONFIG_ENV])
     data["timings"] = Timings(**data["timings"])
-    data["api_keys"] = tuple(data["api_keys"])
-    data["scenarios"] = tuple(data["scenarios"])
-    if data.get("media_dir") is not None:
-        data["media_dir"] = Path(data["media_dir"])
+    for field in dataclasses.fields(MockConfig):  # JSON has lists where the config has tuples
+        if isinstance(data.get(field.name), list):
+            data[field.name] = tuple(data[field.name])
+    for name in ("media_dir", "replay_dir"):
+        if data.get(name) is not None:
+            data[name] = Path(data[name])
     return MockConfig(**data)
 
 

@@ -5,6 +5,9 @@
   test (like pytest-httpserver's ``check()``).
 - ``sora_mock_server``: the same app on a real loopback port in a background thread, for code
   that is not httpx-based (requests, the ``openai`` package, a subprocess).
+- ``sora_replay``: the mock serving the jobs recorded by ``sora-mock proxy --record DIR``
+  (mark the test ``@pytest.mark.sora_replay("cassettes", fallback="404")``; a relative
+  directory is read beside the test file), in-process with a virtual clock like ``sora_mock``.
 - ``sora_respx``: a respx router that sends httpx requests for the providers' real hosts
   (``https://api.gpt.ge/...``) into the same in-process mock: pure-httpx code runs unchanged,
   with no server and no base URL to change. Needs respx installed.
@@ -164,6 +167,36 @@ def sora_mock_app() -> Flask:
 def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
     mock = SoraMock(sora_mock_app)
     mock.reset()
+    yield mock
+    mock.check()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sora_replay(directory, fallback='mock'): cassettes the sora_replay fixture serves",
+    )
+
+
+@pytest.fixture
+def sora_replay(request: pytest.FixtureRequest) -> Iterator[SoraMock]:
+    """The mock replaying recorded jobs (see ``@pytest.mark.sora_replay``)."""
+    from pathlib import Path
+
+    marker = request.node.get_closest_marker("sora_replay")
+    directory = None
+    if marker is not None:
+        directory = marker.args[0] if marker.args else marker.kwargs.get("directory")
+    if directory is None:
+        raise MockError(
+            "sora_replay needs its cassettes: mark the test "
+            '@pytest.mark.sora_replay("path/to/cassettes")'
+        )
+    path = Path(directory)
+    if not path.is_absolute():
+        path = Path(request.path).parent / path
+    fallback = marker.kwargs.get("fallback", "mock") if marker is not None else "mock"
+    mock = SoraMock(create_app(test_config(replay_dir=path, replay_fallback=fallback)))
     yield mock
     mock.check()
 

@@ -1,0 +1,321 @@
+"""Record a job through the proxy in front of the mock, then replay it offline.
+
+Each provider's job is recorded once (module scope: the render is the slow part): the proxy
+runs on a loopback port in front of the mock on another, both on the mock's virtual clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conformance_helpers import CANARY, LIFECYCLES, Life, live_job, proxy_in_front, serving
+
+from mockserver.app import create_app
+from mockserver.conformance import cassettes
+from mockserver.conformance.proxy import ContractProxy
+from mockserver.testing import SoraMock, test_config
+
+PROVIDERS = sorted(LIFECYCLES)
+
+
+@dataclass
+class Recording:
+    provider: str
+    directory: Path
+    life: Life
+    direct: list[httpx.Response]
+    proxy: ContractProxy
+    console: str
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[SoraMock]:
+    app = create_app(test_config(fps=2))  # a few frames: the render is the slow part
+    with serving(app) as base:
+        mock = SoraMock(app, host=base)
+        yield mock
+        mock.check()
+
+
+@pytest.fixture(scope="module")
+def recordings(
+    upstream: SoraMock, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Recording]:
+    """Each provider's job recorded once per module, on first use."""
+    made: dict[str, Recording] = {}
+
+    def get(provider: str) -> Recording:
+        if provider not in made:
+            made[provider] = _record(provider, upstream, tmp_path_factory)
+        return made[provider]
+
+    return get
+
+
+@pytest.fixture(params=PROVIDERS)
+def recording(request: pytest.FixtureRequest, recordings: Callable[[str], Recording]) -> Recording:
+    return recordings(request.param)
+
+
+def _record(
+    provider: str, upstream: SoraMock, tmp_path_factory: pytest.TempPathFactory
+) -> Recording:
+    import io
+
+    api = LIFECYCLES[provider]
+    directory = tmp_path_factory.mktemp(f"cassettes-{provider}")
+    console = io.StringIO()
+    with proxy_in_front(
+        provider,
+        upstream.base_url(api.provider),
+        record_dir=directory,
+        clock=upstream.now,
+        out=console,
+    ) as (base, proxy):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            life = live_job(client, api, upstream.advance)
+    # the same reads straight from the mock, at the same clock time (nothing moved since)
+    with httpx.Client(base_url=upstream.base_url(api.provider), timeout=30) as direct:
+        headers = {"Authorization": f"Bearer {CANARY}"}
+        last = 2 if api.name.endswith("-videos") else 1  # the final status (and the video)
+        again = [direct.get(_path(r), headers=headers) for r in life.responses[-last:]]
+    return Recording(provider, directory, life, again, proxy, console.getvalue())
+
+
+def _path(response: httpx.Response) -> str:
+    return response.request.url.raw_path.decode()
+
+
+def replay_app(directory: Path, **overrides: object) -> SoraMock:
+    return SoraMock(create_app(test_config(replay_dir=directory, **overrides)))
+
+
+# --------------------------------------------------------------------------- the proxy
+
+
+def test_a_lifecycle_passes_through_the_proxy_unchanged(recording: Recording) -> None:
+    life = recording.life
+    assert all(r.headers["X-Contract-Violations"] == "0" for r in life.responses)
+    assert all(entry["violations"] == [] for entry in recording.proxy.journal)
+    # the last status read and the download are byte for byte what the mock answers
+    last = life.responses[-len(recording.direct) :]
+    for proxied, direct in zip(last, recording.direct, strict=True):
+        assert proxied.status_code == direct.status_code
+        assert proxied.headers["content-type"] == direct.headers["content-type"]
+        assert proxied.content == direct.content
+    assert life.words[-1] == "completed"
+    assert life.media[4:8] == b"ftyp"
+
+
+def test_one_cassette_per_job_with_every_poll_and_the_media(recording: Recording) -> None:
+    files = list(cassettes.iter_files(recording.directory))
+    assert len(files) == 1
+    data = json.loads(files[0].read_text())
+    assert data["job_id"] == recording.life.job_id
+    polls = data["polls"]
+    assert len(polls) == len(recording.life.words) - 1
+    offsets = [p["offset"] for p in polls]
+    assert offsets == sorted(offsets) and offsets[0] == pytest.approx(2.0)
+    assert all(p["verdict"] == {"ok": True, "problems": []} for p in polls)
+    media = [p.name for p in (recording.directory / "media").iterdir()]
+    assert len(media) == 1 and media[0].endswith(".mp4")
+    stored = (recording.directory / "media" / media[0]).read_bytes()
+    assert stored == recording.life.media
+    request = data["create"]["request"]
+    assert "authorization" not in request["headers"]
+    # images are replaced by their hash
+    assert "base64" not in json.dumps(request["body"])
+
+
+def test_the_canary_key_reaches_no_file_and_no_console(recording: Recording) -> None:
+    written = [p for p in recording.directory.rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        assert CANARY.encode() not in path.read_bytes(), path
+    assert CANARY not in recording.console
+    assert CANARY not in json.dumps(list(recording.proxy.journal))
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def test_replay_gives_the_same_statuses_and_byte_identical_media(recording: Recording) -> None:
+    replay = replay_app(recording.directory, replay_fallback="404")
+    api = LIFECYCLES[recording.provider]
+    with replay.client(api.provider, api_key="sk-other") as client:
+        life = live_job(
+            client,
+            api,
+            replay.advance,
+            key="sk-other",
+            media_client=httpx.Client(transport=replay.transport()),
+        )
+    assert life.words == recording.life.words
+    assert life.media == recording.life.media
+    # ids are rewritten consistently: a new id, and the recorded one appears nowhere
+    assert life.job_id != recording.life.job_id
+    assert all(recording.life.job_id not in r.text for r in life.responses[:-1])
+    assert all(life.job_id in r.text for r in life.responses[:-1])
+    replay.check()
+
+
+@pytest.mark.parametrize("recording", ["gptge", "vtrix"], indirect=True)
+def test_replay_follows_speed(recording: Recording) -> None:
+    replay = replay_app(recording.directory, speed=4.0)
+    api = LIFECYCLES[recording.provider]
+    with replay.client(api.provider) as client:
+        life = live_job(
+            client,
+            api,
+            replay.advance,
+            key="sk-x",
+            step=0.5,
+            media_client=httpx.Client(transport=replay.transport()),
+        )
+    # a status recorded 2 s after the create is served 0.5 s after it at speed 4
+    assert life.words == recording.life.words
+
+
+@pytest.mark.parametrize("recording", ["gptproto-videos"], indirect=True)
+def test_a_create_matching_nothing_falls_back(recording: Recording, tmp_path: Path) -> None:
+    api = LIFECYCLES[recording.provider]
+    headers = {"Authorization": "Bearer sk-x"}
+    empty = tmp_path / "other"
+    empty.mkdir()
+    (empty / "media").mkdir()
+    for path in recording.directory.glob("*.json"):
+        data = json.loads(path.read_text())
+        data["create"]["request"]["body_sha256"] = "0" * 64
+        data["create"]["request"]["prompt"] = "something else"
+        (empty / path.name).write_text(json.dumps(data))
+    for path in (recording.directory / "media").iterdir():
+        shutil.copy(path, empty / "media" / path.name)
+    fallback_404 = replay_app(empty, replay_fallback="404")
+    with fallback_404.client(api.provider) as client:
+        assert api.create(client, headers).status_code == 200  # in order: the first unused
+        refused = api.create(client, headers)
+    assert refused.status_code == 404
+    assert "No recorded job matches" in refused.text
+    simulated = replay_app(empty, replay_fallback="mock")
+    with simulated.client(api.provider) as client:
+        api.create(client, headers)
+        made = api.create(client, headers)
+    assert made.status_code == 200
+    assert len(simulated.jobs()) == 1  # the second create was the simulated mock's job
+
+
+def test_a_chat_stream_is_recorded_event_by_event_and_replayed(
+    upstream: SoraMock, tmp_path: Path
+) -> None:
+    from providers import data_url, png
+
+    body = {
+        "model": "sora-2",
+        "stream": True,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A cat in a hat"},
+                    {"type": "image_url", "image_url": {"url": data_url(png(720, 1280))}},
+                ],
+            }
+        ],
+    }
+    headers = {"Authorization": f"Bearer {CANARY}"}
+    with proxy_in_front(
+        "gptproto-chat", upstream.base_url("gptproto"), record_dir=tmp_path, clock=upstream.now
+    ) as (base, proxy):
+        with upstream.stepping(1.0):
+            recorded = httpx.post(base + "/v1/chat/completions", json=body, headers=headers)
+    assert recorded.headers["X-Contract-Violations"] == "0"
+    assert proxy.journal[-1]["violations"] == []
+    [cassette] = cassettes.load(tmp_path)
+    assert cassette.problems == [] and len(cassette.data["create"]["events"]) >= 4
+    assert cassette.data["media_urls"][0]["media"]["content_type"] == "video/mp4"
+    replay = replay_app(tmp_path, replay_fallback="404")
+    with replay.client("gptproto") as client, replay.stepping(1.0):
+        replayed = client.post("/v1/chat/completions", json=body)
+    events = [line for line in replayed.text.splitlines() if line.startswith("data: ")]
+    assert _same_but_urls(events, recorded.text) and events[-1] == "data: [DONE]"
+    url = re.search(r"\((http[^)]+)\)", replayed.text)
+    assert url is not None and "/__mock/replay/media/" in url.group(1)
+    stored = tmp_path / cassette.data["media_urls"][0]["media"]["file"]
+    with httpx.Client(transport=replay.transport()) as media:
+        assert media.get(url.group(1)).content == stored.read_bytes()
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or CANARY.encode() not in path.read_bytes()
+
+
+def _same_but_urls(replayed: list[str], recorded: str) -> bool:
+    """The replayed events are the recorded ones, but for the video link (the mock's now)."""
+
+    def strip(line: str) -> str:
+        return re.sub(r"https?://[^)\s]+", "URL", line)
+
+    original = [strip(x) for x in recorded.splitlines() if x.startswith("data: ")]
+    return [strip(x) for x in replayed] == original
+
+
+@pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_the_openai_package_works_unchanged_against_a_replay(recording: Recording) -> None:
+    from openai import OpenAI
+    from providers import png
+
+    replay = replay_app(recording.directory, replay_fallback="404")
+    http = httpx.Client(transport=replay.transport())
+    client = OpenAI(api_key="sk-x", base_url=replay.base_url("gptge") + "/v1", http_client=http)
+    video = client.videos.create(
+        model="sora-2",
+        prompt="Put a hat on the cat",
+        seconds="4",
+        size="720x1280",
+        input_reference=("cat.png", png(720, 1280), "image/png"),
+    )
+    words = [video.status]
+    for _ in range(len(recording.life.words) - 1):
+        replay.advance(2)
+        words.append(client.videos.retrieve(video.id).status)
+    content = client.videos.download_content(video.id).read()
+    client.close()
+    assert words == recording.life.words
+    assert content == recording.life.media
+
+
+@pytest.mark.parametrize("recording", ["vtrix"], indirect=True)
+def test_workers_sharing_a_sqlite_store_agree_on_a_replayed_job(
+    recording: Recording, tmp_path: Path
+) -> None:
+    store = f"sqlite:{tmp_path / 'mock.db'}"
+    first = replay_app(recording.directory, store=store)
+    second = replay_app(recording.directory, store=store)  # another worker process's app
+    api = LIFECYCLES["vtrix"]
+    with first.client("vtrix") as one, second.client("vtrix") as two:
+        job_id = api.job_id(api.create(one, {}).json())
+        first.advance(60)
+        read = two.get(api.status_path(job_id))
+        again = api.create(two, {})  # matched by its body hash again
+    assert read.status_code == 200 and api.status(read.json()) == "completed"
+    assert again.status_code == 200
+    for mock in (first, second):
+        mock.service.store.close()
+
+
+def test_replay_reads_a_relative_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(Path(__file__).parent / "examples" / "cassettes", tmp_path / "cassettes")
+    monkeypatch.chdir(tmp_path)
+    replay = replay_app(Path("cassettes"))
+    api = LIFECYCLES["gptge"]
+    with replay.client("gptge") as client:
+        job_id = api.job_id(api.create(client, {}).json())
+        replay.advance(60)
+        video = client.get(f"/v1/videos/{job_id}/content")
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
