@@ -473,3 +473,16 @@ def test_mock_reads_allowed_odd_ids_verbatim(sora_mock_server: SoraMock) -> None
         response = client.get(f"{sora_mock_server.base_url('gptge')}/v1/videos/a.b:c-d*")
     assert response.status_code == 404, response.text
     assert "a.b:c-d*" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("provider", ["gptge", "vtrix", "gptproto-videos"])
+def test_a_retired_model_is_reported_as_such_not_as_drift(
+    sora_mock_server: SoraMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    sora_mock_server.set_scenario("model_unavailable")
+    code = run(sora_mock_server, provider, tmp_path, monkeypatch)
+    markdown, junit = reports(tmp_path, provider)
+    assert code == 3
+    assert "RETIRED MODEL" in markdown and "DRIFT" not in markdown
+    assert "model not found" in markdown
+    assert junit.find(".//failure") is None

@@ -51,9 +51,15 @@ def _md_cell(text: str) -> str:
 
 def verdict(result: RunResult, markdown: bool = False) -> str:
     bold = "**" if markdown else ""
+    retired = (
+        f"{bold}RETIRED MODEL: the provider answers 'model not found' for "
+        f"{', '.join(result.retired_models)}{bold} (its lifecycle could not be checked)"
+        if result.retired_models
+        else ""
+    )
     if result.ok:
-        return f"{bold}no drift{bold}"
-    parts = []
+        return "; ".join(filter(None, [f"{bold}no drift{bold}", retired]))
+    parts = [retired] if retired else []
     if result.drift_count:
         drifted = [op for op, r in result.operations.items() if r.drift]
         parts.append(

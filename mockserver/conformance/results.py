@@ -65,6 +65,8 @@ class RunResult:
     creates_sent: int = 0
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    #: models the provider answered "model not found" for: retired, not drift
+    retired_models: list[str] = field(default_factory=list)
 
     @property
     def drift_count(self) -> int:

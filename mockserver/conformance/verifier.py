@@ -386,6 +386,13 @@ class Verifier(Planner):
             self.result.operations[op.operation_id].not_sent = f"not sent: {exc}"
             return
         exchange, document = self.send(spec)
+        model = retired_model(spec, exchange, document)
+        if model is not None:
+            # the provider no longer serves the model: news about the provider, not drift
+            exchange.problems.clear()
+            exchange.notes.append(f"the provider answers 'model not found' for {model}")
+            self.result.retired_models.append(model)
+            return
         if exchange.status is None or not 200 <= exchange.status < 300:
             if self.map.link_targets(op):
                 exchange.notes.append("links not followed: the create did not succeed")
@@ -470,3 +477,22 @@ class Verifier(Planner):
                 return
             self.sleep(self.poll_interval)
             slept += self.poll_interval
+
+
+def retired_model(spec: RequestSpec, exchange: Exchange, document: Any) -> str | None:
+    """The model a create asked for, when the provider answered that it does not serve it
+    (OpenAI-style relays: ``code: model_not_found``, 404 or 503; others say so in words)."""
+    if exchange.status is None or exchange.status < 400 or not isinstance(document, dict):
+        return None
+    error = document.get("error", document)
+    if not isinstance(error, dict):
+        return None
+    code = str(error.get("code") or "").lower()
+    # Vtrix words its errors in `error_message`
+    message = str(error.get("message") or error.get("error_message") or "").lower()
+    if code != "model_not_found" and "model not found" not in message:
+        return None
+    body = spec.json_body if isinstance(spec.json_body, dict) else {}
+    form = spec.multipart or {}
+    asked = body.get("model") or (form.get("model") or (None, None, None))[1]
+    return str(asked) if asked else "the requested model"

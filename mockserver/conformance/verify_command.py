@@ -1,8 +1,9 @@
 """``sora-mock verify``: its command line (see :mod:`mockserver.conformance` for the run).
 
 Exit codes: 0 no drift (or skipped: no key), 1 drift or a request that could not be
-completed, 2 usage error. Against a loopback base URL (the mock) no key is needed: a
-placeholder key is sent, and the run says so.
+completed, 2 usage error, 3 no drift but the provider answers "model not found" for the model
+asked for (retired: its lifecycle could not be checked). Against a loopback base URL (the
+mock) no key is needed: a placeholder key is sent, and the run says so.
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ def run_args(
         print("sora-mock verify: interrupted; no report written", file=err)
         return 1
     markdown, xml = write_reports(result, args.report_dir, redactor)
+    if result.ok and result.retired_models:
+        verifier.say(f"{verdict(result)}. Reports: {markdown}, {xml}")
+        return 3
     if result.ok:
         verifier.say(
             f"no drift: {result.requests} requests, {result.creates_sent} paid create(s). "
