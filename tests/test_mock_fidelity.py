@@ -302,6 +302,56 @@ def test_the_chat_success_chunk_carries_the_documents_role(sora_mock: SoraMock) 
     assert len(success) == 1 and success[0]["role"] == "assistant"
 
 
+def _chat_ok(body: Any) -> bool:
+    request = httpx.Request(
+        "POST",
+        "https://gptproto.com/v1/chat/completions",
+        json=body,
+        headers={"Authorization": "k"},
+    )
+    try:
+        contracts.load("gptproto-chat").validate_request(contracts.request_from_httpx(request))
+    except contracts.ContractViolation:
+        return False
+    return True
+
+
+def test_chat_table_rows_against_the_contract() -> None:
+    """seed 002: model required, "sora-2"; messages an array, required; stream a boolean,
+    default true; a message's content holds `text` and `image_url` parts."""
+    text = {"type": "text", "text": "video of cow and horse dancing"}
+    image = {"type": "image_url", "image_url": {"url": "https://filesystem.site/cdn/a.png"}}
+    message = {"role": "user", "content": [text, image]}
+    base = {"model": "sora-2", "messages": [message]}
+    assert _chat_ok(base | {"stream": True})  # the request example
+    assert _chat_ok(base), "stream has a default"
+    assert _chat_ok(base | {"stream": False})
+    assert _chat_ok(base | {"messages": [{"role": "user", "content": [text]}]})
+    assert not _chat_ok({"messages": [message]}), "model required"
+    assert not _chat_ok({"model": "sora-2"}), "messages required"
+    assert not _chat_ok(base | {"model": "sora-2-pro"}), "the table names sora-2 only"
+    assert not _chat_ok(base | {"messages": message}), "messages is an array"
+    assert not _chat_ok(base | {"stream": "yes"}), "stream is a boolean"
+
+
+@pytest.mark.parametrize(("seconds", "status"), [(5, 200), (15, 200), (16, 400)])
+def test_chat_duration_flag_up_to_15_seconds(
+    sora_mock: SoraMock, seconds: int, status: int
+) -> None:
+    """seed 002 F&Q: "add a duration flag in the prompt, such as 'duration: 5 seconds'.
+    Sora-2 supports videos of up to 15 seconds"."""
+    prompt = f"a cow and a horse dancing, duration: {seconds} seconds"
+    body = {"model": "sora-2", "stream": False, "messages": [{"role": "user", "content": prompt}]}
+    with sora_mock.stepping(5.0), sora_mock.client("gptproto") as client:
+        answer = client.post("/v1/chat/completions", json=body, headers=HEADERS)
+    assert answer.status_code == status, answer.text
+    if status == 200:
+        job = sora_mock.jobs()[-1]
+        assert job.seconds == seconds
+    else:
+        assert answer.json()["error"]["type"] == "400"
+
+
 # --------------------------------------------------------------------- seed 001, /v1/videos
 
 
