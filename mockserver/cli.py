@@ -123,7 +123,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-waiting-chats",
         type=int,
-        default=4,
+        default=32,
         metavar="N",
         help="chat completions that may wait for their video at once, per process (429 above "
         "it); keep it below the server's threads so waiting requests never take them all",

@@ -75,7 +75,7 @@ class MockConfig:
     max_json_bytes: int = 32 * 1024 * 1024
     max_json_depth: int = 64
     #: chat completions that may wait for their video at once, per process (429 above it)
-    max_waiting_chats: int = 4
+    max_waiting_chats: int = 32
     #: real seconds a chat completion may wait for its video before the mock gives up on it
     chat_max_wait_seconds: float = 120.0
     #: real seconds a remote reference-image fetch may take in all (redirects included)

@@ -192,7 +192,7 @@ NAN_BODY = b'{"seconds": NaN, "pad": "' + b"x" * (256 * 1024) + b'"}'
 def server() -> Iterator[Served]:
     """One real server for the tests below (starting one costs seconds); each resets it."""
     # one worker: the chat waiting limit below is per process
-    with served("--clock", "virtual", workers=1) as process:
+    with served("--clock", "virtual", "--max-waiting-chats", "4", workers=1) as process:
         yield process
 
 
