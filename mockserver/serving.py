@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,11 +101,21 @@ def die_with_parent() -> None:
         return
     import ctypes
 
+    parent = os.getppid()
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the call: nothing will signal us
-        os.kill(os.getpid(), signal.SIGTERM)
+    # and a watchdog, for when that signal is lost (seen: a worker busy at the moment its
+    # server was killed kept serving): an orphan stops itself, gracefully, then for good
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+
+
+def _orphan_watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(3)
+    os._exit(1)
 
 
 def check_port(host: str, port: int) -> int:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -210,3 +211,26 @@ def test_startup_reaches_a_served_request() -> None:
         assert set(answer.json()["providers"]) == {"gptproto", "gptge", "vtrix"}
         assert os.getpid() not in server.children()
     assert "sora-mock serving on" in "".join(server.output)
+
+
+def test_a_killed_server_takes_its_workers_with_it() -> None:
+    """SIGKILL cannot be passed on: the workers notice they are orphans and stop, so no
+    orphan keeps serving on the port."""
+    with served() as server:
+        workers = server.children()
+        assert len(workers) == 2
+        stop(server, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in workers if _running(pid)]
+        time.sleep(0.05)  # waiting for other processes to exit, not for the mock's clock
+    assert alive == []
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "zombie" not in status.read_text()
+    except FileNotFoundError:
+        return False
