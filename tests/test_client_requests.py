@@ -215,13 +215,16 @@ def test_a_1792_size_on_sora_2_is_refused_before_sending(
 
 
 @pytest.mark.parametrize("provider", ["gptproto-v3", "gptproto-videos", "gptge", "vtrix"])
+@pytest.mark.parametrize("pixels", [(1024, 1024), (720, 1296), (736, 1280)])
 def test_an_image_of_another_size_is_refused_before_sending(
     flavor: Flavor,
     provider: str,
+    pixels: tuple[int, int],
 ) -> None:
-    error = _refused(flavor, provider, image=image(1024, 1024), size="720x1280")
+    # (720, 1296) and (736, 1280): one dimension right, so both must be compared
+    error = _refused(flavor, provider, image=image(*pixels), size="720x1280")
     assert error.field == "image"
-    assert "1024x1024" in error.rule and "720x1280" in error.rule
+    assert "{}x{}".format(*pixels) in error.rule and "720x1280" in error.rule
 
 
 @pytest.mark.parametrize("provider", ["gptproto-videos", "gptge"])
