@@ -215,11 +215,15 @@ def test_overlong_prompt_is_400(sora_mock: SoraMock) -> None:
     ["🦊🎬 a fox", "مرحبا بالعالم", "a\u0000b", "\u202eevil", "ｆｕｌｌｗｉｄｔｈ", "x" * 10_000],
 )
 def test_odd_unicode_prompts_are_accepted(sora_mock: SoraMock, prompt: str) -> None:
+    """Accepted, and kept exactly: the job read back carries the very same prompt."""
     with sora_mock.client("vtrix") as client:
         response = client.post(
             "/model/v1/generation", json={"model": "sora_2_pro_i2v", "prompt": prompt}
         )
-    assert response.status_code == 200, response.text[:200]
+        assert response.status_code == 200, response.text[:200]
+        job_id = response.json()["id"]
+        job = client.get(f"{sora_mock.host}/__mock/jobs/{job_id}").json()
+    assert job["prompt"] == prompt
 
 
 @pytest.mark.parametrize(
