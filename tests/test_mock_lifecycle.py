@@ -7,11 +7,14 @@ import io
 
 import av
 import pytest
+from PIL import Image, ImageStat
 from providers import APIS, Api
 
 from mockserver.testing import SoraMock
 
 HEADERS = {"Authorization": "Bearer sk-test"}
+#: the colour of the reference images providers.png makes
+RED = (200, 40, 40)
 
 
 def decode(data: bytes) -> tuple[str, int, int, float]:
@@ -100,19 +103,36 @@ def test_video_supports_range_requests(sora_mock: SoraMock) -> None:
         assert beyond.json()["error"]["message"]
 
 
+def _sheet_size(width: int, height: int) -> tuple[int, int]:
+    """The documented spritesheet: 10 tiles, five a row, each 160 px on its long side."""
+    tile = (
+        (160, round(160 * height / width))
+        if width >= height
+        else (round(160 * width / height), 160)
+    )
+    return tile[0] * 5, tile[1] * 2
+
+
 @pytest.mark.parametrize(
     ("variant", "mime"), [("thumbnail", "image/webp"), ("spritesheet", "image/jpeg")]
 )
 def test_content_variants(sora_mock: SoraMock, variant: str, mime: str) -> None:
-    _, _, body = run_lifecycle(sora_mock, APIS["gptge-videos"], step=5.0)
+    """Each still is of the documented size and shows the reference image (a uniform red
+    PNG here), not a placeholder or another job's picture."""
+    api = APIS["gptge-videos"]
+    _, _, body = run_lifecycle(sora_mock, api, step=5.0)
     with sora_mock.client("gptge") as client:
         response = client.get(f"/v1/videos/{body['id']}/content", params={"variant": variant})
     assert response.status_code == 200
     assert response.headers["content-type"] == mime
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(response.content))
-    image.load()
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == {"image/webp": "WEBP", "image/jpeg": "JPEG"}[mime]
+        size = api.size if variant == "thumbnail" else _sheet_size(*api.size)
+        assert image.size == size
+        # every part of it is the reference image's colour (lossy formats: a margin)
+        stats = ImageStat.Stat(image.convert("RGB"))
+        assert stats.mean == pytest.approx(RED, abs=10)
+        assert max(stats.stddev) < 15, stats.stddev
 
 
 def test_gptproto_content_before_completion_is_the_json_job(sora_mock: SoraMock) -> None:
