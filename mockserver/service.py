@@ -274,9 +274,7 @@ def send_asset(service: MockService, job: Job, variant: str) -> Any:
     """A rendered asset as a Flask response: Content-Type, Length, ETag, Range (206/416)."""
     import io
 
-    from flask import send_file
-
-    from flask import request
+    from flask import request, send_file
 
     name, mimetype = MEDIA_VARIANTS[variant]
     data = service.asset(job, variant)
