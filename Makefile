@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck unit bench verify-live clean install dev
+.PHONY: serve test lint typecheck unit bench verify-live clean install dev mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ test: lint unit
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
+# Mutation testing (mutmut 3), not part of `make test`: each module against its own fast tests,
+# at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/faults.py ..."
+# picks modules (default: all, tens of minutes); tests/mutation/mutate.py lists them.
+$(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
+	touch $@
+
+mutate: $(VENV)/.installed-mutation
+	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(MODULES)
+
 # Check live providers against the contracts (needs their keys; skipped without). One with
 # PROVIDER=gptge [BASE_URL=...], or every provider when PROVIDER is not set.
 PROVIDERS := gptproto-v3 gptproto-videos gptproto-chat gptge vtrix
@@ -49,4 +59,4 @@ verify-live: $(VENV)/.installed-dev
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis reports/mutation
