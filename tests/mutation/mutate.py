@@ -37,7 +37,7 @@ MODULES: dict[str, list[str]] = {
     "mockserver/lifecycle.py": ["tests/test_lifecycle_rules.py", "tests/test_mock_scenarios.py"],
     "mockserver/faults.py": ["tests/test_mock_scenarios.py", "tests/test_faults.py"],
     "sora_client/_retry.py": ["tests/test_client_retries.py"],
-    "sora_client/_images.py": ["tests/test_client_requests.py", "tests/test_client_images.py"],
+    "sora_client/_images.py": ["tests/test_client_images.py"],
     "mockserver/store.py": ["tests/test_mock_store.py", "tests/test_mock_scenarios.py"],
     "contracts/_validation.py": [
         "tests/test_mock_bad_input.py",
