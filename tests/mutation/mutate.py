@@ -68,8 +68,10 @@ def equivalents() -> dict[str, str]:
     return found
 
 
-def scratch_for(module: str) -> Path:
+def scratch_for(module: str, resume: bool = False) -> Path:
     work = REPORTS / "mutation" / module.replace("/", ".").removesuffix(".py")
+    if resume and (work / "mutants").is_dir():
+        return work  # mutmut checks only the mutants it has no result for
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -95,8 +97,8 @@ def scratch_for(module: str) -> Path:
     return work
 
 
-def run_module(module: str, max_children: int) -> dict[str, object]:
-    work = scratch_for(module)
+def run_module(module: str, max_children: int, resume: bool = False) -> dict[str, object]:
+    work = scratch_for(module, resume)
     started = time.monotonic()
     env = os.environ | {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -122,6 +124,7 @@ def run_module(module: str, max_children: int) -> dict[str, object]:
         if sep and "__mutmut_" in name:
             statuses[name] = status.strip()
     known = equivalents()
+    unchecked = sum(1 for s in statuses.values() if s == "not checked")
     survived = sorted(n for n, s in statuses.items() if s == "survived" and n not in known)
     equivalent = sorted(n for n, s in statuses.items() if s == "survived" and n in known)
     killed = sum(1 for s in statuses.values() if s in ("killed", "timeout"))
@@ -139,6 +142,7 @@ def run_module(module: str, max_children: int) -> dict[str, object]:
         "survived": len(survived),
         "equivalent": len(equivalent),
         "other": other,
+        "complete": unchecked == 0,
         "score": round(killed / scored, 4) if scored else None,
         "survivors": survived,
     }
@@ -177,6 +181,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="paths as in MODULES (default: all)")
     parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument(
+        "--resume", action="store_true", help="finish an interrupted run in its scratch copy"
+    )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -185,7 +192,7 @@ def main() -> int:
     rows = []
     for module in modules:
         print(f"mutating {module} ...", flush=True)
-        row = run_module(module, args.max_children)
+        row = run_module(module, args.max_children, args.resume)
         rows.append(row)
         write_summary(rows)
         print(
