@@ -165,12 +165,13 @@ def _check_answer(
     media_type = answer.headers.get("content-type", "").split(";")[0].strip()
     if 200 <= status < 300 and how != "content":
         # a reply the contract allows is a reply the client reads: never "unexpected"; the one
-        # exception is a chat stream naming no job (no chunk with an id), which the chat
-        # contract allows (an empty stream, `id: ""`) and from which no Job can be made
-        if provider == "gptproto-chat" and not _chunk_ids(answer.content):
-            assert isinstance(result, (Job, UnexpectedResponseError)), repr(result)
-            if isinstance(result, UnexpectedResponseError):
-                return
+        # exception is a chat stream that names no job (no chunk with an id: an empty stream,
+        # `id: ""`) or ends without reporting the video (its link is free text): the chat
+        # contract allows both, and the client says so (test_chat_progress_and_link...)
+        if provider == "gptproto-chat" and isinstance(result, UnexpectedResponseError):
+            no_job = not _chunk_ids(answer.content)
+            assert no_job or "stream ended before the video" in str(result), repr(result)
+            return
         assert isinstance(result, Job), repr(result)
     if isinstance(result, Job):
         assert 200 <= status < 300
