@@ -3,6 +3,8 @@ HTTP side of each is in test_mock_scenarios.py)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +51,7 @@ def test_parse_keeps_the_source_and_names_every_known_scenario_when_it_fails() -
         parse("teapot:1")
     message = str(caught.value)
     assert "'teapot'" in message
-    assert all(s.value in message for s in Scenario)
+    assert message.endswith("; known: " + ", ".join(s.value for s in Scenario))
     assert isinstance(caught.value, ValueError)
 
 
@@ -82,8 +84,15 @@ def test_random_faults_follow_rate_and_seed() -> None:
 
 @pytest.mark.parametrize("rate", [-0.01, 1.01])
 def test_a_fault_rate_outside_0_1_is_refused(rate: float) -> None:
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"^fault rate must be between 0 and 1$"):
         RandomFaults(rate, seed=0)
+
+
+def test_a_draw_equal_to_the_rate_is_no_fault() -> None:
+    """The rate is P(draw < rate): a draw exactly at the rate misses."""
+    first = random.Random(11).random()
+    assert RandomFaults(first, seed=11).draw() is None
+    assert RandomFaults(first + 1e-12, seed=11).draw() is not None
 
 
 def test_rate_limiter_allows_a_burst_then_refills_one_token_at_a_time() -> None:
@@ -116,7 +125,7 @@ def test_a_refused_request_does_not_spend_a_token() -> None:
 
 
 def test_a_rate_below_one_a_minute_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^rate limit must be at least 1 request per minute$"):
         RateLimiter(0, clock())
     assert RateLimiter(1, clock()).take("k") == 0.0
 
