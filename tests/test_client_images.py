@@ -66,36 +66,74 @@ def test_urls_are_passed_as_given_and_data_urls_decoded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "fragment"),
+    ("value", "rule"),
     [
-        ("data:image/png,rawbytes", "must be base64"),
-        ("data:image/png;base64", "must be base64"),
-        ("data:image/png;base64,@@@", "not valid base64"),
-        (b"not an image", "not a readable image"),
-        (encoded("GIF"), "GIF images are not accepted"),
-        (encoded("BMP"), "BMP images are not accepted"),
-        (12, "not int"),
-        (io.StringIO("text"), "opened in 'rb'"),
+        ("data:image/png,rawbytes", "a data: URL must be base64 (data:...;base64,)"),
+        ("data:image/png;base64", "a data: URL must be base64 (data:...;base64,)"),
+        ("data:image/png;base64,@@@", "the data: URL is not valid base64"),
+        ("data:image/png;base64,AAAA,AAAA", "the data: URL is not valid base64"),
+        (b"not an image", "not a readable image (PNG, JPEG or WEBP expected)"),
+        (encoded("GIF"), "GIF images are not accepted: use PNG, JPEG or WEBP"),
+        (encoded("BMP"), "BMP images are not accepted: use PNG, JPEG or WEBP"),
+        (12, "expected a path, bytes, a file or a URL, not int"),
+        (io.StringIO("text"), "the file object must be opened in 'rb'"),
+        (io.BytesIO(b"junk"), "not a readable image (PNG, JPEG or WEBP expected)"),
+        (
+            "data:image/png;base64," + base64.b64encode(b"junk").decode(),
+            "not a readable image (PNG, JPEG or WEBP expected)",
+        ),
     ],
 )
-def test_unreadable_images_are_refused_naming_the_field(value: object, fragment: str) -> None:
+def test_unreadable_images_are_refused_naming_the_field(value: object, rule: str) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         load_image("gptge", "input_reference", value)  # type: ignore[arg-type]
-    assert caught.value.field == "input_reference"
-    assert fragment in caught.value.rule
+    assert (caught.value.provider, caught.value.field, caught.value.rule) == (
+        "gptge",
+        "input_reference",
+        rule,
+    )
+
+
+def test_a_junk_file_is_refused_naming_provider_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "junk.png"
+    path.write_bytes(b"junk")
+    with pytest.raises(InvalidRequestError) as caught:
+        load_image("vtrix", "input_reference", path)
+    assert (caught.value.provider, caught.value.field) == ("vtrix", "input_reference")
+
+
+def test_unnamed_files_and_data_urls_are_called_image() -> None:
+    data = encoded("PNG")
+    nameless = io.BytesIO(data)
+    assert load_image("vtrix", "image", nameless).filename == "image.png"
+    nameless.name = ""  # type: ignore[attr-defined]
+    nameless.seek(0)
+    assert load_image("vtrix", "image", nameless).filename == "image.png"
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    assert load_image("vtrix", "image", url).filename == "image.png"
+    assert load_image("vtrix", "image", "https://x.test/a.png").filename == "image"
 
 
 def test_a_missing_file_is_refused_with_its_name(tmp_path: Path) -> None:
     missing = tmp_path / "nope.png"
     with pytest.raises(InvalidRequestError) as caught:
         load_image("gptge", "image", missing)
-    assert caught.value.field == "image"
-    assert repr(str(missing)) in caught.value.rule and "No such file" in caught.value.rule
+    assert (caught.value.provider, caught.value.field) == ("gptge", "image")
+    assert (
+        caught.value.rule == f"cannot read image file {str(missing)!r}: No such file or directory"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("720x1280", (720, 1280)), ("1792X1024", (1792, 1024)), ("720", None), ("axb", None)],
+    [
+        ("720x1280", (720, 1280)),
+        ("1792X1024", (1792, 1024)),
+        ("720", None),
+        ("axb", None),
+        ("ax720", None),
+        ("720xb", None),
+    ],
 )
 def test_parse_size(text: str, size: tuple[int, int] | None) -> None:
     assert parse_size(text) == size
@@ -110,5 +148,8 @@ def test_the_size_rule_compares_both_dimensions() -> None:
     for size in [(720, 1296), (736, 1280), (1280, 720)]:
         with pytest.raises(InvalidRequestError) as caught:
             check_matches("gptge", img, size)
-        assert caught.value.field == "image"
-        assert "720x1280" in caught.value.rule and "{}x{}".format(*size) in caught.value.rule
+        assert (caught.value.provider, caught.value.field) == ("gptge", "image")
+        assert caught.value.rule == (
+            "the image is 720x1280 pixels but the video size is {}x{}; gptge requires them to "
+            "match exactly (resize or crop the image, or pick the size that matches it)"
+        ).format(*size)
