@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages
+.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,16 @@ bench: $(VENV)/.installed-dev system-packages $(if $(QUICK),,$(PRISM))
 $(PRISM):
 	npm install --prefix .cache/prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5
 
+# Mutation testing (mutmut 3), not part of `make test`: each module against its own fast tests,
+# at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/faults.py ..."
+# picks modules (default: all, tens of minutes); tests/mutation/mutate.py lists them.
+$(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
+	touch $@
+
+mutate: $(VENV)/.installed-mutation
+	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(MODULES)
+
 # Check live providers against the contracts (needs their keys; skipped without). One with
 # PROVIDER=gptge [BASE_URL=...], or every provider when PROVIDER is not set.
 PROVIDERS := gptproto-v3 gptproto-videos gptproto-chat gptge vtrix
@@ -73,4 +83,4 @@ verify-live: $(VENV)/.installed-dev
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis .cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis .cache reports/mutation

@@ -716,7 +716,9 @@ class Core:
         window = self.exchange_timeout
         window_start = yield Now()
         window_bytes = 0
-        first = part.written == 0
+        # only an unlabelled body is sniffed: a body labelled video/* is the video, whatever
+        # its first byte (the contract allows any bytes)
+        first = part.written == 0 and not response.headers.get("content-type", "").strip()
         with part.path.open("ab") as out:
             while True:
                 chunk = yield Read(response, raw=part.raw)

@@ -32,7 +32,8 @@ class Api:
 
     name: str  # the contract name
     provider: str  # the mock prefix
-    create: Callable[[httpx.Client, dict[str, str]], httpx.Response]
+    #: (client, headers[, image]): the create this API documents, with its own image or this one
+    create: Callable[..., httpx.Response]
     status_path: Callable[[str], str]
     job_id: Callable[[dict[str, Any]], str]
     status: Callable[[dict[str, Any]], str]
@@ -44,15 +45,15 @@ class Api:
     seconds: int
 
 
-def _v3_create(
-    model: str, size: str, duration: int
-) -> Callable[[httpx.Client, dict[str, str]], httpx.Response]:
+def _v3_create(model: str, size: str, duration: int) -> Callable[..., httpx.Response]:
     pixels = {"small": (720, 1280), "large": (1024, 1792)}[size]
 
-    def create(client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    def create(
+        client: httpx.Client, headers: dict[str, str], image: bytes | None = None
+    ) -> httpx.Response:
         body = {
             "prompt": "She turns around and smiles",
-            "images": [data_url(png(*pixels))],
+            "images": [data_url(image or png(*pixels))],
             "size": size,
             "duration": duration,
             "model": model,
@@ -65,12 +66,12 @@ def _v3_create(
     return create
 
 
-def _videos_create(
-    model: str, size: str, seconds: str
-) -> Callable[[httpx.Client, dict[str, str]], httpx.Response]:
+def _videos_create(model: str, size: str, seconds: str) -> Callable[..., httpx.Response]:
     width, height = (int(x) for x in size.split("x"))
 
-    def create(client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    def create(
+        client: httpx.Client, headers: dict[str, str], image: bytes | None = None
+    ) -> httpx.Response:
         return client.post(
             "/v1/videos",
             data={
@@ -79,20 +80,22 @@ def _videos_create(
                 "seconds": seconds,
                 "size": size,
             },
-            files={"input_reference": ("cat.png", png(width, height), "image/png")},
+            files={"input_reference": ("cat.png", image or png(width, height), "image/png")},
             headers=headers,
         )
 
     return create
 
 
-def _vtrix_create(client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+def _vtrix_create(
+    client: httpx.Client, headers: dict[str, str], image: bytes | None = None
+) -> httpx.Response:
     body = {
         "model": "sora_2_pro_i2v",
         "prompt": "A lighthouse keeper climbs the stairs",
         "size": "1280x720",
         "seconds": "4",
-        "input_reference": data_url(png(1280, 720)),
+        "input_reference": data_url(image or png(1280, 720)),
     }
     return client.post("/model/v1/generation", json=body, headers=headers)
 

@@ -68,10 +68,11 @@ def test_generate_writes_a_playable_mp4(mock: SoraMock, cat: Path, tmp_path: Pat
 
 
 def test_status_prints_the_job_as_json(mock: SoraMock, cat: Path, tmp_path: Path) -> None:
-    code, _, _ = generate(mock, cat, tmp_path / "out.mp4")
+    code, _, stderr = generate(mock, cat, tmp_path / "out.mp4")
+    assert code == 0, stderr
     job_id = mock.jobs()[0].id
-    code, stdout, _ = run(mock, "status", job_id)
-    assert code == 0
+    code, stdout, stderr = run(mock, "status", job_id)
+    assert code == 0, stderr
     status = json.loads(stdout)
     assert (status["id"], status["status"], status["progress"]) == (job_id, "completed", 1.0)
 

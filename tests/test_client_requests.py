@@ -4,10 +4,13 @@ and every invalid one is refused locally, before anything is sent or paid for.""
 from __future__ import annotations
 
 import base64
+import io
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from client_helpers import (
     KEY,
@@ -21,6 +24,7 @@ from client_helpers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.formparser import parse_form_data
 
 import contracts
 from sora_client import InvalidRequestError
@@ -153,6 +157,91 @@ def test_every_valid_create_sends_a_request_its_contract_accepts(
     sent = cr.requests[0]
     auth = sent.headers["authorization"]
     assert auth == (KEY if provider.startswith("gptproto") else f"Bearer {KEY}")
+    # what was sent is what was asked for, field by field (read back by the tests' own
+    # knowledge of each provider's request, not by the client's code)
+    fields = _sent_fields(provider, sent)
+    image_sent = fields.pop("image")
+    if kind == "url":
+        assert image_sent == ref
+    else:
+        assert image_sent == image(*pixels), "the image sent is not the one given"
+    size_sent = fields.pop("size")
+    if pass_size or (size_sent is not None and kind != "url"):
+        # unasked, a size is the image's (a URL's pixels are unknown: v3 then sends its default)
+        assert size_sent == size
+    assert fields == {"prompt": prompt, "model": model, "seconds": seconds}
+
+
+#: GPTProto v3's words for the neutral sizes (contracts/README.md: small/large pixels)
+V3_WORDS = {
+    ("small", "portrait"): "720x1280",
+    ("small", "landscape"): "1280x720",
+    ("large", "portrait"): "1024x1792",
+    ("large", "landscape"): "1792x1024",
+}
+
+
+def _image_of(url: str) -> bytes | str:
+    if url.startswith("data:"):
+        return base64.b64decode(url.partition(",")[2])
+    return url
+
+
+def _sent_fields(provider: str, request: httpx.Request) -> dict[str, Any]:
+    """(prompt, model, seconds, size, image) as the provider reads them from the request."""
+    body = request.read()
+    if provider in ("gptproto-videos", "gptge"):
+        environ = {
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": request.headers["content-type"],
+            "REQUEST_METHOD": "POST",
+        }
+        _, form, files = parse_form_data(environ)
+        part = files["input_reference"]
+        try:
+            sent_image = part.read()
+        finally:
+            part.close()
+        return {
+            "prompt": form["prompt"],
+            "model": form["model"],
+            "seconds": int(form["seconds"]),
+            "size": form.get("size"),
+            "image": sent_image,
+        }
+    data = json.loads(body)
+    if provider == "gptproto-v3":
+        # seed 000: one URL (its path says sora-2) for both models; `model` says which
+        assert request.url.path.endswith("/reverse/sora-2/image-to-video"), request.url.path
+        return {
+            "prompt": data["prompt"],
+            "model": data["model"],
+            "seconds": data["duration"],
+            "size": V3_WORDS[(data["size"], data.get("orientation", "portrait"))],
+            "image": _image_of(data["images"][0]),
+        }
+    if provider == "vtrix":
+        return {
+            "prompt": data["prompt"],
+            "model": data["model"],
+            "seconds": int(data["seconds"]),
+            "size": data.get("size"),
+            "image": _image_of(data["input_reference"]),
+        }
+    # chat: the duration is asked for in words after the prompt, the image is a content part
+    (message,) = data["messages"]
+    text = next(part["text"] for part in message["content"] if part["type"] == "text")
+    url = next(part["image_url"]["url"] for part in message["content"] if part["type"] != "text")
+    prompt, _, duration = text.rpartition("\n\nduration: ")
+    assert duration.endswith(" seconds"), text
+    return {
+        "prompt": prompt,
+        "model": data["model"],
+        "seconds": int(duration.removesuffix(" seconds")),
+        "size": None,
+        "image": _image_of(url),
+    }
 
 
 # ---------------------------------------------------------------------- refused locally
@@ -216,13 +305,16 @@ def test_a_1792_size_on_sora_2_is_refused_before_sending(
 
 
 @pytest.mark.parametrize("provider", ["gptproto-v3", "gptproto-videos", "gptge", "vtrix"])
+@pytest.mark.parametrize("pixels", [(1024, 1024), (720, 1296), (736, 1280)])
 def test_an_image_of_another_size_is_refused_before_sending(
     flavor: Flavor,
     provider: str,
+    pixels: tuple[int, int],
 ) -> None:
-    error = _refused(flavor, provider, image=image(1024, 1024), size="720x1280")
+    # (720, 1296) and (736, 1280): one dimension right, so both must be compared
+    error = _refused(flavor, provider, image=image(*pixels), size="720x1280")
     assert error.field == "image"
-    assert "1024x1024" in error.rule and "720x1280" in error.rule
+    assert "{}x{}".format(*pixels) in error.rule and "720x1280" in error.rule
 
 
 @pytest.mark.parametrize("provider", ["gptproto-videos", "gptge"])

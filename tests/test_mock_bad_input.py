@@ -10,12 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from providers import png
+from providers import APIS, png
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from mockserver.app import create_app
 from mockserver.testing import SoraMock, test_config
 
+HEADERS = {"Authorization": "Bearer sk-test"}
 CREATE_PATHS = {
     "gptproto": [
         "/api/v3/openai/reverse/sora-2/image-to-video",
@@ -158,6 +159,22 @@ def test_bad_image_urls_are_400(sora_mock: SoraMock, url: str) -> None:
     assert_provider_error(response, "gptproto", 400)
 
 
+@pytest.mark.parametrize("api_id", sorted(APIS))
+@pytest.mark.parametrize("axis", ["height", "width"])
+def test_an_image_off_by_one_dimension_is_refused(
+    sora_mock: SoraMock, api_id: str, axis: str
+) -> None:
+    """Every create compares both dimensions: an image with the right width but another
+    height (or the reverse) is the provider's 400, and no job is made."""
+    api = APIS[api_id]
+    width, height = api.size
+    wrong = png(width, height + 16) if axis == "height" else png(width + 16, height)
+    with sora_mock.client(api.provider) as client:
+        response = api.create(client, HEADERS, wrong)
+    assert_provider_error(response, api.provider, 400)
+    assert sora_mock.jobs() == []
+
+
 def test_v3_image_must_match_the_target_resolution(sora_mock: SoraMock) -> None:
     from providers import data_url
 
@@ -198,11 +215,15 @@ def test_overlong_prompt_is_400(sora_mock: SoraMock) -> None:
     ["🦊🎬 a fox", "مرحبا بالعالم", "a\u0000b", "\u202eevil", "ｆｕｌｌｗｉｄｔｈ", "x" * 10_000],
 )
 def test_odd_unicode_prompts_are_accepted(sora_mock: SoraMock, prompt: str) -> None:
+    """Accepted, and kept exactly: the job read back carries the very same prompt."""
     with sora_mock.client("vtrix") as client:
         response = client.post(
             "/model/v1/generation", json={"model": "sora_2_pro_i2v", "prompt": prompt}
         )
-    assert response.status_code == 200, response.text[:200]
+        assert response.status_code == 200, response.text[:200]
+        job_id = response.json()["id"]
+        job = client.get(f"{sora_mock.host}/__mock/jobs/{job_id}").json()
+    assert job["prompt"] == prompt
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,14 @@ import io
 
 import av
 import pytest
+from PIL import Image, ImageStat
 from providers import APIS, Api
 
 from mockserver.testing import SoraMock
 
 HEADERS = {"Authorization": "Bearer sk-test"}
+#: the colour of the reference images providers.png makes
+RED = (200, 40, 40)
 
 
 def decode(data: bytes) -> tuple[str, int, int, float]:
@@ -85,34 +88,94 @@ def test_completed_job_downloads_a_playable_video_of_the_right_size(
     assert seconds == pytest.approx(api.seconds, abs=0.1)
 
 
-def test_video_supports_range_requests(sora_mock: SoraMock) -> None:
-    api = APIS["gptge-videos"]
-    _, _, body = run_lifecycle(sora_mock, api, step=5.0)
-    with sora_mock.client("gptge") as client:
-        path = f"/v1/videos/{body['id']}/content"
-        whole = client.get(path).content
+@pytest.fixture(name="finished")
+def finished_fixture(sora_mock: SoraMock) -> tuple[SoraMock, str, bytes]:
+    """A completed GPTProto /v1/videos job (the smallest video) and its whole content."""
+    _, _, body = run_lifecycle(sora_mock, APIS["gptproto-videos"], step=5.0)
+    with sora_mock.client("gptproto") as client:
+        whole = client.get(f"/v1/videos/{body['id']}/content")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    return sora_mock, body["id"], whole.content
+
+
+@pytest.mark.parametrize("where", ["provider", "media"])
+def test_video_supports_range_requests(finished: tuple[SoraMock, str, bytes], where: str) -> None:
+    """What a resuming client sends: `bytes=A-B`, `bytes=N-` (the rest), `bytes=-N` (the
+    last N), on the provider's path and on the media URL the others point at."""
+    mock, job_id, whole = finished
+    path = (
+        f"/v1/videos/{job_id}/content"
+        if where == "provider"
+        else f"{mock.host}/__mock/media/{job_id}/video.mp4"
+    )
+    size = len(whole)
+    with mock.client("gptproto") as client:
         part = client.get(path, headers={"Range": "bytes=0-99"})
-        assert part.status_code == 206
-        assert part.content == whole[:100]
-        assert part.headers["content-range"] == f"bytes 0-99/{len(whole)}"
-        beyond = client.get(path, headers={"Range": f"bytes={len(whole) + 10}-"})
-        assert beyond.status_code == 416
-        assert beyond.json()["error"]["message"]
+        rest = client.get(path, headers={"Range": "bytes=100-"})
+        last = client.get(path, headers={"Range": "bytes=-100"})
+        too_long = client.get(path, headers={"Range": f"bytes=-{size + 50}"})
+        beyond = client.get(path, headers={"Range": f"bytes={size + 10}-"})
+    assert (part.status_code, part.content) == (206, whole[:100])
+    assert part.headers["content-range"] == f"bytes 0-99/{size}"
+    assert (rest.status_code, rest.content) == (206, whole[100:])
+    assert rest.headers["content-range"] == f"bytes 100-{size - 1}/{size}"
+    assert int(rest.headers["content-length"]) == size - 100
+    assert (last.status_code, last.content) == (206, whole[-100:])
+    assert last.headers["content-range"] == f"bytes {size - 100}-{size - 1}/{size}"
+    # a suffix longer than the file is the whole file (RFC 9110 14.1.3), not a 416
+    assert too_long.status_code in (200, 206) and too_long.content == whole
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert beyond.json()["error"]["message"]
+
+
+def test_if_range_resumes_only_the_same_video(finished: tuple[SoraMock, str, bytes]) -> None:
+    """`If-Range` with the video's ETag gets the part asked for; with any other validator the
+    whole video (200), so a client never splices two different files."""
+    mock, job_id, whole = finished
+    path = f"/v1/videos/{job_id}/content"
+    with mock.client("gptproto") as client:
+        etag = client.get(path).headers["etag"]
+        same = client.get(path, headers={"Range": "bytes=10-", "If-Range": etag})
+        other = client.get(path, headers={"Range": "bytes=10-", "If-Range": '"another-video"'})
+        weak = client.get(path, headers={"Range": "bytes=10-", "If-Range": f"W/{etag}"})
+    assert etag.startswith('"') and etag.endswith('"')
+    assert (same.status_code, same.content) == (206, whole[10:])
+    assert (other.status_code, other.content) == (200, whole)
+    # If-Range compares strongly: a weak validator never yields a part
+    assert (weak.status_code, weak.content) == (200, whole)
+
+
+def _sheet_size(width: int, height: int) -> tuple[int, int]:
+    """The documented spritesheet: 10 tiles, five a row, each 160 px on its long side."""
+    tile = (
+        (160, round(160 * height / width))
+        if width >= height
+        else (round(160 * width / height), 160)
+    )
+    return tile[0] * 5, tile[1] * 2
 
 
 @pytest.mark.parametrize(
     ("variant", "mime"), [("thumbnail", "image/webp"), ("spritesheet", "image/jpeg")]
 )
 def test_content_variants(sora_mock: SoraMock, variant: str, mime: str) -> None:
-    _, _, body = run_lifecycle(sora_mock, APIS["gptge-videos"], step=5.0)
+    """Each still is of the documented size and shows the reference image (a uniform red
+    PNG here), not a placeholder or another job's picture."""
+    api = APIS["gptge-videos"]
+    _, _, body = run_lifecycle(sora_mock, api, step=5.0)
     with sora_mock.client("gptge") as client:
         response = client.get(f"/v1/videos/{body['id']}/content", params={"variant": variant})
     assert response.status_code == 200
     assert response.headers["content-type"] == mime
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(response.content))
-    image.load()
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == {"image/webp": "WEBP", "image/jpeg": "JPEG"}[mime]
+        size = api.size if variant == "thumbnail" else _sheet_size(*api.size)
+        assert image.size == size
+        # every part of it is the reference image's colour (lossy formats: a margin)
+        stats = ImageStat.Stat(image.convert("RGB"))
+        assert stats.mean == pytest.approx(RED, abs=10)
+        assert max(stats.stddev) < 15, stats.stddev
 
 
 def test_gptproto_content_before_completion_is_the_json_job(sora_mock: SoraMock) -> None:

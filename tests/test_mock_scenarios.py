@@ -62,15 +62,20 @@ def test_generation_failed_job_fails_midway_with_the_provider_code(
         created = api.create(client, HEADERS | {"X-Mock-Scenario": "generation_failed"})
         assert created.status_code == 200
         job_id = api.job_id(created.json())
-        seen = []
+        seen, progress = [], [api.progress(created.json())]
         for _ in range(100):
             sora_mock.advance(0.5)
             body = client.get(api.status_path(job_id)).json()
             seen.append(api.status(body))
+            progress.append(api.progress(body))
             if seen[-1] == api.words[3]:
                 break
     assert api.words[1] in seen, "the job should run for a while before failing"
     assert seen[-1] == api.words[3]
+    assert progress == sorted(progress), f"progress went backwards: {progress}"
+    if api.name != "gptproto-v3":  # the others report progress: a failure keeps what it reached
+        running = [p for p, s in zip(progress[1:], seen, strict=True) if s == api.words[1]]
+        assert 0 < running[-1] <= progress[-1] < 1, progress
     if api.provider == "vtrix":
         assert body["error"] == {"code": "003000095", "error_message": "Internal generation error"}
         assert "output" not in body
@@ -159,17 +164,23 @@ def test_random_faults_are_reproducible_from_the_seed() -> None:
 
 
 def test_rate_limit_refills_on_the_mock_clock() -> None:
-    mock = SoraMock(create_app(test_config(rate_limit_rpm=3)))
+    # 7 a minute: a token every 60/7 = 8.57 s, so Retry-After must round *up*, to 9 (a
+    # client obeying a rounded-down 8 would be refused again)
+    mock = SoraMock(create_app(test_config(rate_limit_rpm=7)))
     with mock.client("gptge") as client:
-        assert [client.get("/v1/videos").status_code for _ in range(3)] == [200, 200, 200]
+        assert [client.get("/v1/videos").status_code for _ in range(7)] == [200] * 7
         limited = client.get("/v1/videos")
         assert limited.status_code == 429
-        assert limited.headers["Retry-After"] == "20"
+        assert limited.headers["Retry-After"] == "9"
         other = client.get("/v1/videos", headers={"Authorization": "Bearer sk-other"})
         assert other.status_code == 200
-        mock.advance(20)
+        mock.advance(8)  # 0.57 s short of a token: still refused, and told to wait 1 s
+        again = client.get("/v1/videos")
+        assert (again.status_code, again.headers["Retry-After"]) == (429, "1")
+        mock.advance(1)
         assert client.get("/v1/videos").status_code == 200
-        assert client.get("/v1/videos").status_code == 429
+        refused = client.get("/v1/videos")
+        assert (refused.status_code, refused.headers["Retry-After"]) == (429, "9")
 
 
 def test_slow_scenario_delays_then_answers_normally(sora_mock: SoraMock) -> None:

@@ -58,6 +58,16 @@ def test_seed_examples_as_written_succeed(sora_mock: SoraMock, prefix: str) -> N
     for example in reads:
         response = send(sora_mock, prefix, example, job_id)
         assert response.status_code == 200, (example.url, response.text)
+        if not example.url.endswith("/content"):
+            # the read is about the job just made, and that job is done
+            body = response.json()
+            assert job_id_of(body) == job_id, example.url
+            status = body["data"]["status"] if "data" in body else body["status"]
+            assert status == "completed", (example.url, body)
+        else:
+            # a content read is the video itself: an MP4 (its `ftyp` box first)
+            assert response.headers["content-type"] == "video/mp4", example.url
+            assert response.content[4:8] == b"ftyp" and len(response.content) > 1000
 
 
 def test_seed_chat_example_as_written_streams_to_the_video_link(sora_mock: SoraMock) -> None:

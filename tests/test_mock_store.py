@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PIL import Image, ImageStat
 from providers import APIS
 
 from mockserver.app import create_app
@@ -20,7 +23,36 @@ def sqlite_mock(path: Path) -> SoraMock:
     return SoraMock(create_app(test_config(store=f"sqlite:{path}")))
 
 
+#: the reference images' colour (providers.png); a placeholder frame is a grey-blue gradient
+RED = (200, 40, 40)
+
+
+def _mean_colour(image_bytes: bytes) -> tuple[float, ...]:
+    with Image.open(io.BytesIO(image_bytes)) as image:
+        return ImageStat.Stat(image.convert("RGB")).mean  # type: ignore[no-any-return]
+
+
+def _second_life(db: str, created: dict[str, str], answers: Any) -> None:
+    """Another process opening the same SQLite file: what does it know about each job?"""
+    mock = sqlite_mock(Path(db))
+    mock.advance(300)
+    seen: dict[str, Any] = {"now": mock.now()}
+    for api_id, job_id in created.items():
+        api = APIS[api_id]
+        with mock.client(api.provider) as client:
+            body = client.get(api.status_path(job_id)).json()
+            thumb = client.get(f"{mock.host}/__mock/media/{job_id}/thumbnail.webp")
+        seen[api_id] = (api.status(body), thumb.status_code, _mean_colour(thumb.content))
+    with mock.client("gptge") as client:
+        content = client.get(f"/v1/videos/{created['gptge-videos']}/content")
+    seen["content"] = (content.status_code, content.headers["content-type"])
+    mock.check()
+    answers.put(seen)
+
+
 def test_restart_with_sqlite_loses_nothing(tmp_path: Path) -> None:
+    """Every accepted job, its reference image and the clock survive the process: a second
+    process on the same file completes each job and renders it from the image sent."""
     db = tmp_path / "mock.db"
     first = sqlite_mock(db)
     created = {}
@@ -30,28 +62,33 @@ def test_restart_with_sqlite_loses_nothing(tmp_path: Path) -> None:
             assert response.status_code == 200
             created[api_id] = api.job_id(response.json())
     first.advance(30)
+    then = first.now()
     first.service.store.close()
 
-    second = sqlite_mock(db)  # a new process would see the same
-    assert second.now() == first.now(), "the virtual clock is kept in the store too"
-    second.advance(300)
-    for api_id, job_id in created.items():
-        api = APIS[api_id]
-        with second.client(api.provider) as client:
-            body = client.get(api.status_path(job_id)).json()
-        assert api.status(body) == api.words[2], (api_id, body)
-    with second.client("gptge") as client:
-        content = client.get(f"/v1/videos/{created['gptge-videos']}/content")
-    assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
-    second.check()
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    second = context.Process(target=_second_life, args=(str(db), created, answers))
+    second.start()
+    seen = answers.get(timeout=120)
+    second.join(timeout=60)
+    assert second.exitcode == 0
+    assert seen.pop("now") == then + 300, "the virtual clock is kept in the store too"
+    assert seen.pop("content") == (200, "video/mp4")
+    for api_id in created:
+        status, code, colour = seen[api_id]
+        assert (status, code) == (APIS[api_id].words[2], 200), api_id
+        # the thumbnail shows the reference image, not a placeholder (lossy WebP: a margin)
+        assert colour == pytest.approx(RED, abs=12), (api_id, colour)
 
 
-def _worker(path: str, start: int, count: int) -> None:
+def _worker(path: str, start: int, count: int, taken: Any) -> None:
     store = SQLiteStore(path)
+    got = []
     for i in range(start, start + count):
         store.add(_job(f"video_{i:04d}"))
-        store.take_rule(None, "gptge")
+        got.append(store.take_rule(None, "gptge"))
     store.close()
+    taken.put(got)
 
 
 def _job(job_id: str) -> Job:
@@ -75,16 +112,22 @@ def test_several_processes_share_one_sqlite_store(tmp_path: Path) -> None:
     store = SQLiteStore(db)
     store.add_rule("rate_limited", None, "gptge", 50)
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(db, n * 100, 40)) for n in range(3)]
+    queue = context.Queue()
+    workers = [context.Process(target=_worker, args=(db, n * 100, 40, queue)) for n in range(3)]
     for w in workers:
         w.start()
+    answers = [queue.get(timeout=120) for _ in workers]  # before join: a full pipe blocks
     for w in workers:
         w.join(timeout=120)
         assert w.exitcode == 0
     jobs, _ = store.jobs(order="asc")
     assert len(jobs) == 120
     assert len({j.id for j in jobs}) == 120
-    # 120 takes of a 50-use rule: it is consumed exactly 50 times, then gone
+    # 120 takes of a 50-use rule: it is handed out exactly 50 times in all, then gone
+    taken = [t for got in answers for t in got]
+    assert len(taken) == 120
+    assert taken.count("rate_limited") == 50
+    assert taken.count(None) == 70
     assert store.rules() == []
 
 

@@ -25,8 +25,15 @@ def summarize(task: dict) -> tuple[str, str | None]:
 @settings(max_examples=50, deadline=None)
 @given(task=strategies.response_bodies("vtrix-generation", "getGenerationTask", 200))
 def test_summarize_handles_every_task_the_contract_allows(task: dict) -> None:
-    state, _ = summarize(task)
-    assert state in {"done", "failed", "waiting"}
+    state, detail = summarize(task)
+    if task["status"] == "completed":
+        # a finished task's link is the first one it carries (or none, if it carries none)
+        urls = [c["url"] for out in task.get("output", []) for c in out.get("content", [])]
+        assert (state, detail) == ("done", urls[0] if urls else None)
+    elif task["status"] == "failed":
+        assert state == "failed" and detail == task.get("error", {}).get("code")
+    else:
+        assert (state, detail) == ("waiting", None)
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,0 +1,209 @@
+"""`make mutate`: mutation testing (mutmut 3) of the modules where a silent bug costs most.
+
+Each module is mutated on its own, in a scratch copy of the project under
+``reports/mutation/<module>/``, and each mutant runs only the fast test files listed for that
+module in ``MODULES`` (mutmut then narrows them further to the tests that reach the mutated
+function). The summary (killed, survived, per module, and the surviving mutants' names) goes
+to ``reports/mutation.md`` and ``reports/mutation.json``. Mutants listed in
+``tests/mutation/equivalents.md`` are equivalent to the original (no test can tell them apart)
+and are left out of the score.
+
+    python tests/mutation/mutate.py [MODULE ...]    # default: every module in MODULES
+
+Not part of `make test`: a full run takes tens of minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORTS = ROOT / "reports"
+EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalents.md"
+#: what a mutated copy needs besides the sources (mutmut copies the sources itself)
+COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml"]
+TARGET = 0.85
+
+#: module -> the fast test files that guard it (no live, no schemathesis, no video-heavy files)
+MODULES: dict[str, list[str]] = {
+    "mockserver/lifecycle.py": ["tests/test_lifecycle_rules.py", "tests/test_mock_scenarios.py"],
+    "mockserver/faults.py": ["tests/test_faults.py", "tests/test_mock_scenarios.py"],
+    "sora_client/_retry.py": ["tests/test_retry_policy.py", "tests/test_client_retries.py"],
+    "sora_client/_images.py": ["tests/test_client_images.py"],
+    "mockserver/store.py": ["tests/test_mock_store.py", "tests/test_mock_scenarios.py"],
+    "contracts/_validation.py": [
+        "tests/test_mock_bad_input.py",
+        "tests/test_contract_surface.py",
+        "tests/test_client_requests.py",
+    ],
+    "mockserver/binding.py": [
+        "tests/test_mock_bad_input.py",
+        "tests/test_mock_scenarios.py",
+        "tests/test_contract_surface.py",
+    ],
+    "sora_client/_core.py": [
+        "tests/test_client_mock.py",
+        "tests/test_client_responses.py",
+        "tests/test_client_retries.py",
+    ],
+}
+
+
+def equivalents() -> dict[str, str]:
+    """``- `mutant_name`: reason`` lines of the equivalents file."""
+    found = {}
+    if EQUIVALENTS.exists():
+        for line in EQUIVALENTS.read_text().splitlines():
+            match = re.match(r"\s*[-*]\s*`([^`]+)`\s*:?\s*(.*)", line)
+            if match:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+def scratch_for(module: str, resume: bool = False) -> Path:
+    work = REPORTS / "mutation" / module.replace("/", ".").removesuffix(".py")
+    if resume and (work / "mutants").is_dir():
+        return work  # mutmut checks only the mutants it has no result for
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.pyc")
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=ignore)
+        else:
+            shutil.copy2(src, work / name)
+    tests = [t for t in MODULES[module] if (ROOT / t).exists()]
+    lines = [
+        "[mutmut]",
+        "source_paths =\n    mockserver\n    sora_client\n    contracts",
+        f"only_mutate = {module}",
+        "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests),
+        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x",
+        "use_git_change_detection = false",
+        "timeout_multiplier = 5.0",
+        "",
+    ]
+    (work / "setup.cfg").write_text("\n".join(lines))
+    return work
+
+
+def run_module(module: str, max_children: int, resume: bool = False) -> dict[str, object]:
+    work = scratch_for(module, resume)
+    started = time.monotonic()
+    env = os.environ | {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+    mutmut = Path(sys.executable).with_name("mutmut")
+    log = (work / "mutmut.log").open("w")
+    code = subprocess.call(
+        ["nice", "-n", "19", str(mutmut), "run", "--max-children", str(max_children)],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    elapsed = time.monotonic() - started
+    results = subprocess.run(
+        [str(mutmut), "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    statuses: dict[str, str] = {}
+    for line in results.splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep and "__mutmut_" in name:
+            statuses[name] = status.strip()
+    known = equivalents()
+    unchecked = sum(1 for s in statuses.values() if s == "not checked")
+    survived = sorted(n for n, s in statuses.items() if s == "survived" and n not in known)
+    equivalent = sorted(n for n, s in statuses.items() if s == "survived" and n in known)
+    killed = sum(1 for s in statuses.values() if s in ("killed", "timeout"))
+    other = {s: 0 for s in statuses.values() if s not in ("killed", "timeout", "survived")}
+    for s in statuses.values():
+        if s in other:
+            other[s] += 1
+    scored = killed + len(survived)
+    return {
+        "module": module,
+        "mutmut_exit_code": code,
+        "seconds": round(elapsed),
+        "mutants": len(statuses),
+        "killed": killed,
+        "survived": len(survived),
+        "equivalent": len(equivalent),
+        "other": other,
+        "complete": unchecked == 0,
+        "score": round(killed / scored, 4) if scored else None,
+        "survivors": survived,
+    }
+
+
+def write_summary(rows: list[dict[str, object]]) -> None:
+    REPORTS.mkdir(exist_ok=True)
+    path = REPORTS / "mutation.json"
+    old = {r["module"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+    old.update({r["module"]: r for r in rows})
+    merged = [old[m] for m in MODULES if m in old]
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    lines = [
+        "# Mutation testing (mutmut 3)",
+        "",
+        f"Target: at least {TARGET:.0%} of non-equivalent mutants killed per module.",
+        "",
+        "| module | mutants | killed | survived | equivalent | other | score | time |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in merged:
+        score = f"{r['score']:.1%}" if r["score"] is not None else "n/a"
+        other = ", ".join(f"{k} {v}" for k, v in r["other"].items()) or "-"  # type: ignore[attr-defined]
+        lines.append(
+            f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['survived']} "
+            f"| {r['equivalent']} | {other} | {score} | {r['seconds']} s |"
+        )
+    for r in merged:
+        if r["survivors"]:
+            lines += ["", f"## Survivors in {r['module']}", ""]
+            lines += [f"- `{n}`" for n in r["survivors"]]  # type: ignore[attr-defined]
+    (REPORTS / "mutation.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="paths as in MODULES (default: all)")
+    parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument(
+        "--resume", action="store_true", help="finish an interrupted run in its scratch copy"
+    )
+    args = parser.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
+    rows = []
+    for module in modules:
+        print(f"mutating {module} ...", flush=True)
+        row = run_module(module, args.max_children, args.resume)
+        rows.append(row)
+        write_summary(rows)
+        print(
+            f"  {row['killed']} killed, {row['survived']} survived, "
+            f"{row['equivalent']} equivalent, score {row['score']}, {row['seconds']} s",
+            flush=True,
+        )
+    print(f"summary: {REPORTS / 'mutation.md'}")
+    failed = [r for r in rows if r["score"] is None or float(r["score"]) < TARGET]  # type: ignore[arg-type]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
