@@ -488,3 +488,29 @@ def test_close_cancels_queued_work_without_hanging() -> None:
     with pytest.raises(RuntimeError):
         cache.prerender("late", must_not_render)
     assert cache.get("late", lambda: b"still works") == b"still works"
+
+
+def test_the_same_image_is_decoded_once_however_often_it_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockserver import media as media_module
+
+    decoded: list[int] = []
+    real = media_module._open_verified
+
+    def counting(data: bytes) -> Any:
+        decoded.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(media_module, "_open_verified", counting)
+    monkeypatch.setattr(media_module, "_probes", type(media_module._probes)())
+    image = solid((10, 200, 30), (37, 41))
+    assert [media_module.probe_image(image) for _ in range(5)] == [(37, 41, "image/png")] * 5
+    assert len(decoded) == 1
+    broken = image[: len(image) // 2]
+    for _ in range(3):  # a refused image stays refused, without a decode each time
+        with pytest.raises(media_module.ImageError, match="truncated or corrupt"):
+            media_module.probe_image(broken)
+    assert len(decoded) == 2
+    assert media_module.probe_image(solid((10, 200, 30), (41, 37))) == (41, 37, "image/png")
+    assert len(decoded) == 3
