@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jobs import make_job
 from PIL import ImageFile
 from providers import data_url, png
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -238,14 +239,9 @@ def test_a_surrogate_pair_is_valid_unicode_and_accepted(raw: httpx.Client) -> No
 
 
 def poisoned_job(owner: str) -> Job:
-    return Job(
+    return make_job(
         id="video_poisoned",
-        api="gptge-videos",
-        model="sora-2",
         prompt="stored before the edge refused it: \ud800",
-        width=720,
-        height=1280,
-        seconds=4,
         owner=owner,
         created_at=CLOCK_START,
         queue_seconds=1.0,

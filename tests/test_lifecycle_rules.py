@@ -8,6 +8,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jobs import make_job
 
 from mockserver.config import Timings
 from mockserver.lifecycle import (
@@ -45,20 +46,7 @@ def jobs(draw: st.DrawFn) -> Job:
 
 
 def _job(**changes: object) -> Job:
-    base = dict(
-        id="video_1",
-        api="gptge-videos",
-        model="sora-2",
-        prompt="p",
-        width=720,
-        height=1280,
-        seconds=4,
-        owner="key_x",
-        created_at=100.0,
-        queue_seconds=2.0,
-        render_seconds=10.0,
-    )
-    return Job(**(base | changes))  # type: ignore[arg-type]
+    return make_job(**changes)
 
 
 @given(job=jobs(), times=st.lists(st.floats(min_value=-10.0, max_value=300.0), min_size=2))

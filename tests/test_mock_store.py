@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs import make_job
 from PIL import Image, ImageStat
 from providers import APIS
 
@@ -92,19 +93,7 @@ def _worker(path: str, start: int, count: int, taken: Any) -> None:
 
 
 def _job(job_id: str) -> Job:
-    return Job(
-        id=job_id,
-        api="gptge-videos",
-        model="sora-2",
-        prompt="p",
-        width=720,
-        height=1280,
-        seconds=4,
-        owner="key_x",
-        created_at=0.0,
-        queue_seconds=1,
-        render_seconds=1,
-    )
+    return make_job(id=job_id, created_at=0.0, queue_seconds=1, render_seconds=1)
 
 
 def test_several_processes_share_one_sqlite_store(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jobs import make_job
 from redis_server import redis_server
 
 from mockserver.lifecycle import Job
@@ -38,19 +39,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def job(n: int, api: str = API, owner: str = OWNER, **fields: object) -> Job:
-    return Job(
+    return make_job(
         id=f"video_{n:06d}",
         api=api,
-        model="sora-2",
-        prompt=f"job {n}",
-        width=720,
-        height=1280,
-        seconds=4,
         owner=owner,
+        prompt=f"job {n}",
         created_at=1000.0 + n,
         queue_seconds=1.0,
         render_seconds=5.0,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
