@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
-import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 import contracts
-from mockserver import admin, dashboard, faults, guard
+from mockserver import admin, dashboard, exchange, guard
 from mockserver.binding import bind
 from mockserver.config import MockConfig
-from mockserver.console import RequestLine, RequestLog
+from mockserver.console import RequestLog
 from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
 from mockserver.responses import json_response, note_error
-from mockserver.service import JournalEntry, MockService
+from mockserver.service import MockService
 
 log = logging.getLogger("mockserver")
 
@@ -57,9 +55,12 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
 
         install(app, service, dialects)
     app.after_request(_finish)
-    app.after_request(faults.retry_after_switch)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    if config.replay_dir is None:  # status polls skip Flask's request context (mockserver.lane)
+        from mockserver.lane import PollLane
+
+        app.wsgi_app = PollLane(app, app.wsgi_app, _error_json)  # type: ignore[method-assign]
     return app
 
 
@@ -106,8 +107,8 @@ def _index() -> Response:
 
 
 def _start() -> None:
-    g.mock_started = time.perf_counter()
-    g.mock_request_id = "req_" + secrets.token_hex(12)
+    exchange.begin()
+    service_of_current().request_opened()
 
 
 def _prefix() -> str:
@@ -115,53 +116,15 @@ def _prefix() -> str:
 
 
 def _finish(response: Response) -> Response:
-    response.headers.setdefault("x-request-id", g.get("mock_request_id", "req_unknown"))
-    prefix = _prefix()
-    latency_ms = round((time.perf_counter() - g.get("mock_started", time.perf_counter())) * 1000, 3)
-    error = g.get("mock_error") if response.status_code >= 400 else None
-    job_id = g.get("mock_job_id") or _job_in_path()
-    if prefix in PREFIX_ERRORS:
-        svc = service_of_current()
-        svc.record(
-            JournalEntry(
-                time=svc.clock.now(),
-                method=request.method,
-                path=request.path,
-                provider=prefix,
-                operation=g.get("mock_operation"),
-                status=response.status_code,
-                latency_ms=latency_ms,
-                request_id=response.headers["x-request-id"],
-                key=g.get("mock_key"),
-                scenario=g.get("mock_scenario"),
-                error=error,
-                job_id=job_id,
-            )
-        )
-    console: RequestLog | None = current_app.extensions.get("sora_mock_console")
-    if console is not None and console.wanted(request.method, request.path, response.status_code):
-        console.write(
-            RequestLine(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                provider=prefix if prefix in PREFIX_ERRORS else None,
-                status=response.status_code,
-                latency_ms=latency_ms,
-                scenario=g.get("mock_scenario"),
-                error=error,
-                job_id=job_id,
-            )
-        )
-    return response
-
-
-def _job_in_path() -> str | None:
-    """The job a provider operation names in its path (its one path parameter)."""
-    if g.get("mock_operation") is None or not request.view_args:
-        return None
-    value = next(iter(request.view_args.values()))
-    return value if isinstance(value, str) else None
+    return exchange.finish(
+        service_of_current(),
+        current_app.extensions.get("sora_mock_console"),
+        exchange.end(),
+        request.method,
+        request.path,
+        response,
+        request.view_args,
+    )
 
 
 def service_of_current() -> MockService:

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from werkzeug.datastructures import Headers
 
 import contracts
 from contracts import ContractViolation, OpenAPIRequest, OpenAPIResponse
 from contracts._compiled import CompiledOperation
+from mockserver import exchange
 from mockserver.dialects.base import Context, Dialect, Handler
 from mockserver.faults import SCENARIOS, Scenario, Selected, UnknownScenario, parse
 from mockserver.faults import retry_after_header as retry_after
@@ -47,8 +48,8 @@ def openapi_request(prefix: str) -> OpenAPIRequest:
     )
 
 
-def _select_scenario(dialect: Dialect, key_fp: str) -> Selected | None:
-    header = request.headers.get(SCENARIO_HEADER)
+def _select_scenario(dialect: Dialect, req: Request, key_fp: str) -> Selected | None:
+    header = req.headers.get(SCENARIO_HEADER)
     if header:
         return parse(header, "header")
     service = dialect.service
@@ -64,19 +65,26 @@ def _problem_param(exc: ContractViolation) -> tuple[str, str | None]:
     return message, first.field
 
 
-def make_view(
-    dialect: Dialect, op: contracts.Operation, handler: Handler
-) -> Callable[..., Response]:
-    service = dialect.service
-    is_create = op.operation_id in dialect.create_operations
-    compiled = dialect.contract.compiled.operation(op.operation_id)
+class Pipeline:
+    """One contract operation's way from a request to its answer (the module docstring's
+    steps). It reads only the request object it is given and notes what it learns in the
+    current :class:`~mockserver.exchange.Exchange`, so Flask's view and the poll lane
+    (``mockserver.lane``) run the very same steps."""
 
-    def view(**path_params: Any) -> Response:
-        g.mock_provider = dialect.prefix
-        g.mock_operation = op.operation_id
-        g.mock_dialect = dialect
+    def __init__(self, dialect: Dialect, op: contracts.Operation, handler: Handler) -> None:
+        self.dialect = dialect
+        self.op = op
+        self.handler = handler
+        self.is_create = op.operation_id in dialect.create_operations
+        self.compiled = dialect.contract.compiled.operation(op.operation_id)
 
-        api_key = dialect.credentials(request)
+    def __call__(self, req: Request, path_params: Mapping[str, Any]) -> Response:
+        dialect, service, compiled = self.dialect, self.dialect.service, self.compiled
+        notes = exchange.current() or exchange.begin()
+        notes.provider = dialect.prefix
+        notes.operation = self.op.operation_id
+
+        api_key = dialect.credentials(req)
         if api_key is None:
             return error_response(
                 dialect,
@@ -85,7 +93,7 @@ def make_view(
                 code=dialect.scenario_code("unauthorized"),
             )
         key_fp = key_fingerprint(api_key)
-        g.mock_key = key_fp
+        notes.key = key_fp
         if service.config.api_keys and api_key not in service.config.api_keys:
             return error_response(
                 dialect,
@@ -95,10 +103,10 @@ def make_view(
             )
 
         try:
-            selected = _select_scenario(dialect, key_fp)
+            selected = _select_scenario(dialect, req, key_fp)
         except UnknownScenario as exc:
             return error_response(dialect, 400, str(exc), param=SCENARIO_HEADER)
-        g.mock_scenario = selected.scenario.value if selected else None
+        notes.scenario = selected.scenario.value if selected else None
         if selected is not None:
             spec = SCENARIOS[selected.scenario]
             if selected.scenario is Scenario.SLOW:
@@ -128,15 +136,17 @@ def make_view(
                     headers={"Retry-After": retry_after(wait)},
                 )
 
-        unknown = sorted(set(request.args.keys()) - compiled.query_names)
-        if unknown:
-            return error_response(
-                dialect, 400, f"Unrecognized query parameter {unknown[0]!r}", param=unknown[0]
-            )
+        args = req.args
+        if args:
+            unknown = sorted(set(args.keys()) - compiled.query_names)
+            if unknown:
+                return error_response(
+                    dialect, 400, f"Unrecognized query parameter {unknown[0]!r}", param=unknown[0]
+                )
         try:
             # validators compiled once per operation (contracts._compiled); credentials were
             # checked above in the dialect's own words
-            result = validate_flask_request(compiled, path_params)
+            result = validate_request(compiled, req, path_params)
         except ContractViolation as exc:
             message, param = _problem_param(exc)
             status = 415 if "media_type" in exc.kinds else 400
@@ -144,7 +154,7 @@ def make_view(
         body, query = result.body, result.parameters.query
 
         if selected is not None and SCENARIOS[selected.scenario].create_only:
-            if not is_create:
+            if not self.is_create:
                 selected = None  # a create-time scenario means nothing to a read
             elif selected.scenario is Scenario.CONTENT_POLICY:
                 return error_response(
@@ -155,46 +165,54 @@ def make_view(
                 )
 
         ctx = Context(
-            request=request,
-            operation=op,
+            request=req,
+            operation=self.op,
             body=body,
             path=dict(path_params),
             query=query,
             api_key=api_key,
             scenario=selected,
-            base_url=f"{request.host_url.rstrip('/')}/{dialect.prefix}",
+            prefix=dialect.prefix,
         )
-        response = handler(dialect, ctx)
+        response = self.handler(dialect, ctx)
         # an event stream is checked event by event as it is produced (its generator)
         if service.config.strict and response.mimetype != "text/event-stream":
-            check_response(dialect.contract, dialect.service, None, response, compiled)
+            check_response(dialect.contract, service, None, response, compiled, req)
         return response
 
+
+def make_view(
+    dialect: Dialect, op: contracts.Operation, handler: Handler
+) -> Callable[..., Response]:
+    pipeline = Pipeline(dialect, op, handler)
+
+    def view(**path_params: Any) -> Response:
+        return pipeline(request._get_current_object(), path_params)  # type: ignore[attr-defined]
+
     view.__name__ = f"{dialect.name}:{op.operation_id}"
+    view.pipeline = pipeline  # type: ignore[attr-defined]
     return view
 
 
-def validate_flask_request(operation: CompiledOperation, path_params: Mapping[str, str]) -> Any:
-    """Validate the current Flask request with an operation's compiled validators.
+def validate_request(
+    operation: CompiledOperation, req: Request, path_params: Mapping[str, Any]
+) -> Any:
+    """Validate a request with an operation's compiled validators.
 
-    A multipart body is read through Flask's own form parser (``request.form`` /
-    ``request.files``, so ``MAX_FORM_MEMORY_SIZE`` and ``MAX_CONTENT_LENGTH`` apply: 413), once.
+    A multipart body is read through Flask's own form parser (``req.form`` / ``req.files``,
+    so ``MAX_FORM_MEMORY_SIZE`` and ``MAX_CONTENT_LENGTH`` apply: 413), once.
     """
-    content_type = request.headers.get("Content-Type", "application/octet-stream")
-    body = request.get_data(cache=True) if operation.has_body else None
+    content_type = req.headers.get("Content-Type", "application/octet-stream")
+    body = req.get_data(cache=True) if operation.has_body else None
     return operation.validate_request(
         path=path_params,
-        query=request.args,
-        headers=request.headers,
+        query=req.args,
+        headers=req.headers,
         content_type=content_type,
         body=body,
-        form=_flask_form,
+        form=lambda: (req.form, req.files),
         check_security=False,
     )
-
-
-def _flask_form() -> tuple[Any, Any]:
-    return request.form, request.files
 
 
 def check_response(
@@ -203,12 +221,16 @@ def check_response(
     oa_request: OpenAPIRequest | None,
     response: Response,
     operation: CompiledOperation | None = None,
+    req: Request | None = None,
 ) -> None:
     """Strict mode: record (and log) a response that breaks its contract.
 
     ``operation`` (the compiled operation the request was bound to) spares finding it from
-    ``oa_request``'s path; one of the two is needed.
+    ``oa_request``'s path; one of the two is needed. ``req`` is the request answered (default:
+    Flask's current one).
     """
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
     # a file response (send_file) passes its body through untouched; read it once into memory
     response.direct_passthrough = False
     data = response.get_data()
@@ -216,7 +238,8 @@ def check_response(
     try:
         if content_type.startswith("text/event-stream") or operation is None:
             if oa_request is None:
-                oa_request = openapi_request(str(g.get("mock_provider", "")))
+                notes = exchange.current()
+                oa_request = openapi_request(notes.provider or "" if notes else "")
             oa_response = OpenAPIResponse(
                 status_code=response.status_code,
                 content_type=content_type,
@@ -227,7 +250,7 @@ def check_response(
         else:
             operation.validate_response(response.status_code, content_type, response.headers, data)
     except ContractViolation as exc:
-        message = f"{request.method} {request.path} -> {response.status_code}: {exc}"
+        message = f"{req.method} {req.path} -> {response.status_code}: {exc}"
         log.error("response breaks its contract: %s", message)
         service.violations.append(message)
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from flask import Response
-
 from mockserver.clock import Clock
 
 
@@ -144,13 +142,3 @@ class Buckets(Protocol):
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
-
-
-def retry_after_switch(response: Response) -> Response:
-    """``--no-retry-after``: take the header off every answer (an ``after_request`` hook).
-    No provider document mentions ``Retry-After``; a client that needs it fails live."""
-    from mockserver.app import service_of_current
-
-    if not service_of_current().config.retry_after:
-        response.headers.pop("Retry-After", None)
-    return response

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from flask import Response, g, has_request_context
+from flask import Response
+
+from mockserver.exchange import note_error
 
 
 class ErrorShape(Protocol):
@@ -43,9 +45,3 @@ def error_response(
     return json_response(
         dialect.error_body(status, message, code=code, param=param), status, headers
     )
-
-
-def note_error(message: str) -> None:
-    """Remember the error message answered, for the journal and the console."""
-    if has_request_context():
-        g.mock_error = message

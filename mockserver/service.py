@@ -23,6 +23,7 @@ from mockserver import media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
+from mockserver.journal import JournalWriter
 from mockserver.lifecycle import (
     Job,
     JobState,
@@ -104,8 +105,13 @@ class MockService:
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: journal entries reach the store in batches under load (mockserver.journal)
+    journal_writer: JournalWriter = field(init=False)
     _faults_checked: float = 0.0
     _faults_stored: tuple[float, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.journal_writer = JournalWriter(self.store)
 
     @classmethod
     def from_config(cls, config: MockConfig) -> MockService:
@@ -357,14 +363,21 @@ class MockService:
         else:
             log.error("unexpected error at %s (%s, seen %d times)", where, kind, seen + 1)
 
-    def record(self, entry: JournalEntry) -> None:
-        self.store.journal_add(entry.to_dict())
+    def request_opened(self) -> None:
+        """A request began (its journal entry may then wait for a batch)."""
+        self.journal_writer.opened()
+
+    def record(self, entry: JournalEntry | None) -> None:
+        """A request was answered; its journal entry, None for a request not journalled."""
+        self.journal_writer.closed(entry.to_dict() if entry is not None else None)
 
     def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The latest requests, oldest first, as every worker of this server saw them."""
+        self.journal_writer.flush()
         return self.store.journal(self.config.journal_size if limit is None else limit)
 
     def reset(self) -> None:
+        self.journal_writer.flush()  # entries of requests before the reset go with it
         self.store.reset()
         with self._lock:
             self.errors.clear()

@@ -145,7 +145,7 @@ class Store(Protocol):
     def take_rule(self, key: str | None, provider: str) -> str | None: ...
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
     def next_count(self, name: str) -> int: ...
-    def journal_add(self, entry: dict[str, Any]) -> None: ...
+    def journal_add(self, *entries: dict[str, Any]) -> None: ...
     def journal(self, limit: int) -> list[dict[str, Any]]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
@@ -423,9 +423,9 @@ class MemoryStore(JobListing):
             self._counters[name] = count = self._counters.get(name, 0) + 1
             return count
 
-    def journal_add(self, entry: dict[str, Any]) -> None:
+    def journal_add(self, *entries: dict[str, Any]) -> None:
         with self._lock:
-            self._journal.append(entry)
+            self._journal.extend(entries)
 
     def journal(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -776,12 +776,24 @@ class SQLiteStore(JobListing):
         )
         return int(row[0])
 
-    def journal_add(self, entry: dict[str, Any]) -> None:
+    def journal_add(self, *entries: dict[str, Any]) -> None:
+        """Append entries in one transaction (a worker writes its journal in batches)."""
+        if not entries:
+            return
         conn = self._conn()
-        cur = conn.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry),))
-        seq = cur.lastrowid or 0
-        if seq % 64 == 0:  # keep the newest `journal_size`, trimmed now and then
-            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO journal (entry) VALUES (?)", [(json.dumps(e),) for e in entries]
+            )
+            seq = conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
+            # keep the newest `journal_size`, trimmed every 64 entries or so
+            if seq // 64 != (seq - len(entries)) // 64:
+                conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def journal(self, limit: int) -> list[dict[str, Any]]:
         limit = max(0, min(limit, self.journal_size))

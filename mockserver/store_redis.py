@@ -281,9 +281,11 @@ class RedisStore(JobListing):
     def next_count(self, name: str) -> int:
         return int(self.redis.incr(self._key("count", name)))
 
-    def journal_add(self, entry: dict[str, Any]) -> None:
+    def journal_add(self, *entries: dict[str, Any]) -> None:
+        if not entries:
+            return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(self._key("journal"), json.dumps(entry))
+        pipe.rpush(self._key("journal"), *(json.dumps(e) for e in entries))
         pipe.ltrim(self._key("journal"), -self.journal_size, -1)
         pipe.execute()
 

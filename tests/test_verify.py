@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from flask import request as flask_request
 from werkzeug.datastructures import Headers
 
 import contracts
@@ -335,9 +334,15 @@ def test_the_key_never_leaks_even_when_the_provider_echoes_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     original_error, original_render = GptgeVideos.error_body, GptgeVideos.render
+    original_credentials = GptgeVideos.credentials
+    seen: dict[str, str | None] = {}
+
+    def keep_credentials(self: GptgeVideos, req: Any) -> str | None:
+        seen["Authorization"] = req.headers.get("Authorization")
+        return original_credentials(self, req)
 
     def echo_error(self: GptgeVideos, status: int, message: str, **kw: Any) -> dict[str, Any]:
-        sent = flask_request.headers.get("Authorization")
+        sent = seen.get("Authorization")
         body = original_error(self, status, f"{message} (you sent Authorization: {sent})", **kw)
         del body["error"]["param"]  # break the contract so the body lands in the report
         body["api_key"] = sent.split()[-1] if sent else None
@@ -350,6 +355,7 @@ def test_the_key_never_leaks_even_when_the_provider_echoes_it(
         body["progress"] = ctx.api_key  # and a drift, so the body is quoted
         return body
 
+    monkeypatch.setattr(GptgeVideos, "credentials", keep_credentials)
     monkeypatch.setattr(GptgeVideos, "error_body", echo_error)
     monkeypatch.setattr(GptgeVideos, "render", echo_render)
     code = run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-polls", "2")

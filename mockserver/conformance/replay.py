@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request, send_file
+from flask import Flask, Response, request, send_file
 
 from contracts import ContractViolation, Operation
+from mockserver import exchange
 from mockserver.conformance import cassettes
 from mockserver.conformance.cassettes import Cassette
 from mockserver.conformance.contract_map import ContractMap
@@ -92,8 +93,9 @@ class Replay:
         api_key = dialect.credentials(request)
         if api_key is None:
             return None  # the mock's pipeline answers 401 in the provider's shape
-        g.mock_provider, g.mock_operation = dialect.prefix, op.operation_id
-        g.mock_key = key_fingerprint(api_key)
+        notes = exchange.current() or exchange.begin()
+        notes.provider, notes.operation = dialect.prefix, op.operation_id
+        notes.key = key_fingerprint(api_key)
         if op.operation_id in {o.operation_id for o in self.maps[dialect.name].create_operations()}:
             return self._create(dialect, op)
         for value in route.values.values():

@@ -34,8 +34,8 @@ class Context:
     query: dict[str, Any]
     api_key: str
     scenario: Selected | None
-    #: the provider base URL on this mock, e.g. http://127.0.0.1:8000/gptge
-    base_url: str
+    #: the URL prefix standing in for the provider's host, e.g. ``gptge``
+    prefix: str
 
     @property
     def owner(self) -> str:
@@ -44,6 +44,12 @@ class Context:
     @property
     def host_url(self) -> str:
         return self.request.host_url.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """The provider base URL on this mock, e.g. http://127.0.0.1:8000/gptge (worked out
+        only when a handler asks: most answers hold no URL)."""
+        return f"{self.host_url}/{self.prefix}"
 
 
 F = TypeVar("F", bound=Callable[..., Response])
@@ -167,13 +173,15 @@ class Dialect:
 
     def new_job(self, ctx: Context, **fields: Any) -> Job:
         """A job of this dialect's API, owned by the request's key, with its scenario applied."""
-        from flask import g
+        from mockserver import exchange
 
         fields.setdefault("id_prefix", self.id_prefix)
         job = self.service.create_job(
             api=self.name, owner=ctx.owner, scenario=ctx.scenario, failure=self.failure, **fields
         )
-        g.mock_job_id = job.id  # the journal links the create to its job
+        notes = exchange.current()
+        if notes is not None:
+            notes.job_id = job.id  # the journal links the create to its job
         return job
 
     # ---------------------------------------------------------------- auth, from the contract

@@ -1,0 +1,135 @@
+"""One request as the mock notes it, whichever path serves it (Flask's or the poll lane's).
+
+Every request gets an :class:`Exchange` when it starts: its request id, start time and what the
+pipeline learns on the way (provider, operation, key fingerprint, scenario, the error
+answered, the job named). :func:`finish` turns it into the ``x-request-id`` header, a journal
+entry and a console line, in one place for both paths. The exchange lives in a context
+variable, so code deep in a handler (an error response, a create) notes into it without any
+framework's request globals.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from mockserver.console import RequestLog
+    from mockserver.service import MockService
+
+
+@dataclass(slots=True)
+class Exchange:
+    started: float = field(default_factory=time.perf_counter)
+    request_id: str = field(default_factory=lambda: "req_" + secrets.token_hex(12))
+    #: the provider prefix and contract operation the request was bound to (None: not bound)
+    provider: str | None = None
+    operation: str | None = None
+    #: the fingerprint of the request's key (never the key)
+    key: str | None = None
+    scenario: str | None = None
+    #: the error message answered, for a 4xx or 5xx
+    error: str | None = None
+    #: the job the request created or named
+    job_id: str | None = None
+
+
+R = TypeVar("R", bound=Response)
+
+_current: ContextVar[Exchange | None] = ContextVar("sora_mock_exchange", default=None)
+
+
+def begin() -> Exchange:
+    """A new exchange for the request starting now, the current one from here on."""
+    exchange = Exchange()
+    _current.set(exchange)
+    return exchange
+
+
+def current() -> Exchange | None:
+    return _current.get()
+
+
+def end() -> Exchange:
+    """The current exchange (a fresh one if the request never began), no longer current."""
+    exchange = _current.get() or Exchange()
+    _current.set(None)
+    return exchange
+
+
+def note_error(message: str) -> None:
+    """Remember the error message answered, for the journal and the console."""
+    exchange = _current.get()
+    if exchange is not None:
+        exchange.error = message
+
+
+def finish(
+    service: MockService,
+    console: RequestLog | None,
+    exchange: Exchange,
+    method: str,
+    path: str,
+    response: R,
+    path_values: Mapping[str, Any] | None = None,
+) -> R:
+    """Stamp the response with its request id and record it: the journal (provider routes
+    only) and the console line. ``path_values`` are the route's path parameters, the job a
+    provider operation names when the handler noted none."""
+    from mockserver.console import RequestLine
+    from mockserver.dialects.errors import PREFIX_ERRORS
+    from mockserver.service import JournalEntry
+
+    headers = response.headers
+    if "x-request-id" not in headers:
+        headers["x-request-id"] = exchange.request_id
+    if not service.config.retry_after:
+        # --no-retry-after: no provider document mentions the header
+        headers.pop("Retry-After", None)
+    prefix = path.strip("/").split("/", 1)[0]
+    status = response.status_code
+    latency_ms = round((time.perf_counter() - exchange.started) * 1000, 3)
+    error = exchange.error if status >= 400 else None
+    job_id = exchange.job_id
+    if job_id is None and exchange.operation is not None and path_values:
+        value = next(iter(path_values.values()))
+        job_id = value if isinstance(value, str) else None
+    provider = prefix if prefix in PREFIX_ERRORS else None
+    entry = None
+    if provider is not None:
+        entry = JournalEntry(
+            time=service.clock.now(),
+            method=method,
+            path=path,
+            provider=provider,
+            operation=exchange.operation,
+            status=status,
+            latency_ms=latency_ms,
+            request_id=headers["x-request-id"],
+            key=exchange.key,
+            scenario=exchange.scenario,
+            error=error,
+            job_id=job_id,
+        )
+    service.record(entry)
+    if console is not None and console.wanted(method, path, status):
+        console.write(
+            RequestLine(
+                time=time.time(),
+                method=method,
+                path=path,
+                provider=provider,
+                status=status,
+                latency_ms=latency_ms,
+                scenario=exchange.scenario,
+                error=error,
+                job_id=job_id,
+            )
+        )
+    return response

@@ -1,0 +1,98 @@
+"""The request journal's way into the store: at once when the worker is idle, in batches
+under load.
+
+A journal write is a store transaction; one per request was the largest single cost of a
+status poll served by several workers (they queue for SQLite's write lock). So a worker keeps
+the entries of the requests it answered while others are still in flight, and writes them in
+one transaction when the last of those requests finishes, when ``max_batch`` are waiting, or
+``max_age`` seconds after the first (a background thread sees to that when no request comes).
+
+What a client can rely on: once every request it sent has been answered, the journal holds
+them all, whichever worker it asks; a read of the journal first writes this worker's own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from typing import Any, Protocol
+
+log = logging.getLogger("mockserver")
+
+
+class JournalSink(Protocol):
+    def journal_add(self, *entries: dict[str, Any]) -> None: ...
+
+
+class JournalWriter:
+    def __init__(self, sink: JournalSink, *, max_batch: int = 64, max_age: float = 0.05) -> None:
+        self._sink = sink
+        self.max_batch = max_batch
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # batches reach the store in the order taken
+        self._wake = threading.Condition(self._lock)
+        self._pending: list[dict[str, Any]] = []
+        self._since = 0.0
+        self._busy = 0
+        self._pid = 0
+
+    def opened(self) -> None:
+        """A request began in this worker."""
+        with self._lock:
+            self._busy += 1
+
+    def closed(self, entry: dict[str, Any] | None) -> None:
+        """A request was answered; ``entry`` is its journal entry (None: not journalled)."""
+        with self._lock:
+            self._busy = max(0, self._busy - 1)
+            if entry is not None:
+                if not self._pending:
+                    self._since = time.monotonic()
+                self._pending.append(entry)
+            if not self._pending:
+                return
+            due = (
+                self._busy == 0
+                or len(self._pending) >= self.max_batch
+                or time.monotonic() - self._since >= self.max_age
+            )
+            if not due:
+                self._watch()
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every waiting entry now."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if batch:
+                self._sink.journal_add(*batch)
+
+    def _watch(self) -> None:
+        """(lock held) Make sure a waiting entry is written within ``max_age`` even if no
+        request comes: one thread per process, started on first need (threads do not survive
+        a fork)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            atexit.register(self.flush)
+            threading.Thread(target=self._run, name="journal-writer", daemon=True).start()
+        self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._wake.wait()
+                delay = self._since + self.max_age - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the next request's write tries again
+                log.exception("writing the request journal failed")

@@ -1,0 +1,77 @@
+"""The journal reaches the store at once when a worker is idle, in batches under load, and
+always before the worker's answers to it are read (mockserver.journal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.app import create_app, service_of
+from mockserver.journal import JournalWriter
+from mockserver.testing import test_config
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def journal_add(self, *entries: dict[str, Any]) -> None:
+        self.batches.append(list(entries))
+
+
+def entry(n: int) -> dict[str, Any]:
+    return {"request_id": f"req_{n}"}
+
+
+def test_an_idle_worker_writes_each_entry_at_once() -> None:
+    sink = Sink()
+    writer = JournalWriter(sink, max_age=3600)
+    for n in range(3):
+        writer.opened()
+        writer.closed(entry(n))
+    assert sink.batches == [[entry(0)], [entry(1)], [entry(2)]]
+
+
+def test_under_load_entries_wait_for_the_last_request_in_flight_and_keep_their_order() -> None:
+    sink = Sink()
+    writer = JournalWriter(sink, max_age=3600)
+    for _ in range(3):
+        writer.opened()
+    writer.closed(entry(0))
+    writer.closed(entry(1))
+    assert sink.batches == []  # one request still in flight
+    writer.closed(None)  # it was not a provider request: nothing of its own to write
+    assert sink.batches == [[entry(0), entry(1)]]
+
+
+def test_a_full_batch_is_written_even_while_requests_are_in_flight() -> None:
+    sink = Sink()
+    writer = JournalWriter(sink, max_batch=4, max_age=3600)
+    writer.opened()  # a long request that stays open
+    for n in range(9):
+        writer.opened()
+        writer.closed(entry(n))
+    assert sink.batches == [[entry(n) for n in range(4)], [entry(n) for n in range(4, 8)]]
+    writer.flush()
+    assert sink.batches[-1] == [entry(8)]
+
+
+def test_an_old_entry_is_written_by_the_next_answer_even_under_load() -> None:
+    sink = Sink()
+    writer = JournalWriter(sink, max_age=0)
+    writer.opened()
+    writer.opened()
+    writer.closed(entry(0))
+    assert sink.batches == [[entry(0)]]
+
+
+def test_reading_the_journal_first_writes_what_this_worker_holds() -> None:
+    app = create_app(test_config())
+    service = service_of(app)
+    service.journal_writer.max_age = 3600
+    service.request_opened()  # a request in flight keeps the next entries waiting
+    client = app.test_client()
+    answer = client.get("/gptge/v1/videos/video_x", headers={"Authorization": "Bearer sk-a"})
+    assert answer.status_code == 404
+    assert service.store.journal(10) == []  # waiting for the request in flight
+    journal = client.get("/__mock/journal").get_json()["data"]
+    assert [e["request_id"] for e in journal] == [answer.headers["x-request-id"]]
