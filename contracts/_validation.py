@@ -90,7 +90,10 @@ def _encoding_content_types(spec: Any) -> set[str]:
 def _yaml(value: bytes | str) -> Any:
     import yaml
 
-    return yaml.safe_load(value)
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:  # a body that cannot be read, as the compiled path says
+        raise ValueError(f"not valid YAML: {exc}") from None
 
 
 def build_openapi(contract: Contract) -> Any:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mockserver.lifecycle import Job
+from mockserver.store_journal import SQLiteJournal
 
 log = logging.getLogger("mockserver")
 
@@ -469,7 +470,6 @@ CREATE TABLE IF NOT EXISTS rules (
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, last REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS graveyard (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 """
 
 #: the indexes a page walks (one per Filters.index), and the expiry sweep's
@@ -495,7 +495,7 @@ _INDEX_WHERE = {
 }
 
 #: every table of a server's state: ``reset`` empties them all
-_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "journal", "graveyard")
+_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "graveyard")
 
 
 class SQLiteStore(JobListing):
@@ -507,6 +507,8 @@ class SQLiteStore(JobListing):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pid = os.getpid()
+        # the journal is a file per worker beside this one (no worker waits for another)
+        self._journal = SQLiteJournal(self.path, journal_size)
         conn = self._conn()
         conn.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():
@@ -551,6 +553,7 @@ class SQLiteStore(JobListing):
         for table in _STATE_TABLES:
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         conn.execute("COMMIT")
+        self._journal.clear()
 
     def add(self, job: Job, image: bytes | None = None) -> None:
         conn = self._conn()
@@ -777,34 +780,13 @@ class SQLiteStore(JobListing):
         return int(row[0])
 
     def journal_add(self, *entries: dict[str, Any]) -> None:
-        """Append entries in one transaction (a worker writes its journal in batches)."""
-        if not entries:
-            return
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT INTO journal (entry) VALUES (?)", [(json.dumps(e),) for e in entries]
-            )
-            seq = conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
-            # keep the newest `journal_size`, trimmed every 64 entries or so
-            if seq // 64 != (seq - len(entries)) // 64:
-                conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        self._journal.add(*entries)
 
     def journal(self, limit: int) -> list[dict[str, Any]]:
-        limit = max(0, min(limit, self.journal_size))
-        rows = (
-            self._conn()
-            .execute("SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,))
-            .fetchall()
-        )
-        return [json.loads(r[0]) for r in reversed(rows)]
+        return self._journal.read(limit)
 
     def close(self) -> None:
+        self._journal.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -1,0 +1,73 @@
+"""The SQLite store's journal: a file per worker process, read as one journal in the order
+the entries were written (mockserver.store_journal)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+from mockserver.store import SQLiteStore
+from mockserver.store_journal import KEEP_FILES
+
+
+def entry(who: str, n: int) -> dict[str, object]:
+    return {"request_id": f"{who}-{n}"}
+
+
+def _child_writes(path: str, start: multiprocessing.synchronize.Event, done: object) -> None:
+    store = SQLiteStore(path)
+    start.wait(10)
+    store.journal_add(entry("child", 0), entry("child", 1))
+    done.set()  # type: ignore[attr-defined]
+
+
+def test_entries_of_several_processes_read_as_one_journal_in_written_order(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.sqlite")
+    store = SQLiteStore(path)
+    store.journal_add(entry("parent", 0))
+    ctx = multiprocessing.get_context("fork")
+    start, done = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_child_writes, args=(path, start, done))
+    child.start()
+    start.set()
+    assert done.wait(30)
+    child.join(30)
+    store.journal_add(entry("parent", 1))
+    ids = [e["request_id"] for e in store.journal(10)]
+    assert ids == ["parent-0", "child-0", "child-1", "parent-1"]
+    files = sorted(p.name for p in tmp_path.glob("state.sqlite.journal-*") if p.name[-1].isdigit())
+    assert files == sorted(
+        [f"state.sqlite.journal-{os.getpid()}", f"state.sqlite.journal-{child.pid}"]
+    )
+    assert [e["request_id"] for e in store.journal(2)] == ["child-1", "parent-1"]
+
+    store.reset()  # every worker's journal, not only this one's
+    assert store.journal(10) == []
+
+
+def test_the_journal_keeps_its_newest_entries_and_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    store = SQLiteStore(path, journal_size=100)
+    for batch in range(30):
+        store.journal_add(*(entry("w", batch * 10 + n) for n in range(10)))
+    kept = [e["request_id"] for e in store.journal(1000)]
+    assert kept == [f"w-{n}" for n in range(200, 300)]
+    store.close()
+    again = SQLiteStore(path, journal_size=100)
+    assert [e["request_id"] for e in again.journal(3)] == ["w-297", "w-298", "w-299"]
+
+
+def test_files_of_processes_long_gone_are_pruned_beyond_a_bound(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    dead_pids = range(4_000_001, 4_000_001 + KEEP_FILES + 5)  # above any pid_max in use
+    for pid in dead_pids:
+        (tmp_path / f"state.sqlite.journal-{pid}").write_bytes(b"")
+    store = SQLiteStore(path)
+    store.journal_add(entry("me", 0))
+    left = [p for p in tmp_path.glob("state.sqlite.journal-*") if p.name[-1].isdigit()]
+    assert len(left) == KEEP_FILES
+    assert tmp_path / f"state.sqlite.journal-{os.getpid()}" in left
+    assert [e["request_id"] for e in store.journal(10)] == ["me-0"]
