@@ -29,6 +29,7 @@ from mockserver.lifecycle import (
     key_fingerprint,
     new_id,
     plan_durations,
+    plan_expiry,
     state_at,
 )
 from mockserver.renders import RenderQueue
@@ -160,8 +161,10 @@ class MockService:
         failure: tuple[str, str],
         notes: list[str] | None = None,
         remixed_from: str | None = None,
+        expires_after_completion: float | None = None,
     ) -> Job:
-        """Plan and store a new job; it is never lost once this returns."""
+        """Plan and store a new job; it is never lost once this returns (until it expires:
+        ``expires_after_completion`` is its contract's ``expires_at`` offset, if it has one)."""
         job_id = new_id(id_prefix)
         queue, render = plan_durations(job_id, seconds, self.config.timings, self.config.speed)
         job = Job(
@@ -185,12 +188,11 @@ class MockService:
                 else None
             ),
         )
-        if self.config.retention_seconds is not None:
-            job.expires_at = job.created_at + self.config.retention_seconds
         if scenario is not None and scenario.scenario == "generation_failed":
             job.outcome = "failed"
             job.error_code = scenario.argument or failure[0]
             job.error_message = failure[1]
+        job.expires_at = plan_expiry(job, self.config.retention_seconds, expires_after_completion)
         if image is not None:
             # stored once per content: a thousand jobs from one PNG keep one copy of it
             job.image_key = "image:" + hashlib.sha256(image).hexdigest()
@@ -207,10 +209,14 @@ class MockService:
     def find(self, job_id: str, api: str) -> Job | None:
         """The job with this id, if ``api`` created it (ids of one API are unknown to another)
         and it has not expired (an expired job is purged when it is next seen)."""
+        job = self.live(job_id)
+        return job if job is not None and job.api == api else None
+
+    def live(self, job_id: str) -> Job | None:
+        """The job with this id unless it has expired (an expired job is purged when seen):
+        what every read by id goes through, the mock's own media URLs included."""
         job = self.store.get(job_id)
-        if job is None or job.api != api:
-            return None
-        if job.expired(self.clock.now()):
+        if job is not None and job.expired(self.clock.now()):
             self.delete(job)
             return None
         return job
@@ -284,7 +290,7 @@ class MockService:
             if data is not None:
                 return data
         if len(segments) == 4 and segments[:2] == ["__mock", "media"]:
-            job = self.store.get(segments[2])
+            job = self.live(segments[2])
             variant = {v[0]: k for k, v in MEDIA_VARIANTS.items()}.get(segments[3])
             if job is not None and variant == "thumbnail":
                 return self.asset(job, "thumbnail")
