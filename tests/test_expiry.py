@@ -83,13 +83,13 @@ def test_a_job_without_a_contract_expiry_is_kept_for_the_retention_then_is_a_404
     if video is not None:  # the mock's own link, handed out in the status
         assert own_url(mock, video).status_code == 200
     mock.advance(created_at + RETENTION - mock.now())  # exactly the retention
+    if video is not None:  # read first: nothing else has purged the job yet
+        assert own_url(mock, video).status_code == 404
     gone = poll(mock, api, job_id)
     assert gone.status_code == 404, gone.text
     # purged with its data: the record and its (only) reference image
     assert mock.service.store.get(job_id) is None
     assert mock.service.store.stats()["images"] == 0
-    if video is not None:
-        assert own_url(mock, video).status_code == 404
 
 
 def _complete(mock: SoraMock, api: Api, job_id: str) -> dict:  # type: ignore[type-arg]
@@ -119,6 +119,7 @@ def test_gptproto_videos_expires_at_is_the_moment_the_job_is_purged(mock: SoraMo
     assert own_url(mock, body["soraVideoUrl"]).status_code == 200
 
     mock.advance(expires - mock.now())  # the second expires_at names
+    assert own_url(mock, body["soraVideoUrl"]).status_code == 404  # before anything purged it
     assert poll(mock, api, job_id).status_code == 404
     with mock.client("gptproto") as client:
         for answer in (
@@ -128,7 +129,6 @@ def test_gptproto_videos_expires_at_is_the_moment_the_job_is_purged(mock: SoraMo
             assert conforms("gptproto-videos", answer, "/gptproto").status_code == 404
         listed = conforms("gptproto-videos", client.get("/v1/videos"), "/gptproto")
     assert listed.json()["data"] == []
-    assert own_url(mock, body["soraVideoUrl"]).status_code == 404
     assert mock.service.store.get(job_id) is None
 
 
