@@ -147,7 +147,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=24 * 3600.0,
         metavar="DURATION",
         help="how long a job is kept, on the mock's clock: 3600, 90m, 24h, 7d or never; "
-        "then it is purged and answers as an unknown id",
+        "then it is purged and answers as an unknown id (a contract's own expires_at wins: "
+        "GPTProto /v1/videos jobs go an hour after completion)",
     )
     p.add_argument(
         "--workers",
