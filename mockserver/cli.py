@@ -104,7 +104,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="switch a scenario on for everyone, or for one key (repeatable)",
     )
     p.add_argument(
-        "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
+        "--media-dir",
+        type=Path,
+        default=None,
+        help="cache rendered videos on disk here (a directory every host mounts: each video is "
+        "rendered once for all of them)",
+    )
+    p.add_argument(
+        "--media-redis-bytes",
+        type=_size,
+        default=512 * 1024 * 1024,
+        metavar="SIZE",
+        help="with --store redis:// and no --media-dir: rendered videos every host shares in "
+        "Redis, at most SIZE in all (512M, 2G; 0: none), least recently used evicted first",
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
@@ -181,6 +193,15 @@ def _duration(text: str) -> float | None:
     return seconds
 
 
+def _size(text: str) -> int:
+    from mockserver.media_store import parse_size
+
+    try:
+        return parse_size(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G, 0)") from None
+
+
 def _console_options(p: argparse.ArgumentParser) -> None:
     from mockserver.console import FORMATS
 
@@ -237,6 +258,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         fetch_remote_images=args.fetch_remote_images,
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
+        media_redis_bytes=args.media_redis_bytes,
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,

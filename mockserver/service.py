@@ -130,7 +130,10 @@ class MockService:
             name, _, key = item.partition("@")
             parse(name, "rule")  # UnknownScenario (a ValueError) names the known ones
             store.add_rule(name, key_fingerprint(key) if key else None, None, None)
-        cache = media.MediaCache(directory=config.media_dir or _default_media_dir(config))
+        cache = media.MediaCache(
+            directory=config.media_dir or _default_media_dir(config),
+            shared=_shared_media(config, store),
+        )
         return cls(
             config=config,
             clock=clock,
@@ -393,6 +396,18 @@ def _default_media_dir(config: MockConfig) -> Path | None:
     if config.store.startswith("sqlite:"):
         return Path(config.store[len("sqlite:") :] + ".media")
     return None
+
+
+def _shared_media(config: MockConfig, store: Store) -> Any:
+    """With a Redis store and no media directory: rendered media shared in that Redis, so
+    every host finds a video any host rendered (``media_store``). A directory, when given,
+    is the shared tier instead (on a file system every host mounts)."""
+    redis_client = getattr(store, "redis", None)
+    if redis_client is None or config.media_dir is not None or config.media_redis_bytes <= 0:
+        return None
+    from mockserver.media_store import RedisMediaStore
+
+    return RedisMediaStore(redis_client, max_bytes=config.media_redis_bytes)
 
 
 def send_asset(service: MockService, job: Job, variant: str) -> Any:

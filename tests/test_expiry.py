@@ -10,9 +10,11 @@ validator), not by the mock's own strict-mode check.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from flask import Flask
 from providers import APIS, Api, _videos_create
 
 import contracts
@@ -27,12 +29,12 @@ RETAINED = ["gptproto-v3", "gptge-videos", "vtrix-generation"]
 
 
 @pytest.fixture(scope="module")
-def app_for_expiry():  # type: ignore[no-untyped-def]
+def app_for_expiry() -> Flask:
     return create_app(test_config(retention_seconds=RETENTION))
 
 
 @pytest.fixture
-def mock(app_for_expiry) -> Iterator[SoraMock]:  # type: ignore[no-untyped-def]
+def mock(app_for_expiry: Flask) -> Iterator[SoraMock]:
     handle = SoraMock(app_for_expiry)
     handle.reset()
     yield handle
@@ -92,7 +94,7 @@ def test_a_job_without_a_contract_expiry_is_kept_for_the_retention_then_is_a_404
     assert mock.service.store.stats()["images"] == 0
 
 
-def _complete(mock: SoraMock, api: Api, job_id: str) -> dict:  # type: ignore[type-arg]
+def _complete(mock: SoraMock, api: Api, job_id: str) -> dict[str, Any]:
     for _ in range(200):
         body = poll(mock, api, job_id).json()
         if body["status"] in api.words[2:]:
