@@ -60,6 +60,12 @@ def own_url(mock: SoraMock, url: str) -> httpx.Response:
         return conforms("mock-admin", client.get(path), "")
 
 
+def thumbnail_of(video_url: str) -> str:
+    """The same job's thumbnail: the link's route and expiry, without rendering a 10 s video."""
+    assert video_url.endswith("/video.mp4"), video_url
+    return video_url.removesuffix("video.mp4") + "thumbnail.webp"
+
+
 def create(mock: SoraMock, api: Api) -> tuple[str, float]:
     with mock.client(api.provider) as client:
         created = api.create(client, HEADERS)
@@ -83,7 +89,7 @@ def test_a_job_without_a_contract_expiry_is_kept_for_the_retention_then_is_a_404
     assert last.status_code == 200 and api.status(last.json()) == api.words[2]
     video = api.video_url(last.json())
     if video is not None:  # the mock's own link, handed out in the status
-        assert own_url(mock, video).status_code == 200
+        assert own_url(mock, thumbnail_of(video)).status_code == 200
     mock.advance(created_at + RETENTION - mock.now())  # exactly the retention
     if video is not None:  # read first: nothing else has purged the job yet
         assert own_url(mock, video).status_code == 404
@@ -177,3 +183,24 @@ def test_lists_show_no_expired_job_even_when_more_expired_than_one_purge_takes(
     assert admin.json()["data"] == []
     assert listed.json()["data"] == []
     assert mock.service.store.stats()["jobs"] > 0  # the filter, not a purge, hid the last ones
+
+
+def test_a_chat_jobs_video_link_answers_until_the_retention_then_is_a_404(mock: SoraMock) -> None:
+    # chat mode has no read by id: what a client keeps of its job is the link in the answer
+    body = {
+        "model": "sora-2",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "a cow dancing"}]}],
+        "stream": False,
+    }
+    with mock.stepping(1.0), mock.client("gptproto") as client:
+        answer = conforms(
+            "gptproto-chat", client.post("/v1/chat/completions", json=body), "/gptproto"
+        )
+    assert answer.status_code == 200, answer.text
+    text = answer.json()["choices"][0]["message"]["content"]
+    link = text.split("](", 1)[1].split(")", 1)[0]
+    created_at = mock.service.store.get(answer.json()["id"]).created_at
+    mock.advance(created_at + RETENTION - 1 - mock.now())
+    assert own_url(mock, thumbnail_of(link)).status_code == 200
+    mock.advance(1)
+    assert own_url(mock, link).status_code == 404
