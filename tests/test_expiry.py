@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
+from jobs import make_job
 from providers import APIS, Api, _videos_create
 
 import contracts
 from mockserver.app import create_app
+from mockserver.lifecycle import plan_expiry
 from mockserver.testing import SoraMock, test_config
 
 #: shorter than the default, longer than any render, and not GPTProto's hour
@@ -76,6 +78,19 @@ def create(mock: SoraMock, api: Api) -> tuple[str, float]:
 def poll(mock: SoraMock, api: Api, job_id: str) -> httpx.Response:
     with mock.client(api.provider) as client:
         return conforms(api.name, client.get(api.status_path(job_id)), f"/{api.provider}")
+
+
+def test_plan_expiry_counts_a_contracts_hour_from_the_second_completed_at_shows() -> None:
+    # created at 1000.0, queued 2.0, rendered 10.7: completed at 1012.7, shown as 1012
+    done = make_job(created_at=1000.0, queue_seconds=2.0, render_seconds=10.7)
+    assert plan_expiry(done, 7200.0, 3600) == 4612.0
+    assert plan_expiry(done, 7200.0, None) == 8200.0  # no contract expiry: the retention
+    assert plan_expiry(done, None, 3600) is None  # --retention never: nothing expires
+    failed = make_job(created_at=1000.0, queue_seconds=2.0, render_seconds=10.7, outcome="failed")
+    assert plan_expiry(failed, 7200.0, 3600) == 8200.0  # no completed_at to count from
+    assert done.expired(4612.0) is False  # a Job's own expires_at is unset here
+    done.expires_at = 4612.0
+    assert (done.expired(4611.999), done.expired(4612.0)) == (False, True)
 
 
 @pytest.mark.parametrize("api_id", RETAINED)
