@@ -113,10 +113,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--media-redis-bytes",
         type=_size,
-        default=512 * 1024 * 1024,
+        default=256 * 1024 * 1024,
         metavar="SIZE",
         help="with --store redis:// and no --media-dir: rendered videos every host shares in "
-        "Redis, at most SIZE in all (512M, 2G; 0: none), least recently used evicted first",
+        "Redis, at most SIZE in all (256M, 2G; 0: none), least recently used evicted first",
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
