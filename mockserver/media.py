@@ -766,7 +766,8 @@ class MediaCache:
         return future
 
     def discard(self, key: Hashable) -> None:
-        """Drop ``key`` from memory and disk, cancelling or outliving a render in progress."""
+        """Drop ``key`` from memory and disk, cancelling or outliving a render in progress
+        (a shared Redis tier keeps it: other hosts may be serving it)."""
         with self._lock:
             pending = self._pending.pop(key, None)
             self._drop_from_memory(key)

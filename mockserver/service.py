@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mockserver import media, remote
@@ -34,6 +34,9 @@ from mockserver.lifecycle import (
 )
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
+
+if TYPE_CHECKING:
+    from mockserver.media_store import RedisMediaStore
 
 log = logging.getLogger("mockserver")
 
@@ -398,7 +401,7 @@ def _default_media_dir(config: MockConfig) -> Path | None:
     return None
 
 
-def _shared_media(config: MockConfig, store: Store) -> Any:
+def _shared_media(config: MockConfig, store: Store) -> RedisMediaStore | None:
     """With a Redis store and no media directory: rendered media shared in that Redis, so
     every host finds a video any host rendered (``media_store``). A directory, when given,
     is the shared tier instead (on a file system every host mounts)."""
