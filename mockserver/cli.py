@@ -104,7 +104,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="switch a scenario on for everyone, or for one key (repeatable)",
     )
     p.add_argument(
-        "--media-dir", type=Path, default=None, help="cache rendered videos on disk here"
+        "--media-dir",
+        type=Path,
+        default=None,
+        help="cache rendered videos on disk here (a directory every host mounts: each video is "
+        "rendered once for all of them)",
+    )
+    p.add_argument(
+        "--media-redis-bytes",
+        type=_size,
+        default=256 * 1024 * 1024,
+        metavar="SIZE",
+        help="with --store redis:// and no --media-dir: rendered videos every host shares in "
+        "Redis, at most SIZE in all (256M, 2G; 0: none), least recently used evicted first",
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
@@ -147,7 +159,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=24 * 3600.0,
         metavar="DURATION",
         help="how long a job is kept, on the mock's clock: 3600, 90m, 24h, 7d or never; "
-        "then it is purged and answers as an unknown id",
+        "then it is purged and answers as an unknown id (a contract's own expires_at wins: "
+        "GPTProto /v1/videos jobs go an hour after completion)",
     )
     p.add_argument(
         "--workers",
@@ -178,6 +191,15 @@ def _duration(text: str) -> float | None:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"a duration must be positive: {text!r}")
     return seconds
+
+
+def _size(text: str) -> int:
+    from mockserver.media_store import parse_size
+
+    try:
+        return parse_size(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G, 0)") from None
 
 
 def _console_options(p: argparse.ArgumentParser) -> None:
@@ -236,6 +258,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         fetch_remote_images=args.fetch_remote_images,
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
+        media_redis_bytes=args.media_redis_bytes,
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,

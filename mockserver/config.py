@@ -45,6 +45,9 @@ class MockConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     #: where rendered videos are cached on disk (None: memory only)
     media_dir: Path | None = None
+    #: with a Redis store and no `media_dir`: bytes of rendered media every host shares in
+    #: Redis (least recently used go first; 0: none, each host renders its own)
+    media_redis_bytes: int = 256 * 1024 * 1024
     #: delay, in seconds, the `slow` scenario adds to a response
     slow_seconds: float = 3.0
     #: frames per second of rendered videos

@@ -107,6 +107,25 @@ def state_at(job: Job, now: float) -> JobState:
     return JobState(Status.COMPLETED, 1.0, started, end)
 
 
+def plan_expiry(
+    job: Job, retention: float | None, after_completion: float | None = None
+) -> float | None:
+    """When a job is purged (epoch seconds on the mock's clock), or None: never.
+
+    ``after_completion`` is a contract's ``expires_at`` offset (GPTProto ``/v1/videos``: an
+    hour after ``completed_at``): a job that completes expires that long after the whole
+    second its ``completed_at`` shows, so the field a client reads is the purge moment itself.
+    Every other job (no such offset, or one that fails) is kept ``retention`` seconds after its
+    creation. ``retention`` None (``--retention never``) keeps every job.
+    """
+    if retention is None:
+        return None
+    if after_completion is not None and job.outcome == "completed":
+        finished = job.created_at + job.queue_seconds + job.render_seconds
+        return float(int(finished) + after_completion)
+    return job.created_at + retention
+
+
 def plan_durations(
     job_id: str, video_seconds: int, timings: Timings, speed: float
 ) -> tuple[float, float]:

@@ -650,6 +650,10 @@ class _KeyLock:
     users: int = 0
 
 
+if TYPE_CHECKING:
+    from mockserver.media_store import RedisMediaStore
+
+
 class MediaCache:
     """Render-once store for media assets, keyed by any hashable (e.g. ``(job_id, variant)``).
 
@@ -662,10 +666,16 @@ class MediaCache:
       SHA-256 of ``repr(key)``, so keys must have a stable repr (str/int/tuples of those).
     * The in-memory part keeps at most ``max_bytes`` (least recently used assets go first;
       an asset larger than the budget is returned but not kept in memory).
+    * With ``shared`` (``media_store.RedisMediaStore``: several hosts, one Redis), an asset
+      missing from memory and disk is taken from there, or rendered once for every host.
     """
 
     def __init__(
-        self, directory: Path | str | None = None, *, max_bytes: int = DEFAULT_CACHE_BYTES
+        self,
+        directory: Path | str | None = None,
+        *,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+        shared: RedisMediaStore | None = None,
     ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
@@ -673,6 +683,7 @@ class MediaCache:
         if self._directory is not None:
             self._directory.mkdir(parents=True, exist_ok=True)
         self._max_bytes = max_bytes
+        self._shared = shared
         self._lock = threading.Lock()
         self._memory: OrderedDict[Hashable, bytes] = OrderedDict()
         self._memory_bytes = 0
@@ -704,7 +715,9 @@ class MediaCache:
             if key in self._memory:
                 return True
         path = self._path(key)
-        return path is not None and path.is_file()
+        if path is not None and path.is_file():
+            return True
+        return self._shared is not None and self._name(key) in self._shared
 
     # -- main API -----------------------------------------------------------------------
 
@@ -753,7 +766,8 @@ class MediaCache:
         return future
 
     def discard(self, key: Hashable) -> None:
-        """Drop ``key`` from memory and disk, cancelling or outliving a render in progress."""
+        """Drop ``key`` from memory and disk, cancelling or outliving a render in progress
+        (a shared Redis tier keeps it: other hosts may be serving it)."""
         with self._lock:
             pending = self._pending.pop(key, None)
             self._drop_from_memory(key)
@@ -813,7 +827,8 @@ class MediaCache:
             data = self._read_disk(key)
             from_disk = data is not None
             if data is None:
-                data = render()
+                shared = self._shared
+                data = render() if shared is None else shared.get_or_render(self._name(key), render)
                 if not isinstance(data, bytes):
                     raise TypeError(f"render() must return bytes, not {type(data).__name__}")
             if wanted is not None and not wanted():
@@ -863,11 +878,14 @@ class MediaCache:
         if data is not None:
             self._memory_bytes -= len(data)
 
+    @staticmethod
+    def _name(key: Hashable) -> str:
+        return hashlib.sha256(repr(key).encode("utf-8", "backslashreplace")).hexdigest()
+
     def _path(self, key: Hashable) -> Path | None:
         if self._directory is None:
             return None
-        digest = hashlib.sha256(repr(key).encode("utf-8", "backslashreplace")).hexdigest()
-        return self._directory / f"{digest}.bin"
+        return self._directory / f"{self._name(key)}.bin"
 
     def _read_disk(self, key: Hashable) -> bytes | None:
         path = self._path(key)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mockserver import media, remote
@@ -30,10 +30,14 @@ from mockserver.lifecycle import (
     key_fingerprint,
     new_id,
     plan_durations,
+    plan_expiry,
     state_at,
 )
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
+
+if TYPE_CHECKING:
+    from mockserver.media_store import RedisMediaStore
 
 log = logging.getLogger("mockserver")
 
@@ -135,7 +139,10 @@ class MockService:
             name, _, key = item.partition("@")
             parse(name, "rule")  # UnknownScenario (a ValueError) names the known ones
             store.add_rule(name, key_fingerprint(key) if key else None, None, None)
-        cache = media.MediaCache(directory=config.media_dir or _default_media_dir(config))
+        cache = media.MediaCache(
+            directory=config.media_dir or _default_media_dir(config),
+            shared=_shared_media(config, store),
+        )
         return cls(
             config=config,
             clock=clock,
@@ -166,8 +173,10 @@ class MockService:
         failure: tuple[str, str],
         notes: list[str] | None = None,
         remixed_from: str | None = None,
+        expires_after_completion: float | None = None,
     ) -> Job:
-        """Plan and store a new job; it is never lost once this returns."""
+        """Plan and store a new job; it is never lost once this returns (until it expires:
+        ``expires_after_completion`` is its contract's ``expires_at`` offset, if it has one)."""
         job_id = new_id(id_prefix)
         queue, render = plan_durations(job_id, seconds, self.config.timings, self.config.speed)
         job = Job(
@@ -191,12 +200,11 @@ class MockService:
                 else None
             ),
         )
-        if self.config.retention_seconds is not None:
-            job.expires_at = job.created_at + self.config.retention_seconds
         if scenario is not None and scenario.scenario == "generation_failed":
             job.outcome = "failed"
             job.error_code = scenario.argument or failure[0]
             job.error_message = failure[1]
+        job.expires_at = plan_expiry(job, self.config.retention_seconds, expires_after_completion)
         if image is not None:
             # stored once per content: a thousand jobs from one PNG keep one copy of it
             job.image_key = "image:" + hashlib.sha256(image).hexdigest()
@@ -213,10 +221,14 @@ class MockService:
     def find(self, job_id: str, api: str) -> Job | None:
         """The job with this id, if ``api`` created it (ids of one API are unknown to another)
         and it has not expired (an expired job is purged when it is next seen)."""
+        job = self.live(job_id)
+        return job if job is not None and job.api == api else None
+
+    def live(self, job_id: str) -> Job | None:
+        """The job with this id unless it has expired (an expired job is purged when seen):
+        what every read by id goes through, the mock's own media URLs included."""
         job = self.store.get(job_id)
-        if job is None or job.api != api:
-            return None
-        if job.expired(self.clock.now()):
+        if job is not None and job.expired(self.clock.now()):
             self.delete(job)
             return None
         return job
@@ -290,7 +302,7 @@ class MockService:
             if data is not None:
                 return data
         if len(segments) == 4 and segments[:2] == ["__mock", "media"]:
-            job = self.store.get(segments[2])
+            job = self.live(segments[2])
             variant = {v[0]: k for k, v in MEDIA_VARIANTS.items()}.get(segments[3])
             if job is not None and variant == "thumbnail":
                 return self.asset(job, "thumbnail")
@@ -400,6 +412,18 @@ def _default_media_dir(config: MockConfig) -> Path | None:
     if config.store.startswith("sqlite:"):
         return Path(config.store[len("sqlite:") :] + ".media")
     return None
+
+
+def _shared_media(config: MockConfig, store: Store) -> RedisMediaStore | None:
+    """With a Redis store and no media directory: rendered media shared in that Redis, so
+    every host finds a video any host rendered (``media_store``). A directory, when given,
+    is the shared tier instead (on a file system every host mounts)."""
+    redis_client = getattr(store, "redis", None)
+    if redis_client is None or config.media_dir is not None or config.media_redis_bytes <= 0:
+        return None
+    from mockserver.media_store import RedisMediaStore
+
+    return RedisMediaStore(redis_client, max_bytes=config.media_redis_bytes)
 
 
 def send_asset(service: MockService, job: Job, variant: str) -> Any:

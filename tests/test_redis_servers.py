@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
+import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
-from providers import APIS
+import redis
+from providers import APIS, png
 from redis_server import redis_server
 from served import Served, served, stop
+
+from mockserver.media_store import PREFIX as MEDIA_PREFIX
 
 VIDEOS = APIS["gptproto-videos"]
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -105,3 +111,75 @@ def test_killing_one_server_mid_load_loses_no_accepted_job(redis_url: str) -> No
     with served(*args, workers=1) as restarted:
         for job_id in accepted:
             assert get(restarted, f"/gptproto/v1/videos/{job_id}").status_code == 200
+
+
+# ------------------------------------------------------- rendered media, shared between hosts
+
+_colors = itertools.count(1)
+
+
+def _create_unique(server: Served) -> str:
+    """A job whose image no other test uses: its video is in no cache yet."""
+    image = png(720, 1280, (next(_colors) * 37 % 256, 90, 160))
+    with server.client("gptproto") as c:
+        created = VIDEOS.create(c, AUTH, image)
+    assert created.status_code == 200, created.text
+    return str(created.json()["id"])
+
+
+def _download(server: Served, job_id: str) -> bytes:
+    with server.client("gptproto") as c:
+        answer = c.get(f"/v1/videos/{job_id}/content")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "video/mp4"
+    return answer.content
+
+
+def _mark_new(before: set[bytes], now: set[bytes], mark: Callable[[bytes], object]) -> int:
+    """Overwrite every file that appeared since ``before``; how many there were."""
+    for key in now - before:
+        mark(key)
+    return len(now - before)
+
+
+def test_a_shared_media_dir_is_used_by_both_servers_instead_of_redis(redis_url: str) -> None:
+    own_db = redis_url.rsplit("/", 1)[0] + "/1"  # apart from the pair's jobs and media
+    client = redis.Redis.from_url(own_db)
+    with tempfile.TemporaryDirectory(prefix="sora-media-") as shared:
+        args = ("--store", own_db, "--clock", "virtual", "--media-dir", shared)
+
+        def files() -> set[bytes]:
+            return {str(p).encode() for p in Path(shared).glob("*.bin")}
+
+        with served(*args, workers=1) as one, served(*args, workers=1) as two:
+            before = files()
+            job_id = _create_unique(one)
+            assert httpx.post(one.url + "/__mock/clock/advance", json={"seconds": 600}).is_success
+            assert _download(one, job_id)[4:8] == b"ftyp"
+            marked = b"\x00\x00\x00\x08ftypDISK"
+            write = lambda p: Path(p.decode()).write_bytes(marked)  # noqa: E731
+            assert _mark_new(before, files(), write) == 1
+            assert _download(two, job_id) == marked
+            assert not list(Path(shared).glob(".tmp-*"))  # written whole, then renamed
+        assert not set(client.scan_iter(match=MEDIA_PREFIX + "*"))  # no copy in Redis
+    client.flushdb()
+    client.close()
+
+
+def test_the_second_server_serves_the_video_the_first_rendered_from_redis(
+    servers: tuple[Served, Served], redis_url: str
+) -> None:
+    one, two = servers
+    client = redis.Redis.from_url(redis_url)
+
+    def blobs() -> set[bytes]:
+        return set(client.scan_iter(match=MEDIA_PREFIX + "blob:*"))
+
+    before = blobs()
+    job_id = _create_unique(one)
+    assert httpx.post(one.url + "/__mock/clock/advance", json={"seconds": 600}).is_success
+    assert _download(one, job_id)[4:8] == b"ftyp"
+    # the bytes in Redis are what the second server serves: marked, they come back marked
+    marked = b"\x00\x00\x00\x08ftypMARK"
+    assert _mark_new(before, blobs(), lambda k: client.set(k, marked)) == 1
+    assert _download(two, job_id) == marked
+    client.close()

@@ -78,6 +78,9 @@ class Dialect:
     create_operations: ClassVar[frozenset[str]] = frozenset()
     #: the error family: a key of mockserver.dialects.errors.SCENARIO_CODES
     family: ClassVar[str]
+    #: seconds from completion to the contract's `expires_at`, when the contract fills it (the
+    #: job is purged then); None: the job is kept `--retention` (contracts/README.md)
+    expiry_seconds: ClassVar[int | None] = None
 
     def __init__(self, service: MockService) -> None:
         self.service = service
@@ -176,6 +179,7 @@ class Dialect:
         from mockserver import exchange
 
         fields.setdefault("id_prefix", self.id_prefix)
+        fields.setdefault("expires_after_completion", self.expiry_seconds)
         job = self.service.create_job(
             api=self.name, owner=ctx.owner, scenario=ctx.scenario, failure=self.failure, **fields
         )

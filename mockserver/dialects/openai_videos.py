@@ -67,11 +67,10 @@ class OpenAIVideos(Dialect):
             "completed_at": self._ts(
                 state.finished_at if state.status is Status.COMPLETED else None
             ),
+            # the moment the job is purged (lifecycle.plan_expiry), shown once it completed
             "expires_at": self._ts(
-                state.finished_at + self.expiry_seconds
-                if state.status is Status.COMPLETED
-                and state.finished_at
-                and self.expiry_seconds is not None
+                job.expires_at
+                if state.status is Status.COMPLETED and self.expiry_seconds is not None
                 else None
             ),
             "error": (
@@ -156,6 +155,9 @@ class OpenAIVideos(Dialect):
             after=after,
             limit=q.get("limit", 20),
         )
+        now = self.service.clock.now()
+        # more jobs may have expired than one purge takes: none is listed (a read would 404)
+        jobs = [j for j in jobs if not j.expired(now)]
         data = [self.render(j, self.service.state(j), ctx) for j in jobs]
         return json_response(
             {

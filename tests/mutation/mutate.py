@@ -34,7 +34,11 @@ TARGET = 0.85
 
 #: module -> the fast test files that guard it (no live, no schemathesis, no video-heavy files)
 MODULES: dict[str, list[str]] = {
-    "mockserver/lifecycle.py": ["tests/test_lifecycle_rules.py", "tests/test_mock_scenarios.py"],
+    "mockserver/lifecycle.py": [
+        "tests/test_lifecycle_rules.py",
+        "tests/test_mock_scenarios.py",
+        "tests/test_expiry.py",
+    ],
     "mockserver/faults.py": ["tests/test_faults.py", "tests/test_mock_scenarios.py"],
     "sora_client/_retry.py": ["tests/test_retry_policy.py", "tests/test_client_retries.py"],
     "sora_client/_images.py": ["tests/test_client_images.py"],
