@@ -62,19 +62,20 @@ class SQLiteJournal:
         conns: dict[Path, sqlite3.Connection] | None = getattr(self._local, "conns", None)
         if conns is None:
             conns = self._local.conns = {}
+            self._local.own = None
         return conns
 
     def _own(self) -> sqlite3.Connection:
-        path = self.directory / f"{self.stem}{os.getpid()}"
         conns = self._connections()
-        conn = conns.get(path)
-        if conn is None:
+        own: sqlite3.Connection | None = getattr(self._local, "own", None)
+        if own is None:
+            path = self.directory / f"{self.stem}{os.getpid()}"
             first = not path.exists()
-            conn = conns[path] = self._connect(path)
-            conn.executescript(_SCHEMA)
+            own = conns[path] = self._local.own = self._connect(path)
+            own.executescript(_SCHEMA)
             if first:
                 self._prune()
-        return conn
+        return own
 
     def _files(self) -> list[Path]:
         return [
@@ -103,19 +104,25 @@ class SQLiteJournal:
             return
         conn = self._own()
         at = time.time_ns()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT INTO journal (at, entry) VALUES (?, ?)",
-                [(at, json.dumps(e)) for e in entries],
-            )
+        if len(entries) == 1:  # one statement, its own transaction: the idle worker's case
+            seq = conn.execute(
+                "INSERT INTO journal (at, entry) VALUES (?, ?)", (at, json.dumps(entries[0]))
+            ).lastrowid
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO journal (at, entry) VALUES (?, ?)",
+                    [(at, json.dumps(e)) for e in entries],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             seq = conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
-            if seq // 64 != (seq - len(entries)) // 64:  # keep the newest `size`, now and then
-                conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.size,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        seq = seq or 0
+        if seq // 64 != (seq - len(entries)) // 64:  # keep the newest `size`, now and then
+            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.size,))
 
     def read(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` entries of every worker, oldest first."""
@@ -154,4 +161,4 @@ class SQLiteJournal:
     def close(self) -> None:
         for conn in self._connections().values():
             conn.close()
-        self._local.conns = {}
+        self._local.conns, self._local.own = {}, None
