@@ -4,6 +4,7 @@ a key frame at every loop, monotonic timestamps, every frame decodable, a gentle
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -42,6 +43,15 @@ def contract_durations() -> list[int]:
     return sorted(found)
 
 
+def sync_samples(data: bytes) -> list[int]:
+    """The MP4's sync-sample table (``stss``, 1-based): where a player may start or seek."""
+    moov = data.index(b"moov")
+    assert moov < data.index(b"mdat")  # faststart: the index comes first
+    at = data.index(b"stss", moov) + 4 + 4  # past the type, the version and the flags
+    (count,) = struct.unpack(">I", data[at : at + 4])
+    return list(struct.unpack(f">{count}I", data[at + 4 : at + 4 + 4 * count]))
+
+
 class Clip:
     """What a player sees: packets (pts, dts, duration, key) and every decoded frame."""
 
@@ -68,7 +78,8 @@ def test_the_durations_come_from_the_contracts() -> None:
 
 @pytest.mark.parametrize("seconds", contract_durations())
 def test_a_clip_of_every_contract_duration_is_the_loop_repeated(seconds: int) -> None:
-    clip = Clip(render_video(pattern(), W, H, seconds))
+    data = render_video(pattern(), W, H, seconds)
+    clip = Clip(data)
     frames = seconds * DEFAULT_FPS
     assert clip.codec == "h264"
     assert len(clip.packets) == len(clip.frames) == frames  # every packet decodes to a frame
@@ -76,6 +87,7 @@ def test_a_clip_of_every_contract_duration_is_the_loop_repeated(seconds: int) ->
     # a key frame where every loop starts (the first frame included), and nowhere else
     assert clip.keyframes == list(range(0, frames, LOOP))
     assert [key for *_, key in clip.packets] == [i % LOOP == 0 for i in range(frames)]
+    assert sync_samples(data) == [i + 1 for i in range(0, frames, LOOP)]  # seeking finds them
     # each repetition decodes to exactly the pictures of the first loop
     for index, frame in enumerate(clip.frames):
         assert np.array_equal(frame, clip.frames[index % LOOP]), f"frame {index}"
