@@ -59,6 +59,7 @@ import io
 import logging
 import math
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -76,8 +77,6 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 from PIL import UnidentifiedImageError  # the package alone: <1 ms
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
-
     import av
     import numpy as np
     from av.video.plane import VideoPlane
@@ -593,14 +592,10 @@ def render_video(
     _check_size(width, height)
     _frame_count(seconds, fps)  # a bad argument is raised here, in the caller's process
     if _isolation.enabled:
-        from concurrent.futures.process import BrokenProcessPool
-
-        pool = _render_pool()
         try:
-            return pool.submit(_render_video, image, width, height, seconds, fps, caption).result()
-        except BrokenProcessPool:
-            log.warning("the render process died: rendering in this process instead")
-            _isolation.discard(pool)
+            return _render_child().call(image, width, height, seconds, fps, caption)
+        except _ChildGone as exc:
+            log.warning("the render process is gone (%s): rendering in this process", exc)
     return _render_video(image, width, height, seconds, fps, caption)
 
 
@@ -619,17 +614,99 @@ def _render_video(
 # A render process
 
 
+class _ChildGone(Exception):
+    """The render process died or could not start."""
+
+
+class _RenderChild:
+    """A child Python that renders videos: a request (the arguments of :func:`_render_video`)
+    goes down one pipe, the answer (the MP4, or the exception) comes back up another; one
+    render at a time. A plain ``python -c`` child, not ``multiprocessing``: that would import
+    the server's main module (and with it Flask and the app) into the child first."""
+
+    def __init__(self) -> None:
+        import subprocess
+        from multiprocessing.connection import Connection
+
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        root = str(Path(__file__).resolve().parent.parent)  # where mockserver/ lives
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        code = "import sys, mockserver.media as m; m._serve_renders(*map(int, sys.argv[1:]))"
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code, str(down_r), str(up_w)],
+                pass_fds=(down_r, up_w),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(down_r)
+            os.close(up_w)
+        self._requests = Connection(down_w, readable=False)
+        self._answers = Connection(up_r, writable=False)
+        self._lock = threading.Lock()
+        self.alive = True
+        self.owner = os.getpid()  # a forked copy of this object must not use its pipes
+
+    def call(self, *request: Any) -> bytes:
+        with self._lock:
+            if not self.alive:
+                raise _ChildGone("stopped")
+            try:
+                self._requests.send(request)
+                ok, answer = self._answers.recv()
+            except (EOFError, OSError) as exc:
+                self.alive = False
+                raise _ChildGone(f"exit code {self.process.poll()}") from exc
+        if not ok:
+            raise answer
+        return bytes(answer)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.alive = False
+            self._requests.close()  # the child sees EOF and exits
+            self._answers.close()
+        try:
+            self.process.wait(10)
+        except Exception:  # noqa: BLE001 - it must not outlive us
+            self.process.kill()
+            self.process.wait()
+
+
+def _serve_renders(requests_fd: int, answers_fd: int) -> None:
+    """The render process's loop, until the parent closes its end of the pipe (it does so
+    when it exits, however it exits: then this process ends after the render under way).
+    No PR_SET_PDEATHSIG: it fires when the parent *thread* that started this ends."""
+    from multiprocessing.connection import Connection
+
+    requests = Connection(requests_fd, writable=False)
+    answers = Connection(answers_fd, readable=False)
+    while True:
+        try:
+            request = requests.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, Any] = (True, _render_video(*request))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, raised there
+            answer = (False, exc)
+        try:
+            try:
+                answers.send(answer)
+            except (TypeError, AttributeError, pickle.PicklingError):
+                answers.send((False, RuntimeError(f"render failed: {answer[1]!r}")))
+        except OSError:
+            return
+
+
 @dataclass
 class _Isolation:
     enabled: bool = False
-    pool: ProcessPoolExecutor | None = None
+    child: _RenderChild | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def discard(self, pool: ProcessPoolExecutor, *, wait: bool = False) -> None:
-        with self.lock:
-            if self.pool is pool:
-                self.pool = None
-        pool.shutdown(wait=wait, cancel_futures=True)
 
 
 _isolation = _Isolation()
@@ -641,41 +718,28 @@ def isolate_renders(enabled: bool = True) -> None:
     In a server process, request threads and the render thread share one GIL, and PyAV
     gives it up and takes it back at every frame and packet: measured, a 1792x1024 render
     took 6x as long beside four busy Python threads. A child process has no GIL to share.
-    It is started here, with ``spawn`` (the server process has threads: no fork), in the
-    background, so the first render does not wait for it; it ends with this process and
-    keeps the encoded loops of its renders.
+    It starts at the first render, not before (a server that never renders, as most test
+    servers, spends nothing on it; the first render waits for the child's imports, ~0.5 s);
+    it ends with this process and keeps the encoded loops of its renders (~70 MB of RSS).
+    If it dies, renders go on in this process and the next one starts a new child.
     """
     _isolation.enabled = enabled
-    if enabled:
-        _render_pool().submit(int)  # starts the process (a pool starts it on the first task)
-    elif _isolation.pool is not None:
-        _isolation.discard(_isolation.pool, wait=True)
+    if not enabled:
+        with _isolation.lock:
+            child, _isolation.child = _isolation.child, None
+        if child is not None:
+            child.stop()
 
 
-def _render_pool() -> ProcessPoolExecutor:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+def _render_child() -> _RenderChild:
     with _isolation.lock:
-        if _isolation.pool is None:
-            _isolation.pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_render_process_started,
-            )
-        return _isolation.pool
-
-
-def _render_process_started() -> None:
-    """In the render process: end with the parent (Linux), and import what renders use."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    importlib.import_module("av")
-    importlib.import_module("numpy")
-    importlib.import_module("PIL.Image")
+        child = _isolation.child
+        if child is None or not child.alive or child.owner != os.getpid():
+            try:
+                child = _isolation.child = _RenderChild()
+            except OSError as exc:
+                raise _ChildGone(f"cannot start: {exc}") from exc
+        return child
 
 
 def _encode_loop(

@@ -159,17 +159,41 @@ def test_another_duration_of_the_same_image_and_size_reuses_the_loop(
     assert encoded[1:] == [(W + 2, H, LOOP), (W, H, LOOP), (W, H, DEFAULT_FPS)]
 
 
-def test_a_render_in_the_render_process_is_the_same_video() -> None:
+def _not_here(*_: object) -> bytes:
+    raise AssertionError("rendered in the test process, not in the render process")
+
+
+def test_a_render_in_the_render_process_is_the_same_video(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     image = pattern((90, 70))
     here = render_video(image, W, H, 3)
-    media._loops.clear()
     media.isolate_renders()
     try:
+        monkeypatch.setattr(media, "_render_video", _not_here)  # the child has its own
         apart = render_video(image, W, H, 3)
-        with pytest.raises(ImageError):
+        with pytest.raises(ImageError, match="not a decodable image"):
             render_video(b"not an image", W, H, 3)  # raised in the child, seen here
         with pytest.raises(ValueError):
-            render_video(image, W + 1, H, 3)
+            render_video(image, W + 1, H, 3)  # checked here, before the child is asked
     finally:
         media.isolate_renders(False)
     assert apart == here
+
+
+def test_a_dead_render_process_is_replaced_and_no_render_is_lost() -> None:
+    media.isolate_renders()
+    try:
+        render_video(None, W, H, 1)
+        child = media._isolation.child
+        assert child is not None
+        child.process.kill()
+        child.process.wait()
+        # this one finds the child gone and renders here; the next starts a new child
+        assert Clip(render_video(None, W, H, 2)).duration == pytest.approx(2)
+        assert Clip(render_video(None, W, H, 3)).duration == pytest.approx(3)
+        assert media._isolation.child is not None and media._isolation.child is not child
+        assert media._isolation.child.process.poll() is None
+    finally:
+        media.isolate_renders(False)
+    assert child.process.poll() is not None
