@@ -606,8 +606,55 @@ def _render_video(
     count = min(frames, _loop_frames(fps))  # a clip shorter than a loop encodes what it shows
     digest = hashlib.sha256(image).digest() if image is not None else None
     key = (digest, caption if image is None else None, width, height, fps, count)
-    loop = _loops.get(key, lambda: _encode_loop(image, width, height, fps, count, caption))
+    loop = _loops.get(
+        key,
+        lambda: _shared_loop(key, lambda: _encode_loop(image, width, height, fps, count, caption)),
+    )
     return _repeat(loop, frames, fps)
+
+
+def _shared_loop(key: Hashable, encode: Callable[[], bytes]) -> bytes:
+    """The encoded loop from the shared loop directory (:func:`isolate_renders`), or encoded
+    here and put there. One process encodes a key while the others wait for it (an exclusive
+    ``flock`` on a lock file per key), so the workers of one server encode each loop once: a
+    download that reaches another worker before its render is done waits for that render
+    instead of making the same video a second time. Without a directory: ``encode()``."""
+    directory = _isolation.loops_dir
+    if directory is None:
+        return encode()
+    import fcntl
+
+    name = hashlib.sha256(repr(key).encode()).hexdigest()
+    path = directory / f"{name}.mp4"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("loop cache: cannot read %s: %s", path, exc)
+        return encode()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / f"{name}.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        log.warning("loop cache: cannot lock in %s: %s", directory, exc)
+        return encode()
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        try:
+            return path.read_bytes()  # made while this process waited
+        except FileNotFoundError:
+            pass
+        data = encode()
+        tmp = path.with_name(f".{name}.{os.getpid()}.part")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # sharing is best effort: the loop is still used here
+            log.warning("loop cache: cannot write %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,10 +680,11 @@ class _RenderChild:
         root = str(Path(__file__).resolve().parent.parent)  # where mockserver/ lives
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        code = "import sys, mockserver.media as m; m._serve_renders(*map(int, sys.argv[1:]))"
+        code = "import sys, mockserver.media as m; m._serve_renders(*sys.argv[1:])"
+        loops = str(_isolation.loops_dir or "")
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", code, str(down_r), str(up_w)],
+                [sys.executable, "-c", code, str(down_r), str(up_w), loops],
                 pass_fds=(down_r, up_w),
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -676,14 +724,15 @@ class _RenderChild:
             self.process.wait()
 
 
-def _serve_renders(requests_fd: int, answers_fd: int) -> None:
+def _serve_renders(requests_fd: str, answers_fd: str, loops_dir: str = "") -> None:
     """The render process's loop, until the parent closes its end of the pipe (it does so
     when it exits, however it exits: then this process ends after the render under way).
     No PR_SET_PDEATHSIG: it fires when the parent *thread* that started this ends."""
     from multiprocessing.connection import Connection
 
-    requests = Connection(requests_fd, writable=False)
-    answers = Connection(answers_fd, readable=False)
+    _isolation.loops_dir = Path(loops_dir) if loops_dir else None
+    requests = Connection(int(requests_fd), writable=False)
+    answers = Connection(int(answers_fd), readable=False)
     while True:
         try:
             request = requests.recv()
@@ -706,13 +755,15 @@ def _serve_renders(requests_fd: int, answers_fd: int) -> None:
 class _Isolation:
     enabled: bool = False
     child: _RenderChild | None = None
+    #: where the workers of one server share their encoded loops (see _shared_loop)
+    loops_dir: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _isolation = _Isolation()
 
 
-def isolate_renders(enabled: bool = True) -> None:
+def isolate_renders(enabled: bool = True, *, loops_dir: Path | None = None) -> None:
     """Render videos in a child process from now on (what a ``sora-mock serve`` worker does).
 
     In a server process, request threads and the render thread share one GIL, and PyAV
@@ -722,8 +773,11 @@ def isolate_renders(enabled: bool = True) -> None:
     servers, spends nothing on it; the first render waits for the child's imports, ~0.5 s);
     it ends with this process and keeps the encoded loops of its renders (~70 MB of RSS).
     If it dies, renders go on in this process and the next one starts a new child.
+    With ``loops_dir`` (a directory every worker of the server sees), the workers encode each
+    loop once between them (:func:`_shared_loop`).
     """
     _isolation.enabled = enabled
+    _isolation.loops_dir = loops_dir if enabled else None
     if not enabled:
         with _isolation.lock:
             child, _isolation.child = _isolation.child, None

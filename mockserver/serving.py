@@ -195,10 +195,12 @@ def _in_worker(app: Any) -> Any:
 
 def _render_apart() -> None:
     """A worker renders videos in a child process: its request threads would otherwise share
-    the GIL with the renders and slow them several times over (mockserver/media.py)."""
+    the GIL with the renders and slow them several times over; the workers share their
+    encoded loops beside the media, so each is encoded once (mockserver/media.py)."""
     from mockserver import media
 
-    media.isolate_renders()
+    media_dir = config_from_env().media_dir if CONFIG_ENV in os.environ else None
+    media.isolate_renders(loops_dir=media_dir / "loops" if media_dir else None)
 
 
 def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:

@@ -3,10 +3,13 @@ a key frame at every loop, monotonic timestamps, every frame decodable, a gentle
 
 from __future__ import annotations
 
+import fcntl
 import io
 import struct
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import av
@@ -197,3 +200,61 @@ def test_a_dead_render_process_is_replaced_and_no_render_is_lost() -> None:
     finally:
         media.isolate_renders(False)
     assert child.process.poll() is not None
+
+
+def test_workers_sharing_a_loop_directory_encode_each_loop_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media._isolation, "loops_dir", tmp_path)
+    media._loops.clear()  # a worker that has not encoded this loop yet
+    image = pattern((90, 70))
+    first = render_video(image, W, H, 4)
+    media._loops.clear()  # another worker: nothing in its memory, the directory in common
+
+    def no_encode(*_: object) -> bytes:
+        raise AssertionError("encoded again although another worker has encoded it")
+
+    monkeypatch.setattr(media, "_encode_loop", no_encode)
+    assert render_video(image, W, H, 4) == first
+    assert len(Clip(render_video(image, W, H, 6)).frames) == 6 * DEFAULT_FPS
+
+
+def test_a_worker_waits_for_the_loop_another_is_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media._isolation, "loops_dir", tmp_path)
+    real_flock = fcntl.flock
+    waiting = threading.Event()
+
+    def flock(fd: Any, operation: int) -> None:
+        if threading.current_thread().name == "second":
+            waiting.set()  # about to wait for the first one's lock
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    encoding, release = threading.Event(), threading.Event()
+    encodes: list[str] = []
+
+    def encode() -> bytes:
+        encodes.append(threading.current_thread().name)
+        encoding.set()
+        assert release.wait(30)
+        return b"the loop"
+
+    key = ("some image", W, H, DEFAULT_FPS, LOOP)
+    results: dict[str, bytes] = {}
+
+    def worker() -> None:
+        results[threading.current_thread().name] = media._shared_loop(key, encode)
+
+    one = threading.Thread(target=worker, name="first")
+    one.start()
+    assert encoding.wait(30)
+    two = threading.Thread(target=worker, name="second")
+    two.start()
+    assert waiting.wait(30)  # the second is at the lock while the first still encodes
+    release.set()
+    one.join(30)
+    two.join(30)
+    assert encodes == ["first"]
+    assert results == {"first": b"the loop", "second": b"the loop"}
