@@ -371,6 +371,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-fresh", action="store_true", help="skip the run where every job has a new image"
     )
+    parser.add_argument(
+        "--fresh-interval", type=float, default=1.5, help="seconds between creates, new images"
+    )
     args = parser.parse_args(argv)
     seed = int(time.time()) % 100_000  # images the server has not seen (its media dir is new)
     cases = contract_cases()
@@ -394,12 +397,12 @@ def main(argv: list[str]) -> int:
         )
     }
     if not args.no_fresh:
-        runs["a new one every job (every render cold)"] = download_run(
-            args.jobs, args.interval, seed + 2000, fresh=True, warm_up=False
-        )
+        runs[
+            f"a new one every job (every render cold), a create every {args.fresh_interval:g} s"
+        ] = download_run(args.jobs, args.fresh_interval, seed + 2000, fresh=True, warm_up=False)
     print(
         f"\nfirst byte of a completed job's video, `serve --workers 2 --speed {SPEED:g}`, "
-        f"wrk polling one status at 16 connections, a create every {args.interval:g} s\n"
+        f"wrk polling one status at 16 connections (fixtures: a create every {args.interval:g} s)\n"
     )
     print(download_table(runs))
     raw["downloads"] = {
