@@ -55,7 +55,8 @@ screenshots: $(VENV)/.installed-dev system-packages
 test: lint unit
 	$(MAKE) --no-print-directory bench QUICK=1
 
-# the side-by-side benchmark (benchmarks/bench_serving.py); QUICK=1 for the smoke run.
+# every benchmark (benchmarks/bench_*.py); QUICK=1: the smoke run of bench_serving only
+# (bench_renders' own --quick takes ~18 s here: too long for the smoke inside `make test`).
 # It installs its own tools: wrk (Debian) and, for the full run, Prism 5 (npm) in .cache/
 PRISM := .cache/prism/node_modules/.bin/prism
 bench: $(VENV)/.installed-dev system-packages $(if $(QUICK),,$(PRISM))

@@ -19,7 +19,11 @@ def main() -> int:
     for name in wanted:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n## {name}\n")
-        module.main(flags if name in ("bench_serving", "bench_scale", "bench_hosts") else [])
+        module.main(
+            flags
+            if name in ("bench_serving", "bench_scale", "bench_hosts", "bench_renders")
+            else []
+        )
     return 0
 
 

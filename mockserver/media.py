@@ -5,11 +5,47 @@ Everything here is plain Python + Pillow + PyAV (no Flask, no system ffmpeg, no 
 * :func:`probe_image` / :func:`parse_data_url` validate what a client uploads as the
   ``input_reference`` (JPEG, PNG or WEBP only, fully decoded, decompression-bomb guarded).
 * :func:`render_video` turns the reference image (or a placeholder when there is none) into
-  an H.264 MP4 of exactly the requested size and duration, with a gentle Ken-Burns motion.
+  an H.264 MP4 of exactly the requested size and duration, the view drifting gently across
+  the picture and back.
 * :func:`render_thumbnail` and :func:`render_spritesheet` produce the still variants OpenAI
   serves from ``GET /videos/{id}/content?variant=...``.
 * :class:`MediaCache` renders each asset once (optionally in the background and optionally
   persisted to a directory) so request handlers only ever copy bytes.
+
+How a video is made cheap enough to be ready when its job completes at ``--speed 20``
+(a job then runs 0.31 s for a 1 s clip to 0.58 s for 25 s at the least:
+``benchmarks/bench_renders.py`` prints the budget beside the render times):
+
+* **One loop, repeated.** ``LOOP_SECONDS`` (2 s, 24 frames at 12 fps) of motion are encoded
+  once, a closed GOP starting on a key frame, and its packets are laid out again and again
+  with shifted timestamps until the clip is long enough: a 25 s clip costs what a 2 s one
+  does, plus a remux of ~20 ms. The motion is there and back (a raised cosine), so the loops
+  join without a jump; a key frame every 2 s, as before. The loop is kept
+  (``_LOOP_CACHE_BYTES``) for other durations of the same image and size (about 20 ms then).
+* **A drift, not a zoom.** The view moves across the picture by whole pixels (4 % of the
+  width, 3 % of the height): each frame is a plain crop of one prepared picture (no
+  resampling per frame), and x264 ``ultrafast``, which searches motion by whole pixels only,
+  predicts it exactly. A sub-pixel zoom cost a resample per frame (Pillow: ~30 ms at
+  1792x1024; swscale is cheaper but whole-pixel only, and a whole-pixel zoom judders).
+* **Unchanged:** 12 fps, libx264 ``ultrafast``, crf 28, yuv420p BT.709 (Constrained
+  Baseline: every browser plays it), ``+faststart``. Tried and not taken: ``tune=zerolatency``
+  and ``stillimage``, x264 thread counts, crf 30-32 (no clear gain on this machine), a 1 s
+  loop or 8 fps (cheaper, but a visible wobble or judder).
+* **A process of its own** under ``sora-mock serve`` (:func:`isolate_renders`): beside busy
+  request threads, the GIL made a render several times slower.
+
+Render time, cold (an image of its own), 2048x1536 JPEG reference, old and new code run one
+after the other on the same machine (2 cores, shared, load average ~10 at the time):
+
+| size | seconds | before ms | after ms | before bytes | after bytes |
+|---|---:|---:|---:|---:|---:|
+| 720x1280 | 1 | 340 | 234 | 144,583 | 273,406 |
+| 720x1280 | 4 | 2,150 | 362 | 668,613 | 744,226 |
+| 720x1280 | 12 | 5,031 | 470 | 2,437,559 | 2,230,990 |
+| 720x1280 | 25 | 15,458 | 515 | 7,285,563 | 4,733,678 |
+| 1792x1024 | 4 | 3,470 | 922 | 1,304,553 | 1,299,111 |
+| 1792x1024 | 12 | 7,223 | 887 | 4,809,934 | 3,896,005 |
+| 1792x1024 | 25 | 16,011 | 915 | 12,342,309 | 8,278,886 |
 """
 
 from __future__ import annotations
@@ -23,11 +59,13 @@ import io
 import logging
 import math
 import os
+import pickle
+import sys
 import tempfile
 import threading
 import warnings
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,6 +107,7 @@ else:
 __all__ = [
     "DEFAULT_CACHE_BYTES",
     "DEFAULT_FPS",
+    "LOOP_SECONDS",
     "MAX_DIMENSION",
     "MAX_IMAGE_PIXELS",
     "MAX_IMAGE_SIDE",
@@ -77,6 +116,7 @@ __all__ = [
     "MediaCache",
     "parse_data_url",
     "image_size",
+    "isolate_renders",
     "probe_image",
     "render_spritesheet",
     "render_thumbnail",
@@ -86,10 +126,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Frame rate of rendered clips. At 12 fps the slow zoom still looks smooth and a 25 s
-#: 1792x1024 clip renders in about 4.5 s on two cores (24 fps: about 9 s); see
-#: benchmarks/bench_media.py.
+#: Frame rate of rendered clips: at 12 fps the gentle zoom still looks smooth.
 DEFAULT_FPS: Final = 12
+#: Seconds of motion encoded once and repeated to fill a clip (also the key-frame interval).
+LOOP_SECONDS: Final = 2.0
 #: Largest accepted width/height (the biggest Sora-2 size is 1792) and clip length.
 MAX_DIMENSION: Final = 4096
 MAX_SECONDS: Final = 120.0
@@ -107,12 +147,10 @@ _MIME_BY_FORMAT: Final = {
     "WEBP": "image/webp",
 }
 
-# Ken-Burns motion: zoom from 1.00 to _ZOOM_END with a smoothstep ease while the view centre
-# drifts towards (_PAN_X, _PAN_Y), given as a fraction of the margin the zoom frees up, so the
-# view never leaves the cover-fitted region and the first frame is exactly the plain fit.
-_ZOOM_END: Final = 1.08
-_PAN_X: Final = 0.6
-_PAN_Y: Final = -0.4
+# Motion: the view drifts across the cover-fitted picture, up and to the right and back
+# again once every LOOP_SECONDS, by these fractions of the frame's width and height.
+_DRIFT_X: Final = 0.04
+_DRIFT_Y: Final = 0.03
 
 _SPRITE_FRAMES: Final = 10
 _SPRITE_LONG_SIDE: Final = 160
@@ -120,9 +158,6 @@ _SPRITE_COLUMNS: Final = 5
 
 _BACKGROUND: Final = (0, 0, 0)  # what transparent pixels of a reference image become
 
-# Frames resampled in parallel with the encoder, and how far ahead of it.
-_FRAME_WORKERS: Final = max(1, min(2, os.cpu_count() or 1))
-_FRAMES_AHEAD: Final = 2 * _FRAME_WORKERS + 1
 
 # warnings.catch_warnings() mutates process-global state: serialise our own uses of it.
 _decode_lock = threading.Lock()
@@ -311,24 +346,17 @@ _Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class _Source:
-    """The frame content at zoom 1.0, with some spare resolution for the zoom."""
+    """The picture the clip drifts over: the frame plus the drift's margin."""
 
-    image: Image.Image  # RGB, even width and height
-    box: _Box  # region filling the frame at zoom 1.0 ("cover" fit, centred)
+    image: Image.Image  # RGB, (width + margin[0]) x (height + margin[1])
+    size: tuple[int, int]  # the frame's width and height
+    margin: tuple[int, int]  # how far the view drifts, in whole pixels, across and down
 
-    def yuv_planes(self) -> tuple[Image.Image, Image.Image, Image.Image]:
-        """Y, U and V (BT.709, limited range, 4:2:0) as 8-bit greyscale images."""
-        yuv = av.VideoFrame.from_image(self.image).reformat(
-            format="yuv420p", dst_colorspace=Colorspace.ITU709
-        )
-        y, u, v = (Image.fromarray(np.ascontiguousarray(_plane_array(p))) for p in yuv.planes)
-        return y, u, v
-
-
-def _plane_array(plane: VideoPlane) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    """A writable view of a plane's pixels, without the alignment padding."""
-    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, -1)
-    return rows[:, : plane.width]
+    def offset(self, amount: float) -> tuple[int, int]:
+        """Top-left corner of the view at drift ``amount`` in [0, 1] (see
+        :func:`_drift_amount`): from bottom-left (0) to top-right (1) of the margin."""
+        a = min(max(amount, 0.0), 1.0)
+        return round(a * self.margin[0]), round((1.0 - a) * self.margin[1])
 
 
 def _cover_box(size: tuple[int, int], aspect: float) -> _Box:
@@ -343,64 +371,84 @@ def _cover_box(size: tuple[int, int], aspect: float) -> _Box:
 
 
 def _prepare(image: bytes | None, width: int, height: int, caption: str | None) -> _Source:
-    # Resample the cover region once to the frame size times the final zoom (rounded up to
-    # even), so no frame needs upscaling and each frame is a cheap, mild downscale.
-    work = (2 * math.ceil(width * _ZOOM_END / 2), 2 * math.ceil(height * _ZOOM_END / 2))
+    # Resample the cover region once to the frame plus the drift's margin (even, for 4:2:0
+    # chroma): every frame is then a plain crop of it, no resampling per frame.
+    margin = (2 * math.ceil(width * _DRIFT_X / 2), 2 * math.ceil(height * _DRIFT_Y / 2))
+    work = (width + margin[0], height + margin[1])
     if image is None:
         src = _placeholder(*work, caption)
     else:
         photo = _load_rgb(image)
-        box = _cover_box(photo.size, width / height)
-        shrinking = box[2] - box[0] > work[0]
+        box = _cover_box(photo.size, work[0] / work[1])
         src = photo.resize(
             work,
-            Image.Resampling.LANCZOS if shrinking else Image.Resampling.BICUBIC,
+            Image.Resampling.BICUBIC,
             box=box,
-            reducing_gap=3.0 if shrinking else None,
+            reducing_gap=2.0 if box[2] - box[0] > 2 * work[0] else None,
         )
-    return _Source(src, _cover_box(src.size, width / height))
+    return _Source(src, (width, height), margin)
 
 
-def _motion_box(source: _Source, progress: float) -> _Box:
-    """Crop box (floats, for sub-pixel smooth motion) at ``progress`` in [0, 1]."""
-    p = min(max(progress, 0.0), 1.0)
-    eased = p * p * (3.0 - 2.0 * p)  # smoothstep: starts and ends at rest
-    zoom = 1.0 + (_ZOOM_END - 1.0) * eased
-    x0, y0, x1, y1 = source.box
-    rw, rh = x1 - x0, y1 - y0
-    vw, vh = rw / zoom, rh / zoom
-    cx = (x0 + x1) / 2 + _PAN_X * (rw - vw) / 2
-    cy = (y0 + y1) / 2 + _PAN_Y * (rh - vh) / 2
-    w, h = source.image.size
-    return (
-        max(0.0, cx - vw / 2),
-        max(0.0, cy - vh / 2),
-        min(float(w), cx + vw / 2),
-        min(float(h), cy + vh / 2),
+def _loop_frames(fps: int) -> int:
+    """Frames in one loop of the motion (and in one GOP): ``LOOP_SECONDS`` at ``fps``."""
+    return max(1, round(LOOP_SECONDS * fps))
+
+
+def _drift_amount(index: int, loop: int) -> float:
+    """How far along its drift frame ``index`` is: 0 at the start, 1 half a loop later.
+
+    There and back once per loop (a raised cosine: it starts and turns at rest), so frame
+    ``loop`` is frame 0 again and loop after loop joins without a jump. It is symmetric,
+    ``amount(i) == amount(loop - i)``: half a loop of distinct pictures makes a whole loop.
+    """
+    return (1.0 - math.cos(2.0 * math.pi * (index % loop) / loop)) / 2.0
+
+
+def _still(source: _Source, size: tuple[int, int], amount: float) -> Image.Image:
+    """An RGB frame at drift ``amount``, scaled to ``size`` (thumbnail and spritesheet)."""
+    x, y = source.offset(amount)
+    view = source.image.crop((x, y, x + source.size[0], y + source.size[1]))
+    return view if view.size == size else view.resize(size, Image.Resampling.BILINEAR)
+
+
+def _plane_array(plane: VideoPlane) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """A writable view of a plane's pixels, without the alignment padding."""
+    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, -1)
+    return rows[:, : plane.width]
+
+
+_Planes = tuple[
+    "np.ndarray[Any, np.dtype[np.uint8]]",
+    "np.ndarray[Any, np.dtype[np.uint8]]",
+    "np.ndarray[Any, np.dtype[np.uint8]]",
+]
+
+
+def _yuv_planes(image: Image.Image) -> _Planes:
+    """Y, U and V of an RGB image (BT.709, limited range, 4:2:0; even width and height)."""
+    yuv = av.VideoFrame.from_image(image).reformat(
+        format="yuv420p", dst_colorspace=Colorspace.ITU709
     )
-
-
-def _still(source: _Source, size: tuple[int, int], progress: float) -> Image.Image:
-    """An RGB frame (for the thumbnail and the spritesheet)."""
-    return source.image.resize(size, Image.Resampling.BILINEAR, box=_motion_box(source, progress))
+    y, u, v = (_plane_array(p) for p in yuv.planes)
+    return y, u, v
 
 
 def _video_frame(
-    planes: tuple[Image.Image, Image.Image, Image.Image],
-    box: _Box,
-    width: int,
-    height: int,
+    planes: _Planes, offset: tuple[int, int], width: int, height: int
 ) -> av.VideoFrame:
-    """A yuv420p frame: each plane resampled straight from the source planes (no RGB step)."""
+    """A yuv420p frame: the view at ``offset``, copied out of the source planes.
+
+    A whole-pixel offset makes each frame a plain copy (no resampling) and the motion from
+    one frame to the next an exact translation, which x264's whole-pixel motion search
+    (``ultrafast``) predicts well. Chroma moves by whole chroma pixels (two luma pixels).
+    """
+    y, u, v = planes
+    x0, y0 = offset
     frame = av.VideoFrame(width, height, "yuv420p")
-    chroma_box = (box[0] / 2, box[1] / 2, box[2] / 2, box[3] / 2)
-    for index, (plane, src) in enumerate(zip(frame.planes, planes, strict=True)):
-        scaled = src.resize(
-            (plane.width, plane.height),
-            Image.Resampling.BILINEAR,
-            box=box if index == 0 else chroma_box,
-        )
-        _plane_array(plane)[:] = np.asarray(scaled)
+    _plane_array(frame.planes[0])[:] = y[y0 : y0 + height, x0 : x0 + width]
+    cx, cy = x0 // 2, y0 // 2
+    _plane_array(frame.planes[1])[:] = u[cy : cy + height // 2, cx : cx + width // 2]
+    _plane_array(frame.planes[2])[:] = v[cy : cy + height // 2, cx : cx + width // 2]
     return frame
 
 
@@ -518,10 +566,6 @@ def _frame_count(seconds: float, fps: int) -> int:
     return max(1, round(seconds * fps))
 
 
-def _progress(index: int, count: int) -> float:
-    return index / (count - 1) if count > 1 else 0.0
-
-
 def render_video(
     image: bytes | None,
     width: int,
@@ -535,14 +579,268 @@ def render_video(
 
     The clip has ``round(seconds * fps)`` frames (at least one), so its duration is
     ``seconds`` to within half a frame. ``image`` (JPEG/PNG/WEBP bytes) is cover-fitted and
-    slowly zoomed and panned; with ``image=None`` a placeholder showing "sora-mock
-    placeholder" and ``caption`` is used. Raises :class:`ImageError` for a bad image and
-    ``ValueError`` for odd or non-positive sizes or a non-positive duration.
+    the view drifts gently across it and back once every ``LOOP_SECONDS``; with ``image=None``
+    a placeholder showing "sora-mock placeholder" and ``caption`` is used. Raises
+    :class:`ImageError` for a bad image and ``ValueError`` for odd or non-positive sizes or a
+    non-positive duration.
+
+    One loop is encoded (a closed GOP starting on a key frame) and its packets are repeated
+    with shifted timestamps, so the cost hardly depends on the duration; the loop is kept
+    (:data:`_LOOP_CACHE_BYTES`) for other durations of the same image and size. After
+    :func:`isolate_renders`, the work is done in a child process.
     """
     _check_size(width, height)
-    frames = _frame_count(seconds, fps)
-    source = _prepare(image, width, height, caption)
+    _frame_count(seconds, fps)  # a bad argument is raised here, in the caller's process
+    if _isolation.enabled:
+        try:
+            return _render_child().call(image, width, height, seconds, fps, caption)
+        except _ChildGone as exc:
+            log.warning("the render process is gone (%s): rendering in this process", exc)
+    return _render_video(image, width, height, seconds, fps, caption)
 
+
+def _render_video(
+    image: bytes | None, width: int, height: int, seconds: float, fps: int, caption: str | None
+) -> bytes:
+    frames = _frame_count(seconds, fps)
+    count = min(frames, _loop_frames(fps))  # a clip shorter than a loop encodes what it shows
+    digest = hashlib.sha256(image).digest() if image is not None else None
+    key = (digest, caption if image is None else None, width, height, fps, count)
+    loop = _loops.get(
+        key,
+        lambda: _shared_loop(key, lambda: _encode_loop(image, width, height, fps, count, caption)),
+    )
+    return _repeat(loop, frames, fps)
+
+
+def _shared_loop(key: Hashable, encode: Callable[[], bytes]) -> bytes:
+    """The encoded loop from the shared loop directory (:func:`isolate_renders`), or encoded
+    here and put there. One process encodes a key while the others wait for it (an exclusive
+    ``flock`` on a lock file per key), so the workers of one server encode each loop once: a
+    download that reaches another worker before its render is done waits for that render
+    instead of making the same video a second time. Without a directory: ``encode()``."""
+    directory = _isolation.loops_dir
+    if directory is None:
+        return encode()
+    import fcntl
+
+    name = hashlib.sha256(repr(key).encode()).hexdigest()
+    path = directory / f"{name}.mp4"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("loop cache: cannot read %s: %s", path, exc)
+        return encode()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / f"{name}.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        log.warning("loop cache: cannot lock in %s: %s", directory, exc)
+        return encode()
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        try:
+            return path.read_bytes()  # made while this process waited
+        except FileNotFoundError:
+            pass
+        data = encode()
+        tmp = path.with_name(f".{name}.{os.getpid()}.part")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # sharing is best effort: the loop is still used here
+            log.warning("loop cache: cannot write %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return data
+
+
+# --------------------------------------------------------------------------------------------
+# A render process
+
+
+class _ChildGone(Exception):
+    """The render process died or could not start."""
+
+
+class _RenderChild:
+    """A child Python that renders videos: a request (the arguments of :func:`_render_video`)
+    goes down one pipe, the answer (the MP4, or the exception) comes back up another; one
+    render at a time. A plain ``python -c`` child, not ``multiprocessing``: that would import
+    the server's main module (and with it Flask and the app) into the child first."""
+
+    def __init__(self) -> None:
+        import subprocess
+        from multiprocessing.connection import Connection
+
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        root = str(Path(__file__).resolve().parent.parent)  # where mockserver/ lives
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        code = "import sys, mockserver.media as m; m._serve_renders(*sys.argv[1:])"
+        loops = str(_isolation.loops_dir or "")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code, str(down_r), str(up_w), loops],
+                pass_fds=(down_r, up_w),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(down_r)
+            os.close(up_w)
+        self._requests = Connection(down_w, readable=False)
+        self._answers = Connection(up_r, writable=False)
+        self._lock = threading.Lock()
+        self.alive = True
+        self.owner = os.getpid()  # a forked copy of this object must not use its pipes
+
+    def call(self, *request: Any) -> bytes:
+        with self._lock:
+            if not self.alive:
+                raise _ChildGone("stopped")
+            try:
+                self._requests.send(request)
+                ok, answer = self._answers.recv()
+            except (EOFError, OSError) as exc:
+                self.alive = False
+                raise _ChildGone(f"exit code {self.process.poll()}") from exc
+        if not ok:
+            raise answer
+        return bytes(answer)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.alive = False
+            self._requests.close()  # the child sees EOF and exits
+            self._answers.close()
+        try:
+            self.process.wait(10)
+        except Exception:  # noqa: BLE001 - it must not outlive us
+            self.process.kill()
+            self.process.wait()
+
+
+def _serve_renders(requests_fd: str, answers_fd: str, loops_dir: str = "") -> None:
+    """The render process's loop, until the parent closes its end of the pipe (it does so
+    when it exits, however it exits: then this process ends after the render under way).
+    No PR_SET_PDEATHSIG: it fires when the parent *thread* that started this ends."""
+    from multiprocessing.connection import Connection
+
+    _isolation.loops_dir = Path(loops_dir) if loops_dir else None
+    requests = Connection(int(requests_fd), writable=False)
+    answers = Connection(int(answers_fd), readable=False)
+    while True:
+        try:
+            request = requests.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, Any] = (True, _render_video(*request))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, raised there
+            answer = (False, exc)
+        try:
+            try:
+                answers.send(answer)
+            except (TypeError, AttributeError, pickle.PicklingError):
+                answers.send((False, RuntimeError(f"render failed: {answer[1]!r}")))
+        except OSError:
+            return
+
+
+@dataclass
+class _Isolation:
+    enabled: bool = False
+    child: _RenderChild | None = None
+    #: where the workers of one server share their encoded loops (see _shared_loop)
+    loops_dir: Path | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_isolation = _Isolation()
+
+
+def isolate_renders(enabled: bool = True, *, loops_dir: Path | None = None) -> None:
+    """Render videos in a child process from now on (what a ``sora-mock serve`` worker does).
+
+    In a server process, request threads and the render thread share one GIL, and PyAV
+    gives it up and takes it back at every frame and packet: measured, a 1792x1024 render
+    took 6x as long beside four busy Python threads. A child process has no GIL to share.
+    It starts at the first render, not before (a server that never renders, as most test
+    servers, spends nothing on it; the first render waits for the child's imports, ~0.5 s);
+    it ends with this process and keeps the encoded loops of its renders (~70 MB of RSS).
+    If it dies, renders go on in this process and the next one starts a new child.
+    With ``loops_dir`` (a directory every worker of the server sees), the workers encode each
+    loop once between them (:func:`_shared_loop`).
+    """
+    _isolation.enabled = enabled
+    _isolation.loops_dir = loops_dir if enabled else None
+    if not enabled:
+        with _isolation.lock:
+            child, _isolation.child = _isolation.child, None
+        if child is not None:
+            child.stop()
+
+
+def _render_child() -> _RenderChild:
+    with _isolation.lock:
+        child = _isolation.child
+        if child is None or not child.alive or child.owner != os.getpid():
+            try:
+                child = _isolation.child = _RenderChild()
+            except OSError as exc:
+                raise _ChildGone(f"cannot start: {exc}") from exc
+        return child
+
+
+def _encode_loop(
+    image: bytes | None, width: int, height: int, fps: int, count: int, caption: str | None
+) -> bytes:
+    """The first ``count`` frames of the motion loop, as an MP4 of their own (one GOP)."""
+    source = _prepare(image, width, height, caption)
+    planes = _yuv_planes(source.image)
+    loop = _loop_frames(fps)
+    time_base = Fraction(1, fps)
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        # crf 28 instead of x264's 23: a third of the bytes for a grainy photo, still clean.
+        # No B-frames (decode order is display order, so packets repeat as they are), one
+        # closed GOP per loop (its first frame a key frame, nothing refers across loops).
+        stream = container.add_stream(
+            "libx264",
+            rate=fps,
+            options={
+                "preset": "ultrafast",
+                "crf": "28",
+                "x264-params": "bframes=0:scenecut=0:open-gop=0",
+            },
+        )
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = "yuv420p"
+        ctx = stream.codec_context
+        ctx.gop_size = loop
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
+        ctx.color_range = 1  # limited ("MPEG") range
+        # the way back repeats the way there: one picture per distinct offset
+        pictures: dict[tuple[int, int], av.VideoFrame] = {}
+        for index in range(count):
+            offset = source.offset(_drift_amount(index, loop))
+            frame = pictures.get(offset)
+            if frame is None:
+                frame = pictures[offset] = _video_frame(planes, offset, width, height)
+            frame.pts = index  # x264 copies the picture in: one frame object may go twice
+            frame.time_base = time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def _repeat(loop: bytes, frames: int, fps: int) -> bytes:
+    """An MP4 of ``frames`` frames: the loop's packets again and again, timestamps shifted."""
     out = io.BytesIO()
 
     def reopen(url: str, flags: int, options: dict[str, str]) -> io.BytesIO:
@@ -553,46 +851,81 @@ def render_video(
         return io.BytesIO(out.getvalue())
 
     time_base = Fraction(1, fps)
-    planes = source.yuv_planes()
-
-    def make_frame(index: int) -> av.VideoFrame:
-        frame = _video_frame(planes, _motion_box(source, _progress(index, frames)), width, height)
-        frame.pts = index
-        frame.time_base = time_base
-        return frame
-
-    with (
-        av.open(
+    with av.open(io.BytesIO(loop), mode="r") as looped:
+        template = looped.streams.video[0]
+        packets = [(bytes(p), p.is_keyframe) for p in looped.demux(template) if p.size]
+        if not packets or not packets[0][1]:
+            raise RuntimeError("the encoded loop does not start on a key frame")
+        with av.open(
             out,
             mode="w",
             format="mp4",
             container_options={"movflags": "+faststart"},
             io_open=reopen,
-        ) as container,
-        ThreadPoolExecutor(_FRAME_WORKERS, thread_name_prefix="media-frame") as workers,
-    ):
-        # crf 28 instead of x264's 23: a third of the bytes for a grainy photo, still clean.
-        stream = container.add_stream(
-            "libx264", rate=fps, options={"preset": "ultrafast", "crf": "28"}
-        )
-        stream.width = width
-        stream.height = height
-        stream.pix_fmt = "yuv420p"
-        ctx = stream.codec_context
-        ctx.gop_size = 2 * fps  # a key frame every 2 s keeps seeking cheap
-        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
-        ctx.color_range = 1  # limited ("MPEG") range
-        # Pillow releases the GIL while resampling: make the next few frames on worker
-        # threads while this one feeds x264 (which has threads of its own).
-        ahead: deque[Future[av.VideoFrame]] = deque()
-        submitted = 0
-        while submitted < frames or ahead:
-            while submitted < frames and len(ahead) < _FRAMES_AHEAD:
-                ahead.append(workers.submit(make_frame, submitted))
-                submitted += 1
-            container.mux(stream.encode(ahead.popleft().result()))
-        container.mux(stream.encode(None))
+        ) as container:
+            stream = container.add_stream_from_template(template)
+            for index in range(frames):
+                data, keyframe = packets[index % len(packets)]
+                packet = av.Packet(data)
+                packet.stream = stream
+                packet.time_base = time_base
+                packet.pts = packet.dts = index
+                packet.duration = 1
+                packet.is_keyframe = keyframe
+                container.mux(packet)
     return out.getvalue()
+
+
+class _Loops:
+    """Encoded loops by (image digest, caption, size, fps, frames): least recently used go
+    first past ``max_bytes``; one encode per key however many threads ask at once."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._bytes = 0
+        self._making: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            data = self._hit(key)
+            if data is not None:
+                return data
+            gate = self._making.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                data = self._hit(key)
+            if data is not None:
+                return data
+            try:
+                data = make()
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)
+            with self._lock:
+                if len(data) <= self._max_bytes:
+                    self._items[key] = data
+                    self._bytes += len(data)
+                    while self._bytes > self._max_bytes:
+                        self._bytes -= len(self._items.popitem(last=False)[1])
+            return data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def _hit(self, key: Hashable) -> bytes | None:
+        data = self._items.get(key)
+        if data is not None:
+            self._items.move_to_end(key)
+        return data
+
+
+#: Bytes of encoded loops kept in memory (a 1792x1024 loop of a photo: about 0.5 MB).
+_LOOP_CACHE_BYTES: Final = 32 * 1024 * 1024
+_loops = _Loops(_LOOP_CACHE_BYTES)
 
 
 def render_thumbnail(
@@ -633,7 +966,7 @@ def render_spritesheet(
     sheet = Image.new("RGB", (tile[0] * columns, tile[1] * rows), _BACKGROUND)
     for k in range(count):
         index = round(k * (frames - 1) / (count - 1)) if count > 1 else 0
-        still = _still(source, tile, _progress(index, frames))
+        still = _still(source, tile, _drift_amount(index, _loop_frames(fps)))
         sheet.paste(still, ((k % columns) * tile[0], (k // columns) * tile[1]))
     buf = io.BytesIO()
     sheet.save(buf, format="JPEG", quality=82)

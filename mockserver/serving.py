@@ -91,6 +91,7 @@ def worker_app() -> Any:
     from mockserver.app import create_app
 
     die_with_parent()
+    _render_apart()
     return create_app(config_from_env())
 
 
@@ -188,7 +189,18 @@ def serve(
 
 def _in_worker(app: Any) -> Any:
     die_with_parent()
+    _render_apart()
     return app
+
+
+def _render_apart() -> None:
+    """A worker renders videos in a child process: its request threads would otherwise share
+    the GIL with the renders and slow them several times over; the workers share their
+    encoded loops beside the media, so each is encoded once (mockserver/media.py)."""
+    from mockserver import media
+
+    media_dir = config_from_env().media_dir if CONFIG_ENV in os.environ else None
+    media.isolate_renders(loops_dir=media_dir / "loops" if media_dir else None)
 
 
 def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:

@@ -151,11 +151,10 @@ def test_transparent_png_is_accepted() -> None:
     assert len(mp4.frames) == DEFAULT_FPS
 
 
-def test_video_moves_gently() -> None:
+def test_video_moves() -> None:
+    # how it moves (gently, there and back, every loop): tests/test_media_loop.py
     frames = [f.astype(np.int16) for f in Mp4(render_video(pattern(), W, H, 2)).frames]
-    assert np.abs(frames[-1] - frames[0]).mean() > 2  # Ken-Burns zoom/pan happened
-    steps = [np.abs(b - a).mean() for a, b in zip(frames, frames[1:], strict=False)]
-    assert max(steps) < 0.5 * np.abs(frames[-1] - frames[0]).mean()  # ...gradually
+    assert np.abs(frames[len(frames) // 2] - frames[0]).mean() > 2
 
 
 def test_placeholder_when_there_is_no_image() -> None:
