@@ -38,6 +38,10 @@ class Exchange:
     error: str | None = None
     #: the job the request created or named
     job_id: str | None = None
+    #: a read answered at one instant of the mock's clock (the poll lane's): the clock is
+    #: read once, at ``now`` (see MockService.now)
+    instant: bool = False
+    now: float | None = None
 
 
 R = TypeVar("R", bound=Response)
@@ -104,7 +108,7 @@ def finish(
     entry = None
     if provider is not None:
         entry = JournalEntry(
-            time=service.clock.now(),
+            time=exchange.now if exchange.now is not None else service.now(),
             method=method,
             path=path,
             provider=provider,

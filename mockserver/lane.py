@@ -120,7 +120,7 @@ class PollLane:
         self, environ: dict[str, Any], start_response: Any, pipeline: Pipeline, values: Any
     ) -> Any:
         service = self.service
-        exchange.begin()
+        exchange.begin().instant = True  # a read: one instant of the mock's clock
         service.request_opened()
         req = Request(environ)
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mockserver import media, remote
+from mockserver import exchange, media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
@@ -228,21 +228,32 @@ class MockService:
         """The job with this id unless it has expired (an expired job is purged when seen):
         what every read by id goes through, the mock's own media URLs included."""
         job = self.store.get(job_id)
-        if job is not None and job.expired(self.clock.now()):
+        if job is not None and job.expired(self.now()):
             self.delete(job)
             return None
         return job
 
     def purge_expired(self, limit: int = 20) -> int:
         """Delete up to ``limit`` jobs past their retention (a few per create: flat cost)."""
-        due = self.store.expired(self.clock.now(), limit)
+        due = self.store.expired(self.now(), limit)
         for job_id in due:
             self.store.delete(job_id)
         return len(due)
 
     def state(self, job: Job) -> JobState:
         """The job's state now (a read: it never starts any work)."""
-        return state_at(job, self.clock.now())
+        return state_at(job, self.now())
+
+    def now(self) -> float:
+        """The mock's time. A read the poll lane serves happens at one instant: the clock
+        (a store read with a shared clock) is read once for it, so its expiry check, its
+        state and its journal entry agree. Anything that waits reads the clock itself."""
+        notes = exchange.current()
+        if notes is None or not notes.instant or isinstance(self.clock, SteppingClock):
+            return self.clock.now()
+        if notes.now is None:
+            notes.now = self.clock.now()
+        return notes.now
 
     def delete(self, job: Job) -> None:
         # its media stay: they are keyed by content, and other jobs may share them

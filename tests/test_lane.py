@@ -215,3 +215,28 @@ def test_an_unexpected_error_is_the_same_500_and_is_counted(
     assert answers[0] == answers[1]
     assert answers[1][0] == 500
     assert answers[1][1]["error"]["message"] == "An internal server error occurred in the mock"
+
+
+def test_a_poll_reads_the_shared_clock_once(both: Both, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store read per clock read: a poll is answered at one instant, read once (its
+    expiry check, its state and its journal time agree)."""
+    service = service_of(both.app)
+    reads: list[float] = []
+    clock_now = service.clock.now
+
+    def counted() -> float:
+        reads.append(clock_now())
+        return reads[-1]
+
+    monkeypatch.setattr(service.clock, "now", counted)
+    headers = {"Authorization": "Bearer sk-test"}
+    api = APIS["gptge-videos"]
+    with both.mock.client(api.provider) as client:
+        path = READS["gptge-videos"](api.job_id(api.create(client, headers).json()))
+    reads.clear()
+    assert both.via_lane.get(path, headers=headers).status_code == 200
+    assert len(reads) == 1
+    assert both.last()[0]["time"] == reads[0]
+    reads.clear()
+    assert both.via_lane.get("/gptge/v1/videos", headers=headers).status_code == 200
+    assert len(reads) == 1  # a page of jobs, each with its state: one read

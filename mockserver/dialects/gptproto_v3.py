@@ -41,7 +41,7 @@ class GptprotoV3(Dialect):
         return gptproto_error(status, message, code=code, param=param)
 
     def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
-        end = state.finished_at or (self.service.clock.now() if state.started_at else None)
+        end = state.finished_at or (self.service.now() if state.started_at else None)
         elapsed_ms = round((end - state.started_at) * 1000) if end and state.started_at else 0
         done = state.status is Status.COMPLETED
         return {

@@ -155,7 +155,7 @@ class OpenAIVideos(Dialect):
             after=after,
             limit=q.get("limit", 20),
         )
-        now = self.service.clock.now()
+        now = self.service.now()
         # more jobs may have expired than one purge takes: none is listed (a read would 404)
         jobs = [j for j in jobs if not j.expired(now)]
         data = [self.render(j, self.service.state(j), ctx) for j in jobs]
