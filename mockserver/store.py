@@ -10,12 +10,15 @@ by a delete: nothing accepted is lost.
 from __future__ import annotations
 
 import bisect
+import fcntl
+import functools
 import heapq
 import json
 import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -507,6 +510,7 @@ class SQLiteStore(JobListing):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._pid = os.getpid()
+        self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = SQLiteJournal(self.path, journal_size)
         conn = self._conn()
@@ -529,7 +533,10 @@ class SQLiteStore(JobListing):
             self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, factory=_QueuedWriters
+            )
+            conn.writers = self._writers
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -791,6 +798,75 @@ class SQLiteStore(JobListing):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class WriterQueue:
+    """One writer at a time across the threads and processes sharing a store file.
+
+    SQLite lets one connection write at a time and makes the others retry in its busy
+    handler, which sleeps (1, 2, 5, ... up to 100 ms) between tries: under a burst of creates
+    from two workers' threads, a write could wait most of a second with the lock long free.
+    Writers queue here instead, on a thread lock and then an ``flock`` on ``<store>.lock``,
+    and the kernel wakes the next one the moment the lock is released.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+        os.register_at_fork(after_in_child=functools.partial(_forked, weakref.ref(self)))
+
+    def acquire(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._pid != os.getpid():  # each process its own descriptor (flock is per open)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+
+def _forked(ref: weakref.ref[WriterQueue]) -> None:
+    """In a new worker the queue starts free: its parent's lock and descriptor are not its."""
+    queue = ref()
+    if queue is not None:
+        queue._lock = threading.Lock()
+        queue._fd, queue._pid = -1, 0
+
+
+class _QueuedWriters(sqlite3.Connection):
+    """A connection whose ``BEGIN IMMEDIATE`` first takes its place in the store's
+    :class:`WriterQueue`, left at ``COMMIT`` or ``ROLLBACK``."""
+
+    writers: WriterQueue
+    _writing = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "BEGIN IMMEDIATE" and not self._writing:  # (nested: SQLite's own error)
+            self.writers.acquire()
+            self._writing = True
+            try:
+                return super().execute(sql, *args)
+            except BaseException:
+                self._writing = False
+                self.writers.release()
+                raise
+        if self._writing and sql in ("COMMIT", "ROLLBACK"):
+            try:
+                return super().execute(sql, *args)
+            finally:
+                self._writing = False
+                self.writers.release()
+        return super().execute(sql, *args)
 
 
 def _load_job(job_id: str, body: str) -> Job | None:

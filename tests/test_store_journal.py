@@ -3,9 +3,13 @@ the entries were written (mockserver.store_journal)."""
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from mockserver.store import SQLiteStore
 from mockserver.store_journal import KEEP_FILES
@@ -30,7 +34,7 @@ def test_entries_of_several_processes_read_as_one_journal_in_written_order(
     store.journal_add(entry("parent", 0))
     ctx = multiprocessing.get_context("fork")
     start, done = ctx.Event(), ctx.Event()
-    child = ctx.Process(target=_child_writes, args=(path, start, done))
+    child = ctx.Process(target=_child_writes, args=(path, start, done), daemon=True)
     child.start()
     start.set()
     assert done.wait(30)
@@ -71,3 +75,59 @@ def test_files_of_processes_long_gone_are_pruned_beyond_a_bound(tmp_path: Path) 
     assert len(left) == KEEP_FILES
     assert tmp_path / f"state.sqlite.journal-{os.getpid()}" in left
     assert [e["request_id"] for e in store.journal(10)] == ["me-0"]
+
+
+# --------------------------------------------------------------------------- the writer queue
+
+
+def _lock_is_free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_write_transaction_holds_the_store_wide_writer_queue_until_it_ends(
+    tmp_path: Path,
+) -> None:
+    """Writers of every process queue on ``<store>.lock`` (woken by the kernel) instead of
+    sleeping in SQLite's busy handler."""
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    lock = tmp_path / "state.sqlite.lock"
+    conn = store._conn()
+    conn.execute("BEGIN IMMEDIATE")
+    assert not _lock_is_free(lock)
+    with pytest.raises(sqlite3.OperationalError):  # nested: SQLite's error, not a deadlock
+        conn.execute("BEGIN IMMEDIATE")
+    conn.execute("COMMIT")
+    assert _lock_is_free(lock)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ROLLBACK")
+    assert _lock_is_free(lock)
+    store.add_rule("server_error", None, None, 1)  # a store write takes and leaves it too
+    assert _lock_is_free(lock)
+
+
+def test_a_worker_forked_while_its_parent_writes_can_write_once_the_parent_is_done(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite"
+    store = SQLiteStore(path)
+    store._writers.acquire()  # a thread of the parent holds the queue when the worker forks
+    ctx = multiprocessing.get_context("fork")
+    done = ctx.Event()
+    child = ctx.Process(target=_child_put_same, args=(store, done), daemon=True)
+    child.start()
+    store._writers.release()
+    assert done.wait(30), "the forked worker never got the writer queue"
+    child.join(30)
+    assert store.get_blob("child") == b"written"
+
+
+def _child_put_same(store: SQLiteStore, done: object) -> None:
+    store.put_blob("child", b"written")  # the store object inherited from the parent
+    done.set()  # type: ignore[attr-defined]
