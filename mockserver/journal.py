@@ -55,23 +55,37 @@ class JournalWriter:
                 self._pending.append(entry)
             if not self._pending:
                 return
+            idle = self._busy == 0
             due = (
-                self._busy == 0
+                idle
                 or len(self._pending) >= self.max_batch
                 or time.monotonic() - self._since >= self.max_age
             )
             if not due:
                 self._watch()
                 return
-        self.flush()
+        if idle:  # the last answer in flight: nothing may wait past it
+            self.flush()
+        elif self._write_lock.acquire(blocking=False):
+            try:
+                self._write()
+            finally:
+                self._write_lock.release()
+        else:  # a write is under way: the next one (or the watcher) takes these
+            with self._lock:
+                self._watch()
 
     def flush(self) -> None:
         """Write every waiting entry now."""
         with self._write_lock:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if batch:
-                self._sink.journal_add(*batch)
+            self._write()
+
+    def _write(self) -> None:
+        """(write lock held) Write what waits, in one call."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._sink.journal_add(*batch)
 
     def _watch(self) -> None:
         """(lock held) Make sure a waiting entry is written within ``max_age`` even if no

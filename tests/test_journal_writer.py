@@ -75,3 +75,35 @@ def test_reading_the_journal_first_writes_what_this_worker_holds() -> None:
     assert service.store.journal(10) == []  # waiting for the request in flight
     journal = client.get("/__mock/journal").get_json()["data"]
     assert [e["request_id"] for e in journal] == [answer.headers["x-request-id"]]
+
+
+def test_answers_under_load_never_queue_behind_a_write_under_way() -> None:
+    """Only the last answer in flight must wait for a write; others leave their entries to
+    the write after the one under way."""
+    import threading
+
+    release = threading.Event()
+    writing = threading.Event()
+
+    class SlowSink(Sink):
+        def journal_add(self, *entries: dict[str, Any]) -> None:
+            writing.set()
+            release.wait(30)
+            super().journal_add(*entries)
+
+    sink = SlowSink()
+    writer = JournalWriter(sink, max_batch=1, max_age=3600)
+    for _ in range(3):
+        writer.opened()
+    first = threading.Thread(target=writer.closed, args=(entry(0),))  # a full batch: writes
+    first.start()
+    assert writing.wait(30)
+    second = threading.Thread(target=writer.closed, args=(entry(1),))
+    second.start()
+    second.join(30)
+    assert not second.is_alive(), "an answer under load waited for another's write"
+    release.set()
+    first.join(30)
+    assert sink.batches == [[entry(0)]]
+    writer.closed(None)  # the last in flight writes what was left
+    assert sink.batches == [[entry(0)], [entry(1)]]
