@@ -124,7 +124,8 @@ class PollLane:
         service.request_opened()
         req = Request(environ)
         try:
-            response = pipeline(req, values)
+            with service.store.read_instant():
+                response = pipeline(req, values)
         except HTTPException as exc:
             prefix = pipeline.dialect.prefix
             response = self.error_json(exc.code or 500, exc.description or exc.name, prefix)

@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,6 +151,7 @@ class Store(Protocol):
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
     def next_count(self, name: str) -> int: ...
     def journal_add(self, *entries: dict[str, Any]) -> None: ...
+    def read_instant(self) -> AbstractContextManager[None]: ...
     def journal(self, limit: int) -> list[dict[str, Any]]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
@@ -174,6 +176,11 @@ def take_page(walk: Iterator[Job], filters: Filters, limit: int, scan: int | Non
 class JobListing:
     """``jobs()``: a page of one API's (and one key's) jobs, as the provider list endpoints
     and the tests read them; every store implements ``page``."""
+
+    def read_instant(self) -> AbstractContextManager[None]:
+        """A read request's block: reads inside may come from what this thread read before,
+        as long as nothing was written since. Only the SQLite store has a cheap way to know."""
+        return nullcontext()
 
     def page(
         self,
@@ -497,6 +504,9 @@ _INDEX_WHERE = {
     "provider": "provider = ?",
 }
 
+#: entries a thread's read memo holds before it starts afresh (SQLiteStore.read_instant)
+MEMO_SIZE = 1024
+
 #: every table of a server's state: ``reset`` empties them all
 _STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "graveyard")
 
@@ -590,8 +600,44 @@ class SQLiteStore(JobListing):
             raise
 
     def get(self, job_id: str) -> Job | None:
+        memo = self._memo()
+        if memo is not None and ("job", job_id) in memo:
+            job: Job | None = memo[("job", job_id)]
+            return job
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _load_job(job_id, row[0]) if row else None
+        job = _load_job(job_id, row[0]) if row else None
+        if memo is not None:
+            memo[("job", job_id)] = job
+        return job
+
+    @contextmanager
+    def read_instant(self) -> Iterator[None]:
+        """Within the block, reads of jobs, of the clock and "are there rules at all" may be
+        answered from what this thread read before, when nothing was written to the store
+        since: SQLite's ``data_version`` moves with every other connection's commit, this
+        connection's ``total_changes`` with its own. One query instead of three per poll."""
+        conn = self._conn()
+        local = self._local
+        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        if getattr(local, "stamp", None) != stamp or len(local.memo) > MEMO_SIZE:
+            local.stamp, local.memo = stamp, {}
+        local.reading = True
+        try:
+            yield
+        finally:
+            local.reading = False
+
+    def _memo(self) -> dict[tuple[str, ...], Any] | None:
+        """This thread's memo inside a read instant, unless it wrote since (then never again
+        in this block)."""
+        local = self._local
+        if not getattr(local, "reading", False):
+            return None
+        if local.conn.total_changes != local.stamp[1]:
+            local.reading = False
+            return None
+        memo: dict[tuple[str, ...], Any] = local.memo
+        return memo
 
     def delete(self, job_id: str) -> bool:
         conn = self._conn()
@@ -697,7 +743,13 @@ class SQLiteStore(JobListing):
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
-        row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
+        memo = self._memo()
+        if memo is not None and ("clock",) in memo:
+            row = memo[("clock",)]
+        else:
+            row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
+            if memo is not None:
+                memo[("clock",)] = row
         return float(row[0]) if row else default
 
     def clock_advance(self, seconds: float, default: float) -> float:
@@ -730,7 +782,12 @@ class SQLiteStore(JobListing):
     def take_rule(self, key: str | None, provider: str) -> str | None:
         conn = self._conn()
         # every request asks; a read (no write lock) answers the common case: no rules at all
+        memo = self._memo()
+        if memo is not None and ("no rules",) in memo:
+            return None
         if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM rules)").fetchone()[0]:
+            if memo is not None:
+                memo[("no rules",)] = True
             return None
         conn.execute("BEGIN IMMEDIATE")
         try:
