@@ -307,21 +307,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _sample_image_parser(sub)
-    from mockserver import verify
-    from mockserver.conformance import commands
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in ("serve", "sample-image"):
+        # the conformance commands import httpx and the checking stack (half a second):
+        # `serve` does without them, so it starts that much sooner
+        from mockserver import verify
+        from mockserver.conformance import commands
 
-    verify.add_parser(sub)
-    commands.add_proxy_parser(sub)
-    commands.add_cassettes_parser(sub)
+        verify.add_parser(sub)
+        commands.add_proxy_parser(sub)
+        commands.add_cassettes_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.command == "serve":
         return serve(args)
-    if args.command == "verify":
-        return verify.run_args(args)
     if args.command == "sample-image":
         return sample_image(args)
+    from mockserver import verify
+    from mockserver.conformance import commands
+
+    if args.command == "verify":
+        return verify.run_args(args)
     if args.command == "proxy":
         return commands.run_proxy(args)
     if args.command == "cassettes":

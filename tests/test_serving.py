@@ -234,3 +234,19 @@ def _running(pid: int) -> bool:
         return "zombie" not in status.read_text()
     except FileNotFoundError:
         return False
+
+
+def test_serve_does_not_import_the_conformance_commands() -> None:
+    """`verify`, `proxy` and `cassettes` import httpx and the checking stack (about half a
+    second): `serve` starts without them."""
+    probe = (
+        "import sys, mockserver.cli as cli\n"
+        "code = cli.main(['serve', '--store', 'memory', '--workers', '2'])\n"
+        "assert code == 2, code\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mockserver.conformance')"
+        " or m == 'mockserver.verify'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
