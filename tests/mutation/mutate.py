@@ -38,11 +38,21 @@ MODULES: dict[str, list[str]] = {
     "mockserver/faults.py": ["tests/test_faults.py", "tests/test_mock_scenarios.py"],
     "sora_client/_retry.py": ["tests/test_retry_policy.py", "tests/test_client_retries.py"],
     "sora_client/_images.py": ["tests/test_client_images.py"],
-    "mockserver/store.py": ["tests/test_mock_store.py", "tests/test_mock_scenarios.py"],
+    "mockserver/store.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_mock_store.py",
+        "tests/test_store_scale.py",
+        "tests/test_faults.py",
+        "tests/test_mock_scenarios.py",
+    ],
     "contracts/_validation.py": [
+        "tests/test_compiled_validation.py",
+        "tests/test_contracts.py",
         "tests/test_mock_bad_input.py",
         "tests/test_contract_surface.py",
         "tests/test_client_requests.py",
+        "tests/test_mock_chat.py",
+        "tests/test_mock_fidelity.py",
     ],
     "mockserver/binding.py": [
         "tests/test_mock_bad_input.py",
