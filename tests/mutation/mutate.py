@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -129,13 +130,22 @@ def run_module(module: str, max_children: int, resume: bool = False) -> dict[str
     env = os.environ | {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
     log = (work / "mutmut.log").open("w")
-    code = subprocess.call(
+    # its own process group: an interrupted run takes every forked mutant with it (an endless
+    # loop left behind would burn a core until its CPU limit)
+    run = subprocess.Popen(
         ["nice", "-n", "19", str(mutmut), "run", "--max-children", str(max_children)],
         cwd=work,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
+    try:
+        code = run.wait()
+    except BaseException:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        raise
     elapsed = time.monotonic() - started
     results = subprocess.run(
         [str(mutmut), "results", "--all", "true"],
@@ -206,6 +216,7 @@ def write_summary(rows: list[dict[str, object]]) -> None:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the mutants' group goes too
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="paths as in MODULES (default: all)")
     parser.add_argument("--max-children", type=int, default=1)
