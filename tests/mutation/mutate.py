@@ -51,6 +51,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_scenarios.py",
     ],
     "contracts/_validation.py": [
+        "tests/test_validation_adapters.py",
         "tests/test_compiled_validation.py",
         "tests/test_contracts.py",
         "tests/test_mock_bad_input.py",

@@ -1,0 +1,265 @@
+"""The edges of contract validation (contracts._validation) that the compiled-vs-reference
+property tests do not reach: turning httpx messages into requests the contracts judge (a base
+path stripped, repeated query items and headers kept), the parameters-only check, schema
+validators by pointer, event streams judged event by event, and what the openapi-core reference
+says about each kind of problem."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from werkzeug.datastructures import Headers
+
+import contracts
+from contracts import ContractError, ContractViolation, OpenAPIRequest, OpenAPIResponse
+
+GPTGE = contracts.load("gptge-videos")
+CHAT = contracts.load("gptproto-chat")
+AUTH = {"Authorization": "Bearer sk-test"}
+
+
+# ------------------------------------------------------------------ httpx -> contract
+
+
+def test_an_httpx_request_under_a_base_path_is_judged_at_the_contracts_path() -> None:
+    sent = httpx.Request(
+        "GET", "http://127.0.0.1:8080/gptge/v1/videos?limit=2&order=asc&limit=3", headers=AUTH
+    )
+    request = contracts.request_from_httpx(sent, strip_prefix="/gptge")
+    assert (request.method, request.path, request.host_url) == (
+        "get",
+        "/v1/videos",
+        "http://127.0.0.1:8080/",
+    )
+    assert request.parameters.query.getlist("limit") == ["2", "3"]
+    assert request.parameters.header["authorization"] == "Bearer sk-test"
+    assert (request.body, request.content_type) == (None, "application/octet-stream")
+
+
+def test_a_base_path_is_stripped_only_where_it_starts_the_path() -> None:
+    def path(url: str, prefix: str) -> str:
+        return contracts.request_from_httpx(httpx.Request("GET", url), strip_prefix=prefix).path
+
+    assert path("http://h/gptge", "/gptge") == "/"
+    assert path("http://h/other/gptge/v1/videos", "/gptge") == "/other/gptge/v1/videos"
+    assert path("http://h/gptge/v1/videos", "") == "/gptge/v1/videos"
+
+
+def test_an_httpx_create_is_validated_with_its_body_and_content_type() -> None:
+    sent = httpx.Request(
+        "POST",
+        "http://h/gptge/v1/videos/video_1/remix",
+        headers=AUTH,
+        json={"prompt": "at night"},
+    )
+    request = contracts.request_from_httpx(sent, strip_prefix="/gptge")
+    assert request.content_type == "application/json"
+    assert request.body is not None and json.loads(request.body) == {"prompt": "at night"}
+    result = GPTGE.validate_request(request)
+    assert result.body == {"prompt": "at night"}
+    assert result.parameters.path == {"video_id": "video_1"}
+
+
+def test_a_built_request_takes_its_path_parameters_from_the_route() -> None:
+    request = OpenAPIRequest.build("GET", "/v1/videos/video_42", headers=AUTH)
+    assert (request.method, request.host_url) == ("get", "http://localhost/")
+    assert GPTGE.validate_request(request).parameters.path == {"video_id": "video_42"}
+
+
+def test_a_built_request_accepts_query_and_headers_as_pairs_or_mappings() -> None:
+    as_pairs = OpenAPIRequest.build(
+        "GET", "/v1/videos", query=[("limit", "5")], headers=[("Authorization", "Bearer k")]
+    )
+    as_mapping = OpenAPIRequest.build(
+        "GET", "/v1/videos", query={"limit": "5"}, headers={"Authorization": "Bearer k"}
+    )
+    for request in (as_pairs, as_mapping):
+        assert request.parameters.query["limit"] == "5"
+        assert request.parameters["header"]["Authorization"] == "Bearer k"
+        assert request.parameters.cookie == {}
+        assert GPTGE.validate_request(request).parameters.query["limit"] == 5
+
+
+def test_an_httpx_response_keeps_repeated_headers_and_its_body() -> None:
+    answer = httpx.Response(
+        200, headers=[("X-Trace", "a"), ("X-Trace", "b")], content=b'{"ok": true}'
+    )
+    response = contracts.response_from_httpx(answer)
+    assert response.status_code == 200
+    assert response.headers.getlist("X-Trace") == ["a", "b"]
+    assert response.data == b'{"ok": true}'
+    assert response.content_type == "application/octet-stream", "no Content-Type was sent"
+    typed = contracts.response_from_httpx(httpx.Response(201, json={"a": 1}))
+    assert typed.content_type == "application/json"
+
+
+# ------------------------------------------------------------ parameters and schemas
+
+
+def test_parameters_alone_are_typed_with_their_defaults_or_refused_by_name() -> None:
+    query = GPTGE.validate_parameters("listVideos", {}, {"limit": "7"})
+    assert query["limit"] == 7
+    with pytest.raises(ContractViolation) as refused:
+        GPTGE.validate_parameters("listVideos", {}, {"limit": "many"})
+    assert refused.value.contract == "gptge-videos"
+    assert [(p.kind, p.field) for p in refused.value.problems] == [("parameter", "limit")]
+
+
+def test_a_schema_validator_follows_its_pointer_and_a_bad_pointer_names_the_file() -> None:
+    chunk = CHAT.schema_validator("#/components/schemas/ChatCompletionChunk")
+    assert chunk.is_valid(_chunk("hello"))
+    assert not chunk.is_valid({**_chunk("hello"), "object": "chat.completion"})
+    with pytest.raises(ContractError, match="gptproto-chat.yaml"):
+        CHAT.schema_validator("#/components/schemas/NoSuchSchema")
+
+
+# -------------------------------------------------------------------- event streams
+
+
+def _chunk(content: str, finish: str | None = None) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "sora-2",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+
+
+def _stream(*events: object) -> bytes:
+    lines = [f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events]
+    return "".join(lines).encode()
+
+
+CHAT_REQUEST = OpenAPIRequest.build(
+    "POST", "/v1/chat/completions", headers={**AUTH, "Content-Type": "application/json"}
+)
+
+
+def _sse(status: int, data: bytes, content_type: str = "text/event-stream") -> OpenAPIResponse:
+    return OpenAPIResponse(status, content_type, Headers({"Content-Type": content_type}), data)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_an_event_stream_is_judged_event_by_event(reference: bool) -> None:
+    validate = CHAT.validate_response_reference if reference else CHAT.validate_response
+    good = _stream(_chunk("queued"), _chunk("done", "stop"), "[DONE]")
+    validate(CHAT_REQUEST, _sse(200, good))
+    bad = _stream(_chunk("queued"), {**_chunk("x"), "created": -1}, "[DONE]")
+    with pytest.raises(ContractViolation) as refused:
+        validate(CHAT_REQUEST, _sse(200, bad))
+    assert refused.value.kinds == {"response"}
+    assert "created" in str(refused.value)
+
+
+def test_an_event_stream_for_an_undeclared_status_or_route_is_refused() -> None:
+    good = _stream(_chunk("queued"), "[DONE]")
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response(CHAT_REQUEST, _sse(418, good))
+    assert [(p.kind, p.message) for p in refused.value.problems] == [
+        ("response", "status 418 is not declared")
+    ]
+    # a 400 is declared, but as JSON: a stream there breaks the contract
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response(CHAT_REQUEST, _sse(400, good))
+    assert [(p.kind, p.field) for p in refused.value.problems] == [("response", "Content-Type")]
+    elsewhere = OpenAPIRequest.build("POST", "/v1/no/such/path", headers=AUTH)
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response(elsewhere, _sse(200, good))
+    assert refused.value.kinds == {"route"}
+
+
+def test_a_json_answer_is_still_judged_by_its_schema() -> None:
+    ok = OpenAPIResponse(
+        404,
+        "application/json",
+        Headers({"Content-Type": "application/json"}),
+        b'{"error": 1}',
+    )
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response(CHAT_REQUEST, ok)
+    assert refused.value.kinds == {"response"}
+
+
+# ------------------------------------------------------------- the reference's words
+
+
+def _refusal(request: OpenAPIRequest) -> list[tuple[str, str | None, str]]:
+    with pytest.raises(ContractViolation) as refused:
+        GPTGE.validate_request_reference(request)
+    return [(p.kind, p.field, p.message) for p in refused.value.problems]
+
+
+def test_the_reference_names_a_missing_key() -> None:
+    assert _refusal(OpenAPIRequest.build("GET", "/v1/videos")) == [
+        ("security", "Authorization", "missing or malformed credentials")
+    ]
+
+
+def test_the_reference_names_the_media_types_a_create_takes() -> None:
+    request = OpenAPIRequest.build(
+        "POST", "/v1/videos", headers={**AUTH, "Content-Type": "text/plain"}, body=b"hello"
+    )
+    [(kind, field, message)] = _refusal(request)
+    assert (kind, field) == ("media_type", "Content-Type")
+    assert message == "unsupported content type (use multipart/form-data)"
+
+
+def test_the_reference_says_a_body_is_required() -> None:
+    request = OpenAPIRequest.build("POST", "/v1/videos/video_1/remix", headers=AUTH)
+    assert ("body", None, "a request body is required") in _refusal(request)
+
+
+def test_the_reference_names_a_bad_parameter_and_a_missing_property() -> None:
+    [(kind, field, message)] = _refusal(
+        OpenAPIRequest.build("GET", "/v1/videos", query={"limit": "many"}, headers=AUTH)
+    )
+    assert (kind, field) == ("parameter", "limit") and message
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=b"{}",
+    )
+    [(kind, field, message)] = _refusal(remix)
+    assert (kind, field) == ("body", "prompt")
+    assert message == "'prompt' is a required property"
+
+
+@pytest.mark.parametrize("body", [b"--x\r\n\r\n--x--\r\n", b"garbage"])
+def test_the_reference_says_a_malformed_multipart_body_is_malformed(body: bytes) -> None:
+    # openapi-core asserts on these (toolchain.md): a refusal, not an AssertionError
+    request = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos",
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=x"},
+        body=body,
+    )
+    assert _refusal(request) == [("body", None, "empty or malformed body")]
+
+
+def test_the_reference_names_every_missing_part_of_a_multipart_create() -> None:
+    request = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos",
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=x"},
+        body=b"--x--\r\n",
+    )
+    assert [(k, f) for k, f, _ in _refusal(request)] == [
+        ("body", "prompt"),
+        ("body", "input_reference"),
+    ]
+
+
+def test_the_reference_shortens_a_long_schema_message() -> None:
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=json.dumps({"prompt": ["x" * 50] * 20}).encode(),
+    )
+    [(kind, field, message)] = _refusal(remix)
+    assert (kind, field) == ("body", "prompt")
+    assert len(message) == 303 and message.endswith("...")
