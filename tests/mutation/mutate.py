@@ -125,11 +125,18 @@ def scratch_for(module: str, resume: bool = False) -> Path:
     return work
 
 
-def run_module(module: str, max_children: int, resume: bool = False) -> dict[str, object]:
-    work = scratch_for(module, resume)
-    started = time.monotonic()
+def run_module(
+    module: str, max_children: int, resume: bool = False, report: bool = False
+) -> dict[str, object]:
     env = os.environ | {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
+    if report:  # only read the results an earlier run left in its scratch copy
+        work = REPORTS / "mutation" / module.replace("/", ".").removesuffix(".py")
+        if not (work / "mutants").is_dir():
+            raise SystemExit(f"{module}: no earlier run under {work}")
+        return summarize(module, work, env, code=None, elapsed=None)
+    work = scratch_for(module, resume)
+    started = time.monotonic()
     log = (work / "mutmut.log").open("w")
     # its own process group: an interrupted run takes every forked mutant with it (an endless
     # loop left behind would burn a core until its CPU limit)
@@ -147,7 +154,13 @@ def run_module(module: str, max_children: int, resume: bool = False) -> dict[str
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         raise
-    elapsed = time.monotonic() - started
+    return summarize(module, work, env, code, time.monotonic() - started)
+
+
+def summarize(
+    module: str, work: Path, env: dict[str, str], code: int | None, elapsed: float | None
+) -> dict[str, object]:
+    mutmut = Path(sys.executable).with_name("mutmut")
     results = subprocess.run(
         [str(mutmut), "results", "--all", "true"],
         cwd=work,
@@ -175,7 +188,7 @@ def run_module(module: str, max_children: int, resume: bool = False) -> dict[str
     return {
         "module": module,
         "mutmut_exit_code": code,
-        "seconds": round(elapsed),
+        "seconds": round(elapsed) if elapsed is not None else None,
         "mutants": len(statuses),
         "killed": killed,
         "survived": len(survived),
@@ -207,7 +220,7 @@ def write_summary(rows: list[dict[str, object]]) -> None:
         other = ", ".join(f"{k} {v}" for k, v in r["other"].items()) or "-"  # type: ignore[attr-defined]
         lines.append(
             f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['survived']} "
-            f"| {r['equivalent']} | {other} | {score} | {r['seconds']} s |"
+            f"| {r['equivalent']} | {other} | {score} | {r['seconds'] or '-'} s |"
         )
     for r in merged:
         if r["survivors"]:
@@ -224,6 +237,9 @@ def main() -> int:
     parser.add_argument(
         "--resume", action="store_true", help="finish an interrupted run in its scratch copy"
     )
+    parser.add_argument(
+        "--report", action="store_true", help="rewrite the summary from earlier runs, run nothing"
+    )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -231,8 +247,8 @@ def main() -> int:
         parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
     rows = []
     for module in modules:
-        print(f"mutating {module} ...", flush=True)
-        row = run_module(module, args.max_children, args.resume)
+        print(f"{'reading' if args.report else 'mutating'} {module} ...", flush=True)
+        row = run_module(module, args.max_children, args.resume, args.report)
         rows.append(row)
         write_summary(rows)
         print(
