@@ -61,6 +61,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_fidelity.py",
     ],
     "mockserver/binding.py": [
+        "tests/test_mock_binding.py",
         "tests/test_mock_bad_input.py",
         "tests/test_mock_scenarios.py",
         "tests/test_contract_surface.py",
