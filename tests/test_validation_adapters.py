@@ -107,6 +107,14 @@ def test_parameters_alone_are_typed_with_their_defaults_or_refused_by_name() -> 
     assert [(p.kind, p.field) for p in refused.value.problems] == [("parameter", "limit")]
 
 
+def test_path_parameters_alone_are_checked_too() -> None:
+    vtrix = contracts.load("vtrix-generation")
+    assert vtrix.validate_parameters("getGenerationTask", {"task_id": "task_1"}, {}) == {}
+    with pytest.raises(ContractViolation) as refused:
+        vtrix.validate_parameters("getGenerationTask", {}, {})
+    assert [(p.kind, p.field) for p in refused.value.problems] == [("parameter", "task_id")]
+
+
 def test_a_schema_validator_follows_its_pointer_and_a_bad_pointer_names_the_file() -> None:
     chunk = CHAT.schema_validator("#/components/schemas/ChatCompletionChunk")
     assert chunk.is_valid(_chunk("hello"))
@@ -150,6 +158,7 @@ def test_an_event_stream_is_judged_event_by_event(reference: bool) -> None:
     bad = _stream(_chunk("queued"), {**_chunk("x"), "created": -1}, "[DONE]")
     with pytest.raises(ContractViolation) as refused:
         validate(CHAT_REQUEST, _sse(200, bad))
+    assert refused.value.contract == "gptproto-chat"
     assert refused.value.kinds == {"response"}
     assert "created" in str(refused.value)
 
@@ -158,17 +167,18 @@ def test_an_event_stream_for_an_undeclared_status_or_route_is_refused() -> None:
     good = _stream(_chunk("queued"), "[DONE]")
     with pytest.raises(ContractViolation) as refused:
         CHAT.validate_response(CHAT_REQUEST, _sse(418, good))
-    assert [(p.kind, p.message) for p in refused.value.problems] == [
-        ("response", "status 418 is not declared")
-    ]
+    assert refused.value.kinds == {"response"}
+    assert str(refused.value) == "gptproto-chat: status 418 is not declared"
     # a 400 is declared, but as JSON: a stream there breaks the contract
     with pytest.raises(ContractViolation) as refused:
         CHAT.validate_response(CHAT_REQUEST, _sse(400, good))
-    assert [(p.kind, p.field) for p in refused.value.problems] == [("response", "Content-Type")]
+    assert refused.value.kinds == {"response"}
+    assert str(refused.value) == "gptproto-chat: Content-Type: text/event-stream not declared"
     elsewhere = OpenAPIRequest.build("POST", "/v1/no/such/path", headers=AUTH)
     with pytest.raises(ContractViolation) as refused:
         CHAT.validate_response(elsewhere, _sse(200, good))
     assert refused.value.kinds == {"route"}
+    assert str(refused.value) == "gptproto-chat: no such operation"
 
 
 def test_a_json_answer_is_still_judged_by_its_schema() -> None:
@@ -263,3 +273,53 @@ def test_the_reference_shortens_a_long_schema_message() -> None:
     [(kind, field, message)] = _refusal(remix)
     assert (kind, field) == ("body", "prompt")
     assert len(message) == 303 and message.endswith("...")
+
+
+def test_a_freshly_loaded_contract_reads_an_image_part_byte_for_byte() -> None:
+    """The reference's deserializers are built with the contract's openapi-core object: a
+    fresh one (not the process-wide cached contract) must read each file part as latin-1
+    text, one character per byte, whatever ``encoding.contentType`` the contract lists."""
+    fresh = contracts.load_path(contracts.CONTRACTS_DIR / "gptge-videos.yaml")
+    image = bytes(range(256)) * 3
+    sent = httpx.Request(
+        "POST",
+        "http://h/v1/videos",
+        headers=AUTH,
+        data={"prompt": "a cat", "size": "720x1280"},
+        files={"input_reference": ("cat.png", image, "image/png")},
+    )
+    result = fresh.validate_request_reference(contracts.request_from_httpx(sent))
+    assert result.body["input_reference"] == image.decode("latin-1")
+    assert len(result.body["input_reference"]) == len(image)
+    assert result.body["prompt"] == "a cat"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "cannot be read: Failed to deserialize value with application/json"),
+        (b"\xff\xfe{", "cannot be read: not valid application/json"),
+    ],
+)
+def test_the_reference_says_a_body_cannot_be_read(body: bytes, message: str) -> None:
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=body,
+    )
+    [(kind, field, said)] = _refusal(remix)
+    assert (kind, field) == ("body", None)
+    assert said.startswith(message), said
+
+
+def test_the_reference_shortens_what_it_could_not_read() -> None:
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=b"{" + b"x" * 400,
+    )
+    [(_, _, said)] = _refusal(remix)
+    assert said.startswith("cannot be read: ") and said.endswith("...")
+    assert len(said) == len("cannot be read: ") + 203
