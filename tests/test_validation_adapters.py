@@ -323,3 +323,20 @@ def test_the_reference_shortens_what_it_could_not_read() -> None:
     [(_, _, said)] = _refusal(remix)
     assert said.startswith("cannot be read: ") and said.endswith("...")
     assert len(said) == len("cannot be read: ") + 203
+
+
+def test_the_reference_names_each_problem_of_a_response() -> None:
+    request = OpenAPIRequest.build("GET", "/v1/videos/video_1", headers=AUTH)
+
+    def refusal(status: int, body: bytes) -> list[tuple[str, str | None, str]]:
+        response = OpenAPIResponse(
+            status, "application/json", Headers({"Content-Type": "application/json"}), body
+        )
+        with pytest.raises(ContractViolation) as refused:
+            GPTGE.validate_response_reference(request, response)
+        return [(p.kind, p.field, p.message) for p in refused.value.problems]
+
+    problems = refusal(200, b'{"id": "video_1"}')
+    assert ("response", "status", "'status' is a required property") in problems
+    assert {kind for kind, _, _ in problems} == {"response"}
+    assert refusal(418, b"{}") == [("response", None, "Unknown response http status: 418")]
