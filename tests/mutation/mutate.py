@@ -202,12 +202,18 @@ def summarize(
     # a mutant no selected test reaches ("no tests") is a survivor too: nothing would catch it
     lost = ("survived", "no tests")
     survived = sorted(n for n, s in statuses.items() if s in lost and n not in known)
-    equivalent = sorted(n for n, s in statuses.items() if s in lost and n in known)
-    killed = sum(1 for s in statuses.values() if s in ("killed", "timeout"))
+    # an equivalent mutant is out of the score whatever mutmut said: one that "timed out" only
+    # hung in its fork (a lock held by another thread at fork time), no test can fail it
+    equivalent = sorted(n for n, s in statuses.items() if n in known and s in (*lost, "timeout"))
+    killed = sum(1 for n, s in statuses.items() if s == "killed" and n not in known)
+    timeouts = sum(1 for n, s in statuses.items() if s == "timeout" and n not in known)
+    # listed as equivalent, yet a test failed on it: the entry is wrong
+    misfiled = sorted(n for n, s in statuses.items() if n in known and s == "killed")
     other = {s: 0 for s in statuses.values() if s not in ("killed", "timeout", *lost)}
     for s in statuses.values():
         if s in other:
             other[s] += 1
+    killed += timeouts  # mutmut's convention: a test run that never ends has failed
     scored = killed + len(survived)
     return {
         "module": module,
@@ -215,12 +221,14 @@ def summarize(
         "seconds": round(elapsed) if elapsed is not None else None,
         "mutants": len(statuses),
         "killed": killed,
+        "timeouts": timeouts,
         "survived": len(survived),
         "equivalent": len(equivalent),
         "other": other,
         "complete": unchecked == 0,
         "score": round(killed / scored, 4) if scored else None,
         "survivors": survived,
+        "misfiled_equivalents": misfiled,
     }
 
 
@@ -236,17 +244,23 @@ def write_summary(rows: list[dict[str, object]]) -> None:
         "",
         f"Target: at least {TARGET:.0%} of non-equivalent mutants killed per module.",
         "",
-        "| module | mutants | killed | survived | equivalent | other | score | time |",
+        "Killed counts timeouts (a run that never ends fails), shown apart in brackets.",
+        "",
+        "| module | mutants | killed (timeouts) | survived | equivalent | other | score | time |",
         "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in merged:
         score = f"{r['score']:.1%}" if r["score"] is not None else "n/a"
         other = ", ".join(f"{k} {v}" for k, v in r["other"].items()) or "-"  # type: ignore[attr-defined]
         lines.append(
-            f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['survived']} "
+            f"| {r['module']} | {r['mutants']} | {r['killed']} ({r.get('timeouts', '?')}) "
+            f"| {r['survived']} "
             f"| {r['equivalent']} | {other} | {score} | {r['seconds'] or '-'} s |"
         )
     for r in merged:
+        if r.get("misfiled_equivalents"):
+            lines += ["", f"## Listed as equivalent in {r['module']}, yet killed", ""]
+            lines += [f"- `{n}`" for n in r["misfiled_equivalents"]]  # type: ignore[attr-defined]
         if r["survivors"]:
             lines += ["", f"## Survivors in {r['module']}", ""]
             lines += [f"- `{n}`" for n in r["survivors"]]  # type: ignore[attr-defined]
