@@ -199,6 +199,7 @@ def test_a_json_answer_is_still_judged_by_its_schema() -> None:
 def _refusal(request: OpenAPIRequest) -> list[tuple[str, str | None, str]]:
     with pytest.raises(ContractViolation) as refused:
         GPTGE.validate_request_reference(request)
+    assert refused.value.contract == "gptge-videos"
     return [(p.kind, p.field, p.message) for p in refused.value.problems]
 
 
@@ -334,6 +335,7 @@ def test_the_reference_names_each_problem_of_a_response() -> None:
         )
         with pytest.raises(ContractViolation) as refused:
             GPTGE.validate_response_reference(request, response)
+        assert refused.value.contract == "gptge-videos"
         return [(p.kind, p.field, p.message) for p in refused.value.problems]
 
     problems = refusal(200, b'{"id": "video_1"}')
