@@ -342,3 +342,59 @@ def test_the_reference_names_each_problem_of_a_response() -> None:
     assert ("response", "status", "'status' is a required property") in problems
     assert {kind for kind, _, _ in problems} == {"response"}
     assert refusal(418, b"{}") == [("response", None, "Unknown response http status: 418")]
+
+
+def test_the_reference_names_what_each_alternative_of_a_one_of_wanted() -> None:
+    def refusal(content: object) -> list[tuple[str, str | None, str]]:
+        body = {"model": "sora-2", "messages": [{"role": "user", "content": content}]}
+        request = OpenAPIRequest.build(
+            "POST",
+            "/v1/chat/completions",
+            headers={**AUTH, "Content-Type": "application/json"},
+            body=json.dumps(body).encode(),
+        )
+        with pytest.raises(ContractViolation) as refused:
+            CHAT.validate_request_reference(request)
+        return [(p.kind, p.field, p.message) for p in refused.value.problems]
+
+    # a message's content is a string or a list of parts: a number is neither
+    assert refusal(5) == [
+        ("body", None, "5 is not of type 'string'"),
+        ("body", None, "5 is not of type 'array'"),
+    ]
+    # and inside the list, each part is a text part or an image part (the nested oneOf)
+    assert [m for _, _, m in refusal([7])] == [
+        "[7] is not of type 'string'",
+        "7 is not of type 'object'",
+        "7 is not of type 'object'",
+    ]
+
+
+@pytest.mark.parametrize(("length", "shortened"), [(272, False), (273, True)])
+def test_the_reference_shortens_a_schema_message_past_300_characters(
+    length: int, shortened: bool
+) -> None:
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=json.dumps({"prompt": ["x" * length]}).encode(),
+    )
+    [(_, _, message)] = _refusal(remix)
+    full = f"{['x' * length]!r} is not of type 'string'"
+    assert message == (full[:300] + "..." if shortened else full)
+
+
+def test_the_reference_names_an_unknown_path_or_method_and_a_bad_enum_value() -> None:
+    def refusal(method: str, path: str, **query: str) -> list[tuple[str, str | None, str]]:
+        return _refusal(OpenAPIRequest.build(method, path, query=query, headers=AUTH))
+
+    assert refusal("GET", "/v1/nothing") == [
+        ("route", None, "Path not found for http://localhost/v1/nothing")
+    ]
+    assert refusal("PUT", "/v1/videos") == [
+        ("route", None, "Operation put not found for http://localhost/v1/videos")
+    ]
+    assert refusal("GET", "/v1/videos/video_1/content", variant="nope") == [
+        ("parameter", "variant", "'nope' is not one of ['video', 'thumbnail', 'spritesheet']")
+    ]
