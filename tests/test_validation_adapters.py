@@ -6,10 +6,13 @@ says about each kind of problem."""
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from werkzeug.datastructures import Headers
 
 import contracts
@@ -398,3 +401,97 @@ def test_the_reference_names_an_unknown_path_or_method_and_a_bad_enum_value() ->
     assert refusal("GET", "/v1/videos/video_1/content", variant="nope") == [
         ("parameter", "variant", "'nope' is not one of ['video', 'thumbnail', 'spritesheet']")
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "problems"),
+    [
+        (b"", [("/", "the stream does not end with '[DONE]'")]),
+        # bytes that are not UTF-8 are named, not raised
+        (
+            b"data: \xff\xfe\n\n",
+            [
+                ("/0/data", "not JSON: '\ufffd\ufffd'"),
+                ("/", "the stream does not end with '[DONE]'"),
+            ],
+        ),
+        (
+            _stream({**_chunk("x"), "created": -1}, "[DONE]"),
+            [("/0/data/created", "-1 is less than the minimum of 0")],
+        ),
+    ],
+)
+def test_each_problem_of_a_stream_is_named_where_it_is(
+    data: bytes, problems: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response(CHAT_REQUEST, _sse(200, data))
+    assert [(p.kind, p.field, p.message) for p in refused.value.problems] == [
+        ("response", where, message) for where, message in problems
+    ]
+
+
+@pytest.mark.parametrize(("length", "shortened"), [(200, False), (201, True)])
+def test_the_reference_shortens_an_unreadable_body_past_200_characters(
+    length: int, shortened: bool
+) -> None:
+    said = "Failed to deserialize value with application/json mimetype: {"
+    body = b"{" + b"x" * (length - len(said))
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=body,
+    )
+    [(_, _, message)] = _refusal(remix)
+    text = said[:-1] + body.decode()
+    assert len(text) == length
+    assert message == "cannot be read: " + (text[:200] + "..." if shortened else text)
+
+
+def _contract_file(tmp_path: Path, name: str, change: object) -> contracts.Contract:
+    spec = copy.deepcopy(contracts.load(name).spec)
+    change(spec)  # type: ignore[operator]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return contracts.load_path(path)
+
+
+def test_a_stream_declared_as_a_default_response_by_reference_is_judged(tmp_path: Path) -> None:
+    def move(spec: dict) -> None:  # type: ignore[type-arg]
+        responses = spec["paths"]["/v1/chat/completions"]["post"]["responses"]
+        spec["components"].setdefault("responses", {})["Stream"] = responses.pop("200")
+        responses["default"] = {"$ref": "#/components/responses/Stream"}
+
+    chat = _contract_file(tmp_path, "gptproto-chat", move)
+    chat.validate_response(CHAT_REQUEST, _sse(200, _stream(_chunk("x"), "[DONE]")))
+    with pytest.raises(ContractViolation) as refused:
+        chat.validate_response(CHAT_REQUEST, _sse(202, _stream({**_chunk("x"), "created": -1})))
+    assert ("/0/data/created", "-1 is less than the minimum of 0") in [
+        (p.field, p.message) for p in refused.value.problems
+    ]
+
+
+def test_a_contract_whose_encoding_omits_the_content_type_still_serves_as_reference(
+    tmp_path: Path,
+) -> None:
+    def add_encoding(spec: dict) -> None:  # type: ignore[type-arg]
+        media = spec["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
+        media["multipart/form-data"]["encoding"]["prompt"] = {"explode": False}
+
+    gptge = _contract_file(tmp_path, "gptge-videos", add_encoding)
+    listed = OpenAPIRequest.build("GET", "/v1/videos", query={"limit": "3"}, headers=AUTH)
+    assert gptge.validate_request_reference(listed).parameters.query["limit"] == 3
+
+
+def test_the_reference_reads_a_yaml_answer() -> None:
+    admin = contracts.load_path(contracts.CONTRACTS_DIR / "mock-admin.yaml")  # a fresh reference
+    request = OpenAPIRequest.build("GET", "/__mock/contracts/gptge.yaml")
+
+    def answer(text: str) -> OpenAPIResponse:
+        headers = Headers({"Content-Type": "application/yaml"})
+        return OpenAPIResponse(200, "application/yaml", headers, text.encode())
+
+    admin.validate_response_reference(request, answer("openapi: 3.1.0\ninfo: {title: x}\n"))
+    with pytest.raises(ContractViolation):
+        admin.validate_response_reference(request, answer("- a list\n- not an object\n"))
