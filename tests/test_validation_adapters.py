@@ -495,3 +495,70 @@ def test_the_reference_reads_a_yaml_answer() -> None:
     admin.validate_response_reference(request, answer("openapi: 3.1.0\ninfo: {title: x}\n"))
     with pytest.raises(ContractViolation):
         admin.validate_response_reference(request, answer("- a list\n- not an object\n"))
+
+
+def test_the_reference_joins_the_path_of_a_nested_problem_with_dots() -> None:
+    body = {"model": "sora-2", "messages": [{"role": "robot", "content": "hi"}]}
+    request = OpenAPIRequest.build(
+        "POST",
+        "/v1/chat/completions",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=json.dumps(body).encode(),
+    )
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_request_reference(request)
+    assert [(p.field, p.message) for p in refused.value.problems] == [
+        ("messages.0.role", "'robot' is not one of ['system', 'user', 'assistant']")
+    ]
+
+
+def test_the_reference_names_three_alternatives_of_an_any_of_then_goes_on(
+    tmp_path: Path,
+) -> None:
+    def any_of(spec: dict) -> None:  # type: ignore[type-arg]
+        body = spec["paths"]["/v1/videos/{video_id}/remix"]["post"]["requestBody"]
+        alternatives = [{"type": t} for t in ("string", "integer", "boolean", "object")]
+        body["content"]["application/json"]["schema"] = {
+            "type": "object",
+            "properties": {"prompt": {"anyOf": alternatives}},
+            "additionalProperties": False,
+            "required": ["prompt"],
+        }
+
+    gptge = _contract_file(tmp_path, "gptge-videos", any_of)
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=json.dumps({"prompt": [1], "extra": 1}).encode(),
+    )
+    with pytest.raises(ContractViolation) as refused:
+        gptge.validate_request_reference(remix)
+    assert [p.message for p in refused.value.problems] == [
+        "[1] is not of type 'string'",
+        "[1] is not of type 'integer'",
+        "[1] is not of type 'boolean'",
+        "Additional properties are not allowed ('extra' was unexpected)",
+    ]
+
+
+def test_the_reference_says_when_a_value_fits_more_than_one_alternative(tmp_path: Path) -> None:
+    def overlapping(spec: dict) -> None:  # type: ignore[type-arg]
+        body = spec["paths"]["/v1/videos/{video_id}/remix"]["post"]["requestBody"]
+        body["content"]["application/json"]["schema"] = {
+            "type": "object",
+            "properties": {"prompt": {"oneOf": [{"type": "string"}, {"minLength": 1}]}},
+        }
+
+    gptge = _contract_file(tmp_path, "gptge-videos", overlapping)
+    remix = OpenAPIRequest.build(
+        "POST",
+        "/v1/videos/video_1/remix",
+        headers={**AUTH, "Content-Type": "application/json"},
+        body=b'{"prompt": "fits both"}',
+    )
+    with pytest.raises(ContractViolation) as refused:
+        gptge.validate_request_reference(remix)
+    [problem] = refused.value.problems
+    assert (problem.kind, problem.field) == ("body", "prompt")
+    assert "is valid under each of" in problem.message
