@@ -99,11 +99,24 @@ def equivalents() -> dict[str, str]:
 #: endless loop ("timeout", scored as killed). The CPU-time limit, which waiting does not use up,
 #: still stops a real loop; the wall limit is left for a mutant that hangs without using the CPU
 #: (a lock another thread held when mutmut forked the test process).
+#: And each forked mutant gets a fresh asgiref executor: `SyncToAsync.single_thread_executor`
+#: (which serves the async client's in-process transport, `WsgiToAsgi`) is made at import with
+#: one worker thread; a fork copies the executor but not its thread, so every async test hung.
 BOOT = """
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import mutmut.workers.isolation as isolation
 wall = isolation.register_timeout
 isolation.register_timeout = lambda pid, timeout_s: wall(pid, timeout_s * 6)
+
+
+def fresh_executor():
+    from asgiref.sync import SyncToAsync
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+
+
+os.register_at_fork(after_in_child=fresh_executor)
 from mutmut.__main__ import cli
 sys.argv[0] = "mutmut"
 cli()
