@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -425,19 +426,21 @@ def test_a_sqlite_file_of_the_first_release_is_upgraded_on_open(tmp_path: Path) 
 def test_an_unreadable_sqlite_row_is_skipped_and_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # ids of their own: "once" is once per row per process, and a process may run this twice
+    ids = [f"video_{uuid.uuid4().hex}" for _ in range(3)]
     path = tmp_path / "bad.db"
     good = SQLiteStore(path)
-    for n in (9001, 9002, 9003):
-        good.add(job(n))
+    for n, job_id in enumerate(ids):
+        good.add(make_job(id=job_id, created_at=float(n)))
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE jobs SET body = '{\"id\": \"video_9002\"}' WHERE id = 'video_9002'")
+    raw.execute("UPDATE jobs SET body = ? WHERE id = ?", (f'{{"id": "{ids[1]}"}}', ids[1]))
     raw.commit()
     raw.close()
     with caplog.at_level(logging.ERROR, logger="mockserver"):
-        assert [j.id for j in good.jobs(order="asc")[0]] == ["video_9001", "video_9003"]
-        assert good.get("video_9002") is None
-        assert good.jobs(order="desc")[0][0].id == "video_9003"
-    lines = [r.getMessage() for r in caplog.records if "video_9002" in r.getMessage()]
+        assert [j.id for j in good.jobs(order="asc")[0]] == [ids[0], ids[2]]
+        assert good.get(ids[1]) is None
+        assert good.jobs(order="desc")[0][0].id == ids[2]
+    lines = [r.getMessage() for r in caplog.records if ids[1] in r.getMessage()]
     assert len(lines) == 1 and "cannot be read" in lines[0]
     good.close()
 

@@ -67,7 +67,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_bad_input.py",
         "tests/test_mock_scenarios.py",
         "tests/test_contract_surface.py",
-        "tests/test_hardening.py",
         "tests/test_mock_chat.py",
         "tests/test_mock_fidelity.py",
     ],
