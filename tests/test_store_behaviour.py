@@ -169,6 +169,7 @@ def test_an_image_is_counted_once_and_goes_with_its_last_job(store: Store) -> No
     assert store.delete("video_0001")
     assert store.get_blob("image:abc") == b"12345", "job 2 still uses it"
     assert store.delete("video_0002")
+    store.close()
     assert store.get_blob("image:abc") is None
     assert store.stats() == {"jobs": 1, "images": 0, "image_bytes": 0}
 
@@ -187,6 +188,7 @@ def test_the_journal_keeps_the_newest_entries_in_order(tmp_path: Path, kind: str
     for n in range(130):
         small.journal_add({"n": n})
     assert small.journal(3) == [{"n": 127}, {"n": 128}, {"n": 129}]
+    assert small.journal(1) == [{"n": 129}]
     assert small.journal(0) == []
     assert small.journal(-1) == []
     assert small.journal(1000) == [{"n": n} for n in range(120, 130)]
@@ -437,8 +439,9 @@ def test_an_unreadable_sqlite_row_is_skipped_and_logged_once(
     raw.commit()
     raw.close()
     with caplog.at_level(logging.ERROR, logger="mockserver"):
-        assert [j.id for j in good.jobs(order="asc")[0]] == [ids[0], ids[2]]
         assert good.get(ids[1]) is None
+        assert any(ids[1] in r.getMessage() for r in caplog.records), "the row was not named"
+        assert [j.id for j in good.jobs(order="asc")[0]] == [ids[0], ids[2]]
         assert good.jobs(order="desc")[0][0].id == ids[2]
     lines = [r.getMessage() for r in caplog.records if ids[1] in r.getMessage()]
     assert len(lines) == 1 and "cannot be read" in lines[0]
@@ -455,3 +458,32 @@ def test_a_store_is_opened_from_its_spec(tmp_path: Path) -> None:
     for spec in ("sqlite:", "SQLITE:x.db", "memory:", ""):
         with pytest.raises(ValueError, match="unknown store"):
             open_store(spec)
+
+
+def test_rules_are_numbered_from_one_in_creation_order_in_every_store(tmp_path: Path) -> None:
+    numbered = []
+    for opened in (MemoryStore(), SQLiteStore(tmp_path / "ids.db")):
+        numbered.append([opened.add_rule("slow", None, None, None).id for _ in range(3)])
+        assert [r.id for r in opened.rules()] == numbered[-1]
+    assert numbered == [[1, 2, 3], [1, 2, 3]]
+
+
+def test_a_sqlite_write_that_fails_midway_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A failure inside a write (here a value SQLite cannot bind) rolls it back and leaves no
+    transaction open on the connection: the next write works, and nothing half-done stays."""
+    store = SQLiteStore(tmp_path / "tx.db")
+    bad: object = ["not", "a", "key"]
+    with pytest.raises(sqlite3.Error):
+        store.take_token(bad, 1.0, 1.0, 0.0)  # type: ignore[arg-type]
+    assert store.take_token("key_a", 1.0, 1.0, 0.0) == 0.0
+    with pytest.raises(sqlite3.Error):
+        store.add(make_job(id=bad, image_key="image:half"), b"half")
+    assert store.get_blob("image:half") is None, "the image of a job not added stayed"
+    with pytest.raises(sqlite3.Error):
+        store.delete(bad)  # type: ignore[arg-type]
+    store.add(job(2))
+    store.add_rule("slow", None, None, 1)
+    assert store.take_rule("key_a", "gptge") == "slow"
+    assert [j.id for j in store.jobs()[0]] == ["video_0002"]
+    assert store.delete("video_0002")
+    store.close()
