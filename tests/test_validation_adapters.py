@@ -230,7 +230,8 @@ def test_the_reference_names_a_bad_parameter_and_a_missing_property() -> None:
     [(kind, field, message)] = _refusal(
         OpenAPIRequest.build("GET", "/v1/videos", query={"limit": "many"}, headers=AUTH)
     )
-    assert (kind, field) == ("parameter", "limit") and message
+    # a value that cannot even be cast to the parameter's type: openapi-core's own words
+    assert (kind, field, message) == ("parameter", "limit", "Query parameter error: limit")
     remix = OpenAPIRequest.build(
         "POST",
         "/v1/videos/video_1/remix",
@@ -562,3 +563,16 @@ def test_the_reference_says_when_a_value_fits_more_than_one_alternative(tmp_path
     [problem] = refused.value.problems
     assert (problem.kind, problem.field) == ("body", "prompt")
     assert "is valid under each of" in problem.message
+
+
+def test_the_reference_names_the_media_types_an_answer_may_have() -> None:
+    html = OpenAPIResponse(200, "text/html", Headers({"Content-Type": "text/html"}), b"<p>")
+    with pytest.raises(ContractViolation) as refused:
+        CHAT.validate_response_reference(CHAT_REQUEST, html)
+    assert [(p.kind, p.field, p.message) for p in refused.value.problems] == [
+        (
+            "response",
+            "Content-Type",
+            "unsupported content type (use text/event-stream, application/json)",
+        )
+    ]
