@@ -256,6 +256,10 @@ def test_the_cursors_of_deleted_jobs_are_forgotten_past_the_graveyard(
     assert (gone.jobs, gone.has_more) == ([], False)
     kept = small.page(Filters(), order="asc", after="video_0064", limit=2)
     assert [j.id for j in kept.jobs] == ["video_0065", "video_0066"]
+    # the newest GRAVEYARD_SIZE deletions are remembered, the one before is not
+    third = small.page(Filters(), order="asc", after="video_0062", limit=1)
+    assert [j.id for j in third.jobs] == ["video_0065"]
+    assert small.page(Filters(), order="asc", after="video_0061").jobs == []
     small.close()
 
 
@@ -444,7 +448,9 @@ def test_an_unreadable_sqlite_row_is_skipped_and_logged_once(
         assert [j.id for j in good.jobs(order="asc")[0]] == [ids[0], ids[2]]
         assert good.jobs(order="desc")[0][0].id == ids[2]
     lines = [r.getMessage() for r in caplog.records if ids[1] in r.getMessage()]
-    assert len(lines) == 1 and "cannot be read" in lines[0]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"job {ids[1]} in the store cannot be read, skipped: ")
+    assert "missing" in lines[0], "the reason is not given"
     good.close()
 
 
@@ -487,3 +493,39 @@ def test_a_sqlite_write_that_fails_midway_leaves_no_transaction_open(tmp_path: P
     assert [j.id for j in store.jobs()[0]] == ["video_0002"]
     assert store.delete("video_0002")
     store.close()
+
+
+def test_a_rule_comes_back_as_it_was_stored(store: Store) -> None:
+    made = store.add_rule("forbidden", "key_a", "vtrix", 2)
+    assert (made.scenario, made.key, made.provider, made.remaining) == (
+        "forbidden",
+        "key_a",
+        "vtrix",
+        2,
+    )
+    assert [r.to_dict() for r in store.rules()] == [made.to_dict()]
+
+
+def test_a_job_that_names_an_image_it_did_not_bring_can_be_deleted(store: Store) -> None:
+    store.add(job(1, image_key="image:elsewhere"))  # no bytes: nothing stored for it
+    assert store.get_blob("image:elsewhere") is None
+    assert store.delete("video_0001")
+    assert store.get("video_0001") is None
+
+
+def test_a_page_holds_100_jobs_unless_told_otherwise(store: Store) -> None:
+    for n in range(150):
+        store.add(job(n))
+    page = store.page(Filters())
+    assert len(page.jobs) == 100 and page.has_more
+    assert page.jobs[0].id == "video_0149", "newest first unless told otherwise"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_journal_keeps_the_newest_1000_entries_by_default(tmp_path: Path, kind: str) -> None:
+    opened = open_store("memory" if kind == "memory" else f"sqlite:{tmp_path / 'j.db'}")
+    for n in range(1030):
+        opened.journal_add({"n": n})
+    kept = opened.journal(5000)
+    assert len(kept) == 1000 and kept[-1] == {"n": 1029} and kept[0] == {"n": 30}
+    opened.close()
