@@ -447,6 +447,8 @@ def test_an_unreadable_sqlite_row_is_skipped_and_logged_once(
         assert any(ids[1] in r.getMessage() for r in caplog.records), "the row was not named"
         assert [j.id for j in good.jobs(order="asc")[0]] == [ids[0], ids[2]]
         assert good.jobs(order="desc")[0][0].id == ids[2]
+    unreadable = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert all(ids[1] in line for line in unreadable), unreadable
     lines = [r.getMessage() for r in caplog.records if ids[1] in r.getMessage()]
     assert len(lines) == 1
     assert lines[0].startswith(f"job {ids[1]} in the store cannot be read, skipped: ")
@@ -529,3 +531,24 @@ def test_the_journal_keeps_the_newest_1000_entries_by_default(tmp_path: Path, ki
     kept = opened.journal(5000)
     assert len(kept) == 1000 and kept[-1] == {"n": 1029} and kept[0] == {"n": 30}
     opened.close()
+
+
+def test_an_empty_listing_has_no_cursor(store: Store) -> None:
+    page = store.page(Filters(), order="asc")
+    assert (page.jobs, page.has_more, page.cursor) == ([], False, None)
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+def test_jobs_are_listed_for_one_api_and_one_key(store: Store, limit: int | None) -> None:
+    for n in range(12):
+        api = "gptge-videos" if n % 2 else "vtrix-generation"
+        store.add(job(n, api=api, owner="key_a" if n % 3 else "key_b"))
+
+    def ids(**where: str) -> list[int]:
+        listed, _ = store.jobs(order="asc", limit=limit, **where)
+        return [int(j.id[-4:]) for j in listed]
+
+    assert ids(owner="key_b") == [0, 3, 6, 9]
+    assert ids(api="gptge-videos") == [1, 3, 5, 7, 9, 11]
+    assert ids(api="gptge-videos", owner="key_a") == [1, 5, 7, 11]
+    assert ids(api="vtrix-generation", owner="key_b") == [0, 6]
