@@ -90,7 +90,10 @@ def _encoding_content_types(spec: Any) -> set[str]:
 def _yaml(value: bytes | str) -> Any:
     import yaml
 
-    return yaml.safe_load(value)
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:  # openapi-core turns a ValueError into "cannot be read"
+        raise ValueError(f"not valid YAML: {exc}") from None
 
 
 def build_openapi(contract: Contract) -> Any:

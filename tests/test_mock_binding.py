@@ -21,6 +21,13 @@ KEY = "sk-test"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
+@pytest.fixture
+def sora_mock() -> SoraMock:
+    """An app of its own per test (not the session's): the pipeline's views are made when an
+    app is built, so a bug in making them shows only in an app built by the test."""
+    return SoraMock(create_app(test_config()))
+
+
 def png(width: int = 720, height: int = 1280) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (200, 40, 40)).save(out, "PNG")

@@ -496,6 +496,10 @@ def test_the_reference_reads_a_yaml_answer() -> None:
     admin.validate_response_reference(request, answer("openapi: 3.1.0\ninfo: {title: x}\n"))
     with pytest.raises(ContractViolation):
         admin.validate_response_reference(request, answer("- a list\n- not an object\n"))
+    # a body YAML cannot read (a control character) is refused, not raised as a YAML error
+    with pytest.raises(ContractViolation) as refused:
+        admin.validate_response_reference(request, answer("a: b\x7f\n"))
+    assert refused.value.kinds == {"response"}
 
 
 def test_the_reference_joins_the_path_of_a_nested_problem_with_dots() -> None:
