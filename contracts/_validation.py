@@ -92,7 +92,7 @@ def _yaml(value: bytes | str) -> Any:
 
     try:
         return yaml.safe_load(value)
-    except yaml.YAMLError as exc:  # a body that cannot be read, as the compiled path says
+    except yaml.YAMLError as exc:  # openapi-core turns a ValueError into "cannot be read"
         raise ValueError(f"not valid YAML: {exc}") from None
 
 

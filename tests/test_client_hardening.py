@@ -378,8 +378,11 @@ def test_an_unreadable_or_redirected_create_is_ambiguous_and_sent_once(
     assert all(r.url.host == "provider.test" for r in seen), "the create went to another host"
 
 
-def test_a_create_moved_within_the_same_origin_is_followed_once(flavor: Flavor) -> None:
-    moved = httpx.Response(307, headers={"location": f"{RESPX_BASE}/v2/videos"})
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_create_moved_within_the_same_origin_is_followed_once(
+    flavor: Flavor, status: int
+) -> None:
+    moved = httpx.Response(status, headers={"location": f"{RESPX_BASE}/v2/videos"})
     mock, seen = transport(moved, httpx.Response(200, json=create_body("gptge", "video_9")))
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         job = c.create("a cat", image=image(720, 1280), size="720x1280")
@@ -456,3 +459,70 @@ def test_a_resume_answered_with_another_representation_starts_over(
         path = c.download("video_1", tmp_path / "v.mp4")
     assert path.read_bytes() == data
     assert "range" in seen[1].headers and "range" not in seen[2].headers
+
+
+def test_a_resume_keeps_the_credentials_and_asks_for_the_bytes_as_stored(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    cut = len(data) // 3
+    rest = httpx.Response(
+        206,
+        headers={
+            "content-type": "video/mp4",
+            "content-range": f"bytes {cut}-{len(data) - 1}/{len(data)}",
+            "etag": '"v1"',
+        },
+        content=data[cut:],
+    )
+    mock, seen = transport(_broken(data, cut), rest)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        c.download("video_1", tmp_path / "v.mp4")
+    first, resumed = seen
+    assert resumed.headers["authorization"] == f"Bearer {KEY}" == first.headers["authorization"]
+    assert resumed.url == first.url
+    # byte offsets hold only for the bytes as stored: no gzip of the rest
+    assert resumed.headers["accept-encoding"] == "identity"
+
+
+#: Content-Range of a 206 answering the resume of a download cut at CUT of N bytes, and
+#: whether it continues the same representation (else the client starts over without Range)
+CONTENT_RANGES = {
+    "the-rest": ("bytes {cut}-{last}/{n}", True),
+    "unit-in-capitals": ("BYTES {cut}-{last}/{n}", True),
+    "total-unknown": ("bytes {cut}-{last}/*", True),
+    "another-total": ("bytes {cut}-{last}/{more}", False),
+    "total-not-a-number": ("bytes {cut}-{last}/abc", False),
+    "end-not-a-number": ("bytes {cut}-end/{n}", False),
+    "start-not-a-number": ("bytes x-{last}/{n}", False),
+    "another-unit": ("items {cut}-{last}/{n}", False),
+    "another-start": ("bytes {later}-{last}/{n}", False),
+    "missing": ("", False),
+}
+
+
+@pytest.mark.parametrize("case", list(CONTENT_RANGES))
+def test_a_resume_continues_only_a_206_that_carries_on_from_the_cut(
+    flavor: Flavor, tmp_path: Path, case: str
+) -> None:
+    data = mp4_bytes()
+    n, cut = len(data), len(data) // 2
+    template, continues = CONTENT_RANGES[case]
+    value = template.format(cut=cut, last=n - 1, n=n, more=n + 100, later=cut + 1)
+    headers = {"content-type": "video/mp4", "etag": '"v1"'}
+    if value:
+        headers["content-range"] = value
+    # the same ETag every time: only Content-Range tells a continuation from something else
+    body = data[cut:] if continues else b"\xff" * (n - cut)
+    whole = httpx.Response(
+        200, headers={"content-type": "video/mp4", "content-length": str(n)}, content=data
+    )
+    mock, seen = transport(
+        _broken(data, cut), httpx.Response(206, headers=headers, content=body), whole
+    )
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        path = c.download("video_1", tmp_path / "v.mp4")
+    assert path.read_bytes() == data
+    assert len(seen) == (2 if continues else 3)
+    if not continues:
+        assert "range" not in seen[2].headers, "the fresh start asked for a range"

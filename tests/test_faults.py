@@ -4,6 +4,7 @@ HTTP side of each is in test_mock_scenarios.py)."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,7 @@ from mockserver.faults import (
     parse,
     retry_after_header,
 )
-from mockserver.store import MemoryStore
+from mockserver.store import MemoryStore, SQLiteStore
 
 
 def clock() -> VirtualClock:
@@ -106,10 +107,11 @@ def test_a_draw_equal_to_the_rate_is_no_fault() -> None:
     assert faults(first + 1e-12, seed=11).draw() is not None
 
 
-def test_the_nth_request_draws_the_same_whoever_serves_it() -> None:
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_nth_request_draws_the_same_whoever_serves_it(tmp_path: Path, kind: str) -> None:
     """Two streams sharing one counter (two workers sharing one store) draw, together,
     exactly what one stream alone draws: the faults follow the request order."""
-    shared = MemoryStore()
+    shared = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "faults.db")
     one, two = RandomFaults(0.5, 3, shared), RandomFaults(0.5, 3, shared)
     together = [(one if n % 3 else two).draw() for n in range(60)]
     alone = faults(0.5, seed=3)
