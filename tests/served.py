@@ -4,6 +4,7 @@ mock itself: its worker processes, sockets and signals."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -96,10 +98,33 @@ def stop(server: Served, sig: int = signal.SIGTERM) -> int:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(5)
-    if server.process.stdout and not server.process.stdout.closed:
-        server.output.append(server.process.stdout.read().decode(errors="replace"))
-        server.process.stdout.close()
+    pipe = server.process.stdout
+    if pipe and not pipe.closed:
+        server.output.append(_drain(pipe, OUTPUT_TIMEOUT).decode(errors="replace"))
+        pipe.close()
     return server.process.returncode
+
+
+#: how long the server's output may stay open once it has exited (its workers share the pipe:
+#: a worker that outlives its server would otherwise block the test run; the tests that check
+#: for such orphans then fail on their own)
+OUTPUT_TIMEOUT = 20.0
+
+
+def _drain(pipe: IO[bytes], timeout: float) -> bytes:
+    """What is left in ``pipe`` up to its end, or up to ``timeout`` seconds."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    fd = pipe.fileno()
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def rss_kib(pid: int) -> int:
