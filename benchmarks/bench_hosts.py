@@ -35,7 +35,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.bench_serving import (
-    LUA,
     ROOT,
     Result,
     Sample,
@@ -44,8 +43,7 @@ from benchmarks.bench_serving import (
     create_job,
     free_port,
     launched,
-    multipart_body,
-    png_720x1280,
+    load_files,
     run_wrk,
 )
 
@@ -121,11 +119,7 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sora-bench-hosts-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        script = workdir / "load.lua"
-        script.write_text(LUA)
-        body_file = workdir / "create.multipart"
-        body = multipart_body(png_720x1280())
-        body_file.write_bytes(body)
+        script, body, body_file = load_files(workdir)
         url = stack.enter_context(redis_server(workdir))
 
         sqlite = start(stack, "sqlite, 1 server", args.workers)

@@ -281,6 +281,17 @@ def run_wrk(server: Server, load: Workload, seconds: int, script: Path, body_fil
     )
 
 
+def load_files(workdir: Path) -> tuple[Path, bytes, Path]:
+    """wrk's script and the multipart create body (a 720x1280 PNG), written into ``workdir``:
+    (script, body, the file holding the body)."""
+    script = workdir / "load.lua"
+    script.write_text(LUA)
+    body = multipart_body(png_720x1280())
+    body_file = workdir / "create.multipart"
+    body_file.write_bytes(body)
+    return script, body, body_file
+
+
 def ratio(a: float, b: float | None) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
@@ -331,11 +342,7 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sora-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        script = workdir / "load.lua"
-        script.write_text(LUA)
-        body_file = workdir / "create.multipart"
-        body = multipart_body(png_720x1280())
-        body_file.write_bytes(body)
+        script, body, body_file = load_files(workdir)
 
         servers = [start_mock(stack, args.workers)]
         prism = None if args.quick else start_prism(stack)
