@@ -24,13 +24,10 @@ import datetime as dt
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,39 +43,9 @@ from benchmarks.bench_serving import (
     load_files,
     run_wrk,
 )
+from mockserver.testing import redis_server
 
 POLL = Workload("GET status, 16 connections", 16, 0)
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A throw-away ``redis-server`` on a free loopback port (no persistence)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: `make bench` installs it (Debian)")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(workdir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.01)  # readiness
-        client.close()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def start(stack: ExitStack, name: str, workers: int, *store: str) -> Server:
@@ -120,7 +87,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="sora-bench-hosts-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         script, body, body_file = load_files(workdir)
-        url = stack.enter_context(redis_server(workdir))
+        url = stack.enter_context(redis_server())
 
         sqlite = start(stack, "sqlite, 1 server", args.workers)
         alone = start(stack, "redis, 1 server", args.workers, "--store", url)

@@ -257,3 +257,46 @@ def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
             router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))
         router.sora_mock = sora_mock  # type: ignore[attr-defined]  # advance, scenarios
         yield router
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away ``redis-server`` (no persistence) on a free loopback port, for a mock with
+    ``--store redis://``: yields ``redis://127.0.0.1:PORT/0``; the server and its directory go
+    away on exit. ``RuntimeError`` when Debian's ``redis-server`` is not installed."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (Debian package redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    workdir = tempfile.mkdtemp(prefix="sora-redis-")
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", workdir]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.01)  # a readiness retry
+        client.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
