@@ -142,4 +142,8 @@ class PollLane:
             response,
             values,
         )
-        return response(environ, start_response)
+        # what Werkzeug's ``response(environ, start_response)`` does for a GET answered with
+        # bytes (the status line, the headers as they are, the body in one piece), without
+        # its general machinery: conditional and HEAD answers, iterables, header fix-ups
+        start_response(response.status, response.headers.to_wsgi_list())
+        return [response.get_data()]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from flask import Response
 
+from mockserver._json import dumps
 from mockserver.exchange import note_error
 
 
@@ -17,15 +17,8 @@ class ErrorShape(Protocol):
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False)
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:
-        # a string that is no valid Unicode (a record stored before the edge refused such
-        # input): escaped, the answer is still valid JSON and every read still works
-        data = json.dumps(body, ensure_ascii=True).encode("ascii")
     return Response(
-        data,
+        dumps(body),
         status=status,
         mimetype="application/json",
         headers=headers,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mockserver._json import dumps_text
 from mockserver.lifecycle import Job
 from mockserver.store_journal import SQLiteJournal
 
@@ -587,7 +588,7 @@ class SQLiteStore(JobListing):
                     job.id,
                     job.api,
                     job.owner,
-                    json.dumps(job.to_dict()),
+                    dumps_text(job.to_dict()),
                     job.provider,
                     job.expires_at,
                 ),

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mockserver._json import dumps_text
+
 KEEP_FILES = 16
 
 _SCHEMA = """
@@ -106,14 +108,14 @@ class SQLiteJournal:
         at = time.time_ns()
         if len(entries) == 1:  # one statement, its own transaction: the idle worker's case
             seq = conn.execute(
-                "INSERT INTO journal (at, entry) VALUES (?, ?)", (at, json.dumps(entries[0]))
+                "INSERT INTO journal (at, entry) VALUES (?, ?)", (at, dumps_text(entries[0]))
             ).lastrowid
         else:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
                     "INSERT INTO journal (at, entry) VALUES (?, ?)",
-                    [(at, json.dumps(e)) for e in entries],
+                    [(at, dumps_text(e)) for e in entries],
                 )
                 conn.execute("COMMIT")
             except BaseException:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from mockserver._json import dumps_text
 from mockserver.lifecycle import Job
 from mockserver.store import Filters, JobListing, Page, Rule, job_indexes, take_page
 
@@ -121,7 +122,7 @@ class RedisStore(JobListing):
             blob = self._key("blob", job.image_key)
             pipe.setnx(blob, image)
             pipe.incr(blob + ":refs")
-        pipe.set(self._key("job", job.id), json.dumps(job.to_dict()))
+        pipe.set(self._key("job", job.id), dumps_text(job.to_dict()))
         for index in job_indexes(job):
             pipe.zadd(self._index_key(index), {job.id: seq})
         if job.expires_at is not None:
@@ -240,7 +241,7 @@ class RedisStore(JobListing):
     ) -> Rule:
         rule = Rule(int(self.redis.incr(self._key("rule-seq"))), scenario, key, provider, remaining)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._key("rules"), str(rule.id), json.dumps(rule.to_dict()))
+        pipe.hset(self._key("rules"), str(rule.id), dumps_text(rule.to_dict()))
         pipe.zadd(self._key("rule-order"), {str(rule.id): rule.id})
         pipe.execute()
         return rule
@@ -285,7 +286,7 @@ class RedisStore(JobListing):
         if not entries:
             return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(self._key("journal"), *(json.dumps(e) for e in entries))
+        pipe.rpush(self._key("journal"), *(dumps_text(e) for e in entries))
         pipe.ltrim(self._key("journal"), -self.journal_size, -1)
         pipe.execute()
 
