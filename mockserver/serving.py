@@ -200,7 +200,7 @@ def _render_apart() -> None:
     from mockserver import media
 
     media_dir = config_from_env().media_dir if CONFIG_ENV in os.environ else None
-    media.isolate_renders(loops_dir=media_dir / "loops" if media_dir else None)
+    media.isolate_renders(loops_dir=media_dir / "loops" if media_dir else None, favour=True)
 
 
 def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:

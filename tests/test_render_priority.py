@@ -1,0 +1,88 @@
+"""A server worker's render process runs ahead of the worker's request threads
+(mockserver.media._favour_renders): a job's video is due when the job completes, and under a
+saturating poll load an unfavoured render gets a third of a core (bench_renders)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mockserver import media
+from mockserver.media import RENDER_PRIORITY, render_video
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux nice values")
+
+
+def _nice(pid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, pid)
+
+
+def test_a_favoured_render_process_runs_ahead_of_the_worker() -> None:
+    media.isolate_renders(favour=True)
+    try:
+        render_video(None, 64, 48, 1)
+        child = media._isolation.child
+        assert child is not None
+        render, worker = _nice(child.process.pid), _nice(0)
+    finally:
+        media.isolate_renders(False)
+    # whichever side moved (the render down, or this process's threads up), the gap is the same
+    assert worker - render == RENDER_PRIORITY or (worker == 19 and render < worker)
+
+
+def test_without_favour_nothing_moves() -> None:
+    before = _nice(0)
+    media.isolate_renders()
+    try:
+        render_video(None, 64, 48, 1)
+        child = media._isolation.child
+        assert child is not None
+        assert _nice(child.process.pid) == before
+    finally:
+        media.isolate_renders(False)
+    assert _nice(0) == before
+
+
+#: run apart: a process that may not lower another's nice raises every one of its own threads'
+_UNPRIVILEGED = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, threading
+    from mockserver import media
+    real = os.setpriority
+    def refuse_lowering(which, who, value):
+        if value < os.getpriority(which, who):
+            raise PermissionError(1, "Operation not permitted")
+        real(which, who, value)
+    os.setpriority = refuse_lowering
+    stop = threading.Event()
+    started = threading.Thread(target=stop.wait)  # a request thread, already running
+    started.start()
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    moved = media._favour_renders(child.pid)
+    later = []
+    t = threading.Thread(target=lambda: later.append(os.getpriority(os.PRIO_PROCESS, 0)))
+    t.start(); t.join()  # a thread started afterwards
+    tasks = {int(t): os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir("/proc/self/task")}
+    print(json.dumps({"moved": moved, "render": os.getpriority(os.PRIO_PROCESS, child.pid),
+                      "threads": sorted(set(tasks.values())), "later": later[0]}))
+    stop.set(); started.join()
+    child.communicate(b"")
+    """
+)
+
+
+def test_without_the_right_to_lower_a_nice_value_the_worker_steps_back() -> None:
+    base = _nice(0)
+    out = subprocess.run(
+        [sys.executable, "-c", _UNPRIVILEGED], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    expected = min(19, base + RENDER_PRIORITY)
+    assert seen == {"moved": "workers", "render": base, "threads": [expected], "later": expected}
