@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from mockserver._json import dumps_text
 from mockserver.lifecycle import Job
-from mockserver.store_journal import SQLiteJournal
+from mockserver.store_journal import FileJournal
 
 log = logging.getLogger("mockserver")
 
@@ -523,7 +523,7 @@ class SQLiteStore(JobListing):
         self._pid = os.getpid()
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         # the journal is a file per worker beside this one (no worker waits for another)
-        self._journal = SQLiteJournal(self.path, journal_size)
+        self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
         conn.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():

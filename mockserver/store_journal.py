@@ -1,13 +1,20 @@
-"""The SQLite store's request journal: one file per worker process, read as one journal.
+"""The SQLite store's request journal: one append-only file per worker process, read as one
+journal.
 
-Every request is journalled, so with one shared table the workers queued for SQLite's write
-lock on every answer (and SQLite's busy handler sleeps while it waits). Here each process
-appends to a file of its own beside the store (``<store>.journal-<pid>``), never waiting for
-another, and a read merges every worker's file, newest entries first, by the moment each was
-written (nanoseconds of the wall clock, then its sequence in its file).
+Every request is journalled. A SQLite table shared by the workers made them queue for its
+write lock on every answer; a SQLite file per worker still cost a transaction per answer (a
+sixth of a status poll's CPU). Here each process appends lines to a plain file of its own
+beside the store (``<store>.journal-<pid>``): one ``write`` call per batch, no transaction, no
+lock another process holds. A line is ``<nanoseconds> <JSON entry>``; a read merges the newest
+lines of every worker's file by the moment each was written (then by its place in its file),
+and skips a line not yet complete (a write under way in another process) or not readable (a
+file of an older version: those were SQLite files).
 
-Files of processes that are gone stay readable (the journal survives a restart) until more
-than ``KEEP_FILES`` files exist; then the oldest of the dead ones are deleted.
+Each file keeps the newest ``size`` entries: when it holds twice that many, its process
+rewrites it with the newest ``size`` (into a new file, renamed over the old one, so a reader
+sees one or the other). A reset empties every worker's file. Files of processes that are gone
+stay readable (the journal survives a restart) until more than ``KEEP_FILES`` files exist;
+then the oldest of the dead ones are deleted.
 """
 
 from __future__ import annotations
@@ -15,21 +22,17 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
-from mockserver._json import dumps_text
+from mockserver._json import dumps
 
 KEEP_FILES = 16
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, entry TEXT NOT NULL
-);
-"""
+#: how much of a file's end a read takes at a time, looking for its newest lines
+_CHUNK = 64 * 1024
 
 
 def _alive(pid: int) -> bool:
@@ -42,48 +45,85 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class SQLiteJournal:
+#: every journal of this process, for the fork hook below
+_journals: weakref.WeakSet[FileJournal] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a thread of the parent may have held a journal's lock at the fork: the child's copy
+    # would stay locked for ever (and the child opens a file of its own anyway)
+    for journal in _journals:
+        journal._lock = threading.Lock()
+        if journal._fd >= 0:
+            os.close(journal._fd)  # the child's copy of the parent's file
+        journal._pid, journal._fd = 0, -1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class FileJournal:
     def __init__(self, store_path: Path, size: int) -> None:
-        self.size = size
+        self.size = max(1, size)
         self.directory = store_path.parent
         self.stem = store_path.name + ".journal-"
-        self._local = threading.local()
+        self._lock = threading.Lock()
         self._pid = 0
+        self._fd = -1
+        self._lines = 0  # lines in this process's file (at most: a reset may have emptied it)
+        _journals.add(self)
 
-    def _connect(self, path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
+    # ------------------------------------------------------------------ this process's file
 
-    def _connections(self) -> dict[Path, sqlite3.Connection]:
-        if os.getpid() != self._pid:  # a forked worker never uses its parent's connections
-            self._local = threading.local()
-            self._pid = os.getpid()
-        conns: dict[Path, sqlite3.Connection] | None = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = self._local.conns = {}
-            self._local.own = None
-        return conns
+    def _path(self, pid: int) -> Path:
+        return self.directory / f"{self.stem}{pid}"
 
-    def _own(self) -> sqlite3.Connection:
-        conns = self._connections()
-        own: sqlite3.Connection | None = getattr(self._local, "own", None)
-        if own is None:
-            path = self.directory / f"{self.stem}{os.getpid()}"
+    def _own(self) -> int:
+        """(lock held) This process's file, opened for appending (a forked child opens its
+        own: it must never write into its parent's)."""
+        if self._pid != os.getpid():
+            self._pid, self._fd = os.getpid(), -1
+        if self._fd < 0:
+            path = self._path(self._pid)
             first = not path.exists()
-            own = conns[path] = self._local.own = self._connect(path)
-            own.executescript(_SCHEMA)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._lines = 0 if first else len(self._tail(path, 2 * self.size))
             if first:
                 self._prune()
-        return own
+        return self._fd
+
+    def add(self, *entries: dict[str, Any]) -> None:
+        """Append entries to this process's file, in one write."""
+        if not entries:
+            return
+        stamp = b"%d " % time.time_ns()
+        data = b"".join(stamp + dumps(e) + b"\n" for e in entries)
+        with self._lock:
+            fd = self._own()
+            view = memoryview(data)
+            while view:  # a regular file takes it whole; a short write goes on where it ended
+                view = view[os.write(fd, view) :]
+            self._lines += len(entries)
+            if self._lines >= 2 * self.size:
+                self._compact()
+
+    def _compact(self) -> None:
+        """(lock held) Keep the newest ``size`` lines of this process's file."""
+        path = self._path(self._pid)
+        keep = self._tail(path, self.size)
+        fresh = path.with_name(path.name + ".new")
+        fresh.write_bytes(b"".join(line + b"\n" for line in keep))
+        os.replace(fresh, path)
+        os.close(self._fd)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND, 0o600)
+        self._lines = len(keep)
+
+    # ------------------------------------------------------------------ every file
 
     def _files(self) -> list[Path]:
         return [
-            p
-            for p in self.directory.glob(f"{self.stem}*")
-            if p.name[len(self.stem) :].isdigit()  # not SQLite's -wal/-shm companions
+            p for p in self.directory.glob(f"{self.stem}*") if p.name[len(self.stem) :].isdigit()
         ]
 
     def _prune(self) -> None:
@@ -93,74 +133,58 @@ class SQLiteJournal:
         dead = [p for p in files if not _alive(int(p.name[len(self.stem) :]))]
         dead.sort(key=lambda p: p.stat().st_mtime)
         for path in dead[: len(files) - KEEP_FILES]:
-            for companion in (
-                path,
-                path.with_name(path.name + "-wal"),
-                path.with_name(path.name + "-shm"),
-            ):
-                companion.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
-    def add(self, *entries: dict[str, Any]) -> None:
-        """Append entries in one transaction of this process's own file."""
-        if not entries:
-            return
-        conn = self._own()
-        at = time.time_ns()
-        if len(entries) == 1:  # one statement, its own transaction: the idle worker's case
-            seq = conn.execute(
-                "INSERT INTO journal (at, entry) VALUES (?, ?)", (at, dumps_text(entries[0]))
-            ).lastrowid
-        else:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO journal (at, entry) VALUES (?, ?)",
-                    [(at, dumps_text(e)) for e in entries],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            seq = conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
-        seq = seq or 0
-        if seq // 64 != (seq - len(entries)) // 64:  # keep the newest `size`, now and then
-            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.size,))
+    @staticmethod
+    def _tail(path: Path, limit: int) -> list[bytes]:
+        """The last ``limit`` complete lines of a file (fewer if it has fewer), oldest first."""
+        try:
+            with open(path, "rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                data, start = b"", end
+                while start > 0 and data.count(b"\n") <= limit:
+                    start = max(0, start - _CHUNK)
+                    f.seek(start)
+                    data = f.read(end - start)
+        except FileNotFoundError:  # pruned or compacted meanwhile
+            return []
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline: empty, or a line still being written
+        # more than `limit` newlines were read: a first, partial line is not among the last
+        return [line for line in lines[-limit:] if line] if limit else []
 
     def read(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` entries of every worker, oldest first."""
         limit = max(0, min(limit, self.size))
         if limit == 0:
             return []
-        self._own()  # so a new process's file exists, and old files are pruned
-        conns = self._connections()
-        newest: list[tuple[int, int, int, str]] = []
+        with self._lock:
+            self._own()  # so a new process's file exists, and old files are pruned
+        newest: list[tuple[int, int, int, dict[str, Any]]] = []
         for n, path in enumerate(sorted(self._files())):
-            conn = conns.get(path)
-            if conn is None:
-                conn = conns[path] = self._connect(path)
-            try:
-                rows = conn.execute(
-                    "SELECT at, seq, entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,)
-                ).fetchall()
-            except sqlite3.OperationalError:  # pruned or not yet written by its process
-                conns.pop(path).close()
-                continue
-            newest.extend((at, n, seq, entry) for at, seq, entry in rows)
-        chosen = heapq.nlargest(limit, newest)
-        return [json.loads(row[3]) for row in reversed(chosen)]
+            for place, line in enumerate(self._tail(path, limit)):
+                stamp, _, text = line.partition(b" ")
+                try:
+                    newest.append((int(stamp), n, place, json.loads(text)))
+                except (ValueError, UnicodeDecodeError):
+                    continue  # not a line of this format (an older version's file)
+        chosen = heapq.nlargest(limit, newest, key=lambda row: row[:3])
+        return [row[3] for row in reversed(chosen)]
 
     def clear(self) -> None:
-        """Empty every worker's journal (a reset)."""
-        self._own()
-        conns = self._connections()
-        for path in self._files():
-            conn = conns.get(path) or conns.setdefault(path, self._connect(path))
-            try:
-                conn.execute("DELETE FROM journal")
-            except sqlite3.OperationalError:
-                conns.pop(path).close()
+        """Empty every worker's journal (a reset). A worker appending meanwhile goes on at
+        the new end of its file."""
+        with self._lock:
+            self._own()
+            for path in self._files():
+                try:
+                    os.truncate(path, 0)
+                except FileNotFoundError:
+                    pass
+            self._lines = 0
 
     def close(self) -> None:
-        for conn in self._connections().values():
-            conn.close()
-        self._local.conns, self._local.own = {}, None
+        with self._lock:
+            if self._fd >= 0 and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = -1

@@ -131,3 +131,70 @@ def test_a_worker_forked_while_its_parent_writes_can_write_once_the_parent_is_do
 def _child_put_same(store: SQLiteStore, done: object) -> None:
     store.put_blob("child", b"written")  # the store object inherited from the parent
     done.set()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- the files
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def test_a_file_holds_at_most_twice_the_journal_size_and_its_newest_lines(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite", journal_size=10)
+    own = tmp_path / f"state.sqlite.journal-{os.getpid()}"
+    for n in range(57):
+        store.journal_add(entry("w", n))
+        assert len(_lines(own)) < 20
+    assert [e["request_id"] for e in store.journal(10)] == [f"w-{n}" for n in range(47, 57)]
+    # every line is a time in nanoseconds and the entry, and the times never go back
+    stamps = [int(line.split(b" ", 1)[0]) for line in _lines(own)]
+    assert stamps == sorted(stamps)
+
+
+def test_a_line_still_being_written_and_a_file_of_an_older_version_are_skipped(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    other = tmp_path / "state.sqlite.journal-4000001"  # a worker mid-write (no newline yet)
+    other.write_bytes(b'1 {"request_id": "o-0"}\n2 {"request_id": "o-1"}\n3 {"request_id": "o')
+    old = tmp_path / "state.sqlite.journal-4000002"  # an older version's SQLite file
+    old.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    assert [e["request_id"] for e in store.journal(2)] == ["o-0", "o-1"]
+    store.journal_add(entry("me", 0))
+    assert [e["request_id"] for e in store.journal(10)] == ["o-0", "o-1", "me-0"]
+
+
+def test_the_newest_lines_of_a_file_larger_than_one_read(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite", journal_size=400)
+    pad = "x" * 900  # ~1 kB a line: 300 lines span several of the reader's chunks
+    for n in range(300):
+        store.journal_add({"request_id": f"w-{n}", "pad": pad})
+    for limit in range(1, 301):  # every limit: a chunk boundary falls after some line count
+        got = [e["request_id"] for e in store.journal(limit)]
+        assert got == [f"w-{n}" for n in range(300 - limit, 300)], limit
+
+
+def _child_adds(store: SQLiteStore, done: object) -> None:
+    store.journal_add(entry("child", 0))  # the store object inherited from the parent
+    done.set()  # type: ignore[attr-defined]
+
+
+def test_a_worker_forked_while_a_parent_thread_writes_the_journal_can_write_its_own(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    store.journal_add(entry("parent", 0))
+    journal = store._journal
+    journal._lock.acquire()  # a request thread of the parent is writing when the worker forks
+    try:
+        ctx = multiprocessing.get_context("fork")
+        done = ctx.Event()
+        child = ctx.Process(target=_child_adds, args=(store, done), daemon=True)
+        child.start()
+        assert done.wait(30), "the forked worker never got its journal"
+        child.join(30)
+    finally:
+        journal._lock.release()
+    assert (tmp_path / f"state.sqlite.journal-{child.pid}").exists()  # its own file
+    assert [e["request_id"] for e in store.journal(10)] == ["parent-0", "child-0"]
