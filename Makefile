@@ -24,7 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
+# compileall: the start-up reads bytecode, not source, even where PYTHONDONTWRITEBYTECODE is set
+# (an editable install compiles nothing; a no-op when the caches are current)
 serve: $(VENV)/.installed
+	$(BIN)/python -m compileall -q mockserver contracts sora_client
 	$(BIN)/sora-mock serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
 
 lint: $(VENV)/.installed-dev
