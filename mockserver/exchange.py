@@ -10,7 +10,8 @@ framework's request globals.
 
 from __future__ import annotations
 
-import secrets
+import itertools
+import os
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -24,10 +25,31 @@ if TYPE_CHECKING:
     from mockserver.service import MockService
 
 
+class _RequestIds:
+    """Request ids unique across a server's workers without a system call per request
+    (``secrets.token_hex`` read the kernel's random source on every answer): a random
+    32-bit prefix per process, drawn again in a forked worker, then a counter. Request ids
+    are no secret; they name an answer in the journal and in a provider's support ticket."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.prefix = "req_" + os.urandom(4).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4)))  # thread-safe next()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+new_request_id = _RequestIds()
+
+
 @dataclass(slots=True)
 class Exchange:
     started: float = field(default_factory=time.perf_counter)
-    request_id: str = field(default_factory=lambda: "req_" + secrets.token_hex(12))
+    request_id: str = field(default_factory=new_request_id)
     #: the provider prefix and contract operation the request was bound to (None: not bound)
     provider: str | None = None
     operation: str | None = None
