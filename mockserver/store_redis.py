@@ -11,7 +11,9 @@ atomic across every worker of every server.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mockserver._json import dumps_text
@@ -105,6 +107,8 @@ class RedisStore(JobListing):
         self._clock_advance = self.redis.register_script(_CLOCK_ADVANCE)
         self._take_token = self.redis.register_script(_TAKE_TOKEN)
         self._take_rule = self.redis.register_script(_TAKE_RULE)
+        #: a read request's clock and "any rules?", read together (see read_instant)
+        self._instant = threading.local()
 
     @staticmethod
     def _key(*parts: str) -> str:
@@ -128,6 +132,21 @@ class RedisStore(JobListing):
         if job.expires_at is not None:
             pipe.zadd(self._key("expiry"), {job.id: job.expires_at})
         pipe.execute()
+
+    @contextmanager
+    def read_instant(self) -> Iterator[None]:
+        """A read request's block: the clock and whether any rule is in force are read in one
+        round trip when it begins, instead of one each when the request needs them (a status
+        poll took three round trips: rules, job, clock; now two)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._key("clock"))
+        pipe.exists(self._key("rules"))
+        clock, rules = pipe.execute()
+        self._instant.seen = (clock, bool(rules))
+        try:
+            yield
+        finally:
+            self._instant.seen = None
 
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.get(self._key("job", job_id))
@@ -226,7 +245,8 @@ class RedisStore(JobListing):
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
-        raw = self.redis.get(self._key("clock"))
+        seen = getattr(self._instant, "seen", None)
+        raw = seen[0] if seen is not None else self.redis.get(self._key("clock"))
         return float(raw) if raw is not None else default
 
     def clock_advance(self, seconds: float, default: float) -> float:
@@ -264,7 +284,8 @@ class RedisStore(JobListing):
         return removed
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
-        if not self.redis.exists(self._key("rules")):
+        seen = getattr(self._instant, "seen", None)
+        if not (seen[1] if seen is not None else self.redis.exists(self._key("rules"))):
             return None
         taken = self._take_rule(
             keys=[self._key("rule-order"), self._key("rules")], args=[key or "", provider]

@@ -1,0 +1,93 @@
+"""RedisStore.read_instant: a read request reads the clock and "any rules?" in one round trip
+when it begins, and never misses another server's write in a later request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jobs import make_job
+from redis_server import redis_server
+
+from mockserver.store_redis import RedisStore
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def stores(redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
+    mine, other = RedisStore(redis_url), RedisStore(redis_url)  # two servers
+    mine.reset()
+    yield mine, other
+    mine.reset()
+    mine.close()
+    other.close()
+
+
+def round_trips(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the store sends, one item per round trip (a pipeline is one)."""
+    seen: list[str] = []
+    client: Any = store.redis
+    real_command, real_pipeline = client.execute_command, client.pipeline
+
+    def command(*args: Any, **kwargs: Any) -> Any:
+        seen.append(str(args[0]))
+        return real_command(*args, **kwargs)
+
+    def pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a: Any, **k: Any) -> Any:
+            seen.append("+".join(str(c[0][0]) for c in pipe.command_stack))
+            return real_execute(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    monkeypatch.setattr(client, "execute_command", command)
+    monkeypatch.setattr(client, "pipeline", pipeline)
+    return seen
+
+
+def test_a_poll_takes_two_round_trips(
+    stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, _ = stores
+    job = make_job()
+    mine.add(job)
+    mine.clock_init(100.0)
+    seen = round_trips(mine, monkeypatch)
+    with mine.read_instant():
+        assert mine.take_rule("key_x", "gptge") is None
+        assert mine.get(job.id) == job
+        assert mine.clock_get(0.0) == 100.0
+    assert seen == ["GET+EXISTS", "GET"]
+    seen.clear()
+    assert mine.clock_get(0.0) == 100.0  # outside a read instant: the store, every time
+    assert mine.take_rule("key_x", "gptge") is None
+    assert seen == ["GET", "EXISTS"]
+
+
+def test_another_servers_write_is_seen_by_the_next_read_instant(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, other = stores
+    mine.clock_init(100.0)
+    with mine.read_instant():
+        assert mine.take_rule("key_x", "gptge") is None
+        assert mine.clock_get(0.0) == 100.0
+    other.add_rule("server_error", None, None, 2)
+    other.clock_advance(5.0, 0.0)
+    with mine.read_instant():
+        assert mine.clock_get(0.0) == 105.0
+        assert mine.take_rule("key_x", "gptge") == "server_error"
+        assert mine.take_rule("key_x", "gptge") == "server_error"  # the rule's second use
+        assert mine.take_rule("key_x", "gptge") is None  # used up (seen as "rules" before)
+    with mine.read_instant():
+        assert mine.take_rule("key_x", "gptge") is None
