@@ -117,6 +117,7 @@ __all__ = [
     "parse_data_url",
     "image_size",
     "isolate_renders",
+    "prewarm_renders",
     "probe_image",
     "render_spritesheet",
     "render_thumbnail",
@@ -826,6 +827,18 @@ def isolate_renders(
             child, _isolation.child = _isolation.child, None
         if child is not None:
             child.stop()
+
+
+def prewarm_renders() -> None:
+    """Start the render process now, if renders are isolated and it is not running: its
+    imports (PyAV, numpy, Pillow: ~0.5 s) would otherwise delay the first render, and with it
+    the video of a server's first job."""
+    if not _isolation.enabled:
+        return
+    try:
+        _render_child()
+    except _ChildGone:
+        pass  # the first render tries again, or renders here
 
 
 def _render_child() -> _RenderChild:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -99,3 +100,48 @@ def test_without_the_right_to_lower_a_nice_value_the_worker_steps_back() -> None
     seen = json.loads(out.stdout)
     expected = min(19, base + RENDER_PRIORITY)
     assert seen == {"moved": "workers", "render": base, "threads": [expected], "later": expected}
+
+
+def test_a_worker_starts_its_render_process_at_its_first_request_not_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from mockserver.serving import _PrewarmOnFirstRequest
+
+    answered: list[str] = []
+    starts: list[int] = []
+    prewarm = media.prewarm_renders
+
+    def counted() -> None:
+        starts.append(1)
+        prewarm()
+
+    monkeypatch.setattr(media, "prewarm_renders", counted)
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        answered.append(str(environ["PATH_INFO"]))
+        return [b"{}"]
+
+    media.isolate_renders()
+    try:
+        worker = _PrewarmOnFirstRequest(app)
+        assert media._isolation.child is None  # nothing at start-up
+        for path in ("/a", "/b"):
+            worker(EnvironBuilder(path=path).get_environ(), lambda *a: None)
+            for thread in threading.enumerate():
+                if thread.name == "render-prewarm":
+                    thread.join(30)
+        child = media._isolation.child
+        assert child is not None and child.process.poll() is None
+        assert answered == ["/a", "/b"]
+        worker(EnvironBuilder(path="/c").get_environ(), lambda *a: None)
+        for thread in threading.enumerate():
+            if thread.name == "render-prewarm":
+                thread.join(30)
+        assert starts == [1]  # at the first request only
+        assert media._isolation.child is child
+        assert render_video(None, 64, 48, 1)[4:8] == b"ftyp"  # an MP4, from that process
+        assert media._isolation.child is child  # the render used it
+    finally:
+        media.isolate_renders(False)
