@@ -10,11 +10,11 @@ lines of every worker's file by the moment each was written (then by its place i
 and skips a line not yet complete (a write under way in another process) or not readable (a
 file of an older version: those were SQLite files).
 
-Each file keeps the newest ``size`` entries: when it holds twice that many, its process
-rewrites it with the newest ``size`` (into a new file, renamed over the old one, so a reader
-sees one or the other). A reset empties every worker's file. Files of processes that are gone
-stay readable (the journal survives a restart) until more than ``KEEP_FILES`` files exist;
-then the oldest of the dead ones are deleted.
+Each file keeps the newest ``size`` entries: when it holds ``size`` plus ``max(size,
+COMPACT_SLACK)`` lines, its process rewrites it with the newest ``size`` (into a new file,
+renamed over the old one, so a reader sees one or the other). A reset empties every worker's
+file. Files of processes that are gone stay readable (the journal survives a restart) until
+more than ``KEEP_FILES`` files exist; then the oldest of the dead ones are deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ from typing import Any
 from mockserver._json import dumps
 
 KEEP_FILES = 16
+#: lines a file may hold beyond its ``size`` before it is compacted: a compaction holds the
+#: journal's lock while it reads and rewrites the file (~10 ms for 2,000 lines), so it must
+#: be rare (once in 8,192 answers at the least), and a read takes only the lines it needs
+COMPACT_SLACK = 8192
 #: how much of a file's end a read takes at a time, looking for its newest lines
 _CHUNK = 64 * 1024
 
@@ -72,6 +76,7 @@ class FileJournal:
         self._pid = 0
         self._fd = -1
         self._lines = 0  # lines in this process's file (at most: a reset may have emptied it)
+        self._most = self.size + max(self.size, COMPACT_SLACK)  # lines before a compaction
         _journals.add(self)
 
     # ------------------------------------------------------------------ this process's file
@@ -88,7 +93,7 @@ class FileJournal:
             path = self._path(self._pid)
             first = not path.exists()
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._lines = 0 if first else len(self._tail(path, 2 * self.size))
+            self._lines = 0 if first else len(self._tail(path, self._most))
             if first:
                 self._prune()
         return self._fd
@@ -105,7 +110,7 @@ class FileJournal:
             while view:  # a regular file takes it whole; a short write goes on where it ended
                 view = view[os.write(fd, view) :]
             self._lines += len(entries)
-            if self._lines >= 2 * self.size:
+            if self._lines >= self._most:
                 self._compact()
 
     def _compact(self) -> None:

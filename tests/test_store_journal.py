@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.store import SQLiteStore
-from mockserver.store_journal import KEEP_FILES
+from mockserver.store_journal import COMPACT_SLACK, KEEP_FILES
 
 
 def entry(who: str, n: int) -> dict[str, object]:
@@ -140,16 +140,31 @@ def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines()
 
 
-def test_a_file_holds_at_most_twice_the_journal_size_and_its_newest_lines(tmp_path: Path) -> None:
+def test_a_file_is_compacted_to_its_newest_lines_when_it_holds_enough(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "state.sqlite", journal_size=10)
     own = tmp_path / f"state.sqlite.journal-{os.getpid()}"
-    for n in range(57):
+    most = 10 + COMPACT_SLACK
+    for n in range(most - 1):
         store.journal_add(entry("w", n))
-        assert len(_lines(own)) < 20
-    assert [e["request_id"] for e in store.journal(10)] == [f"w-{n}" for n in range(47, 57)]
+    assert len(_lines(own)) == most - 1  # not yet
+    store.journal_add(entry("w", most - 1), entry("w", most))
+    assert len(_lines(own)) == 10  # the newest 10 remain
+    assert [e["request_id"] for e in store.journal(10)] == [
+        f"w-{n}" for n in range(most - 9, most + 1)
+    ]
     # every line is a time in nanoseconds and the entry, and the times never go back
     stamps = [int(line.split(b" ", 1)[0]) for line in _lines(own)]
     assert stamps == sorted(stamps)
+    for n in range(most - 10):  # the next compaction counts the 10 kept
+        store.journal_add(entry("u", n))
+    assert len(_lines(own)) == 10
+    store.close()
+    again = SQLiteStore(tmp_path / "state.sqlite", journal_size=10)  # a restart counts the lines
+    for n in range(most - 10 - 1):
+        again.journal_add(entry("v", n))
+    assert len(_lines(own)) == most - 1
+    again.journal_add(entry("v", most))
+    assert len(_lines(own)) == 10
 
 
 def test_a_line_still_being_written_and_a_file_of_an_older_version_are_skipped(
