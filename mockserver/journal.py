@@ -27,11 +27,17 @@ class JournalSink(Protocol):
     def journal_add(self, *entries: dict[str, Any]) -> None: ...
 
 
+#: entries kept for a retry while the store refuses journal writes (a full disk): beyond it,
+#: the oldest go first
+MAX_WAITING = 10_000
+
+
 class JournalWriter:
     def __init__(self, sink: JournalSink, *, max_batch: int = 64, max_age: float = 0.05) -> None:
         self._sink = sink
         self.max_batch = max_batch
         self.max_age = max_age
+        self._failing = False  # the last write failed (logged once, until one succeeds)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # batches reach the store in the order taken
         self._wake = threading.Condition(self._lock)
@@ -81,11 +87,26 @@ class JournalWriter:
             self._write()
 
     def _write(self) -> None:
-        """(write lock held) Write what waits, in one call."""
+        """(write lock held) Write what waits, in one call. A store that refuses (a full disk,
+        a lost Redis) never fails the answer being given: the entries wait for the next write,
+        at most ``MAX_WAITING`` of them, and the failure is logged once until a write succeeds."""
         with self._lock:
             batch, self._pending = self._pending, []
-        if batch:
+        if not batch:
+            return
+        try:
             self._sink.journal_add(*batch)
+        except Exception as exc:  # noqa: BLE001 - the answer goes out; the journal catches up
+            with self._lock:
+                self._pending[:0] = batch
+                del self._pending[:-MAX_WAITING]
+            if not self._failing:
+                self._failing = True
+                log.error("writing the request journal failed (%s); retrying", type(exc).__name__)
+            return
+        if self._failing:
+            self._failing = False
+            log.warning("writing the request journal works again")
 
     def _watch(self) -> None:
         """(lock held) Make sure a waiting entry is written within ``max_age`` even if no
@@ -106,7 +127,7 @@ class JournalWriter:
                 if delay > 0:
                     self._wake.wait(delay)
                     continue
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the next request's write tries again
-                log.exception("writing the request journal failed")
+            self.flush()  # a failure is kept, logged and retried by _write
+            if self._failing:  # retry no faster than once per max_age
+                with self._lock:
+                    self._wake.wait(self.max_age)

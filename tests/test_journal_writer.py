@@ -3,8 +3,12 @@ always before the worker's answers to it are read (mockserver.journal)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+
+from mockserver import journal
 from mockserver.app import create_app, service_of
 from mockserver.journal import JournalWriter
 from mockserver.testing import test_config
@@ -107,3 +111,38 @@ def test_answers_under_load_never_queue_behind_a_write_under_way() -> None:
     assert sink.batches == [[entry(0)]]
     writer.closed(None)  # the last in flight writes what was left
     assert sink.batches == [[entry(0)], [entry(1)]]
+
+
+class FailingSink(Sink):
+    """A store that refuses journal writes (a full disk) until told otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = True
+
+    def journal_add(self, *entries: dict[str, Any]) -> None:
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        super().journal_add(*entries)
+
+
+def test_a_store_refusing_journal_writes_never_fails_an_answer_and_loses_nothing_it_keeps(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "MAX_WAITING", 4)
+    sink = FailingSink()
+    writer = JournalWriter(sink, max_age=3600)
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        for n in range(6):  # six answers while the disk is full: none raises
+            writer.opened()
+            writer.closed(entry(n))
+        writer.flush()  # a journal read while it is full: no error either
+        assert sink.batches == []
+        failures = [r for r in caplog.records if "journal failed" in r.getMessage()]
+        assert len(failures) == 1  # once, not per answer
+        sink.failing = False
+        writer.opened()
+        writer.closed(entry(6))
+    # the newest four that waited, in order, then the new one, in one write
+    assert sink.batches == [[entry(2), entry(3), entry(4), entry(5), entry(6)]]
+    assert any("works again" in r.getMessage() for r in caplog.records)
