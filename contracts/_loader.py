@@ -303,12 +303,12 @@ def load_path(path: Path | str, name: str | None = None, *, cache: bool = True) 
         raise ContractError(path, "", f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ContractError(path, f"byte {exc.start}", "not UTF-8 text") from exc
-    import yaml  # only when a file is parsed: a cached contract is JSON
-
     key = hashlib.sha256(_CHECK_VERSION + raw).hexdigest()
     spec = _cached(key) if cache else None
     if spec is not None:
         return Contract(name or path.stem, path, spec, index_operations(spec, path))
+    import yaml  # only when a file is parsed (~40 ms): a cached contract is JSON
+
     try:
         spec = _parse_yaml(text)
     except yaml.YAMLError as exc:

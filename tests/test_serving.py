@@ -250,3 +250,20 @@ def test_serve_does_not_import_the_conformance_commands() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_server_built_from_checked_contracts_imports_no_yaml_media_or_openapi_core() -> None:
+    """Start-up (issue: the first answer within 0.5 s of launch) builds the app from contracts
+    checked before (a JSON cache keyed by their bytes): no YAML parser, no PyAV/numpy, no
+    openapi-core (the reference validator) on the way."""
+    build = (
+        "import sys\n"
+        "from mockserver.app import create_app\n"
+        "from mockserver.config import MockConfig\n"
+        "create_app(MockConfig())\n"
+        "print(sorted(m for m in ('yaml', 'av', 'numpy', 'openapi_core') if m in sys.modules))\n"
+    )
+    run = [sys.executable, "-c", build]
+    subprocess.run(run, capture_output=True, text=True, timeout=120, check=True)  # cache filled
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
