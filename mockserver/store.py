@@ -152,7 +152,7 @@ class Store(Protocol):
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
     def next_count(self, name: str) -> int: ...
     def journal_add(self, *entries: dict[str, Any]) -> None: ...
-    def read_instant(self) -> AbstractContextManager[None]: ...
+    def read_instant(self, job_hint: str | None = None) -> AbstractContextManager[None]: ...
     def journal(self, limit: int) -> list[dict[str, Any]]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
@@ -178,9 +178,11 @@ class JobListing:
     """``jobs()``: a page of one API's (and one key's) jobs, as the provider list endpoints
     and the tests read them; every store implements ``page``."""
 
-    def read_instant(self) -> AbstractContextManager[None]:
+    def read_instant(self, job_hint: str | None = None) -> AbstractContextManager[None]:
         """A read request's block: reads inside may come from what this thread read before,
-        as long as nothing was written since. Only the SQLite store has a cheap way to know."""
+        as long as nothing was written since. ``job_hint``: the job the request names, which
+        a store may fetch with the rest (Redis does). Only the SQLite and Redis stores do
+        anything here."""
         return nullcontext()
 
     def page(
@@ -612,7 +614,7 @@ class SQLiteStore(JobListing):
         return job
 
     @contextmanager
-    def read_instant(self) -> Iterator[None]:
+    def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
         """Within the block, reads of jobs, of the clock and "are there rules at all" may be
         answered from what this thread read before, when nothing was written to the store
         since: SQLite's ``data_version`` moves with every other connection's commit, this

@@ -55,19 +55,28 @@ def round_trips(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]
     return seen
 
 
-def test_a_poll_takes_two_round_trips(
+def test_a_poll_takes_one_round_trip(
     stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mine, _ = stores
-    job = make_job()
+    job, other_job = make_job(), make_job(id="video_2")
     mine.add(job)
+    mine.add(other_job)
     mine.clock_init(100.0)
     seen = round_trips(mine, monkeypatch)
-    with mine.read_instant():
+    with mine.read_instant(job.id):  # the job the request names
         assert mine.take_rule("key_x", "gptge") is None
         assert mine.get(job.id) == job
         assert mine.clock_get(0.0) == 100.0
-    assert seen == ["GET+EXISTS", "GET"]
+    assert seen == ["GET+EXISTS+GET"]
+    seen.clear()
+    with mine.read_instant(job.id):
+        assert mine.get(other_job.id) == other_job  # another job: read when asked
+    assert seen == ["GET+EXISTS+GET", "GET"]
+    seen.clear()
+    with mine.read_instant():  # a list: nothing named
+        assert mine.clock_get(0.0) == 100.0
+    assert seen == ["GET+EXISTS"]
     seen.clear()
     assert mine.clock_get(0.0) == 100.0  # outside a read instant: the store, every time
     assert mine.take_rule("key_x", "gptge") is None
@@ -91,3 +100,19 @@ def test_another_servers_write_is_seen_by_the_next_read_instant(
         assert mine.take_rule("key_x", "gptge") is None  # used up (seen as "rules" before)
     with mine.read_instant():
         assert mine.take_rule("key_x", "gptge") is None
+
+
+def test_a_job_written_inside_a_read_instant_is_read_again(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, _ = stores
+    job = make_job()
+    mine.add(job)
+    with mine.read_instant(job.id):
+        assert mine.get(job.id) == job
+        assert mine.delete(job.id)  # an expired job, purged when seen
+        assert mine.get(job.id) is None
+        mine.add(job)
+        assert mine.get(job.id) == job
+    with mine.read_instant("video_nothing"):
+        assert mine.get("video_nothing") is None
