@@ -11,6 +11,7 @@ handler of its own and reads what it was given.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,6 +168,28 @@ def test_a_path_parameter_its_contract_refuses_is_a_400(app: Flask) -> None:
     response = client_of(app).get("/vtrix/model/v1/generation/task/-x", headers=AUTH)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert "task_id" in response.get_json()["error"]["error_message"]
+
+
+def test_a_refusal_is_its_contracts_first_three_problems_joined(
+    app: Flask,
+) -> None:
+    body = {"model": 7, "params": {"prompt": 1, "seconds": "x", "size": 2, "extra": 3}}
+    operation = contracts.load("vtrix-generation").compiled.operation("createGeneration")
+    with pytest.raises(ContractViolation) as found:  # what the contract finds, in its order
+        operation.validate_request(
+            path={},
+            query={},
+            headers={},
+            content_type="application/json",
+            body=json.dumps(body).encode(),
+            check_security=False,
+        )
+    problems = found.value.problems
+    assert len(problems) > 3
+    response = client_of(app).post("/vtrix/model/v1/generation", json=body, headers=AUTH)
+    assert response.status_code == 400
+    message = response.get_json()["error"]["error_message"]
+    assert message == "; ".join(str(p) for p in problems[:3])
 
 
 def test_a_multipart_text_field_past_the_form_memory_limit_is_413(app: Flask) -> None:
