@@ -69,6 +69,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_fidelity.py",
     ],
     "mockserver/binding.py": [
+        "tests/test_binding_steps.py",
         "tests/test_mock_binding.py",
         "tests/test_lane.py",
         "tests/test_mock_bad_input.py",
