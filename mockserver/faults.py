@@ -69,7 +69,8 @@ class Selected:
     scenario: Scenario
     #: optional argument: `generation_failed:003000097` picks the provider code
     argument: str | None
-    #: where it came from: header, key, global, random
+    #: where it came from: "header" (X-Mock-Scenario), "rule" (a key's or the global
+    #: rule) or "random" (the seeded fault stream)
     source: str
 
 

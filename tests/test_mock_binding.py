@@ -8,10 +8,11 @@ import io
 import logging
 
 import pytest
-from flask import Response, g
+from flask import Response
 from PIL import Image
 
 import contracts
+from mockserver import exchange
 from mockserver.app import create_app, service_of
 from mockserver.binding import check_response, openapi_request
 from mockserver.lifecycle import key_fingerprint
@@ -132,16 +133,22 @@ def test_strict_mode_records_and_logs_a_response_that_breaks_its_contract(
     service = service_of(app)
     contract = contracts.load("gptge-videos")
     operation = contract.compiled.operation("getVideo") if compiled else None
+    notes = exchange.begin()
+    notes.provider = "gptge"  # what the pipeline notes before the handler runs
     with app.test_request_context("/gptge/v1/videos/video_1"):
-        g.mock_provider = "gptge"  # what the pipeline sets before the handler runs
         broken = Response('{"id": 5}', status=200, mimetype="application/json")
         with caplog.at_level(logging.ERROR, logger="mockserver"):
             check_response(contract, service, None, broken, operation)
         undeclared = Response('{"id": 5}', status=418, mimetype="application/json")
         check_response(contract, service, None, undeclared, operation)
+    exchange.end()
     assert len(service.violations) == 2
+    # the operation found under the noted provider: the body's faults, not "path not found"
     assert service.violations[0].startswith("GET /gptge/v1/videos/video_1 -> 200: gptge-videos")
-    assert service.violations[1].startswith("GET /gptge/v1/videos/video_1 -> 418")
+    assert "id: 5 is not of type 'string'" in service.violations[0]
+    assert service.violations[1] == (
+        "GET /gptge/v1/videos/video_1 -> 418: gptge-videos: status 418 is not declared"
+    )
     assert any("response breaks its contract" in r.getMessage() for r in caplog.records)
 
 
