@@ -46,6 +46,11 @@ SUCCESS_LINE = EXAMPLE["choices"][0]["delta"]["content"]
 VIDEO_URL = SUCCESS_LINE.split("](", 1)[1].split(")", 1)[0]
 JOB_ID = "chatcmpl-7Zq"
 REQUEST_ID = "req-chat-42"
+#: what wait() says once the stream is gone, and why the job cannot be read again
+CANNOT = "chat mode has no status endpoint: its state cannot be read again$"
+CLOSED = r"stream was closed \(cancelled or broken\) and " + CANNOT
+GONE = "stream is gone and " + CANNOT
+TOO_LONG = f"{CHAT} sent an event-stream line longer than 1048576 bytes; the stream was closed"
 
 
 def chunk(content: str | None = None, finish: str | None = None, job_id: str = JOB_ID) -> Any:
@@ -168,13 +173,14 @@ def test_a_stream_that_names_no_job_is_ambiguous_and_never_resent(
         with pytest.raises(AmbiguousCreateError) as info:
             create(c)
     error = info.value
-    assert reason in error.reason
+    if "unreadable" in reason:
+        assert isinstance(error.__cause__, UnexpectedResponseError)
+        assert error.reason == f"its {reason} ({error.__cause__.message})"
+    else:
+        assert error.reason == f"the event stream {reason}"
     assert (error.provider, error.status_code, error.request_id) == (CHAT, 200, REQUEST_ID)
     assert before <= error.sent_at <= datetime.now(UTC)
     assert len(seen) == 1 and feed.closed
-    if "unreadable" in reason:
-        assert isinstance(error.__cause__, UnexpectedResponseError)
-        assert error.__cause__.message in error.reason
 
 
 def test_a_stream_that_breaks_before_its_first_chunk_is_ambiguous(flavor: Flavor) -> None:
@@ -183,10 +189,11 @@ def test_a_stream_that_breaks_before_its_first_chunk_is_ambiguous(flavor: Flavor
     with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
         with pytest.raises(AmbiguousCreateError) as info:
             create(c)
-    assert "broke before the job id arrived (ReadError)" in info.value.reason
+    assert info.value.reason == "the event stream broke before the job id arrived (ReadError)"
     assert info.value.request_id == REQUEST_ID and info.value.status_code == 200
     cause = info.value.__cause__
     assert isinstance(cause, NetworkError) and isinstance(cause.__cause__, httpx.ReadError)
+    assert str(cause) == f"connection to {CHAT} failed (ReadError): connection reset"
     assert len(seen) == 1 and feed.closed
 
 
@@ -198,7 +205,7 @@ def test_an_endless_first_line_is_ambiguous_and_closes_the_stream(flavor: Flavor
             create(c)
     cause = info.value.__cause__
     assert isinstance(cause, ResponseTooLargeError) and cause.limit == 1 << 20
-    assert str(cause) in info.value.reason and "longer than 1048576 bytes" in str(cause)
+    assert info.value.reason == str(cause) == TOO_LONG
     assert len(seen) == 1 and feed.closed and feed.pulled <= 17
 
 
@@ -242,7 +249,9 @@ def test_wait_stops_at_its_deadline_exactly_then_reads_on(flavor: Flavor) -> Non
     def tick() -> None:
         clock.now += 1.0
 
-    body = events(queued(), *(progress(10 * i) for i in range(1, 8)), *finished())
+    # the third chunk says nothing new (an empty delta, as the contract allows): the job
+    # stays as the chunks before it left it
+    body = events(queued(), progress(10), progress(30), chunk(None), progress(50), *finished())
     feed = Feed(body, each=tick)
     mock, seen = transport(answer(feed))
     with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE, clock=clock) as c:
@@ -268,8 +277,9 @@ def test_a_stream_that_breaks_mid_wait_is_a_typed_error_and_cannot_be_read_again
         job = create(c)
         with pytest.raises(NetworkError) as info:
             c.wait(job)
+        assert str(info.value) == f"connection to {CHAT} failed (ReadError): connection reset"
         assert isinstance(info.value.__cause__, httpx.ReadError) and feed.closed
-        with pytest.raises(UnsupportedOperation, match="closed"):
+        with pytest.raises(UnsupportedOperation, match=CLOSED):
             c.wait(job)
     assert len(seen) == 1
 
@@ -279,10 +289,10 @@ def test_an_endless_line_mid_wait_closes_the_stream_for_good(flavor: Flavor) -> 
     mock, _ = transport(answer(feed))
     with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE) as c:
         job = create(c)
-        with pytest.raises(ResponseTooLargeError):
+        with pytest.raises(ResponseTooLargeError, match=f"^{TOO_LONG}$"):
             c.wait(job)
         assert feed.closed
-        with pytest.raises(UnsupportedOperation, match="closed"):
+        with pytest.raises(UnsupportedOperation, match=CLOSED):
             c.wait(job)
 
 
@@ -293,9 +303,30 @@ def test_an_unreadable_chunk_mid_wait_is_an_unexpected_response(flavor: Flavor) 
         job = create(c)
         with pytest.raises(UnexpectedResponseError) as info:
             c.wait(job)
-    assert "unreadable chunk" in info.value.message
+    assert info.value.message.startswith("cannot read the answer: unreadable chunk: ")
     assert info.value.body == "{oops" and info.value.provider == CHAT
     assert info.value.request_id == REQUEST_ID
+
+
+@pytest.mark.parametrize("end", ["[DONE]", "eof"])
+def test_a_stream_that_ends_without_the_video_is_unexpected_and_over(
+    flavor: Flavor, end: str
+) -> None:
+    last = progress(60)
+    feed = Feed(events(queued(), last, *(["[DONE]"] if end == "[DONE]" else [])))
+    mock, seen = transport(answer(feed))
+    with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE) as c:
+        job = create(c)
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.wait(job)
+        assert info.value.message == (
+            "cannot read the answer: the event stream ended before the video was reported"
+        )
+        assert info.value.body == last and info.value.request_id == REQUEST_ID
+        assert feed.closed
+        with pytest.raises(UnsupportedOperation, match=CLOSED):
+            c.wait(job)  # the stream is over: nothing is read again
+    assert len(seen) == 1
 
 
 def test_a_failure_line_fails_the_job_or_raises(flavor: Flavor) -> None:
@@ -323,7 +354,7 @@ def test_a_job_without_its_stream_cannot_be_waited_for_unless_it_is_done(
     mock, seen = transport()
     with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE) as c:
         pending = Job(id=JOB_ID, provider=CHAT, status="in_progress", progress=0.5)
-        with pytest.raises(UnsupportedOperation, match="stream is gone"):
+        with pytest.raises(UnsupportedOperation, match=GONE):
             c.wait(pending)
         with pytest.raises(UnsupportedOperation, match="needs the Job from create"):
             c.wait(JOB_ID)
