@@ -150,6 +150,14 @@ def test_a_server_that_ignores_stream_answers_with_one_completion(flavor: Flavor
     assert feed.closed and len(seen) == 1
 
 
+def test_an_answer_without_a_content_type_is_read_as_one_completion(flavor: Flavor) -> None:
+    body = json.dumps(_completion(SUCCESS_LINE)).encode()
+    mock, seen = transport(httpx.Response(200, stream=Feed([body])))  # no Content-Type
+    with flavor.client(CHAT, transport=mock, base_url=RESPX_BASE) as c:
+        job = create(c)
+    assert job.completed and job.video_url == VIDEO_URL and len(seen) == 1
+
+
 #: stream bodies from which no job id can be read, and what the error says
 NO_JOB: dict[str, tuple[list[bytes], str]] = {
     "empty": ([], "ended before its first chunk"),

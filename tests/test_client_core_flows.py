@@ -1,5 +1,6 @@
 """The client's core flows beyond chat mode, answer by answer: which states reach
-``on_progress`` while polling, and what a download says when the answer is not the video.
+``on_progress`` while polling, what a download says when the answer is not the video and
+what it names its file, and how list and delete read (or fail to read) their answers.
 
 Each fake provider is an httpx transport answering in order with bodies in the provider's
 words (``client_helpers.job_body``); nothing sleeps.
@@ -14,15 +15,26 @@ from typing import Any
 import httpx
 import pytest
 from client_helpers import (
+    CDN,
     KEY,
     RESPX_BASE,
     Flavor,
     flavor_fixture,  # noqa: F401  (fixtures)
     job_body,
+    mp4_bytes,
 )
 from test_client_hardening import transport
 
-from sora_client import ContentTypeError, GenerationFailedError
+from sora_client import (
+    ContentTypeError,
+    GenerationFailedError,
+    InvalidRequestError,
+    Job,
+    UnexpectedResponseError,
+)
+
+#: where the fake provider's finished video is (another origin: a CDN)
+VIDEO = f"{CDN}/files/v.mp4"
 
 # ====================================================================== polling: on_progress
 
@@ -121,3 +133,111 @@ def test_the_key_a_not_video_body_echoes_is_redacted(flavor: Flavor, tmp_path: P
     error = _download_answer(flavor, tmp_path, httpx.Response(200, json=body))
     assert KEY not in repr(error.body) and KEY not in str(error)  # type: ignore[attr-defined]
     assert "bad key" in json.dumps(error.body)  # type: ignore[attr-defined]
+
+
+# ====================================================================== list, delete: answers
+
+
+def read_list(flavor: Flavor, c: Any, into: list[str], **kwargs: Any) -> None:
+    """Read client.list() to its end (sync or async), each job's id into ``into`` as it comes."""
+    if not flavor.is_async:
+        for job in c.list(**kwargs):
+            into.append(job.id)
+        return
+
+    async def gather() -> None:
+        async for job in c.list(**kwargs):
+            into.append(job.id)
+
+    c.runner.run(gather())
+
+
+def test_list_asks_for_the_order_and_page_size_it_was_given(flavor: Flavor) -> None:
+    page = {"object": "list", "data": [job_body("gptge", "completed", "video_2")]}
+    mock, seen = transport(httpx.Response(200, json=page))
+    got: list[str] = []
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        read_list(flavor, c, got, limit=7, order="asc")
+    assert got == ["video_2"]
+    (request,) = seen
+    assert dict(request.url.params) == {"limit": "7", "order": "asc"}
+
+
+def test_a_cursor_the_caller_gives_badly_is_refused_before_sending(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            read_list(flavor, c, [], after="no spaces allowed")
+    assert info.value.field == "after" and seen == []
+
+
+def test_a_next_page_cursor_the_contract_refuses_is_the_providers_fault(flavor: Flavor) -> None:
+    page = {
+        "object": "list",
+        "data": [job_body("gptge", "completed", "video_2")],
+        "has_more": True,
+        "last_id": "no spaces allowed",
+    }
+    mock, seen = transport(httpx.Response(200, json=page))
+    got: list[str] = []
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            read_list(flavor, c, got)
+    assert got == ["video_2"] and len(seen) == 1
+    assert info.value.message.startswith("the provider's next-page cursor cannot be sent back (")
+    assert (info.value.provider, info.value.status_code) == ("gptge", 200)
+
+
+def test_a_delete_answer_that_says_nothing_is_unexpected(flavor: Flavor) -> None:
+    body = {"id": "video_1", "object": "video.deleted"}  # no `deleted`
+    answer = httpx.Response(200, json=body, headers={"x-request-id": "req-7"})
+    mock, seen = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.delete("video_1")
+    error = info.value
+    assert error.message == (
+        "cannot read the answer: ValueError: the answer does not say whether the video was deleted"
+    )
+    assert (error.provider, error.status_code, error.request_id) == ("gptge", 200, "req-7")
+    assert error.body == body and len(seen) == 1
+
+
+@pytest.mark.parametrize("operation", ["delete", "list"])
+def test_an_answer_that_is_not_json_is_unexpected_and_shown_cut(
+    flavor: Flavor, operation: str
+) -> None:
+    page = b"\xff<html>" + b"b" * 700 + b"</html>"
+    answer = httpx.Response(
+        200, content=page, headers={"content-type": "text/html", "x-request-id": "req-8"}
+    )
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.delete("video_1") if operation == "delete" else read_list(flavor, c, [])
+    error = info.value
+    assert error.message == "cannot read the answer: the body is not JSON"
+    assert (error.provider, error.status_code, error.request_id) == ("gptge", 200, "req-8")
+    assert error.body == "\ufffd<html>" + "b" * 493
+
+
+# ====================================================================== download: the file name
+
+
+@pytest.mark.parametrize(
+    ("job_id", "name"),
+    [("v-1.2/../x y:z", "v-1.2_.._x_y_z.mp4"), ("", "video.mp4")],
+    ids=["odd", "empty"],
+)
+def test_a_download_into_a_folder_is_named_safely_after_the_job(
+    flavor: Flavor, tmp_path: Path, job_id: str, name: str
+) -> None:
+    data = mp4_bytes()
+    answer = httpx.Response(200, content=data, headers={"content-type": "video/mp4"})
+    mock, seen = transport(answer)
+    job = Job(id=job_id, provider="vtrix", status="completed", progress=1.0, video_url=VIDEO)
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        saved = c.download(job, tmp_path)
+    assert saved == tmp_path / name
+    assert [p.name for p in tmp_path.iterdir()] == [name] and saved.read_bytes() == data
+    assert [str(r.url) for r in seen] == [VIDEO]
