@@ -1,6 +1,7 @@
 """The client's core flows beyond chat mode, answer by answer: which states reach
 ``on_progress`` while polling, what a download says when the answer is not the video and
-what it names its file, and how list and delete read (or fail to read) their answers.
+what it names its file, how list and delete read (or fail to read) their answers, and that
+a remix is treated as the paid create it is.
 
 Each fake provider is an httpx transport answering in order with bodies in the provider's
 words (``client_helpers.job_body``); nothing sleeps.
@@ -9,6 +10,7 @@ words (``client_helpers.job_body``); nothing sleeps.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from client_helpers import (
 from test_client_hardening import transport
 
 from sora_client import (
+    AmbiguousCreateError,
     ContentTypeError,
     GenerationFailedError,
     InvalidRequestError,
@@ -241,3 +244,34 @@ def test_a_download_into_a_folder_is_named_safely_after_the_job(
     assert saved == tmp_path / name
     assert [p.name for p in tmp_path.iterdir()] == [name] and saved.read_bytes() == data
     assert [str(r.url) for r in seen] == [VIDEO]
+
+
+# ====================================================================== remix: a create
+
+
+def test_a_remix_with_a_prompt_that_is_no_string_is_refused_unsent(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            c.remix("video_1", 42)
+    error = info.value
+    assert (error.provider, error.field, error.rule) == ("gptge", "prompt", "must be a string")
+    assert str(error) == "invalid request for gptge: prompt: must be a string" and seen == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(500, {"error": {"message": "upstream broke", "type": "server_error"}}), (200, {"ok": 1})],
+    ids=["5xx", "unreadable-2xx"],
+)
+def test_a_remix_whose_answer_hides_the_job_is_ambiguous_and_never_resent(
+    flavor: Flavor, status: int, body: Any
+) -> None:
+    mock, seen = transport(httpx.Response(status, json=body))
+    before = datetime.now(UTC)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.remix("video_1", "the same, at night")
+    assert before <= info.value.sent_at <= datetime.now(UTC)
+    assert info.value.status_code == status and len(seen) == 1, "a remix costs money"
+    assert info.value.reason.startswith(f"the server answered {status}")
