@@ -25,12 +25,13 @@ from client_helpers import (
     job_body,
     mp4_bytes,
 )
-from test_client_hardening import transport
+from test_client_hardening import Clock, Feed, transport
 
 from sora_client import (
     AmbiguousCreateError,
     ContentTypeError,
     GenerationFailedError,
+    IncompleteDownloadError,
     InvalidRequestError,
     Job,
     UnexpectedResponseError,
@@ -275,3 +276,45 @@ def test_a_remix_whose_answer_hides_the_job_is_ambiguous_and_never_resent(
     assert before <= info.value.sent_at <= datetime.now(UTC)
     assert info.value.status_code == status and len(seen) == 1, "a remix costs money"
     assert info.value.reason.startswith(f"the server answered {status}")
+
+
+# ====================================================================== download: the body
+
+
+def test_a_video_labelled_as_such_is_saved_whatever_its_first_byte(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = b"{" + mp4_bytes()  # the contract allows any bytes: only unlabelled text is refused
+    answer = httpx.Response(200, content=data, headers={"content-type": "video/mp4"})
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        saved = c.download("video_1", tmp_path / "v.mp4")
+    assert saved.read_bytes() == data
+
+
+@pytest.mark.parametrize(("first", "stalls"), [(16 * 1024 - 1, True), (16 * 1024, False)])
+def test_a_download_stalls_below_16_kib_per_timeout_window(
+    flavor: Flavor, tmp_path: Path, first: int, stalls: bool
+) -> None:
+    """The first window (5 s, the timeout) brings ``first`` bytes, the rest comes at once."""
+    clock = Clock()
+    data = (mp4_bytes() * 16)[: first + 4096]
+    pulls = iter([5.0])
+
+    def tick() -> None:
+        clock.now += next(pulls, 0.0)
+
+    feed = Feed([data[:first], data[first:]], each=tick)
+    headers = {"content-type": "video/mp4", "content-length": str(len(data))}
+    mock, seen = transport(httpx.Response(200, headers=headers, stream=feed))
+    target = tmp_path / "v.mp4"
+    with flavor.client(
+        "gptge", transport=mock, base_url=RESPX_BASE, clock=clock, timeout=5, max_retries=0
+    ) as c:
+        if stalls:
+            with pytest.raises(IncompleteDownloadError, match=f"stalled: {first} bytes in 5 s"):
+                c.download("video_1", target)
+            assert not target.exists()
+        else:
+            assert c.download("video_1", target).read_bytes() == data
+    assert len(seen) == 1
