@@ -9,6 +9,7 @@ words (``client_helpers.job_body``); nothing sleeps.
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -292,29 +293,142 @@ def test_a_video_labelled_as_such_is_saved_whatever_its_first_byte(
     assert saved.read_bytes() == data
 
 
-@pytest.mark.parametrize(("first", "stalls"), [(16 * 1024 - 1, True), (16 * 1024, False)])
+KIB16 = 16 * 1024
+
+
+#: (bytes, seconds that pass before they arrive) per chunk; the bytes of the window that
+#: stalled (None: the download completes). The timeout, hence the window, is 5 s.
+STALLS: dict[str, tuple[list[tuple[int, float]], int | None]] = {
+    "one-short": ([(KIB16 - 1, 5), (4096, 0)], KIB16 - 1),
+    "one-enough": ([(KIB16, 5), (4096, 0)], None),
+    "two-chunks-enough": ([(KIB16 - 384, 0), (384, 5), (4096, 0)], None),
+    "second-short": ([(KIB16, 5), (KIB16 - 1, 5), (4096, 0)], KIB16 - 1),
+    "second-enough": ([(KIB16, 5), (KIB16, 5), (4096, 0)], None),
+}
+
+
+@pytest.mark.parametrize("case", list(STALLS))
 def test_a_download_stalls_below_16_kib_per_timeout_window(
-    flavor: Flavor, tmp_path: Path, first: int, stalls: bool
+    flavor: Flavor, tmp_path: Path, case: str
 ) -> None:
-    """The first window (5 s, the timeout) brings ``first`` bytes, the rest comes at once."""
+    plan, stalled = STALLS[case]
     clock = Clock()
-    data = (mp4_bytes() * 16)[: first + 4096]
-    pulls = iter([5.0])
+    data = (mp4_bytes() * 40)[: sum(n for n, _ in plan)]
+    chunks, waits, start = [], iter([t for _, t in plan]), 0
+    for n, _ in plan:
+        chunks.append(data[start : start + n])
+        start += n
 
     def tick() -> None:
-        clock.now += next(pulls, 0.0)
+        clock.now += next(waits)
 
-    feed = Feed([data[:first], data[first:]], each=tick)
+    feed = Feed(chunks, each=tick)
     headers = {"content-type": "video/mp4", "content-length": str(len(data))}
     mock, seen = transport(httpx.Response(200, headers=headers, stream=feed))
     target = tmp_path / "v.mp4"
     with flavor.client(
         "gptge", transport=mock, base_url=RESPX_BASE, clock=clock, timeout=5, max_retries=0
     ) as c:
-        if stalls:
-            with pytest.raises(IncompleteDownloadError, match=f"stalled: {first} bytes in 5 s"):
+        if stalled is not None:
+            with pytest.raises(IncompleteDownloadError, match=f"stalled: {stalled} bytes in 5 s"):
                 c.download("video_1", target)
             assert not target.exists()
         else:
             assert c.download("video_1", target).read_bytes() == data
     assert len(seen) == 1
+
+
+def _broken(data: bytes, at: int, **headers: str) -> httpx.Response:
+    """A 200 video answer whose connection breaks after ``at`` bytes."""
+    head = {"content-type": "video/mp4", "content-length": str(len(data)), **headers}
+    feed = Feed([data[:at]], error=httpx.ReadError("connection reset"))
+    return httpx.Response(200, headers=head, stream=feed)
+
+
+def _rest(data: bytes, at: int, **headers: str) -> httpx.Response:
+    """The 206 that resumes ``data`` at byte ``at``."""
+    head = {
+        "content-type": "video/mp4",
+        "content-range": f"bytes {at}-{len(data) - 1}/{len(data)}",
+        "content-length": str(len(data) - at),
+        **headers,
+    }
+    return httpx.Response(206, headers=head, stream=Feed([data[at:]]))
+
+
+def _download(flavor: Flavor, tmp_path: Path, *answers: httpx.Response) -> Any:
+    mock, seen = transport(*answers)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        saved = c.download("video_1", tmp_path / "v.mp4")
+    return saved.read_bytes(), seen
+
+
+@pytest.mark.parametrize(
+    ("validators", "if_range"),
+    [
+        ({"etag": 'W/"v1"'}, None),  # a weak ETag cannot validate a range: the length does
+        ({"etag": 'W/"v1"', "last-modified": "Wed, 21 Oct 2026 07:28:00 GMT"}, "Wed, 21"),
+        ({"etag": '"v1"'}, '"v1"'),
+    ],
+    ids=["weak-etag", "weak-etag-and-date", "strong-etag"],
+)
+def test_a_broken_download_resumes_validated_by_a_strong_etag_or_the_date(
+    flavor: Flavor, tmp_path: Path, validators: dict[str, str], if_range: str | None
+) -> None:
+    data = mp4_bytes()
+    at = len(data) // 2
+    got, seen = _download(flavor, tmp_path, _broken(data, at, **validators), _rest(data, at))
+    assert got == data and len(seen) == 2
+    assert seen[1].headers["range"] == f"bytes={at}-"
+    sent = seen[1].headers.get("if-range")
+    assert sent == if_range if if_range is None else sent.startswith(if_range)
+
+
+def test_a_206_of_another_representation_starts_the_file_over(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data, other = mp4_bytes(), bytes(reversed(mp4_bytes()))
+    at = len(data) // 2
+    fresh = httpx.Response(
+        200, headers={"content-type": "video/mp4", "etag": '"v2"'}, content=other
+    )
+    got, seen = _download(
+        flavor, tmp_path, _broken(data, at, etag='"v1"'), _rest(other, at, etag='"v2"'), fresh
+    )
+    assert got == other, "two representations were spliced into one file"
+    assert (
+        len(seen) == 3 and seen[1].headers["if-range"] == '"v1"' and "range" not in seen[2].headers
+    )
+
+
+def test_a_206_without_an_etag_goes_on_where_the_file_stopped(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    at = len(data) // 3
+    got, seen = _download(flavor, tmp_path, _broken(data, at, etag='"v1"'), _rest(data, at))
+    assert got == data and len(seen) == 2
+
+
+def test_a_compressed_video_is_saved_decoded(flavor: Flavor, tmp_path: Path) -> None:
+    data = mp4_bytes()
+    packed = gzip.compress(data)
+    head = {
+        "content-type": "video/mp4",
+        "content-encoding": "gzip",
+        "content-length": str(len(packed)),
+    }
+    got, seen = _download(
+        flavor, tmp_path, httpx.Response(200, headers=head, stream=Feed([packed]))
+    )
+    assert got == data and len(seen) == 1
+
+
+def test_an_unlabelled_video_is_sniffed_on_its_first_chunk_only(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    chunks = [data[:100], b"{" + data[100:]]  # a later chunk may start with any byte
+    answer = httpx.Response(200, stream=Feed(chunks))  # no Content-Type
+    got, _ = _download(flavor, tmp_path, answer)
+    assert got == b"".join(chunks)
