@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -385,8 +386,9 @@ def test_a_broken_download_resumes_validated_by_a_strong_etag_or_the_date(
 
 
 def test_a_206_of_another_representation_starts_the_file_over(
-    flavor: Flavor, tmp_path: Path
+    flavor: Flavor, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="sora_client")
     data, other = mp4_bytes(), bytes(reversed(mp4_bytes()))
     at = len(data) // 2
     fresh = httpx.Response(
@@ -396,6 +398,7 @@ def test_a_206_of_another_representation_starts_the_file_over(
         flavor, tmp_path, _broken(data, at, etag='"v1"'), _rest(other, at, etag='"v2"'), fresh
     )
     assert got == other, "two representations were spliced into one file"
+    assert "the resumed download of gptge changed: starting over" in caplog.messages
     assert (
         len(seen) == 3 and seen[1].headers["if-range"] == '"v1"' and "range" not in seen[2].headers
     )
@@ -432,3 +435,54 @@ def test_an_unlabelled_video_is_sniffed_on_its_first_chunk_only(
     answer = httpx.Response(200, stream=Feed(chunks))  # no Content-Type
     got, _ = _download(flavor, tmp_path, answer)
     assert got == b"".join(chunks)
+
+
+def test_a_download_writes_beside_the_target_and_makes_its_folders(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    folder = tmp_path / "a" / "b"
+    during: list[list[str]] = []
+    feed = Feed([data[:500], data[500:]], each=lambda: during.append(_names(folder)))
+    answer = httpx.Response(200, headers={"content-type": "video/mp4"}, stream=feed)
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        saved = c.download("video_1", folder / "v.mp4")
+    assert saved == folder / "v.mp4" and saved.read_bytes() == data
+    # while it streamed, the only file was a hidden partial one beside the target
+    (partial,) = during[1]
+    assert partial.startswith(".v.mp4.") and partial.endswith(".part")
+    assert _names(folder) == ["v.mp4"]
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_download_that_breaks_twice_resumes_twice(flavor: Flavor, tmp_path: Path) -> None:
+    data = mp4_bytes()
+    one, two = len(data) // 3, 2 * len(data) // 3
+    second = _rest(data, one)
+    second.stream = Feed([data[one:two]], error=httpx.ReadError("reset again"))
+    got, seen = _download(
+        flavor, tmp_path, _broken(data, one, etag='"v1"'), second, _rest(data, two)
+    )
+    assert got == data
+    assert [r.headers.get("range") for r in seen] == [None, f"bytes={one}-", f"bytes={two}-"]
+
+
+def test_a_resume_learns_the_length_from_content_range(flavor: Flavor, tmp_path: Path) -> None:
+    """The first answer names no length; the 206 does, so a 206 that ends short (without an
+    error) is not taken for the whole video."""
+    data = mp4_bytes()
+    one, two = len(data) // 3, 2 * len(data) // 3
+    first = httpx.Response(
+        200,
+        headers={"content-type": "video/mp4", "etag": '"v1"'},
+        stream=Feed([data[:one]], error=httpx.ReadError("reset")),
+    )
+    short = _rest(data, one)
+    short.stream = Feed([data[one:two]])  # ends cleanly, short of the range it announced
+    got, seen = _download(flavor, tmp_path, first, short, _rest(data, two))
+    assert got == data and len(seen) == 3
+    assert seen[2].headers["range"] == f"bytes={two}-"
