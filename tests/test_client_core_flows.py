@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,13 @@ from sora_client import (
     IncompleteDownloadError,
     InvalidRequestError,
     Job,
+    NetworkError,
     UnexpectedResponseError,
 )
 
 #: where the fake provider's finished video is (another origin: a CDN)
 VIDEO = f"{CDN}/files/v.mp4"
+VIDEO_TYPE = {"content-type": "video/mp4"}
 
 # ====================================================================== polling: on_progress
 
@@ -486,3 +489,33 @@ def test_a_resume_learns_the_length_from_content_range(flavor: Flavor, tmp_path:
     got, seen = _download(flavor, tmp_path, first, short, _rest(data, two))
     assert got == data and len(seen) == 3
     assert seen[2].headers["range"] == f"bytes={two}-"
+
+
+def test_a_saved_video_is_logged_and_has_a_new_files_usual_permissions(
+    flavor: Flavor, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not the 0600 of a temp file: the mode any file this process creates gets."""
+    caplog.set_level(logging.DEBUG, logger="sora_client")
+    data = mp4_bytes()
+    got, _ = _download(flavor, tmp_path, httpx.Response(200, content=data, headers=VIDEO_TYPE))
+    reference = tmp_path / "reference"
+    reference.write_bytes(b"")
+    saved = tmp_path / "v.mp4"
+    assert got == data
+    assert stat.S_IMODE(saved.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    assert f"saved {len(data)} bytes to {saved}" in caplog.messages
+
+
+def test_a_download_that_breaks_before_any_byte_is_the_transport_error(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    answer = httpx.Response(
+        200, headers=VIDEO_TYPE, stream=Feed([], error=httpx.ReadError("connection reset"))
+    )
+    mock, seen = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+        with pytest.raises(NetworkError) as info:
+            c.download("video_1", tmp_path / "v.mp4")
+    assert str(info.value) == "connection to gptge failed (ReadError): connection reset"
+    assert isinstance(info.value.__cause__, httpx.ReadError)
+    assert len(seen) == 1 and list(tmp_path.iterdir()) == []
