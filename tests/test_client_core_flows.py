@@ -38,6 +38,7 @@ from sora_client import (
     InvalidRequestError,
     Job,
     NetworkError,
+    PollTimeoutError,
     UnexpectedResponseError,
 )
 
@@ -519,3 +520,70 @@ def test_a_download_that_breaks_before_any_byte_is_the_transport_error(
     assert str(info.value) == "connection to gptge failed (ReadError): connection reset"
     assert isinstance(info.value.__cause__, httpx.ReadError)
     assert len(seen) == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("total", [True, False], ids=["length-known", "length-unknown"])
+def test_a_download_short_on_every_attempt_says_how_far_it_got(
+    flavor: Flavor, tmp_path: Path, total: bool
+) -> None:
+    data = mp4_bytes()
+    head = {"content-length": str(len(data))} if total else {}
+    answer = httpx.Response(
+        200,
+        headers={**VIDEO_TYPE, **head},
+        stream=Feed([data[:700]], error=httpx.ReadError("connection reset")),
+    )
+    mock, seen = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+        with pytest.raises(IncompleteDownloadError) as info:
+            c.download("video_1", tmp_path / "v.mp4")
+    of = str(len(data)) if total else "an unknown number of"
+    assert str(info.value) == (
+        f"the video from gptge ended after 700 of {of} bytes "
+        "(connection to gptge failed (ReadError): connection reset)"
+    )
+    assert (info.value.received, info.value.expected) == (700, len(data) if total else None)
+    assert isinstance(info.value.__cause__, httpx.ReadError)
+    assert len(seen) == 1 and list(tmp_path.iterdir()) == []
+
+
+# ====================================================================== polling: when
+
+
+def _polling(flavor: Flavor, statuses: list[str], **kwargs: Any) -> Any:
+    """A client whose clock moves only by its sleeps, on a provider answering ``statuses``."""
+    clock, slept = Clock(), []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    answers = [httpx.Response(200, json=job_body("gptge", s, "video_1")) for s in statuses]
+    mock, seen = transport(*answers)
+    client = flavor.client(
+        "gptge", transport=mock, base_url=RESPX_BASE, clock=clock, sleep=sleep, **kwargs
+    )
+    return client, slept, seen
+
+
+def test_wait_polls_at_the_interval_it_is_given_until_its_deadline(flavor: Flavor) -> None:
+    client, slept, seen = _polling(flavor, ["in_progress"] * 4 + ["completed"], poll_interval=60)
+    with client as c:
+        done = c.wait("video_1", timeout=10, poll_interval=3)
+    assert done.completed and len(seen) == 5
+    assert slept == [3, 3, 3, 1], "the last sleep is what is left of the timeout"
+
+
+def test_wait_keeps_a_poll_interval_below_a_second(flavor: Flavor) -> None:
+    client, slept, seen = _polling(flavor, ["queued", "in_progress", "completed"])
+    with client as c:
+        assert c.wait("video_1", timeout=10, poll_interval=0.25).completed
+    assert slept == [0.25, 0.25] and len(seen) == 3
+
+
+def test_wait_gives_up_once_its_timeout_is_spent(flavor: Flavor) -> None:
+    client, slept, seen = _polling(flavor, ["in_progress"] * 4)
+    with client as c:
+        with pytest.raises(PollTimeoutError) as info:
+            c.wait("video_1", timeout=9, poll_interval=3)
+    assert slept == [3, 3, 3] and len(seen) == 4 and info.value.timeout == 9
