@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from sora_client import (
     NetworkError,
     PollTimeoutError,
     UnexpectedResponseError,
+    VideoNotReadyError,
 )
 
 #: where the fake provider's finished video is (another origin: a CDN)
@@ -587,3 +589,132 @@ def test_wait_gives_up_once_its_timeout_is_spent(flavor: Flavor) -> None:
         with pytest.raises(PollTimeoutError) as info:
             c.wait("video_1", timeout=9, poll_interval=3)
     assert slept == [3, 3, 3] and len(seen) == 4 and info.value.timeout == 9
+
+
+def test_a_body_that_ends_short_cleanly_says_so_without_a_cause(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    for sent in (700, 0):
+        head = {**VIDEO_TYPE, "content-length": str(len(data))}
+        answer = httpx.Response(200, headers=head, stream=Feed([data[:sent]] if sent else []))
+        mock, _ = transport(answer)
+        with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+            with pytest.raises(IncompleteDownloadError) as info:
+                c.download("video_1", tmp_path / "v.mp4")
+        assert str(info.value) == f"the video from gptge ended after {sent} of {len(data)} bytes"
+        assert info.value.__cause__ is None and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("at", "validators", "resumes"),
+    [
+        (0, {"etag": '"v1"'}, False),  # nothing kept: nothing to resume
+        (1, {"etag": '"v1"'}, True),
+        (700, {}, False),  # no ETag, date or length: a range could not be checked
+        (700, {"last-modified": "Wed, 21 Oct 2026 07:28:00 GMT"}, True),
+    ],
+    ids=["nothing-kept", "one-byte-kept", "no-validator", "date-only"],
+)
+def test_a_broken_download_resumes_only_what_can_be_checked(
+    flavor: Flavor,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    at: int,
+    validators: dict[str, str],
+    resumes: bool,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sora_client")
+    data = mp4_bytes()
+    first = httpx.Response(
+        200,
+        headers={**VIDEO_TYPE, **validators},
+        stream=Feed([data[:at]] if at else [], error=httpx.ReadError("connection reset")),
+    )
+    again = _rest(data, at) if resumes else httpx.Response(200, headers=VIDEO_TYPE, content=data)
+    got, seen = _download(flavor, tmp_path, first, again)
+    assert got == data and len(seen) == 2
+    assert seen[1].headers.get("range") == (f"bytes={at}-" if resumes else None)
+    word = "resume" if resumes else "retry"
+    assert any(
+        re.fullmatch(rf"download from gptge broke after {at} bytes; {word} in \d+\.\d\d s", m)
+        for m in caplog.messages
+    ), caplog.messages
+
+
+def test_a_download_gets_its_full_retry_budget(flavor: Flavor, tmp_path: Path) -> None:
+    data = mp4_bytes()
+    cuts = [400, 800, 1200]
+    answers = [_broken(data, cuts[0], etag='"v1"')]
+    for start, stop in zip(cuts, cuts[1:], strict=False):
+        part = _rest(data, start)
+        part.stream = Feed([data[start:stop]], error=httpx.ReadError("reset"))
+        answers.append(part)
+    answers.append(_rest(data, cuts[-1]))
+    got, seen = _download(flavor, tmp_path, *answers)  # max_retries=3: three breaks are fine
+    assert got == data and len(seen) == 4
+
+
+# ====================================================================== download: which job
+
+
+def test_a_download_by_id_reads_the_job_first_where_there_is_no_content_endpoint(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    done = httpx.Response(200, json=job_body("vtrix", "completed", "task_9"))
+    mock, seen = transport(done, httpx.Response(200, headers=VIDEO_TYPE, content=data))
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        saved = c.download("task_9", tmp_path / "v.mp4")
+    assert saved.read_bytes() == data
+    assert seen[0].url.path.endswith("/task_9") and str(seen[1].url) == f"{CDN}/files/task_9.mp4"
+
+
+def test_a_failed_job_is_never_downloaded(flavor: Flavor, tmp_path: Path) -> None:
+    failed = httpx.Response(200, json=job_body("vtrix", "failed", "task_9"))
+    mock, seen = transport(failed)
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(GenerationFailedError) as by_id:
+            c.download("task_9", tmp_path / "v.mp4")
+        job = Job(id="task_8", provider="vtrix", status="failed", error_message="no")
+        with pytest.raises(GenerationFailedError) as given:
+            c.download(job, tmp_path / "v.mp4")
+    assert by_id.value.job.id == "task_9" and by_id.value.job.failed
+    assert given.value.job is job and len(seen) == 1
+
+
+def test_a_job_not_done_is_not_downloaded_and_says_to_wait(flavor: Flavor, tmp_path: Path) -> None:
+    running = httpx.Response(200, json=job_body("vtrix", "in_progress", "task_9", 0.25))
+    mock, seen = transport(running)
+    job = Job(id="task_9", provider="vtrix", status="queued")
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(VideoNotReadyError) as info:
+            c.download(job, tmp_path / "v.mp4")
+    assert str(info.value) == (
+        "vtrix job task_9 is in_progress (25%): wait() for it before downloading"
+    )
+    assert len(seen) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_completed_job_is_fetched_from_the_content_endpoint_if_there_is_one(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    data = mp4_bytes()
+    mock, seen = transport(httpx.Response(200, headers=VIDEO_TYPE, content=data))
+    job = Job(id="video_1", provider="gptge", status="completed", progress=1.0)  # no URL
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        assert c.download(job, tmp_path / "v.mp4").read_bytes() == data
+    assert seen[0].url.path.endswith("/v1/videos/video_1/content")
+
+
+def test_a_completed_job_without_a_video_url_is_unexpected(flavor: Flavor, tmp_path: Path) -> None:
+    raw = {"id": "task_9", "status": "completed"}
+    job = Job(id="task_9", provider="vtrix", status="completed", progress=1.0, raw=raw)
+    mock, seen = transport()
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.download(job, tmp_path / "v.mp4")
+    error = info.value
+    assert error.message == "the completed job names no video URL"
+    assert (error.provider, error.status_code, error.body) == ("vtrix", 200, raw)
+    assert seen == []
