@@ -26,6 +26,7 @@ from client_helpers import (
     RESPX_BASE,
     Flavor,
     flavor_fixture,  # noqa: F401  (fixtures)
+    image,
     job_body,
     mp4_bytes,
 )
@@ -718,3 +719,45 @@ def test_a_completed_job_without_a_video_url_is_unexpected(flavor: Flavor, tmp_p
     assert error.message == "the completed job names no video URL"
     assert (error.provider, error.status_code, error.body) == ("vtrix", 200, raw)
     assert seen == []
+
+
+# ====================================================================== get, create: answers
+
+
+def test_a_status_answer_that_is_not_json_is_unexpected_and_shown_cut(flavor: Flavor) -> None:
+    page = b"\xff<html>" + b"c" * 700
+    answer = httpx.Response(
+        200, content=page, headers={"content-type": "text/html", "x-request-id": "req-3"}
+    )
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.get("video_1")
+    error = info.value
+    assert error.message == "cannot read the answer: the body is not JSON"
+    assert (error.provider, error.status_code, error.request_id) == ("gptge", 200, "req-3")
+    assert error.body == "\ufffd<html>" + "c" * 493
+
+
+def test_a_status_answer_that_is_no_job_is_unexpected(flavor: Flavor) -> None:
+    body = {"id": "video_1", "object": "video"}  # no status
+    mock, _ = transport(httpx.Response(200, json=body))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            c.get("video_1")
+    assert info.value.message == "cannot read the answer: KeyError: 'status'"
+    assert info.value.body == body and info.value.provider == "gptge"
+
+
+def test_a_create_answered_2xx_unreadably_is_ambiguous_naming_the_request(
+    flavor: Flavor,
+) -> None:
+    answer = httpx.Response(200, json={"ok": 1}, headers={"x-request-id": "req-5"})
+    mock, seen = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    error = info.value
+    assert (error.provider, error.request_id, error.status_code) == ("gptge", "req-5", 200)
+    assert error.reason.startswith("the server answered 200 but cannot read the answer: ")
+    assert len(seen) == 1
