@@ -34,6 +34,8 @@ from test_client_hardening import Clock, Feed, transport
 
 from sora_client import (
     AmbiguousCreateError,
+    APIError,
+    ConnectError,
     ContentTypeError,
     GenerationFailedError,
     IncompleteDownloadError,
@@ -761,3 +763,59 @@ def test_a_create_answered_2xx_unreadably_is_ambiguous_naming_the_request(
     assert (error.provider, error.request_id, error.status_code) == ("gptge", "req-5", 200)
     assert error.reason.startswith("the server answered 200 but cannot read the answer: ")
     assert len(seen) == 1
+
+
+# ====================================================================== reads: retries and errors
+
+
+def test_a_read_that_cannot_connect_is_a_connect_error_from_its_cause(flavor: Flavor) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    mock = httpx.MockTransport(refuse)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+        with pytest.raises(ConnectError) as info:
+            c.get("video_1")
+    assert str(info.value) == "could not reach gptge: connection refused"
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+@pytest.mark.parametrize("status", [300, 501])
+def test_a_status_answer_that_is_no_success_nor_retryable_is_raised_at_once(
+    flavor: Flavor, status: int
+) -> None:
+    body = job_body("gptge", "completed", "video_1")  # a job body, under a wrong status
+    mock, seen = transport(*(httpx.Response(status, json=body) for _ in range(4)))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        with pytest.raises(APIError) as info:
+            c.get("video_1")
+    assert info.value.status_code == status and len(seen) == 1
+
+
+def test_a_retried_read_is_logged_with_its_request_and_cause(
+    flavor: Flavor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sora_client")
+    error = {"error": {"message": "try later", "type": "server_error"}}
+    answers = (
+        httpx.Response(500, json=error),
+        httpx.Response(200, json=job_body("gptge", "queued")),
+    )
+    mock, seen = transport(*answers)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        assert c.get("job_1").status == "queued"
+    assert len(seen) == 2
+    pattern = r"GET /api/v1/videos/job_1 failed \(.*try later.*\); retry in \d+\.\d\d s"
+    assert any(re.fullmatch(pattern, m) for m in caplog.messages), caplog.messages
+
+
+def test_an_error_body_is_read_up_to_one_mib_and_no_further(flavor: Flavor, tmp_path: Path) -> None:
+    mib = 1 << 20
+    feed = Feed([b"x" * (mib - 1)] + [b"y"] * 10)  # 1 MiB is reached by the second chunk
+    answer = httpx.Response(404, headers={"content-type": "text/plain"}, stream=feed)
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+        with pytest.raises(APIError) as info:
+            c.download("video_1", tmp_path / "v.mp4")
+    assert info.value.status_code == 404
+    assert feed.pulled == 2 and feed.closed
