@@ -44,6 +44,7 @@ from sora_client import (
     NetworkError,
     PollTimeoutError,
     UnexpectedResponseError,
+    UnsupportedOperation,
     VideoNotReadyError,
 )
 
@@ -819,3 +820,68 @@ def test_an_error_body_is_read_up_to_one_mib_and_no_further(flavor: Flavor, tmp_
             c.download("video_1", tmp_path / "v.mp4")
     assert info.value.status_code == 404
     assert feed.pulled == 2 and feed.closed
+
+
+def test_a_list_answer_without_its_jobs_is_unexpected(flavor: Flavor) -> None:
+    body = {"object": "list", "has_more": False}  # no data
+    mock, _ = transport(httpx.Response(200, json=body, headers={"x-request-id": "req-4"}))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            read_list(flavor, c, [])
+    error = info.value
+    assert error.message == "cannot read the answer: ValueError: the list has no data array"
+    assert (error.provider, error.status_code, error.request_id) == ("gptge", 200, "req-4")
+    assert error.body == body
+
+
+def test_a_job_that_turns_out_failed_when_read_again_is_not_downloaded(
+    flavor: Flavor, tmp_path: Path
+) -> None:
+    failed = httpx.Response(200, json=job_body("vtrix", "failed", "task_9"))
+    mock, seen = transport(failed)
+    job = Job(id="task_9", provider="vtrix", status="in_progress", progress=0.5)
+    with flavor.client("vtrix", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(GenerationFailedError) as info:
+            c.download(job, tmp_path / "v.mp4")
+    assert info.value.job.id == "task_9" and info.value.job.failed and len(seen) == 1
+
+
+def test_get_in_chat_mode_says_to_wait_on_the_created_job(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptproto-chat", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(UnsupportedOperation) as info:
+            c.get("chatcmpl-1")
+    assert str(info.value) == (
+        "gptproto-chat has no status endpoint: the job is its event stream; "
+        "pass the Job from create() to wait()"
+    )
+    assert seen == []
+
+
+def test_an_empty_content_encoding_is_identity(flavor: Flavor, tmp_path: Path) -> None:
+    data = mp4_bytes()
+    head = {**VIDEO_TYPE, "content-encoding": "", "content-length": str(len(data))}
+    answer = httpx.Response(200, headers=head, stream=Feed([data[:700]]))  # ends short
+    mock, _ = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=0) as c:
+        with pytest.raises(IncompleteDownloadError, match=f"after 700 of {len(data)} bytes"):
+            c.download("video_1", tmp_path / "v.mp4")
+
+
+def test_a_trickling_error_body_is_read_until_the_timeout(flavor: Flavor, tmp_path: Path) -> None:
+    clock = Clock()
+
+    def tick() -> None:
+        clock.now += 1.0
+
+    body = json.dumps({"error": {"message": "no such video", "type": "invalid_request_error"}})
+    feed = Feed([body.encode()] + [b" "] * 30, each=tick)  # then a space a second, on and on
+    answer = httpx.Response(404, headers={"content-type": "application/json"}, stream=feed)
+    mock, _ = transport(answer)
+    with flavor.client(
+        "gptge", transport=mock, base_url=RESPX_BASE, clock=clock, timeout=5, max_retries=0
+    ) as c:
+        with pytest.raises(APIError) as info:
+            c.download("video_1", tmp_path / "v.mp4")
+    assert info.value.status_code == 404 and "no such video" in str(info.value)
+    assert feed.pulled == 5 and feed.closed, "read past the timeout, or left open"
