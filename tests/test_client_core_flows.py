@@ -25,6 +25,7 @@ from client_helpers import (
     KEY,
     RESPX_BASE,
     Flavor,
+    create_body,
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
     job_body,
@@ -885,3 +886,36 @@ def test_a_trickling_error_body_is_read_until_the_timeout(flavor: Flavor, tmp_pa
             c.download("video_1", tmp_path / "v.mp4")
     assert info.value.status_code == 404 and "no such video" in str(info.value)
     assert feed.pulled == 5 and feed.closed, "read past the timeout, or left open"
+
+
+# ====================================================================== create: before sending
+
+
+def test_a_prompt_that_is_no_string_is_refused_unsent(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            c.create(42, image=image(720, 1280), seconds=4)
+    error = info.value
+    assert (error.provider, error.field, error.rule) == ("gptge", "prompt", "must be a string")
+    assert str(error) == "invalid request for gptge: prompt: must be a string" and seen == []
+
+
+def test_seconds_given_as_digits_are_sent_as_the_number(flavor: Flavor) -> None:
+    mock, seen = transport(httpx.Response(200, json=create_body("gptge")))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        c.create("a cat", image=image(720, 1280), seconds=" 8 ", size="720x1280")
+    (request,) = seen
+    assert b'name="seconds"\r\n\r\n8\r\n' in request.content
+
+
+def test_every_problem_of_a_create_is_named_at_once_by_provider(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            # seconds the contract refuses, and an image that is not the size asked for
+            c.create("a cat", image=image(1280, 720), seconds=7, size="720x1280")
+    error = info.value
+    fields = [f for f, _ in error.problems]
+    assert error.provider == "gptge" and fields == ["seconds", "image"]
+    assert (error.field, error.rule) == error.problems[0] and seen == []
