@@ -884,7 +884,7 @@ def test_a_trickling_error_body_is_read_until_the_timeout(flavor: Flavor, tmp_pa
     ) as c:
         with pytest.raises(APIError) as info:
             c.download("video_1", tmp_path / "v.mp4")
-    assert info.value.status_code == 404 and "no such video" in str(info.value)
+    assert str(info.value) == "gptge answered 404, invalid_request_error: no such video"
     assert feed.pulled == 5 and feed.closed, "read past the timeout, or left open"
 
 
@@ -919,3 +919,45 @@ def test_every_problem_of_a_create_is_named_at_once_by_provider(flavor: Flavor) 
     fields = [f for f, _ in error.problems]
     assert error.provider == "gptge" and fields == ["seconds", "image"]
     assert (error.field, error.rule) == error.problems[0] and seen == []
+
+
+def _redirect(to: str, status: int = 307) -> httpx.Response:
+    return httpx.Response(status, headers={"location": to})
+
+
+@pytest.mark.parametrize(("hops", "made"), [(5, True), (6, False)])
+def test_a_create_follows_at_most_five_same_origin_redirects(
+    flavor: Flavor, hops: int, made: bool
+) -> None:
+    answers = [_redirect(f"{RESPX_BASE}/v1/videos?hop={i}") for i in range(hops)]
+    mock, seen = transport(*answers, httpx.Response(200, json=create_body("gptge")))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        if made:
+            assert c.create("a cat", image=image(720, 1280), seconds=4).id == "job_1"
+        else:
+            with pytest.raises(AmbiguousCreateError, match="answered 307, a redirect to provider"):
+                c.create("a cat", image=image(720, 1280), seconds=4)
+    assert len(seen) == min(hops, 5) + 1
+    assert all(r.method == "POST" and r.content == seen[0].content for r in seen)
+
+
+def test_a_create_redirected_elsewhere_is_not_followed(flavor: Flavor) -> None:
+    mock, seen = transport(_redirect("https://login.example.net/sso", 302))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    assert "to login.example.net" in info.value.reason and len(seen) == 1
+
+
+def test_a_create_that_breaks_after_sending_is_ambiguous_from_its_cause(flavor: Flavor) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset", request=request)
+
+    mock = httpx.MockTransport(broken)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    assert info.value.reason == "ReadError after the request was sent"
+    cause = info.value.__cause__
+    assert str(cause) == "connection to gptge failed (ReadError): connection reset"
+    assert isinstance(cause.__cause__, httpx.ReadError)
