@@ -961,3 +961,53 @@ def test_a_create_that_breaks_after_sending_is_ambiguous_from_its_cause(flavor: 
     cause = info.value.__cause__
     assert str(cause) == "connection to gptge failed (ReadError): connection reset"
     assert isinstance(cause.__cause__, httpx.ReadError)
+
+
+def test_a_redirect_without_a_location_is_ambiguous_and_named(flavor: Flavor) -> None:
+    answer = httpx.Response(302, headers={"x-request-id": "req-6"})
+    mock, seen = transport(answer)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    error = info.value
+    assert (
+        error.reason
+        == "the server answered 302, a redirect that the client does not follow for a create"
+    )
+    assert (error.provider, error.request_id, error.status_code) == ("gptge", "req-6", 302)
+    assert len(seen) == 1
+
+
+def test_a_create_answered_300_is_no_job(flavor: Flavor) -> None:
+    mock, seen = transport(httpx.Response(300, json=create_body("gptge")))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(AmbiguousCreateError, match="answered 300, a redirect"):
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    assert len(seen) == 1
+
+
+def test_a_chat_create_redirected_elsewhere_is_ambiguous(flavor: Flavor) -> None:
+    mock, seen = transport(_redirect("https://login.example.net/sso", 302))
+    with flavor.client("gptproto-chat", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(AmbiguousCreateError, match="a redirect to login.example.net"):
+            c.create("a cat", image=image(720, 1280))
+    assert len(seen) == 1
+
+
+def test_a_create_that_did_not_connect_is_retried_and_logged(
+    flavor: Flavor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sora_client")
+    answers = iter([None, httpx.Response(200, json=create_body("gptge"))])
+
+    def once_refused(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if answer is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return answer
+
+    mock = httpx.MockTransport(once_refused)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        assert c.create("a cat", image=image(720, 1280), seconds=4).id == "job_1"
+    pattern = r"create to gptge did not connect; retry in \d+\.\d\d s"
+    assert any(re.fullmatch(pattern, m) for m in caplog.messages), caplog.messages
