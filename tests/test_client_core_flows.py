@@ -1011,3 +1011,35 @@ def test_a_create_that_did_not_connect_is_retried_and_logged(
         assert c.create("a cat", image=image(720, 1280), seconds=4).id == "job_1"
     pattern = r"create to gptge did not connect; retry in \d+\.\d\d s"
     assert any(re.fullmatch(pattern, m) for m in caplog.messages), caplog.messages
+
+
+def test_a_create_answered_5xx_is_ambiguous_naming_the_provider(flavor: Flavor) -> None:
+    error_body = {"error": {"message": "upstream broke", "type": "server_error"}}
+    mock, seen = transport(httpx.Response(500, json=error_body))
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        with pytest.raises(AmbiguousCreateError) as info:
+            c.create("a cat", image=image(720, 1280), seconds=4)
+    assert info.value.provider == "gptge" and info.value.reason == "the server answered 500"
+    assert len(seen) == 1
+
+
+def test_a_rate_limited_create_is_retried_and_logged(
+    flavor: Flavor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sora_client")
+    limited = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+    answers = (httpx.Response(429, json=limited), httpx.Response(200, json=create_body("gptge")))
+    mock, seen = transport(*answers)
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
+        assert c.create("a cat", image=image(720, 1280), seconds=4).id == "job_1"
+    assert len(seen) == 2
+    pattern = r"create to gptge rate limited; retry in \d+\.\d\d s"
+    assert any(re.fullmatch(pattern, m) for m in caplog.messages), caplog.messages
+
+
+def test_an_image_that_cannot_be_read_is_refused_naming_the_provider(flavor: Flavor) -> None:
+    mock, seen = transport()
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
+        with pytest.raises(InvalidRequestError) as info:
+            c.create("a cat", image=b"not an image at all", seconds=4)
+    assert info.value.provider == "gptge" and seen == []
