@@ -918,6 +918,7 @@ def test_every_problem_of_a_create_is_named_at_once_by_provider(flavor: Flavor) 
     error = info.value
     fields = [f for f, _ in error.problems]
     assert error.provider == "gptge" and fields == ["seconds", "image"]
+    assert "gptge requires them to match exactly" in dict(error.problems)["image"]
     assert (error.field, error.rule) == error.problems[0] and seen == []
 
 
