@@ -9,8 +9,19 @@ to ``reports/mutation.md`` and ``reports/mutation.json``. Mutants listed in
 and are left out of the score.
 
     python tests/mutation/mutate.py [MODULE ...]    # default: every module in MODULES
+    python tests/mutation/mutate.py --resume MODULE # go on where an interrupted run stopped
+    python tests/mutation/mutate.py --resume --mutants '*ǁ_wait_chat*' MODULE  # (re)check some
 
-Not part of `make test`: a full run takes tens of minutes on two cores.
+Not part of `make test`: a full run takes tens of minutes on two cores. A big module can be run
+in chunks: ``--mutants`` takes mutmut's name patterns (fnmatch over names like
+``sora_client._core.xǁCoreǁ_wait_chat__mutmut_7`` and ``sora_client._core.x__forward__mutmut_2``)
+and checks only the mutants they match, again even if they have a result. Write a pattern that
+also matches the function's own name (``'*ǁ_wait_chat*'``, ``'*.x__forward*'``, not
+``'*_wait_chat__mutmut_*'``): mutmut picks the tests to run by it. With ``--resume`` the scratch
+copy is kept, so the results of earlier chunks stay and the summary counts every mutant checked
+so far (the rest as unchecked). ``--resume`` refreshes the scratch copy's tests first, so a
+chunk runs against the tests as they are now (a change to a module's list of test files makes
+mutmut start that module over).
 """
 
 from __future__ import annotations
@@ -87,6 +98,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_operations_answers.py",
         "tests/test_client_hardening.py",
         "tests/test_client_secrets.py",
+        "tests/test_client_chat_flow.py",
+        "tests/test_client_core_flows.py",
     ],
 }
 
@@ -133,18 +146,27 @@ cli()
 
 def scratch_for(module: str, resume: bool = False) -> Path:
     work = REPORTS / "mutation" / module.replace("/", ".").removesuffix(".py")
+    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.pyc")
     if resume and (work / "mutants").is_dir():
-        return work  # mutmut checks only the mutants it has no result for
+        # mutmut checks only the mutants it has no result for (or those named); the tests are
+        # taken as they are now (mutmut copies them on into mutants/), the sources as mutated
+        # when the run began
+        shutil.rmtree(work / "tests")
+        shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+        return _write_setup(work, module)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.pyc")
     for name in COPY:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, work / name, ignore=ignore)
         else:
             shutil.copy2(src, work / name)
+    return _write_setup(work, module)
+
+
+def _write_setup(work: Path, module: str) -> Path:
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     lines = [
         "[mutmut]",
@@ -163,7 +185,11 @@ def scratch_for(module: str, resume: bool = False) -> Path:
 
 
 def run_module(
-    module: str, max_children: int, resume: bool = False, report: bool = False
+    module: str,
+    max_children: int,
+    resume: bool = False,
+    report: bool = False,
+    patterns: list[str] | None = None,
 ) -> dict[str, object]:
     env = os.environ | {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
     if report:  # only read the results an earlier run left in its scratch copy
@@ -187,6 +213,7 @@ def run_module(
             "run",
             "--max-children",
             str(max_children),
+            *(patterns or []),
         ],
         cwd=work,
         env=env,
@@ -242,6 +269,7 @@ def summarize(
         "mutmut_exit_code": code,
         "seconds": round(elapsed) if elapsed is not None else None,
         "mutants": len(statuses),
+        "unchecked": unchecked,
         "killed": killed,
         "timeouts": timeouts,
         "survived": len(survived),
@@ -275,7 +303,7 @@ def write_summary(rows: list[dict[str, object]]) -> None:
         score = f"{r['score']:.1%}" if r["score"] is not None else "n/a"
         other = ", ".join(f"{k} {v}" for k, v in r["other"].items()) or "-"  # type: ignore[attr-defined]
         lines.append(
-            f"| {r['module']} | {r['mutants']} | {r['killed']} ({r.get('timeouts', '?')}) "
+            f"| {r['module']} | {_checked(r)} | {r['killed']} ({r.get('timeouts', '?')}) "
             f"| {r['survived']} "
             f"| {r['equivalent']} | {other} | {score} | {r['seconds'] or '-'} s |"
         )
@@ -289,6 +317,13 @@ def write_summary(rows: list[dict[str, object]]) -> None:
     (REPORTS / "mutation.md").write_text("\n".join(lines) + "\n")
 
 
+def _checked(row: dict[str, object]) -> str:
+    """``N``, or ``C of N checked`` while a chunked run is unfinished."""
+    unchecked = int(row.get("unchecked") or 0)  # type: ignore[call-overload]
+    total = int(row["mutants"])  # type: ignore[call-overload]
+    return f"{total - unchecked} of {total} checked" if unchecked else str(total)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the mutants' group goes too
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -300,20 +335,29 @@ def main() -> int:
     parser.add_argument(
         "--report", action="store_true", help="rewrite the summary from earlier runs, run nothing"
     )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        metavar="PATTERN",
+        help="check only the mutants these mutmut name patterns match (one module at a time)",
+    )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
+    if args.mutants and len(modules) != 1:
+        parser.error("--mutants needs exactly one module")
     rows = []
     for module in modules:
         print(f"{'reading' if args.report else 'mutating'} {module} ...", flush=True)
-        row = run_module(module, args.max_children, args.resume, args.report)
+        row = run_module(module, args.max_children, args.resume, args.report, args.mutants)
         rows.append(row)
         write_summary(rows)
         print(
             f"  {row['killed']} killed, {row['survived']} survived, "
-            f"{row['equivalent']} equivalent, score {row['score']}, {row['seconds']} s",
+            f"{row['equivalent']} equivalent, {row['unchecked']} unchecked, "
+            f"score {row['score']}, {row['seconds']} s",
             flush=True,
         )
     print(f"summary: {REPORTS / 'mutation.md'}")
