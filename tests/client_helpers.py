@@ -13,8 +13,9 @@ import asyncio
 import functools
 import inspect
 import io
+import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,3 +412,78 @@ def read_mp4(path: Path) -> tuple[str, int, int]:
         frames = sum(1 for _ in container.decode(stream))
         assert frames > 0
         return stream.codec_context.name, stream.width, stream.height
+
+
+# ------------------------------------------------------------------ hand-fed transports
+# (answers a test hands out one by one, bodies it controls chunk by chunk, a clock it moves)
+
+
+class Clock:
+    """The client's clock: moves only when the fake server says time passed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Feed(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body the test controls: chunks handed out one by one (``pulled`` counts
+    them), ``each`` run before each, then optionally an error (a broken connection)."""
+
+    def __init__(
+        self,
+        chunks: list[bytes],
+        each: Callable[[], None] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.chunks = chunks
+        self.each = each
+        self.error = error
+        self.pulled = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            if self.each is not None:
+                self.each()
+            self.pulled += 1
+            yield chunk
+        if self.error is not None:
+            raise self.error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def events(*chunks: Any) -> list[bytes]:
+    """One SSE event per body chunk."""
+    out = []
+    for chunk in chunks:
+        data = chunk if isinstance(chunk, str) else json.dumps(chunk, ensure_ascii=False)
+        out.append(f"data: {data}\n\n".encode())
+    return out
+
+
+def transport(*answers: httpx.Response) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """Answers in order, one per request; the requests are recorded."""
+    queue = list(answers)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return queue.pop(0)
+
+    return httpx.MockTransport(handler), seen
+
+
+def stream_answer(feed: Feed, content_type: str = "text/event-stream", **headers: str) -> Any:
+    return httpx.Response(200, headers={"content-type": content_type, **headers}, stream=feed)

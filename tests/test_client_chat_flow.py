@@ -20,11 +20,15 @@ import httpx
 import pytest
 from client_helpers import (
     RESPX_BASE,
+    Clock,
+    Feed,
     Flavor,
+    events,
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
+    stream_answer,
+    transport,
 )
-from test_client_hardening import Clock, Feed, events, stream_answer, transport
 
 import contracts
 from mockserver.dialects.gptproto_chat import FAILURE, PROGRESS, QUEUED

@@ -24,14 +24,16 @@ from client_helpers import (
     CDN,
     KEY,
     RESPX_BASE,
+    Clock,
+    Feed,
     Flavor,
     create_body,
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
     job_body,
     mp4_bytes,
+    transport,
 )
-from test_client_hardening import Clock, Feed, transport
 
 from sora_client import (
     AmbiguousCreateError,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,13 +20,18 @@ from client_helpers import (
     CDN,
     KEY,
     RESPX_BASE,
+    Clock,
+    Feed,
     Flavor,
     chat_chunk,
     create_body,
+    events,
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
     job_body,
     mp4_bytes,
+    stream_answer,
+    transport,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,61 +50,6 @@ from sora_client import (
 from sora_client._sse import LineTooLong, SSEDecoder
 
 
-class Clock:
-    """The client's clock: moves only when the fake server says time passed."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Feed(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A response body the test controls: chunks handed out one by one (``pulled`` counts
-    them), ``each`` run before each, then optionally an error (a broken connection)."""
-
-    def __init__(
-        self,
-        chunks: list[bytes],
-        each: Callable[[], None] | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        self.chunks = chunks
-        self.each = each
-        self.error = error
-        self.pulled = 0
-        self.closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            if self.each is not None:
-                self.each()
-            self.pulled += 1
-            yield chunk
-        if self.error is not None:
-            raise self.error
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self:
-            yield chunk
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def events(*chunks: Any) -> list[bytes]:
-    """One SSE event per body chunk."""
-    out = []
-    for chunk in chunks:
-        data = chunk if isinstance(chunk, str) else json.dumps(chunk, ensure_ascii=False)
-        out.append(f"data: {data}\n\n".encode())
-    return out
-
-
 def chat_events(steps: int = 8) -> list[bytes]:
     progress = [chat_chunk(f"> 🏃 Generating... {10 * (i + 1)}%\n\n") for i in range(steps)]
     done = f"> ✅ Video generated successfully, [click here]({CDN}/v.mp4) to view video~~~\n\n"
@@ -111,22 +60,6 @@ def chat_events(steps: int = 8) -> list[bytes]:
         chat_chunk(None, finish="stop"),
         "[DONE]",
     )
-
-
-def transport(*answers: httpx.Response) -> tuple[httpx.MockTransport, list[httpx.Request]]:
-    """Answers in order, one per request; the requests are recorded."""
-    queue = list(answers)
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return queue.pop(0)
-
-    return httpx.MockTransport(handler), seen
-
-
-def stream_answer(feed: Feed, content_type: str = "text/event-stream", **headers: str) -> Any:
-    return httpx.Response(200, headers={"content-type": content_type, **headers}, stream=feed)
 
 
 # ====================================================================== fault 3: chat streams
