@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -164,8 +165,14 @@ def multipart_body(image: bytes) -> bytes:
 def launched(name: str, command: list[str], port: int, probe: str, cwd: Path) -> Iterator[Server]:
     """Start a server; its start-up time is launch to the first answered request."""
     started = time.perf_counter()
+    # a session of its own: stopping it stops every process it started (granian's workers,
+    # Prism's node), even one its main process leaves behind
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     server = Server(name, port, prefix="")
     try:
@@ -183,12 +190,26 @@ def launched(name: str, command: list[str], port: int, probe: str, cwd: Path) ->
         server.startup_s = time.perf_counter() - started
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in a session of its own, and whatever it left running: a bare
+    granian stopped while its workers were still starting left one of them serving (seen:
+    five orphaned floor workers after seven quick launches)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # what is left of the group
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def start_mock(stack: ExitStack, workers: int) -> Server:
