@@ -20,9 +20,7 @@ and that two servers serve one job, not what two machines would add.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -41,6 +39,7 @@ from benchmarks.bench_serving import (
     free_port,
     launched,
     load_files,
+    print_header,
     run_wrk,
 )
 from mockserver.testing import redis_server
@@ -110,13 +109,7 @@ def main(argv: list[str]) -> int:
                     poll_together(servers, args.seconds, script, body_file)
                 )
 
-    header = (
-        f"{dt.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {POLL.name}, wrk {args.seconds:g} s per run, "
-        f"median of {args.rounds} rounds; {args.workers} workers per server"
-    )
-    print(header + ("  (QUICK: a smoke run, figures mean nothing)" if args.quick else ""))
-    print()
+    print_header(args, f"{POLL.name}; {args.workers} workers per server")
     print("| set-up | requests/s | p50 ms | p99 ms | non-2xx or errors |")
     print("|---|---:|---:|---:|---:|")
     for name, _ in setups:

@@ -344,6 +344,19 @@ def table(results: dict[tuple[str, str], Result], servers: list[Server]) -> str:
     return "\n".join(lines)
 
 
+def print_header(args: argparse.Namespace, what: str) -> str:
+    """Print the line above a wrk table (date, machine, run length, rounds, and ``what`` was
+    run) and return it, for the raw figures."""
+    header = (
+        f"{dt.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; wrk {args.seconds:g} s per run, "
+        f"median of {args.rounds} rounds; {what}"
+    )
+    print(header + ("  (QUICK: a smoke run, figures mean nothing)" if args.quick else ""))
+    print()
+    return header
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks bench_serving")
     parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")))
@@ -394,13 +407,7 @@ def main(argv: list[str]) -> int:
                     res.samples.append(run_wrk(server, load, args.seconds, script, body_file))
         report = table(results, servers)
 
-    header = (
-        f"{dt.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; wrk {args.seconds:g} s per run, "
-        f"median of {args.rounds} rounds; {args.workers} workers for the mock and the floor"
-    )
-    print(header + ("  (QUICK: a smoke run, figures mean nothing)" if args.quick else ""))
-    print()
+    header = print_header(args, f"{args.workers} workers for the mock and the floor")
     print(report)
     out = ROOT / "reports"
     out.mkdir(exist_ok=True)
