@@ -214,11 +214,20 @@ def check_contract(spec: Any, path: Path | str) -> dict[str, Operation]:
     except Exception as exc:  # the validator raises plain errors on unreadable input
         raise ContractError(path, "", f"not a valid OpenAPI document: {exc}") from exc
 
-    return index_operations(spec, path)
+    operations = index_operations(spec, path)
+    for where, node in _walk(spec):
+        if where.rsplit("/", 2)[-2:-1] == ["links"] and isinstance(node, Mapping):
+            target = node.get("operationId")
+            if target is not None and target not in operations:
+                raise ContractError(path, where, f"link names unknown operationId {target!r}")
+    return operations
 
 
 def index_operations(spec: Mapping[str, Any], path: Path | str) -> dict[str, Operation]:
-    """Index a contract's operations by operationId; check its links name existing ones."""
+    """Index a contract's operations by operationId (each one present and unique).
+
+    Cheap on purpose: a cached contract (one that passed :func:`check_contract`, links
+    included) is indexed with this alone at every start-up."""
     operations: dict[str, Operation] = {}
     for op_path, method, op in _iter_operations(spec):
         where = f"/paths/{op_path.replace('~', '~0').replace('/', '~1')}/{method}"
@@ -228,12 +237,6 @@ def index_operations(spec: Mapping[str, Any], path: Path | str) -> dict[str, Ope
         if op_id in operations:
             raise ContractError(path, where, f"duplicate operationId {op_id!r}")
         operations[op_id] = Operation(op_id, method, op_path, op, tuple(op.get("tags", ())))
-
-    for where, node in _walk(spec):
-        if where.rsplit("/", 2)[-2:-1] == ["links"] and isinstance(node, Mapping):
-            target = node.get("operationId")
-            if target is not None and target not in operations:
-                raise ContractError(path, where, f"link names unknown operationId {target!r}")
     return operations
 
 

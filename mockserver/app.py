@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 import contracts
 from mockserver import admin, dashboard, exchange, guard
+from mockserver._routing import MockFlask
 from mockserver.binding import bind
 from mockserver.config import MockConfig
 from mockserver.console import RequestLog
@@ -27,7 +28,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     """Build a mock server; ``overrides`` replace fields of ``config`` (``clock="virtual"``)."""
     config = dataclasses.replace(config or MockConfig(), **overrides)
     service = MockService.from_config(config)
-    app = Flask("mockserver", static_folder=None)
+    app = MockFlask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     # multipart text fields are short (a prompt): larger ones are a 413, file parts spool
     app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_body_bytes, 1024 * 1024)
