@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import json
 import multiprocessing
 import os
@@ -177,6 +178,10 @@ def serve(
             workers_kill_timeout=3,
         )
         announce(_banner(config, options, port))
+        # what start-up built lives as long as the server: out of the collector's sight, and
+        # not copied into each worker by a collection touching it (the gc module's advice)
+        gc.freeze()
+        gc.enable()
         if multiprocessing.get_start_method() == "fork":
             server.serve(target_loader=lambda *_: _in_worker(app), wrap_loader=False)
         else:  # spawned workers build their own app from the environment
