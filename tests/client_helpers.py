@@ -485,5 +485,35 @@ def transport(*answers: httpx.Response) -> tuple[httpx.MockTransport, list[httpx
     return httpx.MockTransport(handler), seen
 
 
+def broken_video(data: bytes, at: int, **headers: str) -> httpx.Response:
+    """A 200 video answer whose connection breaks after ``at`` bytes (the peer closes it)."""
+    head = {"content-type": "video/mp4", "content-length": str(len(data)), **headers}
+    error = httpx.RemoteProtocolError("peer closed connection without sending complete body")
+    return httpx.Response(200, headers=head, stream=Feed([data[:at]], error=error))
+
+
+def video_rest(data: bytes, at: int, **headers: str) -> httpx.Response:
+    """The 206 that resumes ``data`` at byte ``at``."""
+    head = {
+        "content-type": "video/mp4",
+        "content-range": f"bytes {at}-{len(data) - 1}/{len(data)}",
+        "content-length": str(len(data) - at),
+        **headers,
+    }
+    return httpx.Response(206, headers=head, stream=Feed([data[at:]]))
+
+
+def progress_reported(flavor: Flavor, states: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """What ``wait`` passes to ``on_progress`` while a gptge job answers these (status,
+    progress) polls in turn; every poll is asked for and the job ends completed."""
+    answers = [httpx.Response(200, json=job_body("gptge", s, "video_1", p)) for s, p in states]
+    mock, seen = transport(*answers)
+    reported: list[tuple[str, float]] = []
+    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, poll_interval=1) as c:
+        done = c.wait("video_1", on_progress=lambda j: reported.append((j.status, j.progress)))
+    assert done.completed and len(seen) == len(states)
+    return reported
+
+
 def stream_answer(feed: Feed, content_type: str = "text/event-stream", **headers: str) -> Any:
     return httpx.Response(200, headers={"content-type": content_type, **headers}, stream=feed)

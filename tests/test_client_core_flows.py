@@ -27,12 +27,15 @@ from client_helpers import (
     Clock,
     Feed,
     Flavor,
+    broken_video,
     create_body,
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
     job_body,
     mp4_bytes,
+    progress_reported,
     transport,
+    video_rest,
 )
 
 from sora_client import (
@@ -68,14 +71,11 @@ def test_polling_reports_a_state_only_when_it_moves_forward(flavor: Flavor) -> N
         ("queued", 0.0),  # a replica behind
         ("completed", 1.0),
     ]
-    answers = [httpx.Response(200, json=job_body("gptge", s, "video_1", p)) for s, p in states]
-    mock, seen = transport(*answers)
-    reported: list[tuple[str, float]] = []
-    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, poll_interval=1) as c:
-        done = c.wait("video_1", on_progress=lambda j: reported.append((j.status, j.progress)))
-    assert done.completed and len(seen) == len(states)
-    assert reported == [("queued", 0.0), ("in_progress", 0.25), ("in_progress", 0.5)] + [
-        ("completed", 1.0)
+    assert progress_reported(flavor, states) == [
+        ("queued", 0.0),
+        ("in_progress", 0.25),
+        ("in_progress", 0.5),
+        ("completed", 1.0),
     ]
 
 
@@ -352,24 +352,6 @@ def test_a_download_stalls_below_16_kib_per_timeout_window(
     assert len(seen) == 1
 
 
-def _broken(data: bytes, at: int, **headers: str) -> httpx.Response:
-    """A 200 video answer whose connection breaks after ``at`` bytes."""
-    head = {"content-type": "video/mp4", "content-length": str(len(data)), **headers}
-    feed = Feed([data[:at]], error=httpx.ReadError("connection reset"))
-    return httpx.Response(200, headers=head, stream=feed)
-
-
-def _rest(data: bytes, at: int, **headers: str) -> httpx.Response:
-    """The 206 that resumes ``data`` at byte ``at``."""
-    head = {
-        "content-type": "video/mp4",
-        "content-range": f"bytes {at}-{len(data) - 1}/{len(data)}",
-        "content-length": str(len(data) - at),
-        **headers,
-    }
-    return httpx.Response(206, headers=head, stream=Feed([data[at:]]))
-
-
 def _download(flavor: Flavor, tmp_path: Path, *answers: httpx.Response) -> Any:
     mock, seen = transport(*answers)
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, max_retries=3) as c:
@@ -391,7 +373,9 @@ def test_a_broken_download_resumes_validated_by_a_strong_etag_or_the_date(
 ) -> None:
     data = mp4_bytes()
     at = len(data) // 2
-    got, seen = _download(flavor, tmp_path, _broken(data, at, **validators), _rest(data, at))
+    got, seen = _download(
+        flavor, tmp_path, broken_video(data, at, **validators), video_rest(data, at)
+    )
     assert got == data and len(seen) == 2
     assert seen[1].headers["range"] == f"bytes={at}-"
     sent = seen[1].headers.get("if-range")
@@ -408,7 +392,11 @@ def test_a_206_of_another_representation_starts_the_file_over(
         200, headers={"content-type": "video/mp4", "etag": '"v2"'}, content=other
     )
     got, seen = _download(
-        flavor, tmp_path, _broken(data, at, etag='"v1"'), _rest(other, at, etag='"v2"'), fresh
+        flavor,
+        tmp_path,
+        broken_video(data, at, etag='"v1"'),
+        video_rest(other, at, etag='"v2"'),
+        fresh,
     )
     assert got == other, "two representations were spliced into one file"
     assert "the resumed download of gptge changed: starting over" in caplog.messages
@@ -422,7 +410,9 @@ def test_a_206_without_an_etag_goes_on_where_the_file_stopped(
 ) -> None:
     data = mp4_bytes()
     at = len(data) // 3
-    got, seen = _download(flavor, tmp_path, _broken(data, at, etag='"v1"'), _rest(data, at))
+    got, seen = _download(
+        flavor, tmp_path, broken_video(data, at, etag='"v1"'), video_rest(data, at)
+    )
     assert got == data and len(seen) == 2
 
 
@@ -475,10 +465,10 @@ def _names(folder: Path) -> list[str]:
 def test_a_download_that_breaks_twice_resumes_twice(flavor: Flavor, tmp_path: Path) -> None:
     data = mp4_bytes()
     one, two = len(data) // 3, 2 * len(data) // 3
-    second = _rest(data, one)
+    second = video_rest(data, one)
     second.stream = Feed([data[one:two]], error=httpx.ReadError("reset again"))
     got, seen = _download(
-        flavor, tmp_path, _broken(data, one, etag='"v1"'), second, _rest(data, two)
+        flavor, tmp_path, broken_video(data, one, etag='"v1"'), second, video_rest(data, two)
     )
     assert got == data
     assert [r.headers.get("range") for r in seen] == [None, f"bytes={one}-", f"bytes={two}-"]
@@ -494,9 +484,9 @@ def test_a_resume_learns_the_length_from_content_range(flavor: Flavor, tmp_path:
         headers={"content-type": "video/mp4", "etag": '"v1"'},
         stream=Feed([data[:one]], error=httpx.ReadError("reset")),
     )
-    short = _rest(data, one)
+    short = video_rest(data, one)
     short.stream = Feed([data[one:two]])  # ends cleanly, short of the range it announced
-    got, seen = _download(flavor, tmp_path, first, short, _rest(data, two))
+    got, seen = _download(flavor, tmp_path, first, short, video_rest(data, two))
     assert got == data and len(seen) == 3
     assert seen[2].headers["range"] == f"bytes={two}-"
 
@@ -638,7 +628,9 @@ def test_a_broken_download_resumes_only_what_can_be_checked(
         headers={**VIDEO_TYPE, **validators},
         stream=Feed([data[:at]] if at else [], error=httpx.ReadError("connection reset")),
     )
-    again = _rest(data, at) if resumes else httpx.Response(200, headers=VIDEO_TYPE, content=data)
+    again = (
+        video_rest(data, at) if resumes else httpx.Response(200, headers=VIDEO_TYPE, content=data)
+    )
     got, seen = _download(flavor, tmp_path, first, again)
     assert got == data and len(seen) == 2
     assert seen[1].headers.get("range") == (f"bytes={at}-" if resumes else None)
@@ -652,12 +644,12 @@ def test_a_broken_download_resumes_only_what_can_be_checked(
 def test_a_download_gets_its_full_retry_budget(flavor: Flavor, tmp_path: Path) -> None:
     data = mp4_bytes()
     cuts = [400, 800, 1200]
-    answers = [_broken(data, cuts[0], etag='"v1"')]
+    answers = [broken_video(data, cuts[0], etag='"v1"')]
     for start, stop in zip(cuts, cuts[1:], strict=False):
-        part = _rest(data, start)
+        part = video_rest(data, start)
         part.stream = Feed([data[start:stop]], error=httpx.ReadError("reset"))
         answers.append(part)
-    answers.append(_rest(data, cuts[-1]))
+    answers.append(video_rest(data, cuts[-1]))
     got, seen = _download(flavor, tmp_path, *answers)  # max_retries=3: three breaks are fine
     assert got == data and len(seen) == 4
 

@@ -23,6 +23,7 @@ from client_helpers import (
     Clock,
     Feed,
     Flavor,
+    broken_video,
     chat_chunk,
     create_body,
     events,
@@ -30,8 +31,10 @@ from client_helpers import (
     image,
     job_body,
     mp4_bytes,
+    progress_reported,
     stream_answer,
     transport,
+    video_rest,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -271,14 +274,11 @@ def test_backwards_progress_never_reaches_on_progress(flavor: Flavor) -> None:
         ("in_progress", 0.8),
         ("completed", 1.0),
     ]
-    answers = [httpx.Response(200, json=job_body("gptge", s, "video_1", p)) for s, p in states]
-    mock, _ = transport(*answers)
-    seen: list[tuple[str, float]] = []
-    with flavor.client("gptge", transport=mock, base_url=RESPX_BASE, poll_interval=1) as c:
-        done = c.wait("video_1", on_progress=lambda j: seen.append((j.status, j.progress)))
-    assert done.completed
-    assert seen == [("in_progress", 0.3), ("in_progress", 0.6), ("in_progress", 0.8)] + [
-        ("completed", 1.0)
+    assert progress_reported(flavor, states) == [
+        ("in_progress", 0.3),
+        ("in_progress", 0.6),
+        ("in_progress", 0.8),
+        ("completed", 1.0),
     ]
 
 
@@ -327,18 +327,10 @@ def test_a_create_moved_within_the_same_origin_is_followed_once(
     assert seen[0].content == seen[1].content and seen[1].headers["authorization"]
 
 
-def _broken(data: bytes, cut: int, etag: str | None = '"v1"') -> httpx.Response:
-    headers = {"content-type": "video/mp4", "content-length": str(len(data))}
-    if etag:
-        headers["etag"] = etag
-    error = httpx.RemoteProtocolError("peer closed connection without sending complete body")
-    return httpx.Response(200, headers=headers, stream=Feed([data[:cut]], error=error))
-
-
 def test_a_short_download_raises_incomplete_download_error(flavor: Flavor, tmp_path: Path) -> None:
     data = mp4_bytes()
     # every attempt breaks after 10 bytes; the server ignores Range (answers 200 again)
-    mock, seen = transport(*[_broken(data, 10, etag=None) for _ in range(4)])
+    mock, seen = transport(*[broken_video(data, 10) for _ in range(4)])
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         with pytest.raises(IncompleteDownloadError) as info:
             c.download("video_1", tmp_path / "v.mp4")
@@ -352,17 +344,8 @@ def test_a_broken_download_resumes_with_range_validated_by_etag(
 ) -> None:
     data = mp4_bytes()
     cut = len(data) // 3
-    rest = httpx.Response(
-        206,
-        headers={
-            "content-type": "video/mp4",
-            "content-range": f"bytes {cut}-{len(data) - 1}/{len(data)}",
-            "content-length": str(len(data) - cut),
-            "etag": '"v1"',
-        },
-        content=data[cut:],
-    )
-    mock, seen = transport(_broken(data, cut), rest)
+    rest = video_rest(data, cut, etag='"v1"')
+    mock, seen = transport(broken_video(data, cut, etag='"v1"'), rest)
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         path = c.download("video_1", tmp_path / "v.mp4")
     assert path.read_bytes() == data
@@ -387,7 +370,7 @@ def test_a_resume_answered_with_another_representation_starts_over(
     whole = httpx.Response(
         200, headers={"content-type": "video/mp4", "content-length": str(len(data))}, content=data
     )
-    mock, seen = transport(_broken(data, cut), other, whole)
+    mock, seen = transport(broken_video(data, cut, etag='"v1"'), other, whole)
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         path = c.download("video_1", tmp_path / "v.mp4")
     assert path.read_bytes() == data
@@ -399,16 +382,8 @@ def test_a_resume_keeps_the_credentials_and_asks_for_the_bytes_as_stored(
 ) -> None:
     data = mp4_bytes()
     cut = len(data) // 3
-    rest = httpx.Response(
-        206,
-        headers={
-            "content-type": "video/mp4",
-            "content-range": f"bytes {cut}-{len(data) - 1}/{len(data)}",
-            "etag": '"v1"',
-        },
-        content=data[cut:],
-    )
-    mock, seen = transport(_broken(data, cut), rest)
+    rest = video_rest(data, cut, etag='"v1"')
+    mock, seen = transport(broken_video(data, cut, etag='"v1"'), rest)
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         c.download("video_1", tmp_path / "v.mp4")
     first, resumed = seen
@@ -451,7 +426,9 @@ def test_a_resume_continues_only_a_206_that_carries_on_from_the_cut(
         200, headers={"content-type": "video/mp4", "content-length": str(n)}, content=data
     )
     mock, seen = transport(
-        _broken(data, cut), httpx.Response(206, headers=headers, content=body), whole
+        broken_video(data, cut, etag='"v1"'),
+        httpx.Response(206, headers=headers, content=body),
+        whole,
     )
     with flavor.client("gptge", transport=mock, base_url=RESPX_BASE) as c:
         path = c.download("video_1", tmp_path / "v.mp4")

@@ -199,11 +199,21 @@ def test_a_json_answer_is_still_judged_by_its_schema() -> None:
 # ------------------------------------------------------------- the reference's words
 
 
-def _refusal(request: OpenAPIRequest) -> list[tuple[str, str | None, str]]:
+def _refusal(
+    request: OpenAPIRequest, contract: contracts.Contract = GPTGE
+) -> list[tuple[str, str | None, str]]:
     with pytest.raises(ContractViolation) as refused:
-        GPTGE.validate_request_reference(request)
-    assert refused.value.contract == "gptge-videos"
+        contract.validate_request_reference(request)
+    assert refused.value.contract == contract.name
     return [(p.kind, p.field, p.message) for p in refused.value.problems]
+
+
+def _chat_refusal(messages: list[dict[str, object]]) -> list[tuple[str, str | None, str]]:
+    """The reference's words for a chat completion with these ``messages``."""
+    body = json.dumps({"model": "sora-2", "messages": messages}).encode()
+    headers = {**AUTH, "Content-Type": "application/json"}
+    request = OpenAPIRequest.build("POST", "/v1/chat/completions", headers=headers, body=body)
+    return _refusal(request, CHAT)
 
 
 def test_the_reference_names_a_missing_key() -> None:
@@ -350,16 +360,7 @@ def test_the_reference_names_each_problem_of_a_response() -> None:
 
 def test_the_reference_names_what_each_alternative_of_a_one_of_wanted() -> None:
     def refusal(content: object) -> list[tuple[str, str | None, str]]:
-        body = {"model": "sora-2", "messages": [{"role": "user", "content": content}]}
-        request = OpenAPIRequest.build(
-            "POST",
-            "/v1/chat/completions",
-            headers={**AUTH, "Content-Type": "application/json"},
-            body=json.dumps(body).encode(),
-        )
-        with pytest.raises(ContractViolation) as refused:
-            CHAT.validate_request_reference(request)
-        return [(p.kind, p.field, p.message) for p in refused.value.problems]
+        return _chat_refusal([{"role": "user", "content": content}])
 
     # a message's content is a string or a list of parts: a number is neither
     assert refusal(5) == [
@@ -503,16 +504,8 @@ def test_the_reference_reads_a_yaml_answer() -> None:
 
 
 def test_the_reference_joins_the_path_of_a_nested_problem_with_dots() -> None:
-    body = {"model": "sora-2", "messages": [{"role": "robot", "content": "hi"}]}
-    request = OpenAPIRequest.build(
-        "POST",
-        "/v1/chat/completions",
-        headers={**AUTH, "Content-Type": "application/json"},
-        body=json.dumps(body).encode(),
-    )
-    with pytest.raises(ContractViolation) as refused:
-        CHAT.validate_request_reference(request)
-    assert [(p.field, p.message) for p in refused.value.problems] == [
+    problems = _chat_refusal([{"role": "robot", "content": "hi"}])
+    assert [(field, message) for _, field, message in problems] == [
         ("messages.0.role", "'robot' is not one of ['system', 'user', 'assistant']")
     ]
 
