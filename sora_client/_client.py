@@ -20,7 +20,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
-from sora_client._core import Core, ProgressCallback
+from sora_client._core import DEFAULT_MAX_DOWNLOAD, Core, ProgressCallback
+from sora_client._decoding import adecoded, decoded
 from sora_client._exceptions import BodyTooLarge, ConfigurationError, translate_transport_error
 from sora_client._flow import Action, Close, Flow, Keep, Notify, Now, Read, Send, Sleep
 from sora_client._images import ImageInput
@@ -63,6 +64,7 @@ class _BaseClient(Generic[H]):
         clock: Callable[[], float] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
+        max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
@@ -85,6 +87,8 @@ class _BaseClient(Generic[H]):
             )
         if max_retries < 0:
             raise ConfigurationError("max_retries cannot be negative")
+        if max_download_size is not None and max_download_size <= 0:
+            raise ConfigurationError("max_download_size must be positive (or None: no limit)")
         self.provider = provider
         self.max_retries = max_retries
         self._adapter = cls(key, base_url, default_headers)
@@ -93,6 +97,7 @@ class _BaseClient(Generic[H]):
             RetryPolicy(max_retries=max_retries),
             poll_interval,
             exchange_timeout=_overall(timeout),
+            max_download=max_download_size,
         )
         self._timeout = timeout
         self._sleep = sleep
@@ -178,6 +183,7 @@ class SoraClient(_BaseClient[httpx.Client]):
         clock: Callable[[], float] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
+        max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         super().__init__(
             provider,
@@ -189,6 +195,7 @@ class SoraClient(_BaseClient[httpx.Client]):
             clock=clock,
             poll_interval=poll_interval,
             default_headers=default_headers,
+            max_download_size=max_download_size,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -340,7 +347,12 @@ class SoraClient(_BaseClient[httpx.Client]):
             try:
                 parts: list[bytes] = []
                 size = 0
-                for chunk in response.iter_bytes():
+                body = (
+                    iter([_read_already(response)])
+                    if _is_read(response)
+                    else decoded(response, response.iter_raw())
+                )
+                for chunk in body:
                     size += len(chunk)
                     self._check_body(response, size, started)
                     parts.append(chunk)
@@ -358,7 +370,8 @@ class SoraClient(_BaseClient[httpx.Client]):
                 if iterator is None:
                     # no chunk size: each chunk as the network delivers it (a size would make
                     # httpx hold bytes back until it is filled)
-                    iterator = response.iter_raw() if action.raw else response.iter_bytes()
+                    raw = response.iter_raw()
+                    iterator = raw if action.raw else decoded(response, raw)
                 _ITERATORS[response] = iterator
             for chunk in iterator:
                 if chunk:
@@ -414,6 +427,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         clock: Callable[[], float] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
+        max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         super().__init__(
             provider,
@@ -425,6 +439,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             clock=clock,
             poll_interval=poll_interval,
             default_headers=default_headers,
+            max_download_size=max_download_size,
         )
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -574,7 +589,12 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             try:
                 parts: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_bytes():
+                abody = (
+                    _one_chunk(_read_already(response))
+                    if _is_read(response)
+                    else adecoded(response, response.aiter_raw())
+                )
+                async for chunk in abody:
                     size += len(chunk)
                     self._check_body(response, size, started)
                     parts.append(chunk)
@@ -591,7 +611,8 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
                 if _is_read(response):
                     iterator = _one_chunk(_read_already(response))
                 else:
-                    iterator = response.aiter_raw() if action.raw else response.aiter_bytes()
+                    araw = response.aiter_raw()
+                    iterator = araw if action.raw else adecoded(response, araw)
                 _ITERATORS[response] = iterator
             async for chunk in iterator:
                 if chunk:

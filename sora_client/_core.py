@@ -7,6 +7,7 @@ actions these generators yield. The retry policy is in ``_retry``; the provider'
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -64,6 +65,9 @@ MAX_CREATE_REDIRECTS = 5
 #: a download slower than this many bytes per ``timeout`` window is a stall (curl's
 #: --speed-limit/--speed-time): a trickle cannot hold a download open for ever
 MIN_DOWNLOAD_BYTES_PER_WINDOW = 16 * 1024
+#: the largest file download() saves unless told otherwise (a 25 s 1792x1024 Sora video is
+#: tens of MB): an endless or runaway body stops here instead of filling the disk
+DEFAULT_MAX_DOWNLOAD = 1 << 30
 #: the answer has no event yet: wait() checks its deadline between reads
 _NOTHING_YET = Event("", "__nothing_yet__")
 
@@ -89,8 +93,11 @@ class Core:
         policy: RetryPolicy,
         poll_interval: float,
         exchange_timeout: float | None = None,
+        max_download: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         self.adapter = adapter
+        #: the most bytes download() writes to one file (decoded); None: no limit
+        self.max_download = max_download
         self.policy = policy
         self.poll_interval = poll_interval
         #: the overall deadline of one exchange (the drivers enforce it on whole bodies; the
@@ -615,8 +622,10 @@ class Core:
         representation, starts the file over. When every attempt ends short:
         IncompleteDownloadError, and ``target`` is left as it was."""
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(target)
+        request = _identity(request)
         fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part"
         )
         os.close(fd)
         part = _Partial(Path(tmp_name))
@@ -682,6 +691,7 @@ class Core:
             raise self._not_video(response, media_type, content)
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         identity = encoding in ("", "identity")
+        self._check_size(response, identity)
         if response.status_code == 206 and ranged:
             span = _content_range(response.headers.get("content-range"))
             etag = response.headers.get("etag")
@@ -731,6 +741,9 @@ class Core:
                         # or an HTML page saved as .mp4 is the bug this refuses
                         rest = yield from self._body(response, True)
                         raise self._not_video(response, "an unlabelled text body", chunk + rest)
+                if self.max_download is not None and part.written + len(chunk) > self.max_download:
+                    yield Close(response)
+                    raise self._too_large(f"it went on past {self.max_download} bytes")
                 out.write(chunk)
                 part.written += len(chunk)
                 window_bytes += len(chunk)
@@ -743,6 +756,26 @@ class Core:
                             )
                         window_start, window_bytes = now, 0
         yield Close(response)
+
+    def _check_size(self, response: httpx.Response, identity: bool) -> None:
+        """Refuse before reading a body whose stated length is over the download limit."""
+        if self.max_download is None or not identity:
+            return
+        span = _content_range(response.headers.get("content-range"))
+        length = response.headers.get("content-length", "").strip()
+        total = span[2] if span is not None and response.status_code == 206 else None
+        if total is None and response.status_code != 206 and length.isdigit():
+            total = int(length)
+        if total is not None and total > self.max_download:
+            raise self._too_large(f"it announced {total} bytes")
+
+    def _too_large(self, how: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the download from {self.provider} is larger than max_download_size "
+            f"({self.max_download} bytes): {how}. No file was written; pass a larger "
+            "max_download_size to the client to accept it",
+            limit=self.max_download or 0,
+        )
 
     def _not_video(self, response: httpx.Response, media_type: str, content: bytes) -> SoraError:
         try:
@@ -847,6 +880,31 @@ def _ranged(request: httpx.Request, part: _Partial) -> httpx.Request:
     if validator is not None:
         headers["If-Range"] = validator
     return httpx.Request(request.method, request.url, headers=headers)
+
+
+def _identity(request: httpx.Request) -> httpx.Request:
+    """Media is asked for as sent: no coding to inflate, offsets that resume."""
+    request.headers["Accept-Encoding"] = "identity"
+    return request
+
+
+def _remove_orphans(target: Path) -> None:
+    """Remove partial files of ``target`` left by a process that died mid-download (its pid
+    is in the name); a live process's partial file is left alone."""
+    for orphan in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        pid = orphan.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _content_range(value: str | None) -> tuple[int, int, int | None] | None:

@@ -28,7 +28,8 @@
         ├── ReadTimeoutError                no answer in time after the request was sent
         ├── NetworkError                    the connection broke while reading or writing
         ├── ProtocolError                   malformed HTTP from the server
-        │   └── ResponseTooLargeError       an answer, or an event-stream line, over the limit
+        │   └── ResponseTooLargeError       an answer, an event-stream line or a download over
+        │                                   its limit (a coded body counts decoded)
         └── IncompleteDownloadError         the body was shorter than its Content-Length
 
 httpx exceptions are translated in one place, :func:`translate_transport_error`, and raised

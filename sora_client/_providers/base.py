@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 import contracts
+from sora_client._decoding import ACCEPTED
 from sora_client._exceptions import (
     APIError,
     AuthenticationError,
@@ -148,7 +149,13 @@ class Adapter:
         return quote(job_id, safe=":@-._~")
 
     def headers(self, **extra: str) -> dict[str, str]:
-        return {**self._headers, "Authorization": self._auth, "Accept": "application/json", **extra}
+        return {
+            "Accept-Encoding": ACCEPTED,
+            **self._headers,
+            "Authorization": self._auth,
+            "Accept": "application/json",
+            **extra,
+        }
 
     def json_request(self, method: str, path: str, body: Any) -> httpx.Request:
         try:
@@ -222,6 +229,7 @@ class Adapter:
         target = httpx.URL(url)
         headers = dict(self._headers)
         headers["Accept"] = "video/mp4, application/octet-stream;q=0.9, */*;q=0.1"
+        headers["Accept-Encoding"] = "identity"
         same_origin = (target.scheme, target.host, target.port) == (
             self.base_url.scheme,
             self.base_url.host,
