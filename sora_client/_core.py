@@ -11,6 +11,7 @@ import glob
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -139,6 +140,7 @@ class Core:
             except InvalidRequestError as exc:
                 problems += exc.problems
         if problems:
+            problems = _one_set_per_field(problems, _model_of(request))
             first_field, first_rule = problems[0]
             raise InvalidRequestError(name, first_field, first_rule, problems)
         return request
@@ -880,6 +882,47 @@ def _ranged(request: httpx.Request, part: _Partial) -> httpx.Request:
     if validator is not None:
         headers["If-Range"] = validator
     return httpx.Request(request.method, request.url, headers=headers)
+
+
+_NOT_ONE_OF = re.compile(r"^(?P<value>.+) is not one of \[(?P<allowed>.*)\]$")
+
+
+def _one_set_per_field(
+    problems: list[tuple[str | None, str]], model: str | None
+) -> list[tuple[str | None, str]]:
+    """One allowed set per field, with the model it applies to. A contract states a field's
+    values twice when a model narrows them (``duration`` is 10, 15 or 25, and 10 or 15 for
+    sora-2): the narrowest set is the one that applies, and it is said once."""
+    narrowest: dict[str | None, tuple[int, str]] = {}
+    for field_name, rule in problems:
+        found = _NOT_ONE_OF.match(rule)
+        if found:
+            size = len([v for v in found["allowed"].split(",") if v.strip()])
+            narrowest[field_name] = min(narrowest.get(field_name, (size, rule)), (size, rule))
+    if any(field_name == "model" for field_name, _ in problems):
+        model = None  # a model the contract refuses narrows nothing
+    out: list[tuple[str | None, str]] = []
+    for field_name, rule in problems:
+        if field_name not in narrowest:
+            out.append((field_name, rule))
+        elif rule == narrowest[field_name][1]:
+            with_model = model is not None and field_name != "model"
+            out.append((field_name, f"{rule} with model {model}" if with_model else rule))
+    return out
+
+
+def _model_of(request: httpx.Request) -> str | None:
+    """The model a create names, from its JSON body or its multipart ``model`` part."""
+    content = request.content
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        try:
+            value = json.loads(content).get("model")
+        except (ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+    found = re.search(rb'name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n', content)
+    return found.group(1).decode("utf-8", "replace") if found else None
 
 
 def _identity(request: httpx.Request) -> httpx.Request:
