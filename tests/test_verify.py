@@ -744,3 +744,35 @@ def test_requests_left_unanswered_block_the_run_and_drift_comes_first() -> None:
     assert result.operations["listVideos"].outcome == "failed"
     # drift is news about the provider: it decides the exit code even when part failed
     assert verify.exit_code(result) == 1
+
+
+def test_one_refused_request_is_not_a_rejected_key() -> None:
+    """A create refused with 403 (no balance, no access to that model) after the free reads
+    were answered is the provider's answer to that request, not a key it rejects."""
+
+    def provider(req: httpx.Request) -> httpx.Response:
+        if req.method == "POST":
+            return httpx.Response(
+                403,
+                json={"error": {"message": "no balance", "type": "x", "param": None, "code": None}},
+            )
+        if req.url.path.endswith("/videos"):
+            return httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+        if "Authorization" not in req.headers:
+            error = {"message": "no key", "type": "x", "param": None, "code": None}
+            return httpx.Response(401, json={"error": error})
+        error = {"message": "not found", "type": "x", "param": None, "code": None}
+        return httpx.Response(404, json={"error": error})
+
+    verifier = verify.Verifier(
+        "gptge",
+        "http://provider.invalid/gptge",
+        KEY,
+        generated=0,
+        transport=httpx.MockTransport(provider),
+    )
+    result = verifier.run()
+    assert result.creates_sent == 1  # the free probes passed: the create went out
+    assert result.blockers == [], result.blockers
+    assert all(x.verified for o in result.operations.values() for x in o.exchanges)
+    assert result.operations["listVideos"].outcome == "passed"
