@@ -208,7 +208,7 @@ def run_args(
         result = verifier.run()
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("sora-mock verify: interrupted; no report written", file=err)
-        return 1
+        return EXIT_NOT_VERIFIED  # not 1: that says the provider drifted
     markdown, xml = write_reports(result, args.report_dir, redactor)
     code = exit_code(result)
     if code == EXIT_OK:
