@@ -84,12 +84,14 @@ $(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev
 mutate: $(VENV)/.installed-mutation
 	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(MODULES)
 
-# Check live providers against the contracts (needs their keys; skipped without). One with
-# PROVIDER=gptge [BASE_URL=...], or every provider when PROVIDER is not set.
+# Check live providers against the contracts (needs their keys). One with PROVIDER=gptge
+# [BASE_URL=...] (no key: exit 4), or every provider when PROVIDER is not set (those without a
+# key are skipped).
 PROVIDERS := gptproto-v3 gptproto-videos gptproto-chat gptge vtrix
 verify-live: $(VENV)/.installed-dev
 	@set -e; for p in $(or $(PROVIDER),$(PROVIDERS)); do \
-	  $(BIN)/sora-mock verify --provider $$p $(if $(BASE_URL),--base-url $(BASE_URL)) $(VERIFY_ARGS); \
+	  $(BIN)/sora-mock verify --provider $$p $(if $(BASE_URL),--base-url $(BASE_URL)) \
+	    $(if $(PROVIDER),,--skip-without-key) $(VERIFY_ARGS); \
 	done
 
 clean:

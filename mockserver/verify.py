@@ -10,6 +10,8 @@ from mockserver.conformance.providers import PLACEHOLDER_KEY, PROVIDERS
 from mockserver.conformance.redaction import REDACTED, Redactor, is_secret_name, redact
 from mockserver.conformance.reports import junit_report, markdown_report, write_reports
 from mockserver.conformance.results import (
+    EXIT_NOT_VERIFIED,
+    Blocker,
     CreateCapReached,
     Drift,
     Exchange,
@@ -17,9 +19,13 @@ from mockserver.conformance.results import (
     RunResult,
 )
 from mockserver.conformance.verifier import USER_AGENT, Verifier
-from mockserver.conformance.verify_command import add_parser, main, run_args
+from mockserver.conformance.verify_command import EXIT_CODES, add_parser, exit_code, main, run_args
 
 __all__ = [
+    "EXIT_CODES",
+    "EXIT_NOT_VERIFIED",
+    "Blocker",
+    "exit_code",
     "PLACEHOLDER_KEY",
     "PROVIDERS",
     "REDACTED",

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,38 @@ def posts(server: SoraMock, *, with_key: bool = True) -> list[dict[str, Any]]:
     ]
 
 
+def last_line(out: str) -> str:
+    return out.rstrip("\n").splitlines()[-1]
+
+
+def summary(provider: str, out: str) -> re.Match[str]:
+    """The console's last line: checks run, passed, failed, could not run, skipped (why)."""
+    match = re.fullmatch(
+        rf"{re.escape(provider)}: (?P<run>\d+) check\(s\) run: (?P<passed>\d+) passed, "
+        rf"(?P<failed>\d+) failed, (?P<error>\d+) could not run; (?P<skipped>\d+) skipped"
+        rf"(?:: (?P<why>.+))?",
+        last_line(out),
+    )
+    assert match, out
+    return match
+
+
+def suite_of(xml: ET.Element) -> ET.Element:
+    suite = xml.find("testsuite")
+    assert suite is not None
+    return suite
+
+
+def blocker_errors(xml: ET.Element) -> dict[str, str]:
+    """The JUnit ``<error>`` of each reason the run could not verify: type -> message."""
+    return {
+        e.get("type", ""): e.get("message", "")
+        for case in xml.iter("testcase")
+        if "could not verify" in case.get("name", "")
+        for e in case.iter("error")
+    }
+
+
 # --------------------------------------------------------------------------- the mock is clean
 
 
@@ -109,6 +144,15 @@ def test_verify_against_the_mock_is_clean(
     if provider == "gptproto-chat":  # the stream was read to its end, event by event
         assert re.search(r"note: [1-9][0-9]* events", markdown)
         assert "ended without" not in markdown
+    # the console ends with the run in one line, every skip with its reason
+    line = summary(provider, out)
+    skipped = {case.get("name", "").split(" ")[0] for case in suite.iter("testcase")} - {
+        e["operation"] for e in sora_mock_server.journal
+    }
+    assert int(line["run"]) == int(line["passed"]) == len(contract.operations) - len(skipped)
+    assert line["failed"] == line["error"] == "0" and int(line["skipped"]) == len(skipped)
+    for op_id in skipped:
+        assert re.search(rf"\b{op_id}\b[^;]*: (it deletes|POST on an existing)", line["why"])
 
 
 # --------------------------------------------------------------------------- creates are capped
@@ -240,30 +284,46 @@ def test_image_option_replaces_the_examples_image_url(
     assert "example.com/keeper" not in create
 
 
-def test_without_the_key_it_is_skipped_not_failed(
+def test_without_the_key_nothing_is_verified(
     sora_mock_server: SoraMock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("GPTGE_API_KEY", raising=False)
-    code = cli.main(
-        [
-            "verify",
-            "--provider",
-            "gptge",
-            "--base-url",
-            "http://provider.invalid/gptge",  # not loopback: the mock needs no key (issue 12)
-            "--report-dir",
-            str(tmp_path),
-        ]
-    )
-    assert code == 0
-    assert "skipped: set GPTGE_API_KEY to verify gptge" in capsys.readouterr().out
+    base = [
+        "verify",
+        "--provider",
+        "gptge",
+        "--base-url",
+        "http://provider.invalid/gptge",  # not loopback: the mock needs no key (issue 12)
+        "--report-dir",
+        str(tmp_path),
+    ]
+    code = cli.main(base)
+    out = capsys.readouterr().out
+    assert code == verify.EXIT_NOT_VERIFIED == 4  # nothing was checked: not a green run
+    assert "gptge: NOT VERIFIED (no-key): no check ran: GPTGE_API_KEY is not set" in out
+    line = summary("gptge", out)
+    assert line["run"] == "0" and line["skipped"] == "6"
+    assert line["why"].endswith(": no check ran: GPTGE_API_KEY is not set")
     assert sora_mock_server.journal == []
+    markdown, xml = reports(tmp_path, "gptge")
+    assert "**NOT VERIFIED**: no check ran: GPTGE_API_KEY is not set" in markdown
+    suite = suite_of(xml)
+    assert suite.get("errors") == "1" and suite.get("failures") == "0"
+    assert suite.get("skipped") == "6" and suite.get("tests") == "7"
+    assert "GPTGE_API_KEY is not set" in blocker_errors(xml)["no-key"]
+
+    # a CI matrix where some providers have no key can ask for the old "skipped"
+    assert cli.main([*base, "--skip-without-key"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: set GPTGE_API_KEY to verify gptge" in out and "NOT VERIFIED" not in out
+    assert summary("gptge", out)["skipped"] == "6"
     markdown, xml = reports(tmp_path, "gptge")
     assert "**skipped**" in markdown
     assert all(c.find("skipped") is not None for c in xml.iter("testcase"))
+    assert suite_of(xml).get("errors") == "0"
 
 
 def test_usage_errors_exit_2(
@@ -492,3 +552,227 @@ def test_a_retired_model_is_reported_as_such_not_as_drift(
     assert "RETIRED MODEL" in markdown and "DRIFT" not in markdown
     assert "model not found" in markdown
     assert junit.find(".//failure") is None
+
+
+# --------------------------------------------------------------------------- could not verify
+
+
+@pytest.mark.parametrize(
+    ("provider", "scenario", "status"),
+    [("gptge", "unauthorized", 401), ("vtrix", "forbidden", 403)],
+)
+def test_a_rejected_key_is_not_verified(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    provider: str,
+    scenario: str,
+    status: int,
+) -> None:
+    # the mock accepts any key; a key rule makes it refuse this one, as an expired key is
+    sora_mock_server.set_scenario(scenario, api_key=KEY)
+    code = run(sora_mock_server, provider, tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert code == verify.EXIT_NOT_VERIFIED
+    env = verify.PROVIDERS[provider][1]
+    assert re.search(
+        rf"^{provider}: NOT VERIFIED \(credentials\): the provider rejected the credentials: "
+        rf"it answered {status} to every request sent with them \(\d+ sent; check {env}\); "
+        r"it said: '[^']+'$",
+        out,
+        re.MULTILINE,
+    ), out
+    assert "no drift" not in out and "LEAKCHECK" not in out
+    # nothing more was sent once the free probes' credentials were refused
+    assert posts(sora_mock_server, with_key=False) == []
+    line = summary(provider, out)
+    assert line["passed"] == line["failed"] == "0" and line["run"] == line["error"] != "0"
+    assert "the provider rejected the credentials" in line["why"]
+    markdown, xml = reports(tmp_path, provider)
+    assert "**NOT VERIFIED**: the provider rejected the credentials" in markdown
+    suite = suite_of(xml)
+    assert suite.get("failures") == "0" and xml.find(".//failure") is None
+    assert int(suite.get("errors", "0")) == 1 + int(line["error"])
+    assert f"answered {status}" in blocker_errors(xml)["credentials"]
+    refused = [e for e in xml.iter("error") if e.get("type") == "credentials-rejected"]
+    assert len(refused) == int(line["error"])
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on (bound, so nothing else takes it): refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def test_an_unreachable_provider_is_not_verified(
+    closed_port: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GPTGE_API_KEY", KEY)
+    base = f"http://127.0.0.1:{closed_port}/gptge"
+    code = verify.main(["--provider", "gptge", "--base-url", base, "--report-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == verify.EXIT_NOT_VERIFIED
+    assert re.search(
+        rf"^gptge: NOT VERIFIED \(unreachable\): cannot reach {re.escape(base)}: no answer to "
+        r"any of \d+ request\(s\) \(ConnectError: .*refused",
+        out,
+        re.MULTILINE,
+    ), out
+    line = summary("gptge", out)
+    assert line["passed"] == line["failed"] == "0" and line["run"] == line["error"] != "0"
+    assert "createVideo: the provider did not answer the free probes" in line["why"]
+    _, xml = reports(tmp_path, "gptge")
+    assert xml.find(".//failure") is None and suite_of(xml).get("failures") == "0"
+    assert "refused" in blocker_errors(xml)["unreachable"]
+
+
+def test_nothing_to_check_is_not_verified(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a plan without a single request (no probe, no create, no generated case)
+    monkeypatch.setattr(verify.Verifier, "probe_specs", lambda self: [])
+    code = run(
+        sora_mock_server, "gptge", tmp_path, monkeypatch, "--max-creates", "0", "--generated", "0"
+    )
+    out = capsys.readouterr().out
+    assert code == verify.EXIT_NOT_VERIFIED
+    assert sora_mock_server.journal == []
+    assert "gptge: NOT VERIFIED (nothing-checked): no check ran: nothing was sent" in out
+    assert "no drift" not in out
+    assert summary("gptge", out)["run"] == "0"
+    _, xml = reports(tmp_path, "gptge")
+    assert "nothing was sent" in blocker_errors(xml)["nothing-checked"]
+
+
+def test_generated_cases_without_schemathesis_are_an_error(
+    sora_mock_server: SoraMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "schemathesis", None)  # `import schemathesis` fails
+    code = run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--generated", "3")
+    out = capsys.readouterr().out
+    assert code == verify.EXIT_NOT_VERIFIED
+    assert sora_mock_server.journal == []  # said before anything is sent (or paid for)
+    advice = "pip install 'sora-mock[verify]'"
+    line = next(x for x in out.splitlines() if x.startswith("gptge: NOT VERIFIED"))
+    assert line.startswith("gptge: NOT VERIFIED (missing-dependency): --generated 3 needs ")
+    assert advice in line and "-e '.[dev]'" not in out
+    assert summary("gptge", out)["run"] == "0"
+    markdown, xml = reports(tmp_path, "gptge")
+    assert advice in markdown and "**NOT VERIFIED**" in markdown
+    assert advice in blocker_errors(xml)["missing-dependency"]
+    assert suite_of(xml).get("errors") == "1"
+    # a dry run says so too; without generated cases nothing is missing
+    assert (
+        run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--generated", "3", "--dry-run") == 4
+    )
+    assert advice in capsys.readouterr().out
+    assert run(sora_mock_server, "gptge", tmp_path, monkeypatch, "--generated", "0") == 0
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "--help"])
+    text = re.sub(r"\s+", " ", capsys.readouterr().out)
+    assert "exit codes: 0 verified: no drift 1 drift:" in text
+    assert "4 could not verify: the provider rejected the credentials" in text
+    assert "pip install 'sora-mock[verify]'" in text and "--skip-without-key" in text
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectError("[Errno -2] Name or service not known"),
+        httpx.ConnectTimeout("timed out"),
+        httpx.ReadTimeout("timed out"),
+    ],
+    ids=["refused", "dns", "connect-timeout", "read-timeout"],
+)
+def test_every_way_of_not_reaching_the_provider_blocks_the_run(failure: httpx.HTTPError) -> None:
+    def fail(req: httpx.Request) -> httpx.Response:
+        raise failure
+
+    verifier = verify.Verifier(
+        "gptge", "http://provider.invalid/gptge", KEY, transport=httpx.MockTransport(fail)
+    )
+    result = verifier.run()
+    (blocker,) = result.blockers
+    assert blocker.kind == "unreachable"
+    assert f"{type(failure).__name__}: {failure}" in blocker.reason
+    assert verify.exit_code(result) == verify.EXIT_NOT_VERIFIED
+
+
+def test_requests_left_unanswered_block_the_run_and_drift_comes_first() -> None:
+    answered: list[str] = []
+
+    def flaky(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/content"):
+            raise httpx.ReadTimeout("timed out")
+        answered.append(req.url.path)
+        if req.url.path.endswith("/videos"):  # the list: a body the contract does not allow
+            return httpx.Response(200, json={"object": "list", "data": "not a list"})
+        return httpx.Response(
+            404, json={"error": {"message": "no", "type": "x", "param": None, "code": None}}
+        )
+
+    verifier = verify.Verifier(
+        "gptge",
+        "http://provider.invalid/gptge",
+        KEY,
+        max_creates=0,
+        generated=0,
+        transport=httpx.MockTransport(flaky),
+    )
+    result = verifier.run()
+    assert answered
+    kinds = [b.kind for b in result.blockers]
+    assert kinds == ["no-answer"]
+    assert "getVideoContent" in result.blockers[0].reason
+    assert result.operations["getVideoContent"].outcome == "error"
+    assert result.operations["listVideos"].outcome == "failed"
+    # drift is news about the provider: it decides the exit code even when part failed
+    assert verify.exit_code(result) == 1
+
+
+def test_one_refused_request_is_not_a_rejected_key() -> None:
+    """A create refused with 403 (no balance, no access to that model) after the free reads
+    were answered is the provider's answer to that request, not a key it rejects."""
+
+    def provider(req: httpx.Request) -> httpx.Response:
+        if req.method == "POST":
+            return httpx.Response(
+                403,
+                json={"error": {"message": "no balance", "type": "x", "param": None, "code": None}},
+            )
+        if req.url.path.endswith("/videos"):
+            return httpx.Response(200, json={"object": "list", "data": [], "has_more": False})
+        if "Authorization" not in req.headers:
+            error = {"message": "no key", "type": "x", "param": None, "code": None}
+            return httpx.Response(401, json={"error": error})
+        error = {"message": "not found", "type": "x", "param": None, "code": None}
+        return httpx.Response(404, json={"error": error})
+
+    verifier = verify.Verifier(
+        "gptge",
+        "http://provider.invalid/gptge",
+        KEY,
+        generated=0,
+        transport=httpx.MockTransport(provider),
+    )
+    result = verifier.run()
+    assert result.creates_sent == 1  # the free probes passed: the create went out
+    assert result.blockers == [], result.blockers
+    assert all(x.verified for o in result.operations.values() for x in o.exchanges)
+    assert result.operations["listVideos"].outcome == "passed"

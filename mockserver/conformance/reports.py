@@ -49,7 +49,7 @@ def _md_cell(text: str) -> str:
     return _printable(text).replace("|", "\\|").replace("\n", " ")
 
 
-def verdict(result: RunResult, markdown: bool = False) -> str:
+def verdict(result: RunResult, markdown: bool = False, blockers: bool = True) -> str:
     bold = "**" if markdown else ""
     retired = (
         f"{bold}RETIRED MODEL: the provider answers 'model not found' for "
@@ -66,13 +66,38 @@ def verdict(result: RunResult, markdown: bool = False) -> str:
             f"{bold}DRIFT: {result.drift_count} problem(s) in {len(drifted)} operation(s)"
             f"{bold} ({', '.join(drifted)})"
         )
-    if result.error_count:
+    if result.blockers and blockers:
+        parts.append(f"{bold}NOT VERIFIED{bold}: " + "; ".join(b.reason for b in result.blockers))
+    elif result.error_count and not result.blockers:
         failed = [op for op, r in result.operations.items() if r.errors]
         parts.append(
             f"{bold}NOT VERIFIED: {result.error_count} request(s) without an answer{bold} "
             f"({', '.join(failed)})"
         )
     return "; ".join(parts)
+
+
+def _skip_reason(result: RunResult, reason: str | None) -> str:
+    reason = reason or result.skipped or "nothing to send"
+    return reason.removeprefix("not sent: ")
+
+
+def summary_line(result: RunResult) -> str:
+    """The run in one line: checks (one per operation) run, passed, failed, could not run,
+    and every skip with its reason."""
+    tally = result.tally()
+    ran = tally["passed"] + tally["failed"] + tally["error"]
+    skips: dict[str, list[str]] = {}
+    for op_id, op_result in result.operations.items():
+        if op_result.outcome == "skipped":
+            skips.setdefault(_skip_reason(result, op_result.not_sent), []).append(op_id)
+    text = (
+        f"{result.provider}: {ran} check(s) run: {tally['passed']} passed, "
+        f"{tally['failed']} failed, {tally['error']} could not run; {tally['skipped']} skipped"
+    )
+    if skips:
+        text += ": " + "; ".join(f"{', '.join(ops)}: {why}" for why, ops in skips.items())
+    return text
 
 
 def markdown_report(result: RunResult, redactor: Redactor) -> str:
@@ -86,7 +111,10 @@ def markdown_report(result: RunResult, redactor: Redactor) -> str:
         f"- Started: {result.started}, took {result.seconds:.1f} s",
     ]
     if result.skipped:
-        lines += [f"- Result: **skipped**: {result.skipped}", ""]
+        outcome = (
+            verdict(result, markdown=True) if result.blockers else f"**skipped**: {result.skipped}"
+        )
+        lines += [f"- Result: {outcome}", ""]
         return redactor.final_pass("\n".join(lines) + "\n")
     summary_line = verdict(result, markdown=True)
     lines += [
@@ -139,6 +167,11 @@ def markdown_report(result: RunResult, redactor: Redactor) -> str:
             if exchange.error:
                 number += 1
                 lines.append(f"{number}. {request}: no answer: {_printable(exchange.error)}")
+            elif exchange.unverified:
+                number += 1
+                lines.append(
+                    f"{number}. {request}: not verified: {_printable(exchange.unverified)}"
+                )
             if not exchange.problems:
                 continue
             number += 1
@@ -188,6 +221,17 @@ def junit_report(result: RunResult, redactor: Redactor) -> str:
                     case, "error", message=clean(f"{request}: {exchange.error}"), type="no-answer"
                 )
                 element.text = clean(exchange.error)
+            elif exchange.unverified:
+                errors += 1
+                element = ET.SubElement(
+                    case,
+                    "error",
+                    message=clean(f"{request}: {exchange.unverified}"),
+                    type="credentials-rejected",
+                )
+                element.text = clean(
+                    f"{request} ({exchange.kind}) -> {exchange.status}\n{exchange.excerpt}"
+                )
             for problem in exchange.problems:
                 failures += 1
                 element = ET.SubElement(
@@ -207,6 +251,21 @@ def junit_report(result: RunResult, redactor: Redactor) -> str:
                 for x in op_result.exchanges
             )
         )
+    for blocker in result.blockers:
+        # JUnit's error: the check could not run (a failure would say the provider drifted)
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=clean(f"verify.{result.provider}"),
+            name=clean(f"{result.provider}: could not verify ({blocker.kind})"),
+            time="0.000",
+        )
+        tests += 1
+        errors += 1
+        element = ET.SubElement(
+            case, "error", message=clean(f"{result.provider}: {blocker.reason}"), type=blocker.kind
+        )
+        element.text = clean(blocker.reason)
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))

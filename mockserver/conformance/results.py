@@ -1,4 +1,5 @@
-"""What a verification run found: one :class:`Exchange` per request, grouped by operation."""
+"""What a verification run found: one :class:`Exchange` per request, grouped by operation,
+and what kept the run from verifying (:class:`Blocker`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,28 @@ class Exchange:
     error: str | None = None
     excerpt: str = ""
     notes: list[str] = field(default_factory=list)
+    #: sent with the run's credentials (the free probe without them is not)
+    authenticated: bool = False
+    #: why the answer verifies nothing although one came (the credentials were rejected)
+    unverified: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """An answer came and was judged for what it is meant to check."""
+        return self.error is None and self.unverified is None
+
+
+#: exit code of a run that could not verify the provider (the other codes: verify_command)
+EXIT_NOT_VERIFIED = 4
+
+
+@dataclass
+class Blocker:
+    """Why (part of) a run could not verify the provider: a setup problem, not drift."""
+
+    #: no-key, missing-dependency, credentials, unreachable, no-answer, nothing-checked
+    kind: str
+    reason: str
 
 
 @dataclass
@@ -44,7 +67,17 @@ class OperationResult:
 
     @property
     def errors(self) -> list[Exchange]:
-        return [x for x in self.exchanges if x.error]
+        """Exchanges that verify nothing: no answer, or the credentials were rejected."""
+        return [x for x in self.exchanges if not x.verified]
+
+    @property
+    def outcome(self) -> str:
+        """passed, failed (drift), error (could not run) or skipped (nothing sent)."""
+        if not self.exchanges:
+            return "skipped"
+        if self.drift:
+            return "failed"
+        return "error" if self.errors else "passed"
 
     @property
     def statuses(self) -> Counter[str]:
@@ -67,6 +100,8 @@ class RunResult:
     skipped: str | None = None
     #: models the provider answered "model not found" for: retired, not drift
     retired_models: list[str] = field(default_factory=list)
+    #: what kept the run from verifying the provider (setup problems, not drift)
+    blockers: list[Blocker] = field(default_factory=list)
 
     @property
     def drift_count(self) -> int:
@@ -82,7 +117,14 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.drift_count == 0 and self.error_count == 0
+        return self.drift_count == 0 and self.error_count == 0 and not self.blockers
+
+    def block(self, kind: str, reason: str) -> None:
+        self.blockers.append(Blocker(kind, reason))
+
+    def tally(self) -> Counter[str]:
+        """Checks (one per operation of the contract) by outcome."""
+        return Counter(o.outcome for o in self.operations.values())
 
 
 class CreateCapReached(RuntimeError):

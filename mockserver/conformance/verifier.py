@@ -177,8 +177,13 @@ class Verifier(Planner):
                         f"[link {name}] GET {self.base_url}{target.path} ({where}) "
                         "once the job ends"
                     )
-        for spec in self.generated_specs():
-            line(self.describe(spec))
+        missing = self.generation_missing()
+        if missing is not None:
+            self.result.block("missing-dependency", missing)
+            self.say(f"     generated read cases: cannot run: {missing}")
+        else:
+            for spec in self.generated_specs():
+                line(self.describe(spec))
         for op_id, reason in self.not_sent_reasons().items():
             self.say(f"     {op_id}: {reason}")
         paid = min(self.max_creates, len(self.create_operations()))
@@ -215,7 +220,9 @@ class Verifier(Planner):
                 )
             self.creates_sent += 1
             self.result.creates_sent = self.creates_sent
-        exchange = Exchange(spec.kind, spec.method, self.redact(str(request.url)))
+        exchange = Exchange(
+            spec.kind, spec.method, self.redact(str(request.url)), authenticated=authenticated
+        )
         self.result.operations[spec.operation.operation_id].exchanges.append(exchange)
         started = time.monotonic()
         document: Any = None
@@ -333,6 +340,8 @@ class Verifier(Planner):
             verdict = f"ERROR {exchange.error}"
         elif exchange.problems:
             verdict = f"DRIFT ({len(exchange.problems)})"
+        elif exchange.authenticated and exchange.status in REJECTED:
+            verdict = "refused the credentials"
         else:
             verdict = "ok"
         status = exchange.status if exchange.status is not None else "-"
@@ -351,6 +360,12 @@ class Verifier(Planner):
             f"sora-mock verify {self.provider}: contract {self.contract.name} against "
             f"{self.base_url} (at most {self.max_creates} paid create(s))"
         )
+        missing = self.generation_missing()
+        if missing is not None:
+            # a part asked for cannot run: say so before anything is sent (or paid for)
+            self.result.block("missing-dependency", missing)
+            self._not_sent("not sent: the run stopped before sending anything (--generated)")
+            return self._finish(started)
         with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
             self._client = client
             try:
@@ -360,10 +375,15 @@ class Verifier(Planner):
                     self.result.notes.append(
                         "no free probe got an answer: no create and no generated case was sent"
                     )
-                    for op in self.create_operations()[: self.max_creates]:
-                        self.result.operations[
-                            op.operation_id
-                        ].not_sent = "not sent: the provider did not answer the free probes"
+                    self._not_sent("not sent: the provider did not answer the free probes")
+                    return self._finish(started)
+                if _rejected(probes):
+                    # every probe with the credentials was refused them: nothing more can pass
+                    self.result.notes.append(
+                        "the free probes' credentials were rejected: no create and no "
+                        "generated case was sent"
+                    )
+                    self._not_sent("not sent: the provider rejected the credentials")
                     return self._finish(started)
                 for op in self.create_operations()[: self.max_creates]:
                     self._create_and_follow(op)
@@ -375,9 +395,52 @@ class Verifier(Planner):
                 self._client = None
         return self._finish(started)
 
+    def _not_sent(self, reason: str) -> None:
+        for op_result in self.result.operations.values():
+            if not op_result.exchanges and op_result.not_sent is None:
+                op_result.not_sent = reason
+
     def _finish(self, started: float) -> RunResult:
         self.result.seconds = time.monotonic() - started
+        self._assess()
         return self.result
+
+    def _assess(self) -> None:
+        """Say what kept this run from verifying the provider: no answer at all, rejected
+        credentials, requests without an answer, or nothing sent."""
+        result = self.result
+        exchanges = [x for o in result.operations.values() for x in o.exchanges]
+        failed = [x for x in exchanges if x.error]
+        if exchanges and len(failed) == len(exchanges):
+            result.block(
+                "unreachable",
+                f"cannot reach {self.redact(self.base_url)}: no answer to any of "
+                f"{len(exchanges)} request(s) ({failed[0].error})",
+            )
+        elif failed:
+            ops = sorted(
+                {op for op, o in result.operations.items() if any(x.error for x in o.exchanges)}
+            )
+            result.block(
+                "no-answer",
+                f"{len(failed)} of {len(exchanges)} request(s) got no answer "
+                f"({', '.join(ops)}; first: {failed[0].error})",
+            )
+        if _rejected(exchanges):
+            authenticated = [x for x in exchanges if x.authenticated and x.status is not None]
+            statuses = "/".join(sorted({str(x.status) for x in authenticated}))
+            for exchange in authenticated:
+                exchange.unverified = f"{exchange.status}: the credentials were rejected"
+            said = next((_message(x.excerpt) for x in authenticated if x.excerpt), "")
+            env_var = PROVIDERS[self.provider][1]
+            result.block(
+                "credentials",
+                f"the provider rejected the credentials: it answered {statuses} to every "
+                f"request sent with them ({len(authenticated)} sent; check {env_var})"
+                + (f"; it said: {said}" if said else ""),
+            )
+        if not result.blockers and not any(x.verified for x in exchanges):
+            result.block("nothing-checked", "no check ran: nothing was sent")
 
     def _create_and_follow(self, op: Operation) -> None:
         try:
@@ -477,6 +540,30 @@ class Verifier(Planner):
                 return
             self.sleep(self.poll_interval)
             slept += self.poll_interval
+
+
+#: the statuses with which a provider refuses credentials
+REJECTED = frozenset({401, 403})
+
+
+def _rejected(exchanges: list[Exchange]) -> bool:
+    """True if requests went out with the credentials and every one answered was refused."""
+    answered = [x for x in exchanges if x.authenticated and x.status is not None]
+    return bool(answered) and all(x.status in REJECTED for x in answered)
+
+
+def _message(excerpt: str) -> str:
+    """The error message of an (already redacted) answer, else the start of its excerpt."""
+    try:
+        document = json.loads(excerpt)
+    except ValueError:
+        return safe_excerpt(excerpt, 160)
+    error = document.get("error", document) if isinstance(document, dict) else None
+    if isinstance(error, dict):
+        for name in ("message", "error_message", "msg", "detail"):
+            if isinstance(error.get(name), str) and error[name].strip():
+                return safe_excerpt(repr(error[name]), 160)
+    return safe_excerpt(excerpt, 160)
 
 
 def retired_model(spec: RequestSpec, exchange: Exchange, document: Any) -> str | None:

@@ -1,9 +1,7 @@
 """``sora-mock verify``: its command line (see :mod:`mockserver.conformance` for the run).
 
-Exit codes: 0 no drift (or skipped: no key), 1 drift or a request that could not be
-completed, 2 usage error, 3 no drift but the provider answers "model not found" for the model
-asked for (retired: its lifecycle could not be checked). Against a loopback base URL (the
-mock) no key is needed: a placeholder key is sent, and the run says so.
+Against a loopback base URL (the mock) no key is needed: a placeholder key is sent, and the
+run says so. The exit codes are :data:`EXIT_CODES` (also in ``sora-mock verify --help``).
 """
 
 from __future__ import annotations
@@ -23,8 +21,26 @@ import httpx
 import contracts
 from mockserver.conformance.providers import PLACEHOLDER_KEY, PROVIDERS, is_loopback
 from mockserver.conformance.redaction import Redactor
-from mockserver.conformance.reports import verdict, write_reports
+from mockserver.conformance.reports import summary_line, verdict, write_reports
+from mockserver.conformance.results import EXIT_NOT_VERIFIED, RunResult
 from mockserver.conformance.verifier import Sleep, Verifier
+
+EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_RETIRED = 0, 1, 2, 3
+#: the exit codes, most important first: a run with drift exits 1 even if part of it could
+#: not be verified (the console and the reports say which part)
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  verified: no drift
+  {EXIT_DRIFT}  drift: the provider answered something its contract does not allow
+  {EXIT_USAGE}  usage error (bad option or --base-url)
+  {EXIT_RETIRED}  no drift, but the provider answers "model not found" for the model asked for
+     (retired: its lifecycle could not be checked)
+  {EXIT_NOT_VERIFIED}  could not verify: the provider rejected the credentials (401/403 to every
+     request sent with them), could not be reached (connection refused, DNS, timeout) or
+     left requests unanswered, the key is not set (see --skip-without-key), a part asked
+     for cannot run (--generated N without schemathesis: pip install 'sora-mock[verify]'),
+     or no check ran at all
+"""
 
 
 def _non_negative_int(text: str) -> int:
@@ -49,6 +65,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Send free probes, at most --max-creates paid creates (following the "
         "contract's links) and generated read cases to a provider, validate every answer "
         "against the contract, and write verify-<provider>.md and .xml.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
     p.add_argument(
@@ -88,9 +106,27 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=10,
         metavar="N",
-        help="generated read (GET) cases per operation (default 10; 0: none)",
+        help="generated read (GET) cases per operation (default 10; 0: none); they need "
+        "schemathesis: pip install 'sora-mock[verify]'",
+    )
+    p.add_argument(
+        "--skip-without-key",
+        action="store_true",
+        help="when the provider's key is not set, report the run skipped and exit 0 (for a CI "
+        "matrix where some providers have no key); by default that exits 4: nothing was checked",
     )
     return p
+
+
+def exit_code(result: RunResult) -> int:
+    """The run's exit code (see :data:`EXIT_CODES`)."""
+    if result.drift_count:
+        return EXIT_DRIFT
+    if result.blockers or result.error_count:
+        return EXIT_NOT_VERIFIED
+    if result.retired_models:
+        return EXIT_RETIRED
+    return EXIT_OK
 
 
 def run_args(
@@ -148,32 +184,51 @@ def run_args(
         )
     if args.dry_run:
         if not api_key:
-            verifier.say(f"({env_var} is not set: a real run would be skipped)")
+            verifier.say(f"({env_var} is not set: a real run would not verify anything)")
         verifier.dry_run()
-        return 0
+        if verifier.result.blockers:
+            _say_blockers(verifier, verifier.result)
+            return EXIT_NOT_VERIFIED
+        return EXIT_OK
     if not api_key:
-        message = f"skipped: set {env_var} to verify {args.provider}"
-        print(message, file=out)
-        verifier.result.skipped = message
-        write_reports(verifier.result, args.report_dir, redactor)
-        return 0
+        message = f"no check ran: {env_var} is not set"
+        result = verifier.result
+        result.skipped = message
+        if not args.skip_without_key:
+            result.block("no-key", f"{message} (set it to verify {args.provider})")
+        markdown, xml = write_reports(result, args.report_dir, redactor)
+        if result.blockers:
+            _say_blockers(verifier, result)
+        else:
+            verifier.say(f"skipped: set {env_var} to verify {args.provider}")
+        verifier.say(f"Reports: {markdown}, {xml}")
+        verifier.say(summary_line(result))
+        return exit_code(result)
     try:
         result = verifier.run()
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("sora-mock verify: interrupted; no report written", file=err)
-        return 1
+        return EXIT_NOT_VERIFIED  # not 1: that says the provider drifted
     markdown, xml = write_reports(result, args.report_dir, redactor)
-    if result.ok and result.retired_models:
-        verifier.say(f"{verdict(result)}. Reports: {markdown}, {xml}")
-        return 3
-    if result.ok:
+    code = exit_code(result)
+    if code == EXIT_OK:
         verifier.say(
             f"no drift: {result.requests} requests, {result.creates_sent} paid create(s). "
             f"Reports: {markdown}, {xml}"
         )
-        return 0
-    verifier.say(f"{verdict(result)}. Reports: {markdown}, {xml}")
-    return 1
+    else:  # what could not be verified has lines of its own, below
+        said = verdict(result, blockers=False)
+        verifier.say(
+            f"{said}. Reports: {markdown}, {xml}" if said else f"Reports: {markdown}, {xml}"
+        )
+    _say_blockers(verifier, result)
+    verifier.say(summary_line(result))
+    return code
+
+
+def _say_blockers(verifier: Verifier, result: RunResult) -> None:
+    for blocker in result.blockers:
+        verifier.say(f"{result.provider}: NOT VERIFIED ({blocker.kind}): {blocker.reason}")
 
 
 def main(argv: Sequence[str] | None = None, **kwargs: Any) -> int:
