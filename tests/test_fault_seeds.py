@@ -105,14 +105,17 @@ def test_the_same_put_then_the_same_requests_give_the_same_faults(store_spec: st
 
 
 def test_a_setting_holds_from_the_next_request_whichever_worker_answers(store_spec: str) -> None:
-    """A worker that drew from the old setting a moment ago draws from the new one at once."""
+    """A worker that answered a moment ago under the old setting draws from the new one at
+    once: no worker keeps a copy of the rate or the seed."""
     apps = workers(store_spec)
+    unfaulted = [UNFAULTED["POST" if n % 3 == 2 else "GET"] for n in range(ROUND)]
+    assert one_round(apps) == unfaulted  # the start-up rate, 0, on every worker
     put_faults(apps[0], rate=0.5, seed=7)
-    one_round(apps)  # every worker has drawn from seed 7
+    assert one_round(apps) == started_with(0.5, 7)
     put_faults(apps[0], rate=0.5, seed=8)
     assert one_round(apps) == started_with(0.5, 8)
-    put_faults(apps[0], rate=0.0, seed=8)
-    assert one_round(apps) == [UNFAULTED["POST" if n % 3 == 2 else "GET"] for n in range(ROUND)]
+    put_faults(apps[-1], rate=0.0, seed=8)
+    assert one_round(apps) == unfaulted
     put_faults(apps[0], rate=1.0)
     assert set(one_round(apps)) <= {429, 500}
 
