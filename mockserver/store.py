@@ -1,5 +1,5 @@
 """Where everything a client can observe lives: jobs, reference images, scenario rules, the
-virtual clock, rate-limit buckets, the fault stream's counter and the request journal.
+virtual clock, rate-limit buckets, the fault stream (its setting and place) and the journal.
 
 ``MemoryStore`` keeps it in this process (one worker). ``SQLiteStore`` keeps it in one SQLite
 file in WAL mode: jobs survive a restart, and every worker process of one server shares it, so
