@@ -119,7 +119,7 @@ class RedisStore(JobListing):
         self._take_token = self.redis.register_script(_TAKE_TOKEN)
         self._take_rule = self.redis.register_script(_TAKE_RULE)
         self._faults_next = self.redis.register_script(_FAULTS_NEXT)
-        #: a read request's clock and "any rules?", read together (see read_instant)
+        #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
 
     @staticmethod
