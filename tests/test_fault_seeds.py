@@ -170,14 +170,14 @@ def served_round(server: Served) -> list[int]:
 def test_two_served_workers_repeat_the_faults_after_the_same_put() -> None:
     with served() as server:  # 2 workers on one SQLite store
         with server.client() as admin:
-            settings = []
+            rounds = []
             for _ in range(2):
                 put = admin.put("/__mock/faults", json={"rate": 0.5, "seed": 7})
-                settings.append(put.status_code)
-                settings.append(served_round(server))
+                assert put.status_code == 200, put.text
+                rounds.append(served_round(server))
             journal = admin.get("/__mock/journal", params={"limit": 1000}).json()["data"]
-    first = settings[1]
-    assert settings == [200, first, 200, first]
+    first, second = rounds
+    assert second == first
     assert {429, 500} <= set(first) and {404, 415} <= set(first), first
     draws = [e for e in journal if e["path"].startswith("/gptge/")]
     assert len(draws) == 2 * ROUND
