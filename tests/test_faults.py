@@ -154,6 +154,16 @@ def test_a_run_time_setting_wins_until_a_reset_and_each_restart_counts_from_one(
     assert [store.faults_next(0.5, 7) for _ in range(2)] == [(0.5, 7, 1), (0.5, 7, 2)]
 
 
+def test_a_sqlite_file_keeps_the_setting_and_the_place_across_a_restart(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "faults.db")
+    RandomFaults(0.0, 7, first).restart(0.5, 3)
+    assert first.faults_next(0.0, 7) == (0.5, 3, 1)
+    first.close()
+    again = SQLiteStore(tmp_path / "faults.db")  # the server started again, same flags
+    assert RandomFaults(0.0, 7, again).setting() == (0.5, 3)
+    assert again.faults_next(0.0, 7) == (0.5, 3, 2)
+
+
 def test_sqlite_draws_at_rate_0_without_writing(tmp_path: Path) -> None:
     """Every request asks for a draw: with no fault rate in force it is a read alone (no
     write lock for every request of every worker)."""
