@@ -89,27 +89,52 @@ def parse(value: str, source: str = "header") -> Selected:
 
 
 class RandomFaults:
-    """A seeded stream of faults: the same seed gives the same faults for the same request order.
+    """The seeded fault stream: the same seed and the same requests in the same order give the
+    same faults.
 
-    The n-th request of the server (counted in the store, so every worker shares one count)
-    draws from a generator seeded with ``(seed, n)``: which requests are hit depends only on the
-    seed and their order, however many workers serve them.
+    The n-th request to draw since the stream (re)started draws from a generator seeded with
+    ``(seed, n)``. The rate, the seed and n live together in the store, so every worker (and
+    every server on one Redis) draws from one stream, and a change made through one worker
+    holds for the very next request, whichever worker answers it. The rate and seed given
+    here (``--fault-rate``, ``--fault-seed``) are in force until one is set at run time
+    (:meth:`restart`), and again after a reset of the store.
     """
 
-    def __init__(self, rate: float, seed: int, counter: Counter) -> None:
-        if not 0.0 <= rate <= 1.0 or math.isnan(rate):
-            raise ValueError("fault rate must be between 0 and 1")
-        self.rate = rate
+    def __init__(self, rate: float, seed: int, stream: FaultStream) -> None:
+        self.rate = check_rate(rate)
         self.seed = seed
-        self._counter = counter
+        self._stream = stream
 
     def draw(self) -> Selected | None:
-        if self.rate <= 0:
-            return None
-        rng = random.Random(f"{self.seed}:{self._counter.next_count('faults')}")
-        if rng.random() >= self.rate:
-            return None
-        return Selected(rng.choice(RANDOM_FAULTS), None, "random")
+        taken = self._stream.faults_next(self.rate, self.seed)
+        return None if taken is None else fault_at(*taken)
+
+    def setting(self) -> tuple[float, int]:
+        """The rate and seed in force."""
+        return self._stream.faults_setting() or (self.rate, self.seed)
+
+    def restart(self, rate: float, seed: int | None = None) -> tuple[float, int]:
+        """Set the rate and seed (``None``: the seed in force) and start the stream again from
+        its first draw, even when both are as they were. Returns the setting now in force."""
+        rate = check_rate(rate)
+        if seed is None:
+            seed = self.setting()[1]
+        self._stream.faults_restart(rate, seed)
+        return rate, seed
+
+
+def check_rate(rate: float) -> float:
+    if not 0.0 <= rate <= 1.0 or math.isnan(rate):
+        raise ValueError("fault rate must be between 0 and 1")
+    return rate
+
+
+def fault_at(rate: float, seed: int, n: int) -> Selected | None:
+    """What the n-th draw of the stream seeded with ``seed`` gives at ``rate``."""
+    rng = random.Random(f"{seed}:{n}")
+    if rng.random() >= rate:
+        return None
+    return Selected(rng.choice(RANDOM_FAULTS), None, "random")
 
 
 class RateLimiter:
@@ -133,8 +158,22 @@ class RateLimiter:
         )
 
 
-class Counter(Protocol):
-    def next_count(self, name: str) -> int: ...
+class FaultStream(Protocol):
+    """Where the fault stream lives (the store)."""
+
+    def faults_setting(self) -> tuple[float, int] | None:
+        """The rate and seed set at run time, or None (the start-up ones are in force)."""
+        ...
+
+    def faults_restart(self, rate: float, seed: int) -> None:
+        """Set the rate and seed, and start the stream again: the next draw is the first."""
+        ...
+
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
+        """The setting in force (the one set at run time, else ``rate`` and ``seed``) and,
+        unless its rate is 0 (then None, and nothing is drawn), the next draw's number
+        (from 1), in one atomic step."""
+        ...
 
 
 class Buckets(Protocol):

@@ -7,7 +7,6 @@ the rate limit and the storage live here once.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -47,9 +46,6 @@ PLACEHOLDER_NOTE = (
     "the reference image URL was not fetched (remote fetching is off; start the mock with "
     "--fetch-remote-images to allow it): the video is rendered from a placeholder frame"
 )
-#: where the fault rate set at run time is kept (the store: every worker sees it)
-FAULTS_KEY = "setting:faults"
-FAULTS_REFRESH_SECONDS = 1.0
 MEDIA_VARIANTS = {
     "video": ("video.mp4", "video/mp4"),
     "thumbnail": ("thumbnail.webp", "image/webp"),
@@ -111,8 +107,6 @@ class MockService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: journal entries reach the store in batches under load (mockserver.journal)
     journal_writer: JournalWriter = field(init=False)
-    _faults_checked: float = 0.0
-    _faults_stored: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         self.journal_writer = JournalWriter(self.store)
@@ -340,34 +334,17 @@ class MockService:
     # ------------------------------------------------------------------ faults
 
     def draw_fault(self) -> Selected | None:
-        """A random fault for this request, at the rate in force (set at run time or at start).
-
-        The rate lives in the store so every worker follows a change; it is read again at most
-        once a second (the one who changed it sees the change at once).
-        """
-        now = time.monotonic()
-        if now - self._faults_checked >= FAULTS_REFRESH_SECONDS:
-            self._faults_checked = now
-            self._load_faults()
+        """A random fault for this request, at the rate in force (set at run time or at start):
+        the next draw of the seeded stream every worker shares (``faults.RandomFaults``)."""
         return self.faults.draw()
 
     def fault_settings(self) -> tuple[float, int]:
-        self._load_faults()
-        return self.faults.rate, self.faults.seed
+        return self.faults.setting()
 
     def set_faults(self, rate: float, seed: int | None = None) -> tuple[float, int]:
-        seed = self.faults.seed if seed is None else seed
-        faults = RandomFaults(rate, seed, self.store)  # ValueError for a rate outside 0..1
-        self.store.put_blob(FAULTS_KEY, json.dumps([rate, seed]).encode(), replace=True)
-        self.faults, self._faults_stored = faults, (rate, seed)
-        return rate, seed
-
-    def _load_faults(self) -> None:
-        raw = self.store.get_blob(FAULTS_KEY)
-        rate, seed = json.loads(raw) if raw else (self.config.fault_rate, self.config.fault_seed)
-        if (rate, seed) != self._faults_stored:
-            self.faults = RandomFaults(rate, seed, self.store)
-            self._faults_stored = (rate, seed)
+        """Set the rate (and the seed; None keeps the one in force) and restart the stream,
+        for every worker. ValueError for a rate outside 0..1."""
+        return self.faults.restart(rate, seed)
 
     # ------------------------------------------------------------------ admin
 

@@ -1,5 +1,5 @@
 """Where everything a client can observe lives: jobs, reference images, scenario rules, the
-virtual clock, rate-limit buckets, the fault stream's counter and the request journal.
+virtual clock, rate-limit buckets, the fault stream (its setting and place) and the journal.
 
 ``MemoryStore`` keeps it in this process (one worker). ``SQLiteStore`` keeps it in one SQLite
 file in WAL mode: jobs survive a restart, and every worker process of one server shares it, so
@@ -151,6 +151,10 @@ class Store(Protocol):
     def take_rule(self, key: str | None, provider: str) -> str | None: ...
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
     def next_count(self, name: str) -> int: ...
+    # the seeded fault stream (mockserver.faults.FaultStream): its setting and position
+    def faults_setting(self) -> tuple[float, int] | None: ...
+    def faults_restart(self, rate: float, seed: int) -> None: ...
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None: ...
     def journal_add(self, *entries: dict[str, Any]) -> None: ...
     def read_instant(self, job_hint: str | None = None) -> AbstractContextManager[None]: ...
     def journal(self, limit: int) -> list[dict[str, Any]]: ...
@@ -287,6 +291,9 @@ class MemoryStore(JobListing):
             self._rule_seq = 0
             self._buckets: dict[str, tuple[float, float]] = {}
             self._counters: dict[str, int] = {}
+            #: the fault stream: the rate and seed set at run time (None: the start-up flags),
+            #: and how many requests drew from it since it (re)started
+            self._faults: tuple[float | None, int | None, int] = (None, None, 0)
             self._journal: deque[dict[str, Any]] = deque(maxlen=self.journal_size)
 
     def add(self, job: Job, image: bytes | None = None) -> None:
@@ -437,6 +444,24 @@ class MemoryStore(JobListing):
             self._counters[name] = count = self._counters.get(name, 0) + 1
             return count
 
+    def faults_setting(self) -> tuple[float, int] | None:
+        rate, seed, _ = self._faults
+        return None if rate is None or seed is None else (rate, seed)
+
+    def faults_restart(self, rate: float, seed: int) -> None:
+        with self._lock:
+            self._faults = (rate, seed, 0)
+
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
+        with self._lock:
+            stored_rate, stored_seed, drawn = self._faults
+            if stored_rate is not None and stored_seed is not None:
+                rate, seed = stored_rate, stored_seed
+            if rate <= 0:
+                return None
+            self._faults = (stored_rate, stored_seed, drawn + 1)
+            return rate, seed, drawn + 1
+
     def journal_add(self, *entries: dict[str, Any]) -> None:
         with self._lock:
             self._journal.extend(entries)
@@ -483,6 +508,9 @@ CREATE TABLE IF NOT EXISTS rules (
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, last REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS graveyard (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY CHECK (id = 1), rate REAL, seed INTEGER, drawn INTEGER NOT NULL
+);
 """
 
 #: the indexes a page walks (one per Filters.index), and the expiry sweep's
@@ -511,7 +539,7 @@ _INDEX_WHERE = {
 MEMO_SIZE = 1024
 
 #: every table of a server's state: ``reset`` empties them all
-_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "graveyard")
+_STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "faults", "graveyard")
 
 
 class SQLiteStore(JobListing):
@@ -845,6 +873,45 @@ class SQLiteStore(JobListing):
             .fetchone()
         )
         return int(row[0])
+
+    def faults_setting(self) -> tuple[float, int] | None:
+        # every provider request asks (unless a header or rule chose its scenario): in a read
+        # instant the answer comes from memory while nothing was written to the store
+        memo = self._memo()
+        if memo is not None and ("faults",) in memo:
+            row = memo[("faults",)]
+        else:
+            row = self._conn().execute("SELECT rate, seed FROM faults WHERE id = 1").fetchone()
+            if memo is not None:
+                memo[("faults",)] = row
+        return (float(row[0]), int(row[1])) if row and row[0] is not None else None
+
+    def faults_restart(self, rate: float, seed: int) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO faults (id, rate, seed, drawn) VALUES (1, ?, ?, 0)",
+            (rate, seed),
+        )
+
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
+        setting = self.faults_setting()
+        if (setting[0] if setting else rate) <= 0:
+            return None  # no fault rate in force: a read, no write lock
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # the setting and the position in one statement: a restart by another worker is
+            # either wholly before this draw or wholly after it
+            row = conn.execute(
+                "INSERT INTO faults (id, drawn) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET drawn = drawn + 1 RETURNING rate, seed, drawn"
+            ).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if row[0] is not None:
+            rate, seed = float(row[0]), int(row[1])
+        return (rate, seed, int(row[2])) if rate > 0 else None
 
     def journal_add(self, *entries: dict[str, Any]) -> None:
         self._journal.add(*entries)

@@ -54,6 +54,17 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
 return string.format('%.17g', wait)
 """
 
+# the fault stream: the setting in force (the one stored at run time, else the start-up flags
+# in ARGV) and, when its rate is not 0, the next position; returned as strings (Lua numbers
+# would lose a rate's digits)
+_FAULTS_NEXT = """
+local saved = redis.call('HMGET', KEYS[1], 'rate', 'seed')
+local rate, seed = ARGV[1], ARGV[2]
+if saved[1] then rate, seed = saved[1], saved[2] end
+if tonumber(rate) <= 0 then return false end
+return {rate, seed, tostring(redis.call('HINCRBY', KEYS[1], 'drawn', 1))}
+"""
+
 # key-specific rules first, then global ones; the newest first among equals (as MemoryStore
 # and SQLiteStore)
 _TAKE_RULE = """
@@ -107,7 +118,8 @@ class RedisStore(JobListing):
         self._clock_advance = self.redis.register_script(_CLOCK_ADVANCE)
         self._take_token = self.redis.register_script(_TAKE_TOKEN)
         self._take_rule = self.redis.register_script(_TAKE_RULE)
-        #: a read request's clock and "any rules?", read together (see read_instant)
+        self._faults_next = self.redis.register_script(_FAULTS_NEXT)
+        #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
 
     @staticmethod
@@ -149,14 +161,16 @@ class RedisStore(JobListing):
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(self._key("clock"))
         pipe.exists(self._key("rules"))
+        pipe.hget(self._key("faults"), "rate")
         if job_hint is not None:
             pipe.get(self._key("job", job_hint))
-        clock, rules, *job = pipe.execute()
+        clock, rules, fault_rate, *job = pipe.execute()
         self._instant.seen = (clock, bool(rules), job_hint, job[0] if job else None)
+        self._instant.fault_rate = (fault_rate,)
         try:
             yield
         finally:
-            self._instant.seen = None
+            self._instant.seen = self._instant.fault_rate = None
 
     def get(self, job_id: str) -> Job | None:
         seen = getattr(self._instant, "seen", None)
@@ -317,6 +331,24 @@ class RedisStore(JobListing):
 
     def next_count(self, name: str) -> int:
         return int(self.redis.incr(self._key("count", name)))
+
+    def faults_setting(self) -> tuple[float, int] | None:
+        rate, seed = self.redis.hmget(self._key("faults"), "rate", "seed")
+        return (float(rate), int(seed)) if rate is not None else None
+
+    def faults_restart(self, rate: float, seed: int) -> None:
+        self.redis.hset(
+            self._key("faults"), mapping={"rate": repr(rate), "seed": str(seed), "drawn": 0}
+        )
+
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
+        seen = getattr(self._instant, "fault_rate", None)
+        if seen is not None and float(seen[0] if seen[0] is not None else rate) <= 0:
+            return None  # the read instant's round trip said: no fault rate in force
+        taken = self._faults_next(keys=[self._key("faults")], args=[repr(rate), str(seed)])
+        if not taken:
+            return None
+        return float(taken[0]), int(taken[1]), int(taken[2])
 
     def journal_add(self, *entries: dict[str, Any]) -> None:
         if not entries:

@@ -1,5 +1,5 @@
-"""RedisStore.read_instant: a read request reads the clock and "any rules?" in one round trip
-when it begins, and never misses another server's write in a later request."""
+"""RedisStore.read_instant: a read request reads the clock, "any rules?" and the fault rate in
+one round trip when it begins, and never misses another server's write in a later request."""
 
 from __future__ import annotations
 
@@ -66,17 +66,18 @@ def test_a_poll_takes_one_round_trip(
     seen = round_trips(mine, monkeypatch)
     with mine.read_instant(job.id):  # the job the request names
         assert mine.take_rule("key_x", "gptge") is None
+        assert mine.faults_next(0.0, 7) is None  # no fault rate in force: nothing to draw
         assert mine.get(job.id) == job
         assert mine.clock_get(0.0) == 100.0
-    assert seen == ["GET+EXISTS+GET"]
+    assert seen == ["GET+EXISTS+HGET+GET"]
     seen.clear()
     with mine.read_instant(job.id):
         assert mine.get(other_job.id) == other_job  # another job: read when asked
-    assert seen == ["GET+EXISTS+GET", "GET"]
+    assert seen == ["GET+EXISTS+HGET+GET", "GET"]
     seen.clear()
     with mine.read_instant():  # a list: nothing named
         assert mine.clock_get(0.0) == 100.0
-    assert seen == ["GET+EXISTS"]
+    assert seen == ["GET+EXISTS+HGET"]
     seen.clear()
     assert mine.clock_get(0.0) == 100.0  # outside a read instant: the store, every time
     assert mine.take_rule("key_x", "gptge") is None
@@ -100,6 +101,23 @@ def test_another_servers_write_is_seen_by_the_next_read_instant(
         assert mine.take_rule("key_x", "gptge") is None  # used up (seen as "rules" before)
     with mine.read_instant():
         assert mine.take_rule("key_x", "gptge") is None
+
+
+def test_a_fault_rate_another_server_sets_holds_from_the_next_read_instant(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, other = stores
+    with mine.read_instant():
+        assert mine.faults_next(0.0, 7) is None  # the start-up rate: 0
+    other.faults_restart(0.5, 3)
+    with mine.read_instant():
+        assert mine.faults_next(0.0, 7) == (0.5, 3, 1)
+        assert mine.faults_next(0.0, 7) == (0.5, 3, 2)
+    other.faults_restart(0.0, 3)
+    with mine.read_instant():
+        assert mine.faults_next(1.0, 7) is None  # switched off at run time: no draw
+    other.faults_restart(0.25, 4)
+    assert mine.faults_next(0.0, 7) == (0.25, 4, 1)  # restarted, outside an instant too
 
 
 def test_a_job_written_inside_a_read_instant_is_read_again(
