@@ -239,7 +239,7 @@ def summarize_request(content_type: str, body: bytes) -> tuple[Any, str, str | N
     else:
         summary = None
     canonical = json.dumps(summary, sort_keys=True, ensure_ascii=False).encode()
-    return summary, _hash(canonical), _prompt(summary)
+    return summary, _hash(canonical), prompt_of(summary)
 
 
 def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
@@ -262,7 +262,8 @@ def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
     return summary
 
 
-def _prompt(summary: Any) -> str | None:
+def prompt_of(summary: Any) -> str | None:
+    """The prompt of a request summary (a chat's: its messages' texts, one per line)."""
     if not isinstance(summary, Mapping):
         return None
     if isinstance(summary.get("prompt"), str):
@@ -340,11 +341,13 @@ class MediaSink:
 
 
 def write_json(path: Path, document: Any) -> None:
-    """Write atomically (a reader never sees half a cassette), diffable: sorted, indented."""
+    """Write atomically (a reader never sees half a cassette), diffable: indented, keys in the
+    order written (the recorder's fixed order; a recorded body's keys in the provider's order,
+    which replay serves as recorded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(path)
     with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=True, ensure_ascii=False)
+        json.dump(document, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     os.replace(partial, path)
 
