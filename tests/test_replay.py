@@ -495,3 +495,50 @@ def test_the_serve_banner_says_what_was_replayed(tmp_path: Path) -> None:
     assert f"replaying 1 cassette (1 job) from {tmp_path / 'c'}" in text
     plain = _banner(mock.service.config, ServeOptions("127.0.0.1", 8000, 1, 8), 8000)
     assert "replaying" not in plain
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        (  # a /v1/videos multipart create: the file part compared by content, not name
+            {
+                "prompt": "A cat",
+                "model": "sora-2",
+                "size": "720x1280",
+                "seconds": "4",
+                "input_reference": {"sha256": "ab" * 32, "size": 3, "filename": "x.png"},
+            },
+            ["A cat", "sora-2", "720x1280", "4", json.dumps(["ab" * 32])],
+        ),
+        (  # GPTProto v3: orientation is part of the size, duration is the seconds
+            {
+                "prompt": "A cat",
+                "size": "large",
+                "orientation": "landscape",
+                "duration": 15,
+                "images": ["https://example.com/cat.png"],
+            },
+            ["A cat", None, "large landscape", "15", json.dumps([["https://example.com/cat.png"]])],
+        ),
+        (  # a chat create: the prompt is the messages' text, the images their URLs
+            {
+                "model": "sora-2",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "A cat"},
+                            {"type": "image_url", "image_url": {"url": "data:image/png;sha256,cd"}},
+                        ],
+                    }
+                ],
+            },
+            ["A cat", "sora-2", None, None, json.dumps(["data:image/png;sha256,cd"])],
+        ),
+        (None, [None, None, None, None, None]),
+    ],
+)
+def test_what_a_create_is_compared_on(summary: object, expected: list[object]) -> None:
+    from mockserver.conformance.replay import FIELDS, request_fields
+
+    assert [request_fields(summary)[name] for name in FIELDS] == expected

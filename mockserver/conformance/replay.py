@@ -315,7 +315,6 @@ class Replay:
             render_seconds=render,
             outcome=outcome,
             fail_progress=1.0,  # a recorded failure is shown when it was recorded
-            notes=[f"replayed from cassette {cassette.name}"],
             replay=cassette.name,
         )
         job.expires_at = plan_expiry(job, self.service.config.retention_seconds)
