@@ -253,6 +253,19 @@ def test_a_chat_stream_is_recorded_event_by_event_and_replayed(
     stored = tmp_path / cassette.data["media_urls"][0]["media"]["file"]
     with httpx.Client(transport=replay.transport()) as media:
         assert media.get(url.group(1)).content == stored.read_bytes()
+        # listed like the live mock's chat job, marked with its cassette, and its video is there
+        [job] = replay.jobs()
+        assert (job.api, job.replay, job.prompt) == (
+            "gptproto-chat",
+            cassette.name,
+            "A cat in a hat",
+        )
+        assert job.id.startswith("chatcmpl-")
+        assert replay.service.state(job).status.value == "completed"
+        own = media.get(
+            f"{replay.base_url('gptproto')[: -len('/gptproto')]}/__mock/media/{job.id}/video.mp4"
+        )
+        assert own.content == stored.read_bytes()
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or CANARY.encode() not in path.read_bytes()
 
