@@ -198,3 +198,15 @@ def test_no_media_fetch_when_it_is_switched_off(tmp_path: Path, media_server: Me
 )
 def test_the_address_rule(upstream: str, address: str, allowed: bool) -> None:
     assert media_policy(upstream)(ipaddress.ip_address(address)) is allowed
+
+
+def test_the_console_warning_shows_no_key_looking_part_of_the_url(
+    tmp_path: Path, media_server: MediaServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = media_server.base + "/u/sk-CANARY0123456789abcdefghijklmn/v.mp4?sig=SIG-CANARY"
+    with caplog.at_level(logging.WARNING, logger="mockserver.recorder"):
+        data = _record_finished_job(tmp_path, "https://api.gpt.ge", url)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "/u/" in line and "/v.mp4 not fetched" in line
+    assert "CANARY" not in line
+    assert "sk-CANARY" not in json.dumps(data)  # the cassette is redacted as ever

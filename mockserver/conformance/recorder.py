@@ -278,7 +278,8 @@ class Recorder:
         except remote.FetchError as exc:
             sink.discard()
             entry["note"] = "not fetched: " + _media_words(str(exc))
-            log.warning("recording: media URL %s %s", _shown(url), entry["note"])
+            # the same redaction as everything the recorder writes (token-looking path parts)
+            log.warning("recording: media URL %s %s", Redactor([])(_shown(url)), entry["note"])
             return entry
         sink.content_type = content_type.split(";")[0].strip()
         media, note = sink.finish()
