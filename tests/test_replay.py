@@ -164,6 +164,10 @@ def test_replay_gives_the_same_statuses_and_byte_identical_media(recording: Reco
     assert life.job_id != recording.life.job_id
     assert all(recording.life.job_id not in r.text for r in life.responses[:-1])
     assert all(life.job_id in r.text for r in life.responses[:-1])
+    assert all(
+        r.headers["X-Mock-Replay-Cassette"] == _cassette_name(recording)
+        for r in life.responses[:-1]
+    )
     # listed as the replayed job it is, ended as the recording ended
     [job] = replay.jobs()
     assert (job.id, job.replay) == (life.job_id, _cassette_name(recording))

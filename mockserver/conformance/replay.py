@@ -436,7 +436,9 @@ class Replay:
             dialect.contract.operation(cassette.operation)
         )
         if status_op is not None and op == status_op:
-            return self._answer(cassette, _at(_status_timeline(cassette), elapsed), ids)
+            answer = self._answer(cassette, _at(_status_timeline(cassette), elapsed), ids)
+            answer.headers[CASSETTE_HEADER] = cassette.name
+            return answer
         reads = [
             r
             for r in cassette.reads("downloads")
@@ -450,7 +452,9 @@ class Replay:
                 code="not_recorded",
             )
         timeline = [(float(r["offset"]), r["response"]) for r in reads]
-        return self._answer(cassette, _at(timeline, elapsed), ids)
+        answer = self._answer(cassette, _at(timeline, elapsed), ids)
+        answer.headers[CASSETTE_HEADER] = cassette.name
+        return answer
 
     # ------------------------------------------------------------------ answers
 
