@@ -88,8 +88,13 @@ def test_serve_and_proxy_options(tmp_path: Path) -> None:
     args = parser.parse_args(["serve", "--replay", str(tmp_path), "--replay-fallback", "404"])
     config = cli.config_from(args)
     assert config.replay_dir == tmp_path and config.replay_fallback == "404"
+    assert config.replay_match == "lenient"
+    args = parser.parse_args(["serve", "--replay", str(tmp_path), "--replay-match", "strict"])
+    assert cli.config_from(args).replay_match == "strict"
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--replay-fallback", "maybe"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--replay-match", "fuzzy"])
     from mockserver.conformance import commands
 
     commands.add_proxy_parser(sub)
