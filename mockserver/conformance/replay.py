@@ -310,7 +310,7 @@ class Replay:
             prompt=asked["prompt"] or "",
             width=width,
             height=height,
-            seconds=int(seconds) if seconds is not None and seconds.isdigit() else 0,
+            seconds=int(seconds) if seconds is not None and seconds.isdecimal() else 0,
             owner=key_fingerprint(api_key),
             created_at=created,
             queue_seconds=queue,
