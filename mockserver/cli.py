@@ -134,6 +134,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="a create no cassette matches: simulate it (mock) or answer 404",
     )
     p.add_argument(
+        "--replay-match",
+        choices=["lenient", "strict"],
+        default="lenient",
+        help="a create whose prompt, model, size, seconds or image differ from the recording it "
+        "gets: replay it and name the fields in X-Mock-Replay-Mismatch (lenient), or refuse it "
+        "with 400 naming the nearest recording (strict)",
+    )
+    p.add_argument(
         "--max-waiting-chats",
         type=int,
         default=32,
@@ -270,6 +278,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         max_waiting_chats=args.max_waiting_chats,
         replay_dir=args.replay,
         replay_fallback=args.replay_fallback,
+        replay_match=args.replay_match,
     )
 
 

@@ -89,3 +89,6 @@ class MockConfig:
     replay_dir: Path | None = None
     #: a create no cassette matches: "mock" (simulate it) or "404"
     replay_fallback: str = "mock"
+    #: a create that differs from the recording it is given: "lenient" (replayed, the answer's
+    #: X-Mock-Replay-Mismatch header names the fields) or "strict" (refused with 400)
+    replay_match: str = "lenient"

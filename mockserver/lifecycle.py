@@ -57,6 +57,8 @@ class Job:
     scenario: str | None = None
     #: when the record and its data are purged (epoch seconds on the mock's clock); None: never
     expires_at: float | None = None
+    #: the cassette a replayed job's answers come from (``serve --replay``); None: simulated
+    replay: str | None = None
 
     @property
     def provider(self) -> str:

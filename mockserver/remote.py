@@ -68,9 +68,36 @@ def fetch(
     max_redirects: int = 3,
 ) -> bytes:
     """The body of ``url`` (after at most ``max_redirects`` redirects), or :class:`FetchError`."""
+    chunks: list[bytes] = []
+    fetch_into(
+        url,
+        chunks.append,
+        max_bytes=max_bytes,
+        deadline_seconds=deadline_seconds,
+        allowed=allowed,
+        max_redirects=max_redirects,
+    )
+    return b"".join(chunks)
+
+
+def fetch_into(
+    url: str,
+    write: Callable[[bytes], None],
+    *,
+    max_bytes: int,
+    deadline_seconds: float,
+    allowed: AddressPolicy = public_only,
+    max_redirects: int = 3,
+    accept: str = "image/*",
+) -> str:
+    """:func:`fetch`, the body handed to ``write`` chunk by chunk as it arrives (the recorder
+    stores media this way); returns the answer's Content-Type. A failure after some chunks
+    were written raises :class:`FetchError` all the same."""
     deadline = time.monotonic() + deadline_seconds
     for _ in range(max_redirects + 1):
-        status, location, body = _get(url, deadline, deadline_seconds, allowed, max_bytes)
+        status, location, content_type = _get(
+            url, deadline, deadline_seconds, allowed, max_bytes, write, accept
+        )
         if status in REDIRECTS:
             if not location:
                 raise FetchError(f"the image URL answered HTTP {status} without a Location")
@@ -78,13 +105,19 @@ def fetch(
             continue
         if status != 200:
             raise FetchError(f"the image URL answered HTTP {status}")
-        return body
+        return content_type
     raise FetchError(f"the image URL redirected more than {max_redirects} times")
 
 
 def _get(
-    url: str, deadline: float, budget: float, allowed: AddressPolicy, max_bytes: int
-) -> tuple[int, str | None, bytes]:
+    url: str,
+    deadline: float,
+    budget: float,
+    allowed: AddressPolicy,
+    max_bytes: int,
+    write: Callable[[bytes], None],
+    accept: str,
+) -> tuple[int, str | None, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("the image URL must be an http or https URL with a host")
@@ -110,22 +143,22 @@ def _get(
             conn = http.client.HTTPConnection(host, port, timeout=budget)
         conn.sock = sock
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("GET", target, headers={"Accept": "image/*", "User-Agent": "sora-mock"})
+        conn.request("GET", target, headers={"Accept": accept, "User-Agent": "sora-mock"})
         response = conn.getresponse()
         if response.status != 200:
-            return response.status, response.getheader("Location"), b""
+            return response.status, response.getheader("Location"), ""
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError(f"the image at the URL is larger than {max_bytes} bytes")
-        chunks, size = [], 0
+        size = 0
         while chunk := response.read(_CHUNK):
             size += len(chunk)
             if size > max_bytes:
                 raise FetchError(f"the image at the URL is larger than {max_bytes} bytes")
-            chunks.append(chunk)
+            write(chunk)
             _check_deadline(deadline, budget)
         _check_deadline(deadline, budget)  # the watchdog's shutdown reads as an end of body
-        return 200, None, b"".join(chunks)
+        return 200, None, response.getheader("Content-Type") or ""
     except FetchError:
         raise
     except (OSError, http.client.HTTPException, ValueError):

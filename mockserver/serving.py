@@ -177,7 +177,7 @@ def serve(
             log_level=LogLevels.error,
             workers_kill_timeout=3,
         )
-        announce(_banner(config, options, port))
+        announce(_banner(config, options, port, app.extensions.get("sora_mock_replay")))
         # what start-up built lives as long as the server: out of the collector's sight, and
         # not copied into each worker by a collection touching it (the gc module's advice)
         gc.freeze()
@@ -232,7 +232,7 @@ def _render_apart() -> None:
     media.isolate_renders(loops_dir=media_dir / "loops" if media_dir else None, favour=True)
 
 
-def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:
+def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = None) -> str:
     host = f"[{options.host}]" if ":" in options.host else options.host
     base = f"http://{host}:{port}"
     store = "memory" if config.store == "memory" else config.store
@@ -247,4 +247,6 @@ def _banner(config: MockConfig, options: ServeOptions, port: int) -> str:
     ):
         lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")
     lines.append(f"  {base}/__mock/  dashboard (in a browser) and admin API")
+    if replay is not None:  # serve --replay: what was loaded (mockserver.conformance.replay)
+        lines.append(f"  {replay.summary()}")
     return "\n".join(lines)

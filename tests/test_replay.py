@@ -6,6 +6,7 @@ runs on a loopback port in front of the mock on another, both on the mock's virt
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -163,6 +164,14 @@ def test_replay_gives_the_same_statuses_and_byte_identical_media(recording: Reco
     assert life.job_id != recording.life.job_id
     assert all(recording.life.job_id not in r.text for r in life.responses[:-1])
     assert all(life.job_id in r.text for r in life.responses[:-1])
+    assert all(
+        r.headers["X-Mock-Replay-Cassette"] == _cassette_name(recording)
+        for r in life.responses[:-1]
+    )
+    # listed as the replayed job it is, ended as the recording ended
+    [job] = replay.jobs()
+    assert (job.id, job.replay) == (life.job_id, _cassette_name(recording))
+    assert replay.service.state(job).status.value == "completed"
     replay.check()
 
 
@@ -208,7 +217,9 @@ def test_a_create_matching_nothing_falls_back(recording: Recording, tmp_path: Pa
         api.create(client, headers)
         made = api.create(client, headers)
     assert made.status_code == 200
-    assert len(simulated.jobs()) == 1  # the second create was the simulated mock's job
+    # the first create was replayed, the second the simulated mock's job: both are listed
+    [name] = [p.name for p in empty.glob("*.json")]
+    assert sorted(str(j.replay) for j in simulated.jobs()) == sorted([name, "None"])
 
 
 def test_a_chat_stream_is_recorded_event_by_event_and_replayed(
@@ -250,6 +261,19 @@ def test_a_chat_stream_is_recorded_event_by_event_and_replayed(
     stored = tmp_path / cassette.data["media_urls"][0]["media"]["file"]
     with httpx.Client(transport=replay.transport()) as media:
         assert media.get(url.group(1)).content == stored.read_bytes()
+        # listed like the live mock's chat job, marked with its cassette, and its video is there
+        [job] = replay.jobs()
+        assert (job.api, job.replay, job.prompt) == (
+            "gptproto-chat",
+            cassette.name,
+            "A cat in a hat",
+        )
+        assert job.id.startswith("chatcmpl-")
+        assert replay.service.state(job).status.value == "completed"
+        own = media.get(
+            f"{replay.base_url('gptproto')[: -len('/gptproto')]}/__mock/media/{job.id}/video.mp4"
+        )
+        assert own.content == stored.read_bytes()
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or CANARY.encode() not in path.read_bytes()
 
@@ -319,3 +343,223 @@ def test_replay_reads_a_relative_directory(tmp_path: Path, monkeypatch: pytest.M
         replay.advance(60)
         video = client.get(f"/v1/videos/{job_id}/content")
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+
+
+# --------------------------------------------------------------------------- visible and honest
+
+
+def _gptge_create(
+    client: httpx.Client,
+    *,
+    prompt: str = "Put a hat on the cat",
+    seconds: str = "4",
+    image: bytes | None = None,
+    filename: str = "cat.png",
+) -> httpx.Response:
+    from providers import png
+
+    return client.post(
+        "/v1/videos",
+        data={"prompt": prompt, "model": "sora-2", "seconds": seconds, "size": "720x1280"},
+        files={"input_reference": (filename, image or png(720, 1280), "image/png")},
+    )
+
+
+def _admin(mock: SoraMock) -> httpx.Client:
+    """A client of the mock's own routes (``/__mock/...``)."""
+    return httpx.Client(
+        transport=mock.transport(), base_url=mock.base_url("gptge")[: -len("/gptge")]
+    )
+
+
+def _cassette_name(recording: Recording) -> str:
+    [path] = cassettes.iter_files(recording.directory)
+    return path.name
+
+
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_a_replayed_job_is_listed_by_the_admin_api_and_the_provider(
+    recording: Recording,
+) -> None:
+    replay = replay_app(recording.directory)  # unmatched creates: the simulated mock
+    name = _cassette_name(recording)
+    with replay.client("gptge", api_key="sk-lister") as client, _admin(replay) as own:
+        replayed = _gptge_create(client).json()["id"]
+        # another prompt, and the one recording is used: the simulated mock's job
+        simulated = _gptge_create(client, prompt="Something else").json()["id"]
+        admin = {j["id"]: j for j in own.get("/__mock/jobs").json()["data"]}
+        assert admin[replayed]["replay"] == {"cassette": name}
+        assert admin[simulated]["replay"] is None
+        assert admin[replayed]["status"] == "queued"
+        assert admin[replayed]["prompt"] == "Put a hat on the cat"
+        assert (admin[replayed]["width"], admin[replayed]["height"]) == (720, 1280)
+        replay.advance(120)
+        admin = {j["id"]: j for j in own.get("/__mock/jobs").json()["data"]}
+        assert admin[replayed]["status"] == "completed"
+        assert admin[replayed]["progress"] == 1
+        listed = client.get("/v1/videos")
+        status = client.get(f"/v1/videos/{replayed}")
+        with replay.client("gptge", api_key="sk-someone-else") as other:
+            theirs = other.get("/v1/videos").json()["data"]
+    items = {item["id"]: item for item in listed.json()["data"]}
+    assert set(items) == {replayed, simulated}
+    # the replayed item is the recorded status answer, as a status read gives it now
+    assert items[replayed] == status.json()
+    assert items[replayed]["id"] != recording.life.job_id
+    assert recording.life.job_id not in listed.text
+    assert items[simulated]["status"] == "completed" and items[simulated]["prompt"]
+    assert theirs == []  # listed for the key that created it only, as a live job
+    replay.check()
+
+
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_the_dashboard_plays_a_replayed_job_s_recorded_video(recording: Recording) -> None:
+    replay = replay_app(recording.directory, replay_fallback="404")
+    with replay.client("gptge") as client, _admin(replay) as own:
+        job_id = _gptge_create(client).json()["id"]
+        early = own.get(f"/__mock/media/{job_id}/video.mp4")
+        replay.advance(120)
+        video = own.get(f"/__mock/media/{job_id}/video.mp4")
+        thumbnail = own.get(f"/__mock/media/{job_id}/thumbnail.webp")
+    assert early.status_code == 404 and "no video yet" in early.json()["error"]["message"]
+    assert video.status_code == 200 and video.content == recording.life.media
+    assert thumbnail.status_code == 404 and "was recorded" in thumbnail.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_a_replayed_answer_is_serialised_as_the_live_mock_answers(recording: Recording) -> None:
+    replay = replay_app(recording.directory, replay_fallback="404")
+    with replay.client("gptge") as client:
+        job_id = _gptge_create(client).json()["id"]
+        replay.advance(120)
+        final = client.get(f"/v1/videos/{job_id}")
+    direct = recording.direct[0]  # the same status, read from the mock itself
+    assert final.content.replace(job_id.encode(), recording.life.job_id.encode()) == direct.content
+
+
+def _console_app(directory: Path, **overrides: object) -> tuple[SoraMock, io.StringIO]:
+    from mockserver.console import RequestLog
+
+    mock = replay_app(directory, **overrides)
+    out = io.StringIO()
+    mock.app.extensions["sora_mock_console"] = RequestLog("text", out)
+    return mock, out
+
+
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_a_create_that_differs_from_its_recording_says_so(recording: Recording) -> None:
+    from providers import png
+
+    replay, console = _console_app(recording.directory)
+    name = _cassette_name(recording)
+    with replay.client("gptge") as client:
+        answer = _gptge_create(
+            client, prompt="A dog in a hat", seconds="8", image=png(720, 1280, (1, 2, 3))
+        )
+    assert answer.status_code == 200
+    assert answer.headers["X-Mock-Replay-Mismatch"] == "prompt,seconds,image"
+    assert answer.headers["X-Mock-Replay-Cassette"] == name
+    [line] = [x for x in console.getvalue().splitlines() if "POST" in x]
+    assert f"[replay {name} differs: prompt,seconds,image]" in line
+    again = replay_app(recording.directory)
+    with again.client("gptge") as client:
+        same = _gptge_create(client, filename="renamed.png")  # same image bytes, another name
+    assert same.status_code == 200 and "X-Mock-Replay-Mismatch" not in same.headers
+    assert same.headers["X-Mock-Replay-Cassette"] == name
+
+
+@pytest.mark.parametrize("recording", ["gptge"], indirect=True)
+def test_strict_matching_refuses_a_create_naming_the_nearest_recording(
+    recording: Recording, tmp_path: Path
+) -> None:
+    directory = tmp_path / "two"
+    shutil.copytree(recording.directory, directory)
+    [path] = cassettes.iter_files(directory)
+    dog = json.loads(path.read_text())
+    dog["sequence"] += 1
+    dog["create"]["request"]["body"]["prompt"] = "A dog in a hat"
+    dog["create"]["request"]["prompt"] = "A dog in a hat"
+    dog["create"]["request"]["body"]["seconds"] = "8"
+    dog["create"]["request"]["body_sha256"] = "0" * 64
+    (directory / ("z-dog-" + path.name)).write_text(json.dumps(dog))
+    replay, console = _console_app(directory, replay_match="strict")
+    with replay.client("gptge") as client:
+        refused = _gptge_create(client, prompt="A dog in a hat", seconds="12")
+        refused_cat = _gptge_create(client, seconds="12")
+        exact = _gptge_create(client)  # the cat, byte for byte
+        dog_ok = _gptge_create(client, prompt="A dog in a hat", seconds="8")
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "replay_mismatch"
+    assert f"the nearest, z-dog-{path.name}, differs in seconds" in error["message"]
+    assert refused.headers["X-Mock-Replay-Mismatch"] == "seconds"
+    assert f"the nearest, {path.name}, differs in seconds" in refused_cat.json()["error"]["message"]
+    assert exact.status_code == 200 and exact.headers["X-Mock-Replay-Cassette"] == path.name
+    assert dog_ok.status_code == 200
+    assert dog_ok.headers["X-Mock-Replay-Cassette"] == "z-dog-" + path.name
+    assert "X-Mock-Replay-Mismatch" not in dog_ok.headers
+    assert [j.replay for j in replay.jobs()] == [path.name, "z-dog-" + path.name]
+    assert "differs in seconds" in console.getvalue()  # the refusal's line names it too
+
+
+def test_the_serve_banner_says_what_was_replayed(tmp_path: Path) -> None:
+    from mockserver.serving import ServeOptions, _banner
+
+    shutil.copytree(Path(__file__).parent / "examples" / "cassettes", tmp_path / "c")
+    mock = replay_app(tmp_path / "c")
+    text = _banner(
+        mock.service.config,
+        ServeOptions("127.0.0.1", 8000, 1, 8),
+        8000,
+        mock.app.extensions["sora_mock_replay"],
+    )
+    assert f"replaying 1 cassette (1 job) from {tmp_path / 'c'}" in text
+    plain = _banner(mock.service.config, ServeOptions("127.0.0.1", 8000, 1, 8), 8000)
+    assert "replaying" not in plain
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        (  # a /v1/videos multipart create: the file part compared by content, not name
+            {
+                "prompt": "A cat",
+                "model": "sora-2",
+                "size": "720x1280",
+                "seconds": "4",
+                "input_reference": {"sha256": "ab" * 32, "size": 3, "filename": "x.png"},
+            },
+            ["A cat", "sora-2", "720x1280", "4", json.dumps(["ab" * 32])],
+        ),
+        (  # GPTProto v3: orientation is part of the size, duration is the seconds
+            {
+                "prompt": "A cat",
+                "size": "large",
+                "orientation": "landscape",
+                "duration": 15,
+                "images": ["https://example.com/cat.png"],
+            },
+            ["A cat", None, "large landscape", "15", json.dumps([["https://example.com/cat.png"]])],
+        ),
+        (  # a chat create: the prompt is the messages' text, the images their URLs
+            {
+                "model": "sora-2",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "A cat"},
+                            {"type": "image_url", "image_url": {"url": "data:image/png;sha256,cd"}},
+                        ],
+                    }
+                ],
+            },
+            ["A cat", "sora-2", None, None, json.dumps(["data:image/png;sha256,cd"])],
+        ),
+        (None, [None, None, None, None, None]),
+    ],
+)
+def test_what_a_create_is_compared_on(summary: object, expected: list[object]) -> None:
+    from mockserver.conformance.replay import FIELDS, request_fields
+
+    assert [request_fields(summary)[name] for name in FIELDS] == expected

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import orjson
+from jsonschema import Draft202012Validator, ValidationError
 from werkzeug.datastructures import Headers
 
 import contracts
@@ -238,7 +239,7 @@ def summarize_request(content_type: str, body: bytes) -> tuple[Any, str, str | N
     else:
         summary = None
     canonical = json.dumps(summary, sort_keys=True, ensure_ascii=False).encode()
-    return summary, _hash(canonical), _prompt(summary)
+    return summary, _hash(canonical), prompt_of(summary)
 
 
 def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
@@ -261,7 +262,8 @@ def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
     return summary
 
 
-def _prompt(summary: Any) -> str | None:
+def prompt_of(summary: Any) -> str | None:
+    """The prompt of a request summary (a chat's: its messages' texts, one per line)."""
     if not isinstance(summary, Mapping):
         return None
     if isinstance(summary.get("prompt"), str):
@@ -339,11 +341,13 @@ class MediaSink:
 
 
 def write_json(path: Path, document: Any) -> None:
-    """Write atomically (a reader never sees half a cassette), diffable: sorted, indented."""
+    """Write atomically (a reader never sees half a cassette), diffable: indented, keys in the
+    order written (the recorder's fixed order; a recorded body's keys in the provider's order,
+    which replay serves as recorded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(path)
     with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=True, ensure_ascii=False)
+        json.dump(document, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     os.replace(partial, path)
 
@@ -399,11 +403,77 @@ def iter_files(directory: Path) -> Iterator[Path]:
     yield from sorted(p for p in directory.glob("*.json") if not p.name.startswith("."))
 
 
+#: largest cassette file read (bytes): media live beside it, so a cassette is a few hundred KB
+MAX_CASSETTE_BYTES = 16 * 1024 * 1024
+#: deepest nesting of arrays and objects a cassette may hold (a recorded one reaches about 10)
+MAX_DEPTH = 64
+#: the contracts a cassette may name: the bundled provider contracts, by name
+CONTRACT_NAMES = tuple(sorted(contracts.PROVIDER_CONTRACTS))
+
+
+def read_document(path: Path) -> Any:
+    """A cassette file's JSON, read within bounds (size checked before reading, nesting checked
+    before anything walks it); :class:`CassetteError` naming the file and the fault, never its
+    content.
+
+    Cassettes are JSON, never YAML (no aliases to expand). orjson parses without recursion
+    limits of Python's (its own stops at 1024 levels with an error); the depth is then checked
+    without recursion, before the schema check or the contract's validators walk the document.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_CASSETTE_BYTES:
+            raise CassetteError(
+                f"{path}: {size} bytes is over the {MAX_CASSETTE_BYTES}-byte cassette limit"
+            )
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CASSETTE_BYTES + 1)
+    except OSError as exc:
+        raise CassetteError(
+            f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
+    if len(raw) > MAX_CASSETTE_BYTES:  # it grew since the stat
+        raise CassetteError(f"{path}: over the {MAX_CASSETTE_BYTES}-byte cassette limit")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            raise CassetteError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+        raise CassetteError(f"{path}: not a JSON cassette ({_where(exc)})") from None
+    if _depth_over(document, MAX_DEPTH):
+        raise CassetteError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def _where(exc: orjson.JSONDecodeError) -> str:
+    """Where JSON text broke, in words that quote none of it."""
+    if exc.pos >= len(exc.doc):
+        return "the JSON text ends early" if exc.doc else "the file is empty"
+    return f"invalid JSON at line {exc.lineno}, column {exc.colno}"
+
+
+def _depth_over(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (an explicit stack: no recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def load_sequence(path: Path) -> int:
     """A cassette file's sequence number (-1 when it cannot be read): where a new one goes."""
     try:
-        return int(json.loads(path.read_text(encoding="utf-8")).get("sequence", -1))
-    except (OSError, ValueError, AttributeError, TypeError):
+        return int(read_document(path).get("sequence", -1))
+    except (CassetteError, ValueError, AttributeError, TypeError):
         return -1
 
 
@@ -417,26 +487,53 @@ def load(directory: Path | str) -> list[Cassette]:
 
 
 def load_file(path: Path) -> Cassette:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CassetteError(f"{path}: not a JSON cassette ({exc})") from exc
+    data = read_document(path)
     error = next(iter(_SCHEMA_VALIDATOR.iter_errors(data)), None)
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise CassetteError(f"{path}: at {where}: {error.message}")
-    try:
-        contract = contracts.load(data["contract"])
-        contract.operation(data["create"]["operation"])
-    except (KeyError, contracts.ContractError, FileNotFoundError) as exc:
-        raise CassetteError(f"{path}: {exc}") from exc
+        raise CassetteError(f"{path}: at {where}: {_schema_fault(error)}")
+    if data["contract"] not in CONTRACT_NAMES:
+        # a name, never a path: the contracts a cassette may name are the bundled ones
+        raise CassetteError(
+            f"{path}: at /contract: not a bundled provider contract (one of "
+            f"{', '.join(CONTRACT_NAMES)})"
+        )
+    contract = contracts.load(data["contract"])
+    if data["create"]["operation"] not in contract.operations:
+        raise CassetteError(f"{path}: at /create/operation: not an operation of {data['contract']}")
     cassette = Cassette(path, data)
     for media in _media_refs(data):
         file = cassette.media_path(media)
         if not file.is_file() or file.stat().st_size != media["size"]:
             raise CassetteError(f"{path}: media {media['file']} is missing or has the wrong size")
-    cassette.problems = recheck(cassette)
+    try:
+        cassette.problems = recheck(cassette)
+    except Exception as exc:  # a shape the schema lets through but the validators cannot read
+        raise CassetteError(
+            f"{path}: its recorded answers cannot be checked against {cassette.contract} "
+            f"({type(exc).__name__})"
+        ) from None
     return cassette
+
+
+def _schema_fault(error: ValidationError) -> str:
+    """What a schema error says, in the schema's words only (jsonschema's own message quotes
+    the offending value, which may be anything the file holds)."""
+    rule, expected = error.validator, error.validator_value
+    if rule == "required":
+        missing = [name for name in expected if name not in error.instance]
+        return f"{missing[0]!r} is a required property" if missing else "a property is missing"
+    if rule == "type":
+        return (
+            f"must be of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+        )
+    if rule == "const":
+        return f"must be {expected!r}"
+    if rule == "pattern":
+        return f"must match {expected}"
+    if rule in ("minimum", "maximum"):
+        return f"must be {'at least' if rule == 'minimum' else 'at most'} {expected}"
+    return f"breaks the cassette format's {rule!r} rule"
 
 
 def _media_refs(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -128,7 +128,7 @@ class ContractProxy:
                 self.contract,
                 self.upstream,
                 media_cap=config.media_cap,
-                fetch=self._fetch_media if config.record_media_urls else None,
+                fetch_media=config.record_media_urls,
             )
 
     def close(self) -> None:
@@ -483,10 +483,6 @@ class ContractProxy:
                 self.recorder.record(seen)
             except OSError as exc:  # a full disk must not break the client's call
                 log.error("could not record %s %s: %s", seen.method, entry["path"], exc)
-
-    def _fetch_media(self, url: str) -> httpx.Response:
-        request = self.client.build_request("GET", url, headers={"Accept-Encoding": "identity"})
-        return self.client.send(request, stream=True)
 
 
 # ------------------------------------------------------------------ helpers

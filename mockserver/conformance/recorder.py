@@ -5,30 +5,41 @@ id its answer carries; a later read whose path names that id is a status read (t
 JSON target, kept with its time offset from the create) or a download (kept with its media).
 When a status read says the job ended, the media URLs its body names outside the provider's
 API (a CDN link, the mock's ``/__mock/media/...``) are fetched once, without credentials, and
-stored by hash. Every cassette passes through the redaction (the keys the exchanges carried,
-secret-named fields, token-looking strings) before it is written.
+stored by hash, under the address policy of ``--fetch-remote-images`` (:mod:`mockserver.remote`:
+public addresses only, every redirect hop checked, one deadline, the media cap); loopback is
+allowed too when the upstream itself is on loopback (a mock standing in for the provider). A
+URL the policy refuses is noted in the cassette and logged, never fetched. Every cassette
+passes through the redaction (the keys the exchanges carried, secret-named fields,
+token-looking strings) before it is written.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from werkzeug.datastructures import Headers
 
 from contracts import Contract, Operation
+from mockserver import remote
 from mockserver.conformance import cassettes
 from mockserver.conformance.contract_map import TERMINAL_WORDS, ContractMap
 from mockserver.conformance.pointers import pointer_get
 from mockserver.conformance.redaction import Redactor
 from mockserver.conformance.results import Drift
 from mockserver.conformance.validation import path_values
+
+log = logging.getLogger("mockserver.recorder")
+#: seconds one media URL may take in all (DNS, every redirect hop, the whole body)
+MEDIA_FETCH_SECONDS = 300.0
 
 
 @dataclass
@@ -80,7 +91,8 @@ class Recorder:
         upstream: str,
         *,
         media_cap: int = cassettes.DEFAULT_MEDIA_CAP,
-        fetch: Callable[[str], httpx.Response] | None = None,
+        fetch_media: bool = True,
+        fetch_seconds: float = MEDIA_FETCH_SECONDS,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -89,8 +101,11 @@ class Recorder:
         self.map = ContractMap(contract)
         self.upstream = upstream.rstrip("/")
         self.media_cap = media_cap
-        #: GET a media URL, streamed (the proxy's client); None: media URLs are not fetched
-        self.fetch = fetch
+        #: fetch the media URLs a finished job names (False: they are recorded as URLs only)
+        self.fetch_media = fetch_media
+        self.fetch_seconds = fetch_seconds
+        #: which addresses a media fetch may reach (every hop, :mod:`mockserver.remote`)
+        self.allowed = media_policy(self.upstream)
         self.creates = {op.operation_id: op for op in self.map.create_operations()}
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
@@ -154,7 +169,7 @@ class Recorder:
                 {"offset": round(t - seen.started, 3), "raw": raw} for t, raw in seen.events
             ]
         fetched: list[dict[str, Any]] = []
-        if seen.events and self.fetch is not None:
+        if seen.events and self.fetch_media:
             # a streamed create (chat mode) names its video inside the events' text
             text = "".join(raw for _, raw in seen.events)
             for url in _ordered(_TEXT_URL.findall(text)):
@@ -236,7 +251,7 @@ class Recorder:
             word = str(pointer_get(seen.document, status_pointer or "/status")).lower()
         except KeyError:
             return
-        if word not in TERMINAL_WORDS or self.fetch is None:
+        if word not in TERMINAL_WORDS or not self.fetch_media:
             return
         for url in _urls(seen.document):
             if url.startswith(self.upstream + "/") or url in job.fetched:
@@ -247,24 +262,28 @@ class Recorder:
                 job.data["media_urls"].append(entry)
 
     def _fetch_one(self, url: str) -> dict[str, Any]:
-        """GET a media URL (no credentials) into the media store: its cassette entry."""
-        assert self.fetch is not None
+        """GET a media URL (no credentials, :func:`remote.fetch_into`'s policy) into the media
+        store: its cassette entry, with a note instead of the media when it was not kept."""
         entry: dict[str, Any] = {"url": url}
+        sink = self.media_sink("")
         try:
-            response = self.fetch(url)
-            try:
-                if response.status_code != 200:
-                    entry["note"] = f"GET answered {response.status_code}"
-                else:
-                    sink = self.media_sink(response.headers.get("Content-Type", ""))
-                    for chunk in response.iter_bytes():
-                        sink.write(chunk)
-                    media, note = sink.finish()
-                    entry["media" if media else "note"] = media or note
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            entry["note"] = f"not fetched: {type(exc).__name__}"
+            content_type = remote.fetch_into(
+                url,
+                sink.write,
+                max_bytes=self.media_cap,
+                deadline_seconds=self.fetch_seconds,
+                allowed=self.allowed,
+                accept="*/*",
+            )
+        except remote.FetchError as exc:
+            sink.discard()
+            entry["note"] = "not fetched: " + _media_words(str(exc))
+            # the same redaction as everything the recorder writes (token-looking path parts)
+            log.warning("recording: media URL %s %s", Redactor([])(_shown(url)), entry["note"])
+            return entry
+        sink.content_type = content_type.split(";")[0].strip()
+        media, note = sink.finish()
+        entry["media" if media else "note"] = media or note
         return entry
 
     # ------------------------------------------------------------------ writing
@@ -273,6 +292,38 @@ class Recorder:
         with self._lock:
             document = Redactor(sorted(job.secrets))(job.data)
             cassettes.write_json(job.path, document)
+
+
+def media_policy(upstream: str) -> remote.AddressPolicy:
+    """The addresses a media fetch may reach: public ones; loopback too when the upstream is
+    on loopback (the party naming the URLs is then a local server the user runs)."""
+    return _public_or_loopback if _on_loopback(upstream) else remote.public_only
+
+
+def _public_or_loopback(address: remote.IPAddress) -> bool:
+    return address.is_loopback or remote.public_only(address)
+
+
+def _on_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _media_words(message: str) -> str:
+    """remote's messages speak of an image URL; a recorder fetches media."""
+    return message.replace("image URL", "media URL").replace("image at", "media at")
+
+
+def _shown(url: str) -> str:
+    """A URL for the console: no query (a CDN link's signature), no user info."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 _TEXT_URL = re.compile(r"https?://[^\s)\]>\"']+")

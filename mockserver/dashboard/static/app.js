@@ -414,7 +414,7 @@
     bar.classList.toggle("failed", job.status === "failed");
     cells[3].lastChild.textContent = `${Math.round(job.progress * 100)} %`;
     cells[4].textContent = timings(job);
-    cells[5].textContent = job.scenario || "";
+    cells[5].textContent = job.replay ? `replayed: ${job.replay.cassette}` : job.scenario || "";
     cells[6].textContent = job.error ? job.error.code || "" : "";
     cells[6].title = job.error ? job.error.message || "" : "";
     row.classList.toggle("selected", state.selected === job.id);
@@ -759,6 +759,7 @@
       el("dt", {}, "Timings"), el("dd", { id: "job-timings" }, timings(job)),
       el("dt", {}, "Planned"), el("dd", {}, `queue ${duration(job.planned.queue_seconds)}, render ${duration(job.planned.render_seconds)}, then ${job.planned.outcome}`),
       el("dt", {}, "Scenario"), el("dd", {}, job.scenario || "none"),
+      job.replay ? [el("dt", {}, "Replayed from"), el("dd", {}, `cassette ${job.replay.cassette}`)] : null,
       job.error ? [el("dt", {}, "Failure"), el("dd", { class: "error-text" }, `${job.error.code || ""} ${job.error.message || ""}`)] : null,
       job.notes.length ? [el("dt", {}, "Notes"), el("dd", {}, job.notes.join(" · "))] : null,
       el("dt", {}, "Reference image"), el("dd", {}, job.has_reference_image ? "yes" : "none (placeholder frame)"),
@@ -768,8 +769,9 @@
           "div",
           { class: "media" },
           el("figure", {}, el("video", { id: "job-video", src: media("video.mp4"), controls: true, muted: true, loop: true, playsinline: true, preload: "metadata", "aria-label": `Video of ${job.id}` }), el("figcaption", {}, "video.mp4")),
-          el("figure", {}, el("img", { src: media("thumbnail.webp"), alt: `Thumbnail of ${job.id}` }), el("figcaption", {}, "thumbnail.webp")),
-          el("figure", { class: "sprites" }, el("img", { src: media("spritesheet.jpg"), alt: `Spritesheet of ${job.id}` }), el("figcaption", {}, "spritesheet.jpg")),
+          // a replayed job has the recorded video only
+          job.replay ? null : el("figure", {}, el("img", { src: media("thumbnail.webp"), alt: `Thumbnail of ${job.id}` }), el("figcaption", {}, "thumbnail.webp")),
+          job.replay ? null : el("figure", { class: "sprites" }, el("img", { src: media("spritesheet.jpg"), alt: `Spritesheet of ${job.id}` }), el("figcaption", {}, "spritesheet.jpg")),
         )
       : el("p", { class: "muted media-wait" }, job.status === "failed" ? "The job failed: no video." : "The video appears here when the job completes.");
     const statusJson = providerView.note
