@@ -9,23 +9,29 @@ SERVE_ARGS ?=
 
 .PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages mutate
 
+# Set-up steps say what they do in one line; pip's and apt's own output goes to .venv/setup.log
+# (shown, its last lines, only when a step fails). WHY: why a stamp's install runs now.
+STEP := SETUP_LOG=$(VENV)/setup.log sh tools/setup-step
+WHY = $(if $(wildcard $@),pyproject.toml changed,once: about 2 minutes)
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	@$(STEP) "creating $(VENV) (first run)" $(PYTHON) -m venv $(VENV)
+	@$(STEP) "upgrading pip in $(VENV)" $(BIN)/python -m pip install --upgrade "pip>=24"
 
 # after an install, the bundled contracts are checked once (every $ref, OpenAPI 3.1 validity,
 # links: ~1 s) and remembered by their bytes: the first `serve` starts as fast as the next
 CHECK_CONTRACTS := $(BIN)/python -c "import contracts; contracts.load_all()"
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
-	$(CHECK_CONTRACTS)
-	touch $@
+	@$(STEP) "installing sora-mock into $(VENV) ($(WHY))" $(BIN)/pip install -e .
+	@$(STEP) "checking the bundled contracts once" $(CHECK_CONTRACTS)
+	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(CHECK_CONTRACTS)
-	touch $(VENV)/.installed $@
+	@$(STEP) "installing sora-mock and its test tools into $(VENV) ($(WHY))" \
+	  $(BIN)/pip install -e '.[dev]'
+	@$(STEP) "checking the bundled contracts once" $(CHECK_CONTRACTS)
+	@touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
@@ -48,9 +54,8 @@ SYSTEM_PACKAGES := chromium:/usr/bin/chromium redis-server:/usr/bin/redis-server
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do [ -x "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing (once)"; \
-	  $(SUDO) apt-get update -qq >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(STEP) "installing Debian packages:$$missing (once)" \
+	    sh -c "$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing"; \
 	fi
 
 unit: $(VENV)/.installed-dev system-packages
@@ -78,8 +83,8 @@ $(PRISM):
 # at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/faults.py ..."
 # picks modules (default: all, tens of minutes); tests/mutation/mutate.py lists them.
 $(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev
-	$(BIN)/pip install --quiet -e '.[dev,mutation]'
-	touch $@
+	@$(STEP) "installing mutmut into $(VENV)" $(BIN)/pip install -e '.[dev,mutation]'
+	@touch $@
 
 mutate: $(VENV)/.installed-mutation
 	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(MODULES)
