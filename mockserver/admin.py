@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request, send_file
 
 import contracts
 from contracts import ContractViolation
-from mockserver import media
+from mockserver import guard, media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint, state_at
@@ -34,6 +34,20 @@ def service() -> MockService:
 def admin_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     note_error(message)
     return json_response({"error": {"message": message, "type": str(status)}}, status, headers)
+
+
+@blueprint.before_request
+def refuse_cross_origin_changes() -> Response | None:
+    """A state-changing call a page on another origin could have sent is a 403
+    (guard.cross_origin_refusal; contracts/mock-admin.yaml, "Who may call")."""
+    why = guard.cross_origin_refusal(
+        request.method,
+        request.headers.get("Origin"),
+        request.headers.get("Content-Type", ""),
+        guard.CLIENT_HEADER in request.headers,
+        request.host_url.rstrip("/"),
+    )
+    return None if why is None else admin_error(403, why)
 
 
 @blueprint.before_request

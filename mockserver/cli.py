@@ -47,6 +47,16 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="answer requests whose Host is NAME too (repeatable; .DOMAIN: it and every name "
+        "under it; '*': any Host). Loopback names, IP addresses and this machine's name need "
+        "none; other Hosts get a 421 (a DNS-rebinding page's guard)",
+    )
+    p.add_argument(
         "--clock",
         choices=["real", "virtual"],
         default="real",
@@ -213,6 +223,11 @@ def _console_options(p: argparse.ArgumentParser) -> None:
         help="one console line per request: text for people, json (one object a line) for tools",
     )
     p.add_argument("--quiet", action="store_true", help="no request lines on the console")
+    p.add_argument(
+        "--log-dashboard",
+        action="store_true",
+        help="also show the requests the dashboard sends on its own (X-Mock-Client: dashboard)",
+    )
 
 
 def _sample_image_parser(sub: argparse._SubParsersAction) -> None:
@@ -264,7 +279,9 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,
         log_format=None if getattr(args, "quiet", False) else getattr(args, "log_format", "text"),
+        log_dashboard=getattr(args, "log_dashboard", False),
         bind_host=args.host,
+        allowed_hosts=tuple(getattr(args, "allowed_hosts", ())),
         retry_after=args.retry_after,
         retired_models=tuple(args.retired_model),
         max_waiting_chats=args.max_waiting_chats,

@@ -61,8 +61,14 @@ class MockConfig:
     #: one console line per request: "text", "json", or None for none (`--quiet`; the default
     #: when the app is built in-process, e.g. by tests)
     log_format: str | None = None
+    #: show the dashboard's own requests (``X-Mock-Client: dashboard``) on the console too
+    log_dashboard: bool = False
     #: the address the server listens on (`--host`): URLs naming it are the mock's own
     bind_host: str | None = None
+    #: more names the ``Host`` header may carry (`--allowed-host`): ``NAME``, ``.DOMAIN`` (it
+    #: and every name under it) or ``*`` (any); loopback names, IP addresses, this machine's
+    #: name, the bind address and .test/.example/.invalid/.localhost need none (hosts.py)
+    allowed_hosts: tuple[str, ...] = ()
     #: how long a job is kept after its creation, in clock seconds (None: forever); an expired
     #: job is purged and answers as an unknown id (contracts/README.md)
     retention_seconds: float | None = 24 * 3600.0

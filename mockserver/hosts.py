@@ -1,9 +1,22 @@
-"""Which URLs are the mock's own: under any loopback name, and under the Host it was reached by.
+"""Which URLs are the mock's own, and which ``Host`` names the mock answers to at all.
+
+:class:`OwnHosts`: which URLs are the mock's own, under any loopback name, and under the Host
+it was reached by.
 
 A reference image uploaded through ``http://localhost:8000`` must be found when a job is sent
 to ``http://127.0.0.1:8000``: the mock recognises its own URLs whatever name reached it
 (``localhost``, ``127.0.0.0/8``, ``::1``, ``0.0.0.0``, ``::``, the bind address, this machine's
 host name) on the port it serves, and the exact ``Host`` of the current request.
+
+:class:`HostPolicy`: the names a request's ``Host`` may carry. A page on another site that
+makes its own name resolve to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with
+the mock and read and change everything in it. Allowed without being named (as Vite and
+webpack-dev-server allow them): any IP address literal (a rebinding page always carries the
+attacker's *name*), ``localhost`` and ``*.localhost``, this machine's host name, the address
+the mock listens on, and names under the special-use top-level domains no public DNS answers
+(``.test``, ``.example``, ``.invalid``: RFC 6761, RFC 2606), which no page on the web can
+have as its origin. Anything else must be named with ``--allowed-host`` (``NAME``, ``.DOMAIN``
+for the domain and every name under it, or ``*`` for any Host at all).
 """
 
 from __future__ import annotations
@@ -68,3 +81,55 @@ class OwnHosts:
             return True
         host, port = _split(netloc, self.scheme)
         return port in self.ports and _is_local_name(host, self.bind_host)
+
+
+#: top-level domains reserved from the public DNS (RFC 2606, RFC 6761): no web page has them
+_RESERVED_TLDS = ("localhost", "test", "example", "invalid")
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` header value, lower case, without port, brackets or the
+    final dot (``"[::1]:8000"`` -> ``"::1"``; ``"Mock.Test.:80"`` -> ``"mock.test"``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+class HostPolicy:
+    """Which ``Host`` names the mock answers (see the module's docstring): ``name in policy``.
+
+    ``allowed`` are the ``--allowed-host`` values: a name, ``.domain`` (the domain and every
+    name under it) or ``*`` (every Host)."""
+
+    def __init__(self, bind_host: str | None = None, allowed: tuple[str, ...] = ()) -> None:
+        self.any = "*" in allowed
+        names = {host_name(a) for a in allowed if a and a != "*" and not a.startswith(".")}
+        self.suffixes = tuple(
+            a.lower().rstrip(".") for a in allowed if a.startswith(".") and len(a) > 1
+        )
+        if bind_host:
+            names.add(host_name(bind_host))
+        self.names = frozenset(names)
+
+    def __contains__(self, host: object) -> bool:
+        """Whether a request whose ``Host`` header is ``host`` is the mock's to answer."""
+        if self.any:
+            return True
+        if not isinstance(host, str):
+            return False
+        name = host_name(host)
+        if not name:
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True  # an address literal: never what a rebinding page carries
+        except ValueError:
+            pass
+        if name in self.names or name in _machine_names():
+            return True
+        if name.rsplit(".", 1)[-1] in _RESERVED_TLDS:
+            return True
+        return any(name == s[1:] or name.endswith(s) for s in self.suffixes)

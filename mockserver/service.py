@@ -75,6 +75,8 @@ class JournalEntry:
     error: str | None = None
     #: the job the request created or named
     job_id: str | None = None
+    #: who sent it, by its ``X-Mock-Client`` header (``dashboard``: the dashboard's own)
+    client: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
