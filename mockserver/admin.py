@@ -19,7 +19,7 @@ from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint, state_at
 from mockserver.responses import json_response, note_error
-from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
+from mockserver.service import MEDIA_VARIANTS, FilesFull, MockService, send_asset
 from mockserver.store import Filters
 
 blueprint = Blueprint("mock_admin", __name__, url_prefix="/__mock")
@@ -294,6 +294,11 @@ def upload_file() -> Response:
         file_id = svc.store_file(data)
     except media.ImageError as exc:
         return admin_error(400, str(exc))
+    except FilesFull as exc:
+        # 413, not 507: the uploads are the client's to free (the quota is its use, not the
+        # server's fault), 413 is already this operation's "too much", and a 5xx would read
+        # as a failure of the mock to generic clients and to schemathesis
+        return admin_error(413, str(exc))
     url = f"{request.host_url.rstrip('/')}/__mock/files/{file_id}"
     return json_response({"id": file_id, "url": url}, 201)
 

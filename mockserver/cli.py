@@ -129,6 +129,21 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="with --store redis:// and no --media-dir: rendered videos every host shares in "
         "Redis, at most SIZE in all (256M, 2G; 0: none), least recently used evicted first",
     )
+    p.add_argument(
+        "--files-quota",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="uploaded files (POST /__mock/files) kept at most; over it the oldest no job uses "
+        "are evicted, else the upload is a 413",
+    )
+    p.add_argument(
+        "--files-quota-bytes",
+        type=_size,
+        default=256 * 1024 * 1024,
+        metavar="SIZE",
+        help="bytes of uploaded files kept at most (256M, 2G), evicted as --files-quota",
+    )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
         "--replay",
@@ -275,6 +290,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         media_redis_bytes=args.media_redis_bytes,
+        files_quota=args.files_quota,
+        files_quota_bytes=args.files_quota_bytes,
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,

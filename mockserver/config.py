@@ -41,6 +41,10 @@ class MockConfig:
     fetch_remote_images: bool = False
     #: accepted keys; empty: any non-empty key is accepted
     api_keys: tuple[str, ...] = ()
+    #: uploaded files (POST /__mock/files) kept at most, by count and in bytes: an upload
+    #: over either first evicts the oldest files no job uses, else it is a 413
+    files_quota: int = 1000
+    files_quota_bytes: int = 256 * 1024 * 1024
     #: largest request body accepted, in bytes (413 above it)
     max_body_bytes: int = 32 * 1024 * 1024
     #: where rendered videos are cached on disk (None: memory only)
