@@ -175,3 +175,15 @@ def test_opening_a_job_page_marks_its_status_read_as_the_dashboards(
     assert [e["client"] for e in created] == [None]  # the app's own create stays the app's
     console = server.app.extensions["sora_mock_console"]._stream.getvalue()
     assert status_path not in console and "/vtrix/model/v1/generation " in console + " "
+
+
+def test_the_dashboards_own_changes_still_go_through(page: Any, server: SoraMock) -> None:
+    """The dashboard's reset is a simple POST (no body): it passes by its Origin (the origin
+    served) and by its X-Mock-Client, each enough alone (a reverse proxy that rewrites Host
+    leaves only the header)."""
+    job = _one_job(server)
+    page.goto(f"{server.host}/?poll=200", wait_until="domcontentloaded")
+    expect(page.locator(f'#jobs-body tr[data-id="{job}"]')).to_be_visible()
+    page.get_by_role("button", name="Reset mock").click()
+    expect(page.get_by_text("The mock forgot every job")).to_be_visible()
+    assert service_of(server.app).store.get(job) is None
