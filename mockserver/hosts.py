@@ -113,6 +113,8 @@ class HostPolicy:
         if bind_host:
             names.add(host_name(bind_host))
         self.names = frozenset(names)
+        #: the answers for the Hosts seen (a server sees a handful; bounded all the same)
+        self._seen: dict[str, bool] = {}
 
     def __contains__(self, host: object) -> bool:
         """Whether a request whose ``Host`` header is ``host`` is the mock's to answer."""
@@ -120,6 +122,14 @@ class HostPolicy:
             return True
         if not isinstance(host, str):
             return False
+        known = self._seen.get(host)
+        if known is None:
+            if len(self._seen) >= 1024:
+                self._seen.clear()
+            known = self._seen[host] = self._allows(host)
+        return known
+
+    def _allows(self, host: str) -> bool:
         name = host_name(host)
         if not name:
             return False
