@@ -18,7 +18,7 @@ from mockserver.console import RequestLog
 from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
-from mockserver.hosts import HostPolicy
+from mockserver.hosts import HostPolicy, provider_hosts
 from mockserver.responses import json_response, note_error
 from mockserver.service import MockService
 
@@ -66,7 +66,8 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
 
         app.wsgi_app = PollLane(app, app.wsgi_app, _error_json)  # type: ignore[method-assign]
     # outermost: a Host the mock does not answer to never reaches the lane or Flask
-    policy = HostPolicy(config.bind_host, config.allowed_hosts)
+    live = provider_hosts([d.contract.spec for d in dialects])
+    policy = HostPolicy(config.bind_host, config.allowed_hosts, live)
     app.wsgi_app = guard.HostCheck(app, app.wsgi_app, policy)  # type: ignore[method-assign]
     return app
 

@@ -13,10 +13,11 @@ makes its own name resolve to 127.0.0.1 (DNS rebinding) would otherwise be same-
 the mock and read and change everything in it. Allowed without being named (as Vite and
 webpack-dev-server allow them): any IP address literal (a rebinding page always carries the
 attacker's *name*), ``localhost`` and ``*.localhost``, this machine's host name, the address
-the mock listens on, and names under the special-use top-level domains no public DNS answers
-(``.test``, ``.example``, ``.invalid``: RFC 6761, RFC 2606), which no page on the web can
-have as its origin. Anything else must be named with ``--allowed-host`` (``NAME``, ``.DOMAIN``
-for the domain and every name under it, or ``*`` for any Host at all).
+the mock listens on, the live hosts of the providers it imitates (``api.gpt.ge``: a client
+whose provider name points at the mock), and names under the special-use top-level domains
+no public DNS answers (``.test``, ``.example``, ``.invalid``: RFC 6761, RFC 2606), which no
+page on the web can have as its origin. Anything else must be named with ``--allowed-host``
+(``NAME``, ``.DOMAIN`` for the domain and every name under it, or ``*`` for any Host at all).
 """
 
 from __future__ import annotations
@@ -98,15 +99,35 @@ def host_name(host: str) -> str:
     return host.rstrip(".")
 
 
+def provider_hosts(specs: list[dict[str, object]]) -> tuple[str, ...]:
+    """The live hosts of the providers the contracts describe (``x-provider-base-url``)."""
+    hosts = []
+    for spec in specs:
+        info = spec.get("info")
+        url = info.get("x-provider-base-url") if isinstance(info, dict) else None
+        if isinstance(url, str) and urlsplit(url).hostname:
+            hosts.append(str(urlsplit(url).hostname))
+    return tuple(dict.fromkeys(hosts))
+
+
 class HostPolicy:
     """Which ``Host`` names the mock answers (see the module's docstring): ``name in policy``.
 
     ``allowed`` are the ``--allowed-host`` values: a name, ``.domain`` (the domain and every
-    name under it) or ``*`` (every Host)."""
+    name under it) or ``*`` (every Host). ``providers`` are the live hosts of the providers
+    the mock stands in for (``api.gpt.ge``): a client whose provider name is pointed at the
+    mock (``/etc/hosts``, a respx route) reaches it under that name, and no attacker's page
+    can have a provider's name as its origin."""
 
-    def __init__(self, bind_host: str | None = None, allowed: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        bind_host: str | None = None,
+        allowed: tuple[str, ...] = (),
+        providers: tuple[str, ...] = (),
+    ) -> None:
         self.any = "*" in allowed
         names = {host_name(a) for a in allowed if a and a != "*" and not a.startswith(".")}
+        names |= {host_name(p) for p in providers if p}
         self.suffixes = tuple(
             a.lower().rstrip(".") for a in allowed if a.startswith(".") and len(a) > 1
         )

@@ -155,6 +155,16 @@ def test_a_rebinding_page_gets_nothing_from_any_path(
         assert (entries[-1]["path"], entries[-1]["status"]) == (path.format(job=job), 421)
 
 
+def test_a_providers_own_host_pointed_at_the_mock_is_answered() -> None:
+    """``/etc/hosts`` (or a respx route) sending ``api.gpt.ge`` to the mock."""
+    app = create_app(test_config())
+    for base in ("https://api.gpt.ge", "https://gptproto.com", "https://cloud.vtrix.ai"):
+        with http(app, base) as client:
+            assert client.get("/__mock/health").status_code == 200, base
+    with http(app, "https://api.gpt.ge.attacker.net") as client:
+        assert client.get("/__mock/health").status_code == 421
+
+
 def test_allowed_host_names_more_hosts() -> None:
     app = create_app(test_config(bind_host="0.0.0.0", allowed_hosts=("mock.internal",)))
     with http(app, "http://mock.internal:8000") as named:
