@@ -438,3 +438,40 @@ def test_log_dashboard_shows_them_tagged() -> None:
     with http(app, **{"X-Mock-Client": "dashboard"}) as client:
         client.get("/gptge/v1/videos", headers={"Authorization": "Bearer sk-a"})
     assert "/gptge/v1/videos" in console.getvalue() and "(dashboard)" in console.getvalue()
+
+
+# ------------------------------------------------------------------ a served mock, end to end
+
+
+def test_served_mock_masks_keys_and_answers_only_its_names(tmp_path: Path) -> None:
+    """``sora-mock serve`` (two workers, a SQLite store): the whole console output and every
+    byte the store wrote hold no key; a foreign Host is a 421 unless ``--allowed-host``
+    names it; a bare ``curl -X POST .../reset`` is a 403, with ``X-Mock-Client`` a 200."""
+    from tests.served import served, stop
+
+    db = tmp_path / "store" / "mock.db"
+    db.parent.mkdir()
+    args = ["--store", f"sqlite:{db}", "--allowed-host", "mock.internal", "--clock", "virtual"]
+    with served(*args, workers=2) as server:
+        auth = {"Authorization": f"Bearer {PLAIN_KEY}"}
+        with httpx.Client(base_url=server.url, timeout=30.0) as client:
+            assert client.get(f"/gptge/v1/{PLAIN_KEY}/videos", headers=auth).status_code == 404
+            scenario = client.get("/gptge/v1/videos", headers=auth | {"X-Mock-Scenario": PLAIN_KEY})
+            assert scenario.status_code == 400
+            journal = client.get("/__mock/journal").json()["data"]  # read: written by now
+            stored = b"".join(p.read_bytes() for p in db.parent.rglob("*") if p.is_file())
+            foreign = client.get("/__mock/health", headers={"Host": "attacker.net"})
+            named = client.get("/__mock/health", headers={"Host": "mock.internal:80"})
+            bare = client.post("/__mock/reset")
+            marked = client.post("/__mock/reset", headers={"X-Mock-Client": "curl"})
+        stop(server)
+        output = "".join(server.output)
+    assert [e["status"] for e in journal] == [404, 400]
+    assert "[REDACTED]" in journal[0]["path"] and "[REDACTED]" in journal[1]["error"]
+    assert (foreign.status_code, named.status_code) == (421, 200)
+    assert (bare.status_code, marked.status_code) == (403, 200)
+    assert "--allowed-host" in foreign.json()["error"]["message"]
+    assert "[REDACTED]" in output and "/__mock/reset" in output  # the lines were written
+    assert b"[REDACTED]" in stored  # the journal entries are in the store's files
+    assert PLAIN_KEY not in output and PLAIN_KEY not in json.dumps(journal)
+    assert PLAIN_KEY.encode() not in stored
