@@ -159,8 +159,9 @@ class HostPolicy:
             return True  # an address literal: never what a rebinding page carries
         except ValueError:
             pass
-        if name in self.names or name in _machine_names():
+        if name in self.names or name.rsplit(".", 1)[-1] in _RESERVED_TLDS:
             return True
-        if name.rsplit(".", 1)[-1] in _RESERVED_TLDS:
+        if any(name == s[1:] or name.endswith(s) for s in self.suffixes):
             return True
-        return any(name == s[1:] or name.endswith(s) for s in self.suffixes)
+        # last: the first look-up of the machine's names may ask the resolver (getfqdn)
+        return name in _machine_names()
