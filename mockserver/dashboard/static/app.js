@@ -121,7 +121,7 @@
   }
 
   // X-Mock-Client marks the dashboard's own requests: the journal tags them, the console leaves
-  // them out, and the admin API takes a change only with it (no other origin can send it)
+  // them out, and the admin API takes a change with it whatever the Origin (a reverse proxy's)
   async function api(path, options = {}) {
     const response = await fetch(path, {
       ...options,
