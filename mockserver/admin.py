@@ -14,12 +14,12 @@ from flask import Blueprint, Response, current_app, request, send_file
 
 import contracts
 from contracts import ContractViolation
-from mockserver import media
+from mockserver import guard, media
 from mockserver.binding import check_response, openapi_request
 from mockserver.faults import Scenario, UnknownScenario, parse
 from mockserver.lifecycle import Job, key_fingerprint, state_at
 from mockserver.responses import json_response, note_error
-from mockserver.service import MEDIA_VARIANTS, MockService, send_asset
+from mockserver.service import MEDIA_VARIANTS, FilesFull, MockService, send_asset
 from mockserver.store import Filters
 
 blueprint = Blueprint("mock_admin", __name__, url_prefix="/__mock")
@@ -34,6 +34,20 @@ def service() -> MockService:
 def admin_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     note_error(message)
     return json_response({"error": {"message": message, "type": str(status)}}, status, headers)
+
+
+@blueprint.before_request
+def refuse_cross_origin_changes() -> Response | None:
+    """A state-changing call a page on another origin could have sent is a 403
+    (guard.cross_origin_refusal; contracts/mock-admin.yaml, "Who may call")."""
+    why = guard.cross_origin_refusal(
+        request.method,
+        request.headers.get("Origin"),
+        request.headers.get("Content-Type", ""),
+        guard.CLIENT_HEADER in request.headers,
+        request.host_url.rstrip("/"),
+    )
+    return None if why is None else admin_error(403, why)
 
 
 @blueprint.before_request
@@ -281,6 +295,11 @@ def upload_file() -> Response:
         file_id = svc.store_file(data)
     except media.ImageError as exc:
         return admin_error(400, str(exc))
+    except FilesFull as exc:
+        # 413, not 507: the uploads are the client's to free (the quota is its use, not the
+        # server's fault), 413 is already this operation's "too much", and a 5xx would read
+        # as a failure of the mock to generic clients and to schemathesis
+        return admin_error(413, str(exc))
     url = f"{request.host_url.rstrip('/')}/__mock/files/{file_id}"
     return json_response({"id": file_id, "url": url}, 201)
 

@@ -18,6 +18,7 @@ from mockserver.console import RequestLog
 from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
+from mockserver.hosts import HostPolicy, provider_hosts
 from mockserver.responses import json_response, note_error
 from mockserver.service import MockService
 
@@ -45,7 +46,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.add_url_rule("/", "index", _index, provide_automatic_options=False)
     dashboard.init_app(app)
     if config.log_format is not None:
-        app.extensions["sora_mock_console"] = RequestLog(config.log_format)
+        app.extensions["sora_mock_console"] = RequestLog(
+            config.log_format, show_dashboard=config.log_dashboard
+        )
 
     app.before_request(_start)
     guard.init_app(
@@ -62,6 +65,10 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         from mockserver.lane import PollLane
 
         app.wsgi_app = PollLane(app, app.wsgi_app, _error_json)  # type: ignore[method-assign]
+    # outermost: a Host the mock does not answer to never reaches the lane or Flask
+    live = provider_hosts([d.contract.spec for d in dialects])
+    policy = HostPolicy(config.bind_host, config.allowed_hosts, live)
+    app.wsgi_app = guard.HostCheck(app, app.wsgi_app, policy)  # type: ignore[method-assign]
     return app
 
 

@@ -47,6 +47,16 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="answer requests whose Host is NAME too (repeatable; .DOMAIN: it and every name "
+        "under it; '*': any Host). Loopback names, IP addresses and this machine's name need "
+        "none; other Hosts get a 421 (a DNS-rebinding page's guard)",
+    )
+    p.add_argument(
         "--clock",
         choices=["real", "virtual"],
         default="real",
@@ -118,6 +128,21 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         metavar="SIZE",
         help="with --store redis:// and no --media-dir: rendered videos every host shares in "
         "Redis, at most SIZE in all (256M, 2G; 0: none), least recently used evicted first",
+    )
+    p.add_argument(
+        "--files-quota",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="uploaded files (POST /__mock/files) kept at most; over it the oldest no job uses "
+        "are evicted, else the upload is a 413",
+    )
+    p.add_argument(
+        "--files-quota-bytes",
+        type=_size,
+        default=256 * 1024 * 1024,
+        metavar="SIZE",
+        help="bytes of uploaded files kept at most (256M, 2G), evicted as --files-quota",
     )
     p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
     p.add_argument(
@@ -221,6 +246,11 @@ def _console_options(p: argparse.ArgumentParser) -> None:
         help="one console line per request: text for people, json (one object a line) for tools",
     )
     p.add_argument("--quiet", action="store_true", help="no request lines on the console")
+    p.add_argument(
+        "--log-dashboard",
+        action="store_true",
+        help="also show the requests the dashboard sends on its own (X-Mock-Client: dashboard)",
+    )
 
 
 def _sample_image_parser(sub: argparse._SubParsersAction) -> None:
@@ -268,11 +298,15 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
         media_redis_bytes=args.media_redis_bytes,
+        files_quota=args.files_quota,
+        files_quota_bytes=args.files_quota_bytes,
         slow_seconds=args.slow_seconds,
         scenarios=tuple(args.scenario),
         retention_seconds=args.retention,
         log_format=None if getattr(args, "quiet", False) else getattr(args, "log_format", "text"),
+        log_dashboard=getattr(args, "log_dashboard", False),
         bind_host=args.host,
+        allowed_hosts=tuple(getattr(args, "allowed_hosts", ())),
         retry_after=args.retry_after,
         retired_models=tuple(args.retired_model),
         max_waiting_chats=args.max_waiting_chats,

@@ -41,6 +41,10 @@ class MockConfig:
     fetch_remote_images: bool = False
     #: accepted keys; empty: any non-empty key is accepted
     api_keys: tuple[str, ...] = ()
+    #: uploaded files (POST /__mock/files) kept at most, by count and in bytes: an upload
+    #: over either first evicts the oldest files no job uses, else it is a 413
+    files_quota: int = 1000
+    files_quota_bytes: int = 256 * 1024 * 1024
     #: largest request body accepted, in bytes (413 above it)
     max_body_bytes: int = 32 * 1024 * 1024
     #: where rendered videos are cached on disk (None: memory only)
@@ -61,8 +65,14 @@ class MockConfig:
     #: one console line per request: "text", "json", or None for none (`--quiet`; the default
     #: when the app is built in-process, e.g. by tests)
     log_format: str | None = None
+    #: show the dashboard's own requests (``X-Mock-Client: dashboard``) on the console too
+    log_dashboard: bool = False
     #: the address the server listens on (`--host`): URLs naming it are the mock's own
     bind_host: str | None = None
+    #: more names the ``Host`` header may carry (`--allowed-host`): ``NAME``, ``.DOMAIN`` (it
+    #: and every name under it) or ``*`` (any); loopback names, IP addresses, this machine's
+    #: name, the bind address and .test/.example/.invalid/.localhost need none (hosts.py)
+    allowed_hosts: tuple[str, ...] = ()
     #: how long a job is kept after its creation, in clock seconds (None: forever); an expired
     #: job is purged and answers as an unknown id (contracts/README.md)
     retention_seconds: float | None = 24 * 3600.0

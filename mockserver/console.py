@@ -7,8 +7,12 @@
 
 A line carries the time, method, path (never the query string), provider, status, latency,
 the scenario that applied and, for a 4xx/5xx, the error message. Keys never appear: a request's
-key is not logged at all (the journal keeps only its fingerprint). The dashboard's own reads
-(successful GETs under ``/__mock/``) are left out, or its polling would drown everything else.
+key is not logged at all (the journal keeps only its fingerprint), and one sent where it does
+not belong (in the path, as a scenario name) is masked (``exchange.finish``). The dashboard's
+own requests are left out, or its polling would drown everything else: successful GETs under
+``/__mock/``, and whatever it sends marked ``X-Mock-Client: dashboard`` (a job page's status
+read from the provider API), unless ``show_dashboard`` (``--log-dashboard``): then they show,
+tagged ``(dashboard)``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 FORMATS = ("text", "json")
+#: the ``X-Mock-Client`` value of the dashboard's own requests
+DASHBOARD = "dashboard"
 
 _RESET = "\033[0m"
 _COLOURS = {2: "\033[32m", 3: "\033[36m", 4: "\033[33m", 5: "\033[31m"}
@@ -39,6 +45,8 @@ class RequestLine:
     scenario: str | None = None
     error: str | None = None
     job_id: str | None = None
+    #: who sent it, by its ``X-Mock-Client`` header (``dashboard``)
+    client: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +60,7 @@ class RequestLine:
             "scenario": self.scenario,
             "error": self.error,
             "job_id": self.job_id,
+            "client": self.client,
         }
 
 
@@ -59,10 +68,13 @@ class RequestLog:
     """Writes request lines to a stream (stdout by default), one ``write`` call per line, so
     lines from several threads or worker processes never interleave."""
 
-    def __init__(self, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, fmt: str = "text", stream: IO[str] | None = None, *, show_dashboard: bool = False
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown log format {fmt!r}: use {' or '.join(FORMATS)}")
         self.format = fmt
+        self.show_dashboard = show_dashboard
         self._stream = stream
         self._lock = threading.Lock()
         self._colour: bool | None = None
@@ -71,9 +83,11 @@ class RequestLog:
     def stream(self) -> IO[str]:
         return self._stream if self._stream is not None else sys.stdout
 
-    @staticmethod
-    def wanted(method: str, path: str, status: int) -> bool:
-        """Everything but the dashboard's own successful reads."""
+    def wanted(self, method: str, path: str, status: int, client: str | None = None) -> bool:
+        """Everything but the dashboard's own successful reads, and (unless
+        ``show_dashboard``) whatever the dashboard marked as its own."""
+        if client == DASHBOARD and not self.show_dashboard:
+            return False
         dashboard_read = method in ("GET", "HEAD") and (
             path == "/" or path.startswith("/__mock/") or path == "/favicon.ico"
         )
@@ -103,6 +117,8 @@ class RequestLog:
             f"{clock} {line.method:<6} {line.path:<40} {line.provider or '-':<9} "
             f"{status} {line.latency_ms:7.1f} ms"
         )
+        if line.client:
+            text += f"  ({line.client})"
         if line.scenario:
             text += f"  [{line.scenario}]"
         if line.error and line.status >= 400:

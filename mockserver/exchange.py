@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
-from collections.abc import Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,16 +65,62 @@ class Exchange:
     #: read once, at ``now`` (see MockService.now)
     instant: bool = False
     now: float | None = None
+    #: who says it sent the request (the ``X-Mock-Client`` header: ``dashboard`` for the
+    #: dashboard's own requests), cleaned of anything but ``[A-Za-z0-9._-]``, at most 40 long
+    client: str | None = None
+    #: the credentials the request carried, literally: masked wherever the request's path,
+    #: ids or error messages are written (never written themselves)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 R = TypeVar("R", bound=Response)
 
 _current: ContextVar[Exchange | None] = ContextVar("sora_mock_exchange", default=None)
+#: what the edge (guard.HostCheck) read of the request's sender before anything else ran:
+#: (client, secrets), picked up by :func:`begin`
+_caller: ContextVar[tuple[str | None, tuple[str, ...]]] = ContextVar(
+    "sora_mock_caller", default=(None, ())
+)
+_CLIENT_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+#: header names whose values are credentials (the contracts use Authorization only; the
+#: others are what a client may send by mistake)
+_SECRET_HEADERS = (
+    "HTTP_AUTHORIZATION",
+    "HTTP_X_API_KEY",
+    "HTTP_API_KEY",
+    "HTTP_PROXY_AUTHORIZATION",
+)
+
+
+def caller_of(environ: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """The sender a WSGI request names: its ``X-Mock-Client`` (cleaned) and its credentials
+    (each header's value whole, and without its scheme word: ``Bearer K`` gives both)."""
+    raw = environ.get("HTTP_X_MOCK_CLIENT")
+    client = _CLIENT_CHARS.sub("_", raw.strip())[:40] or None if raw else None
+    secrets: list[str] = []
+    for name in _SECRET_HEADERS:
+        value = environ.get(name, "").strip()
+        if value:
+            secrets.append(value)
+            scheme, _, credential = value.partition(" ")
+            if credential.strip() and scheme.isalpha():
+                secrets.append(credential.strip())
+    return client, tuple(secrets)
+
+
+def enter(environ: Mapping[str, Any]) -> Token[tuple[str | None, tuple[str, ...]]]:
+    """Note the request's sender for the exchange about to begin (undone by :func:`leave`)."""
+    return _caller.set(caller_of(environ))
+
+
+def leave(token: Token[tuple[str | None, tuple[str, ...]]]) -> None:
+    _caller.reset(token)
 
 
 def begin() -> Exchange:
     """A new exchange for the request starting now, the current one from here on."""
-    exchange = Exchange()
+    client, secrets = _caller.get()
+    exchange = Exchange(client=client, secrets=secrets)
     _current.set(exchange)
     return exchange
 
@@ -127,6 +174,10 @@ def finish(
         value = next(iter(path_values.values()))
         job_id = value if isinstance(value, str) else None
     provider = prefix if prefix in PREFIX_ERRORS else None
+    # a key sent where it does not belong (in the path, as a job id or a scenario name, and so
+    # in an error message) is masked before anything is written
+    mask = masking(exchange.secrets + service.config.api_keys)
+    path, error, job_id = mask(path) or path, mask(error), mask(job_id)
     entry = None
     if provider is not None:
         entry = JournalEntry(
@@ -142,9 +193,10 @@ def finish(
             scenario=exchange.scenario,
             error=error,
             job_id=job_id,
+            client=exchange.client,
         )
     service.record(entry)
-    if console is not None and console.wanted(method, path, status):
+    if console is not None and console.wanted(method, path, status, exchange.client):
         console.write(
             RequestLine(
                 time=time.time(),
@@ -156,6 +208,35 @@ def finish(
                 scenario=exchange.scenario,
                 error=error,
                 job_id=job_id,
+                client=exchange.client,
             )
         )
     return response
+
+
+def masking(secrets: tuple[str, ...]) -> Callable[[str | None], str | None]:
+    """What ``finish`` passes every text it writes through: the conformance redaction (the
+    literal ``secrets``, ``sk-...`` keys, ``Bearer`` credentials, JWTs, URL user-info,
+    ``key=value`` pairs), skipped for a text with nothing it could mask (the poll lane's
+    paths: a plain id has no character any pattern needs)."""
+    redactors: list[Any] = []  # built on first use: most requests write only plain texts
+
+    def mask(text: str | None) -> str | None:
+        # in a plain text a secret's escaped forms (%XX, \uXXXX) cannot appear: only itself
+        if not text or (
+            _PLAIN.fullmatch(text) and "sk-" not in text and not any(s in text for s in secrets)
+        ):
+            return text
+        if not redactors:
+            from mockserver.conformance.redaction import Redactor
+
+            redactors.append(Redactor(secrets))
+        masked: str = redactors[0].text(text)
+        return masked
+
+    return mask
+
+
+#: a text no pattern of the redaction matches: no ``sk-``, no space, ``=``, ``:``, ``@`` or
+#: ``.`` (a JWT's), only path characters
+_PLAIN = re.compile(r"[A-Za-z0-9/_~-]*")

@@ -12,6 +12,14 @@ by anything else:
 
 Each refusal is a 400 (or 413) naming the limit, in the provider's own error shape. Syntax
 errors are left to the contract validation, which names the problem in the same shape.
+
+Two checks of who is asking come first (contracts/mock-admin.yaml, "Who may call"):
+
+* :class:`HostCheck`, outermost: a ``Host`` the mock does not answer to
+  (:class:`mockserver.hosts.HostPolicy`) is a 421 Misdirected Request, for every path, the
+  poll lane's included (a DNS-rebinding page carries its own name as Host);
+* :func:`cross_origin_refusal`: a state-changing admin call a page on another origin could
+  have sent without the browser asking first (a "simple" request) is a 403.
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
+
+from mockserver import exchange
+from mockserver.hosts import HostPolicy
+from mockserver.responses import json_response
 
 ErrorJson = Callable[[int, str], Response]
 
@@ -224,3 +236,102 @@ def init_app(app: Flask, error_json: ErrorJson, *, max_json_bytes: int, max_dept
         return None
 
     app.before_request(guard)
+
+
+#: the header the dashboard (and any script) sends to show a request is no page's on another
+#: origin: a browser sends a custom header across origins only after a preflight, which the
+#: mock never grants. Its value names the sender (``dashboard``: the journal marks the entry).
+CLIENT_HEADER = "X-Mock-Client"
+#: the methods that change the admin API's state
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: the request content types a page may send to any origin without a preflight (Fetch)
+SIMPLE_CONTENT_TYPES = frozenset(
+    {"", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
+
+
+def cross_origin_refusal(
+    method: str, origin: str | None, content_type: str, client_header: bool, served: str
+) -> str | None:
+    """Why a state-changing admin call is refused, or None when it is allowed.
+
+    Allowed: a read; an ``Origin`` equal to the origin served (``served``, e.g.
+    ``http://127.0.0.1:8000``); or a request no page on another origin can send without a
+    preflight (which the mock never answers with CORS headers): a method other than POST,
+    the :data:`CLIENT_HEADER`, or a content type outside the three a form may send
+    (``application/json``, ``image/png``); or no ``Origin`` at all: every browser sends one with
+    a POST (the Fetch standard, for any method but GET and HEAD, cross-origin or not, forms
+    included), so a POST without it is no page's (curl, a script). Refused: a simple POST whose
+    ``Origin`` is another origin, or ``null`` (a sandboxed frame, a ``file:`` page)."""
+    if method.upper() not in STATE_CHANGING or origin is None:
+        return None
+    if origin.rstrip("/").lower() == served.rstrip("/").lower():
+        return None
+    if client_header or method.upper() != "POST":
+        return None
+    mimetype = content_type.split(";", 1)[0].strip().lower()
+    if mimetype not in SIMPLE_CONTENT_TYPES:
+        return None
+    who = f"from the origin {origin[:100]!r}"
+    return (
+        f"a {method.upper()} to the admin API {who} is refused: a page on another site could "
+        f"send it; send it from {served} or with the header {CLIENT_HEADER} "
+        "(or a JSON body with Content-Type: application/json)"
+    )
+
+
+def _error_body(status: int, message: str, path: str) -> dict[str, Any]:
+    from mockserver.dialects.errors import PREFIX_ERRORS
+
+    family = PREFIX_ERRORS.get(path.strip("/").split("/", 1)[0])
+    if family is None:
+        return {"error": {"message": message, "type": str(status)}}
+    return family(status, message)
+
+
+class HostCheck:
+    """WSGI middleware, outermost: a request whose ``Host`` the mock does not answer to is a
+    421 Misdirected Request, in the provider's error shape under a provider's prefix and in
+    the admin API's elsewhere, journalled and logged like any answer; nothing else of the
+    app sees it. A request without ``Host`` (HTTP/1.0) is no browser's and passes.
+
+    421, not 403: the name is wrong, not the caller's rights (RFC 9110 15.5.20: "not able to
+    produce a response for the combination of scheme and authority"), and a provider's 403
+    means a key without access, which a client would report as an authorisation failure."""
+
+    def __init__(self, app: Flask, inner: Any, policy: HostPolicy) -> None:
+        self.inner = inner
+        self.policy = policy
+        self.extensions = app.extensions
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        token = exchange.enter(environ)  # the sender, for the exchange the request begins
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            exchange.leave(token)
+
+    def _answer(self, environ: dict[str, Any], start_response: Any) -> Any:
+        host = environ.get("HTTP_HOST")
+        if host is None or host in self.policy:
+            return self.inner(environ, start_response)
+        path = environ.get("PATH_INFO", "") or "/"
+        current = exchange.begin()
+        message = (
+            f"the mock does not answer to the Host {host[:100]!r}: it answers to its loopback "
+            "names, IP addresses and the names given with --allowed-host (start it with "
+            "--allowed-host NAME to add one)"
+        )
+        current.error = message
+        service = self.extensions["sora_mock"]
+        service.request_opened()
+        response = json_response(_error_body(421, message, path), 421)
+        response = exchange.finish(
+            service,
+            self.extensions.get("sora_mock_console"),
+            exchange.end(),
+            environ.get("REQUEST_METHOD", "GET"),
+            path,
+            response,
+        )
+        return response(environ, start_response)

@@ -71,9 +71,15 @@ class JournalEntry:
     error: str | None = None
     #: the job the request created or named
     job_id: str | None = None
+    #: who sent it, by its ``X-Mock-Client`` header (``dashboard``: the dashboard's own)
+    client: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+class FilesFull(Exception):
+    """An upload the files quota has no room for, even without the files no job uses."""
 
 
 @dataclass
@@ -105,6 +111,8 @@ class MockService:
     #: how long the `slow` scenario waits; tests swap it for a recorder
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one upload at a time checks and frees the files quota (per process)
+    _files_lock: threading.Lock = field(default_factory=threading.Lock)
     #: journal entries reach the store in batches under load (mockserver.journal)
     journal_writer: JournalWriter = field(init=False)
 
@@ -325,10 +333,41 @@ class MockService:
             raise media.ImageError(str(exc)) from None
 
     def store_file(self, data: bytes) -> str:
-        """Keep an uploaded image; return its id (served at /__mock/files/<id>)."""
+        """Keep an uploaded image; return its id (served at /__mock/files/<id>).
+
+        Within the quota (``files_quota`` files, ``files_quota_bytes`` bytes): over it, the
+        oldest files no job uses go first (a job uses a file when it was made from the same
+        bytes: its reference image is kept under their hash); :class:`FilesFull` when that
+        is not enough. Every worker (and host) counts the same store; two uploads at the
+        same instant in two processes may each see room for one (the quota is exceeded by at
+        most one file per process at once)."""
         media.probe_image(data)
-        file_id = new_id("file_", 12)
-        self.store.put_blob(f"file:{file_id}", data)
+        count, size = self.config.files_quota, self.config.files_quota_bytes
+        if len(data) > size:
+            raise FilesFull(
+                f"the file ({len(data)} bytes) is larger than the files quota of {size} bytes"
+            )
+        with self._files_lock:
+            kept = self.store.files()
+            total = sum(n for _, n in kept)
+            for key, n in list(kept):
+                if len(kept) < count and total + len(data) <= size:
+                    break
+                held = self.store.get_blob(key)
+                image_key = "image:" + hashlib.sha256(held).hexdigest() if held else None
+                if image_key and self.store.get_blob(image_key) is not None:
+                    continue  # a job uses it
+                self.store.delete_blob(key)
+                kept.remove((key, n))
+                total -= n
+            if len(kept) >= count or total + len(data) > size:
+                raise FilesFull(
+                    f"the files quota is full: {len(kept)} files, {total} bytes, every one used "
+                    f"by a job (at most {count} files, {size} bytes; sora-mock serve "
+                    "--files-quota N --files-quota-bytes SIZE, or POST /__mock/reset)"
+                )
+            file_id = new_id("file_", 12)
+            self.store.put_blob(f"file:{file_id}", data)
         return file_id
 
     # ------------------------------------------------------------------ faults

@@ -140,6 +140,12 @@ class Store(Protocol):
         (blobs are content-addressed: the same key is the same bytes)."""
 
     def get_blob(self, key: str) -> bytes | None: ...
+    def delete_blob(self, key: str) -> bool:
+        """Forget the blob under ``key``; whether there was one."""
+
+    def files(self) -> list[tuple[str, int]]:
+        """The uploaded files' blobs (``file:<id>``), oldest first, with their sizes."""
+
     def clock_init(self, start: float) -> float: ...
     def clock_get(self, default: float) -> float: ...
     def clock_advance(self, seconds: float, default: float) -> float: ...
@@ -387,6 +393,14 @@ class MemoryStore(JobListing):
     def get_blob(self, key: str) -> bytes | None:
         with self._lock:
             return self._blobs.get(key)
+
+    def delete_blob(self, key: str) -> bool:
+        with self._lock:
+            return self._blobs.pop(key, None) is not None
+
+    def files(self) -> list[tuple[str, int]]:
+        with self._lock:  # a dict keeps its insertion order: the oldest first
+            return [(k, len(v)) for k, v in self._blobs.items() if k.startswith("file:")]
 
     def clock_init(self, start: float) -> float:
         with self._lock:
@@ -766,6 +780,17 @@ class SQLiteStore(JobListing):
     def get_blob(self, key: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
+
+    def delete_blob(self, key: str) -> bool:
+        return self._write("DELETE FROM blobs WHERE key = ?", (key,)).rowcount > 0
+
+    def files(self) -> list[tuple[str, int]]:
+        # a range of the primary key ("file;" follows "file:"), in insertion (rowid) order
+        rows = self._conn().execute(
+            "SELECT key, length(data) FROM blobs WHERE key >= 'file:' AND key < 'file;' "
+            "ORDER BY rowid"
+        )
+        return [(key, int(size)) for key, size in rows]
 
     def clock_init(self, start: float) -> float:
         """Persist the clock's start unless a time is stored already (a restart, or another

@@ -260,12 +260,27 @@ class RedisStore(JobListing):
     def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
         if replace:
             self.redis.set(self._key("blob", key), data)
-        else:
-            self.redis.setnx(self._key("blob", key), data)
+        elif self.redis.setnx(self._key("blob", key), data) and key.startswith("file:"):
+            # uploaded files in upload order (a sequence shared by every host), for the quota
+            self.redis.zadd(self._key("files"), {key: int(self.redis.incr(self._key("fileseq")))})
 
     def get_blob(self, key: str) -> bytes | None:
         data = self.redis.get(self._key("blob", key))
         return bytes(data) if data is not None else None
+
+    def delete_blob(self, key: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._key("blob", key))
+        pipe.zrem(self._key("files"), key)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def files(self) -> list[tuple[str, int]]:
+        keys = [k.decode() for k in self.redis.zrange(self._key("files"), 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.strlen(self._key("blob", key))
+        return [(k, int(n)) for k, n in zip(keys, pipe.execute(), strict=True) if n]
 
     # ------------------------------------------------------------------ clock
 

@@ -259,7 +259,7 @@ def chat(base: str, stream: bool, timeout: float = 30) -> httpx.Response:
 def test_waiting_chat_requests_never_stop_the_clock_being_advanced(server: Served) -> None:
     """Twelve chat requests wait for a virtual clock; the advance that frees them is served."""
     base = server.base
-    assert httpx.post(f"{base}/__mock/reset").status_code == 200
+    assert httpx.post(f"{base}/__mock/reset", headers={"X-Mock-Client": "test"}).status_code == 200
     answers: Queue[int | str] = Queue()
 
     def wait_for_video() -> None:

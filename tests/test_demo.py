@@ -304,7 +304,7 @@ def test_fault_rate_set_at_run_time_applies_and_reset_restores_it(mock: SoraMock
         assert client.put("/__mock/faults", json={"rate": 1, "seed": 3}).json()["rate"] == 1
         statuses = [client.get("/gptge/v1/videos").status_code for _ in range(6)]
         assert client.put("/__mock/faults", json={"rate": 2}).status_code == 400
-        client.post("/__mock/reset")
+        client.post("/__mock/reset", headers={"X-Mock-Client": "test"})
         assert client.get("/__mock/faults").json()["rate"] == 0.0
         assert client.get("/gptge/v1/videos").status_code == 200
     assert set(statuses) <= {429, 500} and len(statuses) == 6

@@ -51,7 +51,8 @@ class Both:
         self.console = io.StringIO()
         self.app.extensions["sora_mock_console"] = RequestLog("json", self.console)
         self.mock = SoraMock(self.app)
-        lane = self.app.wsgi_app
+        edge = self.app.wsgi_app  # the Host check, outermost (guard.HostCheck)
+        lane = getattr(edge, "inner", None)
         assert isinstance(lane, PollLane)
         self.lane = lane
         self.via_lane = Client(lane)

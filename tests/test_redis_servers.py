@@ -38,7 +38,10 @@ def pair(redis_url: str) -> Iterator[tuple[Served, Served]]:
 
 @pytest.fixture
 def servers(pair: tuple[Served, Served]) -> tuple[Served, Served]:
-    assert httpx.post(pair[0].url + "/__mock/reset").status_code == 200
+    assert (
+        httpx.post(pair[0].url + "/__mock/reset", headers={"X-Mock-Client": "test"}).status_code
+        == 200
+    )
     return pair
 
 

@@ -48,7 +48,9 @@ def shared() -> Iterator[Served]:
 
 @pytest.fixture
 def server(shared: Served) -> Served:
-    assert fresh(shared, "POST", "/__mock/reset").status_code == 200
+    assert (
+        fresh(shared, "POST", "/__mock/reset", headers={"X-Mock-Client": "test"}).status_code == 200
+    )
     return shared
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 REDACTED = "[REDACTED]"
 
@@ -102,7 +101,10 @@ class Redactor:
             return self.text(value)
         if isinstance(value, bytes | bytearray):
             return self.text(bytes(value).decode("utf-8", "replace"))
-        if isinstance(value, httpx.Headers):
+        # httpx is imported only where its headers exist (the mock's console and journal
+        # mask through this class too, and `serve` starts without httpx)
+        httpx = sys.modules.get("httpx")
+        if httpx is not None and isinstance(value, httpx.Headers):
             return [self((k, v)) for k, v in value.multi_items()]
         if isinstance(value, Mapping):
             return {

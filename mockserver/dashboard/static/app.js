@@ -120,10 +120,12 @@
     return node;
   }
 
+  // X-Mock-Client marks the dashboard's own requests: the journal tags them, the console leaves
+  // them out, and the admin API takes a change with it whatever the Origin (a reverse proxy's)
   async function api(path, options = {}) {
     const response = await fetch(path, {
       ...options,
-      headers: { Accept: "application/json", ...(options.headers || {}) },
+      headers: { Accept: "application/json", "X-Mock-Client": "dashboard", ...(options.headers || {}) },
     });
     const type = response.headers.get("content-type") || "";
     const body = type.includes("json") ? await response.json() : await response.text();
