@@ -35,3 +35,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "live" in item.keywords:
             item.add_marker(off)
+
+
+@pytest.fixture
+def empty_render_caches() -> None:
+    """For tests of renders and caches: the process-wide cache of encoded loops starts empty,
+    so a video another test left in it cannot make a test pass (each app's own media cache is
+    new with the app). Use it with ``pytest.mark.usefixtures``."""
+    from mockserver import media
+
+    media._loops.clear()

@@ -1,6 +1,8 @@
 """Behaviours a user would notice, each guarded by a test written for it and driven through
-the route a user calls (not the store behind it): removing one key's scenarios over HTTP, and
-a remix made from its source's picture."""
+the route a user calls (not the store behind it): removing one key's scenarios over HTTP, a
+remix made from its source's picture, one image at two durations. Each test starts from an
+empty render cache (``empty_render_caches``), so a video another test left behind cannot make
+it pass."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from mockserver.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 RED = (230, 20, 20)
+pytestmark = pytest.mark.usefixtures("empty_render_caches")
 
 
 def _png(colour: tuple[int, int, int], size: tuple[int, int] = (720, 1280)) -> bytes:
@@ -78,3 +81,31 @@ def test_a_remix_is_made_from_its_sources_picture(mock: SoraMock) -> None:
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/webp"
     r, g, b = _mean_colour(shown.content)
     assert r > 180 and g < 70 and b < 70, f"the remix shows {r:.0f},{g:.0f},{b:.0f}, not red"
+
+
+def _seconds(mp4: bytes) -> float:
+    import av
+
+    with av.open(io.BytesIO(mp4)) as container:
+        stream = container.streams.video[0]
+        assert stream.duration is not None
+        return float(stream.duration * stream.time_base)
+
+
+def test_one_image_at_two_durations_gives_two_videos(mock: SoraMock) -> None:
+    """The render cache keys a video by image, size and duration: the same picture asked for
+    4 s and for 8 s is two videos (a fresh app: nothing another test rendered is in its cache)."""
+    image = _png(RED)
+    videos = {}
+    with mock.client("gptge") as client:
+        for seconds in ("4", "8"):
+            created = client.post(
+                "/v1/videos",
+                data={"prompt": "p", "model": "sora-2", "seconds": seconds, "size": "720x1280"},
+                files={"input_reference": ("red.png", image, "image/png")},
+            ).json()
+            videos[seconds] = created["id"]
+        mock.advance(3600)
+        got = {s: client.get(f"/v1/videos/{i}/content").content for s, i in videos.items()}
+    assert _seconds(got["4"]) == pytest.approx(4, abs=0.2)
+    assert _seconds(got["8"]) == pytest.approx(8, abs=0.2)

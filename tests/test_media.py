@@ -27,6 +27,9 @@ from mockserver.media import (
     render_video,
 )
 
+#: each test renders from scratch: nothing another test left in the loop cache counts
+pytestmark = pytest.mark.usefixtures("empty_render_caches")
+
 W, H = 64, 112  # small portrait size used by most tests
 
 

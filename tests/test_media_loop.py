@@ -22,6 +22,9 @@ from mockserver import media
 from mockserver.dialects.gptproto_chat import MAX_SECONDS as CHAT_MAX_SECONDS
 from mockserver.media import DEFAULT_FPS, LOOP_SECONDS, ImageError, render_video
 
+#: each test renders from scratch: nothing another test left in the loop cache counts
+pytestmark = pytest.mark.usefixtures("empty_render_caches")
+
 W, H = 64, 112
 LOOP = round(LOOP_SECONDS * DEFAULT_FPS)
 

@@ -16,6 +16,9 @@ from mockserver.media import MediaCache
 from mockserver.renders import RenderQueue
 from mockserver.testing import SoraMock, test_config
 
+#: each test renders from scratch: nothing another test left in the loop cache counts
+pytestmark = pytest.mark.usefixtures("empty_render_caches")
+
 AUTH = {"Authorization": "Bearer sk-test"}
 
 
