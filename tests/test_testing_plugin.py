@@ -1,0 +1,286 @@
+"""The pytest plugin (``mockserver.testing``) as a user meets it: polling code finishes under
+the server fixtures without waiting, a failing polling test reports briefly, every fixture
+explains itself in ``pytest --fixtures``, the plugin costs nothing until used, and the
+examples it points to ship with the package."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock
+from sora_client import SoraClient
+
+pytest_plugins = ("pytester",)
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the providers' real gpt.ge host: what code under sora_respx talks to
+GPTGE = "https://api.gpt.ge"
+
+
+def png(width: int = 720, height: int = 1280) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "teal").save(buf, "PNG")
+    return buf.getvalue()
+
+
+# --- code under test: three ways of polling a gpt.ge job until it is done --------------------
+def with_openai(base: str) -> str:
+    client = openai.OpenAI(api_key="sk-poll", base_url=base + "/v1")
+    video = client.videos.create_and_poll(
+        model="sora-2",
+        prompt="A cat in a hat",
+        seconds="4",
+        size="720x1280",
+        input_reference=("cat.png", png(), "image/png"),
+    )
+    return video.status
+
+
+def with_sora_client(base: str) -> str:
+    with SoraClient("gptge", api_key="sk-poll", base_url=base) as client:
+        job = client.create("A cat in a hat", image=png(), seconds=4, size="720x1280")
+        return client.wait(job).status
+
+
+def with_a_loop(base: str) -> str:
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer sk-poll"}) as client:
+        created = client.post(
+            "/v1/videos",
+            data={"prompt": "A cat in a hat", "model": "sora-2", "seconds": "4"},
+            files={"input_reference": ("cat.png", png(), "image/png")},
+        )
+        video_id = created.json()["id"]
+        for _ in range(100):
+            status = str(client.get(f"/v1/videos/{video_id}").json()["status"])
+            if status in ("completed", "failed"):
+                return status
+            time.sleep(2)
+    raise TimeoutError(f"{video_id} is still {status}")
+
+
+POLLERS: dict[str, Callable[[str], str]] = {
+    "openai-create_and_poll": with_openai,
+    "sora_client-wait": with_sora_client,
+    "while-loop-time.sleep": with_a_loop,
+}
+
+
+@pytest.fixture
+def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Stands in for the real ``time.sleep`` underneath the plugin's (request it first): a
+    sleep of the test's thread that reaches it is recorded and fails the test at once,
+    instead of waiting; other threads sleep as usual."""
+    real = time.sleep
+    owner = threading.get_ident()
+    seen: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() != owner:
+            real(seconds)
+            return
+        seen.append(seconds)
+        raise AssertionError(f"the code under test really slept {seconds} s")
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    yield seen
+
+
+def mock_and_base(request: pytest.FixtureRequest, fixture: str) -> tuple[SoraMock, str]:
+    value = request.getfixturevalue(fixture)
+    if fixture == "sora_respx":
+        return value.sora_mock, GPTGE
+    return value, value.base_url("gptge")
+
+
+@pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
+@pytest.mark.parametrize("fixture", ["sora_mock_server", "sora_respx"])
+@pytest.mark.parametrize("poller", list(POLLERS))
+def test_polling_code_finishes_without_real_waiting(
+    real_sleeps: list[float], request: pytest.FixtureRequest, fixture: str, poller: str
+) -> None:
+    mock, base = mock_and_base(request, fixture)
+    assert POLLERS[poller](base) == "completed"
+    assert real_sleeps == []
+    # the job moved because the code slept on the mock's clock: a few seconds of it, not hours
+    (job,) = mock.jobs()
+    assert job.queue_seconds + job.render_seconds <= mock.now() - CLOCK_START < 60
+
+
+def test_only_the_tests_own_thread_sleeps_on_the_mocks_clock(
+    real_sleeps: list[float], sora_mock_server: SoraMock
+) -> None:
+    other = threading.Thread(target=time.sleep, args=(0.001,))
+    other.start()
+    other.join()
+    assert sora_mock_server.now() == CLOCK_START  # the other thread's sleep was its own
+    time.sleep(3.5)
+    assert sora_mock_server.now() == CLOCK_START + 3.5
+    assert real_sleeps == []
+
+
+def test_virtual_sleep_ends_with_its_block(sora_mock: SoraMock) -> None:
+    real = time.sleep
+    with sora_mock.virtual_sleep():
+        assert time.sleep is not real
+        time.sleep(7)
+        with pytest.raises(ValueError):
+            time.sleep(-1)  # still time.sleep's own refusal
+    assert time.sleep is real
+    assert sora_mock.now() == CLOCK_START + 7
+
+
+def test_virtual_sleep_needs_the_virtual_clock(sora_mock: SoraMock) -> None:
+    sora_mock.service.clock, virtual = (
+        type("Real", (), {"now": time.time})(),
+        sora_mock.service.clock,
+    )
+    try:
+        with pytest.raises(MockError, match="clock is real"), sora_mock.virtual_sleep():
+            pass
+    finally:
+        sora_mock.service.clock = virtual
+
+
+def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """pytest in this process on the files ``pytester`` made, with the plugin as installed."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+
+# --- a failing polling test reports briefly ------------------------------------------------
+POLLING_FOREVER = """
+import httpx
+
+def test_polls_the_wrong_id(FIXTURE):
+    base = "BASE"
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer sk-x"}) as client:
+        for _ in range(120):
+            if client.get("/v1/videos/video_nope").status_code == 200:
+                return
+    raise TimeoutError("video_nope never appeared")
+"""
+
+
+@pytest.mark.parametrize("fixture", ["sora_mock_server", "sora_respx"])
+def test_a_polling_test_that_times_out_fails_in_a_few_lines(
+    pytester: pytest.Pytester, fixture: str
+) -> None:
+    base = {"sora_respx": GPTGE, "sora_mock_server": "{}"}[fixture]
+    source = POLLING_FOREVER.replace("FIXTURE", fixture).replace("BASE", base)
+    if fixture == "sora_mock_server":
+        source = source.replace('"{}"', 'sora_mock_server.base_url("gptge")')
+    pytester.makepyfile(source)
+    result = run_inner(pytester, "--log-level=INFO")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "TimeoutError: video_nope never appeared" in output
+    assert len(output.splitlines()) < 60, output[-3000:]  # 120 polls, each logged: 290
+    # what the mock saw, in brief: how many requests, the last few
+    result.stdout.fnmatch_lines(
+        [
+            "*sora-mock requests*",
+            "the mock answered 120 requests in this test; the last 5:",
+            "  GET /gptge/v1/videos/video_nope -> 404 (Video with id 'video_nope' not found.)",
+        ]
+    )
+    assert output.count("GET /gptge/v1/videos/video_nope") == 5
+
+
+# --- pytest --fixtures -----------------------------------------------------------------------
+def test_every_fixture_of_the_plugin_has_a_docstring(pytester: pytest.Pytester) -> None:
+    result = run_inner(pytester, "--fixtures", "-v")
+    lines = result.stdout.lines
+    start = next(
+        i for i, line in enumerate(lines) if "fixtures defined from mockserver.testing" in line
+    )
+    section = []
+    for line in lines[start + 1 :]:
+        if line.startswith("-") or line.startswith("="):
+            break
+        section.append(line)
+    names = [line.split()[0] for line in section if line and not line.startswith(" ")]
+    assert sorted(names) == sorted(
+        [
+            "sora_mock_app",
+            "sora_mock",
+            "sora_mock_server",
+            "_sora_mock_server_session",
+            "sora_replay",
+            "sora_respx",
+        ]
+    )
+    assert not [line for line in section if "no docstring available" in line], section
+
+
+# --- the plugin's cost and its extra -----------------------------------------------------------
+HEAVY = ("flask", "werkzeug", "httpx", "respx", "PIL", "av", "numpy", "yaml", "openapi_core")
+
+
+def test_loading_the_plugin_imports_nothing_heavy_and_needs_no_respx() -> None:
+    # what every pytest run pays once the package is installed, fixtures used or not
+    code = (
+        "import sys; sys.modules['respx'] = None\n"  # as if respx were not installed
+        "import mockserver.testing, json\n"
+        "loaded = [m for m, module in sys.modules.items() if module is not None]\n"
+        f"print(json.dumps([m for m in loaded if m.split('.')[0] in {HEAVY!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_sora_respx_without_respx_names_the_extra(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_it(sora_respx):\n    pass\n")
+    # `import respx` fails as if it were not installed (and so does respx's own plugin: off)
+    monkeypatch.setitem(sys.modules, "respx", None)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = run_inner(pytester, "-p", "mockserver.testing")
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert f"the sora_respx fixture needs respx: pip install '{EXTRA}'" in output
+    assert "Traceback" not in output and "During handling" not in output
+    assert EXTRA == "sora-mock[pytest]"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(dep.startswith("respx") for dep in extras["optional-dependencies"]["pytest"])
+
+
+# --- the examples ship with the package and run in the suite --------------------------------
+EXAMPLES = ROOT / "mockserver" / "examples"
+
+
+def test_every_shipped_example_is_collected_by_the_suite() -> None:
+    shipped = sorted(p.name for p in EXAMPLES.glob("test_*.py"))
+    collected = sorted(p.name for p in (ROOT / "tests" / "examples").glob("test_*.py"))
+    assert shipped == collected
+    for name in collected:
+        text = (ROOT / "tests" / "examples" / name).read_text()
+        assert f"from mockserver.examples.{name.removesuffix('.py')} import *" in text
+
+
+def test_every_file_the_examples_read_is_package_data() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["mockserver"]
+    data = [
+        p.relative_to(EXAMPLES.parent).as_posix()
+        for p in EXAMPLES.rglob("*")
+        if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+    ]
+    assert data  # the replay example's cassette and its video
+    assert [f for f in data if not any(fnmatch(f, pattern) for pattern in patterns)] == []
