@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -137,7 +138,7 @@ def test_virtual_sleep_ends_with_its_block(sora_mock: SoraMock) -> None:
     with sora_mock.virtual_sleep():
         assert time.sleep is not real
         time.sleep(7)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="sleep length must be non-negative"):
             time.sleep(-1)  # still time.sleep's own refusal
     assert time.sleep is real
     assert sora_mock.now() == CLOCK_START + 7
@@ -188,7 +189,7 @@ def test_a_polling_test_that_times_out_fails_in_a_few_lines(
     result.assert_outcomes(failed=1)
     output = result.stdout.str() + result.stderr.str()
     assert "TimeoutError: video_nope never appeared" in output
-    assert len(output.splitlines()) < 60, output[-3000:]  # 120 polls, each logged: 290
+    assert len(output.splitlines()) < 60, output[-3000:]  # today's plugin: 268
     # what the mock saw, in brief: how many requests, the last few
     result.stdout.fnmatch_lines(
         [
@@ -198,6 +199,28 @@ def test_a_polling_test_that_times_out_fails_in_a_few_lines(
         ]
     )
     assert output.count("GET /gptge/v1/videos/video_nope") == 5
+
+
+REPLAYED_FROM_ELSEWHERE = """
+import pytest
+
+@pytest.mark.sora_replay("cassettes", fallback="404")
+def test_replays(sora_replay):
+    with sora_replay.client("gptge") as client:
+        assert client.get("/v1/videos/nothing").status_code == 404
+"""
+
+
+def test_a_replay_cassette_is_found_beside_the_file_the_test_is_written_in(
+    pytester: pytest.Pytester,
+) -> None:
+    # a user collects a shipped example with `from mockserver.examples.x import *`: its
+    # cassettes are beside the example, not beside the user's file
+    shipped = pytester.mkpydir("shipped")
+    (shipped / "replayed.py").write_text(REPLAYED_FROM_ELSEWHERE)
+    shutil.copytree(EXAMPLES / "cassettes", shipped / "cassettes")
+    pytester.makepyfile(test_user="from shipped.replayed import *  # noqa\n")
+    run_inner(pytester).assert_outcomes(passed=1)
 
 
 # --- pytest --fixtures -----------------------------------------------------------------------
