@@ -135,9 +135,12 @@ class SoraMock:
         ``SoraClient.wait``, ``while ...: time.sleep(2)``) then sees its job exactly as it would
         after that much time, and the test never waits. It reaches code that looks
         ``time.sleep`` up when it sleeps (``import time``), not a ``from time import sleep``
-        made before the block. ``sora_mock_server`` and ``sora_respx`` run each test inside one.
+        made before the block. The standard library's own sleeps stay real (``subprocess``
+        waiting for a child with a timeout polls with them). ``sora_mock_server`` and
+        ``sora_respx`` run each test inside one.
         """
         import math
+        import sys
         import time
         from typing import SupportsIndex
 
@@ -148,8 +151,13 @@ class SoraMock:
 
         def sleep(secs: float | SupportsIndex, /) -> None:
             seconds = float(secs)
-            if threading.get_ident() != owner or not math.isfinite(seconds) or seconds < 0:
-                real(secs)  # another thread's sleep; or time.sleep's own error for a bad length
+            if (
+                threading.get_ident() != owner
+                or not math.isfinite(seconds)
+                or seconds < 0  # time.sleep's own error for a bad length
+                or _in_standard_library(sys._getframe(1).f_code.co_filename)
+            ):
+                real(secs)
                 return
             self.advance(seconds)
 
@@ -198,6 +206,19 @@ class SoraMock:
             raise MockError(f"the mock raised {errors[0]!r}") from errors[0]
         if violations:
             raise MockError("responses broke their contract:\n" + "\n".join(violations))
+
+
+def _in_standard_library(filename: str) -> bool:
+    """Whether code in ``filename`` is Python's own (whose sleeps wait on the world, e.g.
+    ``subprocess``'s wait with a timeout, which polls a child process)."""
+    import os
+    import sysconfig
+
+    stdlib = os.path.join(os.path.realpath(sysconfig.get_paths()["stdlib"]), "")
+    path = os.path.realpath(filename)
+    return path.startswith(stdlib) and not any(
+        part in ("site-packages", "dist-packages") for part in path[len(stdlib) :].split(os.sep)
+    )
 
 
 def test_config(**overrides: Any) -> MockConfig:

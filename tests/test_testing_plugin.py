@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import tomllib
@@ -22,7 +24,7 @@ import openai
 import pytest
 from PIL import Image
 
-from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock
+from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock, _in_standard_library
 from sora_client import SoraClient
 
 pytest_plugins = ("pytester",)
@@ -131,6 +133,47 @@ def test_only_the_tests_own_thread_sleeps_on_the_mocks_clock(
     time.sleep(3.5)
     assert sora_mock_server.now() == CLOCK_START + 3.5
     assert real_sleeps == []
+
+
+@pytest.fixture
+def slept_for_real(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Records the sleeps of the test's thread that reach the real ``time.sleep`` underneath
+    the plugin's (request it first), and lets them sleep."""
+    real = time.sleep
+    owner = threading.get_ident()
+    seen: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() == owner:
+            seen.append(seconds)
+        real(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    return seen
+
+
+def test_the_standard_librarys_own_sleeps_stay_real(
+    slept_for_real: list[float], sora_mock_server: SoraMock
+) -> None:
+    # subprocess.run with a timeout polls the child with time.sleep: a virtual sleep would
+    # spin a core, and run the mock's clock on, while the child works
+    child = "import time; time.sleep(0.05)"  # long enough to be polled
+    subprocess.run([sys.executable, "-c", child], timeout=60, check=True)
+    assert slept_for_real and sora_mock_server.now() == CLOCK_START
+    waited = len(slept_for_real)
+    time.sleep(1)  # the test's own: virtual
+    assert len(slept_for_real) == waited and sora_mock_server.now() == CLOCK_START + 1
+
+
+def test_installed_packages_are_not_the_standard_library() -> None:
+    # a Python without a venv keeps site-packages inside the standard library's directory:
+    # openai's sleeps there must stay virtual
+    stdlib = sysconfig.get_paths()["stdlib"]
+    assert _in_standard_library(subprocess.__file__)
+    assert _in_standard_library(os.path.join(stdlib, "asyncio", "tasks.py"))
+    assert not _in_standard_library(os.path.join(stdlib, "site-packages", "openai", "x.py"))
+    assert not _in_standard_library(os.path.join(stdlib, "dist-packages", "openai", "x.py"))
+    assert not _in_standard_library(__file__)
 
 
 def test_virtual_sleep_ends_with_its_block(sora_mock: SoraMock) -> None:

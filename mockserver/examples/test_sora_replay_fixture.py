@@ -3,7 +3,7 @@
 The cassette in ``cassettes/`` was recorded with the proxy in front of gpt.ge (here: the mock
 standing in for it, so the repository holds no real traffic)::
 
-    sora-mock proxy --provider gptge --upstream https://api.gpt.ge --record tests/examples/cassettes
+    sora-mock proxy --provider gptge --record mockserver/examples/cassettes  # to api.gpt.ge
     # ... run your app once with its base URL at http://127.0.0.1:8001 ...
 
 ``sora_replay`` serves it: the same statuses at the same times after the create (on a virtual
