@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -302,6 +302,14 @@ def sora_replay(request: pytest.FixtureRequest) -> Iterator[SoraMock]:
     mock.check()
 
 
+def _sleeping_on_its_clock(mock: SoraMock) -> AbstractContextManager[None]:
+    """``mock.virtual_sleep()``, unless ``sora_mock_app`` was overridden with a real clock
+    (then sleeps are real, as the user asked for real time)."""
+    if getattr(mock.service.clock, "advance", None) is None:
+        return nullcontext()
+    return mock.virtual_sleep()
+
+
 class _ServerThread(threading.Thread):
     """A werkzeug server for one app on a free loopback port. It logs no line per request
     (the mock's journal has them): a polling test that fails shows its error, not a log line
@@ -345,7 +353,7 @@ def sora_mock_server(_sora_mock_server_session: SoraMock) -> Iterator[SoraMock]:
     of waiting, so polling code finishes at once (``SoraMock.virtual_sleep``)."""
     mock = _sora_mock_server_session
     mock.reset()
-    with mock.virtual_sleep(), _client_logs_bounded([mock.host.split("//", 1)[1]]):
+    with _sleeping_on_its_clock(mock), _client_logs_bounded([mock.host.split("//", 1)[1]]):
         yield mock
     mock.check()
 
@@ -482,7 +490,7 @@ def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
         with (
             _httpx2_routed(sora_mock),
             _client_logs_bounded(PROVIDER_HOSTS),
-            sora_mock.virtual_sleep(),
+            _sleeping_on_its_clock(sora_mock),
         ):
             yield router
 

@@ -26,6 +26,8 @@ import openai
 import pytest
 from PIL import Image
 
+from mockserver.app import service_of
+from mockserver.clock import RealClock
 from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock, _in_standard_library
 from sora_client import SoraClient
 
@@ -179,6 +181,21 @@ def test_installed_packages_are_not_the_standard_library() -> None:
     assert not _in_standard_library(os.path.join(stdlib, "site-packages", "openai", "x.py"))
     assert not _in_standard_library(os.path.join(stdlib, "dist-packages", "openai", "x.py"))
     assert not _in_standard_library(__file__)
+
+
+@pytest.mark.parametrize("fixture", ["sora_mock_server", "sora_respx"])
+def test_an_app_on_the_real_clock_keeps_real_sleeps(
+    request: pytest.FixtureRequest,
+    sora_mock_app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fixture: str,
+) -> None:
+    # a user who overrides sora_mock_app with clock="real" gets the fixtures, and real time
+    monkeypatch.setattr(service_of(sora_mock_app), "clock", RealClock())
+    real = time.sleep
+    mock, _ = mock_and_base(request, fixture)
+    assert time.sleep is real
+    assert mock.service.clock.kind == "real"
 
 
 def test_virtual_sleep_ends_with_its_block(sora_mock: SoraMock) -> None:
