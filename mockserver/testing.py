@@ -12,10 +12,11 @@
   (``https://api.gpt.ge/...``) into the same in-process mock: pure-httpx code runs unchanged,
   with no server and no base URL to change. Needs respx (``pip install 'sora-mock[pytest]'``).
 
-Under ``sora_mock_server`` and ``sora_respx`` a ``time.sleep(s)`` in the test's own thread
-moves the mock's virtual clock ``s`` seconds and returns at once (``SoraMock.virtual_sleep``),
-so code that polls and sleeps (``openai``'s ``create_and_poll``, ``SoraClient.wait``, a plain
-loop) sees its job move exactly as far as it waited, without waiting.
+Under ``sora_mock_server`` and ``sora_respx`` a ``time.sleep(s)`` (or ``asyncio.sleep(s)``)
+in the test's own thread moves the mock's virtual clock ``s`` seconds and returns at once
+(``SoraMock.virtual_sleep``), so code that polls and sleeps (``openai``'s ``create_and_poll``,
+``SoraClient.wait``, a plain loop) sees its job move exactly as far as it waited, without
+waiting.
 
 Examples, each a real test the project's suite runs: ``mockserver/examples/`` (installed with
 the package).
@@ -128,8 +129,9 @@ class SoraMock:
 
     @contextmanager
     def virtual_sleep(self) -> Iterator[None]:
-        """Within the block, ``time.sleep(s)`` called from this thread moves the virtual clock
-        ``s`` seconds and returns at once; every other thread sleeps for real.
+        """Within the block, ``time.sleep(s)`` (and ``asyncio.sleep(s)``) called from this
+        thread moves the virtual clock ``s`` seconds and returns at once; every other thread
+        sleeps for real.
 
         Code under test that polls and sleeps (``openai``'s ``create_and_poll``,
         ``SoraClient.wait``, ``while ...: time.sleep(2)``) then sees its job exactly as it would
@@ -139,33 +141,43 @@ class SoraMock:
         waiting for a child with a timeout polls with them). ``sora_mock_server`` and
         ``sora_respx`` run each test inside one.
         """
+        import asyncio
         import math
         import sys
         import time
-        from typing import SupportsIndex
+        from typing import SupportsIndex, TypeVar
 
         if getattr(self.service.clock, "advance", None) is None:
             raise MockError("the mock's clock is real: create it with clock='virtual'")
-        real = time.sleep
+        real, real_async = time.sleep, asyncio.sleep
         owner = threading.get_ident()
+        T = TypeVar("T")
+
+        def virtual(seconds: float, caller: str) -> bool:
+            return (
+                threading.get_ident() == owner
+                and math.isfinite(seconds)
+                and seconds >= 0  # else the real sleep's own error for a bad length
+                and not _in_standard_library(caller)
+            )
 
         def sleep(secs: float | SupportsIndex, /) -> None:
-            seconds = float(secs)
-            if (
-                threading.get_ident() != owner
-                or not math.isfinite(seconds)
-                or seconds < 0  # time.sleep's own error for a bad length
-                or _in_standard_library(sys._getframe(1).f_code.co_filename)
-            ):
+            if not virtual(float(secs), sys._getframe(1).f_code.co_filename):
                 real(secs)
                 return
-            self.advance(seconds)
+            self.advance(float(secs))
 
-        time.sleep = sleep
+        async def async_sleep(delay: float, result: T = None) -> T:  # type: ignore[assignment]
+            if not virtual(float(delay), sys._getframe(1).f_code.co_filename):
+                return await real_async(delay, result)
+            self.advance(float(delay))
+            return await real_async(0, result)  # still lets other tasks run, as a sleep does
+
+        time.sleep, asyncio.sleep = sleep, async_sleep
         try:
             yield
         finally:
-            time.sleep = real
+            time.sleep, asyncio.sleep = real, real_async
 
     def set_scenario(
         self,

@@ -5,6 +5,7 @@ examples it points to ship with the package."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -29,7 +30,7 @@ from PIL import Image
 from mockserver.app import service_of
 from mockserver.clock import RealClock
 from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock, _in_standard_library
-from sora_client import SoraClient
+from sora_client import AsyncSoraClient, SoraClient
 
 pytest_plugins = ("pytester",)
 
@@ -102,7 +103,15 @@ def real_sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         seen.append(seconds)
         raise AssertionError(f"the code under test really slept {seconds} s")
 
+    async def async_sleep(delay: float, result: Any = None) -> Any:
+        if threading.get_ident() == owner and delay != 0:  # 0: a virtual sleep's yield
+            seen.append(delay)
+            raise AssertionError(f"the code under test really slept {delay} s")
+        return await real_async(delay, result)
+
+    real_async = asyncio.sleep
     monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(asyncio, "sleep", async_sleep)
     yield seen
 
 
@@ -123,6 +132,20 @@ def test_polling_code_finishes_without_real_waiting(
     assert POLLERS[poller](base) == "completed"
     assert real_sleeps == []
     # the job moved because the code slept on the mock's clock: a few seconds of it, not hours
+    (job,) = mock.jobs()
+    assert job.queue_seconds + job.render_seconds <= mock.now() - CLOCK_START < 60
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fixture", ["sora_mock_server", "sora_respx"])
+async def test_async_polling_code_finishes_without_real_waiting(
+    real_sleeps: list[float], request: pytest.FixtureRequest, fixture: str
+) -> None:
+    mock, base = mock_and_base(request, fixture)
+    async with AsyncSoraClient("gptge", api_key="sk-poll", base_url=base) as client:
+        job = await client.create("A cat in a hat", image=png(), seconds=4, size="720x1280")
+        assert (await client.wait(job)).status == "completed"
+    assert real_sleeps == []
     (job,) = mock.jobs()
     assert job.queue_seconds + job.render_seconds <= mock.now() - CLOCK_START < 60
 
@@ -199,13 +222,13 @@ def test_an_app_on_the_real_clock_keeps_real_sleeps(
 
 
 def test_virtual_sleep_ends_with_its_block(sora_mock: SoraMock) -> None:
-    real = time.sleep
+    real, real_async = time.sleep, asyncio.sleep
     with sora_mock.virtual_sleep():
-        assert time.sleep is not real
+        assert time.sleep is not real and asyncio.sleep is not real_async
         time.sleep(7)
         with pytest.raises(ValueError, match="sleep length must be non-negative"):
             time.sleep(-1)  # still time.sleep's own refusal
-    assert time.sleep is real
+    assert time.sleep is real and asyncio.sleep is real_async
     assert sora_mock.now() == CLOCK_START + 7
 
 
