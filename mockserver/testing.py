@@ -10,25 +10,37 @@
   directory is read beside the test file), in-process with a virtual clock like ``sora_mock``.
 - ``sora_respx``: a respx router that sends httpx requests for the providers' real hosts
   (``https://api.gpt.ge/...``) into the same in-process mock: pure-httpx code runs unchanged,
-  with no server and no base URL to change. Needs respx installed.
+  with no server and no base URL to change. Needs respx (``pip install 'sora-mock[pytest]'``).
 
-Examples, each a real test: tests/examples/.
+Under ``sora_mock_server`` and ``sora_respx`` a ``time.sleep(s)`` (or ``asyncio.sleep(s)``)
+in the test's own thread moves the mock's virtual clock ``s`` seconds and returns at once
+(``SoraMock.virtual_sleep``), so code that polls and sleeps (``openai``'s ``create_and_poll``,
+``SoraClient.wait``, a plain loop) sees its job move exactly as far as it waited, without
+waiting.
+
+Examples, each a real test the project's suite runs: ``mockserver/examples/`` (installed with
+the package).
+
+This module is loaded by every pytest run once the package is installed, used or not: it
+imports only pytest and the standard library at load time; Flask, httpx, respx and the mock
+itself are imported when a fixture first needs them (``tests/test_testing_plugin.py`` checks).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
-from flask import Flask
 
-from mockserver.app import create_app, service_of
-from mockserver.config import MockConfig
-from mockserver.service import MockService
+if TYPE_CHECKING:
+    import httpx
+    from flask import Flask
+
+    from mockserver.config import MockConfig
+    from mockserver.service import MockService
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
 IN_PROCESS_HOST = "http://sora-mock.test"
@@ -41,6 +53,10 @@ PROVIDER_HOSTS = {
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
 PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+#: what installs the plugin's own needs (respx)
+EXTRA = "sora-mock[pytest]"
+#: requests to the mock a failed test's report lists (the newest)
+REPORTED_REQUESTS = 5
 
 
 class MockError(AssertionError):
@@ -56,6 +72,8 @@ class SoraMock:
 
     @property
     def service(self) -> MockService:
+        from mockserver.app import service_of
+
         return service_of(self.app)
 
     def base_url(self, provider: str) -> str:
@@ -66,10 +84,14 @@ class SoraMock:
 
     def transport(self) -> httpx.WSGITransport:
         """An httpx transport into the app (for ``httpx.Client(transport=...)``)."""
+        import httpx
+
         return httpx.WSGITransport(app=self.app)
 
     def client(self, provider: str, api_key: str = "sk-test", **kwargs: Any) -> httpx.Client:
         """An httpx client already pointed at one provider on the mock."""
+        import httpx
+
         headers = {"Authorization": f"Bearer {api_key}"} | kwargs.pop("headers", {})
         return httpx.Client(
             base_url=self.base_url(provider), transport=self.transport(), headers=headers, **kwargs
@@ -104,6 +126,58 @@ class SoraMock:
             yield
         finally:
             service.clock = original
+
+    @contextmanager
+    def virtual_sleep(self) -> Iterator[None]:
+        """Within the block, ``time.sleep(s)`` (and ``asyncio.sleep(s)``) called from this
+        thread moves the virtual clock ``s`` seconds and returns at once; every other thread
+        sleeps for real.
+
+        Code under test that polls and sleeps (``openai``'s ``create_and_poll``,
+        ``SoraClient.wait``, ``while ...: time.sleep(2)``) then sees its job exactly as it would
+        after that much time, and the test never waits. It reaches code that looks
+        ``time.sleep`` up when it sleeps (``import time``), not a ``from time import sleep``
+        made before the block. The standard library's own sleeps stay real (``subprocess``
+        waiting for a child with a timeout polls with them). ``sora_mock_server`` and
+        ``sora_respx`` run each test inside one.
+        """
+        import asyncio
+        import math
+        import sys
+        import time
+        from typing import SupportsIndex, TypeVar
+
+        if getattr(self.service.clock, "advance", None) is None:
+            raise MockError("the mock's clock is real: create it with clock='virtual'")
+        real, real_async = time.sleep, asyncio.sleep
+        owner = threading.get_ident()
+        T = TypeVar("T")
+
+        def virtual(seconds: float, caller: str) -> bool:
+            return (
+                threading.get_ident() == owner
+                and math.isfinite(seconds)
+                and seconds >= 0  # else the real sleep's own error for a bad length
+                and not _in_standard_library(caller)
+            )
+
+        def sleep(secs: float | SupportsIndex, /) -> None:
+            if not virtual(float(secs), sys._getframe(1).f_code.co_filename):
+                real(secs)
+                return
+            self.advance(float(secs))
+
+        async def async_sleep(delay: float, result: T = None) -> T:  # type: ignore[assignment]
+            if not virtual(float(delay), sys._getframe(1).f_code.co_filename):
+                return await real_async(delay, result)
+            self.advance(float(delay))
+            return await real_async(0, result)  # still lets other tasks run, as a sleep does
+
+        time.sleep, asyncio.sleep = sleep, async_sleep
+        try:
+            yield
+        finally:
+            time.sleep, asyncio.sleep = real, real_async
 
     def set_scenario(
         self,
@@ -146,8 +220,23 @@ class SoraMock:
             raise MockError("responses broke their contract:\n" + "\n".join(violations))
 
 
+def _in_standard_library(filename: str) -> bool:
+    """Whether code in ``filename`` is Python's own (whose sleeps wait on the world, e.g.
+    ``subprocess``'s wait with a timeout, which polls a child process)."""
+    import os
+    import sysconfig
+
+    stdlib = os.path.join(os.path.realpath(sysconfig.get_paths()["stdlib"]), "")
+    path = os.path.realpath(filename)
+    return path.startswith(stdlib) and not any(
+        part in ("site-packages", "dist-packages") for part in path[len(stdlib) :].split(os.sep)
+    )
+
+
 def test_config(**overrides: Any) -> MockConfig:
     """The configuration the fixtures use: virtual clock, strict, no background renders."""
+    from mockserver.config import MockConfig
+
     base = MockConfig(clock="virtual", clock_start=CLOCK_START, strict=True, prerender=False)
     for key, value in overrides.items():
         setattr(base, key, value)
@@ -159,12 +248,18 @@ test_config.__test__ = False  # type: ignore[attr-defined]  # not a test, despit
 
 @pytest.fixture(scope="session")
 def sora_mock_app() -> Flask:
-    """The session's mock app (override this fixture to change its configuration)."""
+    """The session's mock app, shared by every fixture of the plugin but ``sora_replay``
+    (override this fixture to change its configuration, e.g. ``create_app(test_config(...))``)."""
+    from mockserver.app import create_app
+
     return create_app(test_config())
 
 
 @pytest.fixture
 def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
+    """The mock in-process (no server, no port) on a virtual clock, reset for each test:
+    ``.client("gptge")`` (an httpx client into it), ``.advance(s)``, ``.set_scenario(...)``,
+    ``.journal``. A server error or contract breach of the mock fails the test at its end."""
     mock = SoraMock(sora_mock_app)
     mock.reset()
     yield mock
@@ -178,10 +273,28 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _written_beside(request: pytest.FixtureRequest) -> Any:
+    """The directory of the file the test function is written in (the file pytest collected
+    it from, unless that file imports it from another)."""
+    import inspect
+    from pathlib import Path
+
+    function = getattr(request, "function", None)
+    try:
+        source = inspect.getsourcefile(function) if function is not None else None
+    except TypeError:
+        source = None
+    return Path(source).parent if source else Path(request.path).parent
+
+
 @pytest.fixture
 def sora_replay(request: pytest.FixtureRequest) -> Iterator[SoraMock]:
-    """The mock replaying recorded jobs (see ``@pytest.mark.sora_replay``)."""
+    """The mock replaying recorded jobs in-process on a virtual clock: mark the test
+    ``@pytest.mark.sora_replay("cassettes", fallback="404")`` (a relative directory is read
+    beside the test's file; ``fallback="mock"`` simulates a create nobody recorded)."""
     from pathlib import Path
+
+    from mockserver.app import create_app
 
     marker = request.node.get_closest_marker("sora_replay")
     directory = None
@@ -194,19 +307,35 @@ def sora_replay(request: pytest.FixtureRequest) -> Iterator[SoraMock]:
         )
     path = Path(directory)
     if not path.is_absolute():
-        path = Path(request.path).parent / path
+        path = _written_beside(request) / path
     fallback = marker.kwargs.get("fallback", "mock") if marker is not None else "mock"
     mock = SoraMock(create_app(test_config(replay_dir=path, replay_fallback=fallback)))
     yield mock
     mock.check()
 
 
+def _sleeping_on_its_clock(mock: SoraMock) -> AbstractContextManager[None]:
+    """``mock.virtual_sleep()``, unless ``sora_mock_app`` was overridden with a real clock
+    (then sleeps are real, as the user asked for real time)."""
+    if getattr(mock.service.clock, "advance", None) is None:
+        return nullcontext()
+    return mock.virtual_sleep()
+
+
 class _ServerThread(threading.Thread):
+    """A werkzeug server for one app on a free loopback port. It logs no line per request
+    (the mock's journal has them): a polling test that fails shows its error, not a log line
+    for each of its polls."""
+
     def __init__(self, app: Flask) -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                pass
 
         super().__init__(name="sora-mock-server", daemon=True)
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         self.port = self.server.server_port
 
     def run(self) -> None:
@@ -219,6 +348,7 @@ class _ServerThread(threading.Thread):
 
 @pytest.fixture(scope="session")
 def _sora_mock_server_session(sora_mock_app: Flask) -> Iterator[SoraMock]:
+    """The session's mock app served on a free loopback port (started once per session)."""
     thread = _ServerThread(sora_mock_app)
     thread.start()
     try:
@@ -229,14 +359,22 @@ def _sora_mock_server_session(sora_mock_app: Flask) -> Iterator[SoraMock]:
 
 @pytest.fixture
 def sora_mock_server(_sora_mock_server_session: SoraMock) -> Iterator[SoraMock]:
-    _sora_mock_server_session.reset()
-    yield _sora_mock_server_session
-    _sora_mock_server_session.check()
+    """The mock on a real loopback port, for code that is not httpx-based (``requests``, the
+    ``openai`` package, a subprocess): ``.base_url("gptge")`` is the base URL to give it.
+    Reset for each test; ``time.sleep`` in the test's thread moves the virtual clock instead
+    of waiting, so polling code finishes at once (``SoraMock.virtual_sleep``)."""
+    mock = _sora_mock_server_session
+    mock.reset()
+    with _sleeping_on_its_clock(mock), _client_logs_bounded([mock.host.split("//", 1)[1]]):
+        yield mock
+    mock.check()
 
 
 def route_to_mock(mock: SoraMock, request: httpx.Request) -> httpx.Response:
     """Answer a request for a provider's real host from the in-process mock (a respx side
     effect): ``https://api.gpt.ge/v1/videos`` is served as ``/gptge/v1/videos``."""
+    import httpx
+
     prefix = PROVIDER_HOSTS[request.url.host]
     url = httpx.URL(f"{mock.host}/{prefix}{request.url.raw_path.decode('ascii')}")
     body = request.read()
@@ -248,15 +386,165 @@ def route_to_mock(mock: SoraMock, request: httpx.Request) -> httpx.Response:
     )
 
 
+def _respx() -> Any:
+    """respx, or a short failure naming the extra that installs it."""
+    try:
+        import respx
+    except ImportError:
+        pass
+    else:
+        return respx
+    pytest.fail(  # outside the except: no "during handling" chain in the report
+        f"the sora_respx fixture needs respx: pip install '{EXTRA}' (or pip install respx)",
+        pytrace=False,
+    )
+
+
+@contextmanager
+def _httpx2_routed(mock: SoraMock) -> Iterator[None]:
+    """Within the block, requests an ``httpx2`` client (the ``openai`` package from 3.0 on)
+    sends to a provider's real host are answered by the mock too, as respx answers httpx's;
+    requests for any other host go on as before. Nothing happens without httpx2."""
+    import importlib.util
+
+    if importlib.util.find_spec("httpx2") is None:
+        yield
+        return
+    import httpx
+    import httpx2
+
+    def answer(request: httpx2.Request, body: bytes) -> httpx2.Response:
+        forwarded = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=body
+        )
+        response = route_to_mock(mock, forwarded)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers.raw,
+            content=response.content,
+            request=request,
+        )
+
+    sync, asynchronous = httpx2.HTTPTransport, httpx2.AsyncHTTPTransport
+    handle, handle_async = sync.handle_request, asynchronous.handle_async_request
+
+    def handle_request(transport: httpx2.HTTPTransport, request: httpx2.Request) -> Any:
+        if request.url.host not in PROVIDER_HOSTS:
+            return handle(transport, request)
+        return answer(request, request.read())
+
+    async def handle_async_request(
+        transport: httpx2.AsyncHTTPTransport, request: httpx2.Request
+    ) -> Any:
+        if request.url.host not in PROVIDER_HOSTS:
+            return await handle_async(transport, request)
+        return answer(request, await request.aread())
+
+    sync.handle_request = handle_request  # type: ignore[method-assign,assignment]
+    asynchronous.handle_async_request = handle_async_request  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        sync.handle_request = handle  # type: ignore[method-assign]
+        asynchronous.handle_async_request = handle_async  # type: ignore[method-assign]
+
+
+#: request lines an HTTP client logs about the mock in one test before the rest are left out
+LOGGED_REQUESTS = 10
+
+
+@contextmanager
+def _client_logs_bounded(hosts: Iterable[str]) -> Iterator[None]:
+    """Within the block, httpx and httpx2 log at most ``LOGGED_REQUESTS`` "HTTP Request" lines
+    about requests to ``hosts`` (at INFO, shown by ``--log-level=INFO``): a polling loop that
+    fails after thousands of polls reports its error, not a line per poll."""
+    import logging
+
+    names = tuple(hosts)
+    seen = 0
+
+    def keep(record: logging.LogRecord) -> bool:
+        nonlocal seen
+        if not str(record.msg).startswith("HTTP Request:") or not isinstance(record.args, tuple):
+            return True
+        url = str(record.args[1]) if len(record.args) > 1 else ""
+        if not any(f"//{host}" in url for host in names):
+            return True
+        seen += 1
+        if seen == LOGGED_REQUESTS + 1:
+            record.msg = "HTTP Request: ... (further requests to the mock are not logged: see %s)"
+            record.args = ("the fixture's .journal",)
+        return seen <= LOGGED_REQUESTS + 1
+
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpx2")]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
+
+
 @pytest.fixture
 def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
-    import respx
-
+    """A respx router sending httpx requests for the providers' real hosts
+    (``https://api.gpt.ge``, ``https://gptproto.com``, ``https://cloud.vtrix.ai``) into the
+    in-process mock: pure-httpx code runs unchanged, with no server and no base URL to change
+    (an httpx2 client's too, such as the ``openai`` package's: served, not in ``.calls``).
+    ``.sora_mock`` is the mock (``advance``, scenarios); ``time.sleep`` in the test's thread
+    moves the virtual clock instead of waiting. Needs respx: ``pip install 'sora-mock[pytest]'``."""
+    respx = _respx()
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
         for host in PROVIDER_HOSTS:
             router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))
-        router.sora_mock = sora_mock  # type: ignore[attr-defined]  # advance, scenarios
-        yield router
+        router.sora_mock = sora_mock
+        with (
+            _httpx2_routed(sora_mock),
+            _client_logs_bounded(PROVIDER_HOSTS),
+            _sleeping_on_its_clock(sora_mock),
+        ):
+            yield router
+
+
+def _mock_of(item: pytest.Item) -> SoraMock | None:
+    for value in getattr(item, "funcargs", {}).values():
+        mock = getattr(value, "sora_mock", value)
+        if isinstance(mock, SoraMock):
+            return mock
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test that used the mock gets a short section: how many requests the mock
+    answered and the last few (a polling loop that never saw its job finish shows here)."""
+    report = yield
+    if call.when == "call" and report.failed:
+        mock = _mock_of(item)
+        if mock is not None:
+            try:
+                section = _requests_section(mock)
+            except Exception as exc:  # the report must not fail because the mock is broken
+                section = f"(the mock's journal could not be read: {type(exc).__name__})"
+            report.sections.append(("sora-mock requests", section))
+    return report
+
+
+def _requests_section(mock: SoraMock) -> str:
+    entries = mock.journal
+    if not entries:
+        return "the mock answered no request in this test"
+    kept = mock.service.config.journal_size
+    many = f"{len(entries)}" if len(entries) < kept else f"at least {kept}"
+    lines = [f"the mock answered {many} requests in this test; the last {REPORTED_REQUESTS}:"]
+    for entry in entries[-REPORTED_REQUESTS:]:
+        line = f"  {entry['method']} {entry['path']} -> {entry['status']}"
+        if entry.get("error"):
+            line += f" ({entry['error']})"
+        lines.append(line[:200])
+    lines.append("(all of them: the fixture's .journal)")
+    return "\n".join(lines)
 
 
 @contextmanager

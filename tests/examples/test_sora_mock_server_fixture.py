@@ -1,30 +1,4 @@
-"""Example: code that is not httpx-based (here the official `openai` package) against the mock
-on a real loopback port. Only `base_url` changes."""
+"""Collects an example shipped in the package (so it is installed, and runs in the suite):
+`mockserver/examples/test_sora_mock_server_fixture.py`."""
 
-from __future__ import annotations
-
-import io
-
-import openai
-import pytest
-from PIL import Image
-
-from mockserver.testing import SoraMock
-
-pytestmark = pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
-
-
-def test_openai_package_makes_a_video(sora_mock_server: SoraMock) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (1280, 720), "teal").save(buf, "PNG")
-    client = openai.OpenAI(
-        api_key="sk-example", base_url=sora_mock_server.base_url("gptge") + "/v1"
-    )
-    client.videos._sleep = sora_mock_server.advance  # type: ignore[method-assign]  # no real waits
-    video = client.videos.create_and_poll(
-        prompt="Waves at dusk",
-        size="1280x720",
-        input_reference=("ref.png", buf.getvalue(), "image/png"),
-    )
-    assert video.status == "completed"
-    assert client.videos.download_content(video.id).read()[4:8] == b"ftyp"  # an MP4
+from mockserver.examples.test_sora_mock_server_fixture import *  # noqa: F403
