@@ -141,13 +141,20 @@ def service_of_current() -> MockService:
     return service_of(current_app)
 
 
-def _error_json(status: int, message: str, prefix: str | None = None) -> Response:
+def _error_json(
+    status: int, message: str, prefix: str | None = None, message_too: bool = False
+) -> Response:
+    """The error in the shape of the prefix's provider. ``message_too``: Vtrix's text is
+    ``error_message``, and its contract allows ``message`` as well (some of its pages use it);
+    the ``openai`` package shows only ``error.message``, so a route hint is given in both."""
     note_error(message)
     family = PREFIX_ERRORS.get(prefix or _prefix())
     if family is None:
         body: dict[str, Any] = {"error": {"message": message, "type": str(status)}}
     else:
         body = family(status, message)
+        if message_too and "message" not in body["error"]:
+            body["error"]["message"] = message
     return json_response(body, status)
 
 
@@ -161,7 +168,10 @@ def _http_error(exc: HTTPException) -> Response:
     prefix = None
     if status == 404:
         messages[404], prefix = not_found_message(current_app, request.path, request.method)
-    response = _error_json(status, messages.get(status, exc.description or exc.name), prefix)
+    # a wrong URL is what an OpenAI-style client meets first: its hint also goes in `message`
+    response = _error_json(
+        status, messages.get(status, exc.description or exc.name), prefix, status in (404, 405)
+    )
     original = exc.get_response()
     for header in ("Allow", "Content-Range", "Retry-After"):
         if header in original.headers:

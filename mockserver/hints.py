@@ -1,10 +1,13 @@
 """A 404 that says where to go: "did you mean /gptge/v1/videos?".
 
 Every provider lives under its prefix (``/gptproto``, ``/gptge``, ``/vtrix``), and a base URL
-is easy to get slightly wrong: the prefix left out (``/v1/videos``), ``/v1`` written twice
-(``/gptge/v1/v1/videos``), a path of one provider sent under another's prefix. For an unknown
-path this module tries the few repairs that explain such mistakes and keeps those that name a
-real route of the mock, so the 404 can name the right URL.
+is easy to get slightly wrong: the prefix left out (``/v1/videos``), ``/v1`` left out
+(``OpenAI(base_url=".../gptge")`` asks for ``/gptge/videos``) or written twice
+(``/gptge/v1/v1/videos``), a path of one provider sent under another's prefix
+(``.../vtrix/v1`` asks Vtrix for ``/v1/videos``, which it does not have). For an unknown path
+this module tries the few repairs that explain such mistakes and keeps those that name a real
+route of the mock, so the 404 can name the right URL; a path that exists only under another
+provider's prefix gets the routes its own provider has, then where that path lives.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from werkzeug.routing import MapAdapter, RequestRedirect
 from mockserver.dialects.errors import PREFIX_ERRORS
 
 PREFIXES = tuple(PREFIX_ERRORS)
+#: how each provider is named in a hint
+NAMES = {"gptproto": "GPTProto", "gptge": "gpt.ge", "vtrix": "Vtrix"}
+#: the segment an OpenAI-style base URL ends with, most often left out
+VERSION = "v1"
 
 
 def _routes(adapter: MapAdapter, path: str, method: str) -> bool:
@@ -39,6 +46,9 @@ def _candidates(path: str) -> list[str]:
         # the same segment twice in a row (/v1/v1/videos)
         deduplicated = [s for i, s in enumerate(body) if i == 0 or s != body[i - 1]]
         found.append("/".join(["", head, *deduplicated]))
+        # /v1 left out (a base URL without it)
+        for i in range(len(body)):
+            found.append("/".join(["", head, *body[:i], VERSION, *body[i:]]))
         # one segment too many (/gptge/api/v1/videos) or the prefix written twice
         for i in range(len(body)):
             found.append("/".join(["", head, *body[:i], *body[i + 1 :]]))
@@ -66,8 +76,21 @@ def not_found_message(app: Flask, path: str, method: str) -> tuple[str, str | No
     head = path.strip("/").split("/", 1)[0]
     found = suggestions(app, path, method)
     message = f"Unknown path {path!r}"
-    if found:
+    own = [f for f in found if head in PREFIXES and f.split("/")[1] == head]
+    if head in PREFIXES and found and not own:
+        # the path exists, but only under other providers: say what this one has first
+        rest = path[len(head) + 1 :]
+        message = (
+            f"{NAMES[head]} has no {method} {rest}: its routes are "
+            + ", ".join(_routes_of(app, head))
+            + f"; {rest} is "
+            + " and ".join(f"{NAMES[f.split('/')[1]]}'s ({f})" for f in found)
+        )
+    elif found:
         message += ": did you mean " + " or ".join(found) + "?"
+        base = _version_left_out(path, found[0])
+        if base is not None:
+            message += f" An OpenAI-style base URL ends in /{VERSION}: .../{base}"
     elif head not in PREFIXES and not head.startswith("__mock"):
         message += (
             "; every provider is under its prefix: "
@@ -78,3 +101,21 @@ def not_found_message(app: Flask, path: str, method: str) -> tuple[str, str | No
     if prefix is None and found:
         prefix = found[0].split("/")[1]
     return message, prefix
+
+
+def _version_left_out(path: str, meant: str) -> str | None:
+    """``gptge/v1`` when ``meant`` is ``path`` with ``/v1`` added right after its prefix."""
+    parts, meant_parts = path.strip("/").split("/"), meant.strip("/").split("/")
+    if meant_parts[:1] + meant_parts[2:] == parts and meant_parts[1:2] == [VERSION]:
+        return f"{meant_parts[0]}/{VERSION}"
+    return None
+
+
+def _routes_of(app: Flask, prefix: str) -> list[str]:
+    """``METHOD /path`` of every route under ``prefix``, in the order they were added."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(f"/{prefix}/"):
+            methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+            found += [f"{m} {rule.rule.replace('<', '{').replace('>', '}')}" for m in methods]
+    return list(dict.fromkeys(found))

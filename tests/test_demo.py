@@ -175,11 +175,25 @@ def test_journal_keeps_the_error_message_and_the_job(mock: SoraMock) -> None:
         (
             "POST",
             "/gptge/model/v1/generation",
-            "did you mean /vtrix/model/v1/generation?",
+            "gpt.ge has no POST /model/v1/generation: its routes are POST /gptge/v1/videos",
             "message",
         ),
         ("GET", "/model/v1/generation/task/t1", "did you mean /vtrix/model/v1", "error_message"),
-        ("POST", "/vtrix/v1/videos", "did you mean /gptproto/v1/videos or /gptge", "error_message"),
+        (
+            "POST",
+            "/vtrix/v1/videos",
+            "Vtrix has no POST /v1/videos: its routes are POST /vtrix/model/v1/generation, "
+            "GET /vtrix/model/v1/generation/task/{task_id}; /v1/videos is GPTProto's "
+            "(/gptproto/v1/videos) and gpt.ge's (/gptge/v1/videos)",
+            "message",
+        ),
+        (
+            "POST",
+            "/gptge/videos",
+            "did you mean /gptge/v1/videos? An OpenAI-style base URL ends in /v1: .../gptge/v1",
+            "message",
+        ),
+        ("POST", "/vtrix/model/generation", "did you mean /vtrix/model/v1/generation?", "message"),
         ("GET", "/nothing/here", "every provider is under its prefix", "message"),
     ],
     ids=[
@@ -189,6 +203,8 @@ def test_journal_keeps_the_error_message_and_the_job(mock: SoraMock) -> None:
         "other-provider",
         "vtrix-no-prefix",
         "vtrix-prefix-wrong-api",
+        "no-v1",
+        "vtrix-no-v1",
         "unknown",
     ],
 )
@@ -207,7 +223,9 @@ def test_a_404_under_a_prefix_keeps_that_providers_error_shape(mock: SoraMock) -
         openai_shape = client.get("/gptge/v2/videos").json()["error"]
         vtrix_shape = client.get("/vtrix/model/v2/generation").json()["error"]
     assert set(openai_shape) == {"message", "type", "param", "code"}
-    assert set(vtrix_shape) == {"code", "error_message"}
+    # Vtrix words it `error_message`; a route hint is in `message` too (the openai package)
+    assert set(vtrix_shape) == {"code", "error_message", "message"}
+    assert vtrix_shape["message"] == vtrix_shape["error_message"]
 
 
 # ------------------------------------------------------------------ the mock's own URLs
