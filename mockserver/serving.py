@@ -17,6 +17,7 @@ import dataclasses
 import errno
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -35,6 +36,8 @@ from mockserver.config import MockConfig, Timings
 
 #: the environment variable a spawned (not forked) worker reads its configuration from
 CONFIG_ENV = "SORA_MOCK_CONFIG"
+
+log = logging.getLogger("mockserver")
 
 
 @dataclass
@@ -148,7 +151,6 @@ def serve(
     """Run the server until SIGINT or SIGTERM; every worker stops with it."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
-    from granian.server import Server
 
     from mockserver.app import create_app
 
@@ -164,7 +166,7 @@ def serve(
         # the loaded modules and contracts
         app = create_app(config)
         os.environ[CONFIG_ENV] = config_to_env(dataclasses.replace(config, scenarios=()))
-        server = Server(
+        server = _supervised_server()(
             "mockserver.serving:worker_app",
             address=options.host,
             port=port,
@@ -176,6 +178,9 @@ def serve(
             factory=True,
             log_level=LogLevels.error,
             workers_kill_timeout=3,
+            # a worker that dies (the OOM killer, a crash in native code) is replaced; the
+            # others serve meanwhile, and every accepted job is in the shared store
+            respawn_failed_workers=True,
         )
         announce(_banner(config, options, port))
         # what start-up built lives as long as the server: out of the collector's sight, and
@@ -190,6 +195,48 @@ def serve(
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(media_dir, ignore_errors=True)
     return 0
+
+
+def _supervised_server() -> Any:
+    """granian's server, saying on the console which worker died and what replaced it.
+
+    granian replaces a worker that exits unasked (``respawn_failed_workers``) and logs only
+    "Unexpected exit"; the replacement is an info line, below the server's log level. A worker
+    that dies again within 5.5 s of its replacement is a crash loop: granian then stops the
+    whole server, with exit code 1."""
+    from granian.server import Server
+
+    class Supervised(Server):  # type: ignore[misc,valid-type]
+        def _respawn_workers(
+            self, workers: Any, spawn_target: Any, target_loader: Any, delay: float = 0
+        ) -> Any:
+            gone = {}
+            for idx in workers:
+                old = self.wrks[idx].inner
+                if old.exitcode is not None:  # died; not a reload of a live worker
+                    gone[idx] = (old.pid, _exit_reason(old.exitcode))
+            result = super()._respawn_workers(workers, spawn_target, target_loader, delay)
+            for idx, (pid, reason) in gone.items():
+                log.error(
+                    "worker-%d (pid %s) died (%s) and was replaced (new pid %s); the other "
+                    "workers served meanwhile, and every accepted job is kept in the store",
+                    idx + 1,
+                    pid,
+                    reason,
+                    self.wrks[idx].inner.pid,
+                )
+            return result
+
+    return Supervised
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _in_worker(app: Any) -> Any:
