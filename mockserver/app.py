@@ -18,6 +18,7 @@ from mockserver.console import RequestLog
 from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
+from mockserver.media import RenderCrashed
 from mockserver.responses import json_response, note_error
 from mockserver.service import MockService
 from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
@@ -166,6 +167,8 @@ def _http_error(exc: HTTPException) -> Response:
 def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, StoreUnavailable):
         return store_unavailable(_error_json, exc)
+    if isinstance(exc, RenderCrashed):  # the job failed; the console said so once
+        return _error_json(500, f"The video could not be rendered: {exc}")
     service_of_current().note_error(exc, f"{request.method} {request.path}")
     return _error_json(500, "An internal server error occurred in the mock")
 

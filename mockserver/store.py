@@ -115,6 +115,9 @@ class Store(Protocol):
         """Keep a job and (stored once per content, under ``job.image_key``) its image."""
 
     def get(self, job_id: str) -> Job | None: ...
+    def replace_job(self, job: Job) -> bool:
+        """Write a stored job's record anew (same id, API and owner); False if it is gone."""
+
     def delete(self, job_id: str) -> bool: ...
     def page(
         self,
@@ -308,6 +311,13 @@ class MemoryStore(JobListing):
         with self._lock:
             job = self._jobs.get(job_id)
             return Job.from_dict(job.to_dict()) if job else None
+
+    def replace_job(self, job: Job) -> bool:
+        with self._lock:
+            if job.id not in self._jobs:
+                return False
+            self._jobs[job.id] = Job.from_dict(job.to_dict())
+            return True
 
     def delete(self, job_id: str) -> bool:
         with self._lock:
@@ -639,6 +649,12 @@ class SQLiteStore(JobListing):
         if memo is not None:
             memo[("job", job_id)] = job
         return job
+
+    def replace_job(self, job: Job) -> bool:
+        cur = self._write(
+            "UPDATE jobs SET body = ? WHERE id = ?", (dumps_text(job.to_dict()), job.id)
+        )
+        return cur.rowcount > 0
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:

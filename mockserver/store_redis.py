@@ -203,6 +203,11 @@ class RedisStore(JobListing):
             raw = self.redis.get(self._key("job", job_id))
         return Job.from_dict(json.loads(raw)) if raw else None
 
+    def replace_job(self, job: Job) -> bool:
+        self._written(job.id)
+        body = dumps_text(job.to_dict())
+        return bool(self.redis.set(self._key("job", job.id), body, xx=True))
+
     def delete(self, job_id: str) -> bool:
         job = self.get(job_id)
         if job is None:
