@@ -39,6 +39,11 @@ CONFIG_ENV = "SORA_MOCK_CONFIG"
 
 log = logging.getLogger("mockserver")
 
+#: a worker that dies this many times within this many seconds cannot run: the server stops
+#: (at its next death within 5.5 s of being replaced: granian's own test)
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_SECONDS = 60.0
+
 
 @dataclass
 class ServeOptions:
@@ -198,15 +203,22 @@ def serve(
 
 
 def _supervised_server() -> Any:
-    """granian's server, saying on the console which worker died and what replaced it.
+    """granian's server, saying on the console which worker died and what replaced it, and
+    stopping only for a real crash loop.
 
     granian replaces a worker that exits unasked (``respawn_failed_workers``) and logs only
-    "Unexpected exit"; the replacement is an info line, below the server's log level. A worker
-    that dies again within 5.5 s of its replacement is a crash loop: granian then stops the
-    whole server, with exit code 1."""
+    "Unexpected exit"; the replacement is an info line, below the server's log level. granian
+    calls a worker that dies again within 5.5 s of its replacement a crash loop and stops the
+    whole server (its temporary store with it): one OOM kill soon after another would do. Here
+    a crash loop is a worker that died ``CRASH_LOOP_DEATHS`` times within
+    ``CRASH_LOOP_SECONDS`` (a worker that cannot start); the server then stops, exit code 1."""
+    from collections import deque
+
     from granian.server import Server
 
     class Supervised(Server):  # type: ignore[misc,valid-type]
+        deaths: dict[int, deque[float]]
+
         def _respawn_workers(
             self, workers: Any, spawn_target: Any, target_loader: Any, delay: float = 0
         ) -> Any:
@@ -216,6 +228,9 @@ def _supervised_server() -> Any:
                 if old.exitcode is not None:  # died; not a reload of a live worker
                     gone[idx] = (old.pid, _exit_reason(old.exitcode))
             result = super()._respawn_workers(workers, spawn_target, target_loader, delay)
+            now = time.monotonic()
+            if not hasattr(self, "deaths"):
+                self.deaths = {}
             for idx, (pid, reason) in gone.items():
                 log.error(
                     "worker-%d (pid %s) died (%s) and was replaced (new pid %s); the other "
@@ -225,6 +240,13 @@ def _supervised_server() -> Any:
                     reason,
                     self.wrks[idx].inner.pid,
                 )
+                recent = self.deaths.setdefault(idx, deque())
+                recent.append(now)
+                while recent and now - recent[0] > CRASH_LOOP_SECONDS:
+                    recent.popleft()
+                if len(recent) < CRASH_LOOP_DEATHS:
+                    # not a loop yet: granian must not take a quick second death for one
+                    self.respawned_wrks.pop(idx, None)
             return result
 
     return Supervised
