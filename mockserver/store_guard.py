@@ -78,8 +78,8 @@ class Outage:
                 return
             self.down, self.since = True, now
         log.error(
-            "the %s store is unavailable (%s): requests are answered 503 with Retry-After "
-            "until it answers again",
+            "the %s store is unavailable (%s): requests that need it are answered 503 with "
+            "Retry-After until it answers again",
             self.name,
             reason,
         )

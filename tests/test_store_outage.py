@@ -9,7 +9,9 @@ frozen (SIGSTOP).
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import signal
 import sqlite3
@@ -313,3 +315,33 @@ def test_a_frozen_redis_costs_about_a_second_then_503s_at_once_and_its_thaw_is_n
     assert len(down) == 1 and len(up) == 1, (down, up)
     assert "TimeoutError" in down[0]
     assert app.extensions["sora_mock"].error_count == 0
+
+
+def test_a_journal_batch_cut_short_by_a_full_disk_leaves_no_half_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills in the middle of a journal batch: the part written is cut off, so the
+    batch's retry (mockserver.journal keeps it) starts on a line of its own and no entry is
+    lost in a line that cannot be read."""
+    from mockserver import store_journal
+
+    journal = store_journal.FileJournal(tmp_path / "state.sqlite", 100)
+    journal.add({"n": 1})
+    real = os.write
+    calls: list[int] = []
+
+    def short_then_full(fd: int, data: Any) -> int:
+        if fd != journal._fd:
+            return real(fd, data)
+        calls.append(fd)
+        if len(calls) == 1:
+            return real(fd, bytes(data[:10]))  # part of the first line
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_journal.os, "write", short_then_full)
+    with pytest.raises(OSError):
+        journal.add({"n": 2}, {"n": 3})
+    monkeypatch.undo()
+    journal.add({"n": 2}, {"n": 3})  # the retry, once there is room
+    assert journal.read(10) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    journal.close()
