@@ -345,3 +345,41 @@ def test_a_journal_batch_cut_short_by_a_full_disk_leaves_no_half_line(
     journal.add({"n": 2}, {"n": 3})  # the retry, once there is room
     assert journal.read(10) == [{"n": 1}, {"n": 2}, {"n": 3}]
     journal.close()
+
+
+@pytest.mark.parametrize("trouble", ["full", "read-only"])
+def test_a_full_or_read_only_redis_is_a_503_for_writes_while_reads_go_on(
+    caplog: pytest.LogCaptureFixture, trouble: str
+) -> None:
+    """Redis at its ``maxmemory`` (no eviction) refuses writes with OOM; a replica (here of
+    an address where nothing listens) refuses them with READONLY. Both are real Redis."""
+    import redis
+
+    api = APIS["gptge-videos"]
+    with redis_process() as (_, url):
+        app = create_app(store=url, clock="virtual")
+        admin: Any = redis.Redis.from_url(url)
+        with client(app, api.provider) as c:
+            created = api.create(c, AUTH)
+            assert created.status_code == 200
+            job_id = api.job_id(created.json())
+            caplog.set_level(logging.INFO, logger="mockserver")
+            if trouble == "full":
+                admin.config_set("maxmemory", "1")
+            else:
+                admin.execute_command("REPLICAOF", "127.0.0.1", "1")
+            refused = api.create(c, AUTH)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["Retry-After"] == "1"
+            word = "OutOfMemoryError" if trouble == "full" else "ReadOnlyError"
+            assert word in refused.json()["error"]["message"]
+            assert c.get(api.status_path(job_id)).status_code == 200  # reads go on
+            if trouble == "full":
+                admin.config_set("maxmemory", "0")
+            else:
+                admin.execute_command("REPLICAOF", "NO", "ONE")
+            assert api.create(c, AUTH).status_code == 200
+        admin.close()
+    down, up = outage_lines(caplog)
+    assert len(down) == 1 and len(up) == 1, (down, up)
+    assert app.extensions["sora_mock"].error_count == 0
