@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -65,6 +67,7 @@ class Outage:
         #: (a full disk fails writes while reads work: a read says nothing)
         self.failing: set[str] = set()
         self._lock = threading.Lock()
+        _outages.add(self)
 
     def failed(self, reason: str, slow: bool, method: str) -> None:
         now = time.monotonic()
@@ -93,6 +96,18 @@ class Outage:
             lasted = time.monotonic() - self.since
         log.warning("the %s store answers again (after %.1f s)", self.name, lasted)
 
+
+#: every store's outage state in this process, for the fork hook below
+_outages: weakref.WeakSet[Outage] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a thread of the parent may have held the lock at the fork (a worker is forked)
+    for outage in _outages:
+        outage._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 C = TypeVar("C", bound=type)
 
