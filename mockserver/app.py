@@ -19,8 +19,10 @@ from mockserver.dialects import registered
 from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
 from mockserver.hosts import HostPolicy, provider_hosts
+from mockserver.media import RenderCrashed
 from mockserver.responses import json_response, note_error
 from mockserver.service import MockService
+from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
 
 log = logging.getLogger("mockserver")
 
@@ -180,5 +182,19 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, StoreUnavailable):
+        return store_unavailable(_error_json, exc)
+    if isinstance(exc, RenderCrashed):  # the job failed; the console said so once
+        return _error_json(500, f"The video could not be rendered: {exc}")
     service_of_current().note_error(exc, f"{request.method} {request.path}")
     return _error_json(500, "An internal server error occurred in the mock")
+
+
+def store_unavailable(
+    error_json: Any, exc: StoreUnavailable, prefix: str | None = None
+) -> Response:
+    """503 with ``Retry-After``, in the shape of the API asked (the console has said once
+    that the store is down: mockserver.store_guard)."""
+    response: Response = error_json(503, exc.message, prefix)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

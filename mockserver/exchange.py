@@ -143,6 +143,17 @@ def note_error(message: str) -> None:
         exchange.error = message
 
 
+def _now(service: MockService) -> float:
+    """The mock's time for a journal entry; the system's when the store holding the clock
+    fails (the answer is a 503 then, and the entry waits for the store anyway)."""
+    from mockserver.store_guard import StoreUnavailable
+
+    try:
+        return service.now()
+    except StoreUnavailable:
+        return time.time()
+
+
 def finish(
     service: MockService,
     console: RequestLog | None,
@@ -181,7 +192,7 @@ def finish(
     entry = None
     if provider is not None:
         entry = JournalEntry(
-            time=exchange.now if exchange.now is not None else service.now(),
+            time=exchange.now if exchange.now is not None else _now(service),
             method=method,
             path=path,
             provider=provider,

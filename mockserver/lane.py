@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver import exchange
 from mockserver.binding import Pipeline
+from mockserver.store_guard import StoreUnavailable
 
 ErrorJson = Callable[[int, str, "str | None"], Response]
 
@@ -130,6 +131,10 @@ class PollLane:
         except HTTPException as exc:
             prefix = pipeline.dialect.prefix
             response = self.error_json(exc.code or 500, exc.description or exc.name, prefix)
+        except StoreUnavailable as exc:
+            from mockserver.app import store_unavailable
+
+            response = store_unavailable(self.error_json, exc, pipeline.dialect.prefix)
         except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
             service.note_error(exc, f"{req.method} {req.path}")
             message = "An internal server error occurred in the mock"

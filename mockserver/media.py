@@ -60,6 +60,7 @@ import logging
 import math
 import os
 import pickle
+import signal
 import sys
 import tempfile
 import threading
@@ -593,10 +594,19 @@ def render_video(
     _check_size(width, height)
     _frame_count(seconds, fps)  # a bad argument is raised here, in the caller's process
     if _isolation.enabled:
-        try:
-            return _render_child().call(image, width, height, seconds, fps, caption)
-        except _ChildGone as exc:
-            log.warning("the render process is gone (%s): rendering in this process", exc)
+        crashes: list[str] = []
+        for _ in range(3):
+            try:
+                return _render_child().call(image, width, height, seconds, fps, caption)
+            except _ChildGone as exc:
+                if not exc.crashed:  # it could not start, or had died before this render
+                    log.warning("the render process is gone (%s): rendering in this process", exc)
+                    break
+                crashes.append(str(exc))
+                if len(crashes) == 2:
+                    # twice, each time in a fresh process: this input crashes the encoder, and
+                    # rendering it here would take the worker (and its requests) down with it
+                    raise RenderCrashed(crashes[-1]) from None
     return _render_video(image, width, height, seconds, fps, caption)
 
 
@@ -663,7 +673,31 @@ def _shared_loop(key: Hashable, encode: Callable[[], bytes]) -> bytes:
 
 
 class _ChildGone(Exception):
-    """The render process died or could not start."""
+    """The render process died or could not start; ``crashed``: it died during a render."""
+
+    def __init__(self, reason: str, *, crashed: bool = False) -> None:
+        super().__init__(reason)
+        self.crashed = crashed
+
+
+class RenderCrashed(Exception):
+    """The render process died rendering this input, twice (a crash in the encoder, the OOM
+    killer): the video cannot be made. Its job fails; the server goes on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the render process died rendering it ({reason})")
+        self.reason = reason
+
+
+def _death(returncode: int | None) -> str:
+    if returncode is None:
+        return "its pipe closed"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
 
 
 class _RenderChild:
@@ -703,12 +737,19 @@ class _RenderChild:
         with self._lock:
             if not self.alive:
                 raise _ChildGone("stopped")
+            if self.process.poll() is not None:  # died idle (not this render's doing)
+                self.alive = False
+                raise _ChildGone(_death(self.process.returncode))
             try:
                 self._requests.send(request)
                 ok, answer = self._answers.recv()
             except (EOFError, OSError) as exc:
                 self.alive = False
-                raise _ChildGone(f"exit code {self.process.poll()}") from exc
+                try:
+                    returncode: int | None = self.process.wait(5)
+                except Exception:  # noqa: BLE001 - the reason is only for the console
+                    returncode = self.process.poll()
+                raise _ChildGone(_death(returncode), crashed=True) from exc
         if not ok:
             raise answer
         return bytes(answer)

@@ -14,7 +14,8 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 
-from mockserver.media import MediaCache
+from mockserver.media import MediaCache, RenderCrashed
+from mockserver.store_guard import StoreUnavailable
 
 log = logging.getLogger("mockserver")
 
@@ -75,6 +76,10 @@ class RenderQueue:
                 self._running += 1
             try:
                 self._cache.get(key, render)
+            except StoreUnavailable as exc:  # said once on the console already; no traceback
+                log.warning("background render of %r skipped: %s", key, exc.reason)
+            except RenderCrashed:
+                pass  # its job failed, and the console said so (MockService.render_crashed)
             except Exception:  # noqa: BLE001 - a failed render is retried by its download
                 log.exception("background render of %r failed", key)
             finally:

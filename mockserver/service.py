@@ -32,6 +32,7 @@ from mockserver.lifecycle import (
     plan_expiry,
     state_at,
 )
+from mockserver.media import RenderCrashed
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
 
@@ -276,14 +277,38 @@ class MockService:
     def _render(self, job: Job, variant: str) -> bytes:
         image = self.image_of(job)
         if variant == "video":
-            return media.render_video(
-                image, job.width, job.height, job.seconds, fps=self.config.fps
-            )
+            try:
+                return media.render_video(
+                    image, job.width, job.height, job.seconds, fps=self.config.fps
+                )
+            except RenderCrashed as exc:
+                self.render_crashed(job, exc)
+                raise
         if variant == "thumbnail":
             return media.render_thumbnail(image, job.width, job.height)
         if variant == "spritesheet":
             return media.render_spritesheet(image, job.width, job.height, job.seconds)
         raise ValueError(f"unknown variant {variant!r}")
+
+    def render_crashed(self, job: Job, exc: RenderCrashed) -> None:
+        """The render process died on this job's video (twice): the job fails from now on
+        with its provider's own failure (each dialect words a failure without a code), unless
+        it has ended already. Only this job: the server and its other renders go on."""
+        state = state_at(job, self.clock.now())
+        if state.status.terminal:
+            log.error("the video of job %s could not be rendered: %s", job.id, exc.reason)
+            return
+        failed = Job.from_dict(job.to_dict())
+        failed.outcome = "failed"
+        failed.error_code = failed.error_message = None
+        # it fails where it stands now: a client never sees its progress go back
+        failed.fail_progress = max(state.progress, 0.0)
+        self.store.replace_job(failed)
+        log.error(
+            "the render process died rendering the video of job %s (%s): the job fails",
+            job.id,
+            exc.reason,
+        )
 
     def asset(self, job: Job, variant: str = "video") -> bytes:
         return self.media.get(self.media_key(job, variant), lambda: self._render(job, variant))

@@ -17,6 +17,7 @@ import dataclasses
 import errno
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -35,6 +36,13 @@ from mockserver.config import MockConfig, Timings
 
 #: the environment variable a spawned (not forked) worker reads its configuration from
 CONFIG_ENV = "SORA_MOCK_CONFIG"
+
+log = logging.getLogger("mockserver")
+
+#: a worker that dies this many times within this many seconds cannot run: the server stops
+#: (at its next death within 5.5 s of being replaced: granian's own test)
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_SECONDS = 60.0
 
 
 @dataclass
@@ -148,7 +156,6 @@ def serve(
     """Run the server until SIGINT or SIGTERM; every worker stops with it."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
-    from granian.server import Server
 
     from mockserver.app import create_app
 
@@ -164,7 +171,7 @@ def serve(
         # the loaded modules and contracts
         app = create_app(config)
         os.environ[CONFIG_ENV] = config_to_env(dataclasses.replace(config, scenarios=()))
-        server = Server(
+        server = _supervised_server()(
             "mockserver.serving:worker_app",
             address=options.host,
             port=port,
@@ -176,6 +183,9 @@ def serve(
             factory=True,
             log_level=LogLevels.error,
             workers_kill_timeout=3,
+            # a worker that dies (the OOM killer, a crash in native code) is replaced; the
+            # others serve meanwhile, and every accepted job is in the shared store
+            respawn_failed_workers=True,
         )
         announce(_banner(config, options, port, app.extensions.get("sora_mock_replay")))
         # what start-up built lives as long as the server: out of the collector's sight, and
@@ -190,6 +200,65 @@ def serve(
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(media_dir, ignore_errors=True)
     return 0
+
+
+def _supervised_server() -> Any:
+    """granian's server, saying on the console which worker died and what replaced it, and
+    stopping only for a real crash loop.
+
+    granian replaces a worker that exits unasked (``respawn_failed_workers``) and logs only
+    "Unexpected exit"; the replacement is an info line, below the server's log level. granian
+    calls a worker that dies again within 5.5 s of its replacement a crash loop and stops the
+    whole server (its temporary store with it): one OOM kill soon after another would do. Here
+    a crash loop is a worker that died ``CRASH_LOOP_DEATHS`` times within
+    ``CRASH_LOOP_SECONDS`` (a worker that cannot start); the server then stops, exit code 1."""
+    from collections import deque
+
+    from granian.server import Server
+
+    class Supervised(Server):  # type: ignore[misc,valid-type]
+        deaths: dict[int, deque[float]]
+
+        def _respawn_workers(
+            self, workers: Any, spawn_target: Any, target_loader: Any, delay: float = 0
+        ) -> Any:
+            gone = {}
+            for idx in workers:
+                old = self.wrks[idx].inner
+                if old.exitcode is not None:  # died; not a reload of a live worker
+                    gone[idx] = (old.pid, _exit_reason(old.exitcode))
+            result = super()._respawn_workers(workers, spawn_target, target_loader, delay)
+            now = time.monotonic()
+            if not hasattr(self, "deaths"):
+                self.deaths = {}
+            for idx, (pid, reason) in gone.items():
+                log.error(
+                    "worker-%d (pid %s) died (%s) and was replaced (new pid %s); the other "
+                    "workers served meanwhile, and every accepted job is kept in the store",
+                    idx + 1,
+                    pid,
+                    reason,
+                    self.wrks[idx].inner.pid,
+                )
+                recent = self.deaths.setdefault(idx, deque())
+                recent.append(now)
+                while recent and now - recent[0] > CRASH_LOOP_SECONDS:
+                    recent.popleft()
+                if len(recent) < CRASH_LOOP_DEATHS:
+                    # not a loop yet: granian must not take a quick second death for one
+                    self.respawned_wrks.pop(idx, None)
+            return result
+
+    return Supervised
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _in_worker(app: Any) -> Any:

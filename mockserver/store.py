@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from mockserver._json import dumps_text
 from mockserver.lifecycle import Job
+from mockserver.store_guard import guarded
 from mockserver.store_journal import FileJournal
 
 log = logging.getLogger("mockserver")
@@ -114,6 +115,9 @@ class Store(Protocol):
         """Keep a job and (stored once per content, under ``job.image_key``) its image."""
 
     def get(self, job_id: str) -> Job | None: ...
+    def replace_job(self, job: Job) -> bool:
+        """Write a stored job's record anew (same id, API and owner); False if it is gone."""
+
     def delete(self, job_id: str) -> bool: ...
     def page(
         self,
@@ -320,6 +324,13 @@ class MemoryStore(JobListing):
         with self._lock:
             job = self._jobs.get(job_id)
             return Job.from_dict(job.to_dict()) if job else None
+
+    def replace_job(self, job: Job) -> bool:
+        with self._lock:
+            if job.id not in self._jobs:
+                return False
+            self._jobs[job.id] = Job.from_dict(job.to_dict())
+            return True
 
     def delete(self, job_id: str) -> bool:
         with self._lock:
@@ -556,6 +567,28 @@ MEMO_SIZE = 1024
 _STATE_TABLES = ("jobs", "blobs", "clock", "rules", "buckets", "counters", "faults", "graveyard")
 
 
+def _sqlite_outage(exc: BaseException) -> str | None:
+    """An error of the store's files rather than of the mock: SQLite's operational errors (a
+    full disk, a read-only or vanished file, an I/O error) and the journal's and lock file's
+    OS errors. Answered 503 (mockserver.store_guard)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"SQLite: {exc}"
+    if isinstance(exc, OSError):
+        return f"SQLite store files: {exc.strerror or type(exc).__name__}"
+    return None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back a failed write. SQLite may have rolled it back itself (a full disk: "cannot
+    rollback - no transaction is active"); the writer queue is left all the same, and the
+    error that failed the write is the one raised."""
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        pass
+
+
+@guarded("SQLite", _sqlite_outage)
 class SQLiteStore(JobListing):
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
@@ -606,15 +639,19 @@ class SQLiteStore(JobListing):
             conn.execute("COMMIT")
             return cur
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def reset(self) -> None:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        for table in _STATE_TABLES:
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-        conn.execute("COMMIT")
+        try:
+            for table in _STATE_TABLES:
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)  # else the writer queue stays taken: every writer would hang
+            raise
         self._journal.clear()
 
     def add(self, job: Job, image: bytes | None = None) -> None:
@@ -641,7 +678,7 @@ class SQLiteStore(JobListing):
                 conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (job.image_key,))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def get(self, job_id: str) -> Job | None:
@@ -654,6 +691,12 @@ class SQLiteStore(JobListing):
         if memo is not None:
             memo[("job", job_id)] = job
         return job
+
+    def replace_job(self, job: Job) -> bool:
+        cur = self._write(
+            "UPDATE jobs SET body = ? WHERE id = ?", (dumps_text(job.to_dict()), job.id)
+        )
+        return cur.rowcount > 0
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
@@ -706,7 +749,7 @@ class SQLiteStore(JobListing):
                     conn.execute("DELETE FROM blobs WHERE key = ? AND refs <= 0", (image_key,))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return row is not None
 
@@ -811,10 +854,14 @@ class SQLiteStore(JobListing):
     def clock_advance(self, seconds: float, default: float) -> float:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()
-        now = (float(row[0]) if row else default) + seconds
-        conn.execute("INSERT OR REPLACE INTO clock (id, now) VALUES (1, ?)", (now,))
-        conn.execute("COMMIT")
+        try:
+            row = conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()
+            now = (float(row[0]) if row else default) + seconds
+            conn.execute("INSERT OR REPLACE INTO clock (id, now) VALUES (1, ?)", (now,))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
         return now
 
     def add_rule(self, scenario, key, provider, remaining):
@@ -867,7 +914,7 @@ class SQLiteStore(JobListing):
             conn.execute("COMMIT")
             return None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float:
@@ -883,7 +930,7 @@ class SQLiteStore(JobListing):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return float(wait)
 
@@ -1041,7 +1088,12 @@ def open_store(spec: str, journal_size: int = 1000) -> Store:
     if spec == "memory":
         return MemoryStore(journal_size)
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
-        return SQLiteStore(spec[len("sqlite:") :], journal_size)
+        path = spec[len("sqlite:") :]
+        try:
+            return SQLiteStore(path, journal_size)
+        except (sqlite3.Error, OSError) as exc:  # one line at start-up, no traceback
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"cannot use the store {path}: {why}") from None
     if spec.startswith(("redis://", "rediss://", "unix://")):
         from mockserver.store_redis import RedisStore
 

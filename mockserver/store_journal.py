@@ -19,6 +19,7 @@ more than ``KEEP_FILES`` files exist; then the oldest of the dead ones are delet
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -107,8 +108,20 @@ class FileJournal:
         with self._lock:
             fd = self._own()
             view = memoryview(data)
-            while view:  # a regular file takes it whole; a short write goes on where it ended
-                view = view[os.write(fd, view) :]
+            end = -1
+            try:
+                while view:  # a regular file takes it whole; a short write goes on where it ended
+                    written = os.write(fd, view)
+                    if end < 0 and written < len(view):
+                        end = os.lseek(fd, 0, os.SEEK_END) - written  # where this batch began
+                    view = view[written:]
+            except OSError:
+                # a full disk after part of the batch: cut the part off, or the batch's retry
+                # would go on from the middle of a line and that entry be lost
+                if end >= 0:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, end)
+                raise
             self._lines += len(entries)
             if self._lines >= self._most:
                 self._compact()

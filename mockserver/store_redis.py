@@ -19,6 +19,7 @@ from typing import Any
 from mockserver._json import dumps_text
 from mockserver.lifecycle import Job
 from mockserver.store import Filters, JobListing, Page, Rule, job_indexes, take_page
+from mockserver.store_guard import guarded
 
 PREFIX = "soramock:"
 #: how long a deleted job's place is remembered for a page cursor that names it
@@ -100,6 +101,32 @@ return best_rule.scenario
 """
 
 
+#: how long a Redis call may wait to connect, and for an answer: a stopped or frozen Redis is
+#: a 503 after about a second, not a request hanging (redis-py waits 5 s, then retries)
+SOCKET_TIMEOUT = 1.0
+#: Redis errors that mean "Redis cannot serve now" (the first word of its error reply)
+_UNAVAILABLE_REPLIES = frozenset(
+    {"OOM", "MISCONF", "READONLY", "MASTERDOWN", "LOADING", "BUSY", "NOREPLICAS", "CLUSTERDOWN"}
+)
+
+
+def _redis_outage(exc: BaseException) -> str | None:
+    """Redis gone, frozen, full or refusing writes, rather than a mistake of the mock: answered
+    503 (mockserver.store_guard)."""
+    import redis
+
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return f"Redis: {type(exc).__name__}"
+    if isinstance(exc, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
+        return f"Redis: {type(exc).__name__}"
+    if isinstance(exc, redis.ResponseError):
+        word = str(exc).split(" ", 1)[0]
+        if word in _UNAVAILABLE_REPLIES:
+            return f"Redis: {word}"
+    return None
+
+
+@guarded("Redis", _redis_outage)
 class RedisStore(JobListing):
     def __init__(self, url: str, journal_size: int = 1000) -> None:
         import redis
@@ -107,7 +134,17 @@ class RedisStore(JobListing):
         self.url = url
         self.journal_size = journal_size
         # redis-py's annotations cover its sync and async clients at once: use it untyped
-        self.redis: Any = redis.Redis.from_url(url)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.redis: Any = redis.Redis.from_url(
+            url,  # its own ?socket_timeout=... wins
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            # once more at once on a dropped connection (a pooled one Redis closed), never
+            # after a timeout (that would double the wait)
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        )
         try:
             self.redis.ping()  # fail at start-up, not at the first request
         except redis.RedisError as exc:
@@ -179,6 +216,11 @@ class RedisStore(JobListing):
         else:
             raw = self.redis.get(self._key("job", job_id))
         return Job.from_dict(json.loads(raw)) if raw else None
+
+    def replace_job(self, job: Job) -> bool:
+        self._written(job.id)
+        body = dumps_text(job.to_dict())
+        return bool(self.redis.set(self._key("job", job.id), body, xx=True))
 
     def delete(self, job_id: str) -> bool:
         job = self.get(job_id)
