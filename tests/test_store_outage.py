@@ -98,7 +98,10 @@ def test_a_sqlite_store_that_refuses_writes_is_a_503_in_each_providers_shape(
             accepted[name] = api.job_id(created.json())
             unknown = c.get("/no/such/path")  # the provider's shape outside any operation
             assert unknown.status_code == 404
-            accepted[name + ":404"] = unknown.json()
+            body = unknown.json()
+            if "error_message" in body["error"]:
+                del body["error"]["message"]  # Vtrix's route hints carry `message` too
+            accepted[name + ":404"] = body
 
     caplog.set_level(logging.INFO, logger="mockserver")
     with failing_writes(message) as failed:
