@@ -477,6 +477,10 @@ def test_the_layout_holds_at_every_width(
     page.locator(f'#jobs-body tr[data-id="{job_id}"] a.job-link').click()
     expect(page.locator("#job-heading")).to_have_text(f"Job {job_id}")
     expect(page.locator("#job-body h3", has_text="Copy as curl")).to_be_visible()
+    # its heading, focused, is in sight below the header that stays on top
+    heading = page.locator("#job-heading").bounding_box()
+    header = page.locator(".topbar").bounding_box()
+    assert heading and header and heading["y"] >= header["y"] + header["height"]
     # the job page follows the same rules (its Copy buttons, its journal table)
     job_page = {"wide": False, "journal": "#job-body table.journal", "jobs": False}
     assert page.evaluate(LAYOUT_RULES, job_page) == []

@@ -213,8 +213,14 @@
       wrap.classList.toggle("more-left", more && wrap.scrollLeft > 1);
       wrap.classList.toggle("more-right", more && wrap.scrollLeft < wrap.scrollWidth - wrap.clientWidth - 1);
       hint.hidden = !more;
-      if (more) wrap.setAttribute("tabindex", "0"); // scrollable by keyboard too
-      else wrap.removeAttribute("tabindex");
+      // scrollable by keyboard too, named after its table
+      if (more) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (wrap.querySelector("caption") || { textContent: "Table" }).textContent);
+      } else {
+        for (const name of ["tabindex", "role", "aria-label"]) wrap.removeAttribute(name);
+      }
     };
     wrap.addEventListener("scroll", update, { passive: true });
     const observer = new ResizeObserver(update);
@@ -864,7 +870,7 @@
       : el("p", { class: "muted media-wait" }, job.status === "failed" ? "The job failed: no video." : "The video appears here when the job completes.");
     const statusJson = providerView.note
       ? el("p", { class: "muted" }, providerView.note)
-      : el("div", {}, el("p", { class: "muted small" }, `GET ${APIS[job.api].statusPath(job.id)} → ${providerView.status}`), el("pre", { class: "json", tabindex: "0" }, el("code", {}, JSON.stringify(providerView.body, null, 2))));
+      : el("div", {}, el("p", { class: "muted small" }, "GET ", breakablePath(APIS[job.api].statusPath(job.id)), ` → ${providerView.status}`), el("pre", { class: "json", tabindex: "0" }, el("code", {}, JSON.stringify(providerView.body, null, 2))));
     const entries = journal.ok ? journal.body.data.slice().reverse() : [];
     const journalTable = entries.length
       ? el("table", { class: "journal" }, el("caption", { class: "visually-hidden" }, "Requests about this job"), el("thead", {}, el("tr", {}, ["Time", "Request", "Provider", "Status", "Latency", "Scenario", "Message"].map((h) => el("th", { scope: "col", class: { Provider: "provider-col", Latency: "num latency" }[h] }, h)))), el("tbody", {}, entries.map(journalRow)))
