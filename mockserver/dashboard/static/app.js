@@ -877,13 +877,13 @@
       : el("p", { class: "muted" }, "No request in this process's journal names this job.");
     const video = mediaBox.querySelector("video");
     if (video) video.style.aspectRatio = `${job.width} / ${job.height}`; // its box before it loads
+    // el() skips a null child, replaceChildren() would print it as "null": only what there is
     const snippetsBox = [
       curl ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, curl)), copyButton(curl, "status curl")) : null,
       done ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, download)), copyButton(download, "download curl")) : null,
     ].filter(Boolean);
     // only chat mode has no status to curl
     if (!snippetsBox.length) snippetsBox.push(el("p", { class: "muted" }, "Chat mode has no status endpoint to curl; the download curl appears here when the job completes."));
-    // el() skips null children, replaceChildren() would print them as "null"
     box.replaceChildren(
       el("div", { class: "job-grid" }, el("div", {}, facts, el("div", { class: "buttons" }, el("button", { type: "button", class: "primary", id: "job-run", disabled: job.status === "completed" || job.status === "failed" || state.clock.kind !== "virtual", onclick: () => runToCompletion() }, "Run to completion"), el("button", { type: "button", id: "job-refresh", onclick: () => renderJob(true) }, "Refresh provider view"))), mediaBox),
       el("h3", {}, "Copy as curl"),
