@@ -469,7 +469,7 @@ def test_the_layout_holds_at_every_width(
     expect(page.locator("#jobs-body tr")).to_have_count(4)
     expect(page.locator("#journal-body tr", has_text="404")).to_have_count(1)
     expect(page.locator("#rules .rule")).to_have_count(1)
-    home = {"wide": width >= 1024, "journal": "#journal-section table.journal", "jobs": True}
+    home = {"wide": width >= 768, "journal": "#journal-section table.journal", "jobs": True}
     assert page.evaluate(LAYOUT_RULES, home) == []
 
     # one click on a job id opens it: selecting the row moves nothing under the pointer

@@ -456,6 +456,7 @@
     bar.value = job.progress;
     bar.classList.toggle("failed", job.status === "failed");
     cells[3].lastChild.textContent = `${Math.round(job.progress * 100)} %`;
+    bar.title = cells[3].lastChild.textContent;
     cells[4].textContent = timings(job);
     cells[5].textContent = job.scenario || "";
     cells[6].textContent = job.error ? job.error.code || "" : "";
@@ -1026,6 +1027,11 @@
     });
     for (const id of ["#journal-provider", "#journal-status", "#journal-errors"]) $(id).addEventListener("change", refreshJournal);
     $$(".table-wrap").forEach(watchOverflow);
+    // the header stays on top: what comes into view lands below it, however it wraps
+    const header = $(".topbar");
+    new ResizeObserver(() => {
+      document.documentElement.style.scrollPaddingTop = `${header.offsetHeight + 12}px`;
+    }).observe(header);
     window.addEventListener("hashchange", route);
     syncForm();
     showRate();
