@@ -471,13 +471,19 @@ def test_the_layout_holds_at_every_width(
     expect(page.locator("#rules .rule")).to_have_count(1)
     home = {"wide": width >= 768, "journal": "#journal-section table.journal", "jobs": True}
     assert page.evaluate(LAYOUT_RULES, home) == []
+    # the header's links jump to a section that starts below the header (it stays on top)
+    page.locator(".topbar nav").get_by_role("link", name="Journal").click()
+    expect(page).to_have_url(re.compile("#journal-section$"))
+    header = page.locator(".topbar").bounding_box()
+    heading = page.locator("#journal-heading").bounding_box()
+    assert header and heading and heading["y"] >= header["y"] + header["height"], (header, heading)
 
     # one click on a job id opens it: selecting the row moves nothing under the pointer
     job_id = page.locator("#jobs-body tr").last.get_attribute("data-id")
     page.locator(f'#jobs-body tr[data-id="{job_id}"] a.job-link').click()
     expect(page.locator("#job-heading")).to_have_text(f"Job {job_id}")
     expect(page.locator("#job-body h3", has_text="Copy as curl")).to_be_visible()
-    # its heading, focused, is in sight below the header that stays on top
+    # its heading, focused, is in sight below the header
     heading = page.locator("#job-heading").bounding_box()
     header = page.locator(".topbar").bounding_box()
     assert heading and header and heading["y"] >= header["y"] + header["height"]
