@@ -61,7 +61,8 @@ system-packages:
 unit: $(VENV)/.installed-dev system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Refresh the README's picture of the dashboard (docs/dashboard.png), taken by the browser test.
+# Refresh the README's pictures of the dashboard (docs/dashboard.png at 1280 px, and
+# docs/dashboard-phone.png at 390 px), taken by the browser test.
 screenshots: $(VENV)/.installed-dev system-packages
 	SCREENSHOT_DIR=docs $(BIN)/pytest tests/test_dashboard.py -q -k screenshot -p no:cacheprovider
 

@@ -261,9 +261,38 @@ def scenarios() -> Response:
     return json_response(
         {
             "known": [s.value for s in Scenario],
+            "scenarios": [_scenario_effect(s, svc) for s in Scenario],
             "rules": [r.to_dict() for r in svc.store.rules()],
         }
     )
+
+
+def _scenario_effect(scenario: Scenario, svc: MockService) -> dict[str, Any]:
+    """What a scenario does, as the dashboard shows it: the statuses it answers with (none
+    when the request succeeds: the job fails later, or the answer comes late) and in words."""
+    from mockserver.dialects.errors import MODEL_NOT_FOUND
+    from mockserver.faults import SCENARIOS
+
+    spec = SCENARIOS[scenario]
+    statuses = [spec.status] if spec.status is not None else []
+    effect = spec.message
+    summary = ""
+    if scenario is Scenario.MODEL_UNAVAILABLE:
+        statuses = sorted({status for status, _, _ in MODEL_NOT_FOUND.values()})
+        effect = "each provider's own model-not-found answer to a create"
+    elif scenario is Scenario.GENERATION_FAILED:
+        effect = "the create succeeds, then the job fails with the provider's code"
+        summary = "job fails later"
+    elif scenario is Scenario.SLOW:
+        effect = f"answers normally, {svc.config.slow_seconds:g} s late"
+        summary = f"{svc.config.slow_seconds:g} s late"
+    return {
+        "name": scenario.value,
+        "statuses": statuses,
+        "summary": summary or "/".join(str(s) for s in statuses),
+        "create_only": spec.create_only,
+        "effect": effect,
+    }
 
 
 @blueprint.post("/scenarios")
@@ -285,6 +314,15 @@ def clear_scenarios() -> Response:
     key = request.args.get("api_key")
     removed = svc.store.clear_rules(key_fingerprint(key) if key else None)
     return json_response({"removed": removed})
+
+
+@blueprint.delete("/scenarios/<rule_id>")
+def remove_scenario_rule(rule_id: str) -> Response:
+    # the contract has checked rule_id is an integer of 1 or more
+    removed = service().store.remove_rule(int(rule_id))
+    if removed is None:
+        return admin_error(404, f"no rule {rule_id} in force (used up, removed or reset?)")
+    return json_response(removed.to_dict())
 
 
 @blueprint.post("/files")

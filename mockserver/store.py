@@ -158,6 +158,9 @@ class Store(Protocol):
     ) -> Rule: ...
     def rules(self) -> list[Rule]: ...
     def clear_rules(self, key: str | None = None) -> int: ...
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        """Switch off one rule, the others untouched; the rule removed, None if none had it."""
+
     def take_rule(self, key: str | None, provider: str) -> str | None: ...
     def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float: ...
     def next_count(self, name: str) -> int: ...
@@ -444,6 +447,14 @@ class MemoryStore(JobListing):
             before = len(self._rules)
             self._rules = [r for r in self._rules if key is not None and r.key != key]
             return before - len(self._rules)
+
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.id == rule_id:
+                    self._rules.remove(rule)
+                    return Rule(**rule.to_dict())
+            return None
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         with self._lock:
@@ -881,6 +892,20 @@ class SQLiteStore(JobListing):
         if key is None:
             return self._write("DELETE FROM rules").rowcount
         return self._write("DELETE FROM rules WHERE key = ?", (key,)).rowcount
+
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "DELETE FROM rules WHERE id = ? RETURNING id, scenario, key, provider, remaining",
+                (rule_id,),
+            ).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return Rule(*row) if row else None
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         conn = self._conn()

@@ -369,6 +369,16 @@ class RedisStore(JobListing):
                 removed += int(pipe.execute()[0])
         return removed
 
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        raw = self.redis.hget(self._key("rules"), str(rule_id))
+        if raw is None:
+            return None
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self._key("rules"), str(rule_id))
+        pipe.zrem(self._key("rule-order"), str(rule_id))
+        # a request that used the rule up in between removed it first: not ours to report
+        return Rule(**json.loads(raw)) if pipe.execute()[0] else None
+
     def take_rule(self, key: str | None, provider: str) -> str | None:
         seen = getattr(self._instant, "seen", None)
         if not (seen[1] if seen is not None else self.redis.exists(self._key("rules"))):

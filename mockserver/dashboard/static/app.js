@@ -189,6 +189,49 @@
     return el("span", { class: `badge http-${Math.floor(code / 100)}xx` }, String(code));
   }
 
+  // "1 operation", "2 operations"
+  function plural(count, one, many = `${one}s`) {
+    return `${count} ${count === 1 ? one : many}`;
+  }
+
+  // a path that may break after each slash, never inside a segment (see .request .path)
+  function breakablePath(path) {
+    const parts = [];
+    String(path).split(/(?<=\/)/).forEach((segment, i) => {
+      if (i) parts.push(el("wbr"));
+      parts.push(segment);
+    });
+    return parts;
+  }
+
+  // A table wider than its card scrolls inside it: edge shadows and a line of text say so.
+  function watchOverflow(wrap) {
+    if (wrap.dataset.watched) return;
+    wrap.dataset.watched = "1";
+    const hint = el("p", { class: "scroll-hint", hidden: true }, "Scroll sideways for more columns →");
+    wrap.after(hint);
+    const update = () => {
+      const more = wrap.scrollWidth - wrap.clientWidth > 1;
+      wrap.classList.toggle("more-left", more && wrap.scrollLeft > 1);
+      wrap.classList.toggle("more-right", more && wrap.scrollLeft < wrap.scrollWidth - wrap.clientWidth - 1);
+      hint.hidden = !more;
+      // scrollable by keyboard too, named after its table
+      if (more) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (wrap.querySelector("caption") || { textContent: "Table" }).textContent);
+      } else {
+        for (const name of ["tabindex", "role", "aria-label"]) wrap.removeAttribute(name);
+      }
+    };
+    wrap.addEventListener("scroll", update, { passive: true });
+    const observer = new ResizeObserver(update);
+    observer.observe(wrap);
+    const table = wrap.querySelector("table");
+    if (table) observer.observe(table);
+    update();
+  }
+
   function shellQuote(text) {
     return `'${String(text).replace(/'/g, `'\\''`)}'`;
   }
@@ -388,8 +431,8 @@
   function jobRow(job) {
     const row = el("tr", { "data-id": job.id });
     row.append(
-      el("td", { class: "id" }, el("a", { href: `#job/${encodeURIComponent(job.id)}`, class: "job-link" }, job.id), el("div", { class: "muted small" }, `${job.width}x${job.height} · ${job.seconds} s · ${clockTime(job.created_at)}`)),
-      el("td", {}, job.api, el("div", { class: "muted small" }, job.model)),
+      el("td", { class: "id" }, el("a", { href: `#job/${encodeURIComponent(job.id)}`, class: "job-link", title: job.id }, job.id), el("div", { class: "muted small job-link-sub" }, el("span", { class: "api-inline" }, `${job.api} · `), `${job.width}x${job.height} · ${job.seconds} s · ${clockTime(job.created_at)}`)),
+      el("td", { class: "api" }, job.api, el("div", { class: "muted small" }, job.model)),
       el("td", { class: "status" }),
       el("td", { class: "progress-col" }, el("progress", { max: "1", value: "0", "aria-label": `Progress of ${job.id}` }), el("span", { class: "pct" })),
       el("td", { class: "timings small" }),
@@ -415,6 +458,7 @@
     bar.value = job.progress;
     bar.classList.toggle("failed", job.status === "failed");
     cells[3].lastChild.textContent = `${Math.round(job.progress * 100)} %`;
+    bar.title = cells[3].lastChild.textContent;
     cells[4].textContent = timings(job);
     cells[5].textContent = job.replay ? `replayed: ${job.replay.cassette}` : job.scenario || "";
     cells[6].textContent = job.error ? job.error.code || "" : "";
@@ -491,8 +535,10 @@
 
   // ---------------------------------------------------------------- clock
   async function refreshClock() {
-    const [clock, health] = await Promise.all([api("/__mock/clock"), state.clock ? null : api("/__mock/health")]);
-    if (!clock.ok) return;
+    // the heartbeat: an answer that does not come in time, or is not the clock, is a lost mock
+    const signal = AbortSignal.timeout(Math.max(3000, 3 * POLL_MS));
+    const [clock, health] = await Promise.all([api("/__mock/clock", { signal }), state.clock ? null : api("/__mock/health", { signal })]);
+    if (!clock.ok) throw new Error(`the admin API answered ${clock.status}`);
     state.clock = clock.body;
     $("#clock-kind").textContent = `${clock.body.kind} clock`;
     const now = $("#clock-now");
@@ -519,19 +565,33 @@
   async function refreshScenarios() {
     const { ok, body } = await api("/__mock/scenarios");
     if (!ok) return;
+    const effects = new Map((body.scenarios || []).map((s) => [s.name, s]));
     if (state.knownScenarios.join() !== body.known.join()) {
       state.knownScenarios = body.known;
-      fillSelect($("#scenario-name"), body.known, true);
+      const options = () => body.known.map((name) => el("option", { value: name, title: effects.has(name) ? effects.get(name).effect : null }, scenarioLabel(name, effects)));
+      const named = $("#scenario-name");
+      const chosen = named.value;
+      named.replaceChildren(...options());
+      if (body.known.includes(chosen)) named.value = chosen;
       const create = $("#create-scenario");
       const previous = create.value;
-      create.replaceChildren(el("option", { value: "" }, "none"), ...body.known.map((s) => el("option", { value: s }, s)));
+      create.replaceChildren(el("option", { value: "" }, "none"), ...options());
       create.value = previous;
     }
     const list = $("#rules");
     const items = body.rules.map((r) => {
-      const scope = r.key ? `key ${r.key}` : r.provider ? `provider ${r.provider}` : "every request";
-      const times = r.remaining === null ? "until cleared" : `${r.remaining} more`;
-      return el("li", { class: "rule" }, el("span", { class: "badge scenario" }, r.scenario), ` ${scope} · ${times}`);
+      const scope = r.key ? `requests with key ${r.key}` : r.provider ? `${r.provider} requests` : "every request";
+      const times = r.remaining === null ? "until removed" : `${plural(r.remaining, "more request", "more requests")}`;
+      const base = r.scenario.split(":")[0];
+      const statuses = effects.has(base) ? effects.get(base).statuses : [];
+      return el(
+        "li",
+        { class: "rule", "data-rule": String(r.id) },
+        el("span", { class: "badge scenario" }, r.scenario),
+        statuses.length ? el("span", { class: "status-code", title: "answers with" }, statuses.join("/")) : null,
+        el("span", { class: "what" }, `${scope} · ${times}`),
+        el("button", { type: "button", class: "remove ghost", "aria-label": `Remove the ${r.scenario} rule for ${scope}`, onclick: () => removeRule(r) }, "Remove"),
+      );
     });
     if (!items.length) items.push(el("li", { class: "muted" }, "No scenario in force: requests succeed."));
     const signature = JSON.stringify(body.rules);
@@ -568,8 +628,21 @@
 
   async function clearScenarios() {
     const { ok, body } = await api("/__mock/scenarios", { method: "DELETE" });
-    toast(ok ? `Cleared ${body.removed} rule(s)` : errorMessage(body), ok ? "info" : "error");
+    toast(ok ? `Cleared ${plural(body.removed, "rule")}` : errorMessage(body), ok ? "info" : "error");
     await refreshScenarios();
+  }
+
+  async function removeRule(rule) {
+    const { ok, status, body } = await api(`/__mock/scenarios/${rule.id}`, { method: "DELETE" });
+    if (ok) toast(`${rule.scenario} switched off`);
+    else toast(status === 404 ? `The ${rule.scenario} rule was already gone (used up?)` : errorMessage(body), status === 404 ? "info" : "error");
+    await refreshScenarios();
+  }
+
+  // "rate_limited · 429", "slow · 3 s late": the words are the admin API's
+  function scenarioLabel(name, effects) {
+    const effect = effects.get(name);
+    return effect && effect.summary ? `${name} · ${effect.summary}` : name;
   }
 
   function showRate() {
@@ -592,28 +665,48 @@
   }
 
   // ---------------------------------------------------------------- journal
+  // the latest entries (as many as benchmarks/bench_dashboard.py polls), filtered here by
+  // provider, status and "errors only"
+  const JOURNAL_LIMIT = 50;
+
   async function refreshJournal() {
-    const { ok, body } = await api("/__mock/journal?limit=50");
+    const { ok, body } = await api(`/__mock/journal?limit=${JOURNAL_LIMIT}`);
     if (!ok) return;
-    const entries = body.data.slice().reverse();
+    const all = body.data.slice().reverse();
+    const provider = $("#journal-provider").value;
+    const status = $("#journal-status").value;
+    const errorsOnly = $("#journal-errors").checked;
+    // the statuses offered are the ones in the journal (and the one chosen, while it lasts)
+    const codes = [...new Set(all.map((e) => String(e.status)).concat(status ? [status] : []))].sort();
+    const statusSelect = $("#journal-status");
+    if (statusSelect.dataset.codes !== codes.join()) {
+      statusSelect.dataset.codes = codes.join();
+      statusSelect.replaceChildren(el("option", { value: "" }, "all"), ...codes.map((c) => el("option", { value: c }, c)));
+      statusSelect.value = status;
+    }
+    const entries = all.filter((e) => (!provider || e.provider === provider) && (!status || String(e.status) === status) && (!errorsOnly || e.status >= 400));
     const tbody = $("#journal-body");
-    const signature = entries.length ? entries[0].request_id + entries.length : "";
+    const filtered = provider || status || errorsOnly;
+    const signature = [entries.length ? entries[0].request_id : "", entries.length, all.length, provider, status, errorsOnly].join("|");
     if (tbody.dataset.signature === signature) return;
     tbody.dataset.signature = signature;
     tbody.replaceChildren(...entries.map(journalRow));
-    $("#journal-empty").hidden = entries.length > 0;
+    $("#journal-count").textContent = filtered ? `${entries.length} of ${all.length}` : all.length ? String(all.length) : "";
+    const empty = $("#journal-empty");
+    empty.hidden = entries.length > 0;
+    empty.textContent = all.length ? "No request matches these filters." : "No provider request yet.";
   }
 
   function journalRow(e) {
     return el(
       "tr",
       { class: e.status >= 400 ? "failed" : "" },
-      el("td", { class: "small" }, clockTime(e.time)),
-      el("td", { class: "request" }, el("span", { class: "method" }, e.method), " ", el("span", { class: "path" }, e.path), e.key ? el("div", { class: "muted small" }, e.key) : null),
-      el("td", {}, e.provider),
-      el("td", {}, httpBadge(e.status)),
-      el("td", { class: "num small" }, `${e.latency_ms.toFixed(1)} ms`),
-      el("td", {}, e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
+      el("td", { class: "small time" }, clockTime(e.time)),
+      el("td", { class: "request" }, el("span", { class: "method" }, e.method), " ", el("span", { class: "path" }, breakablePath(e.path)), e.key ? el("div", { class: "muted small" }, e.key) : null),
+      el("td", { class: "provider-col" }, e.provider),
+      el("td", { class: "status" }, httpBadge(e.status)),
+      el("td", { class: "num small latency" }, `${e.latency_ms.toFixed(1)} ms`),
+      el("td", { class: "scenario" }, e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
       el("td", { class: "message" }, e.error || ""),
     );
   }
@@ -647,6 +740,10 @@
     if (!ok) return;
     const box = $("#providers");
     box.replaceChildren();
+    const journalProvider = $("#journal-provider");
+    const chosen = journalProvider.value;
+    journalProvider.replaceChildren(el("option", { value: "" }, "all"), ...Object.keys(body.providers).map((p) => el("option", { value: p }, p)));
+    journalProvider.value = chosen;
     for (const [prefix, info] of Object.entries(body.providers)) {
       const tabs = snippets(prefix, info.base_url);
       const tablist = el("div", { class: "tabs", role: "tablist", "aria-label": `${prefix} snippets` });
@@ -666,7 +763,7 @@
         tablist.append(button);
         panels.push(panel);
       });
-      const apis = info.contracts.map((c) => el("li", {}, el("a", { href: c.url }, c.name), el("span", { class: "muted small" }, ` · ${c.operations.length} operations`)));
+      const apis = info.contracts.map((c) => el("li", {}, el("a", { href: c.url }, c.name), el("span", { class: "muted small" }, ` · ${plural(c.operations.length, "operation")}`)));
       box.append(
         el(
           "article",
@@ -778,23 +875,30 @@
       : el("p", { class: "muted media-wait" }, job.status === "failed" ? "The job failed: no video." : "The video appears here when the job completes.");
     const statusJson = providerView.note
       ? el("p", { class: "muted" }, providerView.note)
-      : el("div", {}, el("p", { class: "muted small" }, `GET ${APIS[job.api].statusPath(job.id)} → ${providerView.status}`), el("pre", { class: "json", tabindex: "0" }, el("code", {}, JSON.stringify(providerView.body, null, 2))));
+      : el("div", {}, el("p", { class: "muted small" }, "GET ", breakablePath(APIS[job.api].statusPath(job.id)), ` → ${providerView.status}`), el("pre", { class: "json", tabindex: "0" }, el("code", {}, JSON.stringify(providerView.body, null, 2))));
     const entries = journal.ok ? journal.body.data.slice().reverse() : [];
     const journalTable = entries.length
-      ? el("table", { class: "journal" }, el("caption", { class: "visually-hidden" }, "Requests about this job"), el("thead", {}, el("tr", {}, ["Time", "Request", "Provider", "Status", "Latency", "Scenario", "Message"].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, entries.map(journalRow)))
+      ? el("table", { class: "journal" }, el("caption", { class: "visually-hidden" }, "Requests about this job"), el("thead", {}, el("tr", {}, ["Time", "Request", "Provider", "Status", "Latency", "Scenario", "Message"].map((h) => el("th", { scope: "col", class: { Provider: "provider-col", Latency: "num latency" }[h] }, h)))), el("tbody", {}, entries.map(journalRow)))
       : el("p", { class: "muted" }, "No request in this process's journal names this job.");
     const video = mediaBox.querySelector("video");
     if (video) video.style.aspectRatio = `${job.width} / ${job.height}`; // its box before it loads
+    // el() skips a null child, replaceChildren() would print it as "null": only what there is
+    const snippetsBox = [
+      curl ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, curl)), copyButton(curl, "status curl")) : null,
+      done ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, download)), copyButton(download, "download curl")) : null,
+    ].filter(Boolean);
+    // only chat mode has no status to curl
+    if (!snippetsBox.length) snippetsBox.push(el("p", { class: "muted" }, "Chat mode has no status endpoint to curl; the download curl appears here when the job completes."));
     box.replaceChildren(
       el("div", { class: "job-grid" }, el("div", {}, facts, el("div", { class: "buttons" }, el("button", { type: "button", class: "primary", id: "job-run", disabled: job.status === "completed" || job.status === "failed" || state.clock.kind !== "virtual", onclick: () => runToCompletion() }, "Run to completion"), el("button", { type: "button", id: "job-refresh", onclick: () => renderJob(true) }, "Refresh provider view"))), mediaBox),
       el("h3", {}, "Copy as curl"),
-      curl ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, curl)), copyButton(curl, "status curl")) : null,
-      done ? el("div", { class: "snippet" }, el("pre", { tabindex: "0" }, el("code", {}, download)), copyButton(download, "download curl")) : null,
+      ...snippetsBox,
       el("h3", {}, "Provider-shaped status"),
       statusJson,
       el("h3", {}, "Journal entries"),
       el("div", { class: "table-wrap" }, journalTable),
     );
+    box.querySelectorAll(".table-wrap").forEach(watchOverflow);
   }
 
   async function runToCompletion() {
@@ -819,17 +923,31 @@
     state.polling = true;
     try {
       await refreshClock();
+      setConnected(true);
       await Promise.all([refreshJobs(), refreshJournal(), refreshScenarios()]);
       if (state.jobPage) await renderJob(false);
     } catch (err) {
       // the mock restarted or is gone: say so once, keep polling
       if (!document.body.classList.contains("offline")) toast(`Cannot reach the mock: ${err.message || err}`, "error");
-      document.body.classList.add("offline");
-      return;
+      setConnected(false);
     } finally {
       state.polling = false;
     }
-    document.body.classList.remove("offline");
+  }
+
+  // the clock pill says whether the admin API answers: no green dot for a mock that is gone
+  function setConnected(connected) {
+    const was = !document.body.classList.contains("offline");
+    document.body.classList.toggle("offline", !connected);
+    const pill = $("#clock-pill");
+    pill.classList.toggle("disconnected", !connected);
+    pill.title = connected ? "The mock answers" : "The mock does not answer: is it still running?";
+    if (!connected) {
+      $("#clock-kind").textContent = "disconnected";
+    } else if (!was) {
+      $("#clock-kind").textContent = `${state.clock.kind} clock`;
+      toast("The mock answers again");
+    }
   }
 
   function startPolling() {
@@ -895,13 +1013,29 @@
     $("#run-selected").addEventListener("click", runToCompletion);
     $("#filter-provider").addEventListener("change", refreshJobs);
     $("#filter-status").addEventListener("change", refreshJobs);
-    $("#reset-button").addEventListener("click", async () => {
+    // a reset forgets everything every client sees: asked first, Cancel focused
+    const resetDialog = $("#reset-dialog");
+    $("#reset-button").addEventListener("click", () => {
+      const jobs = state.jobs.size;
+      $("#reset-what").textContent = `It forgets every job (${plural(jobs, "job")} listed now), scenario rule, uploaded image and journal entry.`;
+      resetDialog.showModal();
+    });
+    resetDialog.addEventListener("close", async () => {
+      if (resetDialog.returnValue !== "reset") return;
+      resetDialog.returnValue = "";
       const { ok } = await api("/__mock/reset", { method: "POST" });
       toast(ok ? "The mock forgot every job, rule and journal entry" : "Reset failed", ok ? "info" : "error");
       window.location.hash = "";
       state.selected = null;
       await Promise.all([refresh(), loadFaults()]);
     });
+    for (const id of ["#journal-provider", "#journal-status", "#journal-errors"]) $(id).addEventListener("change", refreshJournal);
+    $$(".table-wrap").forEach(watchOverflow);
+    // the header stays on top: what comes into view lands below it, however it wraps
+    const header = $(".topbar");
+    new ResizeObserver(() => {
+      document.documentElement.style.scrollPaddingTop = `${header.offsetHeight + 12}px`;
+    }).observe(header);
     window.addEventListener("hashchange", route);
     syncForm();
     showRate();
