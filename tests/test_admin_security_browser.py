@@ -185,5 +185,6 @@ def test_the_dashboards_own_changes_still_go_through(page: Any, server: SoraMock
     page.goto(f"{server.host}/?poll=200", wait_until="domcontentloaded")
     expect(page.locator(f'#jobs-body tr[data-id="{job}"]')).to_be_visible()
     page.get_by_role("button", name="Reset mock").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reset everything").click()
     expect(page.get_by_text("The mock forgot every job")).to_be_visible()
     assert service_of(server.app).store.get(job) is None
