@@ -19,10 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from types import SimpleNamespace
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
