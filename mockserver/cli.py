@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mockserver._help import HelpFormatter
 from mockserver.config import MockConfig
 
 
@@ -30,23 +31,28 @@ def _scenario_help() -> str:
     return "\n".join(lines)
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults after each option; the epilog (the scenario table) kept as written."""
-
-
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="serve every provider API on one port",
         description="Serve every provider API, the admin API and the dashboard on one port.",
         epilog=_scenario_help(),
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    listen = p.add_argument_group("where it listens")
+    time_ = p.add_argument_group("jobs and time")
+    state = p.add_argument_group("state: jobs, media and uploads")
+    behaviour = p.add_argument_group("what it accepts")
+    faults = p.add_argument_group("faults and limits")
+    replay = p.add_argument_group("replaying recordings")
+    listen.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (0.0.0.0: every interface)",
     )
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument(
+    listen.add_argument("--port", type=int, default=8000, metavar="PORT", help="port to listen on")
+    listen.add_argument(
         "--allowed-host",
         action="append",
         default=[],
@@ -56,72 +62,81 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "under it; '*': any Host). Loopback names, IP addresses and this machine's name need "
         "none; other Hosts get a 421 (a DNS-rebinding page's guard)",
     )
-    p.add_argument(
+    time_.add_argument(
         "--clock",
         choices=["real", "virtual"],
         default="real",
         help="virtual: time moves only through POST /__mock/clock/advance",
     )
-    p.add_argument(
+    time_.add_argument(
         "--speed",
         type=float,
+        metavar="FACTOR",
         default=1.0,
         help="divide every job duration by this (10 = ten times faster)",
     )
-    p.add_argument(
+    state.add_argument(
         "--store",
         default=None,
+        metavar="SPEC",
         help="memory (one worker only) or sqlite:PATH (kept across restarts); default: memory "
         "with one worker, else a SQLite file of the server's own, removed at exit",
     )
-    p.add_argument(
+    behaviour.add_argument(
         "--strict",
         action="store_true",
         help="validate every response against its contract (a violation is logged)",
     )
-    p.add_argument(
+    faults.add_argument(
         "--fault-rate",
         type=float,
+        metavar="RATE",
         default=0.0,
         help="chance (0..1) that a request gets a transient 429 or 500",
     )
-    p.add_argument(
-        "--fault-seed", type=int, default=0, help="seed of the random faults (reproducible)"
+    faults.add_argument(
+        "--fault-seed",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the random faults (reproducible)",
     )
-    p.add_argument(
+    faults.add_argument(
         "--rate-limit",
         type=int,
         default=None,
         metavar="RPM",
         help="requests per minute per API key (429 with Retry-After above it)",
     )
-    p.add_argument(
+    behaviour.add_argument(
         "--fetch-remote-images",
         action="store_true",
         help="fetch reference image URLs that are not data: or the mock's own",
     )
-    p.add_argument(
+    behaviour.add_argument(
         "--api-key",
         action="append",
         default=[],
         dest="api_keys",
+        metavar="KEY",
         help="accept only these keys (repeatable); default: any non-empty key",
     )
-    p.add_argument(
+    faults.add_argument(
         "--scenario",
         action="append",
         default=[],
         metavar="NAME[@KEY]",
         help="switch a scenario on for everyone, or for one key (repeatable)",
     )
-    p.add_argument(
+    state.add_argument(
         "--media-dir",
         type=Path,
+        metavar="DIR",
         default=None,
         help="cache rendered videos on disk here (a directory every host mounts: each video is "
         "rendered once for all of them)",
     )
-    p.add_argument(
+    state.add_argument(
         "--media-redis-bytes",
         type=_size,
         default=256 * 1024 * 1024,
@@ -129,7 +144,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="with --store redis:// and no --media-dir: rendered videos every host shares in "
         "Redis, at most SIZE in all (256M, 2G; 0: none), least recently used evicted first",
     )
-    p.add_argument(
+    state.add_argument(
         "--files-quota",
         type=int,
         default=1000,
@@ -137,28 +152,34 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="uploaded files (POST /__mock/files) kept at most; over it the oldest no job uses "
         "are evicted, else the upload is a 413",
     )
-    p.add_argument(
+    state.add_argument(
         "--files-quota-bytes",
         type=_size,
         default=256 * 1024 * 1024,
         metavar="SIZE",
         help="bytes of uploaded files kept at most (256M, 2G), evicted as --files-quota",
     )
-    p.add_argument("--slow-seconds", type=float, default=3.0, help="delay the `slow` scenario adds")
-    p.add_argument(
+    faults.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="delay the `slow` scenario adds",
+    )
+    replay.add_argument(
         "--replay",
         type=Path,
         default=None,
         metavar="DIR",
         help="serve the jobs recorded in DIR (sora-mock proxy --record DIR)",
     )
-    p.add_argument(
+    replay.add_argument(
         "--replay-fallback",
         choices=["mock", "404"],
         default="mock",
         help="a create no cassette matches: simulate it (mock) or answer 404",
     )
-    p.add_argument(
+    replay.add_argument(
         "--replay-match",
         choices=["lenient", "strict"],
         default="lenient",
@@ -166,7 +187,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "gets: replay it and name the fields in X-Mock-Replay-Mismatch (lenient), or refuse it "
         "with 400 naming the nearest recording (strict)",
     )
-    p.add_argument(
+    behaviour.add_argument(
         "--max-waiting-chats",
         type=int,
         default=32,
@@ -174,20 +195,20 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="chat completions that may wait for their video at once, per process (429 above "
         "it); keep it below the server's threads so waiting requests never take them all",
     )
-    p.add_argument(
+    faults.add_argument(
         "--retired-model",
         action="append",
         default=[],
         metavar="NAME",
         help="answer creates for this model with the provider's 'model not found' (repeatable)",
     )
-    p.add_argument(
+    faults.add_argument(
         "--no-retry-after",
         dest="retry_after",
         action="store_false",
         help="send 429s without Retry-After (no provider documents the header)",
     )
-    p.add_argument(
+    time_.add_argument(
         "--retention",
         type=_duration,
         default=24 * 3600.0,
@@ -196,19 +217,21 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "then it is purged and answers as an unknown id (a contract's own expires_at wins: "
         "GPTProto /v1/videos jobs go an hour after completion)",
     )
-    p.add_argument(
+    listen.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         default=None,
         help="worker processes; they share one store (default: the number of cores)",
     )
-    p.add_argument(
+    listen.add_argument(
         "--concurrency",
         type=int,
+        metavar="N",
         default=128,
         help="requests one worker serves at once; more wait in line",
     )
-    _console_options(p)
+    _console_options(p.add_argument_group("console"))
 
 
 def _duration(text: str) -> float | None:
@@ -259,7 +282,7 @@ def _sample_image_parser(sub: argparse._SubParsersAction) -> None:
         help="write the built-in sample reference image (a cat in a hat) as PNG",
         description="Write the mock's built-in reference image, at the size a video will have "
         "(a provider refuses an image whose size differs from the video's).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--size", default="720x1280", help="WIDTHxHEIGHT in pixels")
     p.add_argument(

@@ -1,9 +1,11 @@
 """The server console: one line per request, as text for people or JSON for machines.
 
-    10:02:11 POST   /gptge/v1/videos                  gptge     200   121.4 ms
-    10:02:12 GET    /gptge/v1/videos                  gptge     429     0.5 ms  [rate_limited]  "…"
+    10:02:11 POST    /gptge/v1/videos                         gptge     200   121.4 ms
+    10:02:12 GET     /gptge/v1/videos/video_68f0821…6de64dc5  gptge     429     0.5 ms  [slow]
 
-(the path column is 40 wide; the last field is the error message as a JSON string)
+(the path column is 40 wide: a longer path loses the middle of its longest segments, the ids,
+then its own middle, so the columns after it stay in line; the last field is the error
+message as a JSON string)
 
 A line carries the time, method, path (never the query string), provider, status, latency,
 the scenario that applied and, for a 4xx/5xx, the error message. Keys never appear: a request's
@@ -26,12 +28,45 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 FORMATS = ("text", "json")
+#: the width of the text format's path column
+PATH_WIDTH = 40
+#: what stands for the characters a long path loses
+ELLIPSIS = "…"
+#: the shortest a shortened segment gets: enough of an id's both ends to tell it apart
+SEGMENT_KEEP = 9
 #: the ``X-Mock-Client`` value of the dashboard's own requests
 DASHBOARD = "dashboard"
 
 _RESET = "\033[0m"
 _COLOURS = {2: "\033[32m", 3: "\033[36m", 4: "\033[33m", 5: "\033[31m"}
 _DIM = "\033[2m"
+
+
+def fit(path: str, width: int) -> str:
+    """``path`` in at most ``width`` characters: its longest segments (the ids) lose their
+    middle first, each down to :data:`SEGMENT_KEEP` characters, then the path its own middle.
+    Both ends of an id stay readable, and a path that fits is left as it is."""
+    if len(path) <= width:
+        return path
+    segments = path.split("/")
+
+    def rank(i: int) -> tuple[bool, int]:  # ids (they hold digits) first, then the longest
+        return (any(c.isdigit() for c in segments[i]), len(segments[i]))
+
+    while len(path) > width:
+        candidates = [i for i in range(len(segments)) if len(segments[i]) > SEGMENT_KEEP]
+        if not candidates:
+            break
+        longest = max(candidates, key=rank)
+        segment = segments[longest]
+        keep = max(SEGMENT_KEEP, len(segment) - (len(path) - width))
+        head = keep // 2
+        segments[longest] = segment[:head] + ELLIPSIS + segment[len(segment) - (keep - 1 - head) :]
+        path = "/".join(segments)
+    if len(path) > width:
+        head = (width - 1) // 2
+        path = path[:head] + ELLIPSIS + path[len(path) - (width - 1 - head) :]
+    return path
 
 
 @dataclass
@@ -114,7 +149,8 @@ class RequestLog:
         if colour:
             status = _COLOURS.get(line.status // 100, "") + status + _RESET
         text = (
-            f"{clock} {line.method:<6} {line.path:<40} {line.provider or '-':<9} "
+            f"{clock} {line.method:<7} {fit(line.path, PATH_WIDTH):<{PATH_WIDTH}} "
+            f"{line.provider or '-':<9} "
             f"{status} {line.latency_ms:7.1f} ms"
         )
         if line.client:

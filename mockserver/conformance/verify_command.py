@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import contracts
+from mockserver._help import HelpFormatter
 from mockserver.conformance.providers import PLACEHOLDER_KEY, PROVIDERS, is_loopback
 from mockserver.conformance.redaction import Redactor
 from mockserver.conformance.reports import summary_line, verdict, write_reports
@@ -66,9 +67,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "contract's links) and generated read cases to a provider, validate every answer "
         "against the contract, and write verify-<provider>.md and .xml.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    p.add_argument(
+        "--provider", required=True, choices=sorted(PROVIDERS), help="the provider API to check"
+    )
     p.add_argument(
         "--base-url",
         default=None,
@@ -90,7 +93,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "`input_reference`) instead of the contract example's; its size must match the "
         "example's (720x1280 portrait)",
     )
-    p.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where the Markdown and JUnit reports go",
+    )
     p.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S", help="per request")
     p.add_argument(
         "--poll-seconds",
@@ -99,8 +108,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="S",
         help="wall-time budget for polling one job (and for reading one stream)",
     )
-    p.add_argument("--poll-interval", type=_positive_float, default=10.0, metavar="S")
-    p.add_argument("--max-polls", type=_non_negative_int, default=60, metavar="N")
+    p.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds between two status reads of a created job",
+    )
+    p.add_argument(
+        "--max-polls",
+        type=_non_negative_int,
+        default=60,
+        metavar="N",
+        help="status reads of a created job at most",
+    )
     p.add_argument(
         "--generated",
         type=_non_negative_int,
