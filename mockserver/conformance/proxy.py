@@ -21,18 +21,23 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
+import select
+import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request
 
 from contracts import OpenAPIRequest
@@ -75,8 +80,14 @@ _HOP = frozenset(
         "expect",
     }
 )
-#: a JSON or text answer is read whole up to this size (files and streams never are)
+#: a JSON or text answer is judged whole up to this size, decoded (files and streams never
+#: are); a larger one passes through unjudged (transparent) or is a 502 (strict)
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: the largest SSE block (an event, or the comments before the first event) the proxy holds
+#: to judge it; past it the stream passes through unjudged (transparent) or ends (strict)
+MAX_EVENT_BYTES = 1024 * 1024
+#: the largest request body forwarded, as the mock's own (``MockConfig.max_body_bytes``)
+MAX_BODY_BYTES = 32 * 1024 * 1024
 CHUNK = 64 * 1024
 
 
@@ -86,13 +97,19 @@ class ProxyConfig:
     #: default: the contract's ``x-provider-base-url``
     upstream: str | None = None
     mode: str = "transparent"
-    #: seconds to connect, and between two reads of the upstream's answer
+    #: seconds to connect and between two reads of the upstream's answer; also the most the
+    #: proxy holds an answer back: a whole document, the status line and first SSE event,
+    #: each later SSE block, a file's first chunk (the rest of a file flows as it comes)
     timeout: float = 60.0
     record_dir: Path | None = None
     media_cap: int = DEFAULT_MEDIA_CAP
     journal_size: int = 1000
     #: fetch the media URLs a finished job names (CDN links) into the cassette
     record_media_urls: bool = True
+    #: the largest request body forwarded (413 in the provider's shape above it)
+    max_body: int = MAX_BODY_BYTES
+    max_document: int = MAX_DOCUMENT_BYTES
+    max_event: int = MAX_EVENT_BYTES
 
 
 class ContractProxy:
@@ -116,6 +133,7 @@ class ContractProxy:
         self.clock = clock
         self.out = out if out is not None else sys.stderr
         self.journal: deque[dict[str, Any]] = deque(maxlen=config.journal_size)
+        self._watchdog = _Watchdog()
         self._journal_lock = threading.Lock()
         self._ids = itertools.count(1)
         timeout = httpx.Timeout(config.timeout)
@@ -133,6 +151,7 @@ class ContractProxy:
 
     def close(self) -> None:
         self.client.close()
+        self._watchdog.close()
 
     # ------------------------------------------------------------------ WSGI
 
@@ -163,95 +182,249 @@ class ContractProxy:
         if request.path.rstrip("/") == "/__proxy/journal":
             yield from self._send_json(start_response, 200, {"entries": list(self.journal)})
             return
-        body = request.get_data(cache=True)
-        query = list(request.args.items(multi=True))
+        environ = request.environ
         secrets = _credentials(request.headers)
-        seen = Observed(
-            operation=self.contract.find_operation(request.method, request.path),
+        target = contained_target(_raw_target(request))
+        if target is None:
+            seen = self._observed(request, request.path, secrets)
+            yield from self._turn_away(
+                start_response,
+                seen,
+                400,
+                "the request path climbs out of the upstream's base path (a `..` segment, "
+                "perhaps percent-encoded): not forwarded",
+                "invalid_path",
+            )
+            return
+        path = unquote(target.partition("?")[0])
+        seen = self._observed(request, path, secrets)
+        limit = self.config.max_body
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            yield from self._turn_away(
+                start_response,
+                seen,
+                413,
+                f"the request body ({declared} bytes) is larger than the proxy's limit of "
+                f"{limit} bytes: not read, not forwarded",
+                "request_too_large",
+            )
+            return
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        has_body = chunked or bool(declared)
+        held: list[bytes] = []  # the body as read, at most `limit` bytes: judged and recorded
+        query = list(request.args.items(multi=True))
+        oa_request: OpenAPIRequest | None = None
+        strict = self.config.mode == "strict"
+        if strict and has_body:
+            # strict judges the request before a byte goes upstream: read it (bounded) first
+            try:
+                for _ in _read_body(request.stream, limit, held):
+                    pass
+            except _BodyRefused as exc:
+                yield from self._turn_away(start_response, seen, exc.status, exc.message, exc.code)
+                return
+        if strict or not has_body:
+            oa_request = self._judge_request(seen, request, path, query, b"".join(held))
+            if strict and seen.problems:
+                yield from self._refuse(start_response, seen, 400, "not forwarded")
+                return
+
+        deadline = _Deadline(self._watchdog, self.config.timeout)
+        headers = _forward_headers(request.headers)
+        content: Iterator[bytes] | None = None
+        if has_body:
+            body = iter(held) if strict else _read_body(request.stream, limit, held)
+            # the answer's deadline starts once the body is upstream
+            content = _then(body, deadline.arm)
+            length = sum(map(len, held)) if strict else declared
+            if length is not None and not (chunked and not strict):
+                headers.append(("Content-Length", str(length)))
+        forwarded = self.client.build_request(
+            request.method, self.upstream + target, headers=headers, content=content
+        )
+        forwarded.extensions["trace"] = deadline.trace
+        if content is None:
+            deadline.arm()
+        try:
+            try:
+                upstream = self.client.send(forwarded, stream=True)
+            except _BodyRefused as exc:
+                yield from self._turn_away(start_response, seen, exc.status, exc.message, exc.code)
+                return
+            except httpx.TimeoutException as exc:
+                yield from self._failed(start_response, seen, 504, f"timed out ({_name(exc)})")
+                return
+            except httpx.HTTPError as exc:
+                if deadline.expired:
+                    yield from self._failed(start_response, seen, 504, self._late(0))
+                    return
+                yield from self._failed(
+                    start_response, seen, 502, f"could not be reached ({_name(exc)})"
+                )
+                return
+            if oa_request is None:  # transparent: the body went up as it came; judge it now
+                oa_request = self._judge_request(seen, request, path, query, b"".join(held))
+            deadline.watch(_socket_of(upstream))
+            answer = _Answer(environ, start_response)
+            try:
+                seen.status = upstream.status_code
+                seen.response_headers = Headers(list(upstream.headers.multi_items()))
+                ctype = seen.content_type
+                if is_stream(ctype):
+                    yield from self._stream(answer, seen, oa_request, upstream, deadline)
+                elif is_file(ctype) and 200 <= upstream.status_code < 300:
+                    yield from self._file(answer, seen, oa_request, upstream, deadline)
+                else:
+                    yield from self._document(answer, seen, oa_request, upstream, deadline)
+            except (httpx.HTTPError, _ClientGone) as exc:
+                received = upstream.num_bytes_downloaded
+                if isinstance(exc, _ClientGone):
+                    seen.error = "the client went away before the answer was complete"
+                elif deadline.expired:
+                    seen.error = self._late(received)
+                elif isinstance(exc, httpx.TimeoutException):
+                    seen.error = f"upstream read timed out mid-answer ({_name(exc)})"
+                else:
+                    seen.error = f"upstream connection broke mid-answer ({_name(exc)})"
+                if answer.started or isinstance(exc, _ClientGone):
+                    # the client must not take a cut answer for a whole one: no clean ending
+                    self._finish(seen)
+                    yield from self._cut_short(answer, seen)
+                    return
+                status = 504 if deadline.expired or isinstance(exc, httpx.TimeoutException) else 502
+                message = f"sora-mock proxy: the upstream {self.upstream} {seen.error}"
+                self._finish(seen, answered=status)
+                code = "upstream_timeout" if status == 504 else "upstream_unreachable"
+                yield from self._send_json(
+                    start_response, status, self._error(status, message, code)
+                )
+            finally:
+                upstream.close()
+        finally:
+            deadline.disarm()
+
+    def _observed(self, request: Request, path: str, secrets: list[str]) -> Observed:
+        return Observed(
+            operation=self.contract.find_operation(request.method, path),
             method=request.method,
-            path=request.path,
-            query=query,
+            path=path,
+            query=list(request.args.items(multi=True)),
             request_headers=Headers(list(request.headers.items())),
-            request_body=body,
+            request_body=b"",
             started=self.clock(),
             secrets=secrets,
         )
+
+    def _judge_request(
+        self,
+        seen: Observed,
+        request: Request,
+        path: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+    ) -> OpenAPIRequest:
+        seen.request_body = body
         oa_request = OpenAPIRequest.build(
             request.method,
-            request.path,
+            path,
             query=query,
             headers=list(request.headers.items()),
             body=body or None,
         )
         if seen.operation is None:
             seen.problems.append(
-                Drift(
-                    "request",
-                    f"no operation of {self.contract.name} is {request.method} {request.path}",
-                )
+                Drift("request", f"no operation of {self.contract.name} is {request.method} {path}")
             )
         else:
             seen.problems += request_drift(
                 self.contract, oa_request, seen.operation, dict(request.args.items())
             )
-        if self.config.mode == "strict" and seen.problems:
-            yield from self._refuse(start_response, seen, 400, "not forwarded")
-            return
+        return oa_request
 
-        forwarded = self.client.build_request(
-            request.method,
-            self.upstream + _raw_target(request),
-            headers=_forward_headers(request.headers),
-            content=body,
+    def _late(self, received: int) -> str:
+        return (
+            f"did not finish its answer within --timeout {self.config.timeout:g} s "
+            f"({received} bytes received)"
         )
-        try:
-            upstream = self.client.send(forwarded, stream=True)
-        except httpx.TimeoutException as exc:
-            yield from self._failed(start_response, seen, 504, f"timed out ({_name(exc)})")
-            return
-        except httpx.HTTPError as exc:
-            yield from self._failed(
-                start_response, seen, 502, f"could not be reached ({_name(exc)})"
-            )
-            return
-        try:
-            seen.status = upstream.status_code
-            seen.response_headers = Headers(list(upstream.headers.multi_items()))
-            ctype = seen.content_type
-            if is_stream(ctype):
-                yield from self._stream(start_response, seen, oa_request, upstream)
-            elif is_file(ctype) and 200 <= upstream.status_code < 300:
-                yield from self._file(start_response, seen, oa_request, upstream)
-            else:
-                yield from self._document(start_response, seen, oa_request, upstream)
-        except httpx.TimeoutException as exc:
-            # the answer had begun: the client sees a cut stream; say so everywhere else
-            seen.error = f"upstream read timed out mid-answer ({_name(exc)})"
-            self._finish(seen)
-        except httpx.HTTPError as exc:
-            seen.error = f"upstream connection broke mid-answer ({_name(exc)})"
-            self._finish(seen)
-        finally:
-            upstream.close()
 
     # ------------------------------------------------------------------ answers
 
     def _document(
         self,
-        start_response: Callable[..., Any],
+        answer: _Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
+        deadline: _Deadline,
     ) -> Iterator[bytes]:
-        data = b""
-        for chunk in upstream.iter_bytes():
-            data += chunk
-            if len(data) > MAX_DOCUMENT_BYTES:
-                seen.problems.append(Drift("body", f"larger than {MAX_DOCUMENT_BYTES} bytes"))
+        """A JSON or text answer: read whole (at most ``max_document`` bytes, decoded), judged,
+        then forwarded as the upstream sent it (its encoding and length untouched)."""
+        limit = self.config.max_document
+        decoder = _decoder_for(upstream.headers)
+        raw: list[bytes] = []
+        raw_size = 0
+        decoded: list[bytes] = []
+        size = 0
+        over = ""
+        chunks = upstream.iter_raw()
+        for chunk in chunks:
+            raw.append(chunk)
+            raw_size += len(chunk)
+            if decoder is None:
+                decoded.append(chunk)
+                size += len(chunk)
+            elif not decoder.failed:
+                for piece in decoder.feed(chunk):
+                    decoded.append(piece)
+                    size += len(piece)
+                    if size > limit:
+                        break
+            if size > limit or raw_size > limit:
+                over = f"{min(size, limit)} bytes judged"
                 break
+            answer.check_client()
+        if not over and decoder is not None:
+            for piece in decoder.end():
+                decoded.append(piece)
+                size += len(piece)
+                if size > limit:
+                    over = f"{limit} bytes judged"
+                    break
+        if over:
+            deadline.disarm()  # from here bytes flow to the client as they come
+            seen.problems += response_drift(
+                self.contract, oa_request, upstream.status_code, seen.response_headers, None
+            )
+            seen.problems.append(
+                Drift(
+                    "body",
+                    f"larger than the {limit} bytes the proxy judges"
+                    + (" (decoded)" if decoder is not None else "")
+                    + f": {over}, the rest passed through unjudged",
+                )
+            )
+            if self.config.mode == "strict":
+                yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
+                return
+            headers = _backward_headers(upstream.headers, keep_length=True)
+            headers.append(self._violation_header(seen.problems))
+            answer.start(_status_line(upstream), headers)
+            yield b"".join(raw)
+            raw.clear()
+            decoded.clear()
+            for chunk in chunks:
+                yield chunk
+            self._finish(seen)
+            return
+        data = b"".join(decoded)
+        decoded.clear()
+        if decoder is not None and decoder.failed:
+            data = b""
+            seen.problems.append(Drift("body", decoder.failed))
         seen.document = json_document(data, seen.content_type)
         if seen.document is None and data:
-            seen.text = data.decode("utf-8", "replace")[:4000]
+            seen.text = data[:16000].decode("utf-8", "replace")[:4000]
         seen.problems += response_drift(
             self.contract,
             oa_request,
@@ -260,6 +433,7 @@ class ContractProxy:
             data,
             seen.document,
         )
+        del data
         status = upstream.status_code
         if status >= 500 and _has_response_problem(seen.problems):
             # an upstream failure page (a CDN's HTML 502...): the client gets the provider's
@@ -272,42 +446,52 @@ class ContractProxy:
             )
             self._finish(seen)
             yield from self._send_json(
-                start_response,
+                answer.start_response,
                 status,
                 self._error(status, message, "upstream_error"),
                 self._violation_header(seen.problems),
             )
             return
         if self.config.mode == "strict" and seen.problems:
-            yield from self._refuse(start_response, seen, 502, "the upstream answer")
+            yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
             return
+        body = b"".join(raw)
+        raw.clear()
         headers = _backward_headers(upstream.headers)
-        headers.append(("Content-Length", str(len(data))))
+        headers.append(("Content-Length", str(len(body))))
         headers.append(self._violation_header(seen.problems))
         self._finish(seen)
-        start_response(_status_line(upstream), headers)
-        yield data
+        answer.start(_status_line(upstream), headers)
+        yield body
 
     def _file(
         self,
-        start_response: Callable[..., Any],
+        answer: _Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
+        deadline: _Deadline,
     ) -> Iterator[bytes]:
-        chunks = upstream.iter_bytes(CHUNK)
+        """A video or image: forwarded chunk by chunk as it arrives, never held whole."""
+        chunks = upstream.iter_raw()
         first = next(chunks, b"")
+        deadline.disarm()  # nothing is held from here: the per-read timeout applies
+        decoder = _decoder_for(upstream.headers)
+        head = first if decoder is None else b"".join(decoder.feed(first[:4096]))[:16]
         seen.problems += response_drift(
             self.contract, oa_request, upstream.status_code, seen.response_headers, None
         )
-        seen.problems += file_drift(seen.content_type, upstream.status_code, first[:16])
+        seen.problems += file_drift(seen.content_type, upstream.status_code, head[:16])
         if self.config.mode == "strict" and seen.problems:
-            yield from self._refuse(start_response, seen, 502, "the upstream answer")
+            yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
             return
+        # an encoded file (the upstream ignored `Accept-Encoding: identity`) goes to the
+        # client as sent; the cassette keeps it decoded, layer by layer, a chunk at a time
+        decoder = _decoder_for(upstream.headers)
         sink = self.recorder.media_sink(seen.content_type) if self.recorder else None
         headers = _backward_headers(upstream.headers, keep_length=True)
         headers.append(self._violation_header(seen.problems))
-        start_response(_status_line(upstream), headers)
+        answer.start(_status_line(upstream), headers)
         # the chunk that completes the declared length goes out only once the cassette is
         # written, so a client that has the whole file also finds it recorded
         expected = int(upstream.headers.get("Content-Length") or -1)
@@ -315,7 +499,11 @@ class ContractProxy:
         recorded = False
         for chunk in itertools.chain([first], chunks):
             if sink is not None:
-                sink.write(chunk)
+                if decoder is None:
+                    sink.write(chunk)
+                else:
+                    for piece in decoder.feed(chunk):
+                        sink.write(piece)
             sent += len(chunk)
             if not recorded and expected >= 0 and sent >= expected:
                 recorded = True
@@ -331,51 +519,97 @@ class ContractProxy:
 
     def _stream(
         self,
-        start_response: Callable[..., Any],
+        answer: _Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
+        deadline: _Deadline,
     ) -> Iterator[bytes]:
+        """An event stream: each block judged, then forwarded; at most ``max_event`` bytes held
+        (a block, or the comments before the first event), each block due within --timeout."""
         op = seen.operation
         media = self.map.media(op, upstream.status_code, seen.content_type) if op else {}
         seen.problems += response_drift(
             self.contract, oa_request, upstream.status_code, seen.response_headers, None
         )
         check = StreamCheck(self.contract, media)
+        blocks = _Blocks()
         strict = self.config.mode == "strict"
-        started = False
+        cap = self.config.max_event
         pending: list[bytes] = []  # comments before the first event, sent with it
-        for chunk in upstream.iter_bytes():
-            for raw, event, problems in check.feed(chunk):
-                seen.problems += problems
-                if event is not None:
-                    seen.events.append((self.clock(), raw.decode("utf-8", "replace")))
-                if not started:
-                    if strict and seen.problems:
-                        yield from self._refuse(start_response, seen, 502, "the upstream stream")
+        pending_size = 0
+        chunks = upstream.iter_raw()
+        encoding = upstream.headers.get("Content-Encoding", "identity").strip().lower()
+        unjudged = ""
+        if encoding != "identity":
+            unjudged = (
+                f"Content-Encoding {encoding} (the proxy asked for identity): "
+                "the events were not judged"
+            )
+        for chunk in [] if unjudged else chunks:
+            for block in blocks.feed(chunk):
+                deadline.arm()  # the next block is due within --timeout
+                for raw, event, problems in check.feed(block):
+                    seen.problems += problems
+                    if event is not None:
+                        seen.events.append((self.clock(), raw.decode("utf-8", "replace")))
+                    if not answer.started:
+                        if strict and seen.problems:
+                            yield from self._refuse(
+                                answer.start_response, seen, 502, "the upstream stream"
+                            )
+                            return
+                        if event is None:
+                            pending.append(raw)  # a comment: the first event judges the answer
+                            pending_size += len(raw)
+                            continue
+                        headers = _backward_headers(upstream.headers)
+                        headers.append(self._violation_header(seen.problems))
+                        answer.start(_status_line(upstream), headers)
+                        yield b"".join(pending)
+                        pending, pending_size = [], 0
+                    elif strict and problems:
+                        # the status line is gone: end the stream with the provider's error
+                        # shape as an event (the openai package raises on such an event)
+                        yield self._error_event(problems[0], len(seen.problems))
+                        self._finish(seen)
                         return
-                    if event is None:
-                        pending.append(raw)  # a comment: the first event judges the answer
-                        continue
-                    started = True
-                    headers = _backward_headers(upstream.headers)
-                    headers.append(self._violation_header(seen.problems))
-                    start_response(_status_line(upstream), headers)
-                    yield b"".join(pending)
-                    pending = []
-                elif strict and problems:
-                    # the status line is gone: end the stream with the provider's error
-                    # shape as an event (the openai package raises on such an event)
-                    yield self._error_event(problems[0], len(seen.problems))
+                    yield raw
+            if blocks.held + pending_size > cap:
+                unjudged = (
+                    f"an event larger than the {cap} bytes the proxy judges: "
+                    f"{blocks.held + pending_size} bytes judged, the rest passed through unjudged"
+                )
+                break
+            if not answer.started:
+                answer.check_client()
+        if unjudged:
+            deadline.disarm()  # bytes flow to the client as they come from here
+            problem = Drift(f"SSE event {check.events + 1}", unjudged)
+            seen.problems.append(problem)
+            if strict:
+                if not answer.started:
+                    yield from self._refuse(answer.start_response, seen, 502, "the upstream stream")
+                else:
+                    yield self._error_event(problem, len(seen.problems))
                     self._finish(seen)
-                    return
-                yield raw
-        rest = check.rest()
+                return
+            if not answer.started:
+                headers = _backward_headers(upstream.headers)
+                headers.append(self._violation_header(seen.problems))
+                answer.start(_status_line(upstream), headers)
+            yield b"".join(pending) + blocks.take()
+            pending = []
+            for chunk in chunks:
+                yield chunk
+            self._finish(seen)
+            return
+        rest = blocks.take()
         seen.problems += check.finish()
-        if not started:
+        if not answer.started:
             headers = _backward_headers(upstream.headers)
             headers.append(self._violation_header(seen.problems))
-            start_response(_status_line(upstream), headers)
+            answer.start(_status_line(upstream), headers)
         # recorded before the stream's last bytes: the chunked ending follows this generator
         self._finish(seen)
         if pending or rest:
@@ -421,7 +655,43 @@ class ContractProxy:
             f"sora-mock proxy (strict): the upstream stream breaks the {self.contract.name} "
             f"contract: {problem.where}: {problem.message}"
         )
-        return f"data: {json.dumps(self._error(502, message, 'contract_violation'))}\n\n".encode()
+        return self._event(message, "contract_violation")
+
+    def _event(self, message: str, code: str) -> bytes:
+        return f"data: {json.dumps(self._error(502, message, code))}\n\n".encode()
+
+    def _turn_away(
+        self,
+        start_response: Callable[..., Any],
+        seen: Observed,
+        status: int,
+        message: str,
+        code: str,
+    ) -> Iterator[bytes]:
+        """A request the proxy does not forward (or not whole): the provider's shape."""
+        seen.error = f"sora-mock proxy: {message}"
+        self._finish(seen, answered=status)
+        yield from self._send_json(start_response, status, self._error(status, seen.error, code))
+
+    def _cut_short(self, answer: _Answer, seen: Observed) -> Iterator[bytes]:
+        """An answer that cannot be finished: strict mode ends a begun event stream with the
+        provider's error shape as an event; otherwise the client's connection is closed
+        without the answer's end, so no client takes the part for the whole."""
+        if (
+            answer.started
+            and self.config.mode == "strict"
+            and is_stream(seen.content_type)
+            and seen.error
+            and "client" not in seen.error
+        ):
+            yield self._event(
+                f"sora-mock proxy (strict): the upstream {self.upstream} {seen.error}",
+                "upstream_timeout"
+                if "timeout" in seen.error or "within" in seen.error
+                else "upstream_error",
+            )
+            return
+        answer.cut()
 
     def _send_json(
         self,
@@ -450,6 +720,9 @@ class ContractProxy:
     # ------------------------------------------------------------------ journal, console
 
     def _finish(self, seen: Observed, answered: int | None = None) -> None:
+        if getattr(seen, "_journaled", False):
+            return  # an answer cut after it was journaled: already said
+        setattr(seen, "_journaled", True)  # noqa: B010 - Observed belongs to the recorder
         redact = Redactor(seen.secrets)
         entry = {
             "id": next(self._ids),
@@ -491,22 +764,41 @@ class ContractProxy:
 
 # ------------------------------------------------------------------ helpers
 
-_REASONS = {400: "Bad Request", 502: "Bad Gateway", 504: "Gateway Timeout", 200: "OK"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    413: "Content Too Large",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
 
 
 def _status_line(response: httpx.Response) -> str:
     return f"{response.status_code} {response.reason_phrase or 'Unknown'}"
 
 
+def _connection_named(items: Any) -> set[str]:
+    """The headers a ``Connection`` header names: hop-by-hop too (RFC 9110 section 7.6.1)."""
+    return {
+        token.strip().lower()
+        for name, value in items
+        if name.lower() == "connection"
+        for token in value.split(",")
+        if token.strip()
+    }
+
+
 def _forward_headers(headers: Any) -> list[tuple[str, str]]:
-    kept = [(k, v) for k, v in headers.items() if k.lower() not in _HOP]
+    drop = _HOP | _connection_named(headers.items())
+    kept = [(k, v) for k, v in headers.items() if k.lower() not in drop]
     return [*kept, ("Accept-Encoding", "identity")]
 
 
 def _backward_headers(headers: httpx.Headers, keep_length: bool = False) -> list[tuple[str, str]]:
-    encoded = "content-encoding" in headers
-    drop = set(_HOP) | {"content-encoding"}
-    if keep_length and not encoded:
+    """The upstream's headers minus the hop-by-hop ones; its Content-Encoding stays (the
+    body is forwarded as sent), its Content-Length too when the body is (``keep_length``)."""
+    drop = set(_HOP) | _connection_named(headers.multi_items())
+    if keep_length:
         drop.discard("content-length")
     return [(k, v) for k, v in headers.multi_items() if k.lower() not in drop]
 
@@ -541,6 +833,354 @@ def _name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# ------------------------------------------------------------------ bounds
+
+
+class _BodyRefused(Exception):
+    """A request body the proxy will not forward (too large, or cut by the client)."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+class _ClientGone(Exception):
+    """The client closed its connection while the proxy was still reading the upstream."""
+
+
+def _read_body(stream: Any, limit: int, held: list[bytes]) -> Iterator[bytes]:
+    """The request body a chunk at a time, counted as it streams (a chunked body declares no
+    length); every chunk is also kept in ``held`` (at most ``limit`` bytes)."""
+    total = 0
+    while True:
+        try:
+            chunk = stream.read(CHUNK)
+        except (OSError, ClientDisconnected) as exc:
+            raise _BodyRefused(
+                400, "the request body ended before its declared end: not forwarded", "bad_request"
+            ) from exc
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > limit:
+            raise _BodyRefused(
+                413,
+                f"the request body is larger than the proxy's limit of {limit} bytes "
+                "(counted as it streamed): not forwarded whole",
+                "request_too_large",
+            )
+        held.append(chunk)
+        yield chunk
+
+
+def _then(chunks: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
+    yield from chunks
+    done()
+
+
+class _Watchdog:
+    """One thread per proxy that fires each armed :class:`_Deadline` when its time comes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[_Deadline, float] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def arm(self, deadline: _Deadline, at: float) -> None:
+        with self._cond:
+            self._due[deadline] = at
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name="sora-mock-proxy-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def disarm(self, deadline: _Deadline) -> None:
+        with self._cond:
+            self._due.pop(deadline, None)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                fired = [d for d, at in self._due.items() if at <= now]
+                for deadline in fired:
+                    del self._due[deadline]
+                if not fired:
+                    soonest = min(self._due.values(), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+            for deadline in fired:
+                deadline.expire()
+
+
+class _Deadline:
+    """--timeout for what the proxy holds back, not only for each read: when it passes, the
+    upstream socket is shut down, which wakes a read blocked on it (a dripping upstream)."""
+
+    def __init__(self, watchdog: _Watchdog, seconds: float) -> None:
+        self._watchdog = watchdog
+        self.seconds = seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def arm(self) -> None:
+        """(Re)start the clock: what is held now must arrive within ``seconds``."""
+        self._watchdog.arm(self, time.monotonic() + self.seconds)
+
+    def disarm(self) -> None:
+        self._watchdog.disarm(self)
+
+    def release(self) -> None:
+        """Before the connection goes back to the pool: never touch its socket again."""
+        self.disarm()
+        with self._lock:
+            self._sock = None
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        """httpcore's ``trace`` extension: the socket of a connection opened for this request
+        (so the deadline also covers an upstream that drips its status line)."""
+        if name == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self.watch(stream.get_extra_info("socket"))
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _socket_of(response: httpx.Response) -> socket.socket | None:
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class _Answer:
+    """The client's side of one answer: whether it has begun, whether the client is still
+    there, and how to end it without a clean ending (so a cut answer never looks whole)."""
+
+    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> None:
+        self.environ = environ
+        self.start_response = start_response
+        self.started = False
+
+    def start(self, status: str, headers: list[tuple[str, str]]) -> None:
+        self.started = True
+        self.start_response(status, headers)
+
+    def check_client(self) -> None:
+        """Raise :class:`_ClientGone` if the client has closed its connection (checked while
+        the proxy holds an answer back, so it stops reading the upstream)."""
+        sock = self.environ.get("werkzeug.socket")
+        if not isinstance(sock, socket.socket):
+            return
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            gone = bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            raise _ClientGone
+
+    def cut(self) -> None:
+        """Close the client's connection without the answer's end (no last chunk, a short
+        Content-Length): its HTTP library raises rather than taking a part for the whole."""
+        sock = self.environ.get("werkzeug.socket")
+        if not isinstance(sock, socket.socket):
+            raise ConnectionAbortedError("sora-mock proxy: answer cut short")
+        if not self.started:  # the server needs a status to try to send
+            self.start("502 Bad Gateway", [("Content-Length", "1")])
+        _shut(sock)
+
+
+_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+
+
+class _Blocks:
+    """An event stream cut into blocks (an event, or comments) at each blank line, in linear
+    time: each byte is searched once, and what is held is only the unfinished block."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0
+
+    @property
+    def held(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._buffer += chunk
+        blocks: list[bytes] = []
+        start = 0
+        found: dict[bytes, int] = {}
+        while True:
+            since = max(start, self._scanned - 3)
+            ends = []
+            for sep in _SEPARATORS:
+                at = found.get(sep)
+                if at is None or (at >= 0 and at < since):
+                    at = found[sep] = self._buffer.find(sep, since)
+                if at >= 0:
+                    ends.append(at + len(sep))
+            if not ends:
+                break
+            cut = min(ends)
+            blocks.append(bytes(self._buffer[start:cut]))
+            start = self._scanned = cut
+        del self._buffer[:start]
+        self._scanned = len(self._buffer)
+        return blocks
+
+    def take(self) -> bytes:
+        """The unfinished block (a stream cut mid-event, or one passed through unjudged)."""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        self._scanned = 0
+        return rest
+
+
+#: the content codings the proxy decodes to judge an answer (RFC 9110 section 8.4.1)
+_ZLIB_CODINGS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+
+
+def _decoder_for(headers: httpx.Headers) -> _Decoder | None:
+    value = ",".join(headers.get_list("content-encoding"))
+    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    return _Decoder(codings) if codings else None
+
+
+class _Decoder:
+    """A body's content codings undone layer by layer, a bounded piece at a time: each layer
+    inflates at most ``CHUNK`` bytes per step into the next, so a reader that stops asking
+    (at its limit) has held at most a chunk per layer, whatever the ratio (a gzip bomb)."""
+
+    def __init__(self, codings: list[str]) -> None:
+        self.codings = codings
+        self.failed = ""
+        unknown = [c for c in codings if c not in _ZLIB_CODINGS]
+        if unknown:
+            self.failed = (
+                f"Content-Encoding {', '.join(codings)}: the proxy cannot decode "
+                f"{', '.join(unknown)} (it asked for identity), so the body was not judged"
+            )
+        # the last coding listed was applied last: it comes off first
+        self._order = list(reversed(codings)) if not unknown else []
+        self._layers = [zlib.decompressobj(_ZLIB_CODINGS[c]) for c in self._order]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.failed:
+            return
+        try:
+            yield from self._through(0, data)
+        except zlib.error as exc:
+            self.failed = (
+                f"Content-Encoding {', '.join(self.codings)}: could not be decoded ({exc})"
+            )
+
+    def end(self) -> Iterator[bytes]:
+        """What the layers still hold, then a check that every layer reached its end."""
+        for level in range(len(self._layers)):
+            if self.failed:
+                return
+            try:
+                yield from self._through(level, b"")
+            except zlib.error as exc:
+                self.failed = (
+                    f"Content-Encoding {', '.join(self.codings)}: could not be decoded ({exc})"
+                )
+                return
+        if not self.failed and not all(layer.eof for layer in self._layers):
+            self.failed = f"Content-Encoding {', '.join(self.codings)}: the encoded body ends early"
+
+    def _through(self, level: int, data: bytes) -> Iterator[bytes]:
+        if level == len(self._layers):
+            if data:
+                yield data
+            return
+        while True:
+            layer = self._layers[level]
+            if layer.eof:
+                # after a layer's end only another gzip member may follow
+                if not data.strip(b"\0"):
+                    return
+                if self._order[level] == "deflate":
+                    raise zlib.error("data after the end of the deflate stream")
+                layer = self._layers[level] = zlib.decompressobj(_ZLIB_CODINGS[self._order[level]])
+            piece = layer.decompress(data, CHUNK)
+            data = layer.unconsumed_tail or (layer.unused_data if layer.eof else b"")
+            if piece:
+                yield from self._through(level + 1, piece)
+            if not data and len(piece) < CHUNK:
+                return
+
+
+def contained_target(raw: str) -> str | None:
+    """The request target with its dot segments resolved (RFC 3986 section 5.2.4), or None
+    when it would climb out of the upstream's base path: a `..` above the root, or one the
+    upstream might see only after decoding (``..%2f``, ``%252e%252e``)."""
+    path, sep, query = raw.partition("?")
+    kept: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        decoded = unquote(segment)
+        if decoded in (".", ".."):
+            if decoded == "..":
+                if not kept:
+                    return None
+                kept.pop()
+            if i == len(segments) - 1:
+                kept.append("")  # "/a/b/.." is "/a/"
+            continue
+        if _hides_a_dot_segment(decoded):
+            return None
+        kept.append(segment)
+    return "/" + "/".join(kept) + sep + query
+
+
+def _hides_a_dot_segment(decoded: str) -> bool:
+    for _ in range(3):
+        if any(part in (".", "..") for part in re.split(r"[/\\]", decoded)):
+            return True
+        again = unquote(decoded)
+        if again == decoded:
+            return False
+        decoded = again
+    return True
+
+
 def make_server(app: ContractProxy, host: str = "127.0.0.1", port: int = 0) -> Any:
     """A threaded server that writes each block of a generator answer as soon as it is
     yielded (Werkzeug's: chunked transfer when no Content-Length)."""
@@ -551,5 +1191,27 @@ def make_server(app: ContractProxy, host: str = "127.0.0.1", port: int = 0) -> A
         # headers and body go out in separate writes: without TCP_NODELAY, Nagle's
         # algorithm meets the client's delayed ACK and each answer waits ~40 ms
         disable_nagle_algorithm = True
+        _names: set[str] | None = None
+
+        # one Server and one Date per answer: the upstream's when it sent them (the proxy
+        # forwards its answer), the server's own on the proxy's own answers
+        def send_response(self, code: int, message: str | None = None) -> None:
+            self.log_request(code)
+            self.send_response_only(code, message)
+            self._names = set()
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._names is not None:
+                self._names.add(keyword.lower())
+            super().send_header(keyword, value)
+
+        def end_headers(self) -> None:
+            names, self._names = self._names, None
+            if names is not None:
+                if "server" not in names:
+                    super().send_header("Server", self.version_string())
+                if "date" not in names:
+                    super().send_header("Date", self.date_time_string())
+            super().end_headers()
 
     return werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
