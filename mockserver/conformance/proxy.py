@@ -219,7 +219,7 @@ class ContractProxy:
         if strict and has_body:
             # strict judges the request before a byte goes upstream: read it (bounded) first
             try:
-                for _ in _read_body(request.stream, limit, held):
+                for _ in _read_body(environ, declared, limit, held):
                     pass
             except _BodyRefused as exc:
                 yield from self._turn_away(start_response, seen, exc.status, exc.message, exc.code)
@@ -234,7 +234,7 @@ class ContractProxy:
         headers = _forward_headers(request.headers)
         content: Iterator[bytes] | None = None
         if has_body:
-            body = iter(held) if strict else _read_body(request.stream, limit, held)
+            body = iter(held) if strict else _read_body(environ, declared, limit, held)
             # the answer's deadline starts once the body is upstream
             content = _then(body, deadline.arm)
             length = sum(map(len, held)) if strict else declared
@@ -410,15 +410,18 @@ class ContractProxy:
             headers = _backward_headers(upstream.headers, keep_length=True)
             headers.append(self._violation_header(seen.problems))
             answer.start(_status_line(upstream), headers)
-            yield b"".join(raw)
-            raw.clear()
             decoded.clear()
+            raw.reverse()
+            while raw:  # each held chunk let go once it is sent
+                yield raw.pop()
             for chunk in chunks:
                 yield chunk
             self._finish(seen)
             return
         data = b"".join(decoded)
         decoded.clear()
+        body = data if decoder is None else b"".join(raw)
+        raw.clear()
         if decoder is not None and decoder.failed:
             data = b""
             seen.problems.append(Drift("body", decoder.failed))
@@ -433,7 +436,6 @@ class ContractProxy:
             data,
             seen.document,
         )
-        del data
         status = upstream.status_code
         if status >= 500 and _has_response_problem(seen.problems):
             # an upstream failure page (a CDN's HTML 502...): the client gets the provider's
@@ -455,8 +457,6 @@ class ContractProxy:
         if self.config.mode == "strict" and seen.problems:
             yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
             return
-        body = b"".join(raw)
-        raw.clear()
         headers = _backward_headers(upstream.headers)
         headers.append(("Content-Length", str(len(body))))
         headers.append(self._violation_header(seen.problems))
@@ -848,19 +848,30 @@ class _ClientGone(Exception):
     """The client closed its connection while the proxy was still reading the upstream."""
 
 
-def _read_body(stream: Any, limit: int, held: list[bytes]) -> Iterator[bytes]:
-    """The request body a chunk at a time, counted as it streams (a chunked body declares no
-    length); every chunk is also kept in ``held`` (at most ``limit`` bytes)."""
+def _read_body(
+    environ: dict[str, Any], declared: int | None, limit: int, held: list[bytes]
+) -> Iterator[bytes]:
+    """The request body as it arrives, counted as it streams (a chunked body declares no
+    length); every chunk is also kept in ``held`` (at most ``limit`` bytes). With a declared
+    length each read returns what the socket has (``read1``), so the upstream gets the body
+    as the client sends it; a chunked body comes in Werkzeug's blocks of ``CHUNK``."""
+    stream = environ["wsgi.input"]
+    terminated = bool(environ.get("wsgi.input_terminated"))
+    remaining = -1 if terminated else (declared or 0)
+    read = getattr(stream, "read1", None) if not terminated else None
+    read = read or stream.read
     total = 0
-    while True:
+    while remaining != 0:
         try:
-            chunk = stream.read(CHUNK)
+            chunk = read(CHUNK if remaining < 0 else min(CHUNK, remaining))
         except (OSError, ClientDisconnected) as exc:
-            raise _BodyRefused(
-                400, "the request body ended before its declared end: not forwarded", "bad_request"
-            ) from exc
+            raise _BodyRefused(400, _CUT_BODY, "bad_request") from exc
         if not chunk:
+            if remaining > 0:
+                raise _BodyRefused(400, _CUT_BODY, "bad_request")
             return
+        if remaining > 0:
+            remaining -= len(chunk)
         total += len(chunk)
         if total > limit:
             raise _BodyRefused(
@@ -871,6 +882,9 @@ def _read_body(stream: Any, limit: int, held: list[bytes]) -> Iterator[bytes]:
             )
         held.append(chunk)
         yield chunk
+
+
+_CUT_BODY = "the request body ended before its declared end: not forwarded whole"
 
 
 def _then(chunks: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
