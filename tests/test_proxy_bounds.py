@@ -9,15 +9,18 @@ come from a real ``sora-mock proxy`` process (:func:`served_proxy`).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,14 +30,34 @@ from typing import Any
 import httpx
 import pytest
 from conformance_helpers import CANARY, proxy_in_front
+from providers import data_url, png
 
 from mockserver.conformance.proxy import (
     MAX_DOCUMENT_BYTES,
+    MAX_EVENT_BYTES,
+    contained_target,
 )
 
 MiB = 1024 * 1024
 HEADERS = {"Authorization": f"Bearer {CANARY}"}
 WAIT = 20.0  # the bound on every wait for a condition (never a duration slept)
+CHUNK = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1767225601,
+    "model": "sora-2",
+    "choices": [{"index": 0, "delta": {"content": "> Generating... 13%"}, "finish_reason": None}],
+}
+
+
+def sse(document: Any) -> bytes:
+    return f"data: {json.dumps(document)}\n\n".encode()
+
+
+def chat_body() -> dict[str, Any]:
+    image = {"type": "image_url", "image_url": {"url": data_url(png(720, 1280))}}
+    content = [{"type": "text", "text": "A cat"}, image]
+    return {"model": "sora-2", "stream": True, "messages": [{"role": "user", "content": content}]}
 
 
 # --------------------------------------------------------------------------- the upstream
@@ -72,9 +95,16 @@ class RawUpstream:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._closing = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
+        # wake the accept first and close after: a descriptor closed under a thread about to
+        # accept on it could be reused by the next test's server, whose clients it would serve
+        self._closing = True
+        self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(WAIT)
         self._sock.close()
 
     def last(self, path: str) -> Seen:
@@ -85,6 +115,9 @@ class RawUpstream:
             try:
                 conn, _ = self._sock.accept()
             except OSError:
+                return
+            if self._closing:
+                conn.close()
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
@@ -291,6 +324,12 @@ def read_through(answer: httpx.Response) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def get_raw(url: str) -> tuple[httpx.Response, bytes]:
+    """A GET whose body is read as sent (httpx would inflate a gzip body)."""
+    with httpx.stream("GET", url, headers=HEADERS, timeout=WAIT) as answer:
+        return answer, b"".join(answer.iter_raw())
+
+
 def raw_request(base: str, request: bytes) -> bytes:
     """Send bytes as they are (httpx would normalise the path) and read the whole answer."""
     host, port = base.removeprefix("http://").split(":")
@@ -444,3 +483,340 @@ def _wait(condition: Callable[[], bool]) -> bool:
             return True
         pause.wait(0.01)
     return False
+
+
+# --------------------------------------------------------------------------- content codings
+
+
+def _zeros_gzip(size_mib: int) -> bytes:
+    """A gzip member of ``size_mib`` MiB of zeros, built from one compressed MiB repeated
+    (after a full flush a deflate block does not look back), in milliseconds."""
+    zeros = bytes(MiB)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    assert deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH) == block
+    crc = 0
+    for _ in range(size_mib):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (size_mib * MiB) & 0xFFFFFFFF)
+    return header + block * size_mib + deflate.flush() + trailer
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    """``Content-Encoding: gzip, gzip``: about 2 kB that inflate to 1 GiB."""
+    outer = gzip.compress(_zeros_gzip(1024), 9)
+    assert len(outer) < 4096
+    return outer
+
+
+def encoded(body: bytes, coding: str, content_type: str = "application/json") -> Script:
+    def script(conn: socket.socket, seen: Seen) -> None:
+        conn.sendall(
+            head(
+                "200 OK",
+                f"Content-Type: {content_type}",
+                f"Content-Encoding: {coding}",
+                f"Content-Length: {len(body)}",
+            )
+        )
+        send(conn, seen, body)
+
+    return script
+
+
+def test_a_gzip_gzip_bomb_is_judged_within_the_limit_and_forwarded_as_sent(
+    upstream: RawUpstream, served: Served, bomb: bytes
+) -> None:
+    upstream.scripts["/v1/videos/bomb"] = encoded(bomb, "gzip, gzip")
+    served.reset_peak()
+    before = served.status("VmRSS")
+    cpu = served.cpu_seconds()
+    answer, body = get_raw(served.base + "/v1/videos/bomb")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Encoding"] == "gzip, gzip"
+    assert body == bomb  # untouched: the client decides whether to inflate it
+    assert int(answer.headers["Content-Length"]) == len(bomb)
+    violation = answer.headers["X-Contract-Violations"]
+    assert f"larger than the {MAX_DOCUMENT_BYTES} bytes the proxy judges (decoded)" in violation
+    assert f"{MAX_DOCUMENT_BYTES} bytes judged" in violation
+    assert served.status("VmHWM") - before < MAX_DOCUMENT_BYTES + 16 * MiB  # not 1 GiB
+    assert served.cpu_seconds() - cpu < 5  # 16 MiB inflated, not 1 GiB
+
+
+def test_strict_answers_502_for_a_gzip_gzip_bomb(upstream: RawUpstream, bomb: bytes) -> None:
+    upstream.scripts["/v1/videos/bomb-strict"] = encoded(bomb, "gzip, gzip")
+    with in_process(upstream, mode="strict") as (base, _):
+        answer = httpx.get(base + "/v1/videos/bomb-strict", headers=HEADERS, timeout=WAIT)
+    assert answer.status_code == 502  # (a 502 of the proxy's own: JSON, not encoded)
+    assert "bytes the proxy judges (decoded)" in answer.json()["error"]["message"]
+
+
+def test_one_gzip_layer_inflating_past_the_limit_is_judged_within_it(
+    upstream: RawUpstream, served: Served
+) -> None:
+    rng = random_bytes(3 * MiB)  # incompressible: the layer stays about 3 MiB
+    body = gzip.compress(rng + bytes(30 * MiB), 6)
+    assert 3 * MiB < len(body) < 4 * MiB
+    upstream.scripts["/v1/videos/one-layer"] = encoded(body, "gzip")
+    served.reset_peak()
+    before = served.status("VmRSS")
+    answer, got = get_raw(served.base + "/v1/videos/one-layer")
+    assert answer.status_code == 200 and got == body
+    assert f"{MAX_DOCUMENT_BYTES} bytes judged" in answer.headers["X-Contract-Violations"]
+    assert served.status("VmHWM") - before < MAX_DOCUMENT_BYTES + 16 * MiB  # not 33 MiB+
+
+
+def random_bytes(size: int) -> bytes:
+    return hashlib.shake_256(b"sora-mock").digest(size)
+
+
+def test_a_gzip_answer_is_judged_on_its_decoded_body(upstream: RawUpstream) -> None:
+    document = {"id": "video_1", "object": "video", "state": "queued"}  # `status` renamed
+    upstream.scripts["/v1/videos/video_1"] = encoded(
+        gzip.compress(json.dumps(document).encode()), "gzip"
+    )
+    with in_process(upstream) as (base, _):
+        answer = httpx.get(base + "/v1/videos/video_1", headers=HEADERS, timeout=WAIT)
+    assert answer.status_code == 200
+    assert answer.json() == document  # httpx inflated what the proxy forwarded as sent
+    assert "'status' is a required property" in answer.headers["X-Contract-Violations"]
+
+
+def test_an_encoding_the_proxy_cannot_decode_is_forwarded_unjudged(upstream: RawUpstream) -> None:
+    upstream.scripts["/v1/videos/brotli"] = encoded(b"\x0b\x02\x80{}\x03", "br")
+    with in_process(upstream) as (base, _):
+        answer, body = get_raw(base + "/v1/videos/brotli")
+    assert body == b"\x0b\x02\x80{}\x03"
+    assert "cannot decode br" in answer.headers["X-Contract-Violations"]
+
+
+# --------------------------------------------------------------------------- event streams
+
+
+def test_an_endless_event_is_held_at_most_the_event_limit_then_passes_through(
+    upstream: RawUpstream, served: Served
+) -> None:
+    upstream.scripts["/v1/videos/sse-endless"] = endless("text/event-stream", b"data: ")
+    served.reset_peak()
+    before = served.status("VmRSS")
+    cpu = served.cpu_seconds()
+    read = 0
+    with httpx.stream("GET", served.base + "/v1/videos/sse-endless", headers=HEADERS) as answer:
+        violation = answer.headers["X-Contract-Violations"]
+        first = b""
+        for chunk in answer.iter_raw():
+            first = first or chunk
+            read += len(chunk)
+            if read > 16 * MiB:
+                break  # the client leaves
+    assert first.startswith(b"data: xxxx")
+    assert violation.startswith("2; ")  # the Content-Type gpt.ge never streams, and this:
+    limit = f"an event larger than the {MAX_EVENT_BYTES} bytes the proxy judges"
+    assert _wait(lambda: any(limit in line for line in served.console))
+    seen = upstream.last("/v1/videos/sse-endless")
+    assert seen.done.wait(WAIT) and seen.closed.is_set()  # the proxy let go of the upstream
+    assert seen.sent - read < 32 * MiB
+    assert served.status("VmHWM") - before < 16 * MiB  # an event's worth, not the stream
+    assert served.cpu_seconds() - cpu < 5  # linear: about 0.1 s for the 16 MiB here
+
+
+def test_a_client_leaving_while_an_event_is_held_lets_go_of_the_upstream(
+    upstream: RawUpstream,
+) -> None:
+    """Before a byte is forwarded the proxy watches the client's socket between reads."""
+    prelude = head("200 OK", "Content-Type: text/event-stream") + b"data: "
+    upstream.scripts["/v1/videos/sse-slow"] = drip(prelude, b"x", 400, 0.05)  # 20 s in all
+    with in_process(upstream, timeout=30) as (base, proxy):
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=WAIT) as client:
+            client.sendall(b"GET /v1/videos/sse-slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _wait(lambda: any(s.target == "/v1/videos/sse-slow" for s in upstream.seen))
+        seen = upstream.last("/v1/videos/sse-slow")
+        assert seen.done.wait(WAIT) and seen.closed.is_set()
+        assert seen.sent < len(prelude) + 400  # let go before the upstream was done
+        assert _wait(lambda: bool(proxy.journal) and "went away" in str(proxy.journal[-1]))
+
+
+def test_strict_ends_a_stream_at_an_event_past_the_event_limit(upstream: RawUpstream) -> None:
+    good = sse(CHUNK)
+    upstream.scripts["/v1/chat/completions"] = endless("text/event-stream", good + b"data: ")
+    with proxy_in_front("gptproto-chat", upstream.base, mode="strict", out=io.StringIO()) as (
+        base,
+        _,
+    ):
+        with httpx.stream(
+            "POST", base + "/v1/chat/completions", json=chat_body(), headers=HEADERS, timeout=WAIT
+        ) as answer:
+            body = answer.read()
+    assert answer.status_code == 200, body[:300]
+    assert body.startswith(good)
+    error = json.loads(body[len(good) :].removeprefix(b"data: "))["error"]
+    assert error["code"] == "contract_violation"
+    assert f"larger than the {MAX_EVENT_BYTES} bytes the proxy judges" in error["message"]
+    seen = upstream.last("/v1/chat/completions")
+    assert seen.done.wait(WAIT) and seen.closed.is_set()
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_a_dripping_upstream_is_cut_at_the_timeout(upstream: RawUpstream) -> None:
+    prelude = head("200 OK", "Content-Type: application/json", "Content-Length: 400")
+    upstream.scripts["/v1/videos/drip"] = drip(prelude, b" ", 400, 0.05)  # 20 s in all
+    with in_process(upstream, timeout=0.5) as (base, proxy):
+        answer = httpx.get(base + "/v1/videos/drip", headers=HEADERS, timeout=WAIT)
+    assert answer.status_code == 504
+    error = answer.json()["error"]
+    assert error["code"] == "upstream_timeout"
+    assert "did not finish its answer within --timeout 0.5 s" in error["message"]
+    seen = upstream.last("/v1/videos/drip")
+    assert seen.done.wait(WAIT) and seen.closed.is_set()
+    assert seen.sent < len(prelude) + 400  # cut before the upstream was done
+    assert proxy.journal[-1]["status"] == 504
+
+
+def test_a_dripping_status_line_is_cut_at_the_timeout(upstream: RawUpstream) -> None:
+    upstream.scripts["/v1/videos/drip-head"] = drip(b"HTTP/1.1 200", b" ", 400, 0.05)
+    with in_process(upstream, timeout=0.5) as (base, _):
+        answer = httpx.get(base + "/v1/videos/drip-head", headers=HEADERS, timeout=WAIT)
+    assert answer.status_code == 504
+    assert upstream.last("/v1/videos/drip-head").done.wait(WAIT)
+
+
+def test_a_stream_whose_next_event_drips_is_cut_not_ended(upstream: RawUpstream) -> None:
+    """After the first event the status line is gone: the client sees a broken stream,
+    never a clean end it could take for the whole answer."""
+    prelude = head("200 OK", "Content-Type: text/event-stream", "Transfer-Encoding: chunked")
+    event = b'data: {"id": "chatcmpl-1"}\n\n'
+    first = f"{len(event):x}\r\n".encode() + event + b"\r\n"
+    upstream.scripts["/v1/videos/drip-sse"] = drip(prelude + first, b"1\r\nx\r\n", 400, 0.05)
+    got = b""
+    with in_process(upstream, timeout=0.5) as (base, _):
+        with httpx.stream("GET", base + "/v1/videos/drip-sse", headers=HEADERS) as answer:
+            with pytest.raises(httpx.RemoteProtocolError):
+                for chunk in answer.iter_raw():
+                    got += chunk
+    assert got == event
+    assert upstream.last("/v1/videos/drip-sse").done.wait(WAIT)
+
+
+# --------------------------------------------------------------------------- headers, paths
+
+
+def _hop_answer(conn: socket.socket, seen: Seen) -> None:
+    body = b'{"ok": true}'
+    conn.sendall(
+        head(
+            "200 OK",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Connection: keep-alive, X-Upstream-Hop",
+            "X-Upstream-Hop: secret-route",
+            "Keep-Alive: timeout=5",
+            "Proxy-Connection: keep-alive",
+            "Upgrade: h2c",
+            "Trailer: X-Checksum",
+            "X-End-To-End: kept",
+            "Server: upstream/1.0",
+            "Date: Mon, 07 Dec 2026 00:00:00 GMT",
+        )
+        + body
+    )
+
+
+def test_hop_by_hop_headers_are_dropped_both_ways(upstream: RawUpstream) -> None:
+    upstream.scripts["/v1/hops"] = _hop_answer
+    with in_process(upstream) as (base, _):
+        answer = raw_request(
+            base,
+            b"GET /v1/hops HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+            b"Connection: keep-alive, X-Client-Hop\r\nX-Client-Hop: 1\r\nKeep-Alive: 300\r\n"
+            b"Proxy-Connection: keep-alive\r\nTE: trailers\r\nUpgrade: websocket\r\n"
+            b"Trailer: X-Sum\r\nX-End-To-End: kept\r\n\r\n",
+        )
+    sent = {k.lower() for k, _ in upstream.last("/v1/hops").headers}
+    hop = {"x-client-hop", "keep-alive", "proxy-connection", "te", "upgrade", "trailer"}
+    assert not sent & hop and "x-end-to-end" in sent
+    status, headers, _ = split_answer(answer)
+    names = [k.lower() for k, _ in headers]
+    assert status == 200 and "x-end-to-end" in names
+    assert not set(names) & {
+        "x-upstream-hop",
+        "keep-alive",
+        "proxy-connection",
+        "upgrade",
+        "trailer",
+    }
+    assert dict(headers)["Connection"] == "close"  # the proxy's own, not the upstream's
+    # one Server and one Date: the upstream's (its answer, forwarded)
+    assert [v for k, v in headers if k.lower() == "server"] == ["upstream/1.0"]
+    assert [v for k, v in headers if k.lower() == "date"] == ["Mon, 07 Dec 2026 00:00:00 GMT"]
+
+
+def test_the_proxys_own_answers_carry_one_server_and_one_date(upstream: RawUpstream) -> None:
+    with in_process(upstream) as (base, _):
+        answer = raw_request(base, b"GET /__proxy/journal HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, _ = split_answer(answer)
+    assert status == 200
+    assert sum(k.lower() == "server" for k, _ in headers) == 1
+    assert sum(k.lower() == "date" for k, _ in headers) == 1
+
+
+CLIMBS = [
+    "/../__mock/reset",
+    "/v1/../../__mock/reset",
+    "/%2e%2e/__mock/reset",
+    "/v1/%2E%2E/%2e./__mock/reset",
+    "/v1/..%2f..%2f__mock/reset",
+    "/v1/..%5c..%5c__mock/reset",
+    "/%252e%252e/__mock/reset",
+]
+
+
+@pytest.mark.parametrize("target", CLIMBS)
+def test_a_path_that_climbs_out_of_the_upstream_prefix_is_refused(
+    upstream: RawUpstream, target: str
+) -> None:
+    before = len(upstream.seen)
+    with in_process(upstream) as (base, proxy):
+        proxy.upstream = upstream.base + "/gptge"
+        answer = raw_request(
+            base, f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+    status, _, body = split_answer(answer)
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert error["code"] == "invalid_path" and "climbs out" in error["message"]
+    assert len(upstream.seen) == before  # not forwarded
+
+
+def test_dot_segments_within_the_prefix_are_resolved_before_forwarding(
+    upstream: RawUpstream,
+) -> None:
+    with in_process(upstream) as (base, proxy):
+        proxy.upstream = upstream.base + "/gptge"
+        answer = raw_request(
+            base, b"GET /v1/./videos/../videos/%2e/abc?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+    assert split_answer(answer)[0] == 200
+    assert upstream.seen[-1].target == "/gptge/v1/videos/abc?x=1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/v1/videos/abc", "/v1/videos/abc"),
+        ("/v1/videos/", "/v1/videos/"),
+        ("/v1/videos/..", "/v1/"),
+        ("/v1/%41bc/./x", "/v1/%41bc/x"),  # other escapes stay as sent
+        ("/a/..?q=/../..", "/?q=/../.."),  # the query is not a path
+        ("/..", None),
+        ("/a/%2e%2e/%2E%2E", None),
+        ("/a%2f..%2f..", None),
+        ("/%25252e%25252e", None),
+    ],
+)
+def test_contained_target(raw: str, expected: str | None) -> None:
+    assert contained_target(raw) == expected

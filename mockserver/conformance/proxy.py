@@ -299,10 +299,15 @@ class ContractProxy:
                 yield from self._send_json(
                     start_response, status, self._error(status, message, code)
                 )
+            except GeneratorExit:  # the server closed the answer: the client went away
+                seen.error = seen.error or "the client went away before the answer was complete"
+                self._finish(seen)
+                raise
             finally:
+                deadline.release()  # before the connection can go back to the pool
                 upstream.close()
         finally:
-            deadline.disarm()
+            deadline.release()
 
     def _observed(self, request: Request, path: str, secrets: list[str]) -> Observed:
         return Observed(
