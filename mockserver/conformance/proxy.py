@@ -12,8 +12,15 @@ contract before it goes out; files (videos) are forwarded chunk by chunk and nev
 whole. The response is begun only once the first block has been judged, so strict mode can
 still answer 502 for a bad first event. Timeouts, connection errors and 5xx answers that are
 not in the provider's error shape reach the client in that shape, with a message saying what
-happened. Requests are sent with ``Accept-Encoding: identity`` so the bytes judged are the
-bytes forwarded.
+happened. Requests are sent with ``Accept-Encoding: identity``; an answer encoded anyway is
+forwarded as sent and judged decoded.
+
+Every input is bounded (contracts/README.md, "The proxy, cassettes and replay: choices"): the
+request body (``max_body``, streamed upstream), a document judged (``max_document``, decoded
+layer by layer a chunk at a time; past it transparent mode passes the answer through
+unjudged), an SSE block held (``max_event``), the time an answer is held back (``timeout``, a
+:class:`_Deadline` that shuts the upstream socket), a client that leaves (the upstream is let
+go). Hop-by-hop headers stop here both ways; a path never leaves the upstream's prefix.
 """
 
 from __future__ import annotations
