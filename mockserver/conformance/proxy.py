@@ -434,18 +434,19 @@ class ContractProxy:
         decoded.clear()
         body = data if decoder is None else b"".join(raw)
         raw.clear()
+        judged: bytes | None = data
         if decoder is not None and decoder.failed:
-            data = b""
+            judged = None  # only the status and headers are judged
             seen.problems.append(Drift("body", decoder.failed))
-        seen.document = json_document(data, seen.content_type)
-        if seen.document is None and data:
-            seen.text = data[:16000].decode("utf-8", "replace")[:4000]
+        seen.document = json_document(judged, seen.content_type)
+        if seen.document is None and judged:
+            seen.text = judged[:16000].decode("utf-8", "replace")[:4000]
         seen.problems += response_drift(
             self.contract,
             oa_request,
             upstream.status_code,
             seen.response_headers,
-            data,
+            judged,
             seen.document,
         )
         status = upstream.status_code
@@ -980,6 +981,10 @@ class _Deadline:
             stream = info.get("return_value")
             if stream is not None:
                 self.watch(stream.get_extra_info("socket"))
+        elif name == "http11.response_closed.started":
+            # the answer is over and its connection about to go back to the pool, where
+            # another request may take it: this deadline must never shut it from now on
+            self.release()
 
     def watch(self, sock: socket.socket | None) -> None:
         if sock is None:
