@@ -30,13 +30,13 @@ from typing import Any
 import httpx
 import pytest
 from conformance_helpers import CANARY, proxy_in_front
+from hypothesis import given
+from hypothesis import strategies as st
 from providers import data_url, png
 
-from mockserver.conformance.proxy import (
-    MAX_DOCUMENT_BYTES,
-    MAX_EVENT_BYTES,
-    contained_target,
-)
+from mockserver.conformance.bounds import Decoder, EventBlocks, contained_target
+from mockserver.conformance.proxy import MAX_DOCUMENT_BYTES, MAX_EVENT_BYTES
+from mockserver.conformance.validation import _block_end
 
 MiB = 1024 * 1024
 HEADERS = {"Authorization": f"Bearer {CANARY}"}
@@ -835,3 +835,95 @@ def test_dot_segments_within_the_prefix_are_resolved_before_forwarding(
 )
 def test_contained_target(raw: str, expected: str | None) -> None:
     assert contained_target(raw) == expected
+
+
+# --------------------------------------------------------------------------- the pieces
+
+
+def _reference_blocks(stream: bytes) -> tuple[list[bytes], bytes]:
+    """SSE blocks as ``StreamCheck`` cuts them, the whole stream at once."""
+    blocks = []
+    while (cut := _block_end(stream)) is not None:
+        blocks.append(stream[:cut])
+        stream = stream[cut:]
+    return blocks, stream
+
+
+@given(
+    st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"data: x"]), max_size=60),
+    st.lists(st.integers(min_value=0, max_value=200), max_size=8),
+)
+def test_event_blocks_cut_a_stream_where_the_stream_check_does(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(pieces)
+    blocks = EventBlocks()
+    got: list[bytes] = []
+    start = 0
+    for cut in [*sorted(cuts), len(stream)]:  # the same bytes, in arbitrary chunks
+        got += blocks.feed(stream[start:cut] if cut >= start else b"")
+        start = max(start, cut)
+    assert (got, blocks.take()) == _reference_blocks(stream)
+
+
+class CountingBuffer(bytearray):
+    """A buffer that counts the bytes its searches look at."""
+
+    searched = 0
+
+    def find(self, sub: Any, start: Any = 0, *rest: Any) -> int:
+        self.searched += len(self) - (start or 0)
+        return super().find(sub, start, *rest)
+
+
+def test_event_blocks_look_at_each_byte_once_however_long_the_event() -> None:
+    blocks = EventBlocks()
+    buffer = blocks._buffer = CountingBuffer()
+    for _ in range(2000):
+        assert blocks.feed(b"x" * 64) == []
+    assert blocks.held == 128_000
+    # three separators, each searched over the new bytes (and 3 before): about 400 kB;
+    # searching the whole held event at every feed would be about 384 MB
+    assert buffer.searched < 3 * (64 + 3) * 2000
+    assert blocks.feed(b"\n\ndata: y") == [b"x" * 128_000 + b"\n\n"]
+    assert blocks.held == len(b"data: y")
+
+
+def _decode(decoder: Decoder, data: bytes, step: int = 7) -> bytes:
+    out = b"".join(p for i in range(0, len(data), step) for p in decoder.feed(data[i : i + step]))
+    return out + b"".join(decoder.end())
+
+
+def test_a_decoder_takes_the_codings_off_in_reverse_order() -> None:
+    body = b"hello " * 1000
+    data = gzip.compress(zlib.compress(body))  # deflate first, then gzip
+    decoder = Decoder(["deflate", "gzip"])
+    assert _decode(decoder, data) == body and not decoder.failed
+
+
+def test_a_decoder_reads_every_gzip_member() -> None:
+    decoder = Decoder(["gzip"])
+    assert _decode(decoder, gzip.compress(b"one ") + gzip.compress(b"two")) == b"one two"
+    assert not decoder.failed
+
+
+@pytest.mark.parametrize(
+    ("codings", "data", "problem"),
+    [
+        (["gzip"], gzip.compress(b"x" * 1000)[:-12], "ends early"),
+        (["gzip"], b"not gzip at all", "could not be decoded"),
+        (["deflate"], zlib.compress(b"x") + b"more", "could not be decoded"),
+        (["gzip", "br"], b"", "cannot decode br"),
+    ],
+)
+def test_a_decoder_says_what_it_could_not_do(codings: list[str], data: bytes, problem: str) -> None:
+    decoder = Decoder(codings)
+    _decode(decoder, data)
+    assert problem in decoder.failed
+
+
+def test_a_decoder_hands_out_a_chunk_at_a_time_whatever_the_ratio() -> None:
+    decoder = Decoder(["gzip", "gzip"])
+    pieces = decoder.feed(gzip.compress(_gib_of_zeros_gzip(), 9))
+    taken = [len(next(pieces)) for _ in range(4)]  # 1 GiB inside: only what is asked for
+    assert taken == [64 * 1024] * 4

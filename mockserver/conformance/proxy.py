@@ -19,7 +19,7 @@ Every input is bounded (contracts/README.md, "The proxy, cassettes and replay: c
 request body (``max_body``, streamed upstream), a document judged (``max_document``, decoded
 layer by layer a chunk at a time; past it transparent mode passes the answer through
 unjudged), an SSE block held (``max_event``), the time an answer is held back (``timeout``, a
-:class:`_Deadline` that shuts the upstream socket), a client that leaves (the upstream is let
+:class:`Deadline` that shuts the upstream socket), a client that leaves (the upstream is let
 go). Hop-by-hop headers stop here both ways; a path never leaves the upstream's prefix.
 """
 
@@ -28,13 +28,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import re
-import select
-import socket
 import sys
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,11 +40,23 @@ from urllib.parse import quote, unquote
 
 import httpx
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request
 
 from contracts import OpenAPIRequest
 from mockserver.conformance import providers
+from mockserver.conformance.bounds import (
+    Answer,
+    BodyRefused,
+    ClientGone,
+    Deadline,
+    EventBlocks,
+    Watchdog,
+    contained_target,
+    decoder_for,
+    read_body,
+    socket_of,
+    then,
+)
 from mockserver.conformance.cassettes import DEFAULT_MEDIA_CAP
 from mockserver.conformance.contract_map import ContractMap
 from mockserver.conformance.recorder import Observed, Recorder
@@ -95,7 +103,6 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
 #: the largest request body forwarded, as the mock's own (``MockConfig.max_body_bytes``)
 MAX_BODY_BYTES = 32 * 1024 * 1024
-CHUNK = 64 * 1024
 
 
 @dataclass
@@ -140,7 +147,7 @@ class ContractProxy:
         self.clock = clock
         self.out = out if out is not None else sys.stderr
         self.journal: deque[dict[str, Any]] = deque(maxlen=config.journal_size)
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
         self._journal_lock = threading.Lock()
         self._ids = itertools.count(1)
         timeout = httpx.Timeout(config.timeout)
@@ -226,9 +233,9 @@ class ContractProxy:
         if strict and has_body:
             # strict judges the request before a byte goes upstream: read it (bounded) first
             try:
-                for _ in _read_body(environ, declared, limit, held):
+                for _ in read_body(environ, declared, limit, held):
                     pass
-            except _BodyRefused as exc:
+            except BodyRefused as exc:
                 yield from self._turn_away(start_response, seen, exc.status, exc.message, exc.code)
                 return
         if strict or not has_body:
@@ -237,13 +244,13 @@ class ContractProxy:
                 yield from self._refuse(start_response, seen, 400, "not forwarded")
                 return
 
-        deadline = _Deadline(self._watchdog, self.config.timeout)
+        deadline = Deadline(self._watchdog, self.config.timeout)
         headers = _forward_headers(request.headers)
         content: Iterator[bytes] | None = None
         if has_body:
-            body = iter(held) if strict else _read_body(environ, declared, limit, held)
+            body = iter(held) if strict else read_body(environ, declared, limit, held)
             # the answer's deadline starts once the body is upstream
-            content = _then(body, deadline.arm)
+            content = then(body, deadline.arm)
             length = sum(map(len, held)) if strict else declared
             if length is not None and not (chunked and not strict):
                 headers.append(("Content-Length", str(length)))
@@ -256,7 +263,7 @@ class ContractProxy:
         try:
             try:
                 upstream = self.client.send(forwarded, stream=True)
-            except _BodyRefused as exc:
+            except BodyRefused as exc:
                 yield from self._turn_away(start_response, seen, exc.status, exc.message, exc.code)
                 return
             except httpx.TimeoutException as exc:
@@ -272,8 +279,8 @@ class ContractProxy:
                 return
             if oa_request is None:  # transparent: the body went up as it came; judge it now
                 oa_request = self._judge_request(seen, request, path, query, b"".join(held))
-            deadline.watch(_socket_of(upstream))
-            answer = _Answer(environ, start_response)
+            deadline.watch(socket_of(upstream))
+            answer = Answer(environ, start_response)
             try:
                 seen.status = upstream.status_code
                 seen.response_headers = Headers(list(upstream.headers.multi_items()))
@@ -284,9 +291,9 @@ class ContractProxy:
                     yield from self._file(answer, seen, oa_request, upstream, deadline)
                 else:
                     yield from self._document(answer, seen, oa_request, upstream, deadline)
-            except (httpx.HTTPError, _ClientGone) as exc:
+            except (httpx.HTTPError, ClientGone) as exc:
                 received = upstream.num_bytes_downloaded
-                if isinstance(exc, _ClientGone):
+                if isinstance(exc, ClientGone):
                     seen.error = "the client went away before the answer was complete"
                 elif deadline.expired:
                     seen.error = self._late(received)
@@ -294,7 +301,7 @@ class ContractProxy:
                     seen.error = f"upstream read timed out mid-answer ({_name(exc)})"
                 else:
                     seen.error = f"upstream connection broke mid-answer ({_name(exc)})"
-                if answer.started or isinstance(exc, _ClientGone):
+                if answer.started or isinstance(exc, ClientGone):
                     # the client must not take a cut answer for a whole one: no clean ending
                     self._finish(seen)
                     yield from self._cut_short(answer, seen)
@@ -364,16 +371,16 @@ class ContractProxy:
 
     def _document(
         self,
-        answer: _Answer,
+        answer: Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
-        deadline: _Deadline,
+        deadline: Deadline,
     ) -> Iterator[bytes]:
         """A JSON or text answer: read whole (at most ``max_document`` bytes, decoded), judged,
         then forwarded as the upstream sent it (its encoding and length untouched)."""
         limit = self.config.max_document
-        decoder = _decoder_for(upstream.headers)
+        decoder = decoder_for(upstream.headers)
         raw: list[bytes] = []
         raw_size = 0
         decoded: list[bytes] = []
@@ -479,17 +486,17 @@ class ContractProxy:
 
     def _file(
         self,
-        answer: _Answer,
+        answer: Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
-        deadline: _Deadline,
+        deadline: Deadline,
     ) -> Iterator[bytes]:
         """A video or image: forwarded chunk by chunk as it arrives, never held whole."""
         chunks = upstream.iter_raw()
         first = next(chunks, b"")
         deadline.disarm()  # nothing is held from here: the per-read timeout applies
-        decoder = _decoder_for(upstream.headers)
+        decoder = decoder_for(upstream.headers)
         head = first if decoder is None else b"".join(decoder.feed(first[:4096]))[:16]
         seen.problems += response_drift(
             self.contract, oa_request, upstream.status_code, seen.response_headers, None
@@ -500,7 +507,7 @@ class ContractProxy:
             return
         # an encoded file (the upstream ignored `Accept-Encoding: identity`) goes to the
         # client as sent; the cassette keeps it decoded, layer by layer, a chunk at a time
-        decoder = _decoder_for(upstream.headers)
+        decoder = decoder_for(upstream.headers)
         sink = self.recorder.media_sink(seen.content_type) if self.recorder else None
         headers = _backward_headers(upstream.headers, keep_length=True)
         headers.append(self._violation_header(seen.problems))
@@ -532,11 +539,11 @@ class ContractProxy:
 
     def _stream(
         self,
-        answer: _Answer,
+        answer: Answer,
         seen: Observed,
         oa_request: OpenAPIRequest,
         upstream: httpx.Response,
-        deadline: _Deadline,
+        deadline: Deadline,
     ) -> Iterator[bytes]:
         """An event stream: each block judged, then forwarded; at most ``max_event`` bytes held
         (a block, or the comments before the first event), each block due within --timeout."""
@@ -546,7 +553,7 @@ class ContractProxy:
             self.contract, oa_request, upstream.status_code, seen.response_headers, None
         )
         check = StreamCheck(self.contract, media)
-        blocks = _Blocks()
+        blocks = EventBlocks()
         strict = self.config.mode == "strict"
         cap = self.config.max_event
         pending: list[bytes] = []  # comments before the first event, sent with it
@@ -686,7 +693,7 @@ class ContractProxy:
         self._finish(seen, answered=status)
         yield from self._send_json(start_response, status, self._error(status, seen.error, code))
 
-    def _cut_short(self, answer: _Answer, seen: Observed) -> Iterator[bytes]:
+    def _cut_short(self, answer: Answer, seen: Observed) -> Iterator[bytes]:
         """An answer that cannot be finished: strict mode ends a begun event stream with the
         provider's error shape as an event; otherwise the client's connection is closed
         without the answer's end, so no client takes the part for the whole."""
@@ -844,372 +851,6 @@ def _has_response_problem(problems: list[Drift]) -> bool:
 
 def _name(exc: BaseException) -> str:
     return type(exc).__name__
-
-
-# ------------------------------------------------------------------ bounds
-
-
-class _BodyRefused(Exception):
-    """A request body the proxy will not forward (too large, or cut by the client)."""
-
-    def __init__(self, status: int, message: str, code: str) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-
-
-class _ClientGone(Exception):
-    """The client closed its connection while the proxy was still reading the upstream."""
-
-
-def _read_body(
-    environ: dict[str, Any], declared: int | None, limit: int, held: list[bytes]
-) -> Iterator[bytes]:
-    """The request body as it arrives, counted as it streams (a chunked body declares no
-    length); every chunk is also kept in ``held`` (at most ``limit`` bytes). With a declared
-    length each read returns what the socket has (``read1``), so the upstream gets the body
-    as the client sends it; a chunked body comes in Werkzeug's blocks of ``CHUNK``."""
-    stream = environ["wsgi.input"]
-    terminated = bool(environ.get("wsgi.input_terminated"))
-    remaining = -1 if terminated else (declared or 0)
-    read = getattr(stream, "read1", None) if not terminated else None
-    read = read or stream.read
-    total = 0
-    while remaining != 0:
-        try:
-            chunk = read(CHUNK if remaining < 0 else min(CHUNK, remaining))
-        except (OSError, ClientDisconnected) as exc:
-            raise _BodyRefused(400, _CUT_BODY, "bad_request") from exc
-        if not chunk:
-            if remaining > 0:
-                raise _BodyRefused(400, _CUT_BODY, "bad_request")
-            return
-        if remaining > 0:
-            remaining -= len(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise _BodyRefused(
-                413,
-                f"the request body is larger than the proxy's limit of {limit} bytes "
-                "(counted as it streamed): not forwarded whole",
-                "request_too_large",
-            )
-        held.append(chunk)
-        yield chunk
-
-
-_CUT_BODY = "the request body ended before its declared end: not forwarded whole"
-
-
-def _then(chunks: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
-    yield from chunks
-    done()
-
-
-class _Watchdog:
-    """One thread per proxy that fires each armed :class:`_Deadline` when its time comes."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._due: dict[_Deadline, float] = {}
-        self._thread: threading.Thread | None = None
-        self._closed = False
-
-    def arm(self, deadline: _Deadline, at: float) -> None:
-        with self._cond:
-            self._due[deadline] = at
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="sora-mock-proxy-deadlines", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-
-    def disarm(self, deadline: _Deadline) -> None:
-        with self._cond:
-            self._due.pop(deadline, None)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._closed:
-                    return
-                now = time.monotonic()
-                fired = [d for d, at in self._due.items() if at <= now]
-                for deadline in fired:
-                    del self._due[deadline]
-                if not fired:
-                    soonest = min(self._due.values(), default=None)
-                    self._cond.wait(None if soonest is None else soonest - now)
-                    continue
-            for deadline in fired:
-                deadline.expire()
-
-
-class _Deadline:
-    """--timeout for what the proxy holds back, not only for each read: when it passes, the
-    upstream socket is shut down, which wakes a read blocked on it (a dripping upstream)."""
-
-    def __init__(self, watchdog: _Watchdog, seconds: float) -> None:
-        self._watchdog = watchdog
-        self.seconds = seconds
-        self.expired = False
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-
-    def arm(self) -> None:
-        """(Re)start the clock: what is held now must arrive within ``seconds``."""
-        self._watchdog.arm(self, time.monotonic() + self.seconds)
-
-    def disarm(self) -> None:
-        self._watchdog.disarm(self)
-
-    def release(self) -> None:
-        """Before the connection goes back to the pool: never touch its socket again."""
-        self.disarm()
-        with self._lock:
-            self._sock = None
-
-    def trace(self, name: str, info: dict[str, Any]) -> None:
-        """httpcore's ``trace`` extension: the socket of a connection opened for this request
-        (so the deadline also covers an upstream that drips its status line)."""
-        if name == "connection.connect_tcp.complete":
-            stream = info.get("return_value")
-            if stream is not None:
-                self.watch(stream.get_extra_info("socket"))
-        elif name == "http11.response_closed.started":
-            # the answer is over and its connection about to go back to the pool, where
-            # another request may take it: this deadline must never shut it from now on
-            self.release()
-
-    def watch(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            self._sock = sock
-            if self.expired:
-                _shut(sock)
-
-    def expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            if self._sock is not None:
-                _shut(self._sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
-
-
-def _socket_of(response: httpx.Response) -> socket.socket | None:
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    return sock if isinstance(sock, socket.socket) else None
-
-
-class _Answer:
-    """The client's side of one answer: whether it has begun, whether the client is still
-    there, and how to end it without a clean ending (so a cut answer never looks whole)."""
-
-    def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> None:
-        self.environ = environ
-        self.start_response = start_response
-        self.started = False
-
-    def start(self, status: str, headers: list[tuple[str, str]]) -> None:
-        self.started = True
-        self.start_response(status, headers)
-
-    def check_client(self) -> None:
-        """Raise :class:`_ClientGone` if the client has closed its connection (checked while
-        the proxy holds an answer back, so it stops reading the upstream)."""
-        sock = self.environ.get("werkzeug.socket")
-        if not isinstance(sock, socket.socket):
-            return
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            gone = bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            gone = True
-        if gone:
-            raise _ClientGone
-
-    def cut(self) -> None:
-        """Close the client's connection without the answer's end (no last chunk, a short
-        Content-Length): its HTTP library raises rather than taking a part for the whole."""
-        sock = self.environ.get("werkzeug.socket")
-        if not isinstance(sock, socket.socket):
-            raise ConnectionAbortedError("sora-mock proxy: answer cut short")
-        if not self.started:  # the server needs a status to try to send
-            self.start("502 Bad Gateway", [("Content-Length", "1")])
-        _shut(sock)
-
-
-_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
-
-
-class _Blocks:
-    """An event stream cut into blocks (an event, or comments) at each blank line, in linear
-    time: each byte is searched once, and what is held is only the unfinished block."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._scanned = 0
-
-    @property
-    def held(self) -> int:
-        return len(self._buffer)
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self._buffer += chunk
-        blocks: list[bytes] = []
-        start = 0
-        found: dict[bytes, int] = {}
-        while True:
-            since = max(start, self._scanned - 3)
-            ends = []
-            for sep in _SEPARATORS:
-                at = found.get(sep)
-                if at is None or (at >= 0 and at < since):
-                    at = found[sep] = self._buffer.find(sep, since)
-                if at >= 0:
-                    ends.append(at + len(sep))
-            if not ends:
-                break
-            cut = min(ends)
-            blocks.append(bytes(self._buffer[start:cut]))
-            start = self._scanned = cut
-        del self._buffer[:start]
-        self._scanned = len(self._buffer)
-        return blocks
-
-    def take(self) -> bytes:
-        """The unfinished block (a stream cut mid-event, or one passed through unjudged)."""
-        rest = bytes(self._buffer)
-        self._buffer.clear()
-        self._scanned = 0
-        return rest
-
-
-#: the content codings the proxy decodes to judge an answer (RFC 9110 section 8.4.1)
-_ZLIB_CODINGS = {
-    "gzip": 16 + zlib.MAX_WBITS,
-    "x-gzip": 16 + zlib.MAX_WBITS,
-    "deflate": zlib.MAX_WBITS,
-}
-
-
-def _decoder_for(headers: httpx.Headers) -> _Decoder | None:
-    value = ",".join(headers.get_list("content-encoding"))
-    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
-    return _Decoder(codings) if codings else None
-
-
-class _Decoder:
-    """A body's content codings undone layer by layer, a bounded piece at a time: each layer
-    inflates at most ``CHUNK`` bytes per step into the next, so a reader that stops asking
-    (at its limit) has held at most a chunk per layer, whatever the ratio (a gzip bomb)."""
-
-    def __init__(self, codings: list[str]) -> None:
-        self.codings = codings
-        self.failed = ""
-        unknown = [c for c in codings if c not in _ZLIB_CODINGS]
-        if unknown:
-            self.failed = (
-                f"Content-Encoding {', '.join(codings)}: the proxy cannot decode "
-                f"{', '.join(unknown)} (it asked for identity), so the body was not judged"
-            )
-        # the last coding listed was applied last: it comes off first
-        self._order = list(reversed(codings)) if not unknown else []
-        self._layers = [zlib.decompressobj(_ZLIB_CODINGS[c]) for c in self._order]
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if self.failed:
-            return
-        try:
-            yield from self._through(0, data)
-        except zlib.error as exc:
-            self.failed = (
-                f"Content-Encoding {', '.join(self.codings)}: could not be decoded ({exc})"
-            )
-
-    def end(self) -> Iterator[bytes]:
-        """What the layers still hold, then a check that every layer reached its end."""
-        for level in range(len(self._layers)):
-            if self.failed:
-                return
-            try:
-                yield from self._through(level, b"")
-            except zlib.error as exc:
-                self.failed = (
-                    f"Content-Encoding {', '.join(self.codings)}: could not be decoded ({exc})"
-                )
-                return
-        if not self.failed and not all(layer.eof for layer in self._layers):
-            self.failed = f"Content-Encoding {', '.join(self.codings)}: the encoded body ends early"
-
-    def _through(self, level: int, data: bytes) -> Iterator[bytes]:
-        if level == len(self._layers):
-            if data:
-                yield data
-            return
-        while True:
-            layer = self._layers[level]
-            if layer.eof:
-                # after a layer's end only another gzip member may follow
-                if not data.strip(b"\0"):
-                    return
-                if self._order[level] == "deflate":
-                    raise zlib.error("data after the end of the deflate stream")
-                layer = self._layers[level] = zlib.decompressobj(_ZLIB_CODINGS[self._order[level]])
-            piece = layer.decompress(data, CHUNK)
-            data = layer.unconsumed_tail or (layer.unused_data if layer.eof else b"")
-            if piece:
-                yield from self._through(level + 1, piece)
-            if not data and len(piece) < CHUNK:
-                return
-
-
-def contained_target(raw: str) -> str | None:
-    """The request target with its dot segments resolved (RFC 3986 section 5.2.4), or None
-    when it would climb out of the upstream's base path: a `..` above the root, or one the
-    upstream might see only after decoding (``..%2f``, ``%252e%252e``)."""
-    path, sep, query = raw.partition("?")
-    kept: list[str] = []
-    segments = path.split("/")[1:]
-    for i, segment in enumerate(segments):
-        decoded = unquote(segment)
-        if decoded in (".", ".."):
-            if decoded == "..":
-                if not kept:
-                    return None
-                kept.pop()
-            if i == len(segments) - 1:
-                kept.append("")  # "/a/b/.." is "/a/"
-            continue
-        if _hides_a_dot_segment(decoded):
-            return None
-        kept.append(segment)
-    return "/" + "/".join(kept) + sep + query
-
-
-def _hides_a_dot_segment(decoded: str) -> bool:
-    for _ in range(3):
-        if any(part in (".", "..") for part in re.split(r"[/\\]", decoded)):
-            return True
-        again = unquote(decoded)
-        if again == decoded:
-            return False
-        decoded = again
-    return True
 
 
 def make_server(app: ContractProxy, host: str = "127.0.0.1", port: int = 0) -> Any:
