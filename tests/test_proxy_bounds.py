@@ -915,6 +915,7 @@ def test_a_decoder_reads_every_gzip_member() -> None:
         (["deflate"], zlib.compress(b"x") + b"more", "could not be decoded"),
         (["gzip", "br"], b"", "cannot decode br"),
     ],
+    ids=["truncated", "not-gzip", "deflate-then-garbage", "br"],
 )
 def test_a_decoder_says_what_it_could_not_do(codings: list[str], data: bytes, problem: str) -> None:
     decoder = Decoder(codings)

@@ -346,11 +346,10 @@ class Decoder:
         while True:
             layer = self._layers[level]
             if layer.eof:
-                # after a layer's end only another gzip member may follow
+                # after a layer's end only another member may follow (gzip allows several;
+                # anything else fails its header check)
                 if not data.strip(b"\0"):
                     return
-                if self._order[level] == "deflate":
-                    raise zlib.error("data after the end of the deflate stream")
                 layer = self._layers[level] = zlib.decompressobj(_ZLIB_CODINGS[self._order[level]])
             piece = layer.decompress(data, CHUNK)
             data = layer.unconsumed_tail or (layer.unused_data if layer.eof else b"")
