@@ -306,6 +306,13 @@ def upstream() -> Iterator[RawUpstream]:
 @pytest.fixture(scope="module")
 def served(upstream: RawUpstream) -> Iterator[Served]:
     with served_proxy(upstream.base, "--timeout", "30", "--max-body", "1") as proxy:
+        # warm: a first answer builds validators and buffers each later figure should not count
+        upstream.scripts["/v1/videos/warm-sse"] = lambda conn, seen: conn.sendall(
+            head("200 OK", "Content-Type: text/event-stream", "Content-Length: 10")
+            + b"data: x\n\n\n"
+        )
+        for path in ("/v1/videos/warm", "/v1/videos/warm-sse"):
+            assert httpx.get(proxy.base + path, headers=HEADERS, timeout=WAIT).status_code == 200
         yield proxy
 
 
@@ -634,6 +641,31 @@ def test_an_endless_event_is_held_at_most_the_event_limit_then_passes_through(
     assert seen.sent - read < 32 * MiB
     assert served.status("VmHWM") - before < 16 * MiB  # an event's worth, not the stream
     assert served.cpu_seconds() - cpu < 5  # linear: about 0.1 s for the 16 MiB here
+
+
+def test_a_long_stream_of_small_events_holds_none_of_them(
+    upstream: RawUpstream, served: Served
+) -> None:
+    event = sse({"id": "chatcmpl-1", "pad": "x" * 1000})
+
+    def events(conn: socket.socket, seen: Seen) -> None:
+        conn.sendall(head("200 OK", "Content-Type: text/event-stream", "Connection: close"))
+        block = event * 64
+        while True:
+            send(conn, seen, block)
+
+    upstream.scripts["/v1/videos/sse-many"] = events
+    served.reset_peak()
+    before = served.status("VmRSS")
+    read = 0
+    with httpx.stream("GET", served.base + "/v1/videos/sse-many", headers=HEADERS) as answer:
+        for chunk in answer.iter_raw():
+            read += len(chunk)
+            if read > 12 * MiB:
+                break
+    assert upstream.last("/v1/videos/sse-many").done.wait(WAIT)
+    grown = served.status("VmHWM") - before
+    assert grown < 8 * MiB, f"peak RSS grew {grown / MiB:.1f} MiB over {read / MiB:.0f} MiB"
 
 
 def test_a_client_leaving_while_an_event_is_held_lets_go_of_the_upstream(
