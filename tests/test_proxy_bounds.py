@@ -386,7 +386,7 @@ def test_strict_answers_502_for_an_answer_past_the_document_limit(upstream: RawU
         answer = httpx.get(base + "/v1/videos/big-strict", headers=HEADERS, timeout=WAIT)
     assert answer.status_code == 502
     error = answer.json()["error"]
-    assert error["code"] == "contract_violation"
+    assert error["code"] == "unjudged_answer" and "could not be judged" in error["message"]
     assert f"larger than the {MAX_DOCUMENT_BYTES} bytes the proxy judges" in error["message"]
     seen = upstream.last("/v1/videos/big-strict")
     assert seen.done.wait(WAIT) and seen.closed.is_set()  # the proxy stopped reading
@@ -571,6 +571,7 @@ def test_strict_answers_502_for_a_gzip_gzip_bomb(upstream: RawUpstream, bomb: by
     with in_process(upstream, mode="strict") as (base, _):
         answer = httpx.get(base + "/v1/videos/bomb-strict", headers=HEADERS, timeout=WAIT)
     assert answer.status_code == 502  # (a 502 of the proxy's own: JSON, not encoded)
+    assert answer.json()["error"]["code"] == "unjudged_answer"
     assert "bytes the proxy judges (decoded)" in answer.json()["error"]["message"]
 
 
@@ -611,6 +612,17 @@ def test_an_encoding_the_proxy_cannot_decode_is_forwarded_unjudged(upstream: Raw
         answer, body = get_raw(base + "/v1/videos/brotli")
     assert body == b"\x0b\x02\x80{}\x03"
     assert "cannot decode br" in answer.headers["X-Contract-Violations"]
+
+
+def test_strict_answers_502_for_an_encoding_the_proxy_cannot_decode(
+    upstream: RawUpstream,
+) -> None:
+    upstream.scripts["/v1/videos/brotli-strict"] = encoded(b"\x0b\x02\x80{}\x03", "br")
+    with in_process(upstream, mode="strict") as (base, _):
+        answer = httpx.get(base + "/v1/videos/brotli-strict", headers=HEADERS, timeout=WAIT)
+    assert answer.status_code == 502
+    error = answer.json()["error"]
+    assert error["code"] == "unjudged_answer" and "cannot decode br" in error["message"]
 
 
 # --------------------------------------------------------------------------- event streams
@@ -699,7 +711,7 @@ def test_strict_ends_a_stream_at_an_event_past_the_event_limit(upstream: RawUpst
     assert answer.status_code == 200, body[:300]
     assert body.startswith(good)
     error = json.loads(body[len(good) :].removeprefix(b"data: "))["error"]
-    assert error["code"] == "contract_violation"
+    assert error["code"] == "unjudged_answer"
     assert f"larger than the {MAX_EVENT_BYTES} bytes the proxy judges" in error["message"]
     seen = upstream.last("/v1/chat/completions")
     assert seen.done.wait(WAIT) and seen.closed.is_set()

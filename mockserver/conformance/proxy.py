@@ -415,16 +415,17 @@ class ContractProxy:
             seen.problems += response_drift(
                 self.contract, oa_request, upstream.status_code, seen.response_headers, None
             )
-            seen.problems.append(
-                Drift(
-                    "body",
-                    f"larger than the {limit} bytes the proxy judges"
-                    + (" (decoded)" if decoder is not None else "")
-                    + f": {over}, the rest passed through unjudged",
-                )
+            too_large = Drift(
+                "body",
+                f"larger than the {limit} bytes the proxy judges"
+                + (" (decoded)" if decoder is not None else "")
+                + f": {over}, the rest passed through unjudged",
             )
+            seen.problems.append(too_large)
             if self.config.mode == "strict":
-                yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
+                yield from self._refuse(
+                    answer.start_response, seen, 502, "the upstream answer", too_large
+                )
                 return
             headers = _backward_headers(upstream.headers, keep_length=True)
             headers.append(self._violation_header(seen.problems))
@@ -442,9 +443,11 @@ class ContractProxy:
         body = data if decoder is None else b"".join(raw)
         raw.clear()
         judged: bytes | None = data
+        undecoded: Drift | None = None
         if decoder is not None and decoder.failed:
             judged = None  # only the status and headers are judged
-            seen.problems.append(Drift("body", decoder.failed))
+            undecoded = Drift("body", decoder.failed)
+            seen.problems.append(undecoded)
         seen.document = json_document(judged, seen.content_type)
         if seen.document is None and judged:
             seen.text = judged[:16000].decode("utf-8", "replace")[:4000]
@@ -475,7 +478,9 @@ class ContractProxy:
             )
             return
         if self.config.mode == "strict" and seen.problems:
-            yield from self._refuse(answer.start_response, seen, 502, "the upstream answer")
+            yield from self._refuse(
+                answer.start_response, seen, 502, "the upstream answer", undecoded
+            )
             return
         headers = _backward_headers(upstream.headers)
         headers.append(("Content-Length", str(len(body))))
@@ -610,9 +615,15 @@ class ContractProxy:
             seen.problems.append(problem)
             if strict:
                 if not answer.started:
-                    yield from self._refuse(answer.start_response, seen, 502, "the upstream stream")
+                    yield from self._refuse(
+                        answer.start_response, seen, 502, "the upstream stream", problem
+                    )
                 else:
-                    yield self._error_event(problem, len(seen.problems))
+                    yield self._event(
+                        "sora-mock proxy (strict): the upstream stream could not be judged: "
+                        f"{problem.where}: {problem.message}",
+                        "unjudged_answer",
+                    )
                     self._finish(seen)
                 return
             if not answer.started:
@@ -642,23 +653,32 @@ class ContractProxy:
         return self.error_body(status, message, code=code)
 
     def _refuse(
-        self, start_response: Callable[..., Any], seen: Observed, status: int, what: str
+        self,
+        start_response: Callable[..., Any],
+        seen: Observed,
+        status: int,
+        what: str,
+        unjudged: Drift | None = None,
     ) -> Iterator[bytes]:
-        first = seen.problems[0]
+        """Strict mode's answer: what breaks the contract, or (``unjudged``) why the proxy
+        could not judge the answer (too large, an encoding it cannot undo)."""
+        first = unjudged or seen.problems[0]
         redact = Redactor(seen.secrets)
         where = "the request" if status == 400 else what
+        verdict = "could not be judged" if unjudged else f"breaks the {self.contract.name} contract"
+        others = len(seen.problems) - 1
         message = redact(
-            f"sora-mock proxy (strict): {where} breaks the {self.contract.name} contract: "
-            f"{first.where}: {first.message}"
-            + (f" (and {len(seen.problems) - 1} more)" if len(seen.problems) > 1 else "")
+            f"sora-mock proxy (strict): {where} {verdict}: {first.where}: {first.message}"
+            + (f" (and {others} more)" if others > 0 else "")
         )
         if status == 400:
             message += " (not forwarded)"
         self._finish(seen, answered=status)
+        code = "unjudged_answer" if unjudged else "contract_violation"
         yield from self._send_json(
             start_response,
             status,
-            self._error(status, message, "contract_violation"),
+            self._error(status, message, code),
             self._violation_header(seen.problems),
         )
 
