@@ -588,7 +588,6 @@ def test_one_gzip_layer_inflating_past_the_limit_is_judged_within_it(
     # one layer (two gzip members): 4 MiB that do not compress, then 30 MiB of zeros in 30 kB
     body = gzip.compress(random_bytes(4 * MiB), 1) + _zeros_gzip(30)
     assert 4 * MiB < len(body) < 4.1 * MiB
-    assert len(gzip.decompress(body)) == 34 * MiB
     upstream.scripts["/v1/videos/one-layer"] = encoded(body, "gzip")
     served.reset_peak()
     before = served.status("VmRSS")
