@@ -41,7 +41,19 @@ def add_proxy_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--record", type=Path, default=None, metavar="DIR", help="write cassettes")
     p.add_argument(
-        "--timeout", type=_positive_float, default=60.0, metavar="S", help="upstream timeout"
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds to connect, between two reads, and the most an answer is held back "
+        "(a whole JSON answer, each SSE event; files flow as they come); default 60",
+    )
+    p.add_argument(
+        "--max-body",
+        type=_positive_float,
+        default=32.0,
+        metavar="MB",
+        help="largest request body forwarded (default 32, as the mock's); 413 above it",
     )
     p.add_argument(
         "--media-cap",
@@ -80,6 +92,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         record_dir=args.record,
         media_cap=int(args.media_cap * 1024 * 1024),
         record_media_urls=not args.no_media_urls,
+        max_body=int(args.max_body * 1024 * 1024),
     )
     proxy = ContractProxy(config, out=sys.stdout)
     server = make_server(proxy, args.host, args.port)
