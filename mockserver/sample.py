@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw
 
 SIZE = re.compile(r"^([1-9]\d{1,3})x([1-9]\d{1,3})$")
 MIN_SIDE, MAX_SIDE = 16, 2048
+#: the size served when none is asked (``GET /__mock/sample-image``, ``sora-mock sample-image``)
+DEFAULT_SIZE = "720x1280"
 
 
 class SizeError(ValueError):
