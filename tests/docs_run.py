@@ -159,14 +159,16 @@ class Runner:
     # ---------------------------------------------------------------- the mock's side
 
     def pending_jobs(self) -> list[str]:
-        jobs = self.admin.get("/__mock/jobs", params={"limit": 100}).json()["data"]
+        # a command's jobs are the newest: the last few are enough to look at
+        jobs = self.admin.get("/__mock/jobs", params={"limit": 10}).json()["data"]
         return [job["id"] for job in jobs if job["status"] in PENDING]
 
-    def complete_pending(self) -> None:
-        """Advance the virtual clock until no job on the mock is queued or in progress."""
-        for _ in range(200):
+    def complete_pending(self) -> bool:
+        """Advance the virtual clock until no job on the mock is queued or in progress;
+        whether there was one."""
+        for step in range(200):
             if not self.pending_jobs():
-                return
+                return step > 0
             self.admin.post("/__mock/clock/advance", json={"seconds": 30})
         raise AssertionError(f"jobs still pending after 6000 s of mock time: {self.pending_jobs()}")
 
@@ -228,13 +230,21 @@ class Runner:
                 stdin=subprocess.DEVNULL,
             )
             deadline = time.monotonic() + COMMAND_TIMEOUT
+            # how long to wait for the command's end before looking at the mock's jobs again:
+            # short after a job moved (the command is waiting for its next one), then longer
+            interval = 0.02
             try:
                 while process.poll() is None:
                     if time.monotonic() > deadline:
-                        raise AssertionError(f"{command.name}: still running after the bound")
-                    self.complete_pending()
+                        jobs = self.admin.get("/__mock/jobs", params={"limit": 3}).json()
+                        raise AssertionError(
+                            f"{command.name}: still running after {COMMAND_TIMEOUT:g} s; the "
+                            f"mock's newest jobs: {jobs['data']}; its output so far:\n"
+                            + log.read_text(errors="replace")
+                        )
+                    interval = 0.02 if self.complete_pending() else min(interval * 2, 0.5)
                     try:
-                        process.wait(0.05)  # a bounded wait for the command's end
+                        process.wait(interval)  # a bounded wait for the command's end
                     except subprocess.TimeoutExpired:
                         pass
             finally:

@@ -219,7 +219,7 @@ def page(browser: Any, mock: Served) -> Iterator[Any]:
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
-    page.goto(mock.url + "/?poll=200", wait_until="domcontentloaded")
+    page.goto(mock.url + "/", wait_until="domcontentloaded")
     yield page
     context.close()
     assert problems == [], "the page logged errors:\n" + "\n".join(problems)
@@ -251,22 +251,39 @@ def test_every_snippet_on_a_provider_card_runs(page: Any, runner: Runner, provid
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_every_snippet_on_a_job_page_runs(page: Any, runner: Runner, api: str) -> None:
-    """A job made with the dashboard's form (the sample image), run to completion: its page's
-    copy-as-curl snippets (the provider status, the video) run with the form's key."""
+def test_every_snippet_on_a_job_page_runs(
+    page: Any, runner: Runner, mock: Served, api: str
+) -> None:
+    """For every model the form offers: a job made with the dashboard's form (the sample
+    image), run to completion; its page's copy-as-curl snippets (the provider status, the
+    video) run with the form's key."""
     page.get_by_label("Provider API").select_option(api)
-    page.get_by_role("button", name="Create job").click()
-    link = page.locator("#create-result a")
-    link.wait_for()
-    job_id = link.inner_text()
-    runner.complete_pending()
-    link.click()
-    body = page.locator("#job-body")
-    body.get_by_text("video.mp4").first.wait_for()  # completed: the download snippet is shown
-    snippets = shown_snippets(body, f"job page of a {api} job")
-    expected = 1 if api == "gptproto-chat" else 2  # chat mode has no status endpoint
-    assert len(snippets) == expected, [c.text for c in snippets]
-    key = page.locator("#create-key").input_value()
-    for snippet in snippets:
-        assert job_id.replace(":", "%3A") in snippet.text or job_id in snippet.text
-        check(runner, snippet, env={"API_KEY": key})
+    models = page.locator("#create-model option").all_text_contents()
+    assert models, f"the form offers no model for {api}"
+    for model in models:
+        page.goto(mock.url + "/", wait_until="domcontentloaded")
+        page.get_by_label("Provider API").select_option(api)
+        page.get_by_label("Model", exact=True).select_option(model)
+        page.get_by_role("button", name="Create job").click()
+        result = page.locator("#create-result.ok, #create-result.error")
+        result.wait_for()
+        link = result.locator("a")
+        assert link.count() == 1, f"dashboard form, {api} {model}: {result.inner_text()}"
+        job_id = link.inner_text()
+        runner.complete_pending()
+        link.click()
+        body = page.locator("#job-body")
+        try:
+            body.locator("video").wait_for()  # completed: the video and its download shown
+        except Exception:
+            job = runner.admin.get(f"/__mock/jobs/{job_id}").json()
+            raise AssertionError(
+                f"{api} {model}: the job page shows no video: {body.inner_text()!r}; {job}"
+            ) from None
+        snippets = shown_snippets(body, f"job page of a {api} {model} job")
+        expected = 1 if api == "gptproto-chat" else 2  # chat mode has no status endpoint
+        assert len(snippets) == expected, [c.text for c in snippets]
+        key = page.locator("#create-key").input_value()
+        for snippet in snippets:
+            assert job_id in snippet.text or job_id.replace(":", "%3A") in snippet.text
+            check(runner, snippet, env={"API_KEY": key})

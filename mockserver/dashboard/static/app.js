@@ -44,12 +44,14 @@
       seconds: (model) => (model === "sora-2-pro" ? ["10", "15", "25"] : ["10", "15"]),
       image: "url",
       imageRequired: true,
-      createPath: (model) => `/gptproto/api/v3/openai/reverse/${model}/image-to-video`,
+      // one documented URL for both models: `model` in the body picks (contracts/gptproto-v3.yaml)
+      createPath: "/gptproto/api/v3/openai/reverse/sora-2/image-to-video",
       statusPath: (id) => `/gptproto/api/v3/predictions/${encodeURIComponent(id)}/result`,
       idOf: (body) => body.data && body.data.id,
       body: (f, imageUrl) => {
         const [w, h] = f.size.split("x").map(Number);
         return {
+          model: f.model,
           prompt: f.prompt,
           images: [imageUrl],
           size: Math.max(w, h) > 1280 ? "large" : "small",
