@@ -160,8 +160,8 @@ class Runner:
 
     def pending_jobs(self) -> list[str]:
         # a command's jobs are the newest: the last few are enough to look at
-        jobs = self.admin.get("/__mock/jobs", params={"limit": 10}).json()["data"]
-        return [job["id"] for job in jobs if job["status"] in PENDING]
+        jobs = self.admin.get("/__mock/jobs", params={"limit": 10, "order": "desc"}).json()
+        return [job["id"] for job in jobs["data"] if job["status"] in PENDING]
 
     def complete_pending(self) -> bool:
         """Advance the virtual clock until no job on the mock is queued or in progress;
@@ -173,9 +173,9 @@ class Runner:
         raise AssertionError(f"jobs still pending after 6000 s of mock time: {self.pending_jobs()}")
 
     def newest_job(self) -> str:
-        jobs = self.admin.get("/__mock/jobs", params={"limit": 1}).json()["data"]
-        assert jobs, "VIDEO_ID: no job on the mock yet (the README creates one first)"
-        return str(jobs[-1]["id"])
+        jobs = self.admin.get("/__mock/jobs", params={"limit": 1, "order": "desc"}).json()
+        assert jobs["data"], "VIDEO_ID: no job on the mock yet (the README creates one first)"
+        return str(jobs["data"][0]["id"])
 
     def restore(self) -> None:
         """Undo what a command may have switched on for everyone (scenario rules, faults)."""
@@ -236,7 +236,8 @@ class Runner:
             try:
                 while process.poll() is None:
                     if time.monotonic() > deadline:
-                        jobs = self.admin.get("/__mock/jobs", params={"limit": 3}).json()
+                        newest = {"limit": 3, "order": "desc"}
+                        jobs = self.admin.get("/__mock/jobs", params=newest).json()
                         raise AssertionError(
                             f"{command.name}: still running after {COMMAND_TIMEOUT:g} s; the "
                             f"mock's newest jobs: {jobs['data']}; its output so far:\n"
