@@ -227,13 +227,14 @@ def page(browser: Any, mock: Served) -> Iterator[Any]:
 
 def shown_snippets(panel_root: Any, where: str) -> list[Command]:
     """The snippets under ``panel_root`` as the page shows them (hidden tabs too), named by
-    where they are and their tab or heading."""
+    where they are and what their copy button says."""
     out: list[Command] = []
-    for index, code in enumerate(panel_root.locator(".snippet code").all()):
+    for code in panel_root.locator(".snippet code").all():
         text = code.text_content() or ""
         panel = code.locator("xpath=ancestor::*[contains(@class, 'snippet')][1]")
-        tab_id = panel.get_attribute("aria-labelledby")
-        label = panel_root.page.locator(f"#{tab_id}").inner_text() if tab_id else f"snippet {index}"
+        # its copy button says what it is ("Copy gptge openai snippet", "Copy status curl")
+        label = panel.locator("button.copy").get_attribute("aria-label") or "no copy button"
+        label = label.removeprefix("Copy ")
         kind = "sh" if text.lstrip().startswith("curl") else "python"
         out.append(Command(0, text, kind, where=f"dashboard, {where}, {label}"))
     return out
@@ -245,7 +246,8 @@ def test_every_snippet_on_a_provider_card_runs(page: Any, runner: Runner, provid
     card.locator(".snippet code").first.wait_for(state="attached")
     snippets = shown_snippets(card, f"{provider} card")
     assert snippets, f"the {provider} card shows no snippet"
-    assert {"curl", "sora_client"} <= {c.where.rsplit(", ", 1)[1] for c in snippets}
+    labels = {c.where.rsplit(", ", 1)[1] for c in snippets}
+    assert {f"{provider} curl snippet", f"{provider} sora_client snippet"} <= labels, labels
     for snippet in snippets:
         check(runner, snippet)
 
