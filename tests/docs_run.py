@@ -73,9 +73,10 @@ class Block:
 
 
 SHELLS = {"sh", "bash", "shell", "console"}
-#: a command in running text: curl, or a program under .venv/bin/ (a bare ``sora-mock serve``
-#: in a sentence names the command, it is not one to type)
-INLINE_COMMAND = re.compile(r"`((?:curl|\.venv/bin/[^\s`]+) [^`]+)`")
+#: a command in running text: curl, make, python or a program under .venv/bin/, with its
+#: arguments and any VAR=value before it (a bare ``sora-mock serve`` in a sentence names the
+#: command, it is not one to type)
+INLINE_COMMAND = re.compile(r"`((?:[A-Z_]+=\S+ )*(?:curl|make|python|\.venv/bin/[^\s`]+) [^`]+)`")
 
 
 def readme_blocks(path: Path = README) -> list[Block]:
