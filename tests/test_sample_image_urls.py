@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from mockserver.app import create_app
 from mockserver.sample import sample_image
-from mockserver.testing import SoraMock
+from mockserver.testing import SoraMock, test_config
 
 HOSTS = ["127.0.0.1:8000", "localhost:8000", "[::1]:8000", "0.0.0.0:8000"]
 
@@ -132,3 +133,23 @@ def test_a_sample_image_of_another_size_than_the_video_is_the_providers_mismatch
     response = create(sora_mock, "vtrix", url, "720x1280")
     assert response.status_code == 400
     assert "1280x720 given, 720x1280 expected" in response.json()["error"]["error_message"]
+
+
+@pytest.mark.parametrize(
+    ("bind_host", "reached_as", "image_host"),
+    [
+        ("10.1.2.3", "http://127.0.0.1:8000", "10.1.2.3:8000"),  # the bind address
+        (None, "http://mock.internal:9000", "mock.internal:9000"),  # the Host it was reached by
+    ],
+    ids=["bind-address", "request-host"],
+)
+def test_the_sample_image_url_under_the_bind_address_or_the_request_host(
+    bind_host: str | None, reached_as: str, image_host: str
+) -> None:
+    mock = SoraMock(create_app(test_config(bind_host=bind_host)))
+    path, body = vtrix(f"http://{image_host}/__mock/sample-image?size=1280x720", "1280x720")
+    with httpx.Client(base_url=reached_as, transport=mock.transport()) as client:
+        response = client.post(path, json=body, headers={"Authorization": "Bearer sk-test"})
+    assert response.status_code == 200, response.text
+    assert "mock_notes" not in response.json()["metadata"]
+    assert mock.service.image_of(mock.jobs()[0]) == sample_image(1280, 720)
