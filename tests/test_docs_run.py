@@ -1,11 +1,17 @@
-"""What the README shows, run: every shell command (fenced ``sh`` blocks and inline ``curl``),
-every Python block, against one real ``sora-mock serve`` (virtual clock) shared by the module.
+"""What the documentation shows, run as a user would, against one real ``sora-mock serve``
+(virtual clock) shared by the module:
 
-A README command runs unless ``SKIPPED`` names it with the reason it cannot run here, so a new
-command is run by default; a listed command the README no longer has fails
-``test_every_skipped_command_is_still_in_the_readme``. A failure names the README line.
-How commands run (scratch directory, ``.curlrc``, only loopback, the clock driven while a
-command waits): ``tests/docs_run.py``.
+- the README: every shell command (fenced ``sh`` blocks, and inline commands: curl, make,
+  python, ``.venv/bin/...``) and every Python block. A command runs unless ``SKIPPED`` names it
+  with the reason it cannot run here, so a new command is run by default; a listed command the
+  README no longer has fails ``test_every_skipped_command_is_still_in_the_readme``;
+- the dashboard: every snippet on every provider card (curl, ``openai``, ``sora_client``) and
+  on the page of a job of every model of every provider API (status and download curl), read
+  from the page in Chromium as it shows them; only their key comes from the test (``API_KEY``,
+  which the job page's curl names).
+
+A failure names the README line or the dashboard snippet. How commands run (scratch directory,
+``.curlrc``, only loopback, the clock driven while a command waits): ``tests/docs_run.py``.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ def skip_reason(command: Command) -> str | None:
 
 def adjusted(command: Command) -> Command:
     for key, (extra, _why) in ADJUSTED.items():
-        if key in command.text:
+        if flat(key) in flat(command.text):
             head, _, comment = command.text.partition("  #")
             return Command(command.line, head.rstrip() + extra + "  #" + comment, command.kind)
     return command
