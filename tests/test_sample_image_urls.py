@@ -139,7 +139,7 @@ def test_a_sample_image_of_another_size_than_the_video_is_the_providers_mismatch
     ("bind_host", "reached_as", "image_host"),
     [
         ("10.1.2.3", "http://127.0.0.1:8000", "10.1.2.3:8000"),  # the bind address
-        (None, "http://mock.internal:9000", "mock.internal:9000"),  # the Host it was reached by
+        (None, "http://mock.test:9000", "mock.test:9000"),  # the Host it was reached by
     ],
     ids=["bind-address", "request-host"],
 )
