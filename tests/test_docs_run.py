@@ -48,6 +48,7 @@ SKIPPED = {
     "python -m benchmarks": "the benchmarks (as `make bench`)",
     "make screenshots": "rewrites docs/dashboard.png",
     "tests/test_client_live.py --live": "the live providers: a paid create and a key",
+    "make verify-live": "`sora-mock verify` against the live providers: paid keys and the network",
     ".venv/bin/pip install -e '.[openai]'": "installs into the venv from a checkout and a "
     "package index: the test venv has `openai` already",
     "GPTGE_API_KEY=sk-... .venv/bin/sora-mock verify": "the live provider "
