@@ -209,10 +209,17 @@ class Runner:
     # ---------------------------------------------------------------- one command
 
     def argv(self, command: Command, text: str) -> list[str]:
+        python = str(VENV / "bin" / "python")
+        if command.kind == "python" and re.search(r"^def test_\w+\(", text, re.MULTILINE):
+            # a test for the user's own suite (the fixtures section): run by pytest, which
+            # finds the fixtures the installed package registers
+            script = self.workdir / "test_readme_example.py"
+            script.write_text(text)
+            return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
         if command.kind == "python":
             script = self.workdir / "snippet.py"
             script.write_text(text)
-            return [str(VENV / "bin" / "python"), script.name]
+            return [python, script.name]
         return ["bash", "-c", text]
 
     def run(self, command: Command, env: dict[str, str] | None = None) -> Outcome:
