@@ -211,11 +211,13 @@ class Runner:
     def argv(self, command: Command, text: str) -> list[str]:
         python = str(VENV / "bin" / "python")
         if command.kind == "python" and re.search(r"^def test_\w+\(", text, re.MULTILINE):
-            # a test for the user's own suite (the fixtures section): run by pytest, which
-            # finds the fixtures the installed package registers
+            # a test for the user's own suite (the fixtures section), run by pytest with the
+            # package's plugin; the dev venv's other plugins are not loaded (their start-up
+            # costs seconds of CPU): PYTEST_DISABLE_PLUGIN_AUTOLOAD in `self.env`
             script = self.workdir / "test_readme_example.py"
             script.write_text(text)
-            return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
+            plugin = ["-p", "mockserver.testing", "-p", "no:cacheprovider"]
+            return [python, "-m", "pytest", "-q", *plugin, script.name]
         if command.kind == "python":
             script = self.workdir / "snippet.py"
             script.write_text(text)
@@ -313,6 +315,7 @@ def command_env(workdir: Path) -> dict[str, str]:
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env["GPTGE_API_KEY"] = "sk-docs-run"  # a user following the README has exported a key
     env.pop("PYTHONWARNINGS", None)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the README's pytest example runs pytest
     return env
 
 
