@@ -782,9 +782,11 @@ class ContractProxy:
         verdict = (
             f"ERROR {entry['error']}"
             if seen.error
-            else f"DRIFT ({len(seen.problems)})"
+            else f"DRIFT: {len(seen.problems)} "
+            + ("difference" if len(seen.problems) == 1 else "differences")
+            + " from the contract"
             if seen.problems
-            else "ok"
+            else "no drift"
         )
         shown = entry["status"] if entry["status"] is not None else "-"
         lines = [
