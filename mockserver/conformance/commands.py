@@ -100,18 +100,18 @@ def run_proxy(args: argparse.Namespace) -> int:
         max_body=int(args.max_body * 1024 * 1024),
     )
     proxy = ContractProxy(config, out=sys.stdout)
-    # SIGTERM (a supervisor, `kill`, a container stopping) stops it as Ctrl-C does: the
-    # cassette being written is finished and closed, and the exit status is 0
-    signal.signal(signal.SIGTERM, _interrupt)
     server = make_server(proxy, args.host, args.port)
     base = f"http://{args.host}:{server.server_port}"
-    print(f"sora-mock proxy ({args.mode}) on {base} -> {proxy.upstream}")
-    print(f"  point your client's base URL at {base}")
-    print(f"  drift: the X-Contract-Violations header, this console, {base}/__proxy/journal")
-    if args.record:
-        print(f"  recording one cassette per job into {args.record}")
-    sys.stdout.flush()
+    # SIGTERM (a supervisor, `kill`, a container stopping) stops it as Ctrl-C does, from the
+    # moment it is listening: the cassette being written is finished and closed, exit status 0
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        print(f"sora-mock proxy ({args.mode}) on {base} -> {proxy.upstream}")
+        print(f"  point your client's base URL at {base}")
+        print(f"  drift: the X-Contract-Violations header, this console, {base}/__proxy/journal")
+        if args.record:
+            print(f"  recording one cassette per job into {args.record}")
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
