@@ -267,7 +267,22 @@ def build(
                     + "\n".join(tail)
                 )
     subprocess.run([*runtime, "tag", name, f"{tag}:latest"], check=True, capture_output=True)
+    remove_older_builds(runtime, tag, name)
     return name
+
+
+def remove_older_builds(runtime: Sequence[str], tag: str, keep: str) -> None:
+    """Untag the earlier ``TAG:build-*`` images (about 300 MB of layers each): a clone whose
+    sources change often would otherwise fill the disk. Best effort."""
+    listed = subprocess.run(
+        [*runtime, "images", "--format", "{{.Repository}}:{{.Tag}}", tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for image in listed.stdout.split():
+        if image.startswith(f"{tag}:build-") and image != keep:
+            subprocess.run([*runtime, "rmi", image], capture_output=True, check=False)
 
 
 def default_runtime() -> str:
