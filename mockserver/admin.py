@@ -133,9 +133,12 @@ def health() -> Response:
     kind = "memory" if spec == "memory" else "sqlite" if spec.startswith("sqlite:") else "redis"
     try:
         svc.store.clock_get(0.0)
-    except Exception as exc:  # any store's failure (sqlite3, OSError, redis): all mean "down"
-        detail = f"{type(exc).__name__}: {exc}"[:200]
-        return admin_error(503, f"the {kind} store does not answer ({detail})")
+    except Exception as exc:  # any failure of the store's read means "down", classified or not
+        from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
+
+        reason = exc.reason if isinstance(exc, StoreUnavailable) else f"{type(exc).__name__}: {exc}"
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return admin_error(503, f"the {kind} store does not answer ({reason[:200]})", retry)
     return json_response(
         {
             "status": "ok",

@@ -38,7 +38,8 @@ def test_a_redis_store_that_went_away_is_503_in_the_admin_error_shape() -> None:
     assert down.status_code == 503
     error = down.get_json()["error"]
     assert error["type"] == "503"
-    assert error["message"].startswith("the redis store does not answer (ConnectionError")
+    assert error["message"] == "the redis store does not answer (Redis: ConnectionError)"
+    assert down.headers["Retry-After"] == "1"  # as every other 503 of a store outage
     assert "Traceback" not in down.get_data(as_text=True)
     assert list(app.extensions["sora_mock"].violations) == []  # the 503 is in the contract
 
