@@ -9,7 +9,8 @@ stops on SIGTERM with exit code 0.
 
 `make test` installs podman, runc and mmdebstrap (system-packages). The test is skipped, with
 the runtime's own words, only where podman is installed but cannot run a container at all.
-Cold (no base, no image): a few minutes; warm: the project's wheel and one container run.
+Measured here: cold (no base, no wheels, no image) 2.6 to 5 minutes, warm 4 to 9 s, after a
+source change 35 to 60 s (README.md, "Run it as a service")
 """
 
 from __future__ import annotations

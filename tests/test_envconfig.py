@@ -190,5 +190,6 @@ def test_a_served_process_configured_by_the_environment_stops_cleanly_on_sigterm
         out = process.stdout.read().decode(errors="replace") if process.stdout else ""
         if process.stdout:
             process.stdout.close()
-    assert took < 3.0, f"SIGTERM took {took:.1f} s"
+    # granian kills a worker that outlives SIGTERM after 3 s: above 5 s, something hangs
+    assert took < 5.0, f"SIGTERM took {took:.1f} s"
     assert "Traceback" not in out, out
