@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVE_ARGS ?=
 
-.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages mutate
+.PHONY: serve test lint typecheck unit bench verify-live clean install dev screenshots system-packages mutate image
 
 # Set-up steps say what they do in one line; pip's and apt's own output goes to .venv/setup.log
 # (shown, its last lines, only when a step fails). WHY: why a stamp's install runs now.
@@ -47,10 +47,21 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests and the quick bench use (the dashboard's browser, Redis, wrk):
-# installed in one go, only those missing (as root, or with sudo)
+# The container image (Containerfile), built with podman when present, else docker, from a
+# wheelhouse made here (tools/build_image.py; no package index inside the build); an image of
+# the same wheelhouse is reused. BASE=IMAGE builds on another base (default python:3.11-slim;
+# BASE=$(tools/debian-base) where no registry is reachable); IMAGE_ARGS: options for it.
+BASE ?=
+IMAGE_ARGS ?=
+image: $(VENV)/.installed
+	$(BIN)/python tools/build_image.py $(if $(BASE),--base $(BASE)) $(IMAGE_ARGS)
+
+# Debian packages the tests and the quick bench use (the dashboard's browser, Redis, wrk; podman,
+# runc and mmdebstrap for the container image's test): installed in one go, only those missing
+# (as root, or with sudo)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium redis-server:/usr/bin/redis-server wrk:/usr/bin/wrk
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium redis-server:/usr/bin/redis-server wrk:/usr/bin/wrk \
+  podman:/usr/bin/podman runc:/usr/sbin/runc mmdebstrap:/usr/bin/mmdebstrap
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do [ -x "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -126,13 +126,25 @@ def neutral(job: Job, svc: MockService) -> dict[str, Any]:
 
 @blueprint.get("/health")
 def health() -> Response:
+    """200 when the store answers (a container's health check, a load balancer's probe), else
+    503: a read of the store's clock, the cheapest read every store has."""
     svc = service()
+    spec = svc.config.store
+    kind = "memory" if spec == "memory" else "sqlite" if spec.startswith("sqlite:") else "redis"
+    try:
+        svc.store.clock_get(0.0)
+    except Exception as exc:  # any failure of the store's read means "down", classified or not
+        from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
+
+        reason = exc.reason if isinstance(exc, StoreUnavailable) else f"{type(exc).__name__}: {exc}"
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return admin_error(503, f"the {kind} store does not answer ({reason[:200]})", retry)
     return json_response(
         {
             "status": "ok",
             "clock": svc.clock.kind,
             "now": svc.clock.now(),
-            "store": svc.config.store.split(":")[0],
+            "store": kind,
             "strict": svc.config.strict,
         }
     )

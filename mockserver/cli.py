@@ -7,6 +7,7 @@ import argparse
 import gc
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,11 +32,14 @@ def _scenario_help() -> str:
     return "\n".join(lines)
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
+def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve",
         help="serve every provider API on one port",
-        description="Serve every provider API, the admin API and the dashboard on one port.",
+        description="Serve every provider API, the admin API and the dashboard on one port.\n\n"
+        "Every option can also be set by an environment variable: SORA_MOCK_ and the option's\n"
+        "name (SORA_MOCK_PORT=9000, SORA_MOCK_STRICT=1; SORA_MOCK_API_KEY=k1,k2 for a\n"
+        "repeatable option). A flag wins over the environment.",
         epilog=_scenario_help(),
         formatter_class=HelpFormatter,
     )
@@ -232,6 +236,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="requests one worker serves at once; more wait in line",
     )
     _console_options(p.add_argument_group("console"))
+    return p
 
 
 def _duration(text: str) -> float | None:
@@ -387,8 +392,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: list[str], command: str | None) -> int:
     parser = argparse.ArgumentParser(prog="sora-mock", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    _serve_parser(sub)
+    serve_parser = _serve_parser(sub)
     _sample_image_parser(sub)
+    from_env = None
+    if command == "serve":
+        from mockserver import envconfig
+
+        try:
+            from_env = envconfig.apply(serve_parser, os.environ)
+        except envconfig.EnvironmentValueError as exc:
+            print(f"sora-mock: {exc}", file=sys.stderr)
+            return 2
+        for name in envconfig.unknown(serve_parser, os.environ):
+            print(f"sora-mock: warning: {name} is not a serve option: ignored", file=sys.stderr)
     if command not in ("serve", "sample-image"):
         # the conformance commands import httpx and the checking stack (half a second):
         # `serve` does without them, so it starts that much sooner
@@ -399,6 +415,8 @@ def _main(argv: list[str], command: str | None) -> int:
         commands.add_proxy_parser(sub)
         commands.add_cassettes_parser(sub)
     args = parser.parse_args(argv)
+    if from_env is not None:
+        from_env.finish(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.command == "serve":
