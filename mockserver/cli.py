@@ -188,6 +188,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="send 429s without Retry-After (no provider documents the header)",
     )
     p.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="keep no Prometheus metrics (GET /metrics is then a 404)",
+    )
+    p.add_argument(
         "--retention",
         type=_duration,
         default=24 * 3600.0,
@@ -308,6 +314,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         bind_host=args.host,
         allowed_hosts=tuple(getattr(args, "allowed_hosts", ())),
         retry_after=args.retry_after,
+        metrics=getattr(args, "metrics", True),
         retired_models=tuple(args.retired_model),
         max_waiting_chats=args.max_waiting_chats,
         replay_dir=args.replay,

@@ -160,6 +160,10 @@ def serve(
     media_dir = Path(tempfile.mkdtemp(prefix="sora-mock-media-"))
     try:
         config = shared_config(config, options.workers, state_dir, media_dir)
+        if config.metrics:  # every worker's metrics in files of this run (mockserver.metrics)
+            from mockserver.metrics import prepare_multiprocess
+
+            prepare_multiprocess(state_dir / "metrics")
         # built here, once: start-up rules go into the store once, and forked workers inherit
         # the loaded modules and contracts
         app = create_app(config)
