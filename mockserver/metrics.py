@@ -10,15 +10,23 @@ registry. What is computed at scrape time (jobs by status) comes from the store,
 worker shares already.
 
 Label values are bounded: a provider prefix, a contract operation id, an HTTP status, a
-scenario name, a media variant; never a job id, a path or a key. The per-request cost is a
-dict look-up and three additions (``observe_request``), measured in ARCHITECTURE.md.
+scenario name, a media variant; never a job id, a path or a key. A request costs one append
+to a deque (``observe_request``); a thread per worker adds them to the metrics every
+``FLUSH_SECONDS`` while requests come (measured in ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
+import logging
+import math
 import os
+import threading
 import time
+import weakref
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +39,8 @@ from mockserver.faults import Scenario
 
 if TYPE_CHECKING:
     from mockserver.service import MockService
+
+log = logging.getLogger("mockserver")
 
 #: the environment variable prometheus-client's multiprocess mode reads
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -47,6 +57,9 @@ REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 RENDER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 #: the media variants a render label may name (anything else is "other")
 VARIANTS = frozenset({"video", "thumbnail", "spritesheet"})
+#: requests a worker has answered reach the metrics at most this late (a scrape's own
+#: worker's at once): a request then costs no write to the multiprocess files
+FLUSH_SECONDS = 0.05
 #: a label for "none" (a request bound to no provider or operation, with no scenario)
 NONE = ""
 #: scenario labels: the scenarios' own names; a replayed answer is "replay" (its cassette's
@@ -125,8 +138,16 @@ class Metrics:
             ("scenario", "source"),
             registry=r,
         )
-        #: children by label values: a dict look-up instead of ``labels()`` per request
-        self._request_children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        #: each series' values by label values: a dict look-up instead of ``labels()``
+        self._request_children: dict[tuple[str, str, int, str], _RequestSeries] = {}
+        #: requests noted but not yet added to the metrics (``FLUSH_SECONDS`` at most): a
+        #: deque, whose append needs no lock of ours
+        self._noted: deque[tuple[tuple[str, str, int, str], float]] = deque()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flusher_started = False
+        self._flusher_asleep = False
+        _live.add(self)
 
     # ------------------------------------------------------------------ hooks
 
@@ -140,19 +161,84 @@ class Metrics:
     ) -> None:
         """One request answered (``exchange.finish``: every request, Flask's and the lane's).
         ``provider`` and ``operation`` must be bound values (a prefix the mock serves and a
-        contract operation id, or None), never a path."""
+        contract operation id, or None), never a path.
+
+        Noted in memory, added to the metrics in batches (``flush``): a request costs one
+        append, not three writes to the multiprocess files (ARCHITECTURE.md)."""
         if scenario is not None and scenario not in _SCENARIOS:
             scenario = "replay" if scenario.startswith("replay") else "other"
-        key = (provider or NONE, operation or NONE, status, scenario or NONE)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(key[0], key[1], str(status), key[3]),
-                self.latency.labels(key[0], key[1]),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._noted.append(
+            ((provider or NONE, operation or NONE, status, scenario or NONE), seconds)
+        )
+        if not self._flusher_started or self._flusher_asleep:
+            self._wake_flusher()
+
+    def flush(self) -> None:
+        """Add the requests noted so far to the metrics (the flusher does it every
+        ``FLUSH_SECONDS`` while requests come; a scrape does it first in its own worker)."""
+        noted = self._noted
+        with self._flush_lock:  # batches are added one at a time
+            batch: dict[tuple[str, str, int, str], list[Any]] = {}
+            while True:
+                try:
+                    key, seconds = noted.popleft()
+                except IndexError:
+                    break
+                entry = batch.get(key)
+                if entry is None:
+                    entry = batch[key] = [0, 0.0, [0] * len(_REQUEST_BOUNDS)]
+                entry[0] += 1
+                entry[1] += seconds
+                entry[2][bisect_left(_REQUEST_BOUNDS, seconds)] += 1
+            for key, (count, total, buckets) in batch.items():
+                series = self._request_children.get(key)
+                if series is None:
+                    series = self._request_children[key] = _RequestSeries(
+                        self.requests.labels(key[0], key[1], str(key[2]), key[3]),
+                        self.latency.labels(key[0], key[1]),
+                    )
+                # what Counter.inc and Histogram.observe do, for a whole batch
+                series.count.inc(count)
+                series.sum.inc(total)
+                for bucket, n in zip(series.buckets, buckets, strict=True):
+                    if n:
+                        bucket.inc(n)
+
+    def _wake_flusher(self) -> None:
+        with self._flush_lock:
+            if not self._flusher_started:  # this process's own: threads do not survive a fork
+                self._flusher_started = True
+                threading.Thread(
+                    target=self._flush_now_and_then, name="metrics-flush", daemon=True
+                ).start()
+                atexit.register(self.flush)  # a worker that stops adds what it noted last
+        self._flusher_asleep = False
+        self._wake.set()
+
+    def _flush_now_and_then(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)  # gather a batch
+            if not self._noted:
+                # idle: sleep until a request wakes us (it sees the flag after its append;
+                # one that appended before the flag was set is seen by the check below)
+                self._flusher_asleep = True
+                if not self._noted:
+                    self._wake.wait()
+                self._wake.clear()
+                self._flusher_asleep = False
+                continue
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - metrics never stop the mock
+                log.exception("adding requests to the metrics failed")
+
+    def _forked(self) -> None:
+        """(in a forked child) The parent's flusher is not here, nor are its notes."""
+        self._noted = deque()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flusher_started = False
+        self._flusher_asleep = False
 
     def fault_injected(self, scenario: str, source: str) -> None:
         self.faults.labels(scenario, source).inc()
@@ -190,6 +276,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The text exposition of every metric, of every worker of this server run."""
+        self.flush()
         registry = CollectorRegistry(auto_describe=False)
         if self.directory is not None:
             forget_dead_workers(self.directory)
@@ -199,6 +286,36 @@ class Metrics:
         if self.service is not None:
             registry.register(JobsCollector(self.service))
         return generate_latest(registry)
+
+
+#: the request histogram's upper bounds, +Inf last (as prometheus-client keeps its buckets)
+_REQUEST_BOUNDS = (*REQUEST_BUCKETS, math.inf)
+
+
+class _RequestSeries:
+    """The value objects one request adds to: its count, its latency's sum and bucket."""
+
+    __slots__ = ("count", "sum", "buckets")
+
+    def __init__(self, counter: Any, histogram: Any) -> None:
+        self.count = counter._value
+        self.sum = histogram._sum
+        self.buckets = histogram._buckets
+        # prometheus-client's layout, relied on here: one value per bound, +Inf last
+        if list(histogram._upper_bounds) != list(_REQUEST_BOUNDS):
+            raise RuntimeError("prometheus-client's histogram layout changed")
+
+
+#: every Metrics of this process, told when it forks
+_live: weakref.WeakSet[Metrics] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for metrics in list(_live):
+        metrics._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def forget_dead_workers(directory: str) -> None:

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,27 @@ def test_dead_workers_lose_their_live_gauges_but_keep_their_counters(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"gauge_livesum_{alive}.db", f"counter_{dead}.db", f"histogram_{dead}.db"]
     )
+
+
+def test_noted_requests_reach_the_metrics_without_a_scrape() -> None:
+    """A worker's requests reach the shared files by its flusher: a scrape answered by another
+    worker sees them (FLUSH_SECONDS late at most)."""
+    metrics = Metrics()
+    labels = {"provider": "gptge", "operation": "getVideo", "status": "200", "scenario": ""}
+    for _ in range(3):
+        metrics.observe_request("gptge", "getVideo", 200, None, 0.003)
+    deadline = time.monotonic() + 10
+    while metrics.registry.get_sample_value("sora_mock_requests_total", labels) != 3:
+        assert time.monotonic() < deadline, "the flusher never added the requests"
+        time.sleep(0.005)  # a bounded wait for a condition
+    bucket = {"provider": "gptge", "operation": "getVideo", "le": "0.005"}
+    assert (
+        metrics.registry.get_sample_value("sora_mock_request_duration_seconds_bucket", bucket) == 3
+    )
+    bucket["le"] = "0.0025"
+    assert (
+        metrics.registry.get_sample_value("sora_mock_request_duration_seconds_bucket", bucket) == 0
+    )
+    assert metrics.registry.get_sample_value(
+        "sora_mock_request_duration_seconds_sum", {"provider": "gptge", "operation": "getVideo"}
+    ) == pytest.approx(0.009)

@@ -7,6 +7,7 @@ all of them. The exposition is read with prometheus-client's own parser.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -64,6 +65,15 @@ def requests(
     )
 
 
+def answered(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> float:
+    """Every gptproto request counted."""
+    return sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "sora_mock_requests_total" and ("provider", "gptproto") in labels
+    )
+
+
 def test_every_worker_s_requests_are_counted_in_every_scrape(server: Served) -> None:
     before = scrape(server)
     ids = []
@@ -83,6 +93,12 @@ def test_every_worker_s_requests_are_counted_in_every_scrape(server: Served) -> 
     workers = {e["worker"] for e in journal if e["job_id"] in ids}
     assert len(workers) == 2, "the kernel sent every connection to one worker"
 
+    # a worker adds its requests to the shared files within FLUSH_SECONDS (its own at once
+    # when it answers the scrape): wait for the last ones, bounded
+    deadline = time.monotonic() + 10
+    while answered(scrape(server)) - answered(before) < 21:
+        assert time.monotonic() < deadline, "the workers' requests never all reached /metrics"
+        time.sleep(0.01)  # a bounded wait for a condition, not for a duration
     # several scrapes on fresh connections: whichever worker answers, the same numbers
     for _ in range(4):
         after = scrape(server)
