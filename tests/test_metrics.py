@@ -181,7 +181,7 @@ def test_jobs_by_status_are_read_from_the_store_at_scrape_time(
     assert value(samples, "sora_mock_jobs", status="queued") == 1
     assert value(samples, "sora_mock_jobs", status="completed") == 1
     assert value(samples, "sora_mock_jobs", status="failed") == 1
-    assert value(samples, "sora_mock_jobs_stored") == 3
+    assert value(samples, "sora_mock_jobs_scan_truncated") == 0
 
 
 def test_jobs_by_status_read_only_the_newest_jobs_up_to_the_bound(
@@ -205,7 +205,10 @@ def test_jobs_by_status_read_only_the_newest_jobs_up_to_the_bound(
     counts = {s.labels["status"]: s.value for s in families["sora_mock_jobs"].samples}
     assert counts == {"queued": 3, "in_progress": 0, "completed": 0, "failed": 0}
     assert sum(seen) == 3
-    assert families["sora_mock_jobs_stored"].samples[0].value == 4
+    assert families["sora_mock_jobs_scan_truncated"].samples[0].value == 1
+    whole = {f.name: f for f in JobsCollector(service, limit=4).collect()}
+    assert whole["sora_mock_jobs_scan_truncated"].samples[0].value == 0
+    assert {s.labels["status"]: s.value for s in whole["sora_mock_jobs"].samples}["failed"] == 1
 
 
 def test_a_render_is_counted_and_timed_once_and_a_failed_one_as_an_error() -> None:
