@@ -78,6 +78,15 @@ def prepare_multiprocess(directory: str | os.PathLike[str]) -> None:
     os.environ[MULTIPROC_ENV] = path
 
 
+def end_multiprocess(previous: str | None) -> None:
+    """A server run in this process ended: its directory is gone (``previous``: the value
+    ``$PROMETHEUS_MULTIPROC_DIR`` had before it)."""
+    if previous is None:
+        os.environ.pop(MULTIPROC_ENV, None)
+    else:
+        os.environ[MULTIPROC_ENV] = previous
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
@@ -88,10 +97,14 @@ class Metrics:
     def __init__(self, service: MockService | None = None) -> None:
         self.service = service
         self.directory = multiprocess_dir()
-        if self.directory is not None and not getattr(values.ValueClass, "_multiprocess", False):
-            # prometheus-client picks its value class when first imported: here the directory
-            # was set after that (serving.serve sets it once the modules are loaded)
+        # prometheus-client picks its value class when first imported; the directory is set
+        # after that (serving.serve sets it once the modules are loaded) and unset when a
+        # server run in this process ends (tests): each app's metrics follow the directory
+        multiprocess = getattr(values.ValueClass, "_multiprocess", False)
+        if self.directory is not None and not multiprocess:
             values.ValueClass = values.MultiProcessValue()
+        elif self.directory is None and multiprocess:
+            values.ValueClass = values.MutexValue
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(

@@ -158,6 +158,7 @@ def serve(
     shm = Path("/dev/shm")
     state_dir = Path(tempfile.mkdtemp(prefix="sora-mock-", dir=shm if shm.is_dir() else None))
     media_dir = Path(tempfile.mkdtemp(prefix="sora-mock-media-"))
+    metrics_env = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     try:
         config = shared_config(config, options.workers, state_dir, media_dir)
         if config.metrics:  # every worker's metrics in files of this run (mockserver.metrics)
@@ -191,6 +192,10 @@ def serve(
         else:  # spawned workers build their own app from the environment
             server.serve()
     finally:
+        if config.metrics:
+            from mockserver.metrics import end_multiprocess
+
+            end_multiprocess(metrics_env)
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(media_dir, ignore_errors=True)
     return 0

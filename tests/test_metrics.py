@@ -366,3 +366,25 @@ def test_noted_requests_reach_the_metrics_without_a_scrape() -> None:
     assert metrics.registry.get_sample_value(
         "sora_mock_request_duration_seconds_sum", {"provider": "gptge", "operation": "getVideo"}
     ) == pytest.approx(0.009)
+
+
+def test_a_server_run_in_this_process_leaves_no_multiprocess_mode_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``serve`` points prometheus-client at a directory of its run and removes the directory
+    at exit: an app built afterwards in the same process must not write there."""
+    import granian.server
+
+    seen: dict[str, Any] = {}
+
+    def forking(self: Any, *args: Any, **kwargs: Any) -> None:  # where granian would fork
+        seen["directory"] = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setattr(granian.server.Server, "serve", forking)
+    assert cli.main(["serve", "--port", "0", "--workers", "1", "--store", "memory"]) == 0
+    assert seen["directory"] is not None and seen["directory"].endswith("metrics")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    client = create_app(test_config()).test_client()
+    assert client.get("/__mock/clock").status_code == 200
+    assert requests(scrape(client), provider="", operation="", status="200", scenario="") == 1
