@@ -60,6 +60,8 @@ VARIANTS = frozenset({"video", "thumbnail", "spritesheet"})
 #: requests a worker has answered reach the metrics at most this late (a scrape's own
 #: worker's at once): a request then costs no write to the multiprocess files
 FLUSH_SECONDS = 0.05
+#: how often a sleeping flusher checks that its app still exists
+IDLE_CHECK_SECONDS = 1.0
 #: a label for "none" (a request bound to no provider or operation, with no scenario)
 NONE = ""
 #: scenario labels: the scenarios' own names; a replayed answer is "replay" (its cassette's
@@ -222,28 +224,13 @@ class Metrics:
             if not self._flusher_started:  # this process's own: threads do not survive a fork
                 self._flusher_started = True
                 threading.Thread(
-                    target=self._flush_now_and_then, name="metrics-flush", daemon=True
+                    target=_flush_now_and_then,
+                    args=(weakref.ref(self),),
+                    name="metrics-flush",
+                    daemon=True,
                 ).start()
-                atexit.register(self.flush)  # a worker that stops adds what it noted last
         self._flusher_asleep = False
         self._wake.set()
-
-    def _flush_now_and_then(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)  # gather a batch
-            if not self._noted:
-                # idle: sleep until a request wakes us (it sees the flag after its append;
-                # one that appended before the flag was set is seen by the check below)
-                self._flusher_asleep = True
-                if not self._noted:
-                    self._wake.wait()
-                self._wake.clear()
-                self._flusher_asleep = False
-                continue
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - metrics never stop the mock
-                log.exception("adding requests to the metrics failed")
 
     def _forked(self) -> None:
         """(in a forked child) The parent's flusher is not here, nor are its notes."""
@@ -329,6 +316,45 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+def _flush_now_and_then(ref: weakref.ref[Metrics]) -> None:
+    """A process's flusher: adds the requests noted every ``FLUSH_SECONDS`` while they come,
+    sleeps while none do, and ends with its app (it holds it only weakly: an app built per
+    test must not live on in its flusher)."""
+    while True:
+        time.sleep(FLUSH_SECONDS)  # gather a batch
+        metrics = ref()
+        if metrics is None:
+            return
+        metrics._wake.clear()  # awake: only a sleeping flusher is woken
+        if metrics._noted:
+            try:
+                metrics.flush()
+            except Exception:  # noqa: BLE001 - metrics never stop the mock
+                log.exception("adding requests to the metrics failed")
+            del metrics
+            continue
+        # idle: sleep until a request wakes us (it sees the flag after its append; one that
+        # appended before the flag was set is seen by the check below)
+        metrics._flusher_asleep = True
+        if metrics._noted:
+            metrics._flusher_asleep = False
+            del metrics
+            continue
+        wake = metrics._wake
+        del metrics
+        while not wake.wait(IDLE_CHECK_SECONDS):
+            if ref() is None:
+                return
+        wake.clear()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A worker that stops adds what it noted last."""
+    for metrics in list(_live):
+        metrics.flush()
 
 
 def forget_dead_workers(directory: str) -> None:

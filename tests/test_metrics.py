@@ -388,3 +388,29 @@ def test_a_server_run_in_this_process_leaves_no_multiprocess_mode_behind(
     client = create_app(test_config()).test_client()
     assert client.get("/__mock/clock").status_code == 200
     assert requests(scrape(client), provider="", operation="", status="200", scenario="") == 1
+
+
+def test_an_app_s_flusher_does_not_keep_it_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build an app each: its flusher thread holds it weakly and ends with it."""
+    import gc
+    import weakref
+
+    from mockserver import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "IDLE_CHECK_SECONDS", 0.01)
+    before = set(threading.enumerate())
+    app = create_app(test_config())
+    assert app.test_client().get("/__mock/clock").status_code == 200
+    (flusher,) = [t for t in set(threading.enumerate()) - before if t.name == "metrics-flush"]
+    gone = weakref.ref(service_of(app))
+    metrics = service_of(app).metrics
+    assert metrics is not None
+    deadline = time.monotonic() + 10
+    while not metrics._flusher_asleep:  # idle: waiting for the next request
+        assert time.monotonic() < deadline
+        time.sleep(0.005)  # a bounded wait for a condition
+    del app, metrics
+    gc.collect()
+    assert gone() is None, "something still holds the app's service"
+    flusher.join(10)
+    assert not flusher.is_alive()
