@@ -414,3 +414,19 @@ def test_an_app_s_flusher_does_not_keep_it_alive(monkeypatch: pytest.MonkeyPatch
     assert gone() is None, "something still holds the app's service"
     flusher.join(10)
     assert not flusher.is_alive()
+
+
+def test_a_replayed_answer_s_scenario_label_is_replay_not_its_cassette() -> None:
+    """``serve --replay`` notes ``replay <cassette>`` as the scenario: one label for all of
+    them (there may be thousands of cassettes), and any other text is ``other``."""
+    metrics = Metrics()
+    metrics.observe_request("gptge", "getVideo", 200, "replay video_abc123 (mismatch)", 0.001)
+    metrics.observe_request("gptge", "getVideo", 200, "unheard-of", 0.001)
+    metrics.observe_request("gptge", "getVideo", 429, "rate_limited", 0.001)
+    samples = parse(metrics.exposition().decode())
+    found = {
+        dict(labels)["scenario"]
+        for (name, labels), _ in samples.items()
+        if name == "sora_mock_requests_total"
+    }
+    assert found == {"replay", "other", "rate_limited"}
