@@ -46,6 +46,10 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         bind(app, dialect)
     app.register_blueprint(admin.blueprint)
     app.add_url_rule("/", "index", _index, provide_automatic_options=False)
+    if service.metrics is not None:  # --no-metrics: /metrics is an unknown path (404)
+        app.add_url_rule(
+            "/metrics", "metrics", _metrics, methods=["GET"], provide_automatic_options=False
+        )
     dashboard.init_app(app)
     if config.log_format is not None:
         app.extensions["sora_mock_console"] = RequestLog(
@@ -178,6 +182,17 @@ def _http_error(exc: HTTPException) -> Response:
     for header in ("Allow", "Content-Range", "Retry-After"):
         if header in original.headers:
             response.headers[header] = original.headers[header]
+    return response
+
+
+def _metrics() -> Response:
+    """Prometheus' text exposition of the whole server (every worker): mockserver.metrics."""
+    from mockserver.metrics import CONTENT_TYPE
+
+    metrics = service_of_current().metrics
+    assert metrics is not None  # the route exists only with metrics on
+    response = Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

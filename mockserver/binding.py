@@ -59,6 +59,12 @@ def _select_scenario(dialect: Dialect, req: Request, key_fp: str) -> Selected | 
     return service.draw_fault()
 
 
+def _injected(service: MockService, selected: Selected) -> None:
+    """A scenario shapes this answer (counted for ``/metrics``)."""
+    if service.metrics is not None:
+        service.metrics.fault_injected(selected.scenario.value, selected.source)
+
+
 def _problem_param(exc: ContractViolation) -> tuple[str, str | None]:
     first = exc.problems[0]
     message = "; ".join(str(p) for p in exc.problems[:3])
@@ -109,6 +115,8 @@ class Pipeline:
         notes.scenario = selected.scenario.value if selected else None
         if selected is not None:
             spec = SCENARIOS[selected.scenario]
+            if not spec.create_only:  # a read or a create: it applies now
+                _injected(service, selected)
             if selected.scenario is Scenario.SLOW:
                 service.sleep(service.config.slow_seconds)
             elif spec.status is not None and not spec.create_only:
@@ -156,13 +164,15 @@ class Pipeline:
         if selected is not None and SCENARIOS[selected.scenario].create_only:
             if not self.is_create:
                 selected = None  # a create-time scenario means nothing to a read
-            elif selected.scenario is Scenario.CONTENT_POLICY:
-                return error_response(
-                    dialect,
-                    400,
-                    SCENARIOS[Scenario.CONTENT_POLICY].message,
-                    code=dialect.scenario_code("content_policy"),
-                )
+            else:
+                _injected(service, selected)
+                if selected.scenario is Scenario.CONTENT_POLICY:
+                    return error_response(
+                        dialect,
+                        400,
+                        SCENARIOS[Scenario.CONTENT_POLICY].message,
+                        code=dialect.scenario_code("content_policy"),
+                    )
 
         ctx = Context(
             request=req,

@@ -212,6 +212,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_false",
         help="send 429s without Retry-After (no provider documents the header)",
     )
+    behaviour.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="keep no Prometheus metrics (GET /metrics is then a 404)",
+    )
     time_.add_argument(
         "--retention",
         type=_duration,
@@ -336,6 +342,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         bind_host=args.host,
         allowed_hosts=tuple(getattr(args, "allowed_hosts", ())),
         retry_after=args.retry_after,
+        metrics=getattr(args, "metrics", True),
         retired_models=tuple(args.retired_model),
         max_waiting_chats=args.max_waiting_chats,
         replay_dir=args.replay,

@@ -81,6 +81,9 @@ class MockConfig:
     #: send `Retry-After` on 429s (no provider document mentions it: a client must cope
     #: with both; `--no-retry-after` shows the other behaviour)
     retry_after: bool = True
+    #: count requests, renders, faults for ``GET /metrics`` (Prometheus; `--no-metrics`: off,
+    #: and /metrics is a 404)
+    metrics: bool = True
     #: models every create answers with the provider's own "model not found"
     #: (`--retired-model NAME`, repeatable; the `model_unavailable` scenario does it per key)
     retired_models: tuple[str, ...] = ()

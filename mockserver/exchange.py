@@ -178,13 +178,17 @@ def finish(
         headers.pop("Retry-After", None)
     prefix = path.strip("/").split("/", 1)[0]
     status = response.status_code
-    latency_ms = round((time.perf_counter() - exchange.started) * 1000, 3)
+    seconds = time.perf_counter() - exchange.started
+    latency_ms = round(seconds * 1000, 3)
     error = exchange.error if status >= 400 else None
     job_id = exchange.job_id
     if job_id is None and exchange.operation is not None and path_values:
         value = next(iter(path_values.values()))
         job_id = value if isinstance(value, str) else None
     provider = prefix if prefix in PREFIX_ERRORS else None
+    metrics = service.metrics
+    if metrics is not None:  # bounded labels only: a prefix the mock serves, an operation id
+        metrics.observe_request(provider, exchange.operation, status, exchange.scenario, seconds)
     # a key sent where it does not belong (in the path, as a job id or a scenario name, and so
     # in an error message) is masked before anything is written
     mask = masking(exchange.secrets + service.config.api_keys)

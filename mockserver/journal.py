@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger("mockserver")
@@ -38,6 +39,8 @@ class JournalWriter:
         self.max_batch = max_batch
         self.max_age = max_age
         self._failing = False  # the last write failed (logged once, until one succeeds)
+        #: called at each write the store refuses (mockserver.metrics counts them)
+        self.on_error: Callable[[], object] | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # batches reach the store in the order taken
         self._wake = threading.Condition(self._lock)
@@ -97,6 +100,8 @@ class JournalWriter:
         try:
             self._sink.journal_add(*batch)
         except Exception as exc:  # noqa: BLE001 - the answer goes out; the journal catches up
+            if self.on_error is not None:
+                self.on_error()
             with self._lock:
                 self._pending[:0] = batch
                 del self._pending[:-MAX_WAITING]

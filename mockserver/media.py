@@ -1108,6 +1108,7 @@ class MediaCache:
         *,
         max_bytes: int = DEFAULT_CACHE_BYTES,
         shared: RedisMediaStore | None = None,
+        timed_render: Callable[[Hashable, Callable[[], bytes]], Callable[[], bytes]] | None = None,
     ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
@@ -1116,6 +1117,8 @@ class MediaCache:
             self._directory.mkdir(parents=True, exist_ok=True)
         self._max_bytes = max_bytes
         self._shared = shared
+        #: wraps each render that runs (mockserver.metrics: counted and timed)
+        self._timed_render = timed_render
         self._lock = threading.Lock()
         self._memory: OrderedDict[Hashable, bytes] = OrderedDict()
         self._memory_bytes = 0
@@ -1259,6 +1262,8 @@ class MediaCache:
             data = self._read_disk(key)
             from_disk = data is not None
             if data is None:
+                if self._timed_render is not None:
+                    render = self._timed_render(key, render)
                 shared = self._shared
                 data = render() if shared is None else shared.get_or_render(self._name(key), render)
                 if not isinstance(data, bytes):

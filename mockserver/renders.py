@@ -21,8 +21,15 @@ log = logging.getLogger("mockserver")
 
 
 class RenderQueue:
-    def __init__(self, cache: MediaCache, threads: int = 1) -> None:
+    def __init__(
+        self,
+        cache: MediaCache,
+        threads: int = 1,
+        depth: Callable[[int], None] | None = None,
+    ) -> None:
         self._cache = cache
+        #: told the renders queued or under way at each change (mockserver.metrics' gauge)
+        self._depth = depth
         self._threads = max(1, threads)
         self._heap: list[tuple[float, int, Hashable, Callable[[], bytes]]] = []
         self._queued: set[Hashable] = set()
@@ -52,6 +59,7 @@ class RenderQueue:
                 return
             self._queued.add(key)
             heapq.heappush(self._heap, (due, next(self._order), key, render))
+            self._changed()
             self._start()
             self._ready.notify_all()
 
@@ -74,6 +82,7 @@ class RenderQueue:
                 _, _, key, render = heapq.heappop(self._heap)
                 self._queued.discard(key)
                 self._running += 1
+                self._changed()
             try:
                 self._cache.get(key, render)
             except StoreUnavailable as exc:  # said once on the console already; no traceback
@@ -85,4 +94,10 @@ class RenderQueue:
             finally:
                 with self._ready:
                     self._running -= 1
+                    self._changed()
                     self._ready.notify_all()
+
+    def _changed(self) -> None:
+        """(lock held) The depth changed."""
+        if self._depth is not None:
+            self._depth(len(self._heap) + self._running)

@@ -6,6 +6,7 @@ the rate limit and the storage live here once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -33,6 +34,7 @@ from mockserver.lifecycle import (
     state_at,
 )
 from mockserver.media import RenderCrashed
+from mockserver.metrics import Metrics
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
 
@@ -99,6 +101,8 @@ class MockService:
     limiter: RateLimiter | None
     #: videos rendered in the background from the moment a job is accepted
     renders: RenderQueue
+    #: what ``GET /metrics`` exposes (None: ``--no-metrics``)
+    metrics: Metrics | None = None
     #: the latest unexpected exceptions raised by handlers (bounded): a test fixture re-raises
     #: them (never swallowed); ``error_count`` counts them all
     errors: deque[BaseException] = field(default_factory=lambda: deque(maxlen=20))
@@ -119,6 +123,9 @@ class MockService:
 
     def __post_init__(self) -> None:
         self.journal_writer = JournalWriter(self.store)
+        if self.metrics is not None:
+            self.metrics.service = self
+            self.journal_writer.on_error = functools.partial(self.metrics.store_error, "journal")
 
     @classmethod
     def from_config(cls, config: MockConfig) -> MockService:
@@ -142,9 +149,11 @@ class MockService:
             name, _, key = item.partition("@")
             parse(name, "rule")  # UnknownScenario (a ValueError) names the known ones
             store.add_rule(name, key_fingerprint(key) if key else None, None, None)
+        metrics = Metrics() if config.metrics else None
         cache = media.MediaCache(
             directory=config.media_dir or _default_media_dir(config),
             shared=_shared_media(config, store),
+            timed_render=metrics.timed_render if metrics else None,
         )
         return cls(
             config=config,
@@ -153,8 +162,11 @@ class MockService:
             media=cache,
             faults=RandomFaults(config.fault_rate, config.fault_seed, store),
             limiter=limiter,
-            renders=RenderQueue(cache, config.render_threads),
+            renders=RenderQueue(
+                cache, config.render_threads, metrics.render_queue_depth if metrics else None
+            ),
             errors=deque(maxlen=config.error_history),
+            metrics=metrics,
         )
 
     # ------------------------------------------------------------------ jobs
@@ -418,6 +430,8 @@ class MockService:
         """Count an unexpected error; log its traceback the first time its kind is seen, then
         one line with the count (a flood of one bug neither fills the log nor the memory)."""
         kind = _error_kind(exc)
+        if self.metrics is not None:
+            self.metrics.unexpected_error(exc)
         with self._lock:
             self.error_count += 1
             self.errors.append(exc)

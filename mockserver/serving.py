@@ -165,8 +165,13 @@ def serve(
     shm = Path("/dev/shm")
     state_dir = Path(tempfile.mkdtemp(prefix="sora-mock-", dir=shm if shm.is_dir() else None))
     media_dir = Path(tempfile.mkdtemp(prefix="sora-mock-media-"))
+    metrics_env = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     try:
         config = shared_config(config, options.workers, state_dir, media_dir)
+        if config.metrics:  # every worker's metrics in files of this run (mockserver.metrics)
+            from mockserver.metrics import prepare_multiprocess
+
+            prepare_multiprocess(state_dir / "metrics")
         # built here, once: start-up rules go into the store once, and forked workers inherit
         # the loaded modules and contracts
         app = create_app(config)
@@ -197,6 +202,10 @@ def serve(
         else:  # spawned workers build their own app from the environment
             server.serve()
     finally:
+        if config.metrics:
+            from mockserver.metrics import end_multiprocess
+
+            end_multiprocess(metrics_env)
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(media_dir, ignore_errors=True)
     return 0
