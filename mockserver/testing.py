@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from mockserver.config import MockConfig
+    from mockserver.requests_log import RequestRecord
     from mockserver.service import MockService
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
@@ -200,7 +201,27 @@ class SoraMock:
 
     @property
     def journal(self) -> list[dict[str, Any]]:
-        return self.service.journal()
+        """The journal's entries, oldest first (what each request carried: :meth:`requests`)."""
+        return [_without_request(e) for e in self.service.journal()]
+
+    def requests(self, **criteria: Any) -> list[RequestRecord]:
+        """The provider requests the mock answered, oldest first, as data (provider,
+        operation, method, path, query, headers without credentials, body fields, the
+        image's size and hash, scenario, status), those meeting ``criteria`` if any are given:
+        ``operation="createVideo"``, ``provider="gptge"``, ``status=200``, or a body field
+        (``model="sora-2"``); a callable value is a predicate (``seconds=lambda s: s > 4``)."""
+        from mockserver.requests_log import records_of, select
+
+        return select(records_of(self.service.journal()), **criteria)
+
+    def assert_requested(self, times: int | None = None, **criteria: Any) -> list[RequestRecord]:
+        """Assert the mock received ``times`` requests meeting ``criteria`` (default: at least
+        one), as :meth:`requests` filters them; returns them. On failure the message lists
+        what did arrive, nearest first, with what each request missed."""
+        __tracebackhide__ = True
+        from mockserver.requests_log import assert_requested, records_of
+
+        return assert_requested(records_of(self.service.journal()), times, **criteria)
 
     def jobs(self) -> list[Any]:
         jobs, _ = self.service.store.jobs(order="asc")
@@ -218,6 +239,12 @@ class SoraMock:
             raise MockError(f"the mock raised {errors[0]!r}") from errors[0]
         if violations:
             raise MockError("responses broke their contract:\n" + "\n".join(violations))
+
+
+def _without_request(entry: dict[str, Any]) -> dict[str, Any]:
+    if "request" not in entry:
+        return entry
+    return {k: v for k, v in entry.items() if k != "request"}
 
 
 def _in_standard_library(filename: str) -> bool:
