@@ -38,6 +38,7 @@ _TRANSPORT_HEADERS = frozenset({"content-length", "host", "connection", "accept-
 #: a text that cannot hold a secret the redaction would mask (so it is kept as is): every
 #: pattern of mockserver.conformance.redaction needs one of these words or characters
 _MAYBE_SECRET = re.compile(r"(?i)sk-|bearer|basic|eyj|@|key|token|secret|passw|authoriz|sign")
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _DATA_URL = re.compile(r"data:([\w.+/-]*)(?:;[\w=.-]+)*;base64,", re.ASCII)
 
 
@@ -195,7 +196,11 @@ def _listed(value: Any) -> list[Any]:
 def _body(req: Any, mask: _Masker) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     images: list[dict[str, Any]] = []
     parsed = req.__dict__
-    if "form" in parsed or "files" in parsed:  # the mock parsed a form: its fields and files
+    data = getattr(req, "_cached_data", None)
+    form = "form" in parsed or "files" in parsed
+    if not form and data and req.mimetype in _FORMS:
+        form = True  # read whole already (a replayed create): parsed from those bytes
+    if form:  # the mock parsed a form (or holds its bytes): its fields and files
         fields: dict[str, Any] = {}
         for name, value in list(req.form.items(multi=True))[: MAX_QUERY * 4]:
             kept = _bounded(value, mask, images, name, 1)
@@ -212,7 +217,6 @@ def _body(req: Any, mask: _Masker) -> tuple[dict[str, Any] | None, list[dict[str
             images.append(image)
             fields[name] = {"file": {k: image[k] for k in ("size", "sha256", "content_type")}}
         return fields, images
-    data = getattr(req, "_cached_data", None)
     if not data or not req.is_json:
         return None, images
     import json
@@ -279,9 +283,10 @@ class RequestRecord:
 
     def line(self) -> str:
         text = f"{self.method} {self.path} -> {self.status}"
-        if self.operation:
-            text += f" ({self.provider} {self.operation})"
-        return text
+        said = [f"{self.provider} {self.operation}"] if self.operation else []
+        if self.scenario:  # a fault scenario, or the cassette a replayed answer came from
+            said.append(self.scenario)
+        return f"{text} ({', '.join(said)})" if said else text
 
 
 #: the criteria a filter takes besides body fields
