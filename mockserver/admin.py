@@ -191,10 +191,10 @@ def journal() -> Response:
     else:
         # a job's entries: the journal is bounded (journal_size), so this reads little
         entries = [e for e in svc.journal() if e.get("job_id") == job_id][-limit:]
-    # what each request carried is GET /__mock/requests's (the journal stays light)
-    for entry in entries:
-        entry.pop("request", None)
-    return json_response({"data": entries})
+    # what each request carried is GET /__mock/requests's (the journal stays light); the
+    # entries may be the store's own (MemoryStore): copied, never changed
+    data = [{k: v for k, v in e.items() if k != "request"} for e in entries]
+    return json_response({"data": data})
 
 
 @blueprint.get("/requests")

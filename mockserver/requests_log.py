@@ -255,6 +255,8 @@ class RequestRecord:
     key: str | None = None
     time: float | None = None
     fields_truncated: bool = False
+    #: who says it sent it (``X-Mock-Client``): ``dashboard`` for the dashboard's own reads
+    client: str | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> RequestRecord:
@@ -276,6 +278,7 @@ class RequestRecord:
             key=entry.get("key"),
             time=entry.get("time"),
             fields_truncated=bool(captured.get("fields_truncated")),
+            client=entry.get("client"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -290,7 +293,7 @@ class RequestRecord:
 
 
 #: the criteria a filter takes besides body fields
-ATTRIBUTES = ("operation", "provider", "method", "path", "status", "scenario", "job_id")
+ATTRIBUTES = ("operation", "provider", "method", "path", "status", "scenario", "job_id", "client")
 
 
 def _wanted(expected: Any, actual: Any) -> bool:
@@ -319,8 +322,8 @@ def _criteria(record: RequestRecord, criteria: Mapping[str, Any]) -> list[tuple[
 
 def select(records: Iterable[RequestRecord], **criteria: Any) -> list[RequestRecord]:
     """The records that meet every criterion: an attribute (``operation``, ``provider``,
-    ``method``, ``path``, ``status``, ``scenario``, ``job_id``) or a body field, each equal to
-    the value given or, for a callable, one it returns true for."""
+    ``method``, ``path``, ``status``, ``scenario``, ``job_id``, ``client``) or a body field,
+    each equal to the value given or, for a callable, one it returns true for."""
     return [r for r in records if not _criteria(r, criteria)]
 
 

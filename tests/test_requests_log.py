@@ -150,3 +150,46 @@ def test_the_admin_api_filters_requests(sora_mock: SoraMock) -> None:
     # the journal stays as it was: no request data in it
     assert all("request" not in e for e in admin.get("/__mock/journal").json["data"])  # type: ignore[index]
     assert all("request" not in e for e in sora_mock.journal)
+    # and reading it takes nothing from the requests (a memory store's entries are its own)
+    again = admin.get("/__mock/requests?operation=createVideo").json["data"]  # type: ignore[index]
+    assert [r["fields"]["model"] for r in again] == ["sora-2"]
+    assert sora_mock.requests(operation="createVideo")[0].image is not None
+
+
+def test_sora_respx_gives_what_the_app_sent_to_the_real_host(sora_respx: object) -> None:
+    import httpx
+
+    with httpx.Client(
+        base_url="https://api.gpt.ge", headers={"Authorization": f"Bearer {KEY}"}
+    ) as client:
+        create(client, png(), model="sora-2-pro")
+    router = sora_respx
+    router.assert_requested(operation="createVideo", model="sora-2-pro", times=1)  # type: ignore[attr-defined]
+    (record,) = router.requests(provider="gptge")  # type: ignore[attr-defined]
+    assert record.path == "/gptge/v1/videos" and "authorization" not in record.headers
+
+
+def test_every_worker_of_a_served_mock_answers_for_all_requests() -> None:
+    """Two workers (a SQLite store): each create is noted by the worker that took it, and
+    either worker gives them all (the requests live with the journal, in the store)."""
+    import httpx
+    from served import served
+
+    with served("--clock", "virtual", workers=2) as server:
+        for n in range(12):  # a new connection each: they spread over the workers
+            with httpx.Client(
+                base_url=server.url + "/gptge", headers={"Authorization": f"Bearer {KEY}"}
+            ) as client:
+                # an image of the wrong size: a 400 that still carries its fields (no render)
+                answer = create(client, png(64 * 12, 64 * 20), prompt=f"fox {n}")
+                assert answer.status_code == 400  # type: ignore[attr-defined]
+        answers = []
+        for _ in range(4):
+            with httpx.Client(base_url=server.url) as admin:
+                answers.append(admin.get("/__mock/requests", params={"limit": 100}).json())
+                journal = admin.get("/__mock/journal", params={"limit": 100}).json()["data"]
+    assert len({entry["worker"] for entry in journal}) == 2
+    for answer in answers:
+        prompts = [r["fields"]["prompt"] for r in answer["data"]]
+        assert prompts == [f"fox {n}" for n in range(12)]
+    assert KEY not in json.dumps(answers)
