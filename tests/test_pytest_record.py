@@ -135,3 +135,22 @@ def test_cassette_directories_are_named_from_the_node_id_and_never_shared() -> N
     long_b = rec.cassette_dir_name("t.py::test_" + "a" * 300 + "[2]")
     assert len(long_a) <= rec.MAX_NAME and long_a != long_b
     assert rec.cassette_dir_name("t.py::test_x") != rec.cassette_dir_name("u.py::test_x")
+
+
+class _Options:
+    def __init__(self, **values: str | None) -> None:
+        self.values = values
+
+    def getoption(self, name: str, default: object = None) -> object:
+        return self.values.get(name, default)
+
+
+def test_the_command_line_mode_overrides_only_tests_that_keep_their_own_cassettes() -> None:
+    once = pytest.mark.sora_replay(record="once", provider="gptge").mark
+    old_style = pytest.mark.sora_replay("cassettes").mark
+    rerecord = _Options(**{"--sora-record": "all"})
+    assert rec.marker_mode(once, _Options()) == "once"  # type: ignore[arg-type]
+    assert rec.marker_mode(once, rerecord) == "all"  # type: ignore[arg-type]
+    assert rec.marker_mode(old_style, rerecord) is None  # type: ignore[arg-type]
+    with pytest.raises(pytest.UsageError, match="use one of once, none, new_episodes, all"):
+        rec.marker_mode(pytest.mark.sora_replay(record="sometimes").mark, _Options())  # type: ignore[arg-type]

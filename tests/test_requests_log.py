@@ -193,3 +193,26 @@ def test_every_worker_of_a_served_mock_answers_for_all_requests() -> None:
         prompts = [r["fields"]["prompt"] for r in answer["data"]]
         assert prompts == [f"fox {n}" for n in range(12)]
     assert KEY not in json.dumps(answers)
+
+
+def test_two_hosts_on_one_redis_store_give_each_others_requests() -> None:
+    """A Redis store (servers on several hosts): a create through one app is given, with its
+    fields and image hash, by the other."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    from mockserver.app import create_app
+    from mockserver.testing import redis_server, test_config
+
+    image = png()
+    with redis_server() as url:
+        one, two = (SoraMock(create_app(test_config(store=url))) for _ in range(2))
+        with one.client("gptge", api_key=KEY) as client:
+            create(client, image, prompt="from host one")
+        (record,) = two.requests(operation="createVideo")
+        assert record.fields is not None and record.fields["prompt"] == "from host one"
+        assert record.image is not None
+        assert record.image["sha256"] == hashlib.sha256(image).hexdigest()
+        one.service.store.close()
+        two.service.store.close()
