@@ -199,10 +199,34 @@ def journal() -> Response:
     limit = int(request.args.get("limit", 100))
     job_id = request.args.get("job_id")
     if job_id is None:
-        return json_response({"data": svc.journal(limit)})
-    # a job's entries: the journal is bounded (journal_size), so this reads little
-    entries = [e for e in svc.journal() if e.get("job_id") == job_id][-limit:]
-    return json_response({"data": entries})
+        entries = svc.journal(limit)
+    else:
+        # a job's entries: the journal is bounded (journal_size), so this reads little
+        entries = [e for e in svc.journal() if e.get("job_id") == job_id][-limit:]
+    # what each request carried is GET /__mock/requests's (the journal stays light); the
+    # entries may be the store's own (MemoryStore): copied, never changed
+    data = [{k: v for k, v in e.items() if k != "request"} for e in entries]
+    return json_response({"data": data})
+
+
+@blueprint.get("/requests")
+def requests_received() -> Response:
+    """What each provider request carried, as data (mockserver.requests_log), filtered."""
+    from mockserver.requests_log import records_of, select
+
+    args = request.args
+    criteria: dict[str, Any] = {
+        name: args[name]
+        for name in ("provider", "operation", "method", "path", "job_id", "scenario")
+        if name in args
+    }
+    if "status" in args:
+        criteria["status"] = int(args["status"])
+    if "method" in criteria:
+        criteria["method"] = criteria["method"].upper()
+    limit = int(args.get("limit", 100))
+    found = select(records_of(service().journal()), **criteria)[-limit:]
+    return json_response({"data": [record.to_dict() for record in found]})
 
 
 @blueprint.post("/reset")

@@ -138,6 +138,7 @@ def _finish(response: Response) -> Response:
         request.path,
         response,
         request.view_args,
+        request._get_current_object(),  # type: ignore[attr-defined]
     )
 
 

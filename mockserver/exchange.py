@@ -162,6 +162,7 @@ def finish(
     path: str,
     response: R,
     path_values: Mapping[str, Any] | None = None,
+    req: Any = None,
 ) -> R:
     """Stamp the response with its request id and record it: the journal (provider routes
     only) and the console line. ``path_values`` are the route's path parameters, the job a
@@ -210,6 +211,8 @@ def finish(
             job_id=job_id,
             client=exchange.client,
         )
+        if req is not None:
+            entry.request = _captured(req, exchange.secrets + service.config.api_keys)
     service.record(entry)
     if console is not None and console.wanted(method, path, status, exchange.client):
         console.write(
@@ -227,6 +230,17 @@ def finish(
             )
         )
     return response
+
+
+def _captured(req: Any, secrets: tuple[str, ...]) -> dict[str, Any] | None:
+    """What the request carried (``mockserver.requests_log``); a capture that fails never
+    fails the answer (the entry then has none)."""
+    from mockserver.requests_log import capture
+
+    try:
+        return capture(req, secrets)
+    except Exception:  # noqa: BLE001 - the answer and its journal entry go out regardless
+        return None
 
 
 def masking(secrets: tuple[str, ...]) -> Callable[[str | None], str | None]:

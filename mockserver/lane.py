@@ -147,6 +147,7 @@ class PollLane:
             req.path,
             response,
             values,
+            req,
         )
         # what Werkzeug's ``response(environ, start_response)`` does for a GET answered with
         # bytes (the status line, the headers as they are, the body in one piece), without

@@ -76,6 +76,8 @@ class JournalEntry:
     job_id: str | None = None
     #: who sent it, by its ``X-Mock-Client`` header (``dashboard``: the dashboard's own)
     client: str | None = None
+    #: what the request carried, bounded and redacted (mockserver.requests_log.capture)
+    request: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -28,6 +28,7 @@ itself are imported when a fixture first needs them (``tests/test_testing_plugin
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from mockserver.config import MockConfig
+    from mockserver.requests_log import RequestRecord
     from mockserver.service import MockService
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
@@ -66,9 +68,14 @@ class MockError(AssertionError):
 class SoraMock:
     """A handle on one mock app: base URLs, the clock, scenarios, the journal."""
 
+    #: False: the mock answers (a :class:`mockserver.pytest_record.SoraRecording` is True)
+    recording = False
+
     def __init__(self, app: Flask, host: str = IN_PROCESS_HOST) -> None:
         self.app = app
         self.host = host.rstrip("/")
+        #: the cassettes a ``sora_replay`` handle serves (None for the other fixtures)
+        self.cassettes: Any = None
 
     @property
     def service(self) -> MockService:
@@ -200,7 +207,27 @@ class SoraMock:
 
     @property
     def journal(self) -> list[dict[str, Any]]:
-        return self.service.journal()
+        """The journal's entries, oldest first (what each request carried: :meth:`requests`)."""
+        return [_without_request(e) for e in self.service.journal()]
+
+    def requests(self, **criteria: Any) -> list[RequestRecord]:
+        """The provider requests the mock answered, oldest first, as data (provider,
+        operation, method, path, query, headers without credentials, body fields, the
+        image's size and hash, scenario, status), those meeting ``criteria`` if any are given:
+        ``operation="createVideo"``, ``provider="gptge"``, ``status=200``, or a body field
+        (``model="sora-2"``); a callable value is a predicate (``seconds=lambda s: s > 4``)."""
+        from mockserver.requests_log import records_of, select
+
+        return select(records_of(self.service.journal()), **criteria)
+
+    def assert_requested(self, times: int | None = None, **criteria: Any) -> list[RequestRecord]:
+        """Assert the mock received ``times`` requests meeting ``criteria`` (default: at least
+        one), as :meth:`requests` filters them; returns them. On failure the message lists
+        what did arrive, nearest first, with what each request missed."""
+        __tracebackhide__ = True
+        from mockserver.requests_log import assert_requested, records_of
+
+        return assert_requested(records_of(self.service.journal()), times, **criteria)
 
     def jobs(self) -> list[Any]:
         jobs, _ = self.service.store.jobs(order="asc")
@@ -218,6 +245,12 @@ class SoraMock:
             raise MockError(f"the mock raised {errors[0]!r}") from errors[0]
         if violations:
             raise MockError("responses broke their contract:\n" + "\n".join(violations))
+
+
+def _without_request(entry: dict[str, Any]) -> dict[str, Any]:
+    if "request" not in entry:
+        return entry
+    return {k: v for k, v in entry.items() if k != "request"}
 
 
 def _in_standard_library(filename: str) -> bool:
@@ -266,10 +299,18 @@ def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
     mock.check()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from mockserver.pytest_record import add_options
+
+    add_options(parser)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "sora_replay(directory, fallback='mock'): cassettes the sora_replay fixture serves",
+        "sora_replay(directory, fallback='mock', record=None, provider=None): cassettes the "
+        "sora_replay fixture serves; record='once'|'none'|'new_episodes'|'all' keeps them per "
+        "test and records them through the proxy (mockserver.pytest_record)",
     )
 
 
@@ -288,29 +329,84 @@ def _written_beside(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def sora_replay(request: pytest.FixtureRequest) -> Iterator[SoraMock]:
+def sora_replay(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The mock replaying recorded jobs in-process on a virtual clock: mark the test
     ``@pytest.mark.sora_replay("cassettes", fallback="404")`` (a relative directory is read
-    beside the test's file; ``fallback="mock"`` simulates a create nobody recorded)."""
+    beside the test's file; ``fallback="mock"`` simulates a create nobody recorded).
+
+    Record once, replay forever: ``@pytest.mark.sora_replay(record="once", provider="gptge")``
+    keeps the test's own cassettes in ``cassettes/<module>__<test>/`` beside its file,
+    records them through the recording proxy on the first run (with ``GPTGE_API_KEY`` set)
+    and replays them after (``mockserver.pytest_record``: the modes, ``--sora-record``,
+    ``--sora-upstream``). While it records, the test gets a :class:`SoraRecording` (the same
+    ``client``, ``base_url``, ``requests``, ``assert_requested``; real time); while it
+    replays, ``time.sleep`` in the test's thread moves the virtual clock."""
     from pathlib import Path
 
-    from mockserver.app import create_app
+    from mockserver import pytest_record as rec
 
     marker = request.node.get_closest_marker("sora_replay")
+    mode = rec.marker_mode(marker, request.config)
     directory = None
     if marker is not None:
         directory = marker.args[0] if marker.args else marker.kwargs.get("directory")
-    if directory is None:
+    if directory is None and mode is None:
         raise MockError(
             "sora_replay needs its cassettes: mark the test "
-            '@pytest.mark.sora_replay("path/to/cassettes")'
+            '@pytest.mark.sora_replay("path/to/cassettes") or '
+            '@pytest.mark.sora_replay(record="once", provider="gptge")'
         )
-    path = Path(directory)
+    path = Path(directory if directory is not None else rec.DEFAULT_ROOT)
     if not path.is_absolute():
         path = _written_beside(request) / path
-    fallback = marker.kwargs.get("fallback", "mock") if marker is not None else "mock"
+    # a test that keeps its own cassettes answers a create nobody recorded with a 404 (as
+    # vcrpy refuses a request its cassette lacks); an old-style marker simulates it
+    default = "mock" if mode is None else "404"
+    fallback = marker.kwargs.get("fallback", default) if marker is not None else default
+    if mode is None:
+        yield from _replaying(path, fallback, sleeping=False)
+        return
+    assert marker is not None
+    path = path / rec.cassette_dir_name(request.node.nodeid)
+    provider = marker.kwargs.get("provider")
+    if provider is None and not rec.has_cassette(path):
+        raise MockError(
+            f'sora_replay(record={mode!r}) records one provider: name it, e.g. provider="gptge" '
+            f"(one of {rec.names(_proxy_providers())})"
+        )
+    if provider is not None and provider not in _proxy_providers():
+        raise MockError(
+            f"sora_replay: unknown provider {provider!r}; known: {rec.names(_proxy_providers())}"
+        )
+    variable = rec.key_variable(provider) if provider is not None else "the provider's key"
+    key = os.environ.get(variable) if provider is not None else None
+    try:
+        action = rec.plan(mode, rec.has_cassette(path), key)
+    except rec.Refused as refused:
+        pytest.fail(rec.refusal(str(refused), mode, path, variable), pytrace=False)
+    if action == "replay":
+        yield from _replaying(path, fallback, sleeping=True)
+        return
+    assert provider is not None and key is not None
+    upstream = rec.upstream_of(request.config)
+    with rec.recording(provider, key, path, upstream, mode == "all", IN_PROCESS_HOST) as handle:
+        with _client_logs_bounded([IN_PROCESS_HOST.split("//", 1)[1]]):
+            yield handle
+
+
+def _proxy_providers() -> list[str]:
+    from mockserver.conformance.providers import PROVIDERS
+
+    return list(PROVIDERS)
+
+
+def _replaying(path: Any, fallback: str, sleeping: bool) -> Iterator[SoraMock]:
+    from mockserver.app import create_app
+
     mock = SoraMock(create_app(test_config(replay_dir=path, replay_fallback=fallback)))
-    yield mock
+    mock.cassettes = path
+    with _sleeping_on_its_clock(mock) if sleeping else nullcontext():
+        yield mock
     mock.check()
 
 
@@ -499,6 +595,8 @@ def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
         for host in PROVIDER_HOSTS:
             router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))
         router.sora_mock = sora_mock
+        router.requests = sora_mock.requests  # what the app sent, as data
+        router.assert_requested = sora_mock.assert_requested
         with (
             _httpx2_routed(sora_mock),
             _client_logs_bounded(PROVIDER_HOSTS),

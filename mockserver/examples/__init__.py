@@ -9,6 +9,8 @@ the package so they can be read (and copied) from any install:
 - ``test_sora_respx_fixture.py``: httpx code hard-wired to a provider's real host, polling with
   ``time.sleep``, served by the mock through respx;
 - ``test_sora_replay_fixture.py``: a recorded job replayed (``cassettes/``);
+- ``test_record_once.py``: what the app sent, asserted; its traffic recorded once (through the
+  proxy, with the provider's key) and replayed after (``cassettes/test_record_once__*/``);
 - ``test_contract_strategies.py``: property tests from the contracts' own schemas.
 
 The project's suite runs them from ``tests/examples/``, which imports each one.

@@ -913,6 +913,31 @@
       el("div", { class: "table-wrap" }, journalTable),
     );
     box.querySelectorAll(".table-wrap").forEach(watchOverflow);
+    showJobRequests(id);
+  }
+
+  // What each request about this job carried (GET /__mock/requests: fields, the image's size and
+  // hash, headers without credentials), appended to the job page below its journal entries.
+  async function showJobRequests(id) {
+    const { ok, body } = await api(`/__mock/requests?limit=50&job_id=${encodeURIComponent(id)}`);
+    const box = $("#job-body");
+    if (!ok || state.selected !== id || !box || $("#job-requests")) return;
+    const carried = (r) => {
+      const shown = { ...(r.query && Object.keys(r.query).length ? { query: r.query } : {}), ...(r.fields ? { fields: r.fields } : {}), headers: r.headers };
+      if (r.fields_truncated) shown.fields = "(more than 8 KiB: left out)";
+      return JSON.stringify(shown, null, 2);
+    };
+    const items = body.data.slice().reverse().map((r) =>
+      el(
+        "details",
+        { class: "request-data" },
+        el("summary", {}, `${r.method} ${r.path} → ${r.status}`, r.operation ? ` · ${r.operation}` : "", r.image ? ` · image ${r.image.size} B, sha256 ${r.image.sha256.slice(0, 12)}…` : ""),
+        el("pre", { class: "request-json", tabindex: "0" }, el("code", {}, carried(r))),
+      ),
+    );
+    box.append(
+      el("section", { id: "job-requests" }, el("h3", {}, "What the requests carried"), items.length ? items : el("p", { class: "muted" }, "No request names this job.")),
+    );
   }
 
   async function runToCompletion() {
