@@ -199,7 +199,7 @@ def _metrics() -> Response:
 
 def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, StoreUnavailable):
-        return store_unavailable(_error_json, exc)
+        return store_unavailable(_error_json, exc, metrics=service_of_current().metrics)
     if isinstance(exc, RenderCrashed):  # the job failed; the console said so once
         return _error_json(500, f"The video could not be rendered: {exc}")
     service_of_current().note_error(exc, f"{request.method} {request.path}")
@@ -207,10 +207,12 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def store_unavailable(
-    error_json: Any, exc: StoreUnavailable, prefix: str | None = None
+    error_json: Any, exc: StoreUnavailable, prefix: str | None = None, metrics: Any = None
 ) -> Response:
     """503 with ``Retry-After``, in the shape of the API asked (the console has said once
-    that the store is down: mockserver.store_guard)."""
+    that the store is down: mockserver.store_guard), counted as a store error."""
+    if metrics is not None:
+        metrics.store_error("request")
     response: Response = error_json(503, exc.message, prefix)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -134,7 +134,9 @@ class PollLane:
         except StoreUnavailable as exc:
             from mockserver.app import store_unavailable
 
-            response = store_unavailable(self.error_json, exc, pipeline.dialect.prefix)
+            response = store_unavailable(
+                self.error_json, exc, pipeline.dialect.prefix, service.metrics
+            )
         except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
             service.note_error(exc, f"{req.method} {req.path}")
             message = "An internal server error occurred in the mock"

@@ -430,3 +430,24 @@ def test_a_replayed_answer_s_scenario_label_is_replay_not_its_cassette() -> None
         if name == "sora_mock_requests_total"
     }
     assert found == {"replay", "other", "rate_limited"}
+
+
+def test_a_store_outage_answered_503_is_counted_as_a_store_error() -> None:
+    """The store guard turns a failing store into a 503 before any 500 path runs: the lane's
+    status read and the Flask path's list both count it."""
+    from mockserver.store_guard import StoreUnavailable
+
+    app = create_app(test_config())
+    service = service_of(app)
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("the memory store is down (a test)")
+
+    service.store.get = down  # type: ignore[method-assign]
+    service.store.jobs = down  # type: ignore[method-assign]
+    client = app.test_client()
+    assert client.get("/gptge/v1/videos/video_x", headers=AUTH).status_code == 503
+    assert client.get("/gptge/v1/videos", headers=AUTH).status_code == 503
+    service.errors.clear()
+    samples = scrape(client)
+    assert value(samples, "sora_mock_store_errors_total", where="request") == 2
