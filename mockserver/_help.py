@@ -24,7 +24,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if _STATED in text.lower():
             return text
         shown = shown_default(action)
-        return text if shown is None else f"{text} (default: {shown})"
+        if shown is None:
+            return text
+        # the default belongs to the words, before an `[env: NAME]` mark (mockserver.envconfig)
+        words, mark, env = text.rpartition(" [env: ")
+        if mark and env.endswith("]"):
+            return f"{words} (default: {shown}) [env: {env}"
+        return f"{text} (default: {shown})"
 
 
 def shown_default(action: argparse.Action) -> str | None:

@@ -58,6 +58,15 @@ SKIPPED = {
     "sora-mock proxy --provider gptge --record cassettes/": "forwards to the live provider "
     "(https://api.gpt.ge); the block 'Try it without a provider' runs the same proxy with the "
     "mock as its upstream",
+    "make image": "builds the container image (minutes on a cold machine): "
+    "tests/test_container_image.py builds it and drives a whole job in it",
+    "docker run": "needs a Docker engine (none here): tests/test_container_image.py runs the "
+    "same image with podman",
+    "docker compose up": "needs a Docker engine (none here): tests/test_compose.py checks "
+    "compose.yaml's structure",
+    "run it once with GPTGE_API_KEY set": "records from the live provider on its first run: "
+    "tests/test_pytest_record.py runs this example in a project of its own, with a mock as "
+    "the provider, then again with no upstream",
     'curl http://127.0.0.1:8001/v1/videos -H "Authorization: Bearer $GPTGE_API_KEY"': "sent "
     "through the live proxy above; run through the mock-backed proxy where the README says "
     "'requests to http://127.0.0.1:8001 as above'",
