@@ -144,6 +144,7 @@ class MockService:
             store.add_rule(name, key_fingerprint(key) if key else None, None, None)
         cache = media.MediaCache(
             directory=config.media_dir or _default_media_dir(config),
+            disk_max_bytes=config.media_dir_bytes,
             shared=_shared_media(config, store),
         )
         return cls(
