@@ -19,7 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 from providers import APIS, data_url, png
+from redis_server import redis_server
 from served import Served, served
+
+from mockserver.app import create_app, service_of
+from mockserver.service import MockService
+from mockserver.testing import test_config
 
 KEY = "sk-adversary"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -149,7 +154,9 @@ def test_a_flood_of_distinct_images_keeps_the_render_cache_on_disk_within_its_bu
         rendered = 0
         for job_id in ids[:DOWNLOADS]:
             status = client.get("/vtrix" + VTRIX.status_path(job_id)).json()
-            video = client.get(VTRIX.video_url(status))
+            url = VTRIX.video_url(status)
+            assert url is not None, status
+            video = client.get(url)
             assert video.status_code == 200 and video.content[4:8] == b"ftyp", video.text[:200]
             rendered += len(video.content)
             peaks.append(dir_bytes(media))
@@ -170,3 +177,92 @@ def test_a_flood_of_distinct_images_keeps_the_render_cache_on_disk_within_its_bu
     )
     assert dir_bytes(media) > 0, "nothing was cached on disk at all"
     assert growth_mib < 40, f"the workers grew {growth_mib:.0f} MiB over {FLOOD} creates"
+
+
+# ------------------------------------------------------------------ retention frees storage
+
+#: jobs per batch, each with a reference image of its own. 400 jobs of 16 KiB images make an
+#: 8 MB store: far more pages than SQLite's own slack, so a purge that freed nothing would show
+#: as the file doubling on the second batch, and enough to see it in about a second
+BATCH = 400
+IMAGE_BYTES = 16 * 1024
+
+
+def fill(service: MockService, batch: int) -> list[str]:
+    """``BATCH`` jobs through the service's own create, each from an image no other has."""
+    ids = []
+    for i in range(BATCH):
+        job = service.create_job(
+            api="vtrix-generation",
+            id_prefix="video_",
+            model="sora_2_pro_i2v",
+            prompt="retention",
+            width=1280,
+            height=720,
+            seconds=4,
+            owner="owner",
+            image=b"%d:%d:" % (batch, i) + os.urandom(IMAGE_BYTES),
+            params={},
+            scenario=None,
+            failure=("", ""),
+        )
+        ids.append(job.id)
+    return ids
+
+
+def test_retention_frees_the_sqlite_store_for_reuse(tmp_path: Path) -> None:
+    """Figures: a second batch of 400 jobs (16 KiB images each), created after the first
+    batch's retention has passed, grows the SQLite file by less than a tenth of what the
+    first batch took: the purge deletes the expired jobs with their images, and SQLite
+    reuses the pages they held. The first batch is gone from the store."""
+    store_path = tmp_path / "state.sqlite"
+    app = create_app(test_config(store=f"sqlite:{store_path}", retention_seconds=3600.0))
+    service = service_of(app)
+    empty = store_path.stat().st_size
+    first = fill(service, 1)
+    checkpoint(service)
+    after_first = store_path.stat().st_size
+    assert after_first - empty > BATCH * IMAGE_BYTES, "the first batch did not reach the file"
+    service.clock.advance(3601)  # type: ignore[attr-defined]
+    fill(service, 2)  # each create purges up to 20 expired jobs: the first batch goes
+    checkpoint(service)
+    after_second = store_path.stat().st_size
+    left = [job_id for job_id in first if service.store.get(job_id) is not None]
+    assert left == [], f"{len(left)} expired jobs of {BATCH} still stored"
+    grown = after_second - after_first
+    first_growth = after_first - empty
+    assert grown < first_growth / 10, (
+        f"the second batch grew the file {grown} bytes (the first {first_growth}): "
+        "the expired jobs' pages were not freed for reuse"
+    )
+
+
+def checkpoint(service: MockService) -> None:
+    """Move the WAL into the database file, so its size is the store's."""
+    conn = service.store._conn()  # type: ignore[attr-defined]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def test_retention_frees_redis_memory() -> None:
+    """Figures: in Redis, a second batch of 400 jobs (16 KiB images each) created after the
+    first batch's retention has passed raises `used_memory` by less than a tenth of what the
+    first batch took: the purge deletes the expired jobs and their images."""
+    with redis_server() as url:
+        app = create_app(test_config(store=url, retention_seconds=3600.0))
+        service = service_of(app)
+        redis = service.store.redis  # type: ignore[attr-defined]
+        empty = redis.info("memory")["used_memory"]
+        first = fill(service, 1)
+        after_first = redis.info("memory")["used_memory"]
+        assert after_first - empty > BATCH * IMAGE_BYTES, "the first batch did not reach Redis"
+        service.clock.advance(3601)  # type: ignore[attr-defined]
+        fill(service, 2)
+        after_second = redis.info("memory")["used_memory"]
+        left = [job_id for job_id in first if service.store.get(job_id) is not None]
+        service.store.close()
+    assert left == [], f"{len(left)} expired jobs of {BATCH} still stored"
+    grown, first_growth = after_second - after_first, after_first - empty
+    assert grown < first_growth / 10, (
+        f"the second batch grew Redis {grown} bytes (the first {first_growth}): "
+        "the expired jobs were not freed"
+    )
