@@ -266,3 +266,77 @@ def test_retention_frees_redis_memory() -> None:
         f"the second batch grew Redis {grown} bytes (the first {first_growth}): "
         "the expired jobs were not freed"
     )
+
+
+# ------------------------------------------------------------------ many long chat streams
+
+#: waiting chat completions the served mock allows (`--max-waiting-chats`), and how many
+#: streams the test opens beyond that
+MAX_CHATS = 6
+EXTRA_CHATS = 10
+CHAT = {
+    "model": "sora-2",
+    "stream": True,
+    "messages": [{"role": "user", "content": "a cat, duration: 4 seconds"}],
+}
+
+
+def open_stream(client: httpx.Client) -> tuple[httpx.Response, Iterator[str]]:
+    """A streaming chat completion, its status and headers read (the body not yet)."""
+    request = client.build_request("POST", "/gptproto/v1/chat/completions", json=CHAT)
+    response = client.send(request, stream=True)
+    return response, response.iter_lines()
+
+
+def test_many_chat_streams_beyond_the_waiting_limit_are_refused_and_free_their_slots() -> None:
+    """Figures: with --max-waiting-chats 6, six streams waiting for their videos are held and
+    ten more are a 429 at once, before any job exists (6 jobs in all); meanwhile the admin API
+    and a status poll answer within 5 s and the worker's memory grows less than 20 MiB; once
+    the six clients hang up, their slots are freed (a new stream is accepted within 30 s: a
+    stream learns its client is gone when it next writes, on a clock advance or a keep-alive)."""
+    with (
+        served("--clock", "virtual", "--max-waiting-chats", str(MAX_CHATS), workers=1) as server,
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as admin,
+    ):
+        admin.get("/__mock/jobs")  # warm-up
+        rss_before = server.rss_kib()
+        clients = [
+            httpx.Client(base_url=server.url, headers=AUTH, timeout=30) for _ in range(MAX_CHATS)
+        ]
+        try:
+            held = [open_stream(c) for c in clients]
+            assert [r.status_code for r, _ in held] == [200] * MAX_CHATS
+            firsts = [next(lines) for _, lines in held]  # the "task queued" chunk of each
+            assert all(line.startswith("data: ") for line in firsts), firsts
+            refused = [
+                admin.post("/gptproto/v1/chat/completions", json=CHAT) for _ in range(EXTRA_CHATS)
+            ]
+            assert [r.status_code for r in refused] == [429] * EXTRA_CHATS, refused[0].text
+            assert refused[0].json()["error"]["type"], refused[0].text  # the provider's shape
+            started = time.monotonic()
+            jobs = admin.get("/__mock/jobs").json()["data"]
+            health = admin.get("/__mock/health")
+            poll = admin.get("/gptproto/v1/videos/video_0000")
+            took = time.monotonic() - started
+            assert health.status_code == 200 and poll.status_code == 404, poll.text
+            assert took < 5, (
+                f"the admin API and a poll took {took:.1f} s beside {MAX_CHATS} streams"
+            )
+            assert len(jobs) == MAX_CHATS, f"{len(jobs)} jobs: a refused stream made one"
+            growth_mib = (server.rss_kib() - rss_before) / 1024
+            assert growth_mib < 20, f"the worker grew {growth_mib:.0f} MiB over the streams"
+        finally:
+            for client in clients:
+                client.close()  # the clients go away, their videos unfinished
+        deadline = time.monotonic() + 30
+        while True:
+            # a tiny advance wakes every stream: it writes, and finds its client gone
+            admin.post("/__mock/clock/advance", json={"seconds": 0.001})
+            with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as again:
+                response, _ = open_stream(again)
+                status = response.status_code
+                response.close()
+            if status == 200:
+                break
+            assert status == 429, status
+            assert time.monotonic() < deadline, "the slots of closed streams were never freed"
