@@ -76,7 +76,18 @@ class JournalEntry:
     client: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The entry as stored, each text cut to ``MAX_JOURNAL_TEXT`` characters: a request
+        path (and the id and error message that repeat it) can be as long as the server's
+        header limit allows, and the journal keeps a bounded number of entries, not bytes."""
+        entry = dict(self.__dict__)
+        for name, value in entry.items():
+            if isinstance(value, str) and len(value) > MAX_JOURNAL_TEXT:
+                entry[name] = value[:MAX_JOURNAL_TEXT] + "…"
+        return entry
+
+
+#: longest text (path, job id, error message, ...) a journal entry keeps, in characters
+MAX_JOURNAL_TEXT = 1024
 
 
 class FilesFull(Exception):

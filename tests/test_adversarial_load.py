@@ -22,6 +22,7 @@ from providers import APIS, data_url, png
 from redis_server import redis_server
 from served import Served, served
 
+from mockserver import store_journal
 from mockserver.app import create_app, service_of
 from mockserver.service import MockService
 from mockserver.testing import test_config
@@ -340,3 +341,44 @@ def test_many_chat_streams_beyond_the_waiting_limit_are_refused_and_free_their_s
                 break
             assert status == 429, status
             assert time.monotonic() < deadline, "the slots of closed streams were never freed"
+
+
+# ------------------------------------------------------------------ journal files under load
+
+#: entries the journal keeps, and the slack a file may grow by before it is compacted (the
+#: real slack, 8,192 lines, would take tens of thousands of requests to show)
+JOURNAL_SIZE = 100
+SLACK = 200
+#: a request path far longer than any id: the journal keeps its entry, not its whole text
+LONG_ID = "x" * 8000
+REQUESTS = 800
+
+
+def test_journal_files_stay_bounded_however_many_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Figures: 800 requests (over two compactions) with 8,000-character paths (each 4xx
+    names the id in its job id) leave the SQLite store's journal files under 1.5 MB in all:
+    at most JOURNAL_SIZE + SLACK lines, each text of an entry cut to 1,024 characters.
+    Without the cut the files reached 6 MB (a line of some 20 KB)."""
+    monkeypatch.setattr(store_journal, "COMPACT_SLACK", SLACK)
+    store_path = tmp_path / "state.sqlite"
+    app = create_app(test_config(store=f"sqlite:{store_path}", journal_size=JOURNAL_SIZE))
+    client = app.test_client()
+    largest = 0
+    for i in range(REQUESTS):
+        answer = client.get(f"/gptge/v1/videos/{LONG_ID}{i}", headers=AUTH)
+        assert 400 <= answer.status_code < 500, answer.text[:200]
+        if i % 50 == 49:
+            service_of(app).journal_writer.flush()
+            largest = max(largest, journal_bytes(store_path))
+    assert largest < 1_500_000, (
+        f"the journal files held {largest} bytes after {REQUESTS} long requests (bound 1.5 MB)"
+    )
+    entries = service_of(app).journal()
+    assert len(entries) == JOURNAL_SIZE and entries[-1]["status"] == answer.status_code
+    assert entries[-1]["path"].endswith("…"), "a long path was journalled whole"
+
+
+def journal_bytes(store_path: Path) -> int:
+    return sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + ".journal-*"))
