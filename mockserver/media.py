@@ -1381,12 +1381,15 @@ class MediaCache:
     @contextlib.contextmanager
     def _disk_budget_lock(directory: Path) -> Iterator[None]:
         """Every process sharing the directory makes room and adds its file under one lock
-        (an flock on a file in it: a write and its eviction are one step for all of them)."""
+        (an flock on the directory itself: a write and its eviction are one step for all)."""
         import fcntl
 
-        with open(directory / ".budget.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor is closed
             yield
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _trim_disk(directory: Path, room: int, replacing: Path) -> None:

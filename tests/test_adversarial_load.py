@@ -24,6 +24,7 @@ from served import Served, served
 
 from mockserver import store_journal
 from mockserver.app import create_app, service_of
+from mockserver.media import MediaCache
 from mockserver.service import MockService
 from mockserver.testing import test_config
 
@@ -382,3 +383,24 @@ def test_journal_files_stay_bounded_however_many_requests(
 
 def journal_bytes(store_path: Path) -> int:
     return sum(p.stat().st_size for p in store_path.parent.glob(store_path.name + ".journal-*"))
+
+
+def test_the_disk_budget_evicts_the_least_recently_used_video(tmp_path: Path) -> None:
+    """Figures: with a 250-byte disk budget and 100-byte assets, the directory keeps two; the
+    one evicted is the least recently used (a read from disk counts as a use, in another
+    cache on the same directory: a worker's), and an asset over the budget is not kept."""
+    writer = MediaCache(tmp_path, max_bytes=0, disk_max_bytes=250)
+    reader = MediaCache(tmp_path, max_bytes=0, disk_max_bytes=250)
+    writer.get("a", lambda: b"a" * 100)
+    writer.get("b", lambda: b"b" * 100)
+    old = time.time() - 60  # "a" and "b" written a minute ago, "b" first
+    os.utime(tmp_path / f"{MediaCache._name('a')}.bin", (old, old))
+    os.utime(tmp_path / f"{MediaCache._name('b')}.bin", (old - 1, old - 1))
+    assert reader.get("b", lambda: b"rendered again") == b"b" * 100  # from disk: now recent
+    writer.get("c", lambda: b"c" * 100)
+    assert "a" not in writer and "b" in writer and "c" in writer
+    assert dir_bytes(tmp_path) == 200
+    assert writer.get("huge", lambda: b"h" * 300) == b"h" * 300
+    assert "huge" not in writer and dir_bytes(tmp_path) == 200
+    writer.close()
+    reader.close()
