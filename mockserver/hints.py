@@ -12,6 +12,8 @@ provider's prefix gets the routes its own provider has, then where that path liv
 
 from __future__ import annotations
 
+import difflib
+
 from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter, RequestRedirect
@@ -68,7 +70,37 @@ def _candidates(path: str) -> list[str]:
 def suggestions(app: Flask, path: str, method: str) -> list[str]:
     """Paths of real routes that the unknown ``path`` most likely meant (at most three)."""
     adapter = app.url_map.bind("localhost")
-    return [c for c in _candidates(path) if c != path and _routes(adapter, c, method)][:3]
+    found = [c for c in _candidates(path) if c != path and _routes(adapter, c, method)]
+    found += [c for c in _misspelt(app, path) if c not in found and _routes(adapter, c, method)]
+    return found[:3]
+
+
+#: how alike a misspelt segment must be to the route's (difflib's ratio: `video` to `videos`
+#: is 0.91, `generations` to `generation` 0.95, `task` to `tasks` 0.89)
+ALIKE = 0.8
+
+
+def _misspelt(app: Flask, path: str) -> list[str]:
+    """Routes of the same length as ``path`` that differ from it in one literal segment, a
+    near spelling (``/gptge/v1/video``: ``/gptge/v1/videos``); the path's own values stay in
+    the route's variable segments."""
+    segments = path.strip("/").split("/")
+    found = []
+    for rule in app.url_map.iter_rules():
+        parts = rule.rule.strip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        differ = [
+            i
+            for i, (p, s) in enumerate(zip(parts, segments, strict=True))
+            if not p.startswith("<") and p != s
+        ]
+        if len(differ) != 1:
+            continue
+        i = differ[0]
+        if difflib.SequenceMatcher(None, parts[i], segments[i]).ratio() >= ALIKE:
+            found.append("/" + "/".join(segments[:i] + [parts[i]] + segments[i + 1 :]))
+    return list(dict.fromkeys(found))
 
 
 def not_found_message(app: Flask, path: str, method: str) -> tuple[str, str | None]:

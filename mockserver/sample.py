@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw
 
 SIZE = re.compile(r"^([1-9]\d{1,3})x([1-9]\d{1,3})$")
 MIN_SIDE, MAX_SIDE = 16, 2048
+#: the size a sample-image URL without ``size`` stands for (admin.py and cli.py default to it too)
+DEFAULT_SIZE = "720x1280"
 
 
 class SizeError(ValueError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from mockserver import exchange, media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
@@ -340,13 +340,15 @@ class MockService:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise media.ImageError(f"not an image URL: {url[:80]!r}")
         if parts.netloc in own_hosts:
-            return ResolvedImage(self._own_image(parts.path))
+            return ResolvedImage(self._own_image(parts.path, parts.query))
         if not self.config.fetch_remote_images:
             return ResolvedImage(None, PLACEHOLDER_NOTE)
         return ResolvedImage(self._fetch_remote(url))
 
-    def _own_image(self, path: str) -> bytes:
+    def _own_image(self, path: str, query: str = "") -> bytes:
         segments = [s for s in path.split("/") if s]
+        if segments == ["__mock", "sample-image"]:
+            return _sample_image(query)
         if len(segments) == 3 and segments[:2] == ["__mock", "files"]:
             data = self.store.get_blob(f"file:{segments[2]}")
             if data is not None:
@@ -460,6 +462,20 @@ class MockService:
             self.error_kinds.clear()
             self.error_count = 0
             self.violations.clear()
+
+
+def _sample_image(query: str) -> bytes:
+    """The PNG ``GET /__mock/sample-image?QUERY`` serves (its first ``size``, as Flask reads
+    it), or the ``ImageError`` naming why that URL serves no image."""
+    from mockserver import sample
+
+    sizes = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "size"]
+    size = sizes[0] if sizes else sample.DEFAULT_SIZE
+    try:
+        width, height = sample.parse_size(size)
+    except sample.SizeError as exc:
+        raise media.ImageError(f"the mock's sample image has no size {size!r}: {exc}") from None
+    return sample.sample_image(width, height)
 
 
 def _error_kind(exc: BaseException) -> str:

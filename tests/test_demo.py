@@ -194,6 +194,13 @@ def test_journal_keeps_the_error_message_and_the_job(mock: SoraMock) -> None:
             "message",
         ),
         ("POST", "/vtrix/model/generation", "did you mean /vtrix/model/v1/generation?", "message"),
+        ("POST", "/gptge/v1/video", "did you mean /gptge/v1/videos?", "message"),
+        (
+            "GET",
+            "/vtrix/model/v1/generation/tasks/t1",
+            "did you mean /vtrix/model/v1/generation/task/t1?",
+            "message",
+        ),
         ("GET", "/nothing/here", "every provider is under its prefix", "message"),
     ],
     ids=[
@@ -205,6 +212,8 @@ def test_journal_keeps_the_error_message_and_the_job(mock: SoraMock) -> None:
         "vtrix-prefix-wrong-api",
         "no-v1",
         "vtrix-no-v1",
+        "singular",
+        "misspelt-segment",
         "unknown",
     ],
 )

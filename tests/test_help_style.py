@@ -12,6 +12,7 @@ import pytest
 from mockserver import cli
 from mockserver._help import HelpFormatter, human_duration, human_size, shown_default
 
+COMMANDS = ["serve", "sample-image", "verify", "proxy", "cassettes report"]
 MEANINGLESS = re.compile(r"\(default: (None|False|True|\[\]|)\)")
 
 
@@ -22,12 +23,19 @@ def _subparsers(monkeypatch: pytest.MonkeyPatch) -> dict[str, argparse.ArgumentP
     cli._serve_parser(sub)
     cli._sample_image_parser(sub)
     from mockserver import verify
+    from mockserver.conformance import commands
 
     verify.add_parser(sub)
-    return dict(sub.choices)
+    commands.add_proxy_parser(sub)
+    cassettes = commands.add_cassettes_parser(sub)
+    found = dict(sub.choices)
+    found["cassettes report"] = cassettes._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr]
+    return found
 
 
-@pytest.mark.parametrize("command", ["serve", "sample-image", "verify"])
+@pytest.mark.parametrize(
+    "command", ["serve", "sample-image", "verify", "proxy", "cassettes report"]
+)
 def test_no_help_shows_a_default_that_says_nothing(
     monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
@@ -35,7 +43,9 @@ def test_no_help_shows_a_default_that_says_nothing(
     assert not MEANINGLESS.findall(" ".join(text.split())), text
 
 
-@pytest.mark.parametrize("command", ["serve", "sample-image", "verify"])
+@pytest.mark.parametrize(
+    "command", ["serve", "sample-image", "verify", "proxy", "cassettes report"]
+)
 def test_every_option_is_explained(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
     parser = _subparsers(monkeypatch)[command]
     bare = [a.option_strings for a in parser._actions if a.option_strings and not a.help]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from mockserver._help import HelpFormatter
 from mockserver.conformance.providers import PROVIDERS, live_base_url
 
 
@@ -25,13 +27,16 @@ def add_proxy_parser(sub: Any) -> argparse.ArgumentParser:
         "through, never stored), validate request and answer against the contract, report "
         "drift in X-Contract-Violations, on the console and at /__proxy/journal; with "
         "--record DIR, write one cassette per job.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
+    p.add_argument(
+        "--provider", required=True, choices=sorted(PROVIDERS), help="the provider API it fronts"
+    )
     p.add_argument(
         "--upstream", default=None, metavar="URL", help="default: the provider's real base URL"
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on")
+    p.add_argument("--port", type=int, default=8001, metavar="PORT", help="port to listen on")
     p.add_argument(
         "--mode",
         choices=["transparent", "strict"],
@@ -41,14 +46,26 @@ def add_proxy_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--record", type=Path, default=None, metavar="DIR", help="write cassettes")
     p.add_argument(
-        "--timeout", type=_positive_float, default=60.0, metavar="S", help="upstream timeout"
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds to connect, between two reads, and the most an answer is held back "
+        "(a whole JSON answer, each SSE event; files flow as they come)",
+    )
+    p.add_argument(
+        "--max-body",
+        type=_positive_float,
+        default=32.0,
+        metavar="MB",
+        help="largest request body forwarded (as the mock's); 413 above it",
     )
     p.add_argument(
         "--media-cap",
         type=_positive_float,
         default=256.0,
         metavar="MB",
-        help="largest media file a cassette keeps (default 256)",
+        help="largest media file a cassette keeps",
     )
     p.add_argument(
         "--no-media-urls",
@@ -80,8 +97,12 @@ def run_proxy(args: argparse.Namespace) -> int:
         record_dir=args.record,
         media_cap=int(args.media_cap * 1024 * 1024),
         record_media_urls=not args.no_media_urls,
+        max_body=int(args.max_body * 1024 * 1024),
     )
     proxy = ContractProxy(config, out=sys.stdout)
+    # SIGTERM (a supervisor, `kill`, a container stopping) stops it as Ctrl-C does: the
+    # cassette being written is finished and closed, and the exit status is 0
+    signal.signal(signal.SIGTERM, _interrupt)
     server = make_server(proxy, args.host, args.port)
     base = f"http://{args.host}:{server.server_port}"
     print(f"sora-mock proxy ({args.mode}) on {base} -> {proxy.upstream}")
@@ -100,6 +121,10 @@ def run_proxy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def add_cassettes_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "cassettes", help="work with recorded cassettes (sora-mock proxy --record)"
@@ -111,7 +136,9 @@ def add_cassettes_parser(sub: Any) -> argparse.ArgumentParser:
         description="Load every cassette of DIR (checked against its contract) and summarise "
         "status words, progress scale, timestamps, error shapes, headers and drift.",
     )
-    report.add_argument("directory", type=Path, metavar="DIR")
+    report.add_argument(
+        "directory", type=Path, metavar="DIR", help="a directory of cassettes (proxy --record)"
+    )
     report.add_argument("--output", type=Path, default=None, metavar="FILE", help="also write it")
     return p
 

@@ -44,12 +44,14 @@
       seconds: (model) => (model === "sora-2-pro" ? ["10", "15", "25"] : ["10", "15"]),
       image: "url",
       imageRequired: true,
-      createPath: (model) => `/gptproto/api/v3/openai/reverse/${model}/image-to-video`,
+      // one documented URL for both models: `model` in the body picks (contracts/gptproto-v3.yaml)
+      createPath: "/gptproto/api/v3/openai/reverse/sora-2/image-to-video",
       statusPath: (id) => `/gptproto/api/v3/predictions/${encodeURIComponent(id)}/result`,
       idOf: (body) => body.data && body.data.id,
       body: (f, imageUrl) => {
         const [w, h] = f.size.split("x").map(Number);
         return {
+          model: f.model,
           prompt: f.prompt,
           images: [imageUrl],
           size: Math.max(w, h) > 1280 ? "large" : "small",
@@ -723,6 +725,18 @@
       out.push({
         label: "openai",
         text: `from openai import OpenAI\n\nclient = OpenAI(api_key="${key}", base_url="${base}/v1")\nvideo = client.videos.create_and_poll(\n    model="sora-2", prompt="A cat in a hat", seconds="4", size="720x1280",\n    input_reference=open("cat-720x1280.png", "rb"),\n)\nclient.videos.download_content(video.id).write_to_file("cat.mp4")`,
+      });
+    }
+    if (prefix === "gptproto") {
+      // GPTProto's two other APIs take image URLs: the mock's sample image needs no upload
+      const image = `${ORIGIN}/__mock/sample-image?size=720x1280`;
+      out.push({
+        label: "curl v3",
+        text: `curl -X POST "${base}/api/v3/openai/reverse/sora-2/image-to-video" \\\n  -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\\n  -d '{"model": "sora-2", "prompt": "A cat in a hat", "size": "small", "orientation": "portrait", "duration": 10,\n       "images": ["${image}"]}'`,
+      });
+      out.push({
+        label: "curl chat",
+        text: `curl -N "${base}/v1/chat/completions" \\\n  -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\\n  -d '{"model": "sora-2", "stream": true, "messages": [{"role": "user", "content": [\n        {"type": "text", "text": "A cat in a hat, duration: 4s"},\n        {"type": "image_url", "image_url": {"url": "${image}"}}]}]}'`,
       });
     }
     if (prefix === "vtrix") {
