@@ -139,10 +139,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     state.add_argument(
         "--media-dir-bytes",
         type=_size,
-        default=1024 * 1024 * 1024,
+        default=0,
         metavar="SIZE",
         help="rendered videos kept on disk (--media-dir, or beside a SQLite store) at most "
-        "(512M, 1G; 0: no limit), least recently used deleted first",
+        "(512M, 1G), least recently used deleted first; default: no limit",
     )
     state.add_argument(
         "--media-redis-bytes",

@@ -142,9 +142,10 @@ MAX_IMAGE_PIXELS: Final = 40_000_000
 MAX_IMAGE_SIDE: Final = 12_000
 #: In-memory budget of :class:`MediaCache`.
 DEFAULT_CACHE_BYTES: Final = 256 * 1024 * 1024
-#: On-disk budget of :class:`MediaCache` (``--media-dir-bytes``): every distinct reference
-#: image renders a new video, so without one a flood of distinct creates fills the disk.
-DEFAULT_DISK_BYTES: Final = 1024 * 1024 * 1024
+#: On-disk budget of :class:`MediaCache` (``--media-dir-bytes``; 0: no limit). Every distinct
+#: reference image renders a new video, so without one a flood of distinct creates fills the
+#: disk; no limit by default until a hang seen under a budget is understood (issue 21).
+DEFAULT_DISK_BYTES: Final = 0
 
 _MIME_BY_FORMAT: Final = {
     "JPEG": "image/jpeg",
