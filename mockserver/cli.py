@@ -141,6 +141,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "rendered once for all of them)",
     )
     state.add_argument(
+        "--media-dir-bytes",
+        type=_size,
+        default=0,
+        metavar="SIZE",
+        help="rendered videos kept on disk (--media-dir, or beside a SQLite store) at most "
+        "(512M, 1G), least recently used deleted first; default: no limit",
+    )
+    state.add_argument(
         "--media-redis-bytes",
         type=_size,
         default=256 * 1024 * 1024,
@@ -331,6 +339,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         fetch_remote_images=args.fetch_remote_images,
         api_keys=tuple(args.api_keys),
         media_dir=args.media_dir,
+        media_dir_bytes=args.media_dir_bytes,
         media_redis_bytes=args.media_redis_bytes,
         files_quota=args.files_quota,
         files_quota_bytes=args.files_quota_bytes,

@@ -107,6 +107,7 @@ else:
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
+    "DEFAULT_DISK_BYTES",
     "DEFAULT_FPS",
     "LOOP_SECONDS",
     "MAX_DIMENSION",
@@ -141,6 +142,10 @@ MAX_IMAGE_PIXELS: Final = 40_000_000
 MAX_IMAGE_SIDE: Final = 12_000
 #: In-memory budget of :class:`MediaCache`.
 DEFAULT_CACHE_BYTES: Final = 256 * 1024 * 1024
+#: On-disk budget of :class:`MediaCache` (``--media-dir-bytes``; 0: no limit). Every distinct
+#: reference image renders a new video, so without one a flood of distinct creates fills the
+#: disk; no limit by default until a hang seen under a budget is understood (issue 21).
+DEFAULT_DISK_BYTES: Final = 0
 
 _MIME_BY_FORMAT: Final = {
     "JPEG": "image/jpeg",
@@ -1098,6 +1103,10 @@ class MediaCache:
       SHA-256 of ``repr(key)``, so keys must have a stable repr (str/int/tuples of those).
     * The in-memory part keeps at most ``max_bytes`` (least recently used assets go first;
       an asset larger than the budget is returned but not kept in memory).
+    * The directory keeps at most ``disk_max_bytes`` (0: no limit) of assets, whichever
+      processes share it: after each write the least recently used files (by mtime, which a
+      read from disk refreshes) are deleted until the rest fit. An evicted asset is rendered
+      again when it is next asked for.
     * With ``shared`` (``media_store.RedisMediaStore``: several hosts, one Redis), an asset
       missing from memory and disk is taken from there, or rendered once for every host.
     """
@@ -1107,11 +1116,15 @@ class MediaCache:
         directory: Path | str | None = None,
         *,
         max_bytes: int = DEFAULT_CACHE_BYTES,
+        disk_max_bytes: int = DEFAULT_DISK_BYTES,
         shared: RedisMediaStore | None = None,
         timed_render: Callable[[Hashable, Callable[[], bytes]], Callable[[], bytes]] | None = None,
     ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        if disk_max_bytes < 0:
+            raise ValueError(f"disk_max_bytes must be >= 0, got {disk_max_bytes}")
+        self._disk_max_bytes = disk_max_bytes
         self._directory = Path(directory) if directory is not None else None
         if self._directory is not None:
             self._directory.mkdir(parents=True, exist_ok=True)
@@ -1137,6 +1150,10 @@ class MediaCache:
     @property
     def max_bytes(self) -> int:
         return self._max_bytes
+
+    @property
+    def disk_max_bytes(self) -> int:
+        return self._disk_max_bytes
 
     @property
     def memory_bytes(self) -> int:
@@ -1329,17 +1346,24 @@ class MediaCache:
         if path is None:
             return None
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             log.warning("media cache: cannot read %s: %s", path, exc)
             return None
+        if self._disk_max_bytes:
+            with contextlib.suppress(OSError):  # used now: the last the disk budget evicts
+                os.utime(path)
+        return data
 
     def _write_disk(self, key: Hashable, data: bytes) -> None:
         path = self._path(key)
         if path is None:
             return
+        budget = self._disk_max_bytes
+        if budget and len(data) > budget:
+            return  # larger than the whole disk budget: served, not kept
         tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
@@ -1347,7 +1371,10 @@ class MediaCache:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            with self._disk_budget_lock(path.parent) if budget else contextlib.nullcontext():
+                if budget:  # room first, then the file: the directory is never over budget
+                    self._trim_disk(path.parent, budget - len(data), path)
+                os.replace(tmp, path)
             tmp = None
         except OSError as exc:  # persistence is best effort: the bytes are still served
             log.warning("media cache: cannot write %s: %s", path, exc)
@@ -1355,6 +1382,47 @@ class MediaCache:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _disk_budget_lock(directory: Path) -> Iterator[None]:
+        """Every process sharing the directory makes room and adds its file under one lock
+        (an flock on the directory itself: a write and its eviction are one step for all)."""
+        import fcntl
+
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor is closed
+            yield
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _trim_disk(directory: Path, room: int, replacing: Path) -> None:
+        """(budget lock held) Delete the least recently used assets (by mtime: a read from
+        disk refreshes it) until the rest take at most ``room`` bytes; ``replacing`` is about
+        to be written over, so it does not count."""
+        files: list[tuple[float, int, str]] = []
+        total = 0
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".bin") or entry.path == str(replacing):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                files.append((st.st_mtime, st.st_size, entry.path))
+                total += st.st_size
+        if total <= room:
+            return
+        files.sort()
+        for _, size, name in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+            total -= size
+            if total <= room:
+                break
 
 
 # Interpreter exit joins ThreadPoolExecutor workers only after they drained their queue, which

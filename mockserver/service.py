@@ -80,7 +80,18 @@ class JournalEntry:
     request: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The entry as stored, each text cut to ``MAX_JOURNAL_TEXT`` characters: a request
+        path (and the id and error message that repeat it) can be as long as the server's
+        header limit allows, and the journal keeps a bounded number of entries, not bytes."""
+        entry = dict(self.__dict__)
+        for name, value in entry.items():
+            if isinstance(value, str) and len(value) > MAX_JOURNAL_TEXT:
+                entry[name] = value[:MAX_JOURNAL_TEXT] + "…"
+        return entry
+
+
+#: longest text (path, job id, error message, ...) a journal entry keeps, in characters
+MAX_JOURNAL_TEXT = 1024
 
 
 class FilesFull(Exception):
@@ -154,6 +165,7 @@ class MockService:
         metrics = Metrics() if config.metrics else None
         cache = media.MediaCache(
             directory=config.media_dir or _default_media_dir(config),
+            disk_max_bytes=config.media_dir_bytes,
             shared=_shared_media(config, store),
             timed_render=metrics.timed_render if metrics else None,
         )
