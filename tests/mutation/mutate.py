@@ -122,8 +122,8 @@ MODULES: dict[str, list[str]] = {
     "sora_client/_sse.py": ["tests/test_sse_decoding.py"],
     "mockserver/clock.py": ["tests/test_virtual_clock.py", "tests/test_lifecycle_rules.py"],
     "mockserver/lane.py": ["tests/test_lane.py"],
-    "mockserver/journal.py": ["tests/test_journal_writer.py", "tests/test_store_journal.py"],
-    "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_priority.py"],
+    "mockserver/journal.py": ["tests/test_journal_writer.py"],
+    "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
 
