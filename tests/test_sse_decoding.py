@@ -52,6 +52,21 @@ def test_a_cr_followed_by_another_line_in_the_same_chunk() -> None:
     assert _decode([b"data: a\rdata: b\r\rdata: c\n\n"]) == [Event("a\nb"), Event("c")]
 
 
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([b"data: a\ndata: b\r\r"], [Event("a\nb")]),  # an LF line, then CR lines
+        ([b"data: a\r\ndata: b\n\r"], [Event("a\nb")]),
+        ([b"data: a\n\n", b"\ndata: b\r\r"], [Event("a"), Event("b")]),  # LF opens a chunk
+        ([b"\ndata: b\r\r"], [Event("b")]),
+    ],
+)
+def test_line_ends_mixed_in_one_stream_each_end_one_line(
+    chunks: list[bytes], expected: list[Event]
+) -> None:
+    assert _decode(chunks) == expected
+
+
 def test_events_come_out_as_soon_as_their_blank_line_arrives() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: one\n") == []
@@ -67,6 +82,9 @@ def test_the_end_of_the_stream_flushes_a_last_line_and_a_pending_event() -> None
     pending = SSEDecoder()
     assert pending.feed(b"data: a\n") == []
     assert pending.close() == [Event("a")]
+    # a last line that came in pieces, or with bytes that are not UTF-8
+    assert _decode([b"data: a", b"b", b"c"]) == [Event("abc")]
+    assert _decode([b"data: caf\xc3", b"\xa9 \xff"]) == [Event("caf\u00e9 \ufffd")]
     # a last line that is a comment or a name only: no event
     assert _decode([b": bye"]) == []
     assert _decode([b"event: x"]) == []
@@ -126,8 +144,9 @@ def test_an_event_whose_data_lines_add_up_past_the_limit_is_refused() -> None:
     # each data line counts its value and the newline that joins it: 4 + 1 per line
     fits = b"data: abcd\n" * 2 + b"\n"
     assert _decode([fits], max_line=10) == [Event("abcd\nabcd")]
-    with pytest.raises(LineTooLong):
+    with pytest.raises(LineTooLong) as refused:
         _decode([b"data: abcd\n" * 2 + b"data: a\n\n"], max_line=10)
+    assert refused.value.limit == 10
     # the count starts again with each event
     assert _decode([fits * 3], max_line=10) == [Event("abcd\nabcd")] * 3
 
@@ -139,3 +158,12 @@ def test_the_default_limit_is_one_mebibyte() -> None:
     assert _decode([big]) == [Event("x" * (MAX_LINE - 6))]
     with pytest.raises(LineTooLong):
         _decode([b"data: " + b"x" * (MAX_LINE - 5) + b"\n\n"])
+
+
+def test_a_closed_decoder_reads_the_next_stream_afresh() -> None:
+    decoder = SSEDecoder(max_line=10)
+    assert decoder.feed(b"event: x\ndata: 12") == []
+    assert decoder.close() == [Event("12", "x")]
+    # a full-length line is still within the limit: nothing of the last one is counted
+    assert decoder.feed(b"data: abcd\n\n") == [Event("abcd")]
+    assert decoder.close() == []

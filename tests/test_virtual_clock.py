@@ -9,9 +9,12 @@ import math
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from mockserver import clock as clock_module
 from mockserver.clock import RealClock, SteppingClock, VirtualClock
 from mockserver.store import MemoryStore, SQLiteStore
 
@@ -95,12 +98,16 @@ class _Watched(threading.Condition):
         return super().wait(timeout)
 
 
-def _waiter(clock: VirtualClock, when: float) -> tuple[threading.Thread, list[bool]]:
-    """A thread waiting (60 s at most) for ``when``, once it is inside its wait."""
+def _waiter(
+    clock: VirtualClock, when: float, timeout: float = 60
+) -> tuple[threading.Thread, list[bool]]:
+    """A thread waiting for ``when`` (``timeout`` s at most), once it is inside its wait."""
     watched = _Watched()
     clock._changed = watched
     woke: list[bool] = []
-    waiter = threading.Thread(target=lambda: woke.append(clock.wait_until(when, 60)), daemon=True)
+    waiter = threading.Thread(
+        target=lambda: woke.append(clock.wait_until(when, timeout)), daemon=True
+    )
     waiter.start()
     assert watched.waiting.wait(10)
     return waiter, woke
@@ -141,6 +148,79 @@ def test_a_stepping_clock_moves_its_step_at_every_read() -> None:
     # a wait always ends: each read moves the clock on
     assert clock.wait_until(START + 13, timeout=60) is True
     assert VirtualClock(store, START).now() >= START + 13
+
+
+class _FakeTime:
+    """Stands in for the clock module's ``time``: the wall clock moves only when a wait
+    lets it; the monotonic clock does not move at all, so no wait ever times out by itself."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return 100.0
+
+    def event(self) -> Any:
+        fake = self
+
+        class Event:
+            def wait(self, delay: float) -> bool:
+                fake.waits.append(delay)
+                fake.now += delay
+                return False
+
+        return Event()
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> _FakeTime:
+    fake = _FakeTime(START)
+    monkeypatch.setattr(clock_module, "time", fake)
+    monkeypatch.setattr(
+        clock_module, "threading", SimpleNamespace(Event=fake.event, Condition=threading.Condition)
+    )
+    return fake
+
+
+def test_the_real_clock_waits_until_the_time_or_its_timeout(fake_time: _FakeTime) -> None:
+    clock = RealClock()
+    assert clock.now() == START
+    assert clock.wait_until(START + 5, timeout=60) is True
+    assert fake_time.waits == [5.0]
+    assert clock.wait_until(START + 100, timeout=10) is False, "gave up after 10 s"
+    assert fake_time.waits == [5.0, 10.0]
+    # a time reached or past: no wait at all
+    assert clock.wait_until(fake_time.now, timeout=60) is True
+    assert clock.wait_until(fake_time.now - 30, timeout=60) is True
+    assert fake_time.waits == [5.0, 10.0]
+
+
+def test_a_virtual_wait_with_no_time_left_gives_up_without_waiting(fake_time: _FakeTime) -> None:
+    clock = VirtualClock(MemoryStore(), START)
+    # the monotonic clock stands still: a wait with time left would never end
+    assert clock.wait_until(START + 1, timeout=0) is False
+
+
+def test_a_virtual_wait_with_under_a_second_left_still_waits(fake_time: _FakeTime) -> None:
+    store = MemoryStore()
+    clock = VirtualClock(store, START)
+    clock.poll_interval = 0.01
+    waiter, woke = _waiter(clock, START + 1, timeout=0.5)
+    store.clock_advance(1, START)
+    waiter.join(20)
+    assert woke == [True]
+
+
+def test_a_stepping_clock_after_a_reset_steps_from_its_start() -> None:
+    store = MemoryStore()
+    clock = SteppingClock(store, START, step=2)
+    clock.now()
+    store.reset()
+    assert clock.now() == START + 2
 
 
 def test_the_real_clock_follows_the_wall_clock() -> None:
