@@ -123,7 +123,10 @@ MODULES: dict[str, list[str]] = {
     "contracts/_loader.py": ["tests/test_contract_loading.py", "tests/test_contracts.py"],
     "mockserver/clock.py": ["tests/test_virtual_clock.py"],
     "mockserver/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
-    "mockserver/journal.py": ["tests/test_journal_writer.py"],
+    "mockserver/journal.py": [
+        "tests/test_journal_background_writes.py",
+        "tests/test_journal_writer.py",
+    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
