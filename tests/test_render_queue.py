@@ -5,6 +5,7 @@ run at once, and that a failed render neither stops the pool nor loses its count
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -95,9 +96,59 @@ def test_a_pool_of_two_threads_runs_two_renders_at_once() -> None:
     queue.schedule("b", 1.0, gated_second)
     assert first.wait(30)
     assert second.wait(30), "the second render waited for the first"
+    assert len(queue) == 2, "two under way"
     release_first.set()
     release_second.set()
     assert queue.join(30)
+    assert len(queue) == 0
+    assert [t.name for t in _threads(queue)] == ["media-render"] * 2
+
+
+def _threads(queue: RenderQueue) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if getattr(t, "_target", None) == queue._run]
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(None, 1), (0, 1), (1, 1), (3, 3)])
+def test_a_pool_starts_its_daemon_threads_at_its_first_render(
+    threads: int | None, expected: int
+) -> None:
+    queue = RenderQueue(MediaCache()) if threads is None else RenderQueue(MediaCache(), threads)
+    assert _threads(queue) == [], "no thread before there is work"
+    for n in range(4):
+        queue.schedule(f"key-{n}", float(n), lambda: b"x")
+    assert queue.join(30)
+    workers = _threads(queue)
+    assert len(workers) == expected
+    assert all(t.name == "media-render" and t.daemon for t in workers)
+
+
+def test_a_key_whose_render_failed_can_be_scheduled_again() -> None:
+    queue = RenderQueue(MediaCache(), threads=1)
+
+    def broken() -> bytes:
+        raise OSError("encoder gone")
+
+    queue.schedule("k", 0.0, broken)
+    assert queue.join(30)
+    queue.schedule("k", 0.0, lambda: b"rendered")
+    assert queue.join(30)
+    assert "k" in queue._cache
+
+
+def test_a_forked_process_renders_with_threads_of_its_own() -> None:
+    queue = RenderQueue(MediaCache(), threads=1)
+    queue.schedule("parent", 0.0, lambda: b"p")
+    assert queue.join(30)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's thread did not come along
+        code = 3
+        try:
+            queue.schedule("child", 0.0, lambda: b"c")
+            code = 0 if queue.join(20) and "child" in queue._cache else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_failed_render_is_logged_and_the_pool_goes_on(
@@ -112,7 +163,7 @@ def test_a_failed_render_is_logged_and_the_pool_goes_on(
         queue.schedule("broken", 0.0, broken)
         assert queue.join(30), "a failed render still counts as done"
     assert len(queue) == 0
-    assert "background render of 'broken' failed" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["background render of 'broken' failed"]
     assert "encoder gone" in caplog.text
     done = threading.Event()
     queue.schedule("next", 0.0, lambda: done.set() or b"ok")  # type: ignore[func-returns-value]
