@@ -34,8 +34,13 @@ SPEC: dict[str, Any] = {
                         "content": {
                             "application/json": {
                                 "schema": {"$ref": "#/components/schemas/Thing"},
-                                # data, not a reference: never followed
+                                # data, not references: never followed (nor a link)
                                 "example": {"link": {"$ref": "#/nowhere"}},
+                                "examples": {
+                                    "whole": {"value": {"$ref": "#/nowhere"}},
+                                    "inner": {"value": {"a": {"$ref": "#/nowhere"}}},
+                                    "named": {"value": {"operationId": "noSuchOperation"}},
+                                },
                             }
                         },
                     }
@@ -180,6 +185,16 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path: Path, cache: Path) -> N
     with pytest.raises(ContractError) as refused:
         load_path(_write(tmp_path, ["a", "list"]))
     assert str(refused.value) == "things.yaml: at /: not a YAML mapping"
+    assert refused.value.where == ""
+
+
+def test_a_control_character_is_invalid_yaml_without_a_place(tmp_path: Path) -> None:
+    path = tmp_path / "bell.yaml"
+    path.write_bytes(b"openapi: 3.1.0\x07\n")
+    with pytest.raises(ContractError) as refused:
+        load_path(path)
+    assert refused.value.where == ""
+    assert refused.value.message.startswith("not valid YAML: unacceptable character #x0007")
 
 
 def test_invalid_yaml_is_reported_with_line_and_column(tmp_path: Path) -> None:
@@ -209,6 +224,22 @@ def test_a_duplicate_operation_id_is_named_at_its_second_use() -> None:
     assert refused.value.message == "duplicate operationId 'getThing'"
 
 
+def test_a_dangling_reference_in_a_list_is_found_too(tmp_path: Path) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["schemas"]["Thing"]["allOf"] = [{"type": "object"}, {"$ref": "#/x"}]
+    with pytest.raises(ContractError) as refused:
+        load_path(_write(tmp_path, spec), cache=False)
+    assert refused.value.where == "/components/schemas/Thing/allOf/1/$ref"
+
+
+def test_a_path_with_a_tilde_is_escaped_in_the_place_named(tmp_path: Path) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["paths"]["/v1/a~b"] = {"get": {"responses": {"200": {"description": "ok"}}}}
+    with pytest.raises(ContractError) as refused:
+        _loader.index_operations(spec, "x.yaml")
+    assert refused.value.where == "/paths/~1v1~1a~0b/get"
+
+
 def test_a_dangling_reference_is_named_with_the_part_not_found(tmp_path: Path) -> None:
     spec = copy.deepcopy(SPEC)
     spec["components"]["schemas"]["Thing"]["properties"] = {"a~b": {"$ref": "#/x/y"}}
@@ -231,10 +262,28 @@ def test_a_link_to_an_unknown_operation_is_refused(tmp_path: Path) -> None:
     assert refused.value.message == "link names unknown operationId 'deleteThng'"
 
 
-def test_a_document_the_validator_cannot_read_is_refused(tmp_path: Path) -> None:
+def test_a_document_breaking_openapi_is_refused_at_its_place(tmp_path: Path) -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["paths"]["/v1/things/{thing_id}"]["get"]["responses"]["200"]["content"] = "nope"
+    with pytest.raises(ContractError) as refused:
+        load_path(_write(tmp_path, spec), cache=False)
+    assert refused.value.where.startswith("/paths//v1/things/{thing_id}/get/responses/200")
+    assert refused.value.message.startswith("not a valid OpenAPI 3.1 document: ")
     with pytest.raises(ContractError) as refused:
         load_path(_write(tmp_path, {"openapi": "3.1.0"}), cache=False)
-    assert refused.value.message.startswith("not a valid OpenAPI")
+    assert refused.value.where == "/"
+    assert refused.value.message.startswith("not a valid OpenAPI 3.1 document: ")
+
+
+def test_a_document_the_validator_cannot_read_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"openapi": 3.1})
+    with pytest.raises(ContractError) as refused:
+        load_path(path, cache=False)
+    assert refused.value.path == path
+    assert refused.value.where == ""
+    assert refused.value.message == (
+        "not a valid OpenAPI document: expected string or bytes-like object, got 'float'"
+    )
 
 
 # ------------------------------------------------------------------------- references
@@ -246,6 +295,9 @@ def test_a_pointer_follows_mappings_lists_and_escapes() -> None:
     assert resolve_pointer(doc, "#/a/b~1c/1/f") == 2
     assert resolve_pointer(doc, "#") is doc
     assert resolve_pointer(doc, "#/") is doc
+    with pytest.raises(ContractError) as refused:
+        resolve_pointer(doc, "#/nope")
+    assert str(refused.value) == "<contract>: at #/nope: $ref target does not exist (no 'nope')"
 
 
 @pytest.mark.parametrize(
@@ -306,6 +358,27 @@ def test_a_loaded_contract_finds_its_operations(tmp_path: Path, cache: Path) -> 
     assert contract.find_operation("POST", "/v1/things/7") is None
     assert contract.find_operation("GET", "/v1/other/7") is None
     assert contract.resolve("#/components/schemas/Thing") == {"type": "object"}
+    with pytest.raises(ContractError, match="^things.yaml: at #/components/nope: "):
+        contract.resolve("#/components/nope")
+    assert contract.operation("getThing").definition["operationId"] == "getThing"
+    assert contract.path == tmp_path / "things.yaml"
+    cached = load_path(tmp_path / "things.yaml")  # from the cache this time
+    assert cached.path == tmp_path / "things.yaml"
+    assert cached.operation("deleteThing").definition["operationId"] == "deleteThing"
+
+
+def test_a_schema_validator_is_built_once_per_pointer(tmp_path: Path, cache: Path) -> None:
+    contract = load_path(_write(tmp_path))
+    validator = contract.schema_validator("#/components/schemas/Thing")
+    assert contract.schema_validator("#/components/schemas/Thing") is validator
+    assert validator.is_valid({})
+    assert not validator.is_valid([])
+
+
+def test_a_contract_names_an_operations_query_parameters() -> None:
+    gptge = contracts.load("gptge-videos")
+    assert gptge.query_parameters("listVideos") == frozenset({"after", "limit", "order"})
+    assert gptge.query_parameters("getVideo") == frozenset()
 
 
 def test_the_bundled_contracts_load_by_name() -> None:

@@ -120,7 +120,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_validation_adapters.py",
     ],
     "sora_client/_sse.py": ["tests/test_sse_decoding.py"],
-    "contracts/_loader.py": ["tests/test_contract_loading.py", "tests/test_contracts.py"],
+    "contracts/_loader.py": [
+        "tests/test_contract_loading.py",
+        "tests/test_validation_adapters.py",
+        "tests/test_contracts.py",
+    ],
     "mockserver/clock.py": ["tests/test_virtual_clock.py"],
     "mockserver/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
     "mockserver/journal.py": [
