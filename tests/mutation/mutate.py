@@ -131,6 +131,15 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
+    "sora_client/_providers/vtrix_generation.py": [
+        "tests/test_vtrix_adapter.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
+    "sora_client/_providers/gptproto_v3.py": [
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
