@@ -137,6 +137,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_responses.py",
     ],
     "sora_client/_providers/gptproto_v3.py": [
+        "tests/test_gptproto_v3_adapter.py",
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
     ],
