@@ -450,6 +450,9 @@ def write_summary(rows: list[dict[str, object]]) -> None:
     REPORTS.mkdir(exist_ok=True)
     path = REPORTS / "mutation.json"
     old = {r["module"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+    for row in rows:  # a --report re-reads results: the run's time stays what it was
+        if row["seconds"] is None and row["module"] in old:
+            row["seconds"] = old[row["module"]].get("seconds")
     old.update({r["module"]: r for r in rows})
     merged = [old[m] for m in MODULES if m in old]
     path.write_text(json.dumps(merged, indent=2) + "\n")
