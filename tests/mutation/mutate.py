@@ -252,7 +252,12 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def changed_since(commit: str, modules: list[str]) -> dict[str, list[str]]:
-    """The functions of these modules changed since a commit (working tree included)."""
+    """The functions of these modules changed since a commit (working tree included). The
+    diff starts where this branch left the commit's history (``git merge-base``): with
+    ``--since main`` on a branch, what others merged into main since is not this change."""
+    base = _git("merge-base", commit, "HEAD")
+    if base.returncode == 0:
+        commit = base.stdout.strip()
     diff = _git("diff", "-U0", "--no-color", "--no-ext-diff", commit, "--", *modules)
     if diff.returncode != 0:
         raise SystemExit(f"git diff {commit}: {diff.stderr.strip()}")
