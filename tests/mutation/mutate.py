@@ -24,8 +24,8 @@ chunk runs against the tests as they are now (a change to a module's list of tes
 mutmut start that module over).
 
 The habit after a change: ``--since COMMIT`` (``make mutate SINCE=COMMIT``) mutates only the
-functions and methods the change touched. ``git diff COMMIT`` (the working tree, committed or
-not) is read hunk by hunk; each added line is placed in the function of the new source that
+functions and methods the change touched. ``git diff`` from where the branch left COMMIT
+(``git merge-base``) to the working tree, committed or not, is read hunk by hunk; each added line is placed in the function of the new source that
 holds it and each removed line in the function of the old source (``git show COMMIT:path``)
 that held it, and every such function mutmut mutates (top-level functions and methods of
 top-level classes, not decorated ones other than ``@staticmethod``/``@classmethod``) becomes a
