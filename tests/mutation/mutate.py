@@ -141,6 +141,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
     ],
+    "sora_client/_providers/openai_videos.py": [
+        "tests/test_openai_videos_adapter.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
