@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -390,3 +393,34 @@ def test_the_bundled_contracts_load_by_name() -> None:
         contracts.load("nope")
     assert refused.value.message.startswith("no such contract; known: ")
     assert "gptge-videos, gptproto-chat" in refused.value.message
+
+
+def test_a_contract_with_non_ascii_text_is_cached_under_an_ascii_locale(tmp_path: Path) -> None:
+    # the cache is written as UTF-8 whatever the locale says (C locale, not coerced)
+    spec = copy.deepcopy(SPEC)
+    spec["info"]["description"] = "café, 東京"
+    path = _write(tmp_path, spec)
+    code = (
+        "import sys, contracts; "
+        "c = contracts.load_path(sys.argv[1]); "
+        "print(c.spec['info']['description'] == 'caf\\u00e9, \\u6771\\u4eac')"
+    )
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONUTF8": "0",
+        "SORA_MOCK_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == "True"
+    (entry,) = (tmp_path / "cache" / "contracts").glob("*.json")
+    assert json.loads(entry.read_text(encoding="utf-8"))["info"]["description"] == "café, 東京"
