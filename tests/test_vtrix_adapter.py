@@ -180,3 +180,13 @@ def test_the_video_is_the_first_video_output_else_the_first_url() -> None:
     assert _video_url([]) is None
     assert _video_url({"content": [video]}) is None, "output is a list or nothing"
     assert _video_url(None) is None
+
+
+def test_without_a_const_the_default_model_is_the_contracts_default(
+    vtrix: VtrixGeneration, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = vtrix.schema("#/components/schemas/GenerationRequest")["properties"]["model"]
+    monkeypatch.delitem(model, "const")
+    monkeypatch.setitem(model, "default", "sora_2_i2v")
+    assert vtrix.default_model() == "sora_2_i2v"
+    assert json.loads(vtrix.build_create(CreateSpec("x")).content)["model"] == "sora_2_i2v"
