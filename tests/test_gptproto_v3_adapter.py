@@ -80,7 +80,7 @@ def test_an_orientation_contradicting_the_size_is_refused(v3: GptprotoV3) -> Non
     spec = CreateSpec("x", size="1280x720", extra={"orientation": "portrait"})
     with pytest.raises(InvalidRequestError) as refused:
         v3.build_create(spec)
-    assert refused.value.field == "orientation"
+    assert (refused.value.provider, refused.value.field) == ("gptproto-v3", "orientation")
     assert "'portrait' contradicts size 1280x720 (landscape)" in str(refused.value)
     agreeing = CreateSpec("x", size="1280x720", extra={"orientation": "landscape"})
     body = _body(v3.build_create(agreeing))
@@ -190,6 +190,7 @@ def test_an_error_in_a_200_envelope_is_the_error_it_names(v3: GptprotoV3) -> Non
     with pytest.raises(RateLimitError) as raised:
         v3.parse_job(body, _answer(**{"x-request-id": "req_9"}))
     assert raised.value.status_code == 429
+    assert raised.value.request_id == "req_9", "the answer's headers go with the error"
     assert "slow down" in str(raised.value)
     with pytest.raises(APIError) as refused:
         v3.parse_job({"code": 400, "message": "bad size", "data": None}, _answer())
