@@ -10,7 +10,7 @@ and are left out of the score.
 
     python tests/mutation/mutate.py [MODULE ...]    # default: every module in MODULES
     python tests/mutation/mutate.py --resume MODULE # go on where an interrupted run stopped
-    python tests/mutation/mutate.py --resume --mutants '*ǁ_wait_chat*' MODULE  # (re)check some
+    python tests/mutation/mutate.py --resume MODULE --mutants '*ǁ_wait_chat*'  # (re)check some
 
 Not part of `make test`: a full run takes tens of minutes on two cores. A big module can be run
 in chunks: ``--mutants`` takes mutmut's name patterns (fnmatch over names like
@@ -516,7 +516,8 @@ def main() -> int:
         "--mutants",
         nargs="+",
         metavar="PATTERN",
-        help="check only the mutants these mutmut name patterns match (one module at a time)",
+        help="check only the mutants these mutmut name patterns match (one module at a time, "
+        "named before --mutants: the patterns take every word after it)",
     )
     parser.add_argument(
         "--since",
