@@ -25,10 +25,11 @@ mutmut start that module over).
 
 The habit after a change: ``--since COMMIT`` (``make mutate SINCE=COMMIT``) mutates only the
 functions and methods the change touched. ``git diff`` from where the branch left COMMIT
-(``git merge-base``) to the working tree, committed or not, is read hunk by hunk; each added line is placed in the function of the new source that
-holds it and each removed line in the function of the old source (``git show COMMIT:path``)
-that held it, and every such function mutmut mutates (top-level functions and methods of
-top-level classes, not decorated ones other than ``@staticmethod``/``@classmethod``) becomes a
+(``git merge-base``, BASE) to the working tree, committed or not, is read hunk by hunk; each
+added line is placed in the function of the new source that holds it and each removed line in
+the function of the old source (``git show BASE:path``) that held it, and every such function
+mutmut mutates (top-level functions and methods of top-level classes, not decorated ones
+other than ``@staticmethod``/``@classmethod``) becomes a
 pair of patterns. Modules of ``MODULES`` with no changed function are skipped:
 
     python tests/mutation/mutate.py --since main                # every changed module
