@@ -72,7 +72,9 @@ def test_without_a_size_the_images_own_is_asked_for(gptge: GptgeVideos) -> None:
     unsized = Image(b"raw", None, None, None, None, "raw.bin")
     request = gptge.build_create(CreateSpec("x", unsized))
     assert "size" not in _fields(request)
-    assert _parts(request)["input_reference"].get_filename() == "raw.bin"
+    part = _parts(request)["input_reference"]
+    assert part.get_filename() == "raw.bin"
+    assert part["Content-Type"] == "", "an unknown type is not made up"
 
 
 def test_an_image_known_only_by_url_is_refused_before_sending(gptge: GptgeVideos) -> None:
@@ -80,7 +82,7 @@ def test_an_image_known_only_by_url_is_refused_before_sending(gptge: GptgeVideos
     linked = Image(None, url, None, None, None, "a.png")
     with pytest.raises(InvalidRequestError) as refused:
         gptge.build_create(CreateSpec("x", linked))
-    assert refused.value.field == "input_reference"
+    assert (refused.value.provider, refused.value.field) == ("gptge", "input_reference")
     assert "gptge uploads the image as a file: pass a path or bytes, not a URL" in str(
         refused.value
     )
@@ -184,7 +186,8 @@ def test_a_page_of_videos_gives_its_jobs_more_and_cursor(gptge: GptgeVideos) -> 
     )
     assert [j.id for j in jobs] == ["v1", "v2"]
     assert (more, last) == (True, "v9")
-    assert gptge.parse_list({"data": [VIDEO, second]}, _answer())[1:] == (False, "v2")
+    third = {**VIDEO, "id": "v3"}
+    assert gptge.parse_list({"data": [VIDEO, second, third]}, _answer())[1:] == (False, "v3")
     assert gptge.parse_list({"data": []}, _answer()) == ([], False, None)
     for bad in ([], {"data": {}}, {"items": []}):
         with pytest.raises(ValueError, match="^the list has no data array$"):
