@@ -147,6 +147,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
     ],
+    "sora_client/_providers/gptproto_chat.py": [
+        "tests/test_client_chat_flow.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
