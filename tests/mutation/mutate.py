@@ -148,6 +148,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_responses.py",
     ],
     "sora_client/_providers/gptproto_chat.py": [
+        "tests/test_gptproto_chat_adapter.py",
         "tests/test_client_chat_flow.py",
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
