@@ -78,7 +78,10 @@ def test_a_size_and_a_non_stream_request_are_refused(chat: GptprotoChat) -> None
     with pytest.raises(InvalidRequestError) as refused:
         chat.build_create(CreateSpec("x", size="720x1280"))
     assert (refused.value.provider, refused.value.field) == ("gptproto-chat", "size")
-    assert refused.value.rule.startswith("chat mode has no size")
+    assert refused.value.rule == (
+        "chat mode has no size: the video follows the image's orientation "
+        "(use gptproto-videos or gptproto-v3 to choose a size)"
+    )
     with pytest.raises(InvalidRequestError) as refused:
         chat.build_create(CreateSpec("x", extra={"stream": False}))
     assert (refused.value.provider, refused.value.field) == ("gptproto-chat", "stream")
@@ -166,6 +169,12 @@ def test_a_message_instead_of_a_delta_is_read_too(chat: GptprotoChat) -> None:
     empty = _chunk()
     empty["choices"] = []
     assert chat.apply_chunk(None, empty, _answer()).status == "queued"
+    # a delta that is no object, or content that is no text: nothing to read, no error
+    for delta in ("50%", ["50%"], {"content": ["50%"]}, {"content": {"text": "50%"}}):
+        odd = _chunk()
+        odd["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+        job = chat.apply_chunk(None, odd, _answer())
+        assert (job.status, job.progress) == ("queued", 0.0)
 
 
 @pytest.mark.parametrize(
