@@ -153,6 +153,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
     ],
+    "mockserver/dialects/errors.py": ["tests/test_provider_error_shapes.py"],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
