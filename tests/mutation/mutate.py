@@ -154,6 +154,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_responses.py",
     ],
     "mockserver/dialects/errors.py": ["tests/test_provider_error_shapes.py"],
+    "mockserver/dialects/vtrix_generation.py": [
+        "tests/test_vtrix_task_answers.py",
+        "tests/test_mock_fidelity.py",
+    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
 
