@@ -52,6 +52,7 @@ def test_a_task_reads_pending_then_processing_then_completed(mock: SoraMock) -> 
         assert seen == {"pending", "processing", "completed"}
         assert progress == sorted(progress)
         assert all(p == round(p, 3) for p in progress), "three decimals at most"
+        assert any(0 < p < 1 for p in progress), "a fraction while it renders"
         assert task["progress"] == 1.0
         (content,) = task["output"][0]["content"]
         assert content["type"] == "video"
@@ -59,6 +60,45 @@ def test_a_task_reads_pending_then_processing_then_completed(mock: SoraMock) -> 
         assert content["url"].startswith("http://")
         assert content["url"].endswith(mock.service.media_path(task["id"]))
         assert task["usage"] == {"cost": "1.2000", "discount": 0}, "0.30 USD a second"
+
+
+def _failed(mock: SoraMock, scenario: str) -> dict[str, Any]:
+    mock.set_scenario(scenario, provider="vtrix")
+    with mock.client("vtrix") as client:
+        created = API.create(client, AUTH)
+        assert created.status_code == 200, created.text
+        for _ in range(400):
+            mock.advance(0.5)
+            task = _task(client, created.json()["id"])
+            if task["status"] == "failed":
+                return task
+    raise AssertionError("the task never failed")
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("003000097", "HTTP error response"),
+        ("003000099", "Task creation error"),
+    ],
+)
+def test_a_failure_code_asked_for_comes_with_its_message(
+    mock: SoraMock, code: str, message: str
+) -> None:
+    task = _failed(mock, f"generation_failed:{code}")
+    assert task["error"] == {"code": code, "error_message": message}
+
+
+def test_a_refused_create_is_a_vtrix_error_naming_the_field(mock: SoraMock) -> None:
+    with mock.client("vtrix") as client:
+        answer = client.post("/model/v1/generation", json={"model": "sora_2_pro_i2v"}, headers=AUTH)
+        assert answer.status_code == 400
+        error = answer.json()["error"]
+        assert error["code"] == "400"
+        assert error["error_message"].startswith("prompt")
+        mock.set_scenario("content_policy", provider="vtrix")
+        refused = API.create(client, AUTH)
+    assert refused.json()["error"]["code"] == "content_policy_violation"
 
 
 def test_a_failed_task_carries_the_documented_code_and_message(mock: SoraMock) -> None:
