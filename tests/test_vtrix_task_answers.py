@@ -135,3 +135,30 @@ def test_an_unknown_task_is_a_vtrix_error(mock: SoraMock) -> None:
     error = answer.json()["error"]
     assert set(error) == {"code", "error_message"}
     assert error["code"] == "404"
+
+
+def test_a_bad_value_is_refused_with_its_field_named_first(mock: SoraMock) -> None:
+    body = {"model": "sora_2_pro_i2v", "prompt": "p", "size": "12x34", "seconds": "4"}
+    with mock.client("vtrix") as client:
+        answer = client.post("/model/v1/generation", json=body, headers=AUTH)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "code": "400",
+        "error_message": "size: '12x34' is not one of ['720x1280', '1280x720']",
+    }
+
+
+def test_an_image_the_mock_did_not_fetch_is_noted_in_the_metadata(mock: SoraMock) -> None:
+    body = {
+        "model": "sora_2_pro_i2v",
+        "prompt": "p",
+        "size": "1280x720",
+        "seconds": "4",
+        "input_reference": "https://example.com/cat.png",
+    }
+    with mock.client("vtrix") as client:
+        created = client.post("/model/v1/generation", json=body, headers=AUTH)
+        assert created.status_code == 200, created.text
+        (note,) = created.json()["metadata"]["mock_notes"]
+        assert "reference image URL was not fetched" in note
+        assert _task(client, created.json()["id"])["metadata"]["mock_notes"] == [note]
