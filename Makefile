@@ -94,12 +94,13 @@ $(PRISM):
 # Mutation testing (mutmut 3), not part of `make test`: each module against its own fast tests,
 # at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/faults.py ..."
 # picks modules (default: all, tens of minutes); tests/mutation/mutate.py lists them.
+# SINCE=<commit> mutates only the functions changed since that commit (the habit after a change).
 $(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev
 	@$(STEP) "installing mutmut into $(VENV)" $(BIN)/pip install -e '.[dev,mutation]'
 	@touch $@
 
 mutate: $(VENV)/.installed-mutation
-	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(MODULES)
+	nice -n 19 $(BIN)/python tests/mutation/mutate.py $(if $(SINCE),--since $(SINCE)) $(MODULES)
 
 # Check live providers against the contracts (needs their keys). One with PROVIDER=gptge
 # [BASE_URL=...] (no key: exit 4), or every provider when PROVIDER is not set (those without a

@@ -10,7 +10,7 @@ and are left out of the score.
 
     python tests/mutation/mutate.py [MODULE ...]    # default: every module in MODULES
     python tests/mutation/mutate.py --resume MODULE # go on where an interrupted run stopped
-    python tests/mutation/mutate.py --resume --mutants '*ǁ_wait_chat*' MODULE  # (re)check some
+    python tests/mutation/mutate.py --resume MODULE --mutants '*ǁ_wait_chat*'  # (re)check some
 
 Not part of `make test`: a full run takes tens of minutes on two cores. A big module can be run
 in chunks: ``--mutants`` takes mutmut's name patterns (fnmatch over names like
@@ -22,11 +22,25 @@ copy is kept, so the results of earlier chunks stay and the summary counts every
 so far (the rest as unchecked). ``--resume`` refreshes the scratch copy's tests first, so a
 chunk runs against the tests as they are now (a change to a module's list of test files makes
 mutmut start that module over).
+
+The habit after a change: ``--since COMMIT`` (``make mutate SINCE=COMMIT``) mutates only the
+functions and methods the change touched. ``git diff`` from where the branch left COMMIT
+(``git merge-base``, BASE) to the working tree, committed or not, is read hunk by hunk; each
+added line is placed in the function of the new source that holds it and each removed line in
+the function of the old source (``git show BASE:path``) that held it, and every such function
+mutmut mutates (top-level functions and methods of top-level classes, not decorated ones
+other than ``@staticmethod``/``@classmethod``) becomes a
+pair of patterns. Modules of ``MODULES`` with no changed function are skipped:
+
+    python tests/mutation/mutate.py --since main                # every changed module
+    python tests/mutation/mutate.py --since HEAD~3 --dry-run     # only list the functions
+    python tests/mutation/mutate.py --since main --resume mockserver/clock.py
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -35,6 +49,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +116,178 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_chat_flow.py",
         "tests/test_client_core_flows.py",
     ],
+    "contracts/_sse.py": [
+        "tests/test_event_stream_checks.py",
+        "tests/test_validation_adapters.py",
+    ],
+    "sora_client/_sse.py": ["tests/test_sse_decoding.py"],
+    "contracts/_loader.py": [
+        "tests/test_contract_loading.py",
+        "tests/test_validation_adapters.py",
+        "tests/test_contracts.py",
+    ],
+    "mockserver/clock.py": ["tests/test_virtual_clock.py"],
+    "mockserver/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
+    "mockserver/journal.py": [
+        "tests/test_journal_background_writes.py",
+        "tests/test_journal_writer.py",
+    ],
+    "sora_client/_providers/vtrix_generation.py": [
+        "tests/test_vtrix_adapter.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
+    "sora_client/_providers/gptproto_v3.py": [
+        "tests/test_gptproto_v3_adapter.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
+    "sora_client/_providers/openai_videos.py": [
+        "tests/test_openai_videos_adapter.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
+    "sora_client/_providers/gptproto_chat.py": [
+        "tests/test_gptproto_chat_adapter.py",
+        "tests/test_client_chat_flow.py",
+        "tests/test_client_requests.py",
+        "tests/test_client_responses.py",
+    ],
+    "mockserver/dialects/errors.py": ["tests/test_provider_error_shapes.py"],
+    "mockserver/dialects/vtrix_generation.py": [
+        "tests/test_vtrix_task_answers.py",
+        "tests/test_mock_fidelity.py",
+    ],
+    "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
 }
+
+
+#: ``@@ -a[,b] +c[,d] @@`` of a unified diff
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def diff_lines(diff: str) -> dict[str, tuple[str | None, set[int], set[int]]]:
+    """Per file of a unified diff (``git diff -U0``), by its new path: (its old path or None
+    for a new file, the old lines removed, the new lines added)."""
+    found: dict[str, tuple[str | None, set[int], set[int]]] = {}
+    old_path: str | None = None
+    current: tuple[str | None, set[int], set[int]] | None = None
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            name = line[4:].strip()
+            old_path = None if name == "/dev/null" else name.removeprefix("a/")
+            current = None
+        elif line.startswith("+++ "):
+            name = line[4:].strip()
+            # a deleted file has no function left to mutate
+            current = None if name == "/dev/null" else (old_path, set(), set())
+            if current is not None:
+                found[name.removeprefix("b/")] = current
+        elif current is not None and (match := HUNK.match(line)):
+            start_old, count_old, start_new, count_new = match.groups()
+            count_o = 1 if count_old is None else int(count_old)
+            count_n = 1 if count_new is None else int(count_new)
+            current[1].update(range(int(start_old), int(start_old) + count_o))
+            current[2].update(range(int(start_new), int(start_new) + count_n))
+    return found
+
+
+def _mutated_by_mutmut(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """mutmut leaves decorated functions alone, but for a lone staticmethod / classmethod."""
+    if not node.decorator_list:
+        return True
+    (only, *rest) = node.decorator_list
+    return not rest and isinstance(only, ast.Name) and only.id in ("staticmethod", "classmethod")
+
+
+def function_spans(source: str) -> dict[str, tuple[int, int, bool]]:
+    """mutmut's name of every top-level function and method of a top-level class
+    (``x_name``, ``xǁClassǁname``) -> (first line, decorators included; last line; whether
+    mutmut mutates it)."""
+    spans: dict[str, tuple[int, int, bool]] = {}
+
+    def add(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> None:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        spans[name] = (first, node.end_lineno or node.lineno, _mutated_by_mutmut(node))
+
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            add(node, f"x_{node.name}")
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    add(item, f"xǁ{node.name}ǁ{item.name}")
+    return spans
+
+
+def functions_at(source: str, lines: set[int]) -> set[str]:
+    """The functions of ``source`` (mutmut's names) holding any of these lines."""
+    return {
+        name
+        for name, (first, last, _) in function_spans(source).items()
+        if any(first <= n <= last for n in lines)
+    }
+
+
+def changed_functions(
+    diff: str, old_source: Callable[[str], str | None], new_source: Callable[[str], str | None]
+) -> dict[str, list[str]]:
+    """Per changed file: the functions a diff touched that mutmut mutates, in file order.
+
+    A function counts when a line added to it (new source) or removed from it (old source)
+    is in the diff and the function is still there afterwards; a function removed whole has
+    no mutant left, a change outside every function (a constant, an import) none either."""
+    changed: dict[str, list[str]] = {}
+    for path, (old_path, removed, added) in diff_lines(diff).items():
+        new = new_source(path)
+        if new is None or not path.endswith(".py"):
+            continue
+        spans = function_spans(new)
+        names = functions_at(new, added)
+        old = old_source(old_path) if old_path is not None and removed else None
+        if old is not None:
+            names |= functions_at(old, removed) & spans.keys()
+        kept = [n for n in spans if n in names and spans[n][2]]
+        if kept:
+            changed[path] = kept
+    return changed
+
+
+def patterns_for(module: str, names: list[str]) -> list[str]:
+    """mutmut name patterns for these functions of a module: ``pkg.mod.x_f__mutmut_*`` picks
+    their mutants and ``*pkg.mod.x_f`` the function itself (how mutmut picks the tests; a
+    name without ``*`` must be a mutant's, and ``pkg.mod.x_f*`` would take ``x_f_other`` too)."""
+    dotted = module.removesuffix(".py").replace("/", ".")
+    patterns = []
+    for name in names:
+        patterns += [f"{dotted}.{name}__mutmut_*", f"*{dotted}.{name}"]
+    return patterns
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def changed_since(commit: str, modules: list[str]) -> dict[str, list[str]]:
+    """The functions of these modules changed since a commit (working tree included). The
+    diff starts where this branch left the commit's history (``git merge-base``): with
+    ``--since main`` on a branch, what others merged into main since is not this change."""
+    base = _git("merge-base", commit, "HEAD")
+    if base.returncode == 0:
+        commit = base.stdout.strip()
+    diff = _git("diff", "-U0", "--no-color", "--no-ext-diff", commit, "--", *modules)
+    if diff.returncode != 0:
+        raise SystemExit(f"git diff {commit}: {diff.stderr.strip()}")
+
+    def old_source(path: str) -> str | None:
+        shown = _git("show", f"{commit}:{path}")
+        return shown.stdout if shown.returncode == 0 else None
+
+    def new_source(path: str) -> str | None:
+        file = ROOT / path
+        return file.read_text() if file.is_file() else None
+
+    return changed_functions(diff.stdout, old_source, new_source)
 
 
 def equivalents() -> dict[str, str]:
@@ -286,6 +472,9 @@ def write_summary(rows: list[dict[str, object]]) -> None:
     REPORTS.mkdir(exist_ok=True)
     path = REPORTS / "mutation.json"
     old = {r["module"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+    for row in rows:  # a --report re-reads results: the run's time stays what it was
+        if row["seconds"] is None and row["module"] in old:
+            row["seconds"] = old[row["module"]].get("seconds")
     old.update({r["module"]: r for r in rows})
     merged = [old[m] for m in MODULES if m in old]
     path.write_text(json.dumps(merged, indent=2) + "\n")
@@ -339,7 +528,16 @@ def main() -> int:
         "--mutants",
         nargs="+",
         metavar="PATTERN",
-        help="check only the mutants these mutmut name patterns match (one module at a time)",
+        help="check only the mutants these mutmut name patterns match (one module at a time, "
+        "named before --mutants: the patterns take every word after it)",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="COMMIT",
+        help="mutate only the functions changed since this commit (working tree included)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --since: list the functions, run nothing"
     )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
@@ -348,10 +546,21 @@ def main() -> int:
         parser.error(f"unknown module(s) {unknown}; known: {list(MODULES)}")
     if args.mutants and len(modules) != 1:
         parser.error("--mutants needs exactly one module")
+    if args.since and (args.mutants or args.report):
+        parser.error("--since picks the mutants itself: not with --mutants or --report")
+    if args.dry_run and not args.since:
+        parser.error("--dry-run goes with --since")
+    patterns: dict[str, list[str] | None] = {m: args.mutants for m in modules}
+    if args.since:
+        patterns = _since_patterns(args.since, modules)
+        if args.dry_run:
+            return 0
     rows = []
     for module in modules:
+        if module not in patterns:
+            continue
         print(f"{'reading' if args.report else 'mutating'} {module} ...", flush=True)
-        row = run_module(module, args.max_children, args.resume, args.report, args.mutants)
+        row = run_module(module, args.max_children, args.resume, args.report, patterns[module])
         rows.append(row)
         write_summary(rows)
         print(
@@ -360,9 +569,32 @@ def main() -> int:
             f"score {row['score']}, {row['seconds']} s",
             flush=True,
         )
+        if args.since:
+            for name in row["survivors"]:  # type: ignore[attr-defined]
+                print(f"  survived: {name}", flush=True)
     print(f"summary: {REPORTS / 'mutation.md'}")
     failed = [r for r in rows if r["score"] is None or float(r["score"]) < TARGET]  # type: ignore[arg-type]
     return 1 if failed else 0
+
+
+def _since_patterns(commit: str, modules: list[str]) -> dict[str, list[str] | None]:
+    """The mutmut patterns of the functions changed since ``commit``, per module of
+    ``modules`` that has any; says which changed source files no module measures."""
+    changed = changed_since(commit, ["mockserver", "sora_client", "contracts"])
+    found: dict[str, list[str] | None] = {}
+    for module in modules:
+        names = changed.get(module)
+        if names:
+            found[module] = patterns_for(module, names)
+            print(f"{module}: {len(names)} changed function(s): {', '.join(names)}")
+    for path in sorted(set(changed) - set(MODULES)):
+        print(f"{path}: changed, but not in MODULES (not measured): {', '.join(changed[path])}")
+    if not found:
+        print(
+            f"no function of {'the named modules' if modules != list(MODULES) else 'MODULES'} "
+            f"changed since {commit}"
+        )
+    return found
 
 
 if __name__ == "__main__":
