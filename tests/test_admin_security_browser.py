@@ -167,7 +167,8 @@ def test_opening_a_job_page_marks_its_status_read_as_the_dashboards(
     # fails: state.clock is null in renderJob, a dashboard bug of its own)
     page.locator(f'#jobs-body tr[data-id="{job}"] a.job-link').click()
     status_path = f"/vtrix/model/v1/generation/task/{job}"
-    expect(page.get_by_text(f"GET {status_path} → 200")).to_be_visible()
+    # the journal's line (the job page also lists what each request carried, below it)
+    expect(page.get_by_text(f"GET {status_path} → 200", exact=True)).to_be_visible()
     journal = service_of(server.app).journal()
     reads = [(e["path"], e["client"]) for e in journal if e["path"] == status_path]
     assert reads and all(client == "dashboard" for _, client in reads)

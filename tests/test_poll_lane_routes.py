@@ -113,7 +113,8 @@ class Fresh:
         self.app = create_app(test_config(log_format="json"))
         self.console = io.StringIO()
         self.app.extensions["sora_mock_console"] = RequestLog("json", self.console)
-        lane = self.app.wsgi_app
+        edge = self.app.wsgi_app  # the Host check, outermost (guard.HostCheck)
+        lane = getattr(edge, "inner", None)
         assert isinstance(lane, PollLane)
         self.lane = lane
         self.flask_saw: list[str] = []
