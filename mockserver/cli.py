@@ -143,10 +143,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     state.add_argument(
         "--media-dir-bytes",
         type=_size,
-        default=0,
+        default=1 << 30,
         metavar="SIZE",
         help="rendered videos kept on disk (--media-dir, or beside a SQLite store) at most "
-        "(512M, 1G), least recently used deleted first; default: no limit",
+        "(512M, 2G; 0: no limit), least recently used deleted first",
     )
     state.add_argument(
         "--media-redis-bytes",

@@ -51,7 +51,7 @@ class MockConfig:
     media_dir: Path | None = None
     #: bytes of rendered media kept in that directory (or beside a SQLite store), least
     #: recently used deleted first; 0: no limit (`--media-dir-bytes`)
-    media_dir_bytes: int = 0
+    media_dir_bytes: int = 1 << 30
     #: with a Redis store and no `media_dir`: bytes of rendered media every host shares in
     #: Redis (least recently used go first; 0: none, each host renders its own)
     media_redis_bytes: int = 256 * 1024 * 1024

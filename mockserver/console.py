@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 import threading
 import time
@@ -30,6 +31,9 @@ from typing import IO, Any
 FORMATS = ("text", "json")
 #: the width of the text format's path column
 PATH_WIDTH = 40
+#: the longest line written: a pipe takes a line this long in one write once it has room
+#: (POSIX's PIPE_BUF is at least 512 bytes; Linux's 4096), so a write never waits midway
+MAX_LINE_BYTES = 3800
 #: what stands for the characters a long path loses
 ELLIPSIS = "…"
 #: the shortest a shortened segment gets: enough of an id's both ends to tell it apart
@@ -40,6 +44,14 @@ DASHBOARD = "dashboard"
 _RESET = "\033[0m"
 _COLOURS = {2: "\033[32m", 3: "\033[36m", 4: "\033[33m", 5: "\033[31m"}
 _DIM = "\033[2m"
+
+
+def _bounded(text: str) -> str:
+    """``text`` cut to :data:`MAX_LINE_BYTES` bytes of UTF-8, ending in an ellipsis when cut."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= MAX_LINE_BYTES:
+        return text
+    return data[: MAX_LINE_BYTES - 3].decode("utf-8", "ignore") + ELLIPSIS
 
 
 def fit(path: str, width: int) -> str:
@@ -113,6 +125,8 @@ class RequestLog:
         self._stream = stream
         self._lock = threading.Lock()
         self._colour: bool | None = None
+        #: lines not written since the console stopped being read (said once it is read again)
+        self.dropped = 0
 
     @property
     def stream(self) -> IO[str]:
@@ -133,10 +147,36 @@ class RequestLog:
         stream = self.stream
         with self._lock:
             try:
-                stream.write(text + "\n")
+                if not self._room(stream):
+                    self.dropped += 1  # nobody reads the console: the line goes, not the request
+                    return
+                if self.dropped:
+                    stream.write(
+                        f"sora-mock: {self.dropped} console line(s) dropped: the console was "
+                        "not being read\n"
+                    )
+                    self.dropped = 0
+                stream.write(_bounded(text) + "\n")
                 stream.flush()
             except (OSError, ValueError):
                 pass  # a closed or broken console never fails a request
+
+    @staticmethod
+    def _room(stream: IO[str]) -> bool:
+        """Whether a line can be written without waiting: a pipe nobody reads fills up, and a
+        write to a full pipe blocks the request thread (and every other, on this lock) for
+        ever. An OS pipe or terminal is asked (poll); anything else (a file, a StringIO)
+        always has room."""
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return True
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
 
     @staticmethod
     def format_json(line: RequestLine) -> str:

@@ -144,8 +144,8 @@ MAX_IMAGE_SIDE: Final = 12_000
 DEFAULT_CACHE_BYTES: Final = 256 * 1024 * 1024
 #: On-disk budget of :class:`MediaCache` (``--media-dir-bytes``; 0: no limit). Every distinct
 #: reference image renders a new video, so without one a flood of distinct creates fills the
-#: disk; no limit by default until a hang seen under a budget is understood (issue 21).
-DEFAULT_DISK_BYTES: Final = 0
+#: disk (issue 21); 1 GiB keeps some thousands of videos of a few hundred KB.
+DEFAULT_DISK_BYTES: Final = 1 << 30
 
 _MIME_BY_FORMAT: Final = {
     "JPEG": "image/jpeg",

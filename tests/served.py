@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,24 @@ class Served:
     process: subprocess.Popen[bytes]
     port: int
     output: list[str] = field(default_factory=list)
+    #: what the server printed so far, read as it comes (see :meth:`read_output`)
+    _chunks: list[bytes] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    def read_output(self) -> None:
+        """Read the server's output as it comes, in a thread: a pipe nobody reads fills up
+        (some 64 KiB of console lines), and a test of many requests would then measure a
+        console that cannot be written, not the server."""
+
+        def read() -> None:
+            pipe = self.process.stdout
+            assert pipe is not None
+            fd = pipe.fileno()
+            while chunk := os.read(fd, 65536):
+                self._chunks.append(chunk)
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
 
     @property
     def url(self) -> str:
@@ -85,6 +104,7 @@ def served(*args: str, workers: int = 2) -> Iterator[Served]:
     server = Served(process, port)
     try:
         wait_until_served(server.url + "/", process)
+        server.read_output()
         yield server
     finally:
         stop(server)
@@ -99,7 +119,13 @@ def stop(server: Served, sig: int = signal.SIGTERM) -> int:
             server.process.kill()
             server.process.wait(5)
     pipe = server.process.stdout
-    if pipe and not pipe.closed:
+    if server._reader is not None:
+        # its end comes when the workers (which share the pipe) have gone as well
+        server._reader.join(OUTPUT_TIMEOUT)
+        server.output.append(b"".join(server._chunks).decode(errors="replace"))
+        if not server._reader.is_alive() and pipe and not pipe.closed:
+            pipe.close()
+    elif pipe and not pipe.closed:
         server.output.append(_drain(pipe, OUTPUT_TIMEOUT).decode(errors="replace"))
         pipe.close()
     return server.process.returncode

@@ -47,3 +47,52 @@ def test_an_id_keeps_both_ends_and_the_rest_of_the_path_stays_whole() -> None:
     shown = fit(f"/gptge/v1/videos/{LONG_ID}/content", PATH_WIDTH)
     assert shown.startswith("/gptge/v1/videos/video_") and shown.endswith("dc5/content")
     assert len(shown) == PATH_WIDTH
+
+
+# ------------------------------------------------------------------ a console nobody reads
+
+
+def test_a_console_nobody_reads_drops_lines_instead_of_blocking_requests() -> None:
+    """A pipe nobody reads fills after some 64 KiB; a write to it would then block the request
+    thread for ever, and every other on the console's lock. Lines are dropped instead, and
+    said to be once the pipe is read again."""
+    import os
+    import threading
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    log = RequestLog("text", stream)
+    line = RequestLine(0.0, "GET", "/gptge/v1/videos/" + "x" * 60, "gptge", 200, 1.0)
+    done = threading.Event()
+
+    def flood() -> None:
+        for _ in range(5000):  # some 600 KiB of lines: ten times what the pipe holds
+            log.write(line)
+        done.set()
+
+    writer = threading.Thread(target=flood, daemon=True)
+    writer.start()
+    assert done.wait(10), "a request thread blocked on a console nobody reads"
+    dropped = log.dropped
+    assert dropped > 0
+    with os.fdopen(read_end, "rb") as reader:
+        os.set_blocking(read_end, False)
+        kept = reader.read() or b""
+        log.write(line)  # read again: the next line says how many went
+        stream.close()
+        os.set_blocking(read_end, True)
+        after = reader.read()
+    assert kept.count(b"\n") + dropped == 5000, "every line was written or counted"
+    assert f"sora-mock: {dropped} console line(s) dropped".encode() in after
+    assert after.count(b"/gptge/v1/videos/") == 1
+
+
+def test_a_line_is_cut_to_what_a_pipe_takes_in_one_write() -> None:
+    import io
+
+    stream = io.StringIO()
+    RequestLog("json", stream).write(
+        RequestLine(0.0, "GET", "/" + "y" * 10_000, "gptge", 404, 1.0, error="z" * 10_000)
+    )
+    written = stream.getvalue()
+    assert len(written.encode()) <= 3801 and written.endswith("\u2026\n")
