@@ -159,6 +159,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_fidelity.py",
     ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
+    # round A of 2026-12-07
+    "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
 }
 
 
