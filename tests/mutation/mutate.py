@@ -161,6 +161,8 @@ MODULES: dict[str, list[str]] = {
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
     # round A of 2026-12-07
     "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
+    "mockserver/envconfig.py": ["tests/test_envconfig.py", "tests/test_env_variable_rules.py"],
+    "sora_client/_decoding.py": ["tests/test_client_bounds.py"],
 }
 
 
