@@ -162,7 +162,10 @@ MODULES: dict[str, list[str]] = {
     # round A of 2026-12-07
     "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
     "mockserver/envconfig.py": ["tests/test_envconfig.py", "tests/test_env_variable_rules.py"],
-    "sora_client/_decoding.py": ["tests/test_client_bounds.py"],
+    "sora_client/_decoding.py": [
+        "tests/test_client_bounds.py",
+        "tests/test_content_encoding_rules.py",
+    ],
 }
 
 
