@@ -166,6 +166,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_bounds.py",
         "tests/test_content_encoding_rules.py",
     ],
+    "mockserver/conformance/redaction.py": [
+        "tests/test_verify.py",
+        "tests/test_proxy_secrets.py",
+        "tests/test_redaction_rules.py",
+    ],
 }
 
 
