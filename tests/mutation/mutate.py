@@ -171,6 +171,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_proxy_secrets.py",
         "tests/test_redaction_rules.py",
     ],
+    "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
 }
 
 
