@@ -172,6 +172,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redaction_rules.py",
     ],
     "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
+    "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
 }
 
 
