@@ -159,6 +159,20 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_fidelity.py",
     ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
+    # round A of 2026-12-07
+    "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
+    "mockserver/envconfig.py": ["tests/test_envconfig.py", "tests/test_env_variable_rules.py"],
+    "sora_client/_decoding.py": [
+        "tests/test_client_bounds.py",
+        "tests/test_content_encoding_rules.py",
+    ],
+    "mockserver/conformance/redaction.py": [
+        "tests/test_verify.py",
+        "tests/test_proxy_secrets.py",
+        "tests/test_redaction_rules.py",
+    ],
+    "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
+    "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
 }
 
 
