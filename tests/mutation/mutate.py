@@ -159,6 +159,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_fidelity.py",
     ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
+    # mutation round B (2026-12-07)
+    "mockserver/dialects/gptproto_v3.py": [
+        "tests/test_gptproto_v3_prediction_answers.py",
+        "tests/test_mock_fidelity.py",
+    ],
 }
 
 
