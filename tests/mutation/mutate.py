@@ -164,6 +164,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_prediction_answers.py",
         "tests/test_mock_fidelity.py",
     ],
+    "mockserver/dialects/base.py": [
+        "tests/test_dialect_keys_and_images.py",
+        "tests/test_gptproto_v3_prediction_answers.py",
+        "tests/test_vtrix_task_answers.py",
+        "tests/test_provider_error_shapes.py",
+    ],
 }
 
 
