@@ -170,6 +170,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_vtrix_task_answers.py",
         "tests/test_provider_error_shapes.py",
     ],
+    "mockserver/dialects/openai_videos.py": [
+        "tests/test_openai_videos_answers.py",
+        "tests/test_expiry.py",
+        "tests/test_mock_fidelity.py",
+    ],
 }
 
 
