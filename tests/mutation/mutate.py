@@ -175,6 +175,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_expiry.py",
         "tests/test_mock_fidelity.py",
     ],
+    "mockserver/dialects/gptproto_chat.py": [
+        "tests/test_chat_completion_answers.py",
+        "tests/test_mock_chat.py",
+    ],
 }
 
 
