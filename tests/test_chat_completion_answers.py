@@ -443,3 +443,13 @@ def test_a_request_that_does_not_say_streams_by_default(mock: SoraMock) -> None:
             assert response.headers["content-type"].startswith("text/event-stream")
     (job,) = mock.service.store.jobs()[0]
     assert job.params == {"stream": True}
+
+
+def test_a_wait_never_outlasts_the_give_up_time() -> None:
+    """With less than a keep-alive's time left before the mock gives up, each wait is only
+    as long as what is left (never past it, never a full keep-alive)."""
+    mock = SoraMock(create_app(test_config(chat_max_wait_seconds=0.5)))
+    clock = _ScriptedRealClock(mock.now())
+    _stream_on(mock, clock)
+    assert clock.waits
+    assert all(0 <= timeout <= 0.5 for _, timeout in clock.waits)
