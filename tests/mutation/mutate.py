@@ -173,6 +173,26 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
     "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
+    # mutation round B (2026-12-07)
+    "mockserver/dialects/gptproto_v3.py": [
+        "tests/test_gptproto_v3_prediction_answers.py",
+        "tests/test_mock_fidelity.py",
+    ],
+    "mockserver/dialects/base.py": [
+        "tests/test_dialect_keys_and_images.py",
+        "tests/test_gptproto_v3_prediction_answers.py",
+        "tests/test_vtrix_task_answers.py",
+        "tests/test_provider_error_shapes.py",
+    ],
+    "mockserver/dialects/openai_videos.py": [
+        "tests/test_openai_videos_answers.py",
+        "tests/test_expiry.py",
+        "tests/test_mock_fidelity.py",
+    ],
+    "mockserver/dialects/gptproto_chat.py": [
+        "tests/test_chat_completion_answers.py",
+        "tests/test_mock_chat.py",
+    ],
 }
 
 
