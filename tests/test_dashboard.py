@@ -659,3 +659,13 @@ def test_the_clock_pill_says_disconnected_when_the_mock_stops_answering(
         served.stop()
     # what a browser logs for the requests the stopped mock refused, and nothing else
     assert problems and all("Failed to load resource: net::ERR_" in p for p in problems), problems
+
+
+def test_a_job_page_opened_directly_by_its_address_loads(page: Any, server: SoraMock) -> None:
+    """A job's address pasted into a new tab (or a reload on a job page): the page asks for
+    the job before it has read the clock, and used to throw reading the clock's time."""
+    job_id = create_from_page(page)
+    page.goto("about:blank")
+    page.goto(f"{server.host}/?poll=200#job/{job_id}", wait_until="domcontentloaded")
+    expect(page.locator("#job-body h3", has_text="Copy as curl")).to_be_visible()
+    expect(page.locator("#job-run")).to_be_visible()

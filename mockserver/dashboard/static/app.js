@@ -515,7 +515,8 @@
 
   function remaining(job) {
     const end = job.created_at + job.planned.queue_seconds + job.planned.render_seconds;
-    return Math.max(0, end - state.clock.now);
+    // a job page opened by its address asks for the job before the clock is read
+    return state.clock ? Math.max(0, end - state.clock.now) : 0;
   }
 
   function syncSelected() {
@@ -904,7 +905,7 @@
     // only chat mode has no status to curl
     if (!snippetsBox.length) snippetsBox.push(el("p", { class: "muted" }, "Chat mode has no status endpoint to curl; the download curl appears here when the job completes."));
     box.replaceChildren(
-      el("div", { class: "job-grid" }, el("div", {}, facts, el("div", { class: "buttons" }, el("button", { type: "button", class: "primary", id: "job-run", disabled: job.status === "completed" || job.status === "failed" || state.clock.kind !== "virtual", onclick: () => runToCompletion() }, "Run to completion"), el("button", { type: "button", id: "job-refresh", onclick: () => renderJob(true) }, "Refresh provider view"))), mediaBox),
+      el("div", { class: "job-grid" }, el("div", {}, facts, el("div", { class: "buttons" }, el("button", { type: "button", class: "primary", id: "job-run", disabled: job.status === "completed" || job.status === "failed" || !state.clock || state.clock.kind !== "virtual", onclick: () => runToCompletion() }, "Run to completion"), el("button", { type: "button", id: "job-refresh", onclick: () => renderJob(true) }, "Refresh provider view"))), mediaBox),
       el("h3", {}, "Copy as curl"),
       ...snippetsBox,
       el("h3", {}, "Provider-shaped status"),
