@@ -360,20 +360,12 @@ def _flush_at_exit() -> None:
 def forget_dead_workers(directory: str) -> None:
     """Drop the live gauges (the render queue) of workers that are gone (killed, respawned):
     their counters stay, summed in, but a dead worker has no queue."""
+    from mockserver.store_journal import process_alive  # the one check of a process's life
+
     for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
         pid = int(path.rsplit("_", 1)[1].removesuffix(".db"))
-        if not _alive(pid):
+        if not process_alive(pid):
             mark_process_dead(pid, directory)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Registered:

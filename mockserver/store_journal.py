@@ -40,7 +40,8 @@ COMPACT_SLACK = 8192
 _CHUNK = 64 * 1024
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (one another user owns counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -148,7 +149,7 @@ class FileJournal:
         files = self._files()
         if len(files) <= KEEP_FILES:
             return
-        dead = [p for p in files if not _alive(int(p.name[len(self.stem) :]))]
+        dead = [p for p in files if not process_alive(int(p.name[len(self.stem) :]))]
         dead.sort(key=lambda p: p.stat().st_mtime)
         for path in dead[: len(files) - KEEP_FILES]:
             path.unlink(missing_ok=True)

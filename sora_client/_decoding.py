@@ -32,7 +32,6 @@ class _Layer:
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
-        self.raw_deflate = False
         self.obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding in _GZIP else zlib.MAX_WBITS)
         self.started = False
 
@@ -41,7 +40,6 @@ class _Layer:
             self.started = True
             if self.coding == "deflate" and (data[0] & 0x0F) != 8:
                 # "deflate" sent as a raw stream, without its zlib header (as some servers do)
-                self.raw_deflate = True
                 self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
             while data:

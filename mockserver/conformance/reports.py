@@ -190,6 +190,10 @@ def junit_report(result: RunResult, redactor: Redactor) -> str:
     def clean(text: str) -> str:
         return _xml_text(redactor(text))
 
+    def outcome(case: ET.Element, tag: str, message: str, kind: str, text: str) -> None:
+        """A testcase's ``<error>`` (could not check) or ``<failure>`` (drift), redacted."""
+        ET.SubElement(case, tag, message=clean(message), type=kind).text = clean(text)
+
     suite = ET.Element(
         "testsuite",
         name=clean(f"sora-mock verify {result.provider} ({result.contract.name})"),
@@ -215,35 +219,20 @@ def junit_report(result: RunResult, redactor: Redactor) -> str:
             continue
         for exchange in op_result.exchanges:
             request = f"{exchange.method} {exchange.url}"
+            seen = f"{request} ({exchange.kind}) -> {exchange.status}"
             if exchange.error:
                 errors += 1
-                element = ET.SubElement(
-                    case, "error", message=clean(f"{request}: {exchange.error}"), type="no-answer"
-                )
-                element.text = clean(exchange.error)
+                outcome(case, "error", f"{request}: {exchange.error}", "no-answer", exchange.error)
             elif exchange.unverified:
                 errors += 1
-                element = ET.SubElement(
-                    case,
-                    "error",
-                    message=clean(f"{request}: {exchange.unverified}"),
-                    type="credentials-rejected",
-                )
-                element.text = clean(
-                    f"{request} ({exchange.kind}) -> {exchange.status}\n{exchange.excerpt}"
-                )
+                message = f"{request}: {exchange.unverified}"
+                text = f"{seen}\n{exchange.excerpt}"
+                outcome(case, "error", message, "credentials-rejected", text)
             for problem in exchange.problems:
                 failures += 1
-                element = ET.SubElement(
-                    case,
-                    "failure",
-                    message=clean(f"{problem.where}: {problem.message}"),
-                    type="drift",
-                )
-                element.text = clean(
-                    f"{request} ({exchange.kind}) -> {exchange.status}\n"
-                    f"at {problem.where}: {problem.message}\n{exchange.excerpt}"
-                )
+                where = f"{problem.where}: {problem.message}"
+                text = f"{seen}\nat {where}\n{exchange.excerpt}"
+                outcome(case, "failure", where, "drift", text)
         out = ET.SubElement(case, "system-out")
         out.text = clean(
             "\n".join(
@@ -262,10 +251,7 @@ def junit_report(result: RunResult, redactor: Redactor) -> str:
         )
         tests += 1
         errors += 1
-        element = ET.SubElement(
-            case, "error", message=clean(f"{result.provider}: {blocker.reason}"), type=blocker.kind
-        )
-        element.text = clean(blocker.reason)
+        outcome(case, "error", f"{result.provider}: {blocker.reason}", blocker.kind, blocker.reason)
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
