@@ -1,18 +1,21 @@
 """The served mock beside what a user would pick instead, under the same load, in one run.
 
-Three servers, started side by side on loopback and measured alternately (the order rotates
-every round, so drift on a shared machine falls on all of them alike):
+Servers, started side by side on loopback and measured alternately (the order rotates every
+round, so drift on a shared machine falls on all of them alike):
 
 - ``mock``:  ``sora-mock serve --workers N`` (the real thing: contract validation, shared
   SQLite state, journal), virtual clock so the polled job stays in one state;
-- ``prism``: Prism 5 mocking the same gpt.ge contract (static answers), from ``.cache/prism``
+- ``mock (redis)``: the same on ``--store redis://`` (a ``redis-server`` of the run's own);
+- ``prism`` and ``prism -m``: Prism 5 mocking the same gpt.ge contract (static answers), at
+  its default and at ``--multiprocess`` (its fastest setting), from ``.cache/prism``
   (``make bench`` installs it; never ``make test``);
 - ``floor``: a bare Flask JSON endpoint on the same WSGI server and worker count: the most any
   Flask app can do here.
 
 Workloads (wrk): GET status at 16 and 64 connections, multipart create (a 720x1280 PNG) at 16,
 and a 90/10 poll/create mix at 16. Reported: requests/s, p50, p99, non-2xx, the ratios to Prism
-and to the floor (median over rounds), and start-up time to the first answered request.
+and to the floor (median over rounds), start-up time to the first answered request, and issue
+25's targets (creates, tails, Redis, Prism), each marked met or not.
 ``--quick`` (``make bench QUICK=1``, part of ``make test``) runs every step briefly so the
 benchmark cannot rot; its figures mean nothing.
 """
@@ -40,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from mockserver.testing import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / ".cache" / "prism" / "node_modules" / ".bin" / "prism"
@@ -219,11 +224,15 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def start_mock(stack: ExitStack, workers: int) -> Server:
+def start_mock(stack: ExitStack, workers: int, store: str | None = None) -> Server:
+    """The mock on its default store (a SQLite file of its own with N workers), or on
+    ``store`` (``redis://...``: the server named ``mock (redis)``)."""
     port = free_port()
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--clock", "virtual"]
-    server = stack.enter_context(launched("mock", command, port, "/__mock/clock", ROOT))
+    command += ["--store", store] if store else []
+    name = "mock (redis)" if store else "mock"
+    server = stack.enter_context(launched(name, command, port, "/__mock/clock", ROOT))
     server.prefix = "/gptge"
     return server
 
@@ -257,12 +266,16 @@ def start_gunicorn(stack: ExitStack, workers: int, workdir: Path, mock: bool) ->
     return server
 
 
-def start_prism(stack: ExitStack) -> Server | None:
+def start_prism(stack: ExitStack, multiprocess: bool = False) -> Server | None:
+    """Prism 5 on the same contract: its default, or ``--multiprocess`` (a worker per core,
+    its fastest setting: ``prism -m``)."""
     if not PRISM.exists():
         return None
     port = free_port()
     command = [str(PRISM), "mock", str(CONTRACT), "--host", "127.0.0.1", "--port", str(port)]
-    return stack.enter_context(launched("prism", command, port, "/v1/videos/video_1", ROOT))
+    command += ["--multiprocess"] if multiprocess else []
+    name = "prism -m" if multiprocess else "prism"
+    return stack.enter_context(launched(name, command, port, "/v1/videos/video_1", ROOT))
 
 
 def create_job(server: Server, body: bytes) -> str:
@@ -353,11 +366,13 @@ def table(
 ) -> str:
     names = [s.name for s in servers]
     lines = [
-        "| workload | server | requests/s | p50 ms | p99 ms | non-2xx | vs Prism | vs floor |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| workload | server | requests/s | p50 ms | p99 ms | non-2xx | vs Prism | vs Prism -m "
+        "| vs floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for load in WORKLOADS:
         prism = results.get(("prism", load.name))
+        prism_m = results.get(("prism -m", load.name))
         floor = results.get(("floor", load.name))
         for name in names:
             res = results[(name, load.name)]
@@ -366,6 +381,7 @@ def table(
                 f"| {load.name} | {name} | {rps:,.0f} | {res.median('p50_ms'):.2f} | "
                 f"{res.median('p99_ms'):.2f} | {sum(s.non_2xx + s.errors for s in res.samples)} | "
                 f"{ratio(rps, prism.median('rps') if prism else None)} | "
+                f"{ratio(rps, prism_m.median('rps') if prism_m else None)} | "
                 f"{ratio(rps, floor.median('rps') if floor else None)} |"
             )
     lines.append("")
@@ -373,6 +389,79 @@ def table(
     lines.append("|---|---:|")
     for server in servers:
         lines.append(f"| {server.name} | {startup_cell(startups[server.name])} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    figure: float | None
+    #: the figure must be at least this (or, with ``at_most``, at most this)
+    bound: float
+    at_most: bool = False
+
+    @property
+    def met(self) -> bool | None:
+        if self.figure is None:
+            return None
+        return self.figure <= self.bound if self.at_most else self.figure >= self.bound
+
+
+def targets(results: dict[tuple[str, str], Result]) -> list[Target]:
+    """Issue 25's targets, each from this run's medians (None where a server did not run):
+    creates, the mix and polls at 64 connections against the floor, p99 against the floor's,
+    Redis polls against SQLite's, and every workload against Prism, default and ``-m``."""
+
+    def figure(server: str, load: Workload, attr: str = "rps") -> float | None:
+        res = results.get((server, load.name))
+        return res.median(attr) if res and res.samples else None
+
+    def over(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    poll16, poll64, create, mix = WORKLOADS
+    out = [
+        Target(
+            "creates vs the floor's multipart endpoint",
+            over(figure("mock", create), figure("floor", create)),
+            0.5,
+        ),
+        Target("90/10 mix vs the floor", over(figure("mock", mix), figure("floor", mix)), 0.6),
+        Target(
+            "polls at 64 connections vs the floor",
+            over(figure("mock", poll64), figure("floor", poll64)),
+            0.9,
+        ),
+    ]
+    for load in (poll16, poll64):
+        p99 = over(figure("mock", load, "p99_ms"), figure("floor", load, "p99_ms"))
+        out.append(Target(f"p99, {load.name}, vs the floor's", p99, 1.5, at_most=True))
+    out.append(
+        Target(
+            "Redis polls (16 connections) vs SQLite's",
+            over(figure("mock (redis)", poll16), figure("mock", poll16)),
+            0.8,
+        )
+    )
+    for prism in ("prism", "prism -m"):
+        for load in WORKLOADS:
+            out.append(
+                Target(
+                    f"{load.name} vs {prism}",
+                    over(figure("mock", load), figure(prism, load)),
+                    3.0,
+                )
+            )
+    return out
+
+
+def targets_table(rows: list[Target]) -> str:
+    lines = ["| target | this run | bound | met |", "|---|---:|---:|---|"]
+    for row in rows:
+        figure = "n/a" if row.figure is None else f"{row.figure:.2f}x"
+        bound = f"{'<=' if row.at_most else '>='} {row.bound:g}x"
+        met = {True: "yes", False: "**no**", None: "not run"}[row.met]
+        lines.append(f"| {row.what} | {figure} | {bound} | {met} |")
     return "\n".join(lines)
 
 
@@ -423,10 +512,13 @@ def main(argv: list[str]) -> int:
         script, body, body_file = load_files(workdir)
 
         servers = [start_mock(stack, args.workers)]
-        prism = None if args.quick else start_prism(stack)
-        if prism is None:
-            print("Prism: skipped (a quick run, or not installed: `make bench` installs it)")
-        else:
+        redis_url = stack.enter_context(redis_server())
+        servers.append(start_mock(stack, args.workers, store=redis_url))
+        for multiprocess in (False, True):
+            prism = None if args.quick else start_prism(stack, multiprocess)
+            if prism is None:
+                print("Prism: skipped (a quick run, or not installed: `make bench` installs it)")
+                break
             servers.append(prism)
         servers.append(start_floor(stack, args.workers, workdir))
         if args.compare_wsgi:
@@ -446,7 +538,7 @@ def main(argv: list[str]) -> int:
         startups = {server.name: [server.startup_s] for server in servers}
         stack.close()  # every server stopped: each launch of the series runs alone
         startup_series(args.launches - 1, args.workers, workdir, startups)
-        report = table(results, servers, startups)
+        report = table(results, servers, startups) + "\n\n" + targets_table(targets(results))
 
     header = print_header(args, f"{args.workers} workers for the mock and the floor")
     print(report)

@@ -1,0 +1,68 @@
+"""The served benchmark's targets table (issue 25) judges each target from the run's medians:
+a figure on the wrong side of its bound is marked unmet, and a server that did not run is
+"not run", never met."""
+
+from __future__ import annotations
+
+from benchmarks.bench_serving import WORKLOADS, Result, Sample, Target, targets, targets_table
+
+POLL16, POLL64, CREATE, MIX = WORKLOADS
+
+
+def _result(server: str, load_name: str, rps: float, p99: float = 10.0) -> Result:
+    return Result(server, load_name, [Sample(rps, 1.0, p99, 0, 0)])
+
+
+def _run(**rps: dict[str, float]) -> dict[tuple[str, str], Result]:
+    results = {}
+    for server, per_load in rps.items():
+        name = server.replace("_m", " -m").replace("_redis", " (redis)")
+        for load, value in per_load.items():
+            results[(name, load)] = _result(name, load, value)
+    return results
+
+
+def _by_what(rows: list[Target]) -> dict[str, Target]:
+    return {row.what: row for row in rows}
+
+
+def test_each_ratio_is_the_mock_over_its_reference_and_judged_against_its_bound() -> None:
+    loads = {w.name: 1000.0 for w in WORKLOADS}
+    results = _run(
+        mock={POLL16.name: 900, POLL64.name: 850, CREATE.name: 450, MIX.name: 650},
+        floor=loads,
+        mock_redis={POLL16.name: 700},
+        prism={w.name: 300.0 for w in WORKLOADS},
+    )
+    rows = _by_what(targets(results))
+    create = rows["creates vs the floor's multipart endpoint"]
+    assert create.figure == 0.45 and create.met is False
+    assert rows["90/10 mix vs the floor"].met is True  # 0.65 >= 0.6
+    assert rows["polls at 64 connections vs the floor"].met is False  # 0.85 < 0.9
+    redis = rows["Redis polls (16 connections) vs SQLite's"]
+    assert round(redis.figure, 3) == round(700 / 900, 3) and redis.met is False
+    assert rows[f"{POLL16.name} vs prism"].met is True  # 3.0x
+    assert rows[f"{CREATE.name} vs prism"].met is False  # 1.5x
+    # Prism -m did not run: not met, not unmet
+    assert rows[f"{POLL16.name} vs prism -m"].met is None
+
+
+def test_a_tail_is_met_only_within_one_and_a_half_times_the_floors() -> None:
+    results = {
+        ("mock", POLL16.name): _result("mock", POLL16.name, 1, p99=15.0),
+        ("floor", POLL16.name): _result("floor", POLL16.name, 1, p99=10.0),
+        ("mock", POLL64.name): _result("mock", POLL64.name, 1, p99=16.0),
+        ("floor", POLL64.name): _result("floor", POLL64.name, 1, p99=10.0),
+    }
+    rows = _by_what(targets(results))
+    assert rows[f"p99, {POLL16.name}, vs the floor's"].met is True
+    assert rows[f"p99, {POLL64.name}, vs the floor's"].met is False
+
+
+def test_the_table_marks_unmet_targets_and_says_which_did_not_run() -> None:
+    table = targets_table(
+        [Target("a", 0.4, 0.5), Target("b", 2.0, 1.5, at_most=True), Target("c", None, 3.0)]
+    )
+    assert "| a | 0.40x | >= 0.5x | **no** |" in table
+    assert "| b | 2.00x | <= 1.5x | **no** |" in table
+    assert "| c | n/a | >= 3x | not run |" in table
