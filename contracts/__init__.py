@@ -6,9 +6,9 @@ link naming an existing operation) and caches it. A broken contract fails loudly
 :class:`ContractError` naming the file and the JSON pointer of the fault.
 """
 
+from contracts._declaration import declarations
 from contracts._loader import (
     CONTRACTS_DIR,
-    PROVIDER_CONTRACTS,
     Contract,
     ContractError,
     Operation,
@@ -17,6 +17,7 @@ from contracts._loader import (
     load_all,
     load_path,
 )
+from contracts._loader import PROVIDER_CONTRACTS as _PYTHON_PROVIDERS
 from contracts._validation import (
     ContractViolation,
     OpenAPIRequest,
@@ -24,6 +25,9 @@ from contracts._validation import (
     request_from_httpx,
     response_from_httpx,
 )
+
+#: contract name -> mock prefix, for every provider contract (Python dialects and declared ones)
+PROVIDER_CONTRACTS = {**_PYTHON_PROVIDERS, **{d.contract: d.prefix for d in declarations()}}
 
 __all__ = [
     "CONTRACTS_DIR",

@@ -83,6 +83,10 @@ class Pipeline:
         self.handler = handler
         self.is_create = op.operation_id in dialect.create_operations
         self.compiled = dialect.contract.compiled.operation(op.operation_id)
+        #: the contract lets this operation be called without credentials (an empty
+        #: requirement, ``{}``, among its security alternatives)
+        security = op.definition.get("security", dialect.contract.spec.get("security", []))
+        self.anonymous = not security or any(not requirement for requirement in security)
 
     def __call__(self, req: Request, path_params: Mapping[str, Any]) -> Response:
         dialect, service, compiled = self.dialect, self.dialect.service, self.compiled
@@ -91,6 +95,8 @@ class Pipeline:
         notes.operation = self.op.operation_id
 
         api_key = dialect.credentials(req)
+        if api_key is None and self.anonymous and "Authorization" not in req.headers:
+            api_key = ""  # no key at all, where the contract allows none: everyone's
         if api_key is None:
             return error_response(
                 dialect,

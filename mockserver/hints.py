@@ -18,11 +18,14 @@ from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter, RequestRedirect
 
+from contracts._declaration import declarations
 from mockserver.dialects.errors import PREFIX_ERRORS
 
 PREFIXES = tuple(PREFIX_ERRORS)
 #: how each provider is named in a hint
-NAMES = {"gptproto": "GPTProto", "gptge": "gpt.ge", "vtrix": "Vtrix"}
+NAMES = {"gptproto": "GPTProto", "gptge": "gpt.ge", "vtrix": "Vtrix"} | {
+    d.prefix: d.name for d in declarations()
+}
 #: the segment an OpenAI-style base URL ends with, most often left out
 VERSION = "v1"
 

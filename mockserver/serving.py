@@ -318,10 +318,13 @@ def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = 
         f"sora-mock serving on {base} (workers: {options.workers}, clock: {config.clock}, "
         f"store: {store})"
     ]
+    from contracts._declaration import declarations
+
     for prefix, live in (
         ("gptproto", "gptproto.com"),
         ("gptge", "api.gpt.ge"),
         ("vtrix", "cloud.vtrix.ai"),
+        *((d.prefix, d.hosts[0]) for d in declarations() if d.hosts),
     ):
         lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")
     lines.append(f"  {base}/__mock/  dashboard (in a browser) and admin API")

@@ -55,6 +55,19 @@ PROVIDER_HOSTS = {
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
 PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+
+
+def _declared() -> None:
+    """The declared providers' hosts and prefixes join the maps above on first use (the
+    plugin's import stays light: reading the contracts imports the validators)."""
+    from contracts._declaration import declarations
+
+    for declaration in declarations():
+        PROVIDER_PREFIXES.setdefault(declaration.prefix, declaration.prefix)
+        for host in declaration.hosts:
+            PROVIDER_HOSTS.setdefault(host, declaration.prefix)
+
+
 #: what installs the plugin's own needs (respx)
 EXTRA = "sora-mock[pytest]"
 #: requests to the mock a failed test's report lists (the newest)
@@ -85,6 +98,7 @@ class SoraMock:
 
     def base_url(self, provider: str) -> str:
         """``gptproto``, ``gptge`` or ``vtrix`` -> the base URL to give your client."""
+        _declared()
         if provider not in PROVIDER_PREFIXES:
             raise KeyError(f"unknown provider {provider!r}; known: {sorted(PROVIDER_PREFIXES)}")
         return f"{self.host}/{PROVIDER_PREFIXES[provider]}"
@@ -471,6 +485,7 @@ def route_to_mock(mock: SoraMock, request: httpx.Request) -> httpx.Response:
     effect): ``https://api.gpt.ge/v1/videos`` is served as ``/gptge/v1/videos``."""
     import httpx
 
+    _declared()
     prefix = PROVIDER_HOSTS[request.url.host]
     url = httpx.URL(f"{mock.host}/{prefix}{request.url.raw_path.decode('ascii')}")
     body = request.read()
@@ -591,6 +606,7 @@ def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
     ``.sora_mock`` is the mock (``advance``, scenarios); ``time.sleep`` in the test's thread
     moves the virtual clock instead of waiting. Needs respx: ``pip install 'sora-mock[pytest]'``."""
     respx = _respx()
+    _declared()
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
         for host in PROVIDER_HOSTS:
             router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import contracts
+from contracts._declaration import declarations
 
 #: provider name on the command line -> (contract name, environment variable of its key)
 PROVIDERS: dict[str, tuple[str, str]] = {
@@ -16,7 +17,7 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "gptproto-chat": ("gptproto-chat", "GPTPROTO_API_KEY"),
     "gptge": ("gptge-videos", "GPTGE_API_KEY"),
     "vtrix": ("vtrix-generation", "VTRIX_API_KEY"),
-}
+} | {d.prefix: (d.contract, d.key_env) for d in declarations()}
 #: the key sent to a loopback base URL (the mock accepts any non-empty key) when none is set
 PLACEHOLDER_KEY = "sk-sora-mock-placeholder"
 

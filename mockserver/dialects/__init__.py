@@ -10,8 +10,14 @@ MODULES = ("gptproto_v3", "gptproto_videos", "gptproto_chat", "gptge_videos", "v
 
 
 def registered() -> dict[str, type[Dialect]]:
+    """Every dialect: the Python ones (``MODULES``) and one per declared contract
+    (``mockserver.dialects.declared``)."""
+    from mockserver.dialects.declared import declared
+
     for module in MODULES:
         importlib.import_module(f"mockserver.dialects.{module}")
+    for name, cls in declared().items():
+        DIALECTS.setdefault(name, cls)
     return DIALECTS
 
 

@@ -114,3 +114,35 @@ MODEL_NOT_FOUND: dict[str, tuple[int, str, str]] = {
     # Vtrix documents no such error: its HTTP error shape, status 404
     "vtrix": (404, "404", "model not found: {model}"),
 }
+
+
+def declared_error(
+    declaration: Any,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
+    """A declared provider's error body: its ``errors.body`` template filled in."""
+    from contracts._declaration import fill
+
+    body: dict[str, Any] = fill(
+        declaration.error, {"status": status, "message": message, "code": code, "param": param}
+    )
+    return body
+
+
+def _add_declared() -> None:
+    """The declared providers' families (contracts/_declaration.py), beside the three above."""
+    import functools
+
+    from contracts._declaration import declarations
+
+    for declaration in declarations():
+        PREFIX_ERRORS[declaration.prefix] = functools.partial(declared_error, declaration)
+        SCENARIO_CODES[declaration.prefix] = dict(declaration.scenario_codes)
+        MODEL_NOT_FOUND[declaration.prefix] = declaration.model_not_found
+
+
+_add_declared()

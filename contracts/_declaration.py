@@ -1,0 +1,385 @@
+"""A provider as data: the ``x-sora-mock`` block of its contract.
+
+Everything that makes one async-job video API differ from another, and that JSON Schema does
+not already say, is declared next to the schemas it points into (ARCHITECTURE.md, "Providers
+as data"): the mock prefix and the real host, which operation creates, reads or downloads a
+job, where a create's fields are (JSON pointers into the body, with a ``[key=value]`` step to
+pick a list entry), the status words, the job's and the errors' bodies (templates), the
+models with their sizes and durations, the failure and model-not-found answers.
+
+This module reads and checks a declaration (no Flask, no mock): a mistake is a
+:class:`~contracts.ContractError` naming the file, the JSON pointer of the mistake and the fix.
+The mock's generic engine (``mockserver/dialects/declared.py``) serves it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts._loader import Contract, ContractError
+
+KEY = "x-sora-mock"
+ROLES = ("create", "read", "content", "models")
+#: the lifecycle's statuses, each of which the declaration words in the provider's terms
+STATUSES = ("queued", "in_progress", "completed", "failed")
+#: the names a template may use, and what they hold
+JOB_VALUES = {
+    "job.id": "the job's id",
+    "job.model": "the model asked for",
+    "job.prompt": "the prompt",
+    "job.seconds": "the duration in seconds (integer)",
+    "job.size": "WIDTHxHEIGHT",
+    "job.width": "width in pixels (integer)",
+    "job.height": "height in pixels (integer)",
+    "job.created_at": "creation time, unix seconds (integer)",
+    "status": "the provider's word for the job's status",
+    "progress": "progress from 0 to 1 (number)",
+    "progress_percent": "progress from 0 to 100 (integer; 100 only when completed)",
+    "completed_at": "completion time, unix seconds (integer), or null",
+    "expires_at": "when the job is purged, unix seconds (integer), or null",
+    "base_url": "the provider's base URL on the mock (http://host/prefix)",
+    "video_url": "the video's own URL on the mock",
+    "cost": "the mock's price of the job in USD (number)",
+    "error.code": "the failure's code",
+    "error.message": "the failure's message",
+}
+ERROR_VALUES = {
+    "status": "the HTTP status (integer)",
+    "message": "the error's text",
+    "code": "the provider's code, or null",
+    "param": "the field at fault, or null",
+}
+MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
+_REF = re.compile(r"\{([a-z_.]+)\}")
+_SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    sizes: tuple[str, ...]
+    durations: tuple[int, ...]
+    #: what the models operation lists for it (any JSON the contract allows)
+    listing: Mapping[str, Any]
+    #: False: the model takes no reference image (a create with one is a 400)
+    image: bool = True
+
+
+@dataclass(frozen=True)
+class Role:
+    operation_id: str
+    role: str
+    #: the HTTP status of a success
+    status: int = 200
+    #: create: field name -> pointer into the body; read/content: "id" (and "index") -> the
+    #: path (query) parameter's name
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    contract: str
+    prefix: str
+    name: str
+    hosts: tuple[str, ...]
+    key_env: str
+    id_prefix: str
+    statuses: Mapping[str, str]
+    failure: tuple[str, str]
+    job: Any
+    error: Any
+    not_found: str
+    model_not_found: tuple[int, str, str]
+    scenario_codes: Mapping[str, str]
+    models: tuple[Model, ...]
+    roles: Mapping[str, Role]
+    models_answer: Any = None
+    #: seconds from completion to the job's purge; None: ``--retention``
+    expiry_seconds: int | None = None
+    price_per_second: float = 0.0
+
+    def model(self, model_id: str) -> Model | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def role(self, role: str) -> Role | None:
+        return next((r for r in self.roles.values() if r.role == role), None)
+
+
+def read(contract: Contract) -> Declaration | None:
+    """The contract's declaration, checked; None when it has none (a Python dialect's)."""
+    raw = contract.spec.get(KEY)
+    if raw is None:
+        return None
+    return _Reader(contract).declaration(raw)
+
+
+class _Reader:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def fail(self, where: str, message: str) -> ContractError:
+        return ContractError(self.contract.path, f"/{KEY}{where}", message)
+
+    def need(
+        self, block: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str
+    ) -> Any:
+        if key not in block:
+            return self._missing(where, key)
+        value = block[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.fail(f"{where}/{key}", f"must be a {names}, not {type(value).__name__}")
+        return value
+
+    def _missing(self, where: str, key: str) -> Any:
+        raise self.fail(
+            where, f"`{key}` is missing: add it (see ARCHITECTURE.md, 'Add a provider in one file')"
+        )
+
+    def declaration(self, raw: Any) -> Declaration:
+        if not isinstance(raw, Mapping):
+            raise self.fail("", "must be a mapping")
+        known = {
+            "prefix",
+            "name",
+            "hosts",
+            "key-env",
+            "id-prefix",
+            "statuses",
+            "failure",
+            "job",
+            "errors",
+            "models",
+            "operations",
+            "expiry-seconds",
+            "price-per-second",
+            "models-answer",
+        }
+        for key in raw:
+            if key not in known:
+                raise self.fail(
+                    f"/{key}", f"unknown key `{key}`: use one of {', '.join(sorted(known))}"
+                )
+        prefix = self.need(raw, "prefix", str, "")
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", prefix):
+            raise self.fail(
+                "/prefix", f"{prefix!r} is not a URL prefix: lower-case letters, digits, '-'"
+            )
+        statuses = self.need(raw, "statuses", Mapping, "")
+        for status in STATUSES:
+            if not isinstance(statuses.get(status), str):
+                raise self.fail("/statuses", f"`{status}` needs the provider's word (a string)")
+        for extra in set(statuses) - set(STATUSES):
+            raise self.fail(
+                f"/statuses/{extra}", f"unknown status: the lifecycle has {', '.join(STATUSES)}"
+            )
+        failure = self.need(raw, "failure", Mapping, "")
+        errors = self.need(raw, "errors", Mapping, "")
+        self.need(errors, "body", Mapping, "/errors")
+        self._check_template(errors["body"], ERROR_VALUES, "/errors/body")
+        not_found = self.need(errors, "not-found", str, "/errors")
+        mnf = self.need(errors, "model-not-found", Mapping, "/errors")
+        job = self.need(raw, "job", Mapping, "")
+        self._check_template(job, JOB_VALUES, "/job")
+        models = tuple(
+            self._model(m, f"/models/{i}") for i, m in enumerate(self.need(raw, "models", list, ""))
+        )
+        if not models:
+            raise self.fail("/models", "declare at least one model")
+        roles = self._roles(self.need(raw, "operations", Mapping, ""))
+        answer = raw.get("models-answer")
+        if answer is not None:
+            self._check_template(answer, MODELS_VALUES, "/models-answer")
+        return Declaration(
+            contract=self.contract.name,
+            prefix=prefix,
+            name=self.need(raw, "name", str, ""),
+            hosts=tuple(self.need(raw, "hosts", list, "")),
+            key_env=self.need(raw, "key-env", str, ""),
+            id_prefix=raw.get("id-prefix", "video_"),
+            statuses=dict(statuses),
+            failure=(
+                str(self.need(failure, "code", (str, int), "/failure")),
+                self.need(failure, "message", str, "/failure"),
+            ),
+            job=job,
+            error=errors["body"],
+            not_found=not_found,
+            model_not_found=(
+                self.need(mnf, "status", int, "/errors/model-not-found"),
+                str(self.need(mnf, "code", (str, int), "/errors/model-not-found")),
+                self.need(mnf, "message", str, "/errors/model-not-found"),
+            ),
+            scenario_codes={k: str(v) for k, v in dict(errors.get("scenario-codes", {})).items()},
+            models=models,
+            roles=roles,
+            models_answer=answer,
+            expiry_seconds=raw.get("expiry-seconds"),
+            price_per_second=float(raw.get("price-per-second", 0.0)),
+        )
+
+    def _check_template(self, template: Any, names: Mapping[str, str], where: str) -> None:
+        if isinstance(template, Mapping):
+            if "x-when" in template:
+                when = template["x-when"]
+                if (
+                    not isinstance(when, list)
+                    or not set(when) <= set(STATUSES)
+                    or "x-value" not in template
+                ):
+                    raise self.fail(
+                        where, f"`x-when` takes a list of {', '.join(STATUSES)} and needs `x-value`"
+                    )
+                self._check_template(template["x-value"], names, f"{where}/x-value")
+                return
+            for key, value in template.items():
+                self._check_template(value, names, f"{where}/{key}")
+        elif isinstance(template, list):
+            for i, value in enumerate(template):
+                self._check_template(value, names, f"{where}/{i}")
+        elif isinstance(template, str):
+            for ref in _REF.findall(template):
+                if ref not in names:
+                    raise self.fail(
+                        where,
+                        f"`{{{ref}}}` is not a value a template can use: use one of "
+                        + ", ".join(f"{{{n}}}" for n in names),
+                    )
+
+    def _model(self, raw: Any, where: str) -> Model:
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, "a model is a mapping with `id`, `sizes`, `durations`")
+        sizes = tuple(self.need(raw, "sizes", list, where))
+        for i, size in enumerate(sizes):
+            if not isinstance(size, str) or not _SIZE.match(size):
+                raise self.fail(f"{where}/sizes/{i}", f"{size!r} is not WIDTHxHEIGHT")
+        durations = tuple(self.need(raw, "durations", list, where))
+        for i, seconds in enumerate(durations):
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
+                raise self.fail(
+                    f"{where}/durations/{i}", f"{seconds!r} is not a whole number of seconds"
+                )
+        if not sizes or not durations:
+            raise self.fail(where, "a model needs at least one size and one duration")
+        return Model(
+            id=self.need(raw, "id", str, where),
+            sizes=sizes,
+            durations=durations,
+            listing=dict(raw.get("listing", {"id": raw["id"]})),
+            image=bool(raw.get("image", True)),
+        )
+
+    def _roles(self, raw: Mapping[str, Any]) -> dict[str, Role]:
+        roles: dict[str, Role] = {}
+        for op_id, block in raw.items():
+            where = f"/operations/{op_id}"
+            if op_id not in self.contract.operations:
+                known = ", ".join(self.contract.operations)
+                raise self.fail(
+                    where, f"the contract has no operation `{op_id}`: use one of {known}"
+                )
+            if not isinstance(block, Mapping):
+                raise self.fail(where, "must be a mapping with `role`")
+            role = self.need(block, "role", str, where)
+            if role not in ROLES:
+                raise self.fail(
+                    f"{where}/role", f"unknown role `{role}`: use one of {', '.join(ROLES)}"
+                )
+            fields = block.get("fields", {})
+            if not isinstance(fields, Mapping):
+                raise self.fail(f"{where}/fields", "must be a mapping of names to pointers")
+            if role == "create":
+                for name in ("model", "seconds", "size"):
+                    if not isinstance(fields.get(name), str):
+                        raise self.fail(
+                            f"{where}/fields",
+                            f"a create needs `{name}`: a JSON pointer into the body (e.g. /{name})",
+                        )
+            if role in ("read", "content") and not isinstance(fields.get("id"), str):
+                raise self.fail(
+                    f"{where}/fields",
+                    "needs `id`: the name of the path parameter holding the job's id",
+                )
+            roles[op_id] = Role(op_id, role, int(block.get("status", 200)), dict(fields))
+        for op_id in self.contract.operations:
+            if op_id not in roles:
+                raise self.fail(
+                    "/operations", f"`{op_id}` has no role: give it one of {', '.join(ROLES)}"
+                )
+        if sum(r.role == "create" for r in roles.values()) != 1:
+            raise self.fail("/operations", "exactly one operation must have the role `create`")
+        return roles
+
+
+def fill(template: Any, values: Mapping[str, Any], status: str | None = None) -> Any:
+    """A template filled in: ``"{name}"`` alone is the value itself (typed), ``"a {name} b"``
+    is text; ``{"x-when": [statuses], "x-value": ...}`` is left out unless ``status`` (the
+    lifecycle's) is listed."""
+    if isinstance(template, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if isinstance(value, Mapping) and "x-when" in value:
+                if status not in value["x-when"]:
+                    continue
+                value = value["x-value"]
+            out[key] = fill(value, values, status)
+        return out
+    if isinstance(template, list):
+        return [fill(item, values, status) for item in template]
+    if isinstance(template, str):
+        whole = _REF.fullmatch(template)
+        if whole:
+            return values[whole.group(1)]
+        return _REF.sub(lambda m: str(values[m.group(1)]), template)
+    return template
+
+
+_MISSING = object()
+
+
+def pick(body: Any, pointer: str) -> Any:
+    """The value at ``pointer`` (``/a/b``; a step ``[key=value]`` takes the first list entry
+    whose ``key`` is ``value``), or None when any step is absent."""
+    node = body
+    for step in pointer.strip("/").split("/") if pointer.strip("/") else []:
+        match = re.fullmatch(r"\[([^=\]]+)=([^\]]*)\]", step)
+        if match:
+            if not isinstance(node, list):
+                return None
+            node = next(
+                (x for x in node if isinstance(x, Mapping) and str(x.get(match[1])) == match[2]),
+                None,
+            )
+        elif isinstance(node, Mapping):
+            node = node.get(step, _MISSING)
+            if node is _MISSING:
+                return None
+        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        else:
+            return None
+        if node is None:
+            return None
+    return node
+
+
+@functools.cache
+def declarations() -> tuple[Declaration, ...]:
+    """Every bundled contract's declaration, in name order (a file without the block is
+    skipped unread: its bytes are searched first)."""
+    from contracts._loader import CONTRACTS_DIR, load
+
+    found = []
+    for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
+        if f"\n{KEY}:".encode() not in path.read_bytes():
+            continue
+        declaration = read(load(path.stem))
+        if declaration is not None:
+            found.append(declaration)
+    return tuple(found)

@@ -1,0 +1,227 @@
+"""The generic engine: a provider served from its contract's declaration, with no Python of
+its own (``contracts/_declaration.py`` reads and checks the ``x-sora-mock`` block).
+
+Each declared contract becomes a :class:`DeclaredDialect` subclass at start-up, registered
+beside the Python dialects: the same pipeline (auth, scenarios, rate limit, validation) runs
+around its handlers, and its handlers are the four roles a declaration gives operations:
+
+* ``create``: the model, duration, size and reference image are read at the declared
+  pointers; the model must be declared, the duration and size among its own (a 400 in the
+  provider's error shape naming the field and the allowed values); the image is a URL
+  (``data:``, the mock's own, or remote when allowed), as for every JSON API here;
+* ``read``: the job in the declared ``job`` template;
+* ``content``: the video (only index 0: one video per job), once the job completed;
+* ``models``: the declared models' listings in the ``models-answer`` template.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, ClassVar
+
+from flask import Response
+
+import contracts
+from contracts import _declaration as decl
+from mockserver.dialects.base import Context, Dialect
+from mockserver.lifecycle import Job, JobState, Status
+from mockserver.responses import error_response, json_response
+from mockserver.service import send_asset
+
+
+class DeclaredDialect(Dialect):
+    """A provider API served from its declaration (one subclass per declared contract)."""
+
+    declaration: ClassVar[decl.Declaration]
+
+    def __init__(self, service: Any) -> None:  # noqa: D107 - handlers come from the roles
+        self.service = service
+        self.contract = contracts.load(self.contract_name)
+        self.handlers = {
+            op_id: _HANDLERS[role.role]  # type: ignore[misc]  # a DeclaredDialect's own methods
+            for op_id, role in self.declaration.roles.items()
+        }
+
+    # ---------------------------------------------------------------- the provider's words
+
+    def error_body(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> dict[str, Any]:
+        values = {"status": status, "message": message, "code": code, "param": param}
+        body: dict[str, Any] = decl.fill(self.declaration.error, values)
+        return body
+
+    def scenario_code(self, scenario: str) -> str | None:
+        return self.declaration.scenario_codes.get(scenario)
+
+    def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        completed = state.status is Status.COMPLETED
+        failed = state.status is Status.FAILED
+        values = {
+            "job.id": job.id,
+            "job.model": job.model,
+            "job.prompt": job.prompt,
+            "job.seconds": job.seconds,
+            "job.size": f"{job.width}x{job.height}",
+            "job.width": job.width,
+            "job.height": job.height,
+            "job.created_at": int(job.created_at),
+            "status": self.declaration.statuses[state.status.value],
+            "progress": round(state.progress, 3),
+            "progress_percent": 100 if completed else min(99, int(state.progress * 100)),
+            "completed_at": int(state.finished_at) if completed and state.finished_at else None,
+            "expires_at": int(job.expires_at) if completed and job.expires_at else None,
+            "base_url": ctx.base_url,
+            "video_url": ctx.host_url + self.service.media_path(job.id),
+            "cost": round(self.declaration.price_per_second * job.seconds, 4),
+            "error.code": (state.error_code or self.declaration.failure[0]) if failed else None,
+            "error.message": (state.error_message or self.declaration.failure[1])
+            if failed
+            else None,
+        }
+        body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
+        return body
+
+    def refuse_model(self, ctx: Context, model: str) -> Response | None:
+        scenario = ctx.scenario
+        chosen = scenario is not None and scenario.scenario == "model_unavailable"
+        if not chosen and model not in self.service.config.retired_models:
+            return None
+        return self.model_not_found(model)
+
+    def model_not_found(self, model: str) -> Response:
+        status, code, message = self.declaration.model_not_found
+        return error_response(self, status, message.format(model=model), code=code, param="model")
+
+    def _bad(self, field: str, message: str) -> Response:
+        return error_response(self, 400, f"{field}: {message}", param=field)
+
+    def _job(self, ctx: Context, role: decl.Role) -> Job | Response:
+        job_id = ctx.path[role.fields["id"]]
+        job = self.service.find(job_id, self.name)
+        if job is None:
+            return error_response(self, 404, self.declaration.not_found)
+        return job
+
+    # ---------------------------------------------------------------- the four roles
+
+    def create(self, ctx: Context) -> Response:
+        role = self.declaration.roles[ctx.operation.operation_id]
+        fields = role.fields
+        body = ctx.body if ctx.body is not None else {}
+        model_id = decl.pick(body, fields["model"])
+        model = self.declaration.model(str(model_id))
+        if model is None:
+            return self.model_not_found(str(model_id))
+        refused = self.refuse_model(ctx, model.id)
+        if refused is not None:
+            return refused
+        seconds = decl.pick(body, fields["seconds"])
+        if seconds is None:
+            seconds = model.durations[0]
+        elif int(seconds) not in model.durations:
+            allowed = ", ".join(map(str, model.durations))
+            return self._bad(
+                _name(fields["seconds"]),
+                f"{seconds} is not one of {model.id}'s durations ({allowed})",
+            )
+        size = decl.pick(body, fields["size"])
+        if size is None:
+            size = model.sizes[0]
+        elif str(size) not in model.sizes:
+            return self._bad(
+                _name(fields["size"]),
+                f"{size} is not one of {model.id}'s sizes ({', '.join(model.sizes)})",
+            )
+        width, _, height = str(size).partition("x")
+        image: bytes | None = None
+        notes: list[str] = []
+        url = decl.pick(body, fields["image"]) if "image" in fields else None
+        if url is not None:
+            if not model.image:
+                return self._bad(_name(fields["image"]), f"{model.id} takes no reference image")
+            found = self.reference_image(ctx, str(url), _name(fields["image"]), None, "")
+            if isinstance(found, Response):
+                return found
+            image, notes = found
+        prompt = decl.pick(body, fields["prompt"]) if "prompt" in fields else None
+        job = self.new_job(
+            ctx,
+            model=model.id,
+            prompt=str(prompt or ""),
+            width=int(width),
+            height=int(height),
+            seconds=int(seconds),
+            image=image,
+            params={"size": str(size), "seconds": int(seconds)},
+            notes=notes,
+        )
+        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+
+    def read(self, ctx: Context) -> Response:
+        role = self.declaration.roles[ctx.operation.operation_id]
+        job = self._job(ctx, role)
+        if isinstance(job, Response):
+            return job
+        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+
+    def content(self, ctx: Context) -> Response:
+        role = self.declaration.roles[ctx.operation.operation_id]
+        job = self._job(ctx, role)
+        if isinstance(job, Response):
+            return job
+        index_name = role.fields.get("index")
+        if index_name is not None and (ctx.query.get(index_name) or 0) != 0:
+            return error_response(self, 404, self.declaration.not_found, param=index_name)
+        state = self.service.state(job)
+        if state.status is not Status.COMPLETED:
+            word = self.declaration.statuses[state.status.value]
+            return error_response(self, 404, f"{self.declaration.not_found}: the job is {word}")
+        return send_asset(self.service, job, "video")
+
+    def models(self, ctx: Context) -> Response:
+        role = self.declaration.roles[ctx.operation.operation_id]
+        listings = [dict(m.listing) for m in self.declaration.models]
+        answer = self.declaration.models_answer or {"data": "{models}"}
+        return json_response(decl.fill(answer, {"models": listings}), role.status)
+
+
+_HANDLERS = {
+    "create": DeclaredDialect.create,
+    "read": DeclaredDialect.read,
+    "content": DeclaredDialect.content,
+    "models": DeclaredDialect.models,
+}
+
+
+def _name(pointer: str) -> str:
+    """The field a pointer names, for messages: ``/frame_images/[...]/image_url/url`` ->
+    ``frame_images``."""
+    return pointer.strip("/").split("/", 1)[0]
+
+
+@functools.cache
+def declared() -> dict[str, type[DeclaredDialect]]:
+    """A dialect class for every bundled contract that carries a declaration."""
+    out: dict[str, type[DeclaredDialect]] = {}
+    for path in sorted(contracts.CONTRACTS_DIR.glob("*.yaml")):
+        declaration = decl.read(contracts.load(path.stem))
+        if declaration is None:
+            continue
+        out[path.stem] = type(
+            f"Declared_{declaration.prefix}",
+            (DeclaredDialect,),
+            {
+                "contract_name": path.stem,
+                "prefix": declaration.prefix,
+                "family": declaration.prefix,
+                "id_prefix": declaration.id_prefix,
+                "failure": declaration.failure,
+                "create_operations": frozenset(
+                    op for op, r in declaration.roles.items() if r.role == "create"
+                ),
+                "expiry_seconds": declaration.expiry_seconds,
+                "declaration": declaration,
+            },
+        )
+    return out

@@ -1,0 +1,211 @@
+"""The client's generic adapter: a provider driven by its contract's declaration, with no
+Python of its own (``contracts/_declaration.py``; the mock serves the same declaration).
+
+Everything is read from the declaration and the contract:
+
+* create: the operation with the role ``create`` (its method and path); the neutral fields go
+  where the declaration's ``fields`` point (``/frame_images/[frame_type=first_frame]/...``
+  builds the list entry), and every required property the schema fixes with a ``const`` on
+  the way is filled in (``type: image_url``); the image is sent as its URL, or a ``data:`` URL;
+* status: the ``read`` operation; a job body is read where the ``job`` template puts each
+  value (a template value that is one reference, ``"{job.id}"``, names its place); the
+  provider's status words map back to the lifecycle's;
+* download: the ``content`` operation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import httpx
+
+import contracts
+from contracts import _declaration as decl
+from sora_client._models import Job, parse_timestamp
+from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
+
+_STEP = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
+
+
+class DeclaredAdapter(Adapter):
+    declaration: ClassVar[decl.Declaration]
+    #: template reference -> JSON pointer of the job body where the template puts it
+    places: ClassVar[dict[str, str]]
+
+    def _operation(self, role: str) -> contracts.Operation | None:
+        found = self.declaration.role(role)
+        return self.contract.operation(found.operation_id) if found else None
+
+    def _path(self, role: str, job_id: str | None = None, **query: Any) -> str:
+        op = self._operation(role)
+        if op is None:
+            raise self.unsupported(f"{role}()", f"{role} operation")
+        fields = self.declaration.roles[op.operation_id].fields
+        path = op.path
+        if job_id is not None:
+            path = path.replace("{" + fields["id"] + "}", self.quote_id(job_id))
+        return path
+
+    # ------------------------------------------------------------------ requests
+
+    def build_create(self, spec: CreateSpec) -> httpx.Request:
+        op = self._operation("create")
+        assert op is not None  # a declaration has exactly one create (checked at load)
+        fields = self.declaration.roles[op.operation_id].fields
+        schema = self._request_schema(op)
+        body: dict[str, Any] = {}
+        model = spec.model or self.declaration.models[0].id
+        self._put(body, schema, fields["model"], model)
+        if "prompt" in fields and spec.prompt:
+            self._put(body, schema, fields["prompt"], spec.prompt)
+        if spec.seconds is not None:
+            self._put(body, schema, fields["seconds"], int(spec.seconds))
+        size = spec.size
+        if size is None and spec.image is not None and spec.image.size is not None:
+            width, height = spec.image.size
+            declared = self.declaration.model(model)
+            if declared is None or f"{width}x{height}" in declared.sizes:
+                size = f"{width}x{height}"
+        if size is not None:
+            self._put(body, schema, fields["size"], size)
+        if spec.image is not None:
+            if "image" not in fields:
+                raise self.unsupported("create(image=...)", "reference image")
+            self._put(body, schema, fields["image"], spec.image.url_or_data_url())
+        body.update(spec.extra)
+        return self.json_request(op.method.upper(), op.path, body)
+
+    def _request_schema(self, op: contracts.Operation) -> Any:
+        content = op.definition.get("requestBody", {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema", {})
+        return self._resolve(schema)
+
+    def _resolve(self, schema: Any) -> Any:
+        while isinstance(schema, dict) and "$ref" in schema:
+            schema = self.contract.resolve(schema["$ref"])
+        return schema if isinstance(schema, dict) else {}
+
+    def _put(self, body: dict[str, Any], schema: Any, pointer: str, value: Any) -> None:
+        """Set ``value`` at ``pointer``, building the objects and list entries on the way."""
+        steps = [s for s in pointer.strip("/").split("/") if s]
+        node: Any = body
+        schema = self._resolve(schema)
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            select = _STEP.fullmatch(step)
+            if select:
+                key, wanted = select.groups()
+                entry = next((x for x in node if x.get(key) == wanted), None)
+                schema = self._resolve(schema.get("items", {}))
+                if entry is None:
+                    entry = {key: wanted}
+                    self._fill_consts(entry, schema)
+                    node.append(entry)
+                node = entry
+                continue
+            child_schema = self._resolve(schema.get("properties", {}).get(step, {}))
+            if last:
+                node[step] = value
+                return
+            is_list = _STEP.fullmatch(steps[i + 1]) is not None
+            if step not in node:
+                node[step] = [] if is_list else {}
+                if not is_list:
+                    self._fill_consts(node[step], child_schema)
+            node, schema = node[step], child_schema
+
+    def _fill_consts(self, entry: dict[str, Any], schema: Any) -> None:
+        for name in schema.get("required", []):
+            prop = self._resolve(schema.get("properties", {}).get(name, {}))
+            if name not in entry and "const" in prop:
+                entry[name] = prop["const"]
+
+    def build_get(self, job_id: str) -> httpx.Request:
+        return self.get_request(self._path("read", job_id))
+
+    def build_content(self, job_id: str, variant: str = "video") -> httpx.Request | None:
+        if variant != "video":
+            raise self.unsupported(f"download(variant={variant!r})", "content variants")
+        if self._operation("content") is None:
+            return None
+        return self.get_request(
+            self._path("content", job_id),
+            Accept="video/mp4, application/octet-stream;q=0.9, */*;q=0.1",
+        )
+
+    # ------------------------------------------------------------------ answers
+
+    def parse_job(self, body: Any, response: httpx.Response) -> Job:
+        if not isinstance(body, dict):
+            raise ValueError("the job is not a JSON object")
+        job_id = self._at(body, "job.id")
+        if not isinstance(job_id, str) or not job_id:
+            raise ValueError("the job has no id")
+        status = self.neutral_status(self._at(body, "status"))
+        progress = 1.0 if status == "completed" else 0.0
+        if "progress" in self.places:
+            progress = progress or clamp01(self._at(body, "progress"))
+        elif "progress_percent" in self.places:
+            progress = progress or clamp01(self._at(body, "progress_percent"), 100)
+        return Job(
+            id=job_id,
+            provider=self.name,
+            status=status,
+            progress=progress,
+            video_url=text_or_none(self._at(body, "video_url")),
+            error_code=text_or_none(self._at(body, "error.code")) if status == "failed" else None,
+            error_message=text_or_none(self._at(body, "error.message"))
+            if status == "failed"
+            else None,
+            raw=body,
+            model=text_or_none(self._at(body, "job.model")),
+            created_at=parse_timestamp(self._at(body, "job.created_at")),
+            request_id=request_id(response),
+        )
+
+    def _at(self, body: Any, name: str) -> Any:
+        pointer = self.places.get(name)
+        return decl.pick(body, pointer) if pointer is not None else None
+
+
+def _places(template: Any, at: str = "") -> dict[str, str]:
+    """Where the job template puts each whole reference: ``{"job.id": "/id", ...}``."""
+    found: dict[str, str] = {}
+    if isinstance(template, dict):
+        for key, value in template.items():
+            if isinstance(value, dict) and "x-when" in value:
+                value = value["x-value"]
+            for name, pointer in _places(value, f"{at}/{key}").items():
+                found.setdefault(name, pointer)
+    elif isinstance(template, list):
+        for i, value in enumerate(template):
+            for name, pointer in _places(value, f"{at}/{i}").items():
+                found.setdefault(name, pointer)
+    elif isinstance(template, str):
+        whole = re.fullmatch(r"\{([a-z_.]+)\}", template)
+        if whole:
+            found[whole.group(1)] = at
+    return found
+
+
+def declared_adapters() -> dict[str, type[Adapter]]:
+    """An adapter class per declared contract, by prefix (``SoraClient("openrouter")``)."""
+    out: dict[str, type[Adapter]] = {}
+    for declaration in decl.declarations():
+        create = declaration.role("create")
+        image = create.fields.get("image", "/image") if create else "/image"
+        out[declaration.prefix] = type(
+            f"Declared_{declaration.prefix}",
+            (DeclaredAdapter,),
+            {
+                "name": declaration.prefix,
+                "contract_name": declaration.contract,
+                "env_var": declaration.key_env,
+                "image_field": image.strip("/").split("/")[0],
+                "status_words": {word: status for status, word in declaration.statuses.items()},
+                "declaration": declaration,
+                "places": _places(declaration.job),
+            },
+        )
+    return out
