@@ -6,7 +6,7 @@ link naming an existing operation) and caches it. A broken contract fails loudly
 :class:`ContractError` naming the file and the JSON pointer of the fault.
 """
 
-from contracts._declaration import declarations
+from contracts._declaration import Mirrored, add_provider, forget_provider
 from contracts._loader import (
     CONTRACTS_DIR,
     Contract,
@@ -27,9 +27,11 @@ from contracts._validation import (
 )
 
 #: contract name -> mock prefix, for every provider contract (Python dialects and declared ones)
-PROVIDER_CONTRACTS = {**_PYTHON_PROVIDERS, **{d.contract: d.prefix for d in declarations()}}
+PROVIDER_CONTRACTS = Mirrored(_PYTHON_PROVIDERS, lambda d: [(d.contract, d.prefix)])
 
 __all__ = [
+    "add_provider",
+    "forget_provider",
     "CONTRACTS_DIR",
     "PROVIDER_CONTRACTS",
     "Contract",

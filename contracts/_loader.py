@@ -324,10 +324,14 @@ def load_path(path: Path | str, name: str | None = None, *, cache: bool = True) 
     return Contract(name or path.stem, path, spec, operations)
 
 
+#: contracts added from outside the package (``contracts.add_provider``), by name
+EXTRA_PATHS: dict[str, Path] = {}
+
+
 @functools.cache
 def load(name: str) -> Contract:
-    """Load a bundled contract by name (``gptge-videos``), once per process."""
-    path = CONTRACTS_DIR / f"{name}.yaml"
+    """Load a bundled (or added) contract by name (``gptge-videos``), once per process."""
+    path = EXTRA_PATHS.get(name) or CONTRACTS_DIR / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))
         raise ContractError(path, "", f"no such contract; known: {known}")

@@ -18,14 +18,15 @@ from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter, RequestRedirect
 
-from contracts._declaration import declarations
+from contracts._declaration import Mirrored
 from mockserver.dialects.errors import PREFIX_ERRORS
 
-PREFIXES = tuple(PREFIX_ERRORS)
+#: every provider prefix (the same mapping, kept up to date as providers are added)
+PREFIXES = PREFIX_ERRORS
 #: how each provider is named in a hint
-NAMES = {"gptproto": "GPTProto", "gptge": "gpt.ge", "vtrix": "Vtrix"} | {
-    d.prefix: d.name for d in declarations()
-}
+NAMES = Mirrored(
+    {"gptproto": "GPTProto", "gptge": "gpt.ge", "vtrix": "Vtrix"}, lambda d: [(d.prefix, d.name)]
+)
 #: the segment an OpenAI-style base URL ends with, most often left out
 VERSION = "v1"
 

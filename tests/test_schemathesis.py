@@ -40,6 +40,7 @@ TARGETS = {
     "gptproto-chat": "gptproto",
     "gptge-videos": "gptge",
     "vtrix-generation": "vtrix",
+    "openrouter-videos": "openrouter",
     "mock-admin": "",
 }
 
@@ -75,6 +76,7 @@ gptproto_videos = SCHEMAS["gptproto-videos"]
 gptproto_chat = SCHEMAS["gptproto-chat"]
 gptge_videos = SCHEMAS["gptge-videos"]
 vtrix_generation = SCHEMAS["vtrix-generation"]
+openrouter_videos = SCHEMAS["openrouter-videos"]
 mock_admin = SCHEMAS["mock-admin"]
 
 
@@ -106,6 +108,12 @@ def test_gptge_videos(case: Any) -> None:
 @SETTINGS
 def test_vtrix_generation(case: Any) -> None:
     _check(case, "vtrix-generation")
+
+
+@openrouter_videos.parametrize()
+@SETTINGS
+def test_openrouter_videos(case: Any) -> None:
+    _check(case, "openrouter-videos")
 
 
 @mock_admin.parametrize()

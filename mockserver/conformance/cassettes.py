@@ -407,8 +407,8 @@ def iter_files(directory: Path) -> Iterator[Path]:
 MAX_CASSETTE_BYTES = 16 * 1024 * 1024
 #: deepest nesting of arrays and objects a cassette may hold (a recorded one reaches about 10)
 MAX_DEPTH = 64
-#: the contracts a cassette may name: the bundled provider contracts, by name
-CONTRACT_NAMES = tuple(sorted(contracts.PROVIDER_CONTRACTS))
+#: the contracts a cassette may name: the provider contracts (bundled and added), by name
+CONTRACT_NAMES = contracts.PROVIDER_CONTRACTS
 
 
 def read_document(path: Path) -> Any:
@@ -496,7 +496,7 @@ def load_file(path: Path) -> Cassette:
         # a name, never a path: the contracts a cassette may name are the bundled ones
         raise CassetteError(
             f"{path}: at /contract: not a bundled provider contract (one of "
-            f"{', '.join(CONTRACT_NAMES)})"
+            f"{', '.join(sorted(CONTRACT_NAMES))})"
         )
     contract = contracts.load(data["contract"])
     if data["create"]["operation"] not in contract.operations:

@@ -16,9 +16,7 @@ def registered() -> dict[str, type[Dialect]]:
 
     for module in MODULES:
         importlib.import_module(f"mockserver.dialects.{module}")
-    for name, cls in declared().items():
-        DIALECTS.setdefault(name, cls)
-    return DIALECTS
+    return {**DIALECTS, **declared()}
 
 
 __all__ = ["DIALECTS", "Context", "Dialect", "handles", "register", "registered"]

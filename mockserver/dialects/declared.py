@@ -200,28 +200,26 @@ def _name(pointer: str) -> str:
     return pointer.strip("/").split("/", 1)[0]
 
 
-@functools.cache
 def declared() -> dict[str, type[DeclaredDialect]]:
-    """A dialect class for every bundled contract that carries a declaration."""
-    out: dict[str, type[DeclaredDialect]] = {}
-    for path in sorted(contracts.CONTRACTS_DIR.glob("*.yaml")):
-        declaration = decl.read(contracts.load(path.stem))
-        if declaration is None:
-            continue
-        out[path.stem] = type(
-            f"Declared_{declaration.prefix}",
-            (DeclaredDialect,),
-            {
-                "contract_name": path.stem,
-                "prefix": declaration.prefix,
-                "family": declaration.prefix,
-                "id_prefix": declaration.id_prefix,
-                "failure": declaration.failure,
-                "create_operations": frozenset(
-                    op for op, r in declaration.roles.items() if r.role == "create"
-                ),
-                "expiry_seconds": declaration.expiry_seconds,
-                "declaration": declaration,
-            },
-        )
-    return out
+    """A dialect class for every declared provider (made once per declaration)."""
+    return {d.contract: _dialect_class(d) for d in decl.declarations()}
+
+
+@functools.cache
+def _dialect_class(declaration: decl.Declaration) -> type[DeclaredDialect]:
+    return type(
+        f"Declared_{declaration.prefix}",
+        (DeclaredDialect,),
+        {
+            "contract_name": declaration.contract,
+            "prefix": declaration.prefix,
+            "family": declaration.prefix,
+            "id_prefix": declaration.id_prefix,
+            "failure": declaration.failure,
+            "create_operations": frozenset(
+                op for op, r in declaration.roles.items() if r.role == "create"
+            ),
+            "expiry_seconds": declaration.expiry_seconds,
+            "declaration": declaration,
+        },
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from contracts._declaration import Declaration, Mirrored, fill
 
 OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -67,57 +70,66 @@ def vtrix_error(
 
 
 #: the error family of each mock prefix, for answers outside any operation (404, 405)
-PREFIX_ERRORS = {"gptproto": gptproto_error, "gptge": openai_error, "vtrix": vtrix_error}
+PREFIX_ERRORS = Mirrored(
+    {"gptproto": gptproto_error, "gptge": openai_error, "vtrix": vtrix_error},
+    lambda d: [(d.prefix, functools.partial(declared_error, d))],
+)
 
 #: provider error codes per scenario and family
-SCENARIO_CODES: dict[str, dict[str, str]] = {
-    "gptproto": {
-        "content_policy": "content_policy_violation",
-        "insufficient_balance": "insufficient_balance",
-        "forbidden": "permission_denied",
-        "rate_limited": "rate_limit_exceeded",
-        "unauthorized": "invalid_api_key",
-        "server_error": "internal_error",
+SCENARIO_CODES: dict[str, dict[str, str]] = Mirrored(
+    {
+        "gptproto": {
+            "content_policy": "content_policy_violation",
+            "insufficient_balance": "insufficient_balance",
+            "forbidden": "permission_denied",
+            "rate_limited": "rate_limit_exceeded",
+            "unauthorized": "invalid_api_key",
+            "server_error": "internal_error",
+        },
+        "gptge": {
+            "content_policy": "moderation_blocked",
+            "insufficient_balance": "insufficient_user_quota",
+            "forbidden": "access_denied",
+            "rate_limited": "rate_limit_exceeded",
+            "unauthorized": "invalid_api_key",
+            "server_error": "server_error",
+        },
+        "vtrix": {
+            "content_policy": "content_policy_violation",
+            "insufficient_balance": "403",
+            "forbidden": "403",
+            "rate_limited": "429",
+            "unauthorized": "401",
+            "server_error": "500",
+        },
     },
-    "gptge": {
-        "content_policy": "moderation_blocked",
-        "insufficient_balance": "insufficient_user_quota",
-        "forbidden": "access_denied",
-        "rate_limited": "rate_limit_exceeded",
-        "unauthorized": "invalid_api_key",
-        "server_error": "server_error",
-    },
-    "vtrix": {
-        "content_policy": "content_policy_violation",
-        "insufficient_balance": "403",
-        "forbidden": "403",
-        "rate_limited": "429",
-        "unauthorized": "401",
-        "server_error": "500",
-    },
-}
+    lambda d: [(d.prefix, dict(d.scenario_codes))],
+)
 
 #: each family's "model not found": (status, code, message with {model}); contracts/README.md
-MODEL_NOT_FOUND: dict[str, tuple[int, str, str]] = {
-    # OpenAI's own words and status for an unknown model (GPTProto clones OpenAI's surface)
-    "gptproto": (
-        404,
-        "model_not_found",
-        "The model `{model}` does not exist or you do not have access to it.",
-    ),
-    # new-api's distributor: 503, code model_not_found, when no channel serves the model
-    "gptge": (
-        503,
-        "model_not_found",
-        "No available channel for model {model} under group default (distributor)",
-    ),
-    # Vtrix documents no such error: its HTTP error shape, status 404
-    "vtrix": (404, "404", "model not found: {model}"),
-}
+MODEL_NOT_FOUND: dict[str, tuple[int, str, str]] = Mirrored(
+    {
+        # OpenAI's own words and status for an unknown model (GPTProto clones OpenAI's surface)
+        "gptproto": (
+            404,
+            "model_not_found",
+            "The model `{model}` does not exist or you do not have access to it.",
+        ),
+        # new-api's distributor: 503, code model_not_found, when no channel serves the model
+        "gptge": (
+            503,
+            "model_not_found",
+            "No available channel for model {model} under group default (distributor)",
+        ),
+        # Vtrix documents no such error: its HTTP error shape, status 404
+        "vtrix": (404, "404", "model not found: {model}"),
+    },
+    lambda d: [(d.prefix, d.model_not_found)],
+)
 
 
 def declared_error(
-    declaration: Any,
+    declaration: Declaration,
     status: int,
     message: str,
     *,
@@ -125,24 +137,7 @@ def declared_error(
     param: str | None = None,
 ) -> dict[str, Any]:
     """A declared provider's error body: its ``errors.body`` template filled in."""
-    from contracts._declaration import fill
-
     body: dict[str, Any] = fill(
         declaration.error, {"status": status, "message": message, "code": code, "param": param}
     )
     return body
-
-
-def _add_declared() -> None:
-    """The declared providers' families (contracts/_declaration.py), beside the three above."""
-    import functools
-
-    from contracts._declaration import declarations
-
-    for declaration in declarations():
-        PREFIX_ERRORS[declaration.prefix] = functools.partial(declared_error, declaration)
-        SCENARIO_CODES[declaration.prefix] = dict(declaration.scenario_codes)
-        MODEL_NOT_FOUND[declaration.prefix] = declaration.model_not_found
-
-
-_add_declared()

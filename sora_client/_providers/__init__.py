@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+from contracts._declaration import Mirrored
 from sora_client._exceptions import ConfigurationError
 from sora_client._providers.base import Adapter, CreateSpec
-from sora_client._providers.declared import declared_adapters
+from sora_client._providers.declared import declared_adapter
 from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
 from sora_client._providers.vtrix_generation import VtrixGeneration
 
-PROVIDERS: dict[str, type[Adapter]] = {
-    cls.name: cls
-    for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos, VtrixGeneration)
-} | declared_adapters()
+PROVIDERS: dict[str, type[Adapter]] = Mirrored(
+    {
+        cls.name: cls
+        for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos, VtrixGeneration)
+    },
+    lambda d: [(d.prefix, declared_adapter(d))],
+)
 
 
 def adapter_class(provider: str) -> type[Adapter]:

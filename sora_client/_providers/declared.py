@@ -189,23 +189,21 @@ def _places(template: Any, at: str = "") -> dict[str, str]:
     return found
 
 
-def declared_adapters() -> dict[str, type[Adapter]]:
-    """An adapter class per declared contract, by prefix (``SoraClient("openrouter")``)."""
-    out: dict[str, type[Adapter]] = {}
-    for declaration in decl.declarations():
-        create = declaration.role("create")
-        image = create.fields.get("image", "/image") if create else "/image"
-        out[declaration.prefix] = type(
-            f"Declared_{declaration.prefix}",
-            (DeclaredAdapter,),
-            {
-                "name": declaration.prefix,
-                "contract_name": declaration.contract,
-                "env_var": declaration.key_env,
-                "image_field": image.strip("/").split("/")[0],
-                "status_words": {word: status for status, word in declaration.statuses.items()},
-                "declaration": declaration,
-                "places": _places(declaration.job),
-            },
-        )
-    return out
+def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
+    """The adapter class of one declared provider, named by its prefix
+    (``SoraClient("openrouter")``)."""
+    create = declaration.role("create")
+    image = create.fields.get("image", "/image") if create else "/image"
+    return type(
+        f"Declared_{declaration.prefix}",
+        (DeclaredAdapter,),
+        {
+            "name": declaration.prefix,
+            "contract_name": declaration.contract,
+            "env_var": declaration.key_env,
+            "image_field": image.strip("/").split("/")[0],
+            "status_words": {word: status for status, word in declaration.statuses.items()},
+            "declaration": declaration,
+            "places": _places(declaration.job),
+        },
+    )
