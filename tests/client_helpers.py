@@ -14,6 +14,7 @@ import functools
 import inspect
 import io
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from flask import Flask
 from PIL import Image
 
 import contracts
+from contracts._declaration import fill
 from mockserver import media
 from mockserver.app import create_app, service_of
 from mockserver.testing import SoraMock, test_config
@@ -37,13 +39,7 @@ from sora_client._providers import PROVIDERS
 
 PROVIDER_IDS = tuple(PROVIDERS)
 #: provider id -> the mock's prefix
-PREFIX = {
-    "gptproto-v3": "gptproto",
-    "gptproto-videos": "gptproto",
-    "gptproto-chat": "gptproto",
-    "gptge": "gptge",
-    "vtrix": "vtrix",
-}
+PREFIX = {name: contracts.PROVIDER_CONTRACTS[cls.contract_name] for name, cls in PROVIDERS.items()}
 CONTRACT = {name: cls.contract_name for name, cls in PROVIDERS.items()}
 #: the key every test sends: recognizable, so a leak is easy to spot
 KEY = "sk-test-LEAKCANARY-7f3a9c1e5d"
@@ -65,8 +61,18 @@ def image(width: int, height: int) -> bytes:
     return png(width, height)
 
 
+def declared_model(provider: str) -> Any:
+    """A declared provider's first model (sizes, durations), or None for a Python adapter."""
+    declaration = getattr(PROVIDERS[provider], "declaration", None)
+    return declaration.models[0] if declaration is not None else None
+
+
 #: a create that every provider accepts on the mock: (kwargs for create)
 def good_create(provider: str) -> dict[str, Any]:
+    model = declared_model(provider)
+    if model is not None:  # what its declaration says it takes
+        width, height = map(int, model.sizes[0].split("x"))
+        return {"image": image(width, height), "seconds": model.durations[0], "model": model.id}
     return {
         "gptproto-v3": {"image": image(720, 1280), "seconds": 10},
         "gptproto-videos": {"image": image(1280, 720), "seconds": 4},
@@ -264,7 +270,20 @@ class ContractRouter:
 
 
 def routes_for(provider: str) -> dict[str, str]:
-    """Path patterns (regex) of the create, status and content operations."""
+    """Path patterns (regex) of the create, status and content operations (a declared
+    provider's from its operations' roles)."""
+    declaration = getattr(PROVIDERS[provider], "declaration", None)
+    if declaration is not None:
+        contract = contracts.load(declaration.contract)
+        kinds = {"create": "create", "read": "get", "content": "content"}
+        return {
+            kinds[role.role]: re.sub(
+                r"\\\{[^}]+\\\}", "[^/]+", re.escape(contract.operation(op).path)
+            )
+            + "$"
+            for op, role in declaration.roles.items()
+            if role.role in kinds
+        }
     return {
         "gptproto-v3": {
             "create": r"/api/v3/openai/reverse/[^/]+/image-to-video",
@@ -296,7 +315,32 @@ def route(cr: ContractRouter, method: str, kind: str) -> respx.Route:
 
 
 def job_body(provider: str, status: str, job_id: str = "job_1", progress: float = 0.5) -> Any:
-    """A status body in the provider's words (neutral ``status`` in)."""
+    """A status body in the provider's words (neutral ``status`` in); a declared provider's
+    is its job template filled in."""
+    declaration = getattr(PROVIDERS[provider], "declaration", None)
+    if declaration is not None:
+        done = status == "completed"
+        values = {
+            "job.id": job_id,
+            "job.model": declaration.models[0].id,
+            "job.prompt": "p",
+            "job.seconds": declaration.models[0].durations[0],
+            "job.size": declaration.models[0].sizes[0],
+            "job.width": int(declaration.models[0].sizes[0].split("x")[0]),
+            "job.height": int(declaration.models[0].sizes[0].split("x")[1]),
+            "job.created_at": 1766556441,
+            "status": declaration.statuses[status],
+            "progress": 1.0 if done else progress,
+            "progress_percent": 100 if done else int(progress * 100),
+            "completed_at": 1766556500 if done else None,
+            "expires_at": None,
+            "base_url": RESPX_BASE,
+            "video_url": f"{CDN}/files/{job_id}.mp4",
+            "cost": 0.5,
+            "error.code": "it_broke" if status == "failed" else None,
+            "error.message": "it broke" if status == "failed" else None,
+        }
+        return fill(declaration.job, values, status)
     if provider == "gptproto-v3":
         word = {"queued": "created", "in_progress": "processing"}.get(status, status)
         done = status == "completed"

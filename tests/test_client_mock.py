@@ -16,6 +16,7 @@ from client_helpers import (  # noqa: F401  (fixtures)
     Flavor,
     client_app_fixture,
     clock_pump,
+    declared_model,
     flavor_fixture,
     fresh,
     good_create,
@@ -64,6 +65,10 @@ EXPECTED_SIZE = {
     "gptproto-chat": (720, 1280),
     "gptge": (720, 1280),
     "vtrix": (1280, 720),
+} | {
+    name: tuple(map(int, model.sizes[0].split("x")))
+    for name in PROVIDER_IDS
+    if (model := declared_model(name)) is not None
 }
 
 

@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 from werkzeug.formparser import parse_form_data
 
 import contracts
+from contracts._declaration import pick
 from sora_client import InvalidRequestError
+from sora_client._providers import PROVIDERS
 from sora_client._providers.gptproto_chat import MAX_SECONDS
 from sora_client._providers.gptproto_v3 import SIZES as V3_SIZES
 from sora_client._providers.gptproto_v3 import GptprotoV3
@@ -91,8 +93,20 @@ COMBOS = {
     "gptproto-chat": _chat_combos(),
     "gptge": _openai_combos("gptge-videos"),
     "vtrix": _vtrix_combos(),
+} | {  # a declared provider: every model with each of its sizes and durations
+    name: [
+        (model.id, seconds, size)
+        for model in cls.declaration.models
+        for seconds in model.durations
+        for size in model.sizes
+    ]
+    for name, cls in PROVIDERS.items()
+    if hasattr(cls, "declaration")
 }
-URL_IMAGES = {"gptproto-v3", "gptproto-chat", "vtrix"}
+#: providers that take the image as a URL (declared ones do: a JSON field holds it)
+URL_IMAGES = {"gptproto-v3", "gptproto-chat", "vtrix"} | {
+    name for name, cls in PROVIDERS.items() if hasattr(cls, "declaration")
+}
 
 
 def test_the_combinations_come_from_the_contracts() -> None:
@@ -190,6 +204,17 @@ def _image_of(url: str) -> bytes | str:
 def _sent_fields(provider: str, request: httpx.Request) -> dict[str, Any]:
     """(prompt, model, seconds, size, image) as the provider reads them from the request."""
     body = request.read()
+    declaration = getattr(PROVIDERS[provider], "declaration", None)
+    if declaration is not None:  # read where the mock reads them (contracts._declaration.pick)
+        sent = json.loads(body)
+        fields = declaration.role("create").fields
+        return {
+            "prompt": pick(sent, fields["prompt"]),
+            "model": pick(sent, fields["model"]),
+            "seconds": pick(sent, fields["seconds"]),
+            "size": pick(sent, fields["size"]),
+            "image": _image_of(pick(sent, fields["image"])),
+        }
     if provider in ("gptproto-videos", "gptge"):
         environ = {
             "wsgi.input": io.BytesIO(body),

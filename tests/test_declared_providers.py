@@ -16,7 +16,12 @@ import contracts
 from mockserver.app import create_app
 from mockserver.testing import SoraMock, test_config
 from sora_client import SoraClient
-from sora_client._exceptions import BadRequestError, GenerationFailedError, NotFoundError
+from sora_client._exceptions import (
+    BadRequestError,
+    GenerationFailedError,
+    ModelUnavailableError,
+    NotFoundError,
+)
 
 ACME = """\
 openapi: 3.1.0
@@ -182,7 +187,7 @@ def test_its_errors_come_in_its_own_shape(mock: SoraMock) -> None:
             "message": "length: 5 is not one of acme-1's durations (4, 8)",
             "status": 400,
         }
-        with pytest.raises(BadRequestError, match="no engine acme-9"):
+        with pytest.raises(ModelUnavailableError, match="no engine acme-9"):
             client.create("a red kite", model="acme-9")
         with pytest.raises(NotFoundError, match="no such clip"):
             client.get("clip-nope")

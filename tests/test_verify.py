@@ -28,12 +28,9 @@ from mockserver.testing import SoraMock
 
 KEY = "sk-LEAKCHECK-0123456789abcdef"
 PROVIDERS = sorted(verify.PROVIDERS)
+#: verify's provider name -> the mock's prefix (declared providers included)
 PREFIX = {
-    "gptproto-v3": "gptproto",
-    "gptproto-videos": "gptproto",
-    "gptproto-chat": "gptproto",
-    "gptge": "gptge",
-    "vtrix": "vtrix",
+    name: contracts.PROVIDER_CONTRACTS[contract] for name, (contract, _) in verify.PROVIDERS.items()
 }
 #: generated read cases per operation in these tests (the command's default is 10)
 GENERATED = "6"

@@ -22,6 +22,7 @@ import httpx
 
 import contracts
 from contracts import _declaration as decl
+from sora_client._exceptions import APIError, ModelUnavailableError
 from sora_client._models import Job, parse_timestamp
 from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
 
@@ -135,6 +136,28 @@ class DeclaredAdapter(Adapter):
         )
 
     # ------------------------------------------------------------------ answers
+
+    def error(self, response: httpx.Response, content: bytes) -> APIError:
+        """The typed error; the declared "model not found" (its status and its message, the
+        model's name anywhere in it) is a ModelUnavailableError whatever its words."""
+        found = super().error(response, content)
+        status, _, template = self.declaration.model_not_found
+        before, _, after = template.partition("{model}")
+        words = re.compile(
+            re.escape(before) + ".+" + re.escape(after)
+            if "{model}" in template
+            else re.escape(template)
+        )
+        if response.status_code == status and words.fullmatch(str(found.message)):
+            return ModelUnavailableError(
+                str(found.message),
+                provider=self.name,
+                status_code=status,
+                provider_code=found.provider_code,
+                request_id=found.request_id,
+                body=found.body,
+            )
+        return found
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
         if not isinstance(body, dict):
