@@ -77,7 +77,8 @@ def test_the_scenario_list_says_which_status_each_scenario_answers_with(app: Fla
     assert "3 s late" in effects["slow"]["effect"]
     # the few words shown beside each name
     assert effects["rate_limited"]["summary"] == "429"
-    assert effects["model_unavailable"]["summary"] == "404/503"
+    # OpenRouter's declared "not a valid model ID" is a 400
+    assert effects["model_unavailable"]["summary"] == "400/404/503"
     assert effects["slow"]["summary"] == "3 s late"
 
 

@@ -220,8 +220,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 15_000
 #: every provider card and every provider API, from the dialects the mock serves
 DIALECTS = registered()
-PROVIDERS = sorted({dialect.prefix for dialect in DIALECTS.values()})
-APIS = sorted(DIALECTS)
+#: the dashboard has no card (nor job page snippets) for a declared provider yet (issue 26,
+#: ARCHITECTURE.md "Providers as data"): expected to fail, and flagged the day it passes
+_NO_CARD = pytest.mark.xfail(strict=True, reason="no dashboard card for a declared provider yet")
+PROVIDERS = [
+    pytest.param(p, marks=_NO_CARD) if hasattr(cls, "declaration") else p
+    for p, cls in sorted({d.prefix: d for d in DIALECTS.values()}.items())
+]
+APIS = [
+    pytest.param(name, marks=_NO_CARD) if hasattr(cls, "declaration") else name
+    for name, cls in sorted(DIALECTS.items())
+]
 
 
 @pytest.fixture(scope="module")

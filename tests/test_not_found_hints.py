@@ -18,7 +18,8 @@ GPTGE_ROUTES = (
     "POST /gptge/v1/videos/{video_id}/remix"
 )
 EVERYWHERE = (
-    "every provider is under its prefix: /gptproto/..., /gptge/..., /vtrix/... (GET / lists them)"
+    "every provider is under its prefix: /gptproto/..., /gptge/..., /vtrix/..., /openrouter/... "
+    "(GET / lists them)"
 )
 
 
@@ -65,7 +66,9 @@ def app() -> Flask:
         (
             "POST",
             "/gptge/api/v1/videos",
-            "Unknown path '/gptge/api/v1/videos': did you mean /gptge/v1/videos?",
+            # OpenRouter's path is /api/v1/videos: both are named
+            "Unknown path '/gptge/api/v1/videos': did you mean /gptge/v1/videos or "
+            "/openrouter/api/v1/videos?",
             "gptge",
         ),
         (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from contracts._declaration import declarations
 from mockserver.dialects.errors import (
     PREFIX_ERRORS,
     RELAY_CODES,
@@ -87,8 +88,11 @@ def test_vtrix_names_the_field_in_its_message_and_the_status_as_default_code() -
 
 
 def test_each_mock_prefix_has_its_family() -> None:
-    assert PREFIX_ERRORS == {
+    declared = {d.prefix for d in declarations()}
+    assert {p: f for p, f in PREFIX_ERRORS.items() if p not in declared} == {
         "gptproto": gptproto_error,
         "gptge": openai_error,
         "vtrix": vtrix_error,
     }
+    # a declared provider's family is its declaration's error template
+    assert PREFIX_ERRORS["openrouter"](404, "gone") == {"error": {"code": 404, "message": "gone"}}

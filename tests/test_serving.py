@@ -224,7 +224,7 @@ def test_startup_reaches_a_served_request() -> None:
     with served() as server:
         answer = fresh(server, "GET", "/")
         assert answer.status_code == 200
-        assert set(answer.json()["providers"]) == {"gptproto", "gptge", "vtrix"}
+        assert set(answer.json()["providers"]) == {"gptproto", "gptge", "vtrix", "openrouter"}
         assert os.getpid() not in server.children()
     assert "sora-mock serving on" in "".join(server.output)
 
