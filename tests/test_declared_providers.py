@@ -266,3 +266,19 @@ def test_a_declaration_with_a_mistake_is_refused_naming_the_file_the_place_and_t
     assert message.startswith(f"acme-broken.yaml: at {where}"), message
     assert fix in message, message
     assert "acme" not in contracts.PROVIDER_CONTRACTS.values()
+
+
+def test_an_operation_the_contract_lets_anyone_call_needs_no_key() -> None:
+    """OpenRouter's models listing (`security: [{}, {BearerAuth: []}]`): no key is fine, a
+    malformed key is still refused, and the listing is the declared models'."""
+    mock = SoraMock(create_app(test_config()))
+    with httpx.Client(base_url=mock.base_url("openrouter"), transport=mock.transport()) as raw:
+        listed = raw.get("/api/v1/videos/models")
+        assert listed.status_code == 200, listed.text
+        ids = [m["id"] for m in listed.json()["data"]]
+        assert "openai/sora-2-pro" in ids
+        refused = raw.get("/api/v1/videos/models", headers={"Authorization": "Basic x"})
+        assert refused.status_code == 401
+        # the other operations still need one
+        assert raw.get("/api/v1/videos/gen-vid-x").status_code == 401
+    mock.check()
