@@ -129,6 +129,12 @@ def test_a_body_cut_before_its_declared_end_is_refused() -> None:
     assert str(refused.value) == refused.value.message
 
 
+def test_a_body_one_byte_short_is_refused_too() -> None:
+    with pytest.raises(BodyRefused) as refused:
+        body(Input(b"ab"), 3)
+    assert (refused.value.status, refused.value.code) == (400, "bad_request")
+
+
 @pytest.mark.parametrize(
     "error", [OSError("reset"), ClientDisconnected()], ids=["socket", "werkzeug"]
 )

@@ -221,6 +221,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_recorded_cassettes.py",
         "tests/test_recorder_media.py",
     ],
+    "mockserver/conformance/proxy.py": [
+        "tests/test_proxy_forwarding.py",
+        "tests/test_proxy_streams_and_files.py",
+    ],
 }
 
 
