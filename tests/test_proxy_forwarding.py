@@ -19,7 +19,17 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_fakes import AUTH, KEY, UPSTREAM, VIDEO, answer, document, error_of, proxied
+from proxy_fakes import (
+    AUTH,
+    KEY,
+    UPSTREAM,
+    VIDEO,
+    Chunks,
+    answer,
+    document,
+    error_of,
+    proxied,
+)
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
@@ -403,8 +413,9 @@ def test_strict_passes_a_clean_answer() -> None:
 
 
 def test_strict_names_the_key_nowhere_in_its_refusal() -> None:
-    run = proxied(mode="strict", reply=document({**VIDEO, "id": 7, "model": KEY}))
+    run = proxied(mode="strict", reply=document({**VIDEO, "progress": KEY}))
     got = run.get("/v1/videos/video_1")
+    assert "[REDACTED]" in error_of(got)["message"]
     assert KEY not in got.get_data(as_text=True)
     assert KEY not in got.headers["X-Contract-Violations"]
 
@@ -750,3 +761,215 @@ def _read_all(sock: socket.socket) -> bytes:
 def _names(raw: bytes) -> list[str]:
     head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
     return [line.partition(":")[0].strip().lower() for line in head]
+
+
+# --------------------------------------------------------------------------- more of the pipeline
+
+
+def test_the_console_defaults_to_standard_error(capsys: pytest.CaptureFixture[str]) -> None:
+    proxy = ContractProxy(
+        ProxyConfig("gptge", upstream=UPSTREAM),
+        transport=httpx.MockTransport(lambda request: document(VIDEO)),
+    )
+    try:
+        from werkzeug.test import Client
+
+        Client(proxy).get("/v1/videos/video_1", headers=AUTH)
+    finally:
+        proxy.close()
+    assert "[proxy gptge] GET /v1/videos/video_1 -> 200 no drift" in capsys.readouterr().err
+
+
+def test_the_upstream_client_uses_the_timeout_and_follows_no_redirect() -> None:
+    run = proxied(timeout=7.5, reply=answer(302, {"Location": "https://elsewhere.example/x"}))
+    got = run.get("/v1/videos/video_1")
+    assert got.status_code == 302 and got.headers["Location"] == "https://elsewhere.example/x"
+    assert len(run.upstream.requests) == 1
+    timeout = run.proxy.client.timeout
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (7.5,) * 4
+
+
+def test_the_upstream_s_answer_is_closed_once_forwarded() -> None:
+    chunks = Chunks([json.dumps(VIDEO).encode()])
+    run = proxied(
+        reply=httpx.Response(200, headers={"Content-Type": "application/json"}, stream=chunks)
+    )
+    run.get("/v1/videos/video_1").get_data()
+    assert chunks.closed
+
+
+def test_each_request_carries_its_deadline_to_httpcore() -> None:
+    run = proxied()
+    run.get("/v1/videos/video_1")
+    trace = run.upstream.requests[0].extensions["trace"]
+    assert type(trace.__self__).__name__ == "Deadline"
+    assert trace.__self__.seconds == 60.0
+
+
+def test_a_chunked_body_is_known_by_its_transfer_coding_in_any_case() -> None:
+    run = proxied()
+    run.client.post(
+        "/v1/videos",
+        input_stream=io.BytesIO(b'{"a": 1}'),
+        headers={**AUTH, "Transfer-Encoding": "Chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert run.upstream.bodies == [b'{"a": 1}']
+
+
+def test_an_encoded_answer_larger_than_the_limit_as_sent_is_not_held_whole() -> None:
+    import os
+
+    raw = gzip.compress(os.urandom(95))  # about 118 bytes sent, 95 decoded
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    run = proxied(max_document=100, reply=answer(200, headers, raw[:60], raw[60:]))
+    got = run.get("/v1/videos/video_1")
+    assert got.get_data() == raw
+    assert got.headers["X-Contract-Violations"].startswith(
+        "1; body: larger than the 100 bytes the proxy judges (decoded): "
+    )
+
+
+def test_a_text_answer_is_recorded_as_text_at_most_4000_characters(tmp_path: Any) -> None:
+    from mockserver.conformance import cassettes
+
+    page = ("<p>" + "é" * 3000 + "</p>").encode()
+    run = proxied(
+        record_dir=tmp_path,
+        record_media_urls=False,
+        reply=answer(400, {"Content-Type": "text/html"}, page),
+    )
+    run.post("/v1/videos", data=b"x", content_type="application/json")
+    (path,) = cassettes.iter_files(tmp_path)
+    text = json.loads(path.read_text())["create"]["response"]["text"]
+    assert text == page.decode()[:4000]
+
+
+def test_an_error_message_keeps_its_non_ascii_text() -> None:
+    run = proxied(reply=answer(500, {"Content-Type": "text/plain"}, "café fermé".encode()))
+    got = run.get("/v1/videos/video_1")
+    raw = got.get_data()
+    assert "café fermé".encode() in raw  # not \\u00e9
+    assert got.headers["Content-Length"] == str(len(raw))
+
+
+def test_a_recorder_that_cannot_write_is_logged(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = proxied(record_dir=tmp_path, record_media_urls=False)
+
+    def full(seen: Any) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(run.proxy.recorder, "record", full)
+    with caplog.at_level(logging.ERROR, logger="mockserver.proxy"):
+        assert run.get("/v1/videos/video_1").status_code == 200
+    assert "could not record GET /v1/videos/video_1: No space left on device" in caplog.text
+
+
+def test_a_refused_request_is_not_recorded(tmp_path: Any) -> None:
+    from mockserver.conformance import cassettes
+
+    run = proxied(record_dir=tmp_path, record_media_urls=False, max_body=1)
+    run.post("/v1/videos", data=b"xx", content_type="application/json")
+    assert list(cassettes.iter_files(tmp_path)) == []
+
+
+# --------------------------------------------------------------------------- deadlines and leaving
+
+
+@pytest.fixture
+def deadlines(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    from mockserver.conformance import bounds
+    from mockserver.conformance import proxy as proxy_module
+
+    made: list[Any] = []
+
+    class Noted(bounds.Deadline):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.passed = threading.Event()
+            made.append(self)
+
+        def expire(self) -> None:
+            super().expire()
+            self.passed.set()
+
+    monkeypatch.setattr(proxy_module, "Deadline", Noted)
+    return made
+
+
+def late(deadlines: list[Any], *before: bytes) -> Any:
+    """An answer that sends ``before``, then breaks once the proxy's deadline has passed."""
+
+    class Late(httpx.SyncByteStream):
+        def __iter__(self) -> Any:
+            yield from before
+            assert deadlines[-1].passed.wait(10)
+            raise httpx.ReadError("shut by the deadline")
+
+    return lambda request: httpx.Response(
+        200, headers={"Content-Type": "application/json"}, stream=Late()
+    )
+
+
+def test_an_answer_not_whole_within_the_timeout_is_a_504(deadlines: list[Any]) -> None:
+    run = proxied(timeout=0.01, reply=late(deadlines, b'{"id": '))
+    got = run.get("/v1/videos/video_1")
+    assert got.status_code == 504
+    error = error_of(got)
+    assert error["code"] == "upstream_timeout"
+    assert error["message"] == (
+        f"sora-mock proxy: the upstream {UPSTREAM} did not finish its answer within "
+        "--timeout 0.01 s (7 bytes received)"
+    )
+
+
+def test_the_timeout_starts_once_a_body_is_sent(deadlines: list[Any]) -> None:
+    run = proxied(timeout=0.01, reply=late(deadlines))
+    got = run.post("/v1/videos", data=b"{}", content_type="application/json")
+    assert got.status_code == 504
+    assert (
+        "did not finish its answer within --timeout 0.01 s (0 bytes received)"
+        in (error_of(got)["message"])
+    )
+
+
+def test_an_upstream_whose_connection_the_deadline_shut_is_late_not_unreachable(
+    deadlines: list[Any],
+) -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        assert deadlines[-1].passed.wait(10)
+        raise httpx.ReadError("shut")
+
+    run = proxied(timeout=0.01, reply=reply)
+    got = run.get("/v1/videos/video_1")
+    assert got.status_code == 504
+    assert error_of(got)["message"] == (
+        f"sora-mock proxy: the upstream {UPSTREAM} did not finish its answer within "
+        "--timeout 0.01 s (0 bytes received)"
+    )
+
+
+def gone_client() -> tuple[socket.socket, socket.socket]:
+    mine, theirs = socket.socketpair()
+    theirs.close()  # the client has left
+    return mine, theirs
+
+
+def test_a_client_that_left_mid_document_is_let_go() -> None:
+    mine, _ = gone_client()
+    chunks = Chunks([b'{"id": ', b'"video_1"}'])
+    run = proxied(
+        reply=httpx.Response(200, headers={"Content-Type": "application/json"}, stream=chunks)
+    )
+    try:
+        got = run.client.get(
+            "/v1/videos/video_1", headers=AUTH, environ_overrides={"werkzeug.socket": mine}
+        )
+        assert got.status_code == 502  # only so the server has a status to try to send
+    finally:
+        mine.close()
+    assert chunks.sent == 1  # no more was read
+    assert run.entry["error"] == "the client went away before the answer was complete"
+    assert len(run.proxy.journal) == 1

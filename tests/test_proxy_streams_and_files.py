@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from proxy_fakes import (
     MP4_HEAD,
     UPSTREAM,
     VIDEO,
+    Chunks,
     answer,
     document,
     error_of,
@@ -444,3 +446,82 @@ def test_the_recorder_gets_the_proxy_s_settings(tmp_path: Path) -> None:
     )
     assert recorder.media_cap == 123 and recorder.fetch_media is False
     assert recorder.contract.name == "gptge-videos"
+
+
+# --------------------------------------------------------------------------- leaving, and the rest
+
+
+def test_a_client_that_left_before_the_first_event_is_let_go() -> None:
+    mine, theirs = socket.socketpair()
+    theirs.close()
+    chunks = Chunks([b": waiting\n\n", b": still\n\n", sse(CHUNK), DONE])
+    run = proxied("gptproto-chat", httpx.Response(200, headers=STREAM, stream=chunks))
+    try:
+        got = run.client.post(
+            "/v1/chat/completions",
+            json=BODY,
+            headers=AUTH,
+            environ_overrides={"werkzeug.socket": mine},
+            buffered=True,
+        )
+        assert got.status_code == 502
+    finally:
+        mine.close()
+    assert chunks.sent == 1
+    assert run.entry["error"] == "the client went away before the answer was complete"
+    assert len(run.proxy.journal) == 1
+
+
+def test_strict_cuts_rather_than_reports_when_the_client_left() -> None:
+    mine, theirs = socket.socketpair()
+    theirs.close()
+    run = chat_proxy(b": waiting\n\n", sse(CHUNK), DONE, mode="strict")
+    try:
+        got = run.client.post(
+            "/v1/chat/completions",
+            json=BODY,
+            headers=AUTH,
+            environ_overrides={"werkzeug.socket": mine},
+            buffered=True,
+        )
+    finally:
+        mine.close()
+    assert got.get_data() == b""  # no error event for a client that is not there
+    assert run.entry["error"] == "the client went away before the answer was complete"
+
+
+def test_a_client_that_closes_a_stream_mid_way_is_journaled_once() -> None:
+    chunks = Chunks([sse(CHUNK), sse(CHUNK), DONE])
+    run = proxied("gptproto-chat", httpx.Response(200, headers=STREAM, stream=chunks))
+    got = run.client.post("/v1/chat/completions", json=BODY, headers=AUTH)
+    pieces = iter(got.response)
+    assert next(pieces) == b""  # the comments held before the first event (none)
+    assert next(pieces) == sse(CHUNK)
+    got.close()
+    assert run.entry["error"] == "the client went away before the answer was complete"
+    assert len(run.proxy.journal) == 1
+    assert chunks.closed
+
+
+def test_a_stream_for_no_operation_is_forwarded_unjudged() -> None:
+    run = chat_proxy(b"data: anything\n\n")
+    got = run.client.post("/v1/other", json=BODY, headers=AUTH, buffered=True)
+    assert got.get_data() == b"data: anything\n\n"
+    assert got.headers["X-Contract-Violations"] == (
+        "1; request: no operation of gptproto-chat is POST /v1/other"
+    )
+
+
+def test_a_file_of_a_type_the_contract_does_not_declare_is_drift() -> None:
+    run = content_proxy(b"ID3" + bytes(100), headers={"Content-Type": "audio/mpeg"})
+    got = run.get("/v1/videos/video_1/content")
+    assert got.get_data() == b"ID3" + bytes(100)
+    assert got.headers["X-Contract-Violations"].startswith("1; header Content-Type: ")
+
+
+def test_a_cut_answer_is_journaled_once() -> None:
+    run = chat_proxy(sse(CHUNK), error=httpx.ReadError("reset"))
+    with pytest.raises(ConnectionAbortedError):
+        chat(run)
+    assert len(run.proxy.journal) == 1
+    assert "ERROR upstream connection broke mid-answer (ReadError)" in run.console
