@@ -149,3 +149,41 @@ def proxied(
 def error_of(response: TestResponse) -> dict[str, Any]:
     body = json.loads(response.get_data())
     return dict(body["error"])
+
+
+def noted_deadlines(monkeypatch: Any) -> list[Any]:
+    """Make the proxy's deadlines say when they pass (each has a ``passed`` event); the list
+    fills with every deadline the proxy makes."""
+    import threading
+
+    from mockserver.conformance import bounds
+    from mockserver.conformance import proxy as proxy_module
+
+    made: list[Any] = []
+
+    class Noted(bounds.Deadline):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.passed = threading.Event()
+            made.append(self)
+
+        def expire(self) -> None:
+            super().expire()
+            self.passed.set()
+
+    monkeypatch.setattr(proxy_module, "Deadline", Noted)
+    return made
+
+
+def late(deadlines: list[Any], *before: bytes, content_type: str = "application/json") -> Any:
+    """An upstream that sends ``before``, then breaks once the proxy's deadline has passed."""
+
+    class Late(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield from before
+            assert deadlines[-1].passed.wait(10)
+            raise httpx.ReadError("shut by the deadline")
+
+    return lambda request: httpx.Response(
+        200, headers={"Content-Type": content_type}, stream=Late()
+    )

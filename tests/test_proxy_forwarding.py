@@ -28,6 +28,8 @@ from proxy_fakes import (
     answer,
     document,
     error_of,
+    late,
+    noted_deadlines,
     proxied,
 )
 from werkzeug.datastructures import Headers
@@ -744,11 +746,50 @@ def test_the_proxy_s_server_sends_one_server_and_one_date() -> None:
     finally:
         server.shutdown()
         server.server_close()
+    assert own.startswith(b"HTTP/1.1 200 OK\r\n")
     own_names = _names(own)
+    server_value = _value(own, "server")
+    assert server_value.startswith("Werkzeug/") and _value(own, "date").endswith(" GMT")
     assert own_names.count("server") == 1 and own_names.count("date") == 1
     names = _names(forwarded)
     assert names.count("server") == 1 and names.count("date") == 1
     assert b"server: upstream/1" in forwarded.lower()
+
+
+def _value(raw: bytes, name: str) -> str:
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    (value,) = [
+        v.strip() for k, _, v in (line.partition(":") for line in head) if k.lower() == name
+    ]
+    return value
+
+
+def test_the_proxy_s_server_keeps_its_own_status_words_and_is_threaded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from werkzeug.serving import ThreadedWSGIServer
+
+    run = proxied(reply=answer(500, {"Content-Type": "text/html"}, b"<h1>down</h1>"))
+    server = make_server(run.proxy)
+    other = make_server(run.proxy)  # the default port is any free one
+    assert isinstance(server, ThreadedWSGIServer) and server.multithread
+    assert server.RequestHandlerClass.disable_nagle_algorithm is True  # type: ignore[attr-defined]
+    assert server.server_port != other.server_port
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
+                sock.sendall(
+                    b"GET /v1/videos/video_1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                raw = _read_all(sock)
+    finally:
+        server.shutdown()
+        server.server_close()
+        other.server_close()
+    assert raw.startswith(b"HTTP/1.1 500 Error\r\n")  # the proxy's words, not the default
+    assert '"GET /v1/videos/video_1 HTTP/1.1" 500' in caplog.text
 
 
 def _read_all(sock: socket.socket) -> bytes:
@@ -880,37 +921,7 @@ def test_a_refused_request_is_not_recorded(tmp_path: Any) -> None:
 
 @pytest.fixture
 def deadlines(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    from mockserver.conformance import bounds
-    from mockserver.conformance import proxy as proxy_module
-
-    made: list[Any] = []
-
-    class Noted(bounds.Deadline):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            self.passed = threading.Event()
-            made.append(self)
-
-        def expire(self) -> None:
-            super().expire()
-            self.passed.set()
-
-    monkeypatch.setattr(proxy_module, "Deadline", Noted)
-    return made
-
-
-def late(deadlines: list[Any], *before: bytes) -> Any:
-    """An answer that sends ``before``, then breaks once the proxy's deadline has passed."""
-
-    class Late(httpx.SyncByteStream):
-        def __iter__(self) -> Any:
-            yield from before
-            assert deadlines[-1].passed.wait(10)
-            raise httpx.ReadError("shut by the deadline")
-
-    return lambda request: httpx.Response(
-        200, headers={"Content-Type": "application/json"}, stream=Late()
-    )
+    return noted_deadlines(monkeypatch)
 
 
 def test_an_answer_not_whole_within_the_timeout_is_a_504(deadlines: list[Any]) -> None:
@@ -955,6 +966,14 @@ def gone_client() -> tuple[socket.socket, socket.socket]:
     mine, theirs = socket.socketpair()
     theirs.close()  # the client has left
     return mine, theirs
+
+
+def test_a_download_keeps_the_request_s_drift_too() -> None:
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(100)
+    run = proxied(reply=answer(200, {"Content-Type": "video/mp4"}, video))
+    got = run.get("/v1/videos/-bad/content")
+    assert got.get_data() == video
+    assert got.headers["X-Contract-Violations"].startswith("1; request video_id: ")
 
 
 def test_a_client_that_left_mid_document_is_let_go() -> None:

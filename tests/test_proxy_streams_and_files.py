@@ -26,6 +26,8 @@ from proxy_fakes import (
     answer,
     document,
     error_of,
+    late,
+    noted_deadlines,
     proxied,
     sse,
 )
@@ -525,3 +527,103 @@ def test_a_cut_answer_is_journaled_once() -> None:
         chat(run)
     assert len(run.proxy.journal) == 1
     assert "ERROR upstream connection broke mid-answer (ReadError)" in run.console
+
+
+def test_strict_passes_a_clean_stream() -> None:
+    run = chat_proxy(sse(CHUNK), sse(CHUNK), DONE, mode="strict")
+    got = chat(run)
+    assert got.get_data() == sse(CHUNK) * 2 + DONE
+    assert run.entry["violations"] == []
+
+
+def test_a_bad_later_event_is_forwarded_in_transparent_mode() -> None:
+    run = chat_proxy(sse(CHUNK), sse(BAD_CHUNK), DONE)
+    got = chat(run)
+    assert got.get_data() == sse(CHUNK) + sse(BAD_CHUNK) + DONE
+    assert run.entry["violations"][0]["where"] == "SSE event 2 /data/object"
+
+
+def test_strict_error_events_carry_the_gateway_status() -> None:
+    run = chat_proxy(sse(CHUNK), sse(BAD_CHUNK), mode="strict")
+    error = json.loads(chat(run).get_data()[len(sse(CHUNK)) + 6 :])["error"]
+    assert error["type"] == "502"  # GPTProto's shape: the status as its type
+
+
+def test_every_comment_held_counts_toward_the_event_limit() -> None:
+    comment = b": " + b"c" * 26 + b"\n\n"  # 30 bytes each
+    run = chat_proxy(comment + comment + b"data: 1234", DONE, max_event=64)
+    got = chat(run)
+    assert got.headers["X-Contract-Violations"].startswith(
+        "1; SSE event 1: an event larger than the 64 bytes the proxy judges: 70 bytes judged"
+    )
+    assert got.get_data() == comment + comment + b"data: 1234" + DONE
+
+
+def test_an_encoded_stream_is_unjudged_for_its_coding_whatever_its_size() -> None:
+    raw = gzip.compress(sse(CHUNK) * 20 + DONE)
+    run = chat_proxy(raw, headers={**STREAM, "Content-Encoding": "gzip"}, max_event=8)
+    got = chat(run)
+    assert got.get_data() == raw
+    assert got.headers["X-Contract-Violations"] == (
+        "1; SSE event 1: Content-Encoding gzip (the proxy asked for identity): "
+        "the events were not judged"
+    )
+
+
+def test_a_recorded_event_with_broken_utf8_is_kept_readable(tmp_path: Path) -> None:
+    bad = b'data: {"x": "\xff"}\n\n'
+    run = chat_proxy(bad, DONE, record_dir=tmp_path, record_media_urls=False)
+    assert chat(run).get_data() == bad + DONE  # forwarded as sent
+    (path,) = cassettes.iter_files(tmp_path)
+    events = json.loads(path.read_text())["create"]["events"]
+    assert events[0]["raw"] == 'data: {"x": "\ufffd"}\n\n'
+
+
+@pytest.fixture
+def deadlines(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    return noted_deadlines(monkeypatch)
+
+
+def test_strict_ends_a_stream_the_deadline_cut_with_a_timeout_event(
+    deadlines: list[Any],
+) -> None:
+    run = proxied(
+        "gptproto-chat",
+        late(deadlines, sse(CHUNK), content_type="text/event-stream"),
+        mode="strict",
+        timeout=0.01,
+    )
+    data = chat(run).get_data()
+    error = json.loads(data[len(sse(CHUNK)) + 6 :])["error"]
+    assert error["code"] == "upstream_timeout"
+    assert "did not finish its answer within --timeout 0.01 s" in error["message"]
+
+
+def test_a_video_in_two_gzip_members_is_judged_across_them() -> None:
+    video = mp4(200)
+    raw = gzip.compress(video[:6]) + gzip.compress(video[6:])
+    run = content_proxy(raw, headers={"Content-Type": "video/mp4", "Content-Encoding": "gzip"})
+    got = run.get("/v1/videos/video_1/content")
+    assert got.headers["X-Contract-Violations"] == "0"
+
+
+def test_strict_says_which_answer_it_refused() -> None:
+    run = content_proxy(b"<html>not a video</html>", mode="strict")
+    assert error_of(run.get("/v1/videos/video_1/content"))["message"] == (
+        "sora-mock proxy (strict): the upstream answer breaks the gptge-videos contract: "
+        "body: Content-Type is video/mp4 but the body is not an MP4 (no ftyp box)"
+    )
+
+
+def test_a_video_is_recorded_only_once_its_last_byte_came(tmp_path: Path) -> None:
+    video = mp4(4000)
+    run = content_proxy(record_dir=tmp_path, record_media_urls=False)
+    run.upstream.reply = lambda request: document(VIDEO)
+    run.post("/v1/videos", data=b"x", content_type="application/json")
+    run.upstream.reply = lambda request: answer(
+        200, {"Content-Type": "video/mp4", "Content-Length": "4000"}, video[:3999], video[3999:]
+    )
+    assert run.get("/v1/videos/video_1/content").get_data() == video
+    (path,) = cassettes.iter_files(tmp_path)
+    media = json.loads(path.read_text())["downloads"][0]["response"]["media"]
+    assert media["size"] == 4000
