@@ -143,7 +143,24 @@ def proxied(
         out=out,
         clock=iter(range(1000, 10**6)).__next__,
     )
-    return Proxied(proxy, upstream, out, Client(proxy))
+    return Proxied(proxy, upstream, out, Client(_status_checked(proxy)))
+
+
+def _status_checked(app: Any) -> Any:
+    """The proxy as a server sees it: a status that is not ``"<code> <words>"`` (text) fails
+    the test (Werkzeug's test client would take a missing status for 200)."""
+
+    def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: Any, headers: Any, *exc_info: Any) -> Any:
+            assert isinstance(status, str), status
+            code, _, words = status.partition(" ")
+            assert code.isdigit() and len(code) == 3 and words, status
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers), headers
+            return start_response(status, headers, *exc_info)
+
+        return app(environ, start)
+
+    return checked
 
 
 def error_of(response: TestResponse) -> dict[str, Any]:

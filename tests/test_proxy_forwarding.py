@@ -874,7 +874,7 @@ def test_an_encoded_answer_larger_than_the_limit_as_sent_is_not_held_whole() -> 
 def test_a_text_answer_is_recorded_as_text_at_most_4000_characters(tmp_path: Any) -> None:
     from mockserver.conformance import cassettes
 
-    page = ("<p>" + "é" * 3000 + "</p>").encode()
+    page = ("<p>" + "é" * 5000 + "</p>").encode()
     run = proxied(
         record_dir=tmp_path,
         record_media_urls=False,
@@ -883,7 +883,7 @@ def test_a_text_answer_is_recorded_as_text_at_most_4000_characters(tmp_path: Any
     run.post("/v1/videos", data=b"x", content_type="application/json")
     (path,) = cassettes.iter_files(tmp_path)
     text = json.loads(path.read_text())["create"]["response"]["text"]
-    assert text == page.decode()[:4000]
+    assert text == page.decode()[:4000] and len(text) == 4000
 
 
 def test_an_error_message_keeps_its_non_ascii_text() -> None:
@@ -992,3 +992,54 @@ def test_a_client_that_left_mid_document_is_let_go() -> None:
     assert chunks.sent == 1  # no more was read
     assert run.entry["error"] == "the client went away before the answer was complete"
     assert len(run.proxy.journal) == 1
+
+
+def test_a_document_in_many_chunks_is_judged_whole() -> None:
+    body = json.dumps(VIDEO).encode()
+    run = proxied(reply=answer(200, None, body[:5], body[5:50], body[50:]))
+    got = run.get("/v1/videos/video_1")
+    assert got.get_data() == body and got.headers["X-Contract-Violations"] == "0"
+
+
+def test_the_drift_names_a_value_its_message_does_not_quote() -> None:
+    run = proxied(reply=document({**VIDEO, "object": "clip"}))
+    got = run.get("/v1/videos/video_1")
+    assert got.headers["X-Contract-Violations"] == (
+        "1; /object: 'video' was expected (value: \"clip\")"
+    )
+
+
+def test_a_failure_page_with_broken_utf8_is_quoted_readably() -> None:
+    run = proxied(reply=answer(500, {"Content-Type": "text/plain"}, b"down \xff now"))
+    assert error_of(run.get("/v1/videos/video_1"))["message"].endswith(": down \ufffd now")
+
+
+def test_a_decoded_answer_one_chunk_past_the_limit_is_over_it() -> None:
+    raw = gzip.compress(b"[" + b"0," * 40_000 + b"0]")  # 80 kB decoded
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    run = proxied(max_document=65_536, reply=answer(200, headers, raw))
+    got = run.get("/v1/videos/video_1")
+    assert got.get_data() == raw
+    assert got.headers["X-Contract-Violations"] == (
+        "1; body: larger than the 65536 bytes the proxy judges (decoded): 65536 bytes judged, "
+        "the rest passed through unjudged"
+    )
+
+
+def test_an_answer_too_large_to_judge_keeps_the_request_s_drift() -> None:
+    body = json.dumps({**VIDEO, "prompt": "p" * 300}).encode()
+    run = proxied(max_document=100, reply=answer(200, None, body))
+    got = run.get("/v1/videos/-bad")
+    assert got.get_data() == body
+    assert got.headers["X-Contract-Violations"].startswith("2; request video_id: ")
+
+
+def test_a_decoded_answer_of_exactly_the_limit_is_judged_whole() -> None:
+    body = json.dumps({**VIDEO, "prompt": ""}).encode()
+    body = body.replace(b'"prompt": ""', b'"prompt": "' + b"p" * (65_536 - len(body)) + b'"')
+    assert len(body) == 65_536
+    raw = gzip.compress(body)
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    run = proxied(max_document=65_536, reply=answer(200, headers, raw))
+    got = run.get("/v1/videos/video_1")
+    assert got.get_data() == raw and got.headers["X-Contract-Violations"] == "0"
