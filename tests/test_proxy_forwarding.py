@@ -33,7 +33,7 @@ from proxy_fakes import (
     proxied,
 )
 from werkzeug.datastructures import Headers
-from werkzeug.test import EnvironBuilder
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from mockserver.conformance.proxy import (
     MAX_BODY_BYTES,
@@ -1096,3 +1096,116 @@ def test_each_console_line_is_flushed_as_it_is_written() -> None:
     finally:
         proxy.close()
     assert out.flushed and out.flushed[-1].endswith("-> 200 no drift\n")
+
+
+def test_only_the_journal_s_own_path_is_the_proxy_s() -> None:
+    run = proxied(reply=document({"error": {"message": "no", "type": "x", "param": None}}, 404))
+    run.client.get("/__proxy/journalX", headers=AUTH)
+    assert [str(r.url) for r in run.upstream.requests] == [f"{UPSTREAM}/__proxy/journalX"]
+
+
+def multipart(image_size: int) -> dict[str, Any]:
+    """A createVideo request as a WSGI environ, its body read back: (environ, raw body)."""
+    image = io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(image_size))
+    builder = EnvironBuilder(
+        method="POST",
+        path="/v1/videos",
+        headers=AUTH,
+        data={"model": "sora-2", "prompt": "a cat", "input_reference": (image, "a.png")},
+    )
+    environ = builder.get_environ()
+    raw = environ["wsgi.input"].read()
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return {"environ": environ, "raw": raw}
+
+
+@pytest.mark.parametrize("mode", ["transparent", "strict"])
+def test_a_body_larger_than_one_read_is_judged_and_recorded_whole(mode: str, tmp_path: Any) -> None:
+    from mockserver.conformance import cassettes
+
+    request = multipart(100_000)  # two reads of 64 KiB
+    run = proxied(mode=mode, record_dir=tmp_path, record_media_urls=False)
+    got = run.client.open(request["environ"])
+    assert got.status_code == 200, error_of(got)
+    assert run.upstream.bodies == [request["raw"]]
+    assert got.headers["X-Contract-Violations"] == "0"
+    (path,) = cassettes.iter_files(tmp_path)
+    kept = json.loads(path.read_text())["create"]["request"]
+    content_type = request["environ"]["CONTENT_TYPE"]
+    assert kept["body_sha256"] == cassettes.summarize_request(content_type, request["raw"])[1]
+
+
+def test_strict_sends_a_chunked_body_on_with_its_length() -> None:
+    request = multipart(1000)
+    environ = request["environ"]
+    del environ["CONTENT_LENGTH"]
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ["wsgi.input_terminated"] = True
+    run = proxied(mode="strict")
+    # straight to the app: the test client would give the body back its length
+    _, status, _ = run_wsgi_app(run.client.application, environ, buffered=True)
+    assert status.startswith("200 "), status
+    sent = run.upstream.requests[0]
+    assert run.upstream.bodies == [request["raw"]]
+    assert sent.headers["Content-Length"] == str(len(request["raw"]))
+    assert "Transfer-Encoding" not in sent.headers
+
+
+def test_a_chunked_body_sends_no_length_even_if_one_was_declared() -> None:
+    run = proxied()
+    run.client.post(
+        "/v1/videos",
+        input_stream=io.BytesIO(b'{"a": 1}'),
+        headers={
+            **AUTH,
+            "Transfer-Encoding": "Chunked",
+            "Content-Length": "3",
+            "Content-Type": "application/json",
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert run.upstream.bodies == [b'{"a": 1}']
+    assert "Content-Length" not in run.upstream.requests[0].headers
+
+
+def test_strict_says_why_it_would_not_read_a_body() -> None:
+    run = proxied(mode="strict", max_body=8)
+    got = chunked(run, b"z" * 20)
+    assert error_of(got) == {
+        "message": "sora-mock proxy: the request body is larger than the proxy's limit of 8 "
+        "bytes (counted as it streamed): not forwarded whole",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "request_too_large",
+    }
+
+
+def test_the_deadline_shuts_the_upstream_s_connection(deadlines: list[Any]) -> None:
+    mine, peer = socket.socketpair()
+
+    class Stream:
+        def get_extra_info(self, name: str) -> Any:
+            return mine if name == "socket" else None
+
+    class Late(httpx.SyncByteStream):
+        def __iter__(self) -> Any:
+            yield b'{"id": '
+            assert deadlines[-1].passed.wait(10)
+            raise httpx.ReadError("shut")
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={"Content-Type": "application/json"},
+            stream=Late(),
+            extensions={"network_stream": Stream()},
+        )
+
+    run = proxied(timeout=0.01, reply=reply)
+    try:
+        assert run.get("/v1/videos/video_1").status_code == 504
+        peer.settimeout(10)
+        assert peer.recv(1) == b""  # the proxy shut its end: a blocked read wakes
+    finally:
+        mine.close()
+        peer.close()
