@@ -612,7 +612,9 @@ def test_a_proxy_bug_is_a_502_in_the_provider_s_shape(caplog: pytest.LogCaptureF
     assert got.status == "502 Bad Gateway"
     assert error_of(got)["message"] == "sora-mock proxy: internal error (RuntimeError)"
     assert error_of(got)["code"] == "proxy_error"
-    assert "sora-mock proxy failed on GET /v1/videos/video_1" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == "mockserver.proxy"] == [
+        "sora-mock proxy failed on GET /v1/videos/video_1"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -1069,6 +1071,7 @@ def test_a_recorded_create_keeps_what_the_client_sent(tmp_path: Any) -> None:
     (path,) = cassettes.iter_files(tmp_path)
     request = json.loads(path.read_text())["create"]["request"]
     assert request["prompt"] == "a cat" and request["body"] == {"prompt": "a cat"}
+    assert request["headers"] == {"content-type": "application/json"}
 
 
 class Flushed(io.StringIO):
@@ -1209,3 +1212,39 @@ def test_the_deadline_shuts_the_upstream_s_connection(deadlines: list[Any]) -> N
     finally:
         mine.close()
         peer.close()
+
+
+def test_a_proxy_bug_answers_in_each_provider_s_shape() -> None:
+    run = proxied("gptproto-chat", reply=raising(RuntimeError("bug")))
+    got = run.client.post("/v1/chat/completions", json={}, headers=AUTH)
+    assert json.loads(got.get_data()) == {
+        "error": {
+            "message": "sora-mock proxy: internal error (RuntimeError)",
+            "type": "502",
+            "code": "proxy_error",
+        }
+    }
+
+
+def test_the_upstream_s_trailing_slashes_are_dropped_once() -> None:
+    run = proxied(upstream="http://upstream.test/MAX//")
+    run.get("/v1/videos/video_1")
+    assert str(run.upstream.requests[0].url) == "http://upstream.test/MAX/v1/videos/video_1"
+
+
+def test_a_key_that_looks_like_nothing_is_still_kept_out_of_the_journal() -> None:
+    key = "plainsecretvalue12345"
+    run = proxied(reply=document({**VIDEO, "id": key}))
+    run.get(f"/v1/videos/{key}", headers={"Authorization": f"Bearer {key}"})
+    text = json.dumps(list(run.proxy.journal)) + run.console
+    assert key not in text and "/v1/videos/[REDACTED]" in text
+
+
+def test_a_recorded_poll_keeps_every_query_value(tmp_path: Any) -> None:
+    from mockserver.conformance import cassettes
+
+    run = proxied(record_dir=tmp_path, record_media_urls=False)
+    run.post("/v1/videos", data=b"{}", content_type="application/json")
+    run.get("/v1/videos/video_1?a=1&a=2")
+    (path,) = cassettes.iter_files(tmp_path)
+    assert json.loads(path.read_text())["polls"][0]["query"] == [["a", "1"], ["a", "2"]]
