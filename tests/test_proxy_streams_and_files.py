@@ -627,3 +627,19 @@ def test_a_video_is_recorded_only_once_its_last_byte_came(tmp_path: Path) -> Non
     (path,) = cassettes.iter_files(tmp_path)
     media = json.loads(path.read_text())["downloads"][0]["response"]["media"]
     assert media["size"] == 4000
+
+
+def test_an_error_status_sent_as_a_stream_is_forwarded_and_named() -> None:
+    run = proxied("gptproto-chat", lambda request: answer(429, STREAM, b"data: slow down\n\n"))
+    got = chat(run)
+    assert got.status_code == 429 and got.get_data() == b"data: slow down\n\n"
+    assert got.headers["X-Contract-Violations"].startswith("1; header Content-Type: ")
+
+
+def test_a_redirect_with_a_video_type_is_judged_as_a_document() -> None:
+    run = proxied(reply=answer(300, {"Content-Type": "video/mp4"}, b"<a href=x>x</a>"))
+    got = run.get("/v1/videos/video_1/content")
+    assert got.get_data() == b"<a href=x>x</a>"
+    assert got.headers["Content-Length"] == "15"  # read whole, then sent with its length
+    partial = proxied(reply=answer(299, {"Content-Type": "video/mp4"}, MP4_HEAD))
+    assert "Content-Length" not in partial.get("/v1/videos/video_1/content").headers
