@@ -211,7 +211,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
-    # worktree mutproxy (2026-12-07): the proxy's exchange checks, bounds and recorder
+    # worktree mutproxy (2026-12-07): the proxy, its exchange checks, bounds and recorder
     "mockserver/conformance/validation.py": [
         "tests/test_exchange_drift.py",
         "tests/test_sse_multiline.py",
