@@ -211,6 +211,20 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # worktree mutproxy (2026-12-07): the proxy, its exchange checks, bounds and recorder
+    "mockserver/conformance/validation.py": [
+        "tests/test_exchange_drift.py",
+        "tests/test_sse_multiline.py",
+    ],
+    "mockserver/conformance/bounds.py": ["tests/test_proxy_limits.py"],
+    "mockserver/conformance/recorder.py": [
+        "tests/test_recorded_cassettes.py",
+        "tests/test_recorder_media.py",
+    ],
+    "mockserver/conformance/proxy.py": [
+        "tests/test_proxy_forwarding.py",
+        "tests/test_proxy_streams_and_files.py",
+    ],
 }
 
 
