@@ -218,6 +218,15 @@ MODULES: dict[str, list[str]] = {
     "sora_client/_providers/gptproto_videos.py": ["tests/test_openai_videos_adapter.py"],
     "sora_client/_models.py": ["tests/test_timestamp_reading.py"],
     "sora_client/_exceptions.py": ["tests/test_error_messages.py"],
+    "sora_client/_providers/base.py": [
+        "tests/test_adapter_requests.py",
+        "tests/test_provider_error_kinds.py",
+        "tests/test_job_body_reading.py",
+        "tests/test_openai_videos_adapter.py",
+        "tests/test_vtrix_adapter.py",
+        "tests/test_gptproto_v3_adapter.py",
+        "tests/test_gptproto_chat_adapter.py",
+    ],
 }
 
 
