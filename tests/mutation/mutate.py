@@ -230,6 +230,13 @@ MODULES: dict[str, list[str]] = {
     # the `sora` command: a fake provider in-process (test_client_cli.py also talks to a mock
     # server thread started once per session, which hangs in mutmut's fork)
     "sora_client/cli.py": ["tests/test_sora_command.py", "tests/test_client_cli_operations.py"],
+    "sora_client/_client.py": [
+        "tests/test_client_setup.py",
+        "tests/test_client_drivers.py",
+        "tests/test_client_core_flows.py",
+        "tests/test_client_chat_flow.py",
+        "tests/test_client_bounds.py",
+    ],
 }
 
 
