@@ -224,6 +224,7 @@ MODULES: dict[str, list[str]] = {
     "mockserver/conformance/proxy.py": [
         "tests/test_proxy_forwarding.py",
         "tests/test_proxy_streams_and_files.py",
+    ],
     # mutclient: the client's remaining modules (2026-12-07); _flow.py, gptge_videos.py and
     # sora_client/__init__.py have no function mutmut mutates (dataclasses, a subclass's names,
     # re-exports) and no entry
