@@ -211,6 +211,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # mutverify (mutation round C, 2026-12-07): sora-mock verify and the pytest plugin
+    "mockserver/conformance/results.py": ["tests/test_verify_outcomes.py"],
+    "mockserver/conformance/providers.py": ["tests/test_verify_providers.py"],
 }
 
 
