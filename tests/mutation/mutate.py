@@ -214,6 +214,9 @@ MODULES: dict[str, list[str]] = {
     # mutverify (mutation round C, 2026-12-07): sora-mock verify and the pytest plugin
     "mockserver/conformance/results.py": ["tests/test_verify_outcomes.py"],
     "mockserver/conformance/providers.py": ["tests/test_verify_providers.py"],
+    "mockserver/conformance/commands.py": ["tests/test_proxy_and_cassettes_commands.py"],
+    "mockserver/conformance/reports.py": ["tests/test_verify_reports.py"],
+    "mockserver/conformance/planning.py": ["tests/test_verify_plan.py"],
 }
 
 
