@@ -217,6 +217,13 @@ MODULES: dict[str, list[str]] = {
     "mockserver/conformance/commands.py": ["tests/test_proxy_and_cassettes_commands.py"],
     "mockserver/conformance/reports.py": ["tests/test_verify_reports.py"],
     "mockserver/conformance/planning.py": ["tests/test_verify_plan.py"],
+    "mockserver/conformance/verify_command.py": ["tests/test_verify_command_line.py"],
+    "mockserver/verify.py": ["tests/test_verify_command_line.py"],
+    "mockserver/conformance/verifier.py": [
+        "tests/test_verify_runs.py",
+        "tests/test_verify_command_line.py",
+    ],
+    "mockserver/testing.py": ["tests/test_mock_handle.py"],
 }
 
 
