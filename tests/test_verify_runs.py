@@ -187,14 +187,16 @@ def test_polling_stops_after_max_polls_reads_past_the_first() -> None:
     ]
 
 
-def test_polling_stops_when_the_time_slept_reaches_poll_seconds() -> None:
-    run = Run(advance=False, poll_interval=10, poll_seconds=25)
+@pytest.mark.parametrize(("budget", "reads"), [(20.0, 3), (20.5, 4), (25.0, 4)])
+def test_polling_stops_when_the_time_slept_reaches_poll_seconds(budget: float, reads: int) -> None:
+    run = Run(advance=False, poll_interval=10, poll_seconds=budget)
     run.run()
     polls = run.exchanges("getGenerationTask")[2:]
-    assert run.sleeps == [10, 10, 10]
-    assert len(polls) == 4
+    assert run.sleeps == [10] * (reads - 1)
+    assert len(polls) == reads
     assert polls[-1].notes == [
-        "job still 'pending' after 4 reads: polling stopped (--max-polls 60, --poll-seconds 25)"
+        f"job still 'pending' after {reads} reads: polling stopped (--max-polls 60, "
+        f"--poll-seconds {budget:g})"
     ]
 
 
@@ -559,10 +561,13 @@ def test_the_console_line_of_each_kind_of_answer() -> None:
 
 
 def test_a_provider_that_answers_nothing_gets_nothing_paid() -> None:
-    def down(request: httpx.Request, response: httpx.Response) -> httpx.Response | None:
-        raise httpx.ConnectError("connection refused", request=request)
+    refusals: list[str] = []
 
-    run = Run(edit=down)
+    def down(request: httpx.Request) -> httpx.Response | None:
+        refusals.append("connection refused" if not refusals else "connection reset")
+        raise httpx.ConnectError(refusals[-1], request=request)
+
+    run = Run(instead=down)
     result = run.run()
     assert [r.method for r in run.transport.requests] == ["GET", "GET"]
     assert result.notes == ["no free probe got an answer: no create and no generated case was sent"]
@@ -575,9 +580,11 @@ def test_a_provider_that_answers_nothing_gets_nothing_paid() -> None:
         f"cannot reach {BASE}/vtrix: no answer to any of 2 request(s) (ConnectError: "
         "connection refused)",
     )
-    probe = run.exchanges("getGenerationTask")[0]
+    probe, unknown = run.exchanges("getGenerationTask")
     assert probe.error == "ConnectError: connection refused"
-    assert probe.seconds >= 0
+    assert unknown.error == "ConnectError: connection reset"
+    assert 0 <= probe.seconds < 30
+    assert run.verifier._client is None  # the run's client is closed and let go
     assert run.lines[1].endswith("-> - ERROR ConnectError: connection refused")
 
 
@@ -680,6 +687,8 @@ def test_generated_cases_are_sent_after_the_create() -> None:
     generated = [x for x in run.exchanges("getGenerationTask") if x.kind == "generated"]
     assert len(generated) == 1
     assert generated[0].url.startswith(f"{BASE}/vtrix/model/v1/generation/task/")
+    # judged against the operation whatever the drawn id: the mock's 404 is what it allows
+    assert generated[0].problems == []
 
 
 # --------------------------------------------------------------------------- helpers
@@ -846,3 +855,251 @@ def test_a_request_is_described_with_its_query_and_secret_fields_masked() -> Non
     assert verifier.describe(spec) == (
         f"[c] POST {BASE}/vtrix/x json {{api_key='[REDACTED]', n='1'}} [Authorization: [REDACTED]]"
     )
+
+
+def test_a_status_nested_beside_the_id_is_polled_until_the_job_ends() -> None:
+    run = Run("gptproto-v3")
+    result = run.run()
+    reads = run.exchanges("getPredictionResult")[2:]
+    assert [x.notes for x in reads] == [[]] * len(run.sleeps) + [["job status: completed"]]
+    assert run.sleeps == [10.0] * len(run.sleeps) and run.sleeps
+    assert result.ok
+
+
+def test_the_run_records_where_it_went_and_when_without_the_key() -> None:
+    verifier = Verifier("vtrix", f"http://user:{KEY}@127.0.0.1:9/vtrix/", KEY, generated=0)
+    assert verifier.base_url == f"http://user:{KEY}@127.0.0.1:9/vtrix"
+    assert verifier.strip_prefix == "/vtrix"
+    result = verifier.result
+    assert KEY not in result.base_url
+    assert result.base_url.endswith("@127.0.0.1:9/vtrix")
+    assert (result.provider, result.contract.name, result.max_creates) == (
+        "vtrix",
+        "vtrix-generation",
+        1,
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result.started)
+    assert list(result.operations) == ["createGeneration", "getGenerationTask"]
+    assert result.operations["getGenerationTask"].operation.path == (
+        "/model/v1/generation/task/{task_id}"
+    )
+
+
+def test_a_base_url_with_a_trailing_slash_verifies_as_without(tmp_path: Any) -> None:
+    run = Run()
+    run.verifier = Verifier(
+        "vtrix",
+        f"{BASE}/vtrix/",
+        KEY,
+        generated=0,
+        sleep=run.mock.advance,
+        out=run.out,
+        transport=run.transport,
+    )
+    result = run.run()
+    assert result.ok
+    assert all("//model" not in str(r.url) for r in run.transport.requests)
+
+
+def test_an_event_the_contract_does_not_allow_is_drift_of_that_event() -> None:
+    bad = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "choices": []}
+
+    def odd(request: httpx.Request) -> httpx.Response | None:
+        if is_create(request) and "Authorization" in request.headers:
+            body = b"data: " + json.dumps(bad).encode() + b"\n\ndata: [DONE]\n\n"
+            return answer(200, body, "text/event-stream; charset=utf-8")
+        return None
+
+    run = Run("gptproto-chat", instead=odd)
+    result = run.run()
+    (_, create) = run.exchanges("createChatCompletion")
+    assert create.notes == ["2 events"]
+    assert [p.where.startswith("SSE event 1") for p in create.problems] == [True]
+    assert "'model' is a required property" in create.problems[0].message
+    assert result.drift_count == 1
+    assert create.content_type == "text/event-stream; charset=utf-8"
+
+
+def test_the_console_is_redacted_and_sleeps_go_to_the_given_sleep() -> None:
+    run = Run()
+    run.verifier.say(f"key {KEY}")
+    run.verifier.sleep(1.5)
+    assert run.lines == ["key [REDACTED]"]
+    assert run.sleeps == [1.5]
+
+
+def test_a_create_answered_with_a_3xx_follows_no_link() -> None:
+    def moved(request: httpx.Request, response: httpx.Response) -> httpx.Response | None:
+        return changed(response, 300) if is_create(request) else None
+
+    run = Run(edit=moved)
+    run.run()
+    (create,) = run.exchanges("createGeneration")
+    assert create.notes == ["links not followed: the create did not succeed"]
+    assert len(run.exchanges("getGenerationTask")) == 2
+
+
+def test_an_unknown_id_answered_with_a_3xx_is_not_taken_for_found() -> None:
+    def moved(request: httpx.Request, response: httpx.Response) -> httpx.Response | None:
+        if UNKNOWN_ID in str(request.url) and "Authorization" in request.headers:
+            return changed(response, 300)
+        return None
+
+    run = Run(edit=moved)
+    run.run()
+    unknown = run.exchanges("getGenerationTask")[1]
+    assert unknown.status == 300
+    assert "answered 300 for an id that cannot exist" not in [p.message for p in unknown.problems]
+
+
+def test_a_long_value_cut_from_a_problem_is_shown_after_it() -> None:
+    reads = []
+
+    def long_word(request: httpx.Request, response: httpx.Response) -> httpx.Response | None:
+        if is_poll(request):
+            reads.append(request)
+            if len(reads) == 1:
+                return changed(response, status="z" * 300)
+        return None
+
+    run = Run(edit=long_word)
+    run.run()
+    first = run.exchanges("getGenerationTask")[2]
+    (problem,) = first.problems
+    assert problem.where == "/status"
+    assert problem.message.endswith('(value: "' + "z" * 79 + "...)")
+
+
+def test_links_of_the_test_own_are_followed_by_their_parameter_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = Run()
+    target = run.verifier.contract.operations["getGenerationTask"]
+    links = [
+        ("Odd", target, {"task_id": "$response.body#/odd#key"}),
+        ("GetTask", target, {"path.task_id": "$response.body#/id"}),
+    ]
+    monkeypatch.setattr(run.verifier.map, "link_targets", lambda op: links)
+    result = run.run()
+    (create,) = run.exchanges("createGeneration")
+    assert [(p.where, p.message) for p in create.problems] == [
+        ("/odd#key", "$response.body#/odd#key (the contract's links) is missing from the answer")
+    ]
+    # the status link (the first read) could not be resolved: the other read goes once
+    (read,) = run.exchanges("getGenerationTask")[2:]
+    assert read.kind == "link GetTask"
+    assert re.search(r"/task/video_[0-9a-f]{32}$", read.url), read.url
+    assert result.drift_count == 1
+
+
+def test_a_status_link_with_a_constant_id_polls_the_status_at_the_top(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+
+    def fixed(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/task/task-fixed"):
+            seen.append("read")
+            word = "pending" if len(seen) == 1 else "completed"
+            return answer(
+                200,
+                {"id": "task-fixed", "model": "m", "status": word, "created_at": 1767225600},
+            )
+        return None
+
+    run = Run(instead=fixed)
+    target = run.verifier.contract.operations["getGenerationTask"]
+    monkeypatch.setattr(
+        run.verifier.map, "link_targets", lambda op: [("Fixed", target, {"task_id": "task-fixed"})]
+    )
+    run.run()
+    assert seen == ["read", "read"]
+    assert run.exchanges("getGenerationTask")[-1].notes == ["job status: completed"]
+
+
+def test_a_status_link_without_parameters_is_polled_at_the_top_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+
+    def bare(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/task/"):  # no parameter: nothing filled in
+            seen.append("read")
+            word = "pending" if len(seen) == 1 else "completed"
+            return answer(200, {"id": "t", "model": "m", "status": word, "created_at": 1})
+        return None
+
+    run = Run(instead=bare)
+    target = run.verifier.contract.operations["getGenerationTask"]
+    monkeypatch.setattr(run.verifier.map, "link_targets", lambda op: [("Bare", target, {})])
+    run.run()
+    assert seen == ["read", "read"]
+
+
+def test_requests_left_unanswered_name_every_operation_concerned() -> None:
+    def flaky(request: httpx.Request) -> httpx.Response | None:
+        if (
+            is_create(request)
+            or UNKNOWN_ID in str(request.url)
+            and "Authorization" in (request.headers)
+        ):
+            raise httpx.ReadTimeout("timed out", request=request)
+        return None
+
+    run = Run(instead=flaky)
+    result = run.run()
+    (blocker,) = result.blockers
+    assert blocker.reason == (
+        "2 of 3 request(s) got no answer (createGeneration, getGenerationTask; first: "
+        "ReadTimeout: timed out)"
+    )
+
+
+def test_every_refusing_status_is_named_and_a_silent_refusal_quotes_nothing() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response | None:
+        if "Authorization" not in request.headers:
+            return None
+        return httpx.Response(401 if UNKNOWN_ID in str(request.url) else 403)
+
+    run = Run("gptge", instead=refuse)
+    result = run.run()
+    (blocker,) = result.blockers
+    assert blocker.reason == (
+        "the provider rejected the credentials: it answered 401/403 to every request sent "
+        "with them (3 sent; check GPTGE_API_KEY)"
+    )
+
+
+def test_an_answer_without_a_content_type_is_bytes_of_unknown_type() -> None:
+    def bare(request: httpx.Request) -> httpx.Response | None:
+        if UNKNOWN_ID in str(request.url) and "Authorization" in request.headers:
+            return httpx.Response(404, content=b"\x00\x01\x02")
+        return None
+
+    run = Run(instead=bare)
+    run.run()
+    unknown = run.exchanges("getGenerationTask")[1]
+    assert (unknown.content_type, unknown.excerpt) == ("", "<3 bytes of unknown type>")
+    assert 0 <= unknown.seconds < 30
+
+
+def test_the_excerpt_of_a_json_answer_is_the_document_as_read() -> None:
+    run = Run()
+    run.run()
+    probe = run.exchanges("getGenerationTask")[0]
+    assert probe.excerpt == (
+        '{"error": {"code": "401", "error_message": "Invalid signature: API key is missing or '
+        'malformed"}}'
+    )
+
+
+def test_each_paid_request_is_counted_up_to_the_cap() -> None:
+    verifier = Run("vtrix", max_creates=2).verifier
+    with httpx.Client(transport=verifier.transport) as client:
+        verifier._client = client
+        spec = verifier.create_spec(verifier.create_operations()[0])
+        verifier.send(spec)
+        verifier.send(spec)
+        assert (verifier.creates_sent, verifier.result.creates_sent) == (2, 2)
+        with pytest.raises(CreateCapReached, match="--max-creates 2 reached"):
+            verifier.send(spec)
