@@ -460,7 +460,7 @@ def test_a_stream_that_ends_without_its_terminator_is_drift() -> None:
     assert [(p.where, p.message) for p in create.problems] == [
         ("stream end", "the stream ended without `data: [DONE]`")
     ]
-    assert create.excerpt.startswith(": keep-alive")
+    assert create.excerpt == stream.decode().strip()  # the stream as it came, block by block
 
 
 # --------------------------------------------------------------------------- each answer
@@ -712,7 +712,10 @@ def test_the_message_of_a_refusal_in_each_providers_words() -> None:
     assert _message('{"error": "plain"}') == '{"error": "plain"}'
     assert _message("[1, 2]") == "[1, 2]"
     assert _message("not json " + "y" * 200) == "not json " + "y" * 151 + "... (209 characters)"
-    assert _message('{"message": "' + "m" * 200 + '"}').endswith("... (202 characters)")
+    cut = _message('{"message": "' + "m" * 200 + '"}')
+    assert cut == repr("m" * 200)[:160] + "... (202 characters)"
+    long = '{"x": "' + "q" * 300 + '"}'
+    assert _message(long) == long[:160] + f"... ({len(long)} characters)"
 
 
 def spec_with(body: Any = None, form: Any = None) -> RequestSpec:
@@ -725,6 +728,8 @@ def test_a_retired_model_is_named_from_the_request() -> None:
     gone = Exchange("k", "POST", "u", status=503)
     relay = {"error": {"code": "model_not_found", "message": "No channel"}}
     assert retired_model(spec_with({"model": "sora-2"}), gone, relay) == "sora-2"
+    said = {"error": {"message": "Model not found: sora-2"}}
+    assert retired_model(spec_with({"model": "sora-2"}), gone, said) == "sora-2"
     worded = {"error": {"code": "x", "error_message": "The model not found here"}}
     assert retired_model(spec_with({"model": "sora-2"}), gone, worded) == "sora-2"
     form = {"model": (None, "sora-2-pro", None)}
@@ -1103,3 +1108,34 @@ def test_each_paid_request_is_counted_up_to_the_cap() -> None:
         assert (verifier.creates_sent, verifier.result.creates_sent) == (2, 2)
         with pytest.raises(CreateCapReached, match="--max-creates 2 reached"):
             verifier.send(spec)
+
+
+@pytest.mark.parametrize(("budget", "events"), [(5.5, 3), (12.0, 4)])
+def test_a_stream_is_cut_once_the_pauses_reach_poll_seconds(budget: float, events: int) -> None:
+    run = Run("gptproto-chat", stream_pause=5.0, poll_seconds=budget)
+    run.run()
+    (_, create) = run.exchanges("createChatCompletion")
+    assert create.notes == [
+        f"stream cut after {budget:g} s (--poll-seconds): not finished",
+        f"{events} events",
+    ]
+    assert run.sleeps == [5.0] * (events - 1)
+
+
+def test_a_short_stream_pause_still_steps_the_clock() -> None:
+    run = Run("gptproto-chat", stream_pause=0.5)
+    with run.mock.stepping(0.5):
+        run.run()
+    assert run.sleeps and set(run.sleeps) == {0.5}
+
+
+def test_a_dry_run_names_every_parameter_of_a_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = Run("vtrix")
+    target = run.verifier.contract.operations["getGenerationTask"]
+    params = {"task_id": "$response.body#/id", "query.expand": "all"}
+    monkeypatch.setattr(run.verifier.map, "link_targets", lambda op: [("Two", target, params)])
+    run.verifier.dry_run()
+    assert any(
+        "[link Two] GET " in line and "(task_id=$response.body#/id, query.expand=all)" in line
+        for line in run.lines
+    ), run.lines
