@@ -1163,3 +1163,54 @@ def test_a_request_carries_its_query_whatever_its_body() -> None:
         assert str(bare.url) == f"{BASE}/vtrix/y"
         assert bare.headers["User-Agent"] == USER_AGENT
         assert bare.headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_the_verifiers_defaults_are_the_commands() -> None:
+    import argparse
+
+    from mockserver.conformance import verify_command
+
+    parser = argparse.ArgumentParser()
+    verify_command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--provider", "vtrix"])
+    verifier = Verifier("vtrix", BASE, KEY)
+    assert (
+        verifier.max_creates,
+        verifier.timeout,
+        verifier.poll_seconds,
+        verifier.poll_interval,
+        verifier.max_polls,
+        verifier.generated,
+    ) == (
+        args.max_creates,
+        args.timeout,
+        args.poll_seconds,
+        args.poll_interval,
+        args.max_polls,
+        args.generated,
+    )
+    assert verifier.stream_pause == 0.0  # events are read as they come
+    assert verifier.image_url is None
+
+
+def test_a_base_url_ending_in_a_letter_x_is_kept_whole() -> None:
+    verifier = Verifier("vtrix", "http://127.0.0.1:9/BOX/", KEY, generated=0)
+    assert verifier.base_url == "http://127.0.0.1:9/BOX"
+    assert verifier.strip_prefix == "/BOX"
+
+
+def test_the_start_of_a_run_is_in_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        started = Verifier("vtrix", BASE, KEY, generated=0).result.started
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    when = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - when) < timedelta(minutes=5)
