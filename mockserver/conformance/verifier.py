@@ -164,8 +164,10 @@ class Verifier(Planner):
             status = self.map.status_link(links)
             for name, target, params in links:
                 where = ", ".join(f"{k}={v}" for k, v in params.items())
-                if target.method != "get":
-                    line(f"[link {name}] not followed: {target.method.upper()} {target.path}")
+                if target.method != "get":  # said, not numbered: it is not sent
+                    self.say(
+                        f"     [link {name}] not followed: {target.method.upper()} {target.path}"
+                    )
                 elif status is not None and target is status[1]:
                     line(
                         f"[link {name}] GET {self.base_url}{target.path} ({where}), polled every "

@@ -251,6 +251,19 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_chat_flow.py",
         "tests/test_client_bounds.py",
     ],
+    # mutverify (mutation round C, 2026-12-07): sora-mock verify and the pytest plugin
+    "mockserver/conformance/results.py": ["tests/test_verify_outcomes.py"],
+    "mockserver/conformance/providers.py": ["tests/test_verify_providers.py"],
+    "mockserver/conformance/commands.py": ["tests/test_proxy_and_cassettes_commands.py"],
+    "mockserver/conformance/reports.py": ["tests/test_verify_reports.py"],
+    "mockserver/conformance/planning.py": ["tests/test_verify_plan.py"],
+    "mockserver/conformance/verify_command.py": ["tests/test_verify_command_line.py"],
+    "mockserver/verify.py": ["tests/test_verify_command_line.py"],
+    "mockserver/conformance/verifier.py": [
+        "tests/test_verify_runs.py",
+        "tests/test_verify_command_line.py",
+    ],
+    "mockserver/testing.py": ["tests/test_mock_handle.py"],
 }
 
 
