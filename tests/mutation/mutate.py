@@ -201,11 +201,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_env_variable_rules.py",
     ],
     "mockserver/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
-    "mockserver/console.py": [
-        "tests/test_console_columns.py",
-        "tests/test_admin_security.py",
-        "tests/test_lane.py",
-    ],
+    "mockserver/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
     "mockserver/media.py": [
         "tests/test_media.py",
         "tests/test_media_loop.py",
