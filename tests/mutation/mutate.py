@@ -207,6 +207,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # mutation round C, worktree mutserve (2026-12-07)
+    "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
 }
 
 
