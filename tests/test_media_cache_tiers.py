@@ -629,3 +629,123 @@ def test_contains_without_a_shared_tier_or_a_directory(tmp_path: Path) -> None:
     with MediaCache(tmp_path) as cache:
         (tmp_path / _name("d")).mkdir()  # not a file
         assert "d" not in cache
+
+
+def test_a_finished_prerender_leaves_nothing_queued() -> None:
+    with MediaCache() as cache:
+        future = cache.prerender("k", lambda: b"bg")
+        seen = threading.Event()
+        future.add_done_callback(lambda f: seen.set())  # runs after the cache's own
+        assert seen.wait(10)
+        assert cache._pending == {}
+        failed = cache.prerender("j", lambda: (_ for _ in ()).throw(RuntimeError("x")))
+        seen = threading.Event()
+        failed.add_done_callback(lambda f: seen.set())
+        assert seen.wait(10)
+        assert cache._pending == {}
+
+
+def test_a_newer_prerender_of_the_key_is_not_forgotten_by_an_older_one() -> None:
+    from concurrent.futures import Future
+
+    with MediaCache() as cache:
+        older: Future[bytes] = Future()
+        newer: Future[bytes] = Future()
+        cache._pending["k"] = newer
+        cache._forget_pending("k", older)
+        assert cache._pending == {"k": newer}
+        cache._forget_pending("k", newer)
+        assert cache._pending == {}
+
+
+def test_a_prerender_no_longer_wanted_renders_but_keeps_nothing(tmp_path: Path) -> None:
+    """Discarded after its job started: the job still runs, and must not bring the asset back
+    after discard removed it."""
+    from concurrent.futures import Future
+
+    with MediaCache(tmp_path) as cache:
+        stale: Future[bytes] = Future()
+        assert cache._prerender_job("k", lambda: b"bg", [stale]) == b"bg"
+        assert "k" not in cache and _files(tmp_path) == {}
+        assert cache._prerender_job("j", lambda: b"bg", []) == b"bg"  # not yet handed out
+        assert "j" not in cache
+        current: Future[bytes] = Future()
+        cache._pending["i"] = current
+        assert cache._prerender_job("i", lambda: b"bg", [current]) == b"bg"
+        assert "i" in cache and _files(tmp_path) == {_name("i"): 2}
+
+
+def test_trimming_deletes_as_many_old_files_as_it_takes(tmp_path: Path) -> None:
+    for name, mtime in (("a", 100), ("b", 200), ("c", 300), ("d", 400)):
+        path = tmp_path / f"{name}.bin"
+        path.write_bytes(b"1234")
+        os.utime(path, (mtime, mtime))
+    MediaCache._trim_disk(tmp_path, 5, tmp_path / "new.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.bin"]
+
+
+def test_a_get_waits_for_the_queued_prerender_of_its_key_instead_of_rendering_again() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def blocker() -> bytes:
+        started.set()
+        assert release.wait(10)
+        return b"first"
+
+    calls: list[str] = []
+    with MediaCache() as cache:
+        cache.prerender("first", blocker)  # holds the one background thread
+        assert started.wait(10)
+        cache.prerender("k", lambda: calls.append("background") or b"bg")  # queued
+        got: list[bytes] = []
+        getter = threading.Thread(
+            target=lambda: got.append(cache.get("k", lambda: calls.append("fg") or b"fg"))
+        )
+        getter.start()
+        getter.join(0.05)
+        assert got == [], "get did not wait for the queued render"
+        release.set()
+        getter.join(10)
+    assert got == [b"bg"] and calls == ["background"]
+
+
+def test_close_can_wait_for_the_render_under_way() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def blocker() -> bytes:
+        started.set()
+        assert release.wait(10)
+        return b"done"
+
+    cache = MediaCache()
+    running = cache.prerender("k", blocker)
+    assert started.wait(10)
+    threading.Timer(0.05, release.set).start()
+    cache.close(wait=True)
+    assert running.done() and running.result() == b"done"
+
+
+def test_a_file_whose_use_cannot_be_marked_is_still_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with MediaCache(tmp_path) as first:
+        first.get("k", lambda: b"data")
+
+    def read_only(*args: Any, **kwargs: Any) -> None:
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(media.os, "utime", read_only)
+    with MediaCache(tmp_path) as second:
+        assert second.get("k", lambda: b"other") == b"data"
+
+
+def test_an_unreadable_file_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / _name("k")).mkdir()
+    with caplog.at_level(logging.WARNING, logger="mockserver.media"):
+        with MediaCache(tmp_path) as cache:
+            cache.get("k", lambda: b"fresh")
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .endswith(f"[Errno 21] Is a directory: '{tmp_path / _name('k')}'")
+    )

@@ -70,8 +70,8 @@ def test_an_isolated_render_is_the_childs_answer(
 ) -> None:
     child = FakeChild([b"from the child"])
     monkeypatch.setattr(media, "_render_child", lambda: child)
-    assert media.render_video(b"img", 64, 48, 2, caption=None) == b"from the child"
-    assert child.requests == [(b"img", 64, 48, 2, media.DEFAULT_FPS, None)]
+    assert media.render_video(b"img", 64, 48, 2, caption="a cat") == b"from the child"
+    assert child.requests == [(b"img", 64, 48, 2, media.DEFAULT_FPS, "a cat")]
     assert here == []
 
 
@@ -473,9 +473,11 @@ def test_a_render_process_gets_a_higher_priority_where_allowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     set_: list[Any] = []
-    monkeypatch.setattr(os, "getpriority", lambda which, who: 5)
+    got: list[Any] = []
+    monkeypatch.setattr(os, "getpriority", lambda which, who: got.append((which, who)) or 5)
     monkeypatch.setattr(os, "setpriority", lambda which, who, nice: set_.append((which, who, nice)))
     assert media._favour_renders(77) == "render"
+    assert got == [(os.PRIO_PROCESS, 77)]
     assert set_ == [(os.PRIO_PROCESS, 77, 5 - media.RENDER_PRIORITY)]
 
 
@@ -489,10 +491,19 @@ def test_otherwise_every_thread_of_the_worker_steps_back(monkeypatch: pytest.Mon
             raise ProcessLookupError(3, "No such process")  # ended meanwhile
         set_.append((which, who, nice))
 
-    monkeypatch.setattr(os, "getpriority", lambda which, who: 15 if who == 12 else 0)
+    got: list[Any] = []
+    listed: list[str] = []
+
+    def getpriority(which: int, who: int) -> int:
+        got.append((which, who))
+        return 15 if who == 12 else 0
+
+    monkeypatch.setattr(os, "getpriority", getpriority)
     monkeypatch.setattr(os, "setpriority", setpriority)
-    monkeypatch.setattr(os, "listdir", lambda path: ["11", "12", "13"])
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or ["11", "12", "13"])
     assert media._favour_renders(77) == "workers"
+    assert listed == ["/proc/self/task"]
+    assert got == [(os.PRIO_PROCESS, who) for who in (77, 11, 12, 13)]
     assert set_ == [(os.PRIO_PROCESS, 11, 10), (os.PRIO_PROCESS, 12, 19)]
 
 
@@ -537,7 +548,7 @@ def test_a_child_that_already_exited_is_not_favoured(monkeypatch: pytest.MonkeyP
 
 
 def test_a_loop_is_encoded_once_for_every_worker(isolation: _Isolation, tmp_path: Path) -> None:
-    isolation.loops_dir = tmp_path / "loops"
+    isolation.loops_dir = tmp_path / "media" / "loops"  # made on first use, parents too
     encodes: list[str] = []
     assert media._shared_loop(("k", 1), lambda: encodes.append("a") or b"loop") == b"loop"
     assert media._shared_loop(("k", 1), lambda: encodes.append("b") or b"other") == b"loop"
@@ -545,7 +556,7 @@ def test_a_loop_is_encoded_once_for_every_worker(isolation: _Isolation, tmp_path
     import hashlib
 
     name = hashlib.sha256(repr(("k", 1)).encode()).hexdigest()
-    assert sorted(p.name for p in (tmp_path / "loops").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "media" / "loops").iterdir()) == [
         f"{name}.lock",
         f"{name}.mp4",
     ]
@@ -585,7 +596,10 @@ def test_an_unreadable_shared_loop_is_encoded_here(
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
         assert media._shared_loop("k", lambda: b"here") == b"here"
     (record,) = caplog.records
-    assert record.getMessage().startswith(f"loop cache: cannot read {tmp_path / name}.mp4: ")
+    assert record.getMessage() == (
+        f"loop cache: cannot read {tmp_path / name}.mp4: "
+        f"[Errno 21] Is a directory: '{tmp_path / name}.mp4'"
+    )
 
 
 def test_a_loop_that_cannot_be_locked_is_encoded_here(
@@ -599,7 +613,10 @@ def test_a_loop_that_cannot_be_locked_is_encoded_here(
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
         assert media._shared_loop("k", lambda: b"here") == b"here"
     (record,) = caplog.records
-    assert record.getMessage().startswith(f"loop cache: cannot lock in {tmp_path}: ")
+    assert record.getMessage() == (
+        f"loop cache: cannot lock in {tmp_path}: "
+        f"[Errno 21] Is a directory: '{tmp_path / name}.lock'"
+    )
     assert not (tmp_path / f"{name}.mp4").exists()
 
 
@@ -619,11 +636,23 @@ def test_a_loop_that_cannot_be_shared_is_still_used_and_leaves_no_part_file(
         assert media._shared_loop("k", lambda: b"here") == b"here"
     assert [p.suffix for p in tmp_path.iterdir()] == [".lock"]
     (record,) = caplog.records
-    assert "loop cache: cannot write" in record.getMessage()
-    assert record.getMessage().endswith("[Errno 28] No space left on device")
+    import hashlib
+
+    name = hashlib.sha256(repr("k").encode()).hexdigest()
+    assert record.getMessage() == (
+        f"loop cache: cannot write {tmp_path / name}.mp4: [Errno 28] No space left on device"
+    )
 
 
 # ------------------------------------------------------------------ loops kept in memory
+
+
+def test_a_loop_exactly_the_budget_is_kept() -> None:
+    loops = media._Loops(4)
+    made: list[str] = []
+    loops.get("a", lambda: made.append("a") or b"aaaa")
+    loops.get("a", lambda: made.append("a") or b"aaaa")
+    assert made == ["a"]
 
 
 def test_loops_in_memory_keep_the_most_recently_used_within_their_budget() -> None:
@@ -734,3 +763,133 @@ def test_a_length_a_clip_cannot_have(seconds: Any, fps: Any, error: type, messag
 
 def test_signal_names_come_from_the_platform() -> None:
     assert _death(-signal.SIGTERM) == "killed by SIGTERM"
+
+
+def test_the_render_process_shares_no_loops_unless_told(
+    monkeypatch: pytest.MonkeyPatch, isolation: _Isolation, tmp_path: Path
+) -> None:
+    isolation.loops_dir = tmp_path  # as inherited: the child decides from its arguments
+    monkeypatch.setattr(
+        media, "_render_video", lambda *a: repr(media._isolation.loops_dir).encode()
+    )
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    loop = threading.Thread(target=media._serve_renders, args=(str(down_r), str(up_w)), daemon=True)
+    loop.start()
+    requests, answers = Connection(down_w, readable=False), Connection(up_r, writable=False)
+    requests.send(())
+    assert answers.recv() == (True, b"None")
+    requests.close()
+    loop.join(10)
+    answers.close()
+
+
+def test_the_render_process_is_this_python_on_this_code_with_its_loops(
+    monkeypatch: pytest.MonkeyPatch, isolation: _Isolation, tmp_path: Path
+) -> None:
+    started: list[Any] = []
+
+    class Popen:
+        def __init__(self, argv: list[str], **kwargs: Any) -> None:
+            started.append((argv, kwargs))
+            self.pid = 99
+
+    root = str(Path(media.__file__).resolve().parent.parent)
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    isolation.loops_dir = tmp_path
+    child = media._RenderChild()
+    for fd in started[0][0][3:5]:  # the child's ends are closed here
+        with pytest.raises(OSError):
+            os.fstat(int(fd))
+    monkeypatch.delenv("PYTHONPATH")
+    isolation.loops_dir = None
+    bare = media._RenderChild()
+    for made in (child, bare):
+        made._requests.close()
+        made._answers.close()
+    (argv, kwargs), (bare_argv, bare_kwargs) = started
+    import sys
+
+    assert argv[:3] == [
+        sys.executable,
+        "-c",
+        "import sys, mockserver.media as m; m._serve_renders(*sys.argv[1:])",
+    ]
+    assert argv[5] == str(tmp_path) and bare_argv[5] == ""
+    assert kwargs["pass_fds"] == (int(argv[3]), int(argv[4]))
+    assert kwargs["stdin"] == subprocess.DEVNULL
+    assert kwargs["env"]["PYTHONPATH"] == f"{root}{os.pathsep}/elsewhere"
+    assert bare_kwargs["env"]["PYTHONPATH"] == root
+    assert kwargs["env"]["HOME"] == os.environ["HOME"], "the rest of the environment too"
+    assert child.alive and child.owner == os.getpid() and child.process.pid == 99
+
+
+def test_a_dying_child_slow_to_end_is_reported_by_what_its_poll_then_says() -> None:
+    class Slow(FakeProcess):
+        def __init__(self) -> None:
+            super().__init__(waited=subprocess.TimeoutExpired("python", 5))
+            self.polls = [None, -6]
+
+        def poll(self) -> int | None:
+            return self.polls.pop(0)
+
+    child = _child(Slow(), EOFError())
+    with pytest.raises(_ChildGone) as caught:
+        child.call()
+    assert str(caught.value) == "killed by SIGABRT" and caught.value.crashed is True
+
+
+def test_a_failed_encode_with_another_caller_waiting_lets_that_one_encode() -> None:
+    loops = media._Loops(100)
+    started, release = threading.Event(), threading.Event()
+
+    def failing() -> bytes:
+        started.set()
+        assert release.wait(10)
+        raise RuntimeError("x264 failed")
+
+    errors: list[BaseException] = []
+    got: list[bytes] = []
+
+    def first() -> None:
+        try:
+            loops.get("k", failing)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    def second() -> None:
+        got.append(loops.get("k", lambda: b"loop"))
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert started.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.05)  # waiting behind the first encode
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert len(errors) == 1 and got == [b"loop"] and loops._making == {}
+
+
+def test_a_loop_whose_part_file_was_never_made_is_still_used(
+    isolation: _Isolation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolation.loops_dir = tmp_path
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    assert media._shared_loop("k", lambda: b"here") == b"here"
+
+
+def test_loops_evicted_free_their_bytes_for_the_next() -> None:
+    loops = media._Loops(10)
+    made: list[str] = []
+    for key in ("a", "b", "c", "d"):  # c pushes a out, d pushes b out
+        loops.get(key, lambda key=key: made.append(key) or b"1234")
+    loops.get("b", lambda: made.append("b") or b"1234")
+    assert made == ["a", "b", "c", "d", "b"]
+    assert loops._bytes == 8
