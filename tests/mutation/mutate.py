@@ -211,6 +211,7 @@ MODULES: dict[str, list[str]] = {
     "mockserver/media.py": [
         "tests/test_media_cache_tiers.py",
         "tests/test_render_process_deaths.py",
+        "tests/test_data_url_refusals.py",
         "tests/test_media.py",
         "tests/test_media_loop.py",
     ],
