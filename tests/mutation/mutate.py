@@ -55,8 +55,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
 EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalents.md"
-#: what a mutated copy needs besides the sources (mutmut copies the sources itself)
-COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml"]
+#: what a mutated copy needs besides the sources (mutmut copies the sources itself); the
+#: README too, which some tests read (``ALSO_COPY``: mutmut copies it on into ``mutants/``)
+COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml", "README.md"]
+#: files outside the sources and tests that mutmut must copy into the copy it runs the tests in:
+#: without the README, ``tests/test_readme_defaults.py`` failed mutmut's first (stats) run, and
+#: every mutant of ``cli.py`` went unchecked
+ALSO_COPY = ["README.md"]
 TARGET = 0.85
 
 #: module -> the fast test files that guard it (no live, no schemathesis, no video-heavy files,
@@ -195,21 +200,20 @@ MODULES: dict[str, list[str]] = {
     ],
     # the modules the 2026-12-07 change touched without a row (measured by --since)
     "mockserver/cli.py": [
+        "tests/test_serve_command_line.py",
         "tests/test_help_style.py",
         "tests/test_help_defaults.py",
         "tests/test_readme_defaults.py",
         "tests/test_env_variable_rules.py",
     ],
     "mockserver/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
-    "mockserver/console.py": [
-        "tests/test_console_columns.py",
-        "tests/test_admin_security.py",
-        "tests/test_lane.py",
-    ],
+    "mockserver/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
     "mockserver/media.py": [
+        "tests/test_media_cache_tiers.py",
+        "tests/test_render_process_deaths.py",
+        "tests/test_data_url_refusals.py",
         "tests/test_media.py",
         "tests/test_media_loop.py",
-        "tests/test_adversarial_load.py",
     ],
     # worktree mutproxy (2026-12-07): the proxy, its exchange checks, bounds and recorder
     "mockserver/conformance/validation.py": [
@@ -264,6 +268,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_verify_command_line.py",
     ],
     "mockserver/testing.py": ["tests/test_mock_handle.py"],
+    # mutation round C, worktree mutserve (2026-12-07)
+    "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
+    "mockserver/serving.py": ["tests/test_serve_setup.py"],
 }
 
 
@@ -465,6 +472,7 @@ def _write_setup(work: Path, module: str) -> Path:
         f"only_mutate = {module}",
         "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests),
         "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x",
+        "also_copy =\n" + "".join(f"    {name}\n" for name in ALSO_COPY),
         "use_git_change_detection = false",
         # a mutant times out past (estimate + constant) * multiplier * 2 s of CPU; see BOOT
         "timeout_multiplier = 1.0",
