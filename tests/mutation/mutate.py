@@ -211,6 +211,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # mutstate (round C, 2026-12-07): the stores' own modules
+    "mockserver/store_redis.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_redis_read_instant.py",
+        "tests/test_redis_store_outages_and_sharing.py",
+    ],
 }
 
 
