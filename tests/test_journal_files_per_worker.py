@@ -438,8 +438,8 @@ def test_a_journal_never_written_closes_and_forks_cleanly(
             real_close(fd)
 
     monkeypatch.setattr(store_journal.os, "close", recorded)
-    journal.close()
     store_journal._after_fork_in_child()
+    journal.close()
     assert not [fd for fd in closed if fd <= 2], "a standard stream was closed"
     assert journal._fd < 0
     monkeypatch.undo()
@@ -476,17 +476,23 @@ def _child_without_stdin(path: str, answer: Any) -> None:
     first = journal._fd
     journal.add({"n": 2})
     second = journal._fd
+    store_journal._after_fork_in_child()  # as in a worker this one forks
+    forked_closed = _closed(0)
+    journal.add({"n": 3})
     journal.close()
-    try:
-        os.fstat(0)
-        still_open = True
-    except OSError:
-        still_open = False
-    answer.send((first, second, still_open))
+    answer.send((first, second, forked_closed, _closed(0)))
     answer.close()
 
 
-def test_a_worker_without_standard_input_keeps_one_journal_file_open(tmp_path: Path) -> None:
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def test_a_worker_started_without_standard_input_keeps_one_journal_file(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     mine, theirs = ctx.Pipe()
     child = ctx.Process(
@@ -494,7 +500,11 @@ def test_a_worker_without_standard_input_keeps_one_journal_file_open(tmp_path: P
     )
     child.start()
     assert mine.poll(30)
-    first, second, still_open = mine.recv()
+    first, second, forked_closed, closed = mine.recv()
     child.join(30)
     assert first == second == 0, "the file was opened again for the second write"
-    assert not still_open, "closing the journal left its file open"
+    assert forked_closed, "a forked worker kept its parent's file (fd 0) open"
+    assert closed, "closing the journal left its file open"
+    reader = FileJournal(tmp_path / "state.sqlite", 10)  # another worker reads them all
+    assert ids(reader.read(10)) == [1, 2, 3]
+    reader.close()

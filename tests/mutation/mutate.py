@@ -217,6 +217,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redis_read_instant.py",
         "tests/test_redis_store_outages_and_sharing.py",
     ],
+    "mockserver/store_journal.py": [
+        "tests/test_journal_files_per_worker.py",
+        "tests/test_store_journal.py",
+    ],
 }
 
 
