@@ -221,6 +221,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_files_per_worker.py",
         "tests/test_store_journal.py",
     ],
+    "mockserver/store_guard.py": ["tests/test_store_outage_states.py"],
 }
 
 
