@@ -222,6 +222,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_journal.py",
     ],
     "mockserver/store_guard.py": ["tests/test_store_outage_states.py"],
+    "mockserver/media_store.py": [
+        "tests/test_shared_media_budget_and_leases.py",
+        "tests/test_redis_media.py",
+    ],
 }
 
 
