@@ -226,6 +226,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_shared_media_budget_and_leases.py",
         "tests/test_redis_media.py",
     ],
+    "mockserver/requests_log.py": ["tests/test_request_captures.py"],
 }
 
 
