@@ -227,6 +227,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redis_media.py",
     ],
     "mockserver/requests_log.py": ["tests/test_request_captures.py"],
+    "mockserver/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
 }
 
 
