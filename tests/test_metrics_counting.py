@@ -5,8 +5,11 @@ bounded pages, and a server run's multiprocess directory set up, summed and left
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -520,3 +523,127 @@ def test_a_scrape_forgets_the_live_gauges_of_dead_workers(tmp_path: Path) -> Non
     assert not dead.exists()
     assert (tmp_path / f"gauge_livesum_{os.getpid()}.db").exists()
     end_multiprocess(None)
+
+
+def test_the_flusher_adds_notes_while_they_come_sleeps_when_idle_and_ends_with_its_app(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The flusher's loop, run here step by step (its sleeps and waits are the test's): a
+    flush that fails is logged and the notes wait for the next, an idle flusher is woken by
+    the next request, and the loop ends once its app is gone."""
+    caplog.set_level(logging.INFO, logger="mockserver")
+    metrics = Metrics()
+    metrics._flusher_started = True  # no real thread: the loop runs below
+    holder = [metrics]
+    ref = weakref.ref(metrics)
+    failures = [1]
+
+    counted: list[float] = []
+
+    def flush() -> None:  # (holding the app weakly, as the flusher does)
+        if failures:
+            failures.pop()
+            raise OSError("disk full")
+        app = ref()
+        assert app is not None
+        Metrics.flush(app)
+        labels = REQUEST | {"status": "200", "scenario": ""}
+        counted.append(sample(app, "sora_mock_requests_total", **labels))
+
+    metrics.flush = flush  # type: ignore[method-assign]
+
+    def note() -> None:
+        holder[0].observe_request("gptge", "getVideo", 200, None, 0.001)
+
+    sleeps = [0]
+    me = threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is not me:  # other tests' flushers: their own sleep
+            time.sleep(seconds)
+            return
+        assert seconds == metrics_module.FLUSH_SECONDS
+        sleeps[0] += 1
+        if sleeps[0] in (1, 2):
+            note()  # requests come: a batch for each wake-up (the first flush fails)
+        elif sleeps[0] == 5:
+            holder.clear()  # the app is gone
+
+    class Wake:
+        def __init__(self) -> None:
+            self.flag, self.waits = False, 0
+
+        def set(self) -> None:
+            self.flag = True
+
+        def clear(self) -> None:
+            self.flag = False
+
+        def is_set(self) -> bool:
+            return self.flag
+
+        def wait(self, timeout: float) -> bool:
+            self.waits += 1
+            assert self.waits <= 2, "the flusher waited on after it was woken"
+            if self.waits == 2:
+                note()  # a request while the flusher sleeps: it wakes it
+            return self.flag
+
+    wake = Wake()
+    metrics._wake = wake  # type: ignore[assignment]
+    monkeypatch.setattr(metrics_module, "time", SimpleNamespace(sleep=sleep))
+    del metrics
+    metrics_module._flush_now_and_then(ref)
+    assert counted == [2.0, 3.0], "A and B together after the failure, then C"
+    assert ref() is None and sleeps[0] == 5
+    assert wake.waits == 2
+    failed = [r for r in caplog.records if r.name == "mockserver"]
+    assert [r.getMessage() for r in failed] == ["adding requests to the metrics failed"]
+    assert failed[0].exc_info is not None
+
+
+def test_a_request_noted_as_the_flusher_falls_asleep_is_still_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request appended just before the flusher's "asleep" flag was set (so it did not
+    wake it) is seen by the flusher's check right after."""
+
+    counted: list[float] = []
+
+    class Racing(Metrics):
+        def flush(self) -> None:
+            super().flush()
+            labels = REQUEST | {"status": "200", "scenario": ""}
+            counted.append(sample(self, "sora_mock_requests_total", **labels))
+
+        @property  # type: ignore[override]
+        def _flusher_asleep(self) -> bool:
+            return bool(self.__dict__.get("asleep"))
+
+        @_flusher_asleep.setter
+        def _flusher_asleep(self, value: bool) -> None:
+            if value and not self.__dict__.get("raced"):
+                self.__dict__["raced"] = True
+                self._noted.append((("gptge", "getVideo", 200, ""), 0.001))
+            self.__dict__["asleep"] = value
+
+    metrics = Racing()
+    metrics._flusher_started = True
+    holder = [metrics]
+    ref = weakref.ref(metrics)
+    sleeps = [0]
+    me = threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is not me:  # other tests' flushers: their own sleep
+            time.sleep(seconds)
+            return
+        sleeps[0] += 1
+        if sleeps[0] == 3:
+            holder.clear()
+
+    monkeypatch.setattr(metrics_module, "time", SimpleNamespace(sleep=sleep))
+    del metrics
+    metrics_module._flush_now_and_then(ref)
+    assert ref() is None and sleeps[0] == 3
+    assert counted == [1.0]
