@@ -271,6 +271,23 @@ MODULES: dict[str, list[str]] = {
     # mutation round C, worktree mutserve (2026-12-07)
     "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
     "mockserver/serving.py": ["tests/test_serve_setup.py"],
+    # mutstate (round C, 2026-12-07): the stores' own modules
+    "mockserver/store_redis.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_redis_read_instant.py",
+        "tests/test_redis_store_outages_and_sharing.py",
+    ],
+    "mockserver/store_journal.py": [
+        "tests/test_journal_files_per_worker.py",
+        "tests/test_store_journal.py",
+    ],
+    "mockserver/store_guard.py": ["tests/test_store_outage_states.py"],
+    "mockserver/media_store.py": [
+        "tests/test_shared_media_budget_and_leases.py",
+        "tests/test_redis_media.py",
+    ],
+    "mockserver/requests_log.py": ["tests/test_request_captures.py"],
+    "mockserver/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
 }
 
 
