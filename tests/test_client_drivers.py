@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,15 @@ def _body(status: str = "queued", job_id: str = "video_1", pad: int = 0) -> byte
 
 @pytest.fixture(autouse=True)
 def never_really_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A client that ignored its injected ``sleep`` would wait for real: fail at once."""
+    """A client that ignored its injected ``sleep`` would wait for real: fail at once. Only
+    in the test's own thread: ``time.sleep`` is the process's, and another app's background
+    threads (a metrics flusher, a journal writer) go on sleeping for real."""
+    test_thread = threading.get_ident()
+    sleep = time.sleep
 
     def real_sleep(seconds: float) -> None:
+        if threading.get_ident() != test_thread:
+            return sleep(seconds)
         raise AssertionError(f"the client slept {seconds} s for real")
 
     async def real_async_sleep(seconds: float) -> None:
