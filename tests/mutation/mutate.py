@@ -211,6 +211,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # mutation round C (2026-12-07), worktree mutcontracts: the contracts package
+    "contracts/__init__.py": ["tests/test_contract_loading.py"],
+    "contracts/_compiled.py": [
+        "tests/test_compiled_request_rules.py",
+        "tests/test_compiled_response_rules.py",
+    ],
 }
 
 
