@@ -44,13 +44,13 @@ SPEC: dict[str, Any] = {
                         "required": True,
                         "schema": {"type": "string"},
                     },
-                    {"name": "X-Trace", "in": "header", "schema": {"type": "integer"}},
                     {
                         "name": "sess",
                         "in": "cookie",
                         "required": True,
                         "schema": {"type": "string"},
                     },
+                    {"name": "X-Trace", "in": "header", "schema": {"type": "integer"}},
                 ],
                 "responses": {"200": {"description": "ok"}},
             },
@@ -76,9 +76,18 @@ SPEC: dict[str, Any] = {
                                         "items": {"type": "string", "format": "binary"},
                                     },
                                     "note": {"$ref": "#/components/schemas/Note"},
+                                    "raw": {},
+                                    "bag": {"type": "array"},
+                                    "notes": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Note"},
+                                    },
                                 },
                             },
-                            "encoding": {"note": {"contentType": "application/json"}},
+                            "encoding": {
+                                "note": {"contentType": "application/json"},
+                                "raw": {"contentType": "text/plain"},
+                            },
                         },
                     },
                 },
@@ -86,7 +95,7 @@ SPEC: dict[str, Any] = {
             },
         },
         "/v1/items/{item_id}": {
-            "parameters": [NAME_PARAM, {"name": "v", "in": "query", "schema": {"type": "string"}}],
+            "parameters": [{"name": "v", "in": "query", "schema": {"type": "string"}}, NAME_PARAM],
             "get": {
                 "operationId": "getItem",
                 "security": [{"apiKey": []}, {"query": [], "bearer": []}],
@@ -134,10 +143,11 @@ SPEC: dict[str, Any] = {
             "oauth": {"type": "oauth2", "flows": {}},
         },
         "parameters": {
-            "Version": {"name": "v", "in": "query", "schema": {"type": "integer", "default": 2}}
+            "Version": {"name": "v", "in": "query", "schema": {"$ref": "#/components/schemas/V"}}
         },
         "schemas": {
             "Note": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "V": {"type": "integer", "default": 2},
             "NewItem": {
                 "type": "object",
                 "required": ["name"],
@@ -184,6 +194,16 @@ def test_path_parameters_are_read_by_their_position() -> None:
     assert op.operation_id == "three"
     assert params == {"a": "x", "b": "7", "c": "z"}
     assert list(params) == ["a", "b", "c"]
+
+
+def test_eleven_path_parameters_keep_their_order() -> None:
+    spec = copy.deepcopy(SPEC)
+    names = [f"n{i}" for i in range(11)]
+    spec["paths"]["/many/" + "/".join(f"{{{n}}}" for n in names)] = {
+        "get": {"operationId": "many", "security": [], "responses": {}}
+    }
+    _, params = comp.CompiledContract(_contract(spec)).match("GET", "/many/" + "/".join(names))
+    assert params == {n: n for n in names}
 
 
 def test_a_route_matches_the_whole_path_only() -> None:
@@ -235,12 +255,20 @@ def test_the_contract_wide_security_applies_when_the_operation_sets_none() -> No
     assert op.check_security(Headers({"Authorization": "BEARER two words"}), {}) == {
         "bearer": "two words"
     }
-    for bad in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic k"}):
+    # the credentials are what follows the first space, as given
+    assert op.check_security(Headers({"Authorization": "Bearer  k "}), {}) == {"bearer": " k "}
+    for bad in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer\tk"},
+        {"Authorization": "Basic k"},
+    ):
         with pytest.raises(ContractViolation) as caught:
             op.check_security(Headers(bad), {})
         assert _problems(caught) == [
             ("security", "Authorization", "missing or malformed credentials")
         ]
+        assert str(caught.value) == "tiny: Authorization: missing or malformed credentials"
 
 
 def test_the_first_requirement_whose_schemes_are_all_present_wins() -> None:
@@ -265,6 +293,85 @@ def test_a_scheme_the_components_lack_is_not_checked() -> None:
     spec = copy.deepcopy(SPEC)
     spec["paths"]["/v1/items/special"]["get"]["security"] = [{"ghost": []}]
     assert _op("special", spec).check_security(Headers(), {}) == {"ghost": {}}
+
+
+def test_validate_request_reads_path_query_and_headers() -> None:
+    result = _op("getItem").validate_request(
+        path={"item_id": "i1"}, query={"key": "q", "v": "3"}, headers=AUTH
+    )
+    assert result.security == {"query": "q", "bearer": "k"}
+    assert result.parameters.path == {"item_id": "i1"}
+    assert result.parameters.query == {"v": 3}
+    assert result.body is None
+    result = _op("listItems").validate_request(
+        path={}, query={"after": "a"}, headers=Headers({"X-Trace": "5"})
+    )
+    assert result.body is None
+    assert (result.parameters.query, result.parameters.header) == (
+        {"limit": 20, "after": "a"},
+        {"X-Trace": 5},
+    )
+    with pytest.raises(ContractViolation) as caught:
+        _op("listItems").validate_request(
+            path={}, query={"X-Trace": "1"}, headers=Headers({"X-Trace": "x", "after": "a"})
+        )
+    assert _problems(caught) == [
+        ("parameter", "after", "missing required query parameter"),
+        ("parameter", "X-Trace", "'x' is not of type 'integer'"),
+    ]
+    assert str(caught.value).startswith("tiny: after: ")
+    with pytest.raises(ContractViolation) as caught:
+        _op("getItem").validate_request(path={}, query={"key": "q"}, headers=AUTH)
+    assert _problems(caught) == [("parameter", "item_id", "missing required path parameter")]
+
+
+def test_a_security_scheme_given_by_reference_is_followed() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["securitySchemes"]["alias"] = {"$ref": "#/components/securitySchemes/apiKey"}
+    spec["paths"]["/v1/items/special"]["get"]["security"] = [{"alias": []}]
+    op = _op("special", spec)
+    assert op.check_security(Headers({"X-Api-Key": "h"}), {}) == {"alias": "h"}
+    with pytest.raises(ContractViolation):
+        op.check_security(Headers(), {})
+
+
+def test_a_request_body_given_by_reference_is_followed() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["requestBodies"] = {
+        "Notes": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Note"}}},
+        }
+    }
+    spec["paths"]["/v1/notes"] = {
+        "post": {
+            "operationId": "createNote",
+            "security": [],
+            "requestBody": {"$ref": "#/components/requestBodies/Notes"},
+            "responses": {},
+        }
+    }
+    op = _op("createNote", spec)
+    assert op.has_body and op.body_required and set(op.content) == {"application/json"}
+    with pytest.raises(ContractViolation) as caught:
+        op.validate_request(path={}, query={}, headers=Headers())
+    assert _problems(caught) == [("body", None, "a request body is required")]
+    with pytest.raises(ContractViolation) as caught:
+        op.validate_request(
+            path={},
+            query={},
+            headers=Headers(),
+            content_type="application/json",
+            body=b'{"n": "x"}',
+        )
+    assert _problems(caught) == [("body", "n", "'x' is not of type 'integer'")]
+
+
+def test_an_operation_without_a_body_takes_none() -> None:
+    op = _op("special")
+    assert (op.has_body, op.body_required, op.content) == (False, False, {})
+    result = op.validate_request(path={}, query={}, headers=Headers(), body=b"ignored")
+    assert result.body is None
 
 
 def test_validate_request_can_leave_security_to_the_caller() -> None:
@@ -349,11 +456,22 @@ def test_an_operation_parameter_overrides_the_path_items_and_path_ones_are_read(
 
 
 def test_compiled_parameters_keep_their_flags() -> None:
-    limit, order, flag, after, trace, cookie = _op("listItems").parameters
+    limit, order, flag, after, cookie, trace = _op("listItems").parameters
     assert (limit.required, limit.has_default, limit.default) == (False, True, 20)
     assert (after.required, after.has_default, after.default) == (True, False, None)
     assert (cookie.location, cookie.required) == ("cookie", True)
     assert limit.schema["maximum"] == 100 and order.name == "order"
+
+
+def test_a_parameter_whose_schema_is_true_takes_any_text() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["paths"]["/v1/items/special"]["get"]["parameters"] = [
+        {"name": "q", "in": "query", "schema": True}
+    ]
+    op = _op("special", spec)
+    assert (op.parameters[0].has_default, op.parameters[0].default) == (False, None)
+    params, problems = op.check_parameters({}, {"q": "12"}, None)
+    assert problems == [] and params.query == {"q": "12"}
 
 
 def test_a_parameter_without_schema_takes_any_text() -> None:
@@ -398,6 +516,7 @@ def test_a_parameter_text_becomes_the_first_type_it_reads_as(
         ("Multipart/Form-Data; Boundary=abc", ("multipart/form-data", {"boundary": "abc"})),
         ('text/plain; charset="utf-8" ; x=a=b', ("text/plain", {"charset": "utf-8", "x": "a=b"})),
         ('a/b; q="', ("a/b", {"q": '"'})),
+        ('a/b; q=""', ("a/b", {"q": ""})),
         ("a/b; flag; n= 1 ", ("a/b", {"n": "1"})),
         ("a/b; n=\"x'", ("a/b", {"n": "\"x'"})),
     ],
@@ -429,6 +548,7 @@ def test_an_undeclared_content_type_is_a_415_naming_the_declared_ones() -> None:
             "unsupported content type (use application/json, multipart/form-data)",
         )
     ]
+    assert str(caught.value).startswith("tiny: Content-Type: unsupported")
     with pytest.raises(ContractViolation) as caught:
         op.validate_request(path={}, query={}, headers=AUTH, body=b"x")
     assert caught.value.kinds == {"media_type"}
@@ -457,6 +577,8 @@ def test_a_multipart_part_has_openapi_cores_content_type(
 def test_text_is_utf8_or_its_bytes_kept_as_surrogates() -> None:
     assert comp._text("é".encode()) == "é"
     assert comp._text(b"a\xffb") == "a\udcffb"
+    # not UTF-8 as a whole: every byte above ASCII kept as a surrogate, none decoded
+    assert comp._text("é".encode() + b"\xff") == "\udcc3\udca9\udcff"
 
 
 # ----------------------------------------------------------------------------------- bodies
@@ -466,6 +588,21 @@ def _put(content_type: str | None, body: bytes | None) -> Any:
     return _op("putItem").validate_request(
         path={"item_id": "i"}, query={}, headers=Headers(), content_type=content_type, body=body
     )
+
+
+def test_select_media_and_check_body_name_the_contract() -> None:
+    op = _op("createItem")
+    media = op.select_media("application/json; charset=utf-8")
+    assert media is op.content["application/json"]
+    assert op.check_body(media, {"name": "a"}) == {"name": "a", "size": "small"}
+    with pytest.raises(ContractViolation) as caught:
+        op.check_body(media, {"name": 1})
+    assert caught.value.contract == "tiny"
+    assert _problems(caught) == [("body", "name", "1 is not of type 'string'")]
+    with pytest.raises(ContractViolation) as caught:
+        op.select_media("text/html")
+    assert caught.value.contract == "tiny"
+    assert caught.value.kinds == {"media_type"}
 
 
 def test_bodies_are_decoded_by_their_media_type() -> None:
@@ -484,6 +621,7 @@ def test_an_optional_body_may_be_left_out_and_a_required_one_may_not() -> None:
             path={}, query={}, headers=AUTH, content_type="application/json", body=b""
         )
     assert _problems(caught) == [("body", None, "a request body is required")]
+    assert str(caught.value) == "tiny: a request body is required"
 
 
 @pytest.mark.parametrize(
@@ -500,12 +638,14 @@ def test_an_unreadable_body_says_which_media_type_it_is_not(
     with pytest.raises(ContractViolation) as caught:
         _put(content_type, body)
     assert _problems(caught) == [("body", None, f"cannot be read: not valid {kind}")]
+    assert str(caught.value).startswith("tiny: cannot be read")
 
 
 def test_a_body_its_schema_refuses_names_the_field() -> None:
     with pytest.raises(ContractViolation) as caught:
         _put("text/plain", b"toolong")
     assert _problems(caught) == [("body", None, "'toolong' is too long")]
+    assert str(caught.value) == "tiny: 'toolong' is too long"
     with pytest.raises(ContractViolation) as caught:
         _op("createItem").validate_request(
             path={},
@@ -590,6 +730,23 @@ def test_multipart_parts_are_decoded_by_their_declared_kind() -> None:
     }
 
 
+def test_a_part_is_read_as_its_encoding_or_its_items_schema_say() -> None:
+    body = _multipart(
+        ("name", None, b"a"),
+        ("raw", None, "é".encode()),
+        ("bag", None, "é".encode()),
+        ("notes", None, b'{"n": 1}'),
+        ("notes", None, b'{"n": 2}'),
+    )
+    assert _create(body).body == {
+        "name": "a",
+        "size": "small",
+        "raw": "é",
+        "bag": ["Ã©"],
+        "notes": [{"n": 1}, {"n": 2}],
+    }
+
+
 def test_a_repeated_single_part_keeps_its_first_value() -> None:
     body = _multipart(("name", None, b"one"), ("name", None, b"two"), ("size", None, b"big"))
     assert _create(body).body == {"name": "one", "size": "big"}
@@ -600,6 +757,7 @@ def test_an_undeclared_part_is_refused_by_a_closed_form() -> None:
     with pytest.raises(ContractViolation) as caught:
         _create(body)
     assert _problems(caught) == [("body", "beta", "unknown field 'beta'")]
+    assert str(caught.value) == "tiny: beta: unknown field 'beta'"
 
 
 def test_a_form_that_is_not_closed_ignores_undeclared_parts() -> None:
@@ -621,7 +779,18 @@ def test_a_form_that_is_not_closed_ignores_undeclared_parts() -> None:
 
 def test_a_closed_form_knows_its_part_names() -> None:
     media = _op("createItem").content["multipart/form-data"]
-    assert media.closed == {"name", "size", "meta", "file", "tags", "blobs", "note"}
+    assert media.closed == {
+        "name",
+        "size",
+        "meta",
+        "file",
+        "tags",
+        "blobs",
+        "note",
+        "raw",
+        "bag",
+        "notes",
+    }
     assert media.multipart and not _op("createItem").content["application/json"].multipart
     kinds = {p.name: (p.kind, p.array, p.has_default, p.default) for p in media.parts or []}
     assert kinds == {
@@ -632,6 +801,9 @@ def test_a_closed_form_knows_its_part_names() -> None:
         "tags": ("text", True, False, None),
         "blobs": ("file", True, False, None),
         "note": ("json", False, False, None),
+        "raw": ("text", False, False, None),  # its encoding says text/plain
+        "bag": ("file", True, False, None),  # items of no type: octet-stream
+        "notes": ("json", True, False, None),
     }
 
 
@@ -656,10 +828,17 @@ def test_a_multipart_body_without_a_boundary_is_refused() -> None:
 
 
 def test_a_multipart_body_werkzeug_cannot_parse_is_refused() -> None:
-    body = f"--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+    body = f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
     with pytest.raises(ContractViolation) as caught:
-        _create(b"junk\r\n" + body.encode() * 2 + b"\xff" * 70000 + body.encode())
-    assert caught.value.kinds == {"body"}
+        _create(body.encode())
+    assert _problems(caught) == [("body", None, "the multipart body is truncated or malformed")]
+    assert str(caught.value) == "tiny: the multipart body is truncated or malformed"
+
+
+def test_a_multipart_body_with_text_after_its_closing_delimiter_is_refused() -> None:
+    with pytest.raises(ContractViolation) as caught:
+        _create(_multipart(("name", None, b"a")) + b"epilogue" * 4)
+    assert _problems(caught) == [("body", None, "the multipart body is truncated or malformed")]
 
 
 def test_the_closing_delimiter_must_end_the_body() -> None:
@@ -761,11 +940,16 @@ def test_defaults_are_filled_in_recursively_through_combinators() -> None:
         ],
         "anyOf": [
             {"properties": {"x": {"default": "X"}}},
-            {"properties": {"y": {"default": "Y"}}},
+            {"$ref": "#/components/schemas/WithY"},
             {"required": ["nope"], "properties": {"z": {"default": "Z"}}},
         ],
-        "allOf": [{"properties": {"w": {"default": "W"}, "kind": {"default": "no"}}}],
+        "allOf": [
+            {"properties": {"w": {"default": "W"}, "kind": {"default": "no"}}},
+            {"$ref": "#/components/schemas/WithV"},
+        ],
     }
+    spec["components"]["schemas"]["WithY"] = {"properties": {"y": {"default": "Y"}}}
+    spec["components"]["schemas"]["WithV"] = {"properties": {"v": {"default": "V"}}}
     spec["components"]["schemas"]["Note2"] = {
         "type": "object",
         "properties": {"n": {"type": "integer", "default": 0}},
@@ -780,11 +964,34 @@ def test_defaults_are_filled_in_recursively_through_combinators() -> None:
         "x": "X",
         "y": "Y",  # every anyOf branch that holds
         "w": "W",
+        "v": "V",
         "list": [{"n": 0}, {"n": 5}],
         "map": {"p": {"n": 0}, "q": {"n": 1}},
         "plain": "s",
     }
     assert fill("text") == "text" and fill([1]) == [1]
+    second = fill({"kind": "b"})
+    assert (second["b"], "a" in second, "c" in second) == ("B", False, False)
+    third = fill({"kind": "zz"})
+    assert (third["c"], "a" in third, "b" in third) == ("C", False, False)
+
+
+def test_a_map_fills_its_members_but_not_the_declared_properties() -> None:
+    schema = {
+        "properties": {"fixed": {"type": "object"}},
+        "additionalProperties": {"properties": {"n": {"default": 0}}},
+    }
+    fill = comp._filler(_contract(), schema, {})
+    assert fill is not None
+    assert fill({"fixed": {}, "other": {}}) == {"fixed": {}, "other": {"n": 0}}
+
+
+def test_a_oneof_branch_given_by_reference_fills_its_defaults() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["schemas"]["WithY"] = {"properties": {"y": {"default": "Y"}}}
+    schema = {"oneOf": [{"$ref": "#/components/schemas/WithY"}]}
+    fill = comp._filler(_contract(spec), schema, {})
+    assert fill is not None and fill({}) == {"y": "Y"}
 
 
 def test_a_schema_without_defaults_gets_no_filler() -> None:
@@ -833,6 +1040,20 @@ def test_a_recursive_schema_gets_one_filler_per_schema() -> None:
     assert not comp._has_default(contract, {"$ref": "#/components/schemas/Note"}, set())
 
 
+def test_a_recursive_schema_without_defaults_has_none() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["components"]["schemas"]["Bare"] = {
+        "type": "object",
+        "properties": {
+            "kids": {"type": "array", "items": {"$ref": "#/components/schemas/Bare"}},
+            "next": {"$ref": "#/components/schemas/Bare"},
+        },
+    }
+    contract = _contract(spec)
+    assert not comp._has_default(contract, {"$ref": "#/components/schemas/Bare"}, set())
+    assert comp._filler(contract, {"$ref": "#/components/schemas/Bare"}, {}) is None
+
+
 def test_a_default_filled_in_keeps_the_values_given() -> None:
     fill = comp._filler(
         _contract(),
@@ -858,4 +1079,17 @@ def test_a_chain_of_references_is_followed_and_a_loop_ends() -> None:
         "$ref": "#/components/schemas/Loop"
     }
     assert comp.deref(contract, {"$ref": 5}) == {"$ref": 5}
+
+
+def test_a_reference_chain_is_followed_fifty_steps_at_most() -> None:
+    spec = copy.deepcopy(SPEC)
+    schemas = spec["components"]["schemas"]
+    for n in range(60):
+        schemas[f"R{n}"] = {"$ref": f"#/components/schemas/R{n + 1}"}
+    schemas["R60"] = {"type": "string"}
+    contract = _contract(spec)
+    assert comp.deref(contract, {"$ref": "#/components/schemas/R0"}) == {
+        "$ref": "#/components/schemas/R50"
+    }
+    assert comp.deref(contract, {"$ref": "#/components/schemas/R20"}) == {"type": "string"}
     assert comp.deref(contract, [1]) == [1]

@@ -34,8 +34,9 @@ SPEC: dict[str, Any] = {
                                 "schema": {"type": "string", "minLength": 3},
                             },
                             "Retry-After": {"schema": {"type": "integer", "minimum": 0}},
-                            "X-Free": {"description": "no schema"},
                             "Content-Type": {"required": True, "schema": {"const": "x"}},
+                            "X-Free": {"description": "no schema"},
+                            "X-Ref": {"$ref": "#/components/headers/Count"},
                         },
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
@@ -56,24 +57,34 @@ SPEC: dict[str, Any] = {
                     "202": {"description": "accepted, no body"},
                     "5XX": {
                         "description": "binary",
-                        "content": {"video/mp4": {"schema": {"type": "string"}}},
+                        "content": {
+                            "video/mp4": {"schema": {"type": "string"}},
+                            "multipart/mixed": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"a": {"type": "string", "maxLength": 2}},
+                                }
+                            },
+                        },
                     },
                 },
             }
         },
     },
     "components": {
+        "headers": {"Count": {"schema": {"$ref": "#/components/schemas/Count"}}},
         "responses": {
             "Error": {
                 "description": "error",
                 "content": {
+                    "application/problem+json": {"schema": {"type": "object"}},
                     "application/json": {
                         "schema": {
                             "type": "object",
                             "required": ["error"],
                             "properties": {"error": {"type": "string"}},
                         }
-                    }
+                    },
                 },
             }
         },
@@ -89,6 +100,7 @@ SPEC: dict[str, Any] = {
                     "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
                 },
             },
+            "Count": {"type": "integer", "maximum": 9},
             "Part": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}},
         },
     },
@@ -122,11 +134,14 @@ def test_a_valid_response_hands_back_its_body_and_declared_headers() -> None:
     result = _check(
         200,
         "application/json; charset=utf-8",
-        {"X-Request-Id": "abc", "Retry-After": "3", "X-Free": "anything", "Other": "x"},
+        {"X-Request-Id": "abc", "Retry-After": "3", "X-Free": "any", "Other": "x", "X-Ref": "9"},
         GOOD,
     )
     assert result.data == {"id": "j1", "status": "queued"}  # no defaults filled in
-    assert result.headers == {"x-request-id": "abc", "Retry-After": 3, "X-Free": "anything"}
+    assert result.headers == {"x-request-id": "abc", "Retry-After": 3, "X-Free": "any", "X-Ref": 9}
+    with pytest.raises(ContractViolation) as caught:
+        _check(200, "application/json", {"X-Request-Id": "abc", "X-Ref": "10"}, GOOD)
+    assert _problems(caught) == [("response", "X-Ref", "10 is greater than the maximum of 9")]
 
 
 def test_a_missing_required_header_and_a_bad_one_are_named() -> None:
@@ -144,6 +159,15 @@ def test_a_missing_required_header_and_a_bad_one_are_named() -> None:
     ]
 
 
+def test_a_header_whose_schema_is_true_takes_any_text() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["paths"]["/v1/jobs"]["post"]["responses"]["202"]["headers"] = {"X-Any": {"schema": True}}
+    op = comp.CompiledOperation(
+        Contract("tiny", Path("tiny.yaml"), spec, index_operations(spec, "tiny.yaml")), "createJob"
+    )
+    assert op.validate_response(202, None, Headers({"X-Any": "7"}), None).headers == {"X-Any": "7"}
+
+
 def test_an_optional_header_may_be_left_out() -> None:
     assert _check(200, "application/json", {"x-request-id": "abc"}, GOOD).headers == {
         "x-request-id": "abc"
@@ -156,6 +180,7 @@ def test_the_content_type_header_of_a_response_is_not_checked_as_a_header() -> N
         ("x-request-id", True),
         ("Retry-After", False),
         ("X-Free", False),
+        ("X-Ref", False),
     ]
     assert headers[2].schema is None and headers[2].validator is None
 
@@ -189,6 +214,15 @@ def test_an_undeclared_response_content_type_names_the_declared_ones() -> None:
         assert _problems(caught) == [
             ("response", "Content-Type", "unsupported content type (use application/json)")
         ]
+    with pytest.raises(ContractViolation) as caught:
+        _check(404, "text/html", {}, b"{}")
+    assert _problems(caught) == [
+        (
+            "response",
+            "Content-Type",
+            "unsupported content type (use application/problem+json, application/json)",
+        )
+    ]
 
 
 def test_a_status_is_looked_up_exact_then_by_its_class_then_default() -> None:
@@ -196,7 +230,7 @@ def test_a_status_is_looked_up_exact_then_by_its_class_then_default() -> None:
     assert op.response(200) is op.response(200)
     assert op.response(404) is op.response(499)
     assert op.response(404) is not op.response(200)
-    assert set(op.response(404).content) == {"application/json"}  # type: ignore[union-attr]
+    assert set(op.response(404).content) == {"application/json", "application/problem+json"}  # type: ignore[union-attr]
     assert set(op.response(500).content) == {"text/plain"}  # type: ignore[union-attr]
     assert set(op._responses) == {"200", "4XX", "default"}
     with pytest.raises(ContractViolation) as caught:
@@ -205,6 +239,8 @@ def test_a_status_is_looked_up_exact_then_by_its_class_then_default() -> None:
     with pytest.raises(ContractViolation) as caught:
         _check(503, "text/plain", {}, b"too long")
     assert _problems(caught) == [("response", None, "'too long' is too long")]
+    assert str(caught.value) == "tiny: 'too long' is too long"
+    assert _check(503, "text/plain", {}, None).data == ""
     assert _check(302, "text/plain", {}, b"ok").data == "ok"
 
 
@@ -233,6 +269,25 @@ def test_compile_responses_compiles_each_declared_response_once() -> None:
     op.compile_responses()
     assert set(op._responses) == {"200", "4XX", "default"}
     assert op._responses["200"] is first
+    fresh = _op()
+    fresh.compile_responses()
+    assert isinstance(fresh.response(404), comp.CompiledResponse)
+    assert _check(404, "application/json", {}, b'{"error": "x"}').data == {"error": "x"}
+
+
+def test_a_multipart_response_is_read_by_its_boundary() -> None:
+    body = b'--b1\r\nContent-Disposition: form-data; name="a"\r\n\r\nok\r\n--b1--\r\n'
+    op = _op("createJob")
+    result = op.validate_response(500, "multipart/mixed; boundary=b1", Headers(), body)
+    assert result.data == {"a": "ok"}
+    with pytest.raises(ContractViolation) as caught:
+        op.validate_response(
+            500, "multipart/mixed; boundary=b1", Headers(), body.replace(b"ok", b"long")
+        )
+    assert _problems(caught) == [("response", "a", "'long' is too long")]
+    with pytest.raises(ContractViolation) as caught:
+        op.validate_response(500, "multipart/mixed", Headers(), body)
+    assert _problems(caught) == [("response", None, "cannot be read: not valid multipart/mixed")]
 
 
 # ------------------------------------------------------------------------- schema problems
@@ -270,6 +325,7 @@ def test_a_oneof_error_is_told_by_its_branches_errors_at_most_three() -> None:
             _err("after"),
         ],
     )
+    assert {p.kind for p in problems} == {"body"}
     assert [(p.field, p.message) for p in problems] == [
         ("f0", "branch 0"),
         ("f1", "branch 1"),
@@ -278,6 +334,11 @@ def test_a_oneof_error_is_told_by_its_branches_errors_at_most_three() -> None:
         ("z", "empty context"),
         (None, "after"),
     ]
+
+
+def test_a_oneof_error_without_branch_errors_is_worded_by_itself() -> None:
+    bare = SimpleNamespace(message="no branch", path=("x",), validator="oneOf")
+    assert comp.schema_problems("body", [bare]) == [comp.Problem("body", "x", "no branch")]
 
 
 def test_a_long_message_is_cut_at_300_characters() -> None:
@@ -328,6 +389,14 @@ def test_the_fast_engine_answers_valid_and_python_words_the_errors() -> None:
         assert validator.is_valid(3)
         assert [e.message for e in validator.iter_errors("x")] == ["'x' is not of type 'integer'"]
         assert validator.python is validator.python
+
+
+def test_the_fast_engine_judges_the_value_given() -> None:
+    contract = _contract()
+    at_least = comp.compile_schema(contract, {"minimum": 5})
+    assert at_least.rust is not None
+    assert [e.message for e in at_least.iter_errors(3)] == ["3 is less than the minimum of 5"]
+    assert list(at_least.iter_errors(7)) == []
 
 
 def test_the_python_engine_checks_openapi_formats_and_resolves_references() -> None:
