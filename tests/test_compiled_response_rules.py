@@ -443,6 +443,9 @@ def test_compiled_schemas_use_the_fast_engine_unless_turned_off(
 ) -> None:
     contract = _contract()
     assert comp.compile_schema(contract, {"type": "string"}).rust is not None
+    # a schema that refers to the contract's components is fast too
+    job = comp.compile_schema(contract, {"$ref": "#/components/schemas/Job"})
+    assert job.rust is not None and job.rust.is_valid({"id": "a", "status": "done"})
     monkeypatch.setattr(comp, "USE_RUST", False)
     off = comp.compile_schema(contract, {"type": "string"})
     assert off.rust is None and off.is_valid("a") and not off.is_valid(1)

@@ -217,6 +217,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_compiled_request_rules.py",
         "tests/test_compiled_response_rules.py",
     ],
+    "contracts/strategies.py": ["tests/test_schema_strategy_rules.py"],
 }
 
 
