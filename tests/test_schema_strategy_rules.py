@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,11 @@ SPEC: dict[str, Any] = {
                     "200": {
                         "description": "ok",
                         "headers": {
+                            "Content-Type": {"required": True, "schema": {"const": "no"}},
                             "x-request-id": {"schema": {"type": "string", "minLength": 1}},
                             "Retry-After": {"required": True, "schema": {"type": "integer"}},
                             "X-Flag": {"schema": {"type": "boolean"}},
                             "X-Free": {"required": True},
-                            "Content-Type": {"required": True, "schema": {"const": "no"}},
                         },
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Thing"}},
@@ -118,6 +119,15 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/v1/files/{name}": {
+            "get": {
+                "operationId": "getFile",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"minLength": 8}}
+                ],
+                "responses": {"200": {"description": "x"}},
+            }
+        },
         "/v1/stream": {
             "get": {
                 "operationId": "stream",
@@ -137,10 +147,11 @@ SPEC: dict[str, Any] = {
                             "text/event-stream": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["data", "event"],
+                                    "required": ["data", "event", "meta"],
                                     "properties": {
                                         "event": {"const": "tick"},
-                                        "data": {"const": "a\nb"},
+                                        "data": {"const": "a b\nc"},
+                                        "meta": {"const": ["é"]},
                                         "id": {"type": "integer", "minimum": 1, "maximum": 1},
                                     },
                                 }
@@ -383,6 +394,8 @@ def test_a_contract_named_is_loaded_and_one_given_is_used() -> None:
         (["integer", "string"], "number", ["integer"]),
         (["a", "b"], ["b", "c"], ["b"]),
         ("string", "integer", []),
+        ("integer", "string", []),
+        ("number", "string", []),
     ],
 )
 def test_types_intersect_an_integer_being_a_number(a: Any, b: Any, expected: Any) -> None:
@@ -557,6 +570,12 @@ def test_numbers_honour_exclusive_bounds() -> None:
     assert all(2 <= v <= 3 for v in draws(looser, 60))
     reaches(looser, lambda v: v == 2 and isinstance(v, float))
     reaches(looser, lambda v: v == 3 and isinstance(v, float))
+
+
+def test_numbers_are_finite() -> None:
+    for schema in ({}, {"minimum": 0}, {"maximum": 0}):
+        values = draws(_builder().numbers(schema), 60)
+        assert values and all(math.isfinite(v) for v in values), schema
 
 
 def test_numbers_are_integers_or_floats() -> None:
@@ -844,6 +863,19 @@ def test_a_recursive_schema_draws_nested_values() -> None:
     reaches(strategy, lambda v: any(kid["kids"] for kid in v["kids"]))
 
 
+def test_the_if_outcome_is_generated_not_waited_for() -> None:
+    schema = {
+        "type": "object",
+        "required": ["code"],
+        "properties": {"code": {"type": "string"}},
+        "if": {"properties": {"code": {"const": "zz-special"}}},
+        "then": {"required": ["extra"], "properties": {"extra": {"const": 1}}},
+    }
+    strategy = _builder("multipart").build(schema)
+    found = reaches(strategy, lambda v: v["code"] == "zz-special", 100)
+    assert found == {"code": "zz-special", "extra": 1}
+
+
 def test_one_of_keeps_values_exactly_one_branch_accepts() -> None:
     builder = _builder()
     schema = {
@@ -990,6 +1022,7 @@ def test_an_event_stream_of_data_lines_ends_with_its_terminator() -> None:
         assert 1 <= len(blocks) - 2 <= 4
     reaches(strategy, lambda t: "é" in t)
     reaches(strategy, lambda t: t.count("data:") == 5)
+    reaches(strategy, lambda t: t.count("data:") == 2)
 
 
 def test_an_event_stream_of_events_puts_data_last_one_line_each() -> None:
@@ -1000,11 +1033,13 @@ def test_an_event_stream_of_events_puts_data_last_one_line_each() -> None:
         assert text.endswith("\n\n")
         for block in text.split("\n\n")[:-1]:
             lines = block.split("\n")
-            assert lines[-2:] == ["data: a", "data: b"]
-            assert "event: tick" in lines[:-2]
-            assert set(lines[:-2]) <= {"event: tick", "id: 1"}
+            assert lines[-2:] == ["data: a b", "data: c"]
+            assert "event: tick" in lines[:-2] and 'meta: ["é"]' in lines[:-2]
+            assert set(lines[:-2]) <= {"event: tick", "id: 1", 'meta: ["é"]'}
+        assert 1 <= text.count("event:") <= 4
     reaches(strategy, lambda t: "id: 1\ndata: a" in t)
     reaches(strategy, lambda t: t.count("event:") == 4)
+    reaches(strategy, lambda t: t.count("event:") == 1)
 
 
 def test_an_event_stream_whose_schema_is_a_string_is_a_string() -> None:
@@ -1063,6 +1098,10 @@ def test_a_response_body_is_serialized_by_its_media_type() -> None:
     assert all(str(r.request.url) == "http://h:1/v1/things/t1/content" for r in video)
     empty = draws(strategies.responses(contract, "createThing", 204), 3)
     assert all(r.content == b"" and "content-type" not in r.headers for r in empty)
+    assert all(r.status_code == 204 for r in empty)
+    kept = draws(strategies.responses(contract, "getContent", base_url="http://h/apiX/"), 3)
+    assert all(str(r.request.url) == "http://h/apiX/v1/things/t1/content" for r in kept)
+    assert all(r.status_code == 200 for r in kept)
     assert all(r.request.method == "POST" for r in empty)
     chunks = draws(strategies.responses(contract, "stream", 200), 5)
     assert all(r.text.endswith("data: [DONE]\n\n") for r in chunks)
@@ -1070,6 +1109,13 @@ def test_a_response_body_is_serialized_by_its_media_type() -> None:
         "é" in r.content.decode("utf-8")
         for r in draws(strategies.responses(contract, "stream", 200), 60)
     )
+
+
+def test_path_parameters_are_drawn_url_safe() -> None:
+    values = draws(strategies.responses(_contract(), "getFile"), 30)
+    names = [str(r.request.url).rsplit("/", 1)[1] for r in values]
+    assert names and all(len(n) >= 8 for n in names)
+    assert all(c.isascii() and (c.isalnum() or c in "_-") for n in names for c in n)
 
 
 def test_a_response_may_carry_the_request_given() -> None:
@@ -1090,6 +1136,9 @@ def test_a_non_ascii_body_is_sent_as_utf8_not_escaped() -> None:
 def test_bound_strategies_pass_their_arguments_on() -> None:
     bound = strategies.strategies_for(_contract())
     assert draws(bound.response_bodies("getThing", 404), 2) == [{"error": "bad"}]
+    assert all(r.status_code == 200 for r in draws(bound.responses("getThing"), 2))
+    binary = bound.from_schema({"type": "string", "format": "binary"}, encoding="multipart")
+    assert all(isinstance(v, bytes) for v in draws(binary, 5))
     assert all(r.status_code == 404 for r in draws(bound.responses("getThing", 404), 2))
     assert all(
         r.headers["content-type"] == "application/yaml"
