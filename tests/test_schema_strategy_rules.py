@@ -97,7 +97,12 @@ SPEC: dict[str, Any] = {
             "post": {
                 "operationId": "createThing",
                 "requestBody": {"$ref": "#/components/requestBodies/NewThing"},
-                "responses": {"204": {"description": "none"}},
+                "responses": {
+                    "204": {
+                        "description": "none",
+                        "headers": {"X-Count": {"required": True, "schema": {"const": 7}}},
+                    }
+                },
             },
             "get": {"operationId": "listThings", "responses": {"200": {"description": "x"}}},
         },
@@ -144,16 +149,17 @@ SPEC: dict[str, Any] = {
                     "201": {
                         "description": "events",
                         "content": {
-                            "text/event-stream": {
+                            "text/event-stream": {"schema": {"$ref": "#/components/schemas/Tick"}}
+                        },
+                    },
+                    "203": {
+                        "description": "events of one field",
+                        "content": {
+                            "text/event-stream; charset=utf-8": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["data", "event", "meta"],
-                                    "properties": {
-                                        "event": {"const": "tick"},
-                                        "data": {"const": "a b\nc"},
-                                        "meta": {"const": ["é"]},
-                                        "id": {"type": "integer", "minimum": 1, "maximum": 1},
-                                    },
+                                    "required": ["data"],
+                                    "additionalProperties": {"const": "x"},
                                 }
                             }
                         },
@@ -185,20 +191,23 @@ SPEC: dict[str, Any] = {
             "NewThing": {
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Thing"}},
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file", "name"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "name": {"type": "string", "minLength": 1, "maxLength": 3},
-                            },
-                        }
+                    "multipart/form-data": {"schema": {"$ref": "#/components/schemas/Form"}},
+                    "application/x-www-form-urlencoded": {
+                        "schema": {"$ref": "#/components/schemas/Form"}
                     },
                 }
             }
         },
         "schemas": {
+            "Tick": {
+                "required": ["data", "event", "meta"],
+                "properties": {
+                    "event": {"const": "tick"},
+                    "data": {"const": "a b\nc"},
+                    "meta": {"const": ["é"]},
+                    "id": {"type": "integer", "minimum": 1, "maximum": 1},
+                },
+            },
             "Thing": {
                 "type": "object",
                 "required": ["id", "kind"],
@@ -206,6 +215,14 @@ SPEC: dict[str, Any] = {
                     "id": {"type": "string", "pattern": "^t[0-9]$"},
                     "kind": {"enum": ["a", "b"]},
                     "n": {"type": "integer", "minimum": 0, "maximum": 3},
+                },
+            },
+            "Form": {
+                "type": "object",
+                "required": ["file", "name"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 3},
                 },
             },
             "Err": {
@@ -310,6 +327,11 @@ def test_a_response_is_found_by_status_class_or_default() -> None:
         strategies._response_pointer(contract, "createThing", 200)
     with pytest.raises(KeyError):
         strategies._response_pointer(contract, "createThing", "2XX")
+    # a status class asked by name is looked up as it is, never falling back to default
+    with pytest.raises(
+        KeyError, match="getThing documents no response '3XX' \\(has 200, 4XX, default\\)"
+    ):
+        strategies._response_pointer(contract, "getThing", "3XX")
 
 
 def test_a_reference_chain_is_followed_and_a_loop_refused() -> None:
@@ -460,6 +482,18 @@ def test_types_intersect_an_integer_being_a_number(a: Any, b: Any, expected: Any
             {"$ref": "#/components/schemas/Small"},
             {"type": ["integer"], "minimum": 0, "maximum": 5},
         ),
+        ({"type": "string"}, {"type": ["string", "null"]}, {"type": ["string"]}),
+        ({"type": ["string", "null"]}, {"type": "null"}, {"type": ["null"]}),
+        (
+            {"patternProperties": {"^a": {"minLength": 1}}},
+            {"patternProperties": {"^a": {"maxLength": 2}, "^b": {}}},
+            {
+                "patternProperties": {
+                    "^a": {"allOf": [{"minLength": 1}, {"maxLength": 2}]},
+                    "^b": {},
+                }
+            },
+        ),
     ],
 )
 def test_two_schemas_merge_into_their_conjunction(a: Any, b: Any, expected: Any) -> None:
@@ -497,6 +531,27 @@ def test_a_reference_with_siblings_is_merged_with_them() -> None:
         ValueError, match="tiny: \\$ref chain too deep at #/components/schemas/Loop"
     ):
         builder.resolved({"$ref": "#/components/schemas/Loop"})
+
+
+def test_annotations_are_skipped_and_the_rest_still_merged() -> None:
+    merged = _builder().merge({"title": "a", "minLength": 1}, {"title": "b", "minLength": 3})
+    assert merged == {"title": "a", "minLength": 3}
+
+
+def test_a_reference_chain_is_followed_32_steps_deep() -> None:
+    def chain(n: int) -> Contract:
+        contract = _contract()
+        schemas = contract.spec["components"]["schemas"]
+        for i in range(n):
+            schemas[f"C{i}"] = {"$ref": f"#/components/schemas/C{i + 1}"}
+        schemas[f"C{n}"] = {"type": "integer"}
+        return contract
+
+    deep = _Builder(chain(32), "json", False)
+    assert deep.resolved({"$ref": "#/components/schemas/C0"}) == {"type": "integer"}
+    too_deep = _Builder(chain(33), "json", False)
+    with pytest.raises(ValueError, match="chain too deep"):
+        too_deep.resolved({"$ref": "#/components/schemas/C0"})
 
 
 def test_a_condition_is_negated_member_by_member() -> None:
@@ -856,6 +911,13 @@ def test_build_follows_combinators() -> None:
     assert set(draws(also)) == {0, 2}
 
 
+def test_a_reference_that_cannot_be_built_fails_each_time() -> None:
+    builder = _builder()
+    for _ in range(2):
+        with pytest.raises(TypeError, match="not a JSON Schema"):
+            builder.ref("#/components/schemas/Thing/required")
+
+
 def test_a_recursive_schema_draws_nested_values() -> None:
     builder = _builder()
     strategy = builder.ref("#/components/schemas/Tree")
@@ -1042,6 +1104,14 @@ def test_an_event_stream_of_events_puts_data_last_one_line_each() -> None:
     reaches(strategy, lambda t: t.count("event:") == 1)
 
 
+def test_an_event_of_an_object_schema_without_properties_is_a_block_too() -> None:
+    strategy = strategies.response_bodies(
+        _contract(), "stream", 203, "text/event-stream; charset=utf-8"
+    )
+    values = draws(strategy, 10)
+    assert values and all(set(v.split("\n\n")) == {"data: x", ""} for v in values)
+
+
 def test_an_event_stream_whose_schema_is_a_string_is_a_string() -> None:
     values = draws(strategies.response_bodies(_contract(), "stream", 202, "text/event-stream"))
     assert values and all(isinstance(v, str) and v for v in values)
@@ -1061,6 +1131,10 @@ def test_request_bodies_are_json_or_form_fields() -> None:
     values = draws(form)
     assert values and all(isinstance(v["file"], bytes) and 1 <= len(v["name"]) <= 3 for v in values)
     assert all(set(v) == {"file", "name"} for v in draws(form))
+    urlencoded = strategies.request_bodies(
+        contract, "createThing", "application/x-www-form-urlencoded"
+    )
+    assert all(isinstance(v["file"], bytes) for v in draws(urlencoded, 10))
     with pytest.raises(KeyError, match="tiny: getThing takes no request body"):
         strategies.request_bodies(contract, "getThing")
 
@@ -1098,7 +1172,7 @@ def test_a_response_body_is_serialized_by_its_media_type() -> None:
     assert all(str(r.request.url) == "http://h:1/v1/things/t1/content" for r in video)
     empty = draws(strategies.responses(contract, "createThing", 204), 3)
     assert all(r.content == b"" and "content-type" not in r.headers for r in empty)
-    assert all(r.status_code == 204 for r in empty)
+    assert all(r.status_code == 204 and r.headers["x-count"] == "7" for r in empty)
     kept = draws(strategies.responses(contract, "getContent", base_url="http://h/apiX/"), 3)
     assert all(str(r.request.url) == "http://h/apiX/v1/things/t1/content" for r in kept)
     assert all(r.status_code == 200 for r in kept)
