@@ -1016,6 +1016,8 @@ def test_from_schema_yields_only_valid_values_and_is_cached() -> None:
     assert strategies.from_schema(contract, inline) is strategies.from_schema(
         contract, dict(inline)
     )
+    assert draws(strategies.from_schema(contract, {"const": 1}), 2) == [1]
+    assert draws(strategies.from_schema(contract, {"const": 2}), 2) == [2]
     assert set(draws(strategies.from_schema(contract, inline), 60)) == {1, 2, 3, 4, 5}
     values = draws(strategy)
     assert values and all(v["id"][0] == "t" and v["kind"] in "ab" for v in values)
@@ -1054,6 +1056,10 @@ def test_response_bodies_follow_the_media_type() -> None:
         strategies.response_bodies(contract, "getThing", 200, "application/yaml"),
         lambda v: "x_extra" in v,
     )
+    closed_yaml = strategies.response_bodies(
+        contract, "getThing", 200, "application/yaml", extra_properties=False
+    )
+    assert all(set(v) <= {"id", "kind", "n"} for v in draws(closed_yaml))
     assert draws(strategies.response_bodies(contract, "getThing", 404), 3) == [{"error": "bad"}]
     text = draws(strategies.response_bodies(contract, "getThing", 500, "text/plain"), 3)
     assert text == ["oops"]
