@@ -311,8 +311,10 @@ def test_a_media_type_is_picked_json_first_then_as_asked() -> None:
         match="'image/png' is not declared \\(has text/plain; charset=utf-8, application/json\\)",
     ):
         strategies._media(content, "image/png")
-    with pytest.raises(KeyError, match="no content is declared"):
+    assert strategies._media({"text/plain": 1}, "text/plain; charset=utf-8") == "text/plain"
+    with pytest.raises(KeyError) as caught:
         strategies._media({}, None)
+    assert caught.value.args == ("no content is declared",)
 
 
 def test_a_response_is_found_by_status_class_or_default() -> None:
@@ -536,6 +538,33 @@ def test_a_reference_with_siblings_is_merged_with_them() -> None:
 def test_annotations_are_skipped_and_the_rest_still_merged() -> None:
     merged = _builder().merge({"title": "a", "minLength": 1}, {"title": "b", "minLength": 3})
     assert merged == {"title": "a", "minLength": 3}
+
+
+def test_a_reference_with_only_annotations_beside_it_is_the_shared_strategy() -> None:
+    builder = _builder()
+    shared = builder.ref("#/components/schemas/Small")
+    assert builder.build({"$ref": "#/components/schemas/Small", "x-n": 1, "title": "t"}) is shared
+
+
+def test_an_object_reference_chain_is_followed_31_steps() -> None:
+    contract = _contract()
+    schemas = contract.spec["components"]["schemas"]
+    for i in range(32):
+        schemas[f"C{i}"] = {"$ref": f"#/components/schemas/C{i + 1}"}
+    schemas["C32"] = {"type": "integer"}
+    assert strategies._follow(contract, "#/components/schemas/C1") == (
+        "#/components/schemas/C32",
+        {"type": "integer"},
+    )
+    with pytest.raises(ValueError, match="chain too deep"):
+        strategies._follow(contract, "#/components/schemas/C0")
+
+
+def test_objects_require_members_they_do_not_declare_by_their_extra_schema() -> None:
+    strategy = _builder("json").objects({"required": ["a"]})
+    reaches(strategy, lambda v: isinstance(v["a"], list))
+    typed = _builder("json").objects({"required": ["a"], "additionalProperties": {"const": 5}})
+    assert {v["a"] for v in draws(typed, 10)} == {5}
 
 
 def test_a_reference_chain_is_followed_32_steps_deep() -> None:
