@@ -540,12 +540,6 @@ def test_annotations_are_skipped_and_the_rest_still_merged() -> None:
     assert merged == {"title": "a", "minLength": 3}
 
 
-def test_a_reference_with_only_annotations_beside_it_is_the_shared_strategy() -> None:
-    builder = _builder()
-    shared = builder.ref("#/components/schemas/Small")
-    assert builder.build({"$ref": "#/components/schemas/Small", "x-n": 1, "title": "t"}) is shared
-
-
 def test_an_object_reference_chain_is_followed_31_steps() -> None:
     contract = _contract()
     schemas = contract.spec["components"]["schemas"]
@@ -631,6 +625,7 @@ def test_integer_multiples_stay_in_range() -> None:
     reaches(strategy, lambda v: v == 5)
     reaches(strategy, lambda v: v == 20)
     assert _builder().integers({"minimum": 6, "maximum": 9, "multipleOf": 5}).is_empty
+    assert set(draws(_builder().integers({"minimum": 4, "maximum": 9, "multipleOf": 5}), 5)) == {5}
     assert _builder().integers({"minimum": 5, "maximum": 4}).is_empty
     zero = _builder().integers({"minimum": 1, "maximum": 3, "multipleOf": 0})
     reaches(zero, lambda v: v == 2)
@@ -851,6 +846,11 @@ def test_maps_and_free_form_objects_get_members_of_any_name() -> None:
     assert all(v.get("known", 0) == 0 for v in values)
     found = reaches(strategy, lambda v: len(set(v) - {"known"}) >= 3)
     assert all(1 <= len(k) <= 12 for k in found)
+    keys = {k for v in values for k in v} - {"known"}
+    assert keys and all(1 <= len(k) <= 12 for k in keys)
+    assert all(c.isascii() and (c.isalnum() or c == "_") for k in keys for c in k)
+    reaches(strategy, lambda v: any(len(k) == 12 for k in v))
+    reaches(strategy, lambda v: any(len(k) == 1 for k in v))
     free = _builder("json", extra=True).objects({})
     reaches(free, lambda v: len(v) == 3 and "x_extra" not in v)
     reaches(free, lambda v: any(isinstance(x, dict) for x in v.values()))
