@@ -870,6 +870,17 @@ def test_any_value_is_any_json_or_text_outside_json() -> None:
     assert all(v == v for v in values if isinstance(v, float))
     assert all(1 <= len(k) <= 12 for v in values if isinstance(v, dict) for k in v)
     assert all(isinstance(v, str) for v in draws(_builder("header").any_value()))
+    header_text = draws(_builder("header").any_value())
+    assert all(0x21 <= ord(c) <= 0x7E for v in header_text for c in v)
+    reaches(any_json, lambda v: isinstance(v, int) and v < -1000)
+    reaches(any_json, lambda v: isinstance(v, dict) and any(len(k) == 1 for k in v))
+    assert all(
+        c.isascii() and (c.isalnum() or c == "_")
+        for v in values
+        if isinstance(v, dict)
+        for k in v
+        for c in k
+    )
 
 
 def test_each_json_type_draws_its_kind() -> None:
@@ -945,6 +956,17 @@ def test_a_reference_that_cannot_be_built_fails_each_time() -> None:
     for _ in range(2):
         with pytest.raises(TypeError, match="not a JSON Schema"):
             builder.ref("#/components/schemas/Thing/required")
+
+
+def test_all_of_keeps_the_schemas_own_keywords() -> None:
+    schema = {"minimum": 0, "maximum": 3, "allOf": [{"type": "integer"}]}
+    assert set(draws(_builder().build(schema))) <= {0, 1, 2, 3}
+
+
+def test_a_pattern_keeps_to_the_lengths_too() -> None:
+    strategy = _builder().strings({"pattern": "^[ab]{0,6}$", "minLength": 3, "maxLength": 4})
+    values = draws(strategy)
+    assert values and all(3 <= len(v) <= 4 for v in values)
 
 
 def test_a_recursive_schema_draws_nested_values() -> None:
