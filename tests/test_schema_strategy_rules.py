@@ -958,6 +958,16 @@ def test_a_reference_that_cannot_be_built_fails_each_time() -> None:
             builder.ref("#/components/schemas/Thing/required")
 
 
+def test_any_of_draws_from_its_branches() -> None:
+    assert set(draws(_builder().build({"anyOf": [{"const": 1}, {"const": 2}]}), 20)) == {1, 2}
+
+
+def test_examples_are_offered_beside_generated_values() -> None:
+    strategy = _builder().plain({"type": "integer", "minimum": 0, "examples": [7]})
+    reaches(strategy, lambda v: v == 7)
+    reaches(strategy, lambda v: v != 7)
+
+
 def test_all_of_keeps_the_schemas_own_keywords() -> None:
     schema = {"minimum": 0, "maximum": 3, "allOf": [{"type": "integer"}]}
     assert set(draws(_builder().build(schema))) <= {0, 1, 2, 3}
