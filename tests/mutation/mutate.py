@@ -288,6 +288,13 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/requests_log.py": ["tests/test_request_captures.py"],
     "mockserver/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
+    # mutation round C (2026-12-07), worktree mutcontracts: the contracts package
+    "contracts/__init__.py": ["tests/test_contract_loading.py"],
+    "contracts/_compiled.py": [
+        "tests/test_compiled_request_rules.py",
+        "tests/test_compiled_response_rules.py",
+    ],
+    "contracts/strategies.py": ["tests/test_schema_strategy_rules.py"],
 }
 
 
