@@ -235,6 +235,11 @@ MODULES: dict[str, list[str]] = {
     "mockserver/app.py": ["tests/test_app_answers.py"],
     "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
     "mockserver/remote.py": ["tests/test_adversarial_remote.py"],
+    "mockserver/service.py": [
+        "tests/test_mock_service_parts.py",
+        "tests/test_admin_answers.py",
+        "tests/test_render_crash.py",
+    ],
 }
 
 
