@@ -234,7 +234,10 @@ MODULES: dict[str, list[str]] = {
     "mockserver/exchange.py": ["tests/test_request_records.py"],
     "mockserver/app.py": ["tests/test_app_answers.py"],
     "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
-    "mockserver/remote.py": ["tests/test_adversarial_remote.py"],
+    "mockserver/remote.py": [
+        "tests/test_remote_image_fetch.py",
+        "tests/test_adversarial_remote.py",
+    ],
     "mockserver/service.py": [
         "tests/test_mock_service_parts.py",
         "tests/test_admin_answers.py",
