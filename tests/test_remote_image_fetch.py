@@ -205,3 +205,120 @@ def test_a_deadline_already_spent_is_reported_before_connecting() -> None:
 )
 def test_addresses_embedded_in_ipv6_are_checked_too(address: str, public: bool) -> None:
     assert remote.public_only(ipaddress.ip_address(address)) is public
+
+
+# -- what the first round of mutation testing showed -------------------------------------------
+
+
+def test_a_body_of_many_chunks_is_joined_as_sent() -> None:
+    big = bytes(range(256)) * 1000
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        send_image(handler, big)
+
+    with Upstream("127.0.0.1", answer) as upstream:
+        assert fetch(f"{upstream.url}/x", **EVERYONE) == big
+
+
+def test_a_short_deadline_still_leaves_time_to_fetch() -> None:
+    with Upstream("127.0.0.1", send_image) as upstream:
+        assert fetch(f"{upstream.url}/x", deadline_seconds=0.8, **EVERYONE) == IMAGE
+
+
+def test_a_name_lookup_that_hangs_is_cut_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(remote.socket, "getaddrinfo", hanging)
+    started = time.monotonic()
+    try:
+        message = failure("http://slow-dns.example/x.png", deadline_seconds=0.3, **EVERYONE)
+    finally:
+        release.set()
+    assert message == "fetching the image URL took longer than 0.3 s"
+    assert time.monotonic() - started < 0.9
+
+
+def test_a_scoped_address_is_read_without_its_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def link_local(*args: Any, **kwargs: Any) -> Any:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1%lo", 80, 0, 1))]
+
+    monkeypatch.setattr(remote.socket, "getaddrinfo", link_local)
+    assert failure("http://router.example/x.png") == (
+        "the image URL's host is not allowed: the mock fetches only from public addresses"
+    )
+
+
+def test_a_connection_that_is_never_accepted_is_cut_at_the_deadline() -> None:
+    """A listening socket whose queue is full: the kernel answers no further SYN, so a
+    connect hangs (what a black-holed address does)."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # fill the accept queue (never accepted)
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        started = time.monotonic()
+        message = failure(f"http://127.0.0.1:{port}/x", deadline_seconds=0.5, **EVERYONE)
+        elapsed = time.monotonic() - started
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+    assert message == "fetching the image URL took longer than 0.5 s"
+    assert elapsed < 3
+
+
+def test_fetch_into_follows_three_redirects_by_default() -> None:
+    with Upstream("127.0.0.1", redirect_to("/again")) as loop:
+        with pytest.raises(remote.FetchError, match="redirected more than 3 times"):
+            remote.fetch_into(
+                f"{loop.url}/start",
+                lambda _: None,
+                max_bytes=100,
+                deadline_seconds=5.0,
+                **EVERYONE,
+            )
+        assert len(loop.requests) == 4
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("http://img.example/x.png", 80),
+        ("https://img.example/x.png", 443),
+        ("https://img.example:8443/x.png", 8443),
+    ],
+)
+def test_a_url_without_a_port_connects_to_its_schemes(
+    monkeypatch: pytest.MonkeyPatch, url: str, port: int
+) -> None:
+    asked: list[int] = []
+
+    def resolve(host: str, at: int, *args: Any, **kwargs: Any) -> Any:
+        return [(2, 1, 6, "", ("93.184.215.14", at))]
+
+    def connect(address: Any, at: int, deadline: float, budget: float) -> Any:
+        asked.append(at)
+        raise remote.FetchError("could not fetch the image URL")
+
+    monkeypatch.setattr(remote.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(remote, "_connect", connect)
+    failure(url)
+    assert asked == [port]
