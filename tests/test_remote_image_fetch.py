@@ -322,3 +322,29 @@ def test_a_url_without_a_port_connects_to_its_schemes(
     monkeypatch.setattr(remote, "_connect", connect)
     failure(url)
     assert asked == [port]
+
+
+def test_the_host_header_names_the_port_asked() -> None:
+    hosts: list[str | None] = []
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        hosts.append(handler.headers["Host"])
+        send_image(handler)
+
+    with Upstream("127.0.0.1", answer) as upstream:
+        fetch(f"{upstream.url}/x", **EVERYONE)
+        port = upstream.url.rsplit(":", 1)[1]
+    assert hosts == [f"127.0.0.1:{port}"]
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body() -> None:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000000000")
+        handler.end_headers()
+        handler.wfile.write(b"\x89PNG")
+
+    with Upstream("127.0.0.1", answer) as upstream:
+        assert failure(f"{upstream.url}/x", max_bytes=1000, **EVERYONE) == (
+            "the image at the URL is larger than 1000 bytes"
+        )
