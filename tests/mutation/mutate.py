@@ -295,6 +295,38 @@ MODULES: dict[str, list[str]] = {
         "tests/test_compiled_response_rules.py",
     ],
     "contracts/strategies.py": ["tests/test_schema_strategy_rules.py"],
+    # mutation round C (worktree mutedge, 2026-12-07)
+    "mockserver/_json.py": ["tests/test_json_out.py", "tests/test_json_answers_compact.py"],
+    "mockserver/admin.py": ["tests/test_admin_answers.py", "tests/test_admin_rules.py"],
+    "mockserver/_routing.py": ["tests/test_mock_url_building.py"],
+    "mockserver/responses.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/healthcheck.py": [
+        "tests/test_container_health_check.py",
+        "tests/test_health_check_failures.py",
+    ],
+    "mockserver/dialects/__init__.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/dialects/gptge_videos.py": [
+        "tests/test_error_answers_per_dialect.py",
+        "tests/test_openai_videos_answers.py",
+    ],
+    "mockserver/dialects/gptproto_videos.py": [
+        "tests/test_error_answers_per_dialect.py",
+        "tests/test_openai_videos_answers.py",
+    ],
+    # not test_hardening.py: its test of the image probe's lock fails in mutmut's clean run
+    "mockserver/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
+    "mockserver/exchange.py": ["tests/test_request_records.py"],
+    "mockserver/app.py": ["tests/test_app_answers.py"],
+    "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
+    "mockserver/remote.py": [
+        "tests/test_remote_image_fetch.py",
+        "tests/test_adversarial_remote.py",
+    ],
+    "mockserver/service.py": [
+        "tests/test_mock_service_parts.py",
+        "tests/test_admin_answers.py",
+        "tests/test_render_crash.py",
+    ],
 }
 
 
@@ -445,6 +477,8 @@ def equivalents() -> dict[str, str]:
 #: And each forked mutant gets a fresh asgiref executor: `SyncToAsync.single_thread_executor`
 #: (which serves the async client's in-process transport, `WsgiToAsgi`) is made at import with
 #: one worker thread; a fork copies the executor but not its thread, so every async test hung.
+#: The same for the remote-image fetcher's DNS pool (`mockserver.remote._resolver`): once the
+#: parent resolved a name, a fork's pool believed it had its threads, and a lookup never ran.
 BOOT = """
 import os
 import sys
@@ -457,6 +491,9 @@ isolation.register_timeout = lambda pid, timeout_s: wall(pid, timeout_s * 6)
 def fresh_executor():
     from asgiref.sync import SyncToAsync
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    remote = sys.modules.get("mockserver.remote")
+    if remote is not None:  # its DNS pool: threads the parent started are not in the fork
+        remote._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sora-mock-dns")
 
 
 os.register_at_fork(after_in_child=fresh_executor)
