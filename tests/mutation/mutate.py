@@ -211,6 +211,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_media_loop.py",
         "tests/test_adversarial_load.py",
     ],
+    # mutation round C, worktree mutreplay (2026-12-07): conformance's replay side
+    "mockserver/conformance/pointers.py": ["tests/test_json_pointers.py"],
 }
 
 
