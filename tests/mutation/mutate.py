@@ -213,6 +213,8 @@ MODULES: dict[str, list[str]] = {
     ],
     # mutation round C, worktree mutreplay (2026-12-07): conformance's replay side
     "mockserver/conformance/pointers.py": ["tests/test_json_pointers.py"],
+    "mockserver/conformance/contract_map.py": ["tests/test_contract_questions.py"],
+    "mockserver/conformance/evidence.py": ["tests/test_cassette_evidence.py"],
 }
 
 
