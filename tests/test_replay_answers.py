@@ -234,6 +234,7 @@ def test_strict_matching_refuses_naming_the_nearest_recording(directory: Path) -
     assert "the nearest, " + NAME + ", differs in seconds" in near_cat.json()["error"]["message"]
     # fewest differing fields first, then unused, then recorded order
     assert far.json()["error"]["message"].endswith(f"{NAME}, differs in prompt, seconds, image")
+    assert far.headers["X-Mock-Replay-Mismatch"] == "prompt,seconds,image"
     assert dog_ok.headers["X-Mock-Replay-Cassette"] == "z-dog.json"
     assert cat_ok.headers["X-Mock-Replay-Cassette"] == NAME
     assert cat_again.headers["X-Mock-Replay-Cassette"] == NAME
@@ -281,9 +282,9 @@ def test_the_console_line_says_which_recording_answered(directory: Path) -> None
     out = io.StringIO()
     server.app.extensions["sora_mock_console"] = RequestLog("text", out)
     with server.client("gptge") as client:
-        create(client, seconds="8")
+        create(client, prompt="A dog", seconds="8")
     [line] = [x for x in out.getvalue().splitlines() if "POST" in x]
-    assert f"[replay {NAME} differs: seconds]" in line
+    assert f"[replay {NAME} differs: prompt,seconds]" in line
     exact = mock(directory)
     out = io.StringIO()
     exact.app.extensions["sora_mock_console"] = RequestLog("text", out)
@@ -365,6 +366,10 @@ def test_the_replay_media_route_serves_recorded_files_by_hash(directory: Path) -
     assert found.status_code == 200 and found.content == file.read_bytes()
     assert found.headers["content-type"] == "video/mp4"
     assert found.headers["etag"].strip('"') == file.name[:32]
+    assert found.headers["cache-control"] == "public, max-age=3600"
+    with own(server) as client:
+        part = client.get(rp.MEDIA_ROUTE + file.name, headers={"Range": "bytes=4-7"})
+    assert part.status_code == 206 and part.content == file.read_bytes()[4:8]
     assert webp.headers["content-type"] == "image/webp" and webp.content == b"RIFFwebp"
     assert other.headers["content-type"] == "application/octet-stream"
     assert (missing.status_code, bad.status_code, short.status_code) == (404, 404, 404)
@@ -548,6 +553,7 @@ def test_provider_urls_and_recorded_media_urls_point_at_the_mock(directory: Path
         body = data["polls"][-1]["response"]["body"]
         body["remixed_from_video_id"] = f"{UPSTREAM}/v1/videos/{RECORDED_ID}"
         body["prompt"] = "see https://cdn.example/v.mp4 and https://cdn.example/t.webp"
+        body["related"] = [f"{UPSTREAM}/v1/videos/{RECORDED_ID}", {"id": RECORDED_ID}, 3]
         data["polls"][-1]["response"]["headers"]["location"] = f"{UPSTREAM}/v1/videos"
         data["media_urls"] = [
             {"url": "https://cdn.example/v.mp4", "media": ref},
@@ -567,6 +573,7 @@ def test_provider_urls_and_recorded_media_urls_point_at_the_mock(directory: Path
         f"see {host}{rp.MEDIA_ROUTE}{media_file.name} and https://cdn.example/t.webp"
     )
     assert done.headers["location"] == f"{host}/gptge/v1/videos"
+    assert body["related"] == [f"{host}/gptge/v1/videos/{job_id}", {"id": job_id}, 3]
 
 
 def test_a_url_that_only_starts_like_the_upstream_is_left_alone(directory: Path) -> None:
@@ -663,6 +670,8 @@ def test_a_new_id_keeps_the_shape_of_the_recorded_one() -> None:
     assert rp._new_id("task-abcdef1") != "task-abcdef1"
     assert re.fullmatch(r"task-abcdef1-replay-[0-9a-f]{12}", rp._new_id("task-abcdef1"))
     assert re.fullmatch(r"X-replay-[0-9a-f]{12}", rp._new_id("X"))
+    long_run = rp._new_id("job-" + "a" * 70)  # longer than one default token
+    assert re.fullmatch(r"job-[0-9a-f]{70}", long_run)
     assert len({rp._new_id("video_0123456789abcdef") for _ in range(5)}) == 5
 
 
@@ -678,11 +687,15 @@ def test_the_answer_at_a_time_is_the_last_recorded_by_then() -> None:
     ]
     assert rp._at([(2.0, "first"), (3.0, "second")], 0.5) == "first"
     assert rp._at([(1.0, "x")], 1.0 - 1e-12) == "x"  # a float's last bit is not a second
+    # answers recorded at the same offset: the later in the file wins, answers never compared
+    same: list[tuple[float, Any]] = [(0.0, {"n": 0}), (2.0, {"n": 1}), (2.0, {"n": 2})]
+    assert rp._at(same, 2.0) == {"n": 2}
 
 
 def test_the_size_asked_for_in_pixels() -> None:
     assert rp._pixels({"size": "1280x720"}) == (1280, 720)
-    assert rp._pixels({"size": "large", "orientation": "landscape"}) != (0, 0)
+    wide = rp._pixels({"size": "large", "orientation": "landscape"})
+    assert wide[0] > wide[1] > 0
     large = rp._pixels({"size": "large"})
     assert large == rp._pixels({"size": "large", "orientation": "portrait"})
     assert large[0] < large[1]  # portrait by default
@@ -695,6 +708,18 @@ def test_what_a_create_asked_is_read_as_text() -> None:
     fields = rp.request_fields({"prompt": "p", "model": 2, "size": None, "seconds": 4})
     assert fields == {"prompt": "p", "model": "2", "size": None, "seconds": "4", "image": None}
     assert rp.request_fields({"size": "large"})["size"] == "large"
+    assert rp.request_fields({"size": "large", "orientation": "landscape"})["size"] == (
+        "large landscape"
+    )
+    assert rp.request_fields({"orientation": "landscape"})["size"] is None
+    assert rp.request_fields({"duration": 15})["seconds"] == "15"  # GPTProto v3's word
+    assert rp.request_fields({"images": ["u1", {"url": "u2"}]})["image"] == json.dumps(
+        [["u1", "u2"]]
+    )
+    # an image given as an object of another shape is compared whatever its keys' order
+    assert rp.request_fields({"image": {"b": 1, "a": 2}})["image"] == '[{"a": 2, "b": 1}]'
+    for nothing in (None, ["prompt"], "prompt"):
+        assert set(rp.request_fields(nothing).values()) == {None}
     assert rp.request_fields({"seconds": "8", "duration": 4})["seconds"] == "8"
     assert rp._text({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
     images = rp.request_fields({"image": {"url": "u1"}, "image_url": [{"sha256": "s"}, "u2"]})
@@ -702,6 +727,33 @@ def test_what_a_create_asked_is_read_as_text() -> None:
     assert rp._image_ref({"other": 1}) == {"other": 1}
     chat = {"messages": ["text", {"content": "plain"}, {"content": [{"type": "text"}]}]}
     assert rp.request_fields(chat)["image"] is None
+
+
+def test_a_chat_create_is_compared_on_its_messages_images() -> None:
+    chat = {
+        "model": "sora-2",
+        "messages": [
+            "not a message",
+            {"role": "system", "content": "plain text"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A cat"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;sha256,cd"}},
+                    {"type": "image_url", "image_url": "https://x.test/b.png"},
+                    {"type": "input_image", "image_url": {"url": "ignored"}},
+                    "junk",
+                ],
+            },
+        ],
+    }
+    fields = rp.request_fields(chat)
+    assert fields["image"] == json.dumps(["data:image/png;sha256,cd", "https://x.test/b.png"])
+    assert fields["prompt"] == "plain text\nA cat"
+    with_file = dict(chat, image={"sha256": "ab"})
+    assert rp.request_fields(with_file)["image"] == json.dumps(
+        ["ab", "data:image/png;sha256,cd", "https://x.test/b.png"]
+    )
 
 
 def test_a_recording_without_its_request_summary_differs_in_nothing(directory: Path) -> None:
@@ -747,3 +799,284 @@ def test_the_status_timeline_starts_with_the_create(directory: Path) -> None:
     assert [offset for offset, _ in timeline] == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert timeline[0][1] is data["create"]["response"]
     assert timeline[-1][1]["body"]["status"] == "completed"
+
+
+# ------------------------------------------------------------------ a streamed chat create
+
+CHAT_BODY = {
+    "model": "sora-2",
+    "stream": True,
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "A cat in a hat"}]}],
+}
+VIDEO_URL = "https://cdn.example/videos/v1.mp4"
+
+
+def chunk(content: str, finish: str | None = None) -> str:
+    body = {
+        "id": "chatcmpl-recorded",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "sora-2",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def chat_directory(tmp_path: Path) -> Path:
+    """A recorded chat stream: a first chunk at once, the video link 3 s later, then done."""
+    from mockserver.conformance import cassettes
+
+    directory = tmp_path / "chat"
+    shutil.copytree(EXAMPLE / "media", directory / "media")
+    [media] = (directory / "media").iterdir()
+    raw = json.dumps(CHAT_BODY).encode()
+    summary, digest, prompt = cassettes.summarize_request("application/json", raw)
+    data = {
+        "format": cassettes.FORMAT,
+        "provider": "gptproto-chat",
+        "contract": "gptproto-chat",
+        "sequence": 0,
+        "upstream": "https://api.example",
+        "job_id": None,
+        "create": {
+            "operation": "createChatCompletion",
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "request": {
+                "headers": {"content-type": "application/json"},
+                "body": summary,
+                "body_sha256": digest,
+                "prompt": prompt,
+            },
+            "response": {
+                "status": 200,
+                "headers": {"content-type": "text/event-stream", "x-request-id": "r1"},
+            },
+            "verdict": {"ok": True, "problems": []},
+            "events": [
+                {"offset": 0.0, "raw": chunk("Rendering")},
+                {"offset": 3.0, "raw": chunk(f"Done: [video]({VIDEO_URL})", "stop")},
+                {"offset": 3.0, "raw": "data: [DONE]\n\n"},
+            ],
+        },
+        "polls": [],
+        "downloads": [],
+        "media_urls": [
+            {
+                "url": VIDEO_URL,
+                "media": {
+                    "sha256": media.stem,
+                    "size": media.stat().st_size,
+                    "content_type": "video/mp4",
+                    "file": f"media/{media.name}",
+                },
+            }
+        ],
+    }
+    (directory / "chat.json").write_text(json.dumps(data))
+    return directory
+
+
+def test_a_recorded_chat_stream_is_replayed_event_by_event(tmp_path: Path) -> None:
+    directory = chat_directory(tmp_path)
+    [media] = (directory / "media").iterdir()
+    server = mock(directory, replay_fallback="404")
+    with server.client("gptproto") as client, server.stepping(1.0):
+        streamed = client.post("/v1/chat/completions", json=CHAT_BODY)
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.headers["X-Mock-Replay-Cassette"] == "chat.json"
+    assert streamed.headers.get("x-request-id") != "r1"
+    host = server.base_url("gptproto")[: -len("/gptproto")]
+    assert streamed.text == (
+        chunk("Rendering")
+        + chunk(f"Done: [video]({host}{rp.MEDIA_ROUTE}{media.name})", "stop")
+        + "data: [DONE]\n\n"
+    )
+    [job] = server.jobs()
+    assert (job.api, job.replay, job.prompt, job.model) == (
+        "gptproto-chat",
+        "chat.json",
+        "A cat in a hat",
+        "sora-2",
+    )
+    assert re.fullmatch(r"chatcmpl-[0-9a-f]{24}", job.id)
+    assert (job.queue_seconds, job.render_seconds, job.outcome) == (0.0, 3.0, "completed")
+    assert server.service.state(job).status.value == "completed"
+    with own(server) as admin:
+        video = admin.get(f"/__mock/media/{job.id}/video.mp4")
+    assert video.status_code == 200 and video.content == media.read_bytes()
+
+
+def test_a_chat_stream_waits_for_the_mock_clock_at_its_speed(tmp_path: Path) -> None:
+    directory = chat_directory(tmp_path)
+    server = mock(directory, speed=3.0)
+    start = server.now()
+    with server.client("gptproto") as client, server.stepping(0.01):
+        streamed = client.post("/v1/chat/completions", json=CHAT_BODY)
+    assert streamed.text.endswith("data: [DONE]\n\n")
+    assert ": waiting" not in streamed.text  # the clock came: no keep-alive comments
+    # the last event was recorded 3 s in: served 1 s in at speed 3, not before
+    assert 1.0 <= server.now() - start < 1.5
+    [job] = server.jobs()
+    assert job.render_seconds == 1.0
+
+
+def test_a_chat_create_refused_by_its_recording_lists_no_job(tmp_path: Path) -> None:
+    directory = chat_directory(tmp_path)
+    path = directory / "chat.json"
+    data = json.loads(path.read_text())
+    data["create"]["response"]["status"] = 429
+    path.write_text(json.dumps(data))
+    server = mock(directory)
+    with server.client("gptproto") as client, server.stepping(1.0):
+        refused = client.post("/v1/chat/completions", json=CHAT_BODY)
+    assert refused.status_code == 429
+    assert server.jobs() == []
+
+
+def test_the_list_operations_of_each_provider() -> None:
+    from mockserver.conformance.contract_map import ContractMap
+    from mockserver.dialects import registered
+
+    service = SoraMock(create_app(test_config())).service
+    found = {}
+    for cls in registered().values():
+        dialect = cls(service)
+        found[dialect.name] = rp._list_operations(dialect, ContractMap(dialect.contract))
+    assert found == {
+        "gptge-videos": frozenset({"listVideos"}),
+        "gptproto-videos": frozenset({"listVideos"}),
+        "gptproto-v3": frozenset(),
+        "gptproto-chat": frozenset(),
+        "vtrix-generation": frozenset(),
+    }
+
+
+def test_a_download_is_matched_by_its_query_repeated_names_included(directory: Path) -> None:
+    edit(directory, lambda d: d["downloads"][0].update(query=[["variant", "thumbnail"]]))
+    add_copy(
+        directory,
+        "b.json",
+        lambda d: (
+            d.update(sequence=1),
+            d["downloads"][0].update(query=[["tag", "b"], ["tag", "a"]]),
+        ),
+    )
+    server = mock(directory)
+    with server.client("gptge") as client:
+        first = create(client).json()["id"]
+        second = create(client, prompt="Another").json()["id"]
+        server.advance(8)
+        plain = client.get(f"/v1/videos/{first}/content")
+        thumbnail = client.get(f"/v1/videos/{first}/content?variant=thumbnail")
+        both = client.get(f"/v1/videos/{second}/content?tag=a&tag=b")
+        one = client.get(f"/v1/videos/{second}/content?tag=a")
+    assert plain.status_code == 404 and thumbnail.status_code == 200
+    assert both.status_code == 200 and one.status_code == 404
+
+
+@pytest.mark.parametrize("status", [300, 404])
+def test_a_listed_job_recorded_as_not_ok_stays_the_mock_s_item(
+    directory: Path, status: int
+) -> None:
+    def answered(data: dict[str, Any]) -> None:
+        data["polls"][0]["response"]["status"] = status
+
+    edit(directory, answered)
+    server = mock(directory)
+    with server.client("gptge") as client:
+        job_id = create(client).json()["id"]
+        server.advance(2)
+        item = client.get("/v1/videos").json()["data"][0]
+        read = client.get(f"/v1/videos/{job_id}")
+    assert read.status_code == status and read.json()["progress"] == 5
+    assert item["id"] == job_id and item["progress"] != 5
+
+
+def test_the_dashboard_serves_the_recorded_video_as_recorded(directory: Path) -> None:
+    [file] = (directory / "media").iterdir()
+    moved = file.with_suffix(".bin")
+    file.rename(moved)
+
+    def quicktime(data: dict[str, Any]) -> None:
+        answer = data["downloads"][0]["response"]
+        answer["media"]["content_type"] = "video/quicktime"
+        answer["media"]["file"] = f"media/{moved.name}"
+        # the recorded headers the mock's file answer sets itself, and one it does not
+        answer["headers"] = {
+            "content-type": "video/mp4",
+            "cache-control": "private",
+            "x-provider-note": f"for {RECORDED_ID}",
+        }
+
+    edit(directory, quicktime)
+    server = mock(directory)
+    with server.client("gptge") as client, own(server) as admin:
+        job_id = create(client).json()["id"]
+        server.advance(8)
+        video = admin.get(f"/__mock/media/{job_id}/video.mov")
+        dotted = admin.get(f"/__mock/media/{job_id}/video.v2.mov")
+        part = admin.get(f"/__mock/media/{job_id}/video.mov", headers={"Range": "bytes=0-3"})
+        download = client.get(f"/v1/videos/{job_id}/content")
+    assert video.status_code == 200 and video.content == moved.read_bytes()
+    assert video.headers["content-type"] == "video/quicktime"
+    assert video.headers["etag"].strip('"') == moved.stem[:32]
+    assert video.headers["cache-control"] == "public, max-age=3600"
+    assert dotted.status_code == 200  # the variant is the name before its first dot
+    assert part.status_code == 206 and part.content == moved.read_bytes()[:4]
+    # the provider's download: the file's own type and caching, the other headers as recorded
+    assert download.status_code == 200 and download.content == moved.read_bytes()
+    assert download.headers["content-type"] == "video/quicktime"
+    assert download.headers["cache-control"] == "public, max-age=3600"
+    assert download.headers["accept-ranges"] == "bytes"
+    assert download.headers["x-provider-note"] == f"for {job_id}"
+
+
+def test_a_create_that_does_not_say_its_model_or_seconds_is_listed_without(
+    directory: Path,
+) -> None:
+    server = mock(directory)
+    with server.client("gptge") as client:
+        made = client.post(
+            "/v1/videos",
+            data={"prompt": "Put a hat on the cat", "size": "720x1280"},
+            files={"input_reference": ("cat.png", png(720, 1280), "image/png")},
+        )
+    assert made.headers["X-Mock-Replay-Cassette"] == NAME
+    [job] = server.jobs()
+    assert (job.model, job.seconds, job.prompt) == ("", 0, "Put a hat on the cat")
+
+
+def test_statuses_recorded_at_the_same_offset_are_read_in_file_order(directory: Path) -> None:
+    _words(directory, ["in_progress", "completed"], [3.0, 3.0])
+    job = job_of(directory)
+    assert (job.queue_seconds, job.render_seconds) == (3.0, 0.0)
+
+
+def test_an_answer_recorded_without_a_body_is_served_empty(directory: Path) -> None:
+    def empty(data: dict[str, Any]) -> None:
+        data["polls"][0]["response"] = {"status": 202, "headers": {"x-note": "n"}}
+
+    edit(directory, empty)
+    server = mock(directory)
+    with server.client("gptge") as client:
+        job_id = create(client).json()["id"]
+        server.advance(2)
+        read = client.get(f"/v1/videos/{job_id}")
+    assert read.status_code == 202 and read.content == b"" and read.headers["x-note"] == "n"
+
+
+def test_an_exact_create_is_given_its_own_recording_before_one_with_its_prompt(
+    directory: Path,
+) -> None:
+    def eight(data: dict[str, Any]) -> None:
+        data["create"]["request"]["body"]["seconds"] = "8"
+        data["create"]["request"]["body_sha256"] = "0" * 64
+
+    add_copy(directory, "a-first.json", eight)  # the same prompt, listed first
+    server = mock(directory)
+    with server.client("gptge") as client:
+        exact = create(client)
+    assert exact.headers["X-Mock-Replay-Cassette"] == NAME
+    assert "X-Mock-Replay-Mismatch" not in exact.headers
