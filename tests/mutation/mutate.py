@@ -327,6 +327,17 @@ MODULES: dict[str, list[str]] = {
         "tests/test_admin_answers.py",
         "tests/test_render_crash.py",
     ],
+    # mutation round C, worktree mutreplay (2026-12-07): conformance's replay side
+    "mockserver/conformance/pointers.py": ["tests/test_json_pointers.py"],
+    "mockserver/conformance/contract_map.py": ["tests/test_contract_questions.py"],
+    "mockserver/conformance/evidence.py": ["tests/test_cassette_evidence.py"],
+    "mockserver/conformance/cassettes.py": [
+        "tests/test_cassette_files.py",
+        "tests/test_cassette_evidence.py",
+    ],
+    "mockserver/pytest_record.py": ["tests/test_record_once_rules.py"],
+    "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
+    "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
 }
 
 
