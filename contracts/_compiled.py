@@ -341,9 +341,10 @@ def _has_default(contract: Contract, schema: Any, seen: set[int]) -> bool:
 # ------------------------------------------------------------------------------- parameters
 
 
-def _coerce(value: str, schema: Mapping[str, Any]) -> Any:
-    """A query, path or header string as the type its schema names (simple/form style)."""
-    kinds = schema.get("type", "string")
+def _coerce(value: str, schema: Mapping[str, Any] | bool) -> Any:
+    """A query, path or header string as the type its schema names (simple/form style); a
+    boolean schema (OpenAPI 3.1 allows ``schema: true``) names none: the text as it is."""
+    kinds = schema.get("type", "string") if isinstance(schema, Mapping) else "string"
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     for kind in kinds:
         try:

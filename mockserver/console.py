@@ -143,10 +143,12 @@ class RequestLog:
         return not (dashboard_read and status < 400)
 
     def write(self, line: RequestLine) -> None:
-        text = self.format_json(line) if self.format == "json" else self.format_text(line)
         stream = self.stream
+        if stream is None:  # started with stdout closed (`sora-mock serve >&-`): no console
+            return
         with self._lock:
             try:
+                text = self.format_json(line) if self.format == "json" else self.format_text(line)
                 if not self._room(stream):
                     self.dropped += 1  # nobody reads the console: the line goes, not the request
                     return

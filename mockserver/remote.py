@@ -133,6 +133,7 @@ def _get(
     watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shutdown, (current,))
     watchdog.daemon = True
     watchdog.start()
+    response: http.client.HTTPResponse | None = None
     try:
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
@@ -166,6 +167,8 @@ def _get(
         raise FetchError("could not fetch the image URL") from None
     finally:
         watchdog.cancel()
+        if response is not None:  # a redirect's or an error's body is never read: let it go
+            response.close()
         sock.close()
 
 

@@ -51,6 +51,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def _modified(path: Path) -> float:
+    """When a file was last written; 0 for one gone meanwhile (another worker that started
+    at the same time pruned it first)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 #: every journal of this process, for the fork hook below
 _journals: weakref.WeakSet[FileJournal] = weakref.WeakSet()
 
@@ -150,7 +159,7 @@ class FileJournal:
         if len(files) <= KEEP_FILES:
             return
         dead = [p for p in files if not process_alive(int(p.name[len(self.stem) :]))]
-        dead.sort(key=lambda p: p.stat().st_mtime)
+        dead.sort(key=_modified)
         for path in dead[: len(files) - KEEP_FILES]:
             path.unlink(missing_ok=True)
 

@@ -4,6 +4,11 @@ a figure on the wrong side of its bound is marked unmet, and a server that did n
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
+from benchmarks import profile_requests
 from benchmarks.bench_serving import WORKLOADS, Result, Sample, Target, targets, targets_table
 
 POLL16, POLL64, CREATE, MIX = WORKLOADS
@@ -66,3 +71,13 @@ def test_the_table_marks_unmet_targets_and_says_which_did_not_run() -> None:
     assert "| a | 0.40x | >= 0.5x | **no** |" in table
     assert "| b | 2.00x | <= 1.5x | **no** |" in table
     assert "| c | n/a | >= 3x | not run |" in table
+
+
+@pytest.mark.parametrize("what", ["create", "poll", "poll-after-write", "floor"])
+def test_the_request_profiler_runs_each_measure(
+    what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m benchmarks.profile_requests` (the README's in-process figures) cannot rot."""
+    assert profile_requests.main([what, "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\d+\.\d{3} ms of CPU per request|after another connection's write", out)

@@ -257,7 +257,7 @@ def _multipart_summary(content_type: str, body: bytes) -> dict[str, Any]:
     summary: dict[str, Any] = {k: v for k, v in form.items(multi=False)}
     for name, part in files.items(multi=False):
         summary[name] = _image_ref(part.read(), part.mimetype or None, part.filename)
-    for part in files.values():
+    for _, part in files.items(multi=True):  # every part: values() gives each name's first
         part.close()
     return summary
 

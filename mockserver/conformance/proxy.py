@@ -727,8 +727,9 @@ class ContractProxy:
         ):
             yield self._event(
                 f"sora-mock proxy (strict): the upstream {self.upstream} {seen.error}",
+                # "did not finish ... within --timeout", "read timed out mid-answer"
                 "upstream_timeout"
-                if "timeout" in seen.error or "within" in seen.error
+                if "timed out" in seen.error or "within" in seen.error
                 else "upstream_error",
             )
             return

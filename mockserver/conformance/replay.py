@@ -287,7 +287,8 @@ class Replay:
     def _mark_used(self, cassette: Cassette, used: set[str] | None = None) -> None:
         used = self._used() if used is None else used
         used.add(cassette.name)
-        self.service.store.put_blob(_BLOB_USED, json.dumps(sorted(used)).encode())
+        # replace: a blob key otherwise keeps its first bytes (blobs are content-addressed)
+        self.service.store.put_blob(_BLOB_USED, json.dumps(sorted(used)).encode(), replace=True)
 
     def _job_record(
         self,

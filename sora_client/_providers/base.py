@@ -248,9 +248,14 @@ class Adapter:
                 contracts.request_from_httpx(request, strip_prefix=self.base_path)
             )
         except contracts.ContractViolation as exc:
-            problems = [self.explain(p.kind, p.field, p.message) for p in exc.problems]
+            # every problem is redacted, not only the first: the message names them all, and
+            # a key pasted into a field (model=KEY) is echoed by the contract's rule
+            problems = [
+                (self.redact(name) if name else name, self.redact(rule))
+                for name, rule in (self.explain(p.kind, p.field, p.message) for p in exc.problems)
+            ]
             field_name, rule = problems[0]
-            raise InvalidRequestError(self.name, field_name, self.redact(rule), problems) from None
+            raise InvalidRequestError(self.name, field_name, rule, problems) from None
 
     def explain(self, kind: str, field_name: str | None, message: str) -> tuple[str | None, str]:
         """Turn one contract problem into (field, rule) words for the user."""

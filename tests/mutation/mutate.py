@@ -55,8 +55,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
 EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalents.md"
-#: what a mutated copy needs besides the sources (mutmut copies the sources itself)
-COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml"]
+#: what a mutated copy needs besides the sources (mutmut copies the sources itself); the
+#: README too, which some tests read (``ALSO_COPY``: mutmut copies it on into ``mutants/``)
+COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml", "README.md"]
+#: files outside the sources and tests that mutmut must copy into the copy it runs the tests in:
+#: without the README, ``tests/test_readme_defaults.py`` failed mutmut's first (stats) run, and
+#: every mutant of ``cli.py`` went unchecked
+ALSO_COPY = ["README.md"]
 TARGET = 0.85
 
 #: module -> the fast test files that guard it (no live, no schemathesis, no video-heavy files,
@@ -195,22 +200,144 @@ MODULES: dict[str, list[str]] = {
     ],
     # the modules the 2026-12-07 change touched without a row (measured by --since)
     "mockserver/cli.py": [
+        "tests/test_serve_command_line.py",
         "tests/test_help_style.py",
         "tests/test_help_defaults.py",
         "tests/test_readme_defaults.py",
         "tests/test_env_variable_rules.py",
     ],
     "mockserver/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
-    "mockserver/console.py": [
-        "tests/test_console_columns.py",
-        "tests/test_admin_security.py",
-        "tests/test_lane.py",
-    ],
+    "mockserver/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
     "mockserver/media.py": [
+        "tests/test_media_cache_tiers.py",
+        "tests/test_render_process_deaths.py",
+        "tests/test_data_url_refusals.py",
         "tests/test_media.py",
         "tests/test_media_loop.py",
-        "tests/test_adversarial_load.py",
     ],
+    # worktree mutproxy (2026-12-07): the proxy, its exchange checks, bounds and recorder
+    "mockserver/conformance/validation.py": [
+        "tests/test_exchange_drift.py",
+        "tests/test_sse_multiline.py",
+    ],
+    "mockserver/conformance/bounds.py": ["tests/test_proxy_limits.py"],
+    "mockserver/conformance/recorder.py": [
+        "tests/test_recorded_cassettes.py",
+        "tests/test_recorder_media.py",
+    ],
+    "mockserver/conformance/proxy.py": [
+        "tests/test_proxy_forwarding.py",
+        "tests/test_proxy_streams_and_files.py",
+    ],
+    # mutclient: the client's remaining modules (2026-12-07); _flow.py, gptge_videos.py and
+    # sora_client/__init__.py have no function mutmut mutates (dataclasses, a subclass's names,
+    # re-exports) and no entry
+    "sora_client/_providers/__init__.py": ["tests/test_provider_lookup.py"],
+    "sora_client/_providers/gptproto_videos.py": ["tests/test_openai_videos_adapter.py"],
+    "sora_client/_models.py": ["tests/test_timestamp_reading.py"],
+    "sora_client/_exceptions.py": ["tests/test_error_messages.py"],
+    "sora_client/_providers/base.py": [
+        "tests/test_adapter_requests.py",
+        "tests/test_provider_error_kinds.py",
+        "tests/test_job_body_reading.py",
+        "tests/test_openai_videos_adapter.py",
+        "tests/test_vtrix_adapter.py",
+        "tests/test_gptproto_v3_adapter.py",
+        "tests/test_gptproto_chat_adapter.py",
+    ],
+    # the `sora` command: a fake provider in-process (test_client_cli.py also talks to a mock
+    # server thread started once per session, which hangs in mutmut's fork)
+    "sora_client/cli.py": ["tests/test_sora_command.py", "tests/test_client_cli_operations.py"],
+    "sora_client/_client.py": [
+        "tests/test_client_setup.py",
+        "tests/test_client_drivers.py",
+        "tests/test_client_core_flows.py",
+        "tests/test_client_chat_flow.py",
+        "tests/test_client_bounds.py",
+    ],
+    # mutverify (mutation round C, 2026-12-07): sora-mock verify and the pytest plugin
+    "mockserver/conformance/results.py": ["tests/test_verify_outcomes.py"],
+    "mockserver/conformance/providers.py": ["tests/test_verify_providers.py"],
+    "mockserver/conformance/commands.py": ["tests/test_proxy_and_cassettes_commands.py"],
+    "mockserver/conformance/reports.py": ["tests/test_verify_reports.py"],
+    "mockserver/conformance/planning.py": ["tests/test_verify_plan.py"],
+    "mockserver/conformance/verify_command.py": ["tests/test_verify_command_line.py"],
+    "mockserver/verify.py": ["tests/test_verify_command_line.py"],
+    "mockserver/conformance/verifier.py": [
+        "tests/test_verify_runs.py",
+        "tests/test_verify_command_line.py",
+    ],
+    "mockserver/testing.py": ["tests/test_mock_handle.py"],
+    # mutation round C, worktree mutserve (2026-12-07)
+    "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
+    "mockserver/serving.py": ["tests/test_serve_setup.py"],
+    # mutstate (round C, 2026-12-07): the stores' own modules
+    "mockserver/store_redis.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_redis_read_instant.py",
+        "tests/test_redis_store_outages_and_sharing.py",
+    ],
+    "mockserver/store_journal.py": [
+        "tests/test_journal_files_per_worker.py",
+        "tests/test_store_journal.py",
+    ],
+    "mockserver/store_guard.py": ["tests/test_store_outage_states.py"],
+    "mockserver/media_store.py": [
+        "tests/test_shared_media_budget_and_leases.py",
+        "tests/test_redis_media.py",
+    ],
+    "mockserver/requests_log.py": ["tests/test_request_captures.py"],
+    "mockserver/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
+    # mutation round C (2026-12-07), worktree mutcontracts: the contracts package
+    "contracts/__init__.py": ["tests/test_contract_loading.py"],
+    "contracts/_compiled.py": [
+        "tests/test_compiled_request_rules.py",
+        "tests/test_compiled_response_rules.py",
+    ],
+    "contracts/strategies.py": ["tests/test_schema_strategy_rules.py"],
+    # mutation round C (worktree mutedge, 2026-12-07)
+    "mockserver/_json.py": ["tests/test_json_out.py", "tests/test_json_answers_compact.py"],
+    "mockserver/admin.py": ["tests/test_admin_answers.py", "tests/test_admin_rules.py"],
+    "mockserver/_routing.py": ["tests/test_mock_url_building.py"],
+    "mockserver/responses.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/healthcheck.py": [
+        "tests/test_container_health_check.py",
+        "tests/test_health_check_failures.py",
+    ],
+    "mockserver/dialects/__init__.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/dialects/gptge_videos.py": [
+        "tests/test_error_answers_per_dialect.py",
+        "tests/test_openai_videos_answers.py",
+    ],
+    "mockserver/dialects/gptproto_videos.py": [
+        "tests/test_error_answers_per_dialect.py",
+        "tests/test_openai_videos_answers.py",
+    ],
+    # not test_hardening.py: its test of the image probe's lock fails in mutmut's clean run
+    "mockserver/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
+    "mockserver/exchange.py": ["tests/test_request_records.py"],
+    "mockserver/app.py": ["tests/test_app_answers.py"],
+    "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
+    "mockserver/remote.py": [
+        "tests/test_remote_image_fetch.py",
+        "tests/test_adversarial_remote.py",
+    ],
+    "mockserver/service.py": [
+        "tests/test_mock_service_parts.py",
+        "tests/test_admin_answers.py",
+        "tests/test_render_crash.py",
+    ],
+    # mutation round C, worktree mutreplay (2026-12-07): conformance's replay side
+    "mockserver/conformance/pointers.py": ["tests/test_json_pointers.py"],
+    "mockserver/conformance/contract_map.py": ["tests/test_contract_questions.py"],
+    "mockserver/conformance/evidence.py": ["tests/test_cassette_evidence.py"],
+    "mockserver/conformance/cassettes.py": [
+        "tests/test_cassette_files.py",
+        "tests/test_cassette_evidence.py",
+    ],
+    "mockserver/pytest_record.py": ["tests/test_record_once_rules.py"],
+    "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
+    "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
 }
 
 
@@ -361,6 +488,8 @@ def equivalents() -> dict[str, str]:
 #: And each forked mutant gets a fresh asgiref executor: `SyncToAsync.single_thread_executor`
 #: (which serves the async client's in-process transport, `WsgiToAsgi`) is made at import with
 #: one worker thread; a fork copies the executor but not its thread, so every async test hung.
+#: The same for the remote-image fetcher's DNS pool (`mockserver.remote._resolver`): once the
+#: parent resolved a name, a fork's pool believed it had its threads, and a lookup never ran.
 BOOT = """
 import os
 import sys
@@ -373,6 +502,9 @@ isolation.register_timeout = lambda pid, timeout_s: wall(pid, timeout_s * 6)
 def fresh_executor():
     from asgiref.sync import SyncToAsync
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    remote = sys.modules.get("mockserver.remote")
+    if remote is not None:  # its DNS pool: threads the parent started are not in the fork
+        remote._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sora-mock-dns")
 
 
 os.register_at_fork(after_in_child=fresh_executor)
@@ -412,6 +544,7 @@ def _write_setup(work: Path, module: str) -> Path:
         f"only_mutate = {module}",
         "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests),
         "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -x",
+        "also_copy =\n" + "".join(f"    {name}\n" for name in ALSO_COPY),
         "use_git_change_detection = false",
         # a mutant times out past (estimate + constant) * multiplier * 2 s of CPU; see BOOT
         "timeout_multiplier = 1.0",

@@ -1,0 +1,155 @@
+"""CPU per request in-process, and where it goes (issue 25): what benchmarks/README.md quotes.
+
+    python -m benchmarks.profile_requests create [--store sqlite] [--profile]
+    python -m benchmarks.profile_requests poll [--store sqlite|redis] [--profile]
+    python -m benchmarks.profile_requests poll-after-write        # SQLite: the memo's cost
+    python -m benchmarks.profile_requests floor                   # the floor's multipart create
+
+Each request goes through the app's WSGI callable with an environ built beforehand (no test
+client, no socket); the figure is the thread's CPU time per request (on a shared machine the
+wall clock also counts other processes' turns; this does not). ``--profile`` adds cProfile's
+top functions (its own overhead inflates Python-heavy code: read shares, not absolutes).
+Not part of ``make bench`` (it prints no table against a peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+from benchmarks.bench_serving import BOUNDARY, multipart_body, png_720x1280
+
+AUTH = {"Authorization": "Bearer sk-bench"}
+TASK = b'{"model":"sora_2_pro_i2v","prompt":"a cat","size":"720x1280","seconds":"4"}'
+
+
+def _call(app: Any, environ: dict[str, Any]) -> None:
+    for _chunk in app(dict(environ), lambda status, headers, exc=None: None):
+        pass
+
+
+@contextmanager
+def _app(store: str) -> Iterator[Any]:
+    from mockserver.app import create_app
+    from mockserver.config import MockConfig
+    from mockserver.testing import redis_server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if store == "redis":
+            with redis_server() as url:
+                yield create_app(MockConfig(store=url, clock="virtual", prerender=False))
+            return
+        spec = f"sqlite:{tmp}/store.db" if store == "sqlite" else "memory"
+        yield create_app(
+            MockConfig(store=spec, clock="virtual", prerender=False, media_dir=Path(tmp))
+        )
+
+
+def _create_environ(path: str) -> dict[str, Any]:
+    return EnvironBuilder(
+        path=path,
+        method="POST",
+        data=multipart_body(png_720x1280()),
+        headers=[*AUTH.items(), ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
+    ).get_environ()
+
+
+def _floor() -> Any:
+    from flask import Flask, jsonify, request
+
+    app = Flask("floor")
+
+    @app.post("/v1/videos")
+    def create() -> Any:
+        return jsonify({"id": "video_1", "prompt": request.form.get("prompt"), "status": "queued"})
+
+    return app
+
+
+def _cpu_ms(call: Callable[[], None], n: int) -> float:
+    for _ in range(min(20, n)):
+        call()
+    start = time.thread_time()
+    for _ in range(n):
+        call()
+    return (time.thread_time() - start) / n * 1000
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_requests")
+    parser.add_argument("what", choices=["create", "poll", "poll-after-write", "floor"])
+    parser.add_argument("--store", choices=["memory", "sqlite", "redis"], default="sqlite")
+    parser.add_argument("-n", type=int, default=400, help="requests (default 400)")
+    parser.add_argument("--profile", action="store_true", help="also cProfile's top 30")
+    args = parser.parse_args(argv)
+
+    with _app(args.store) as app:
+        if args.what == "floor":
+            floor, environ = _floor(), _create_environ("/v1/videos")
+            call: Callable[[], None] = lambda: _call(floor, environ)  # noqa: E731
+        elif args.what == "create":
+            environ = _create_environ("/gptge/v1/videos")
+            call = lambda: _call(app, environ)  # noqa: E731
+        else:
+            created = EnvironBuilder(
+                path="/vtrix/model/v1/generation",
+                method="POST",
+                data=TASK,
+                headers=[*AUTH.items(), ("Content-Type", "application/json")],
+            ).get_environ()
+            out = io.BytesIO()
+            for chunk in app(created, lambda status, headers, exc=None: None):
+                out.write(chunk)
+            job = out.getvalue().split(b'"id":"', 1)[1].split(b'"', 1)[0].decode()
+            environ = EnvironBuilder(
+                path=f"/vtrix/model/v1/generation/task/{job}", headers=list(AUTH.items())
+            ).get_environ()
+            call = lambda: _call(app, environ)  # noqa: E731
+        if args.what == "poll-after-write":
+            if args.store != "sqlite":
+                parser.error("poll-after-write measures the SQLite store's memo: --store sqlite")
+            writer = sqlite3.connect(
+                str(app.extensions["sora_mock"].store.path), isolation_level=None
+            )
+            writer.execute("CREATE TABLE IF NOT EXISTS bench_writes (x)")
+            fresh = stale = 0.0
+            for k in range(2 * args.n):
+                if k % 2:
+                    writer.execute("INSERT INTO bench_writes VALUES (1)")  # data_version moves
+                start = time.thread_time()
+                call()
+                spent = time.thread_time() - start
+                stale, fresh = (stale + spent, fresh) if k % 2 else (stale, fresh + spent)
+            print(
+                f"poll, CPU ms: nothing written since the thread's last read "
+                f"{fresh / args.n * 1000:.3f}; after another connection's write "
+                f"{stale / args.n * 1000:.3f}"
+            )
+            return 0
+        print(f"{args.what} ({args.store}): {_cpu_ms(call, args.n):.3f} ms of CPU per request")
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(args.n):
+                call()
+            profile.disable()
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(30)
+            print(text.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

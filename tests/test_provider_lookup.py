@@ -1,0 +1,35 @@
+"""How a provider id becomes its adapter (``sora_client._providers.adapter_class``): each id
+the client documents has its adapter, and an unknown id is a ConfigurationError that names
+every known id, so a typo is fixed from the message alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from sora_client import ConfigurationError
+from sora_client._providers import PROVIDERS, adapter_class
+from sora_client._providers.gptge_videos import GptgeVideos
+from sora_client._providers.gptproto_chat import GptprotoChat
+from sora_client._providers.gptproto_v3 import GptprotoV3
+from sora_client._providers.gptproto_videos import GptprotoVideos
+from sora_client._providers.vtrix_generation import VtrixGeneration
+
+
+def test_each_provider_id_gives_its_own_adapter() -> None:
+    assert adapter_class("gptproto-v3") is GptprotoV3
+    assert adapter_class("gptproto-videos") is GptprotoVideos
+    assert adapter_class("gptproto-chat") is GptprotoChat
+    assert adapter_class("gptge") is GptgeVideos
+    assert adapter_class("vtrix") is VtrixGeneration
+    assert list(PROVIDERS) == ["gptproto-v3", "gptproto-videos", "gptproto-chat", "gptge", "vtrix"]
+
+
+def test_an_unknown_provider_is_a_configuration_error_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        adapter_class("gpt-ge")
+    assert str(caught.value) == (
+        "unknown provider 'gpt-ge'; known: gptproto-v3, gptproto-videos, gptproto-chat, "
+        "gptge, vtrix"
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert isinstance(caught.value, ValueError)
