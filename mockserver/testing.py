@@ -57,15 +57,30 @@ CLOCK_START = 1_767_225_600.0
 PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
 
 
+#: the hosts and prefixes the declared providers added (refreshed by ``_declared``)
+_DECLARED: dict[str, set[str]] = {"hosts": set(), "prefixes": set()}
+
+
 def _declared() -> None:
-    """The declared providers' hosts and prefixes join the maps above on first use (the
-    plugin's import stays light: reading the contracts imports the validators)."""
+    """The declared providers' hosts and prefixes join the maps above when first needed, and
+    leave them when a provider is forgotten (the plugin's import stays light: reading the
+    contracts imports the validators)."""
     from contracts._declaration import declarations
 
+    for host in _DECLARED["hosts"]:
+        PROVIDER_HOSTS.pop(host, None)
+    for prefix in _DECLARED["prefixes"]:
+        PROVIDER_PREFIXES.pop(prefix, None)
+    _DECLARED["hosts"].clear()
+    _DECLARED["prefixes"].clear()
     for declaration in declarations():
-        PROVIDER_PREFIXES.setdefault(declaration.prefix, declaration.prefix)
+        if declaration.prefix not in PROVIDER_PREFIXES:
+            PROVIDER_PREFIXES[declaration.prefix] = declaration.prefix
+            _DECLARED["prefixes"].add(declaration.prefix)
         for host in declaration.hosts:
-            PROVIDER_HOSTS.setdefault(host, declaration.prefix)
+            if host not in PROVIDER_HOSTS:
+                PROVIDER_HOSTS[host] = declaration.prefix
+                _DECLARED["hosts"].add(host)
 
 
 #: what installs the plugin's own needs (respx)

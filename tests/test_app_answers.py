@@ -42,7 +42,7 @@ def test_the_index_lists_every_provider_with_its_contracts(app: Flask) -> None:
         "contract": "http://localhost/__mock/contracts/mock-admin.yaml",
         "dashboard": "http://localhost/__mock/",
     }
-    assert set(index["providers"]) == {"gptproto", "gptge", "vtrix"}
+    assert set(index["providers"]) == {"gptproto", "gptge", "vtrix", "openrouter"}
     gptproto = index["providers"]["gptproto"]
     assert gptproto["base_url"] == "http://localhost/gptproto"
     names = [c["name"] for c in gptproto["contracts"]]

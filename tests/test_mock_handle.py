@@ -67,7 +67,7 @@ def test_base_urls_name_each_provider_on_the_handles_host() -> None:
     with pytest.raises(KeyError) as raised:
         handle.base_url("openai")
     assert raised.value.args[0] == (
-        "unknown provider 'openai'; known: ['gptge', 'gptproto', 'vtrix']"
+        "unknown provider 'openai'; known: ['gptge', 'gptproto', 'openrouter', 'vtrix']"
     )
     assert handle.cassettes is None
     assert SoraMock.recording is False
@@ -220,6 +220,7 @@ def test_a_request_for_a_providers_real_host_is_answered_by_the_mock() -> None:
         "gptproto.com": "gptproto",
         "api.gpt.ge": "gptge",
         "cloud.vtrix.ai": "vtrix",
+        "openrouter.ai": "openrouter",  # a declared provider's host (its contract's block)
     }
 
 
@@ -331,6 +332,7 @@ def test_the_proxy_providers_are_the_verify_providers() -> None:
         "gptproto-chat",
         "gptge",
         "vtrix",
+        "openrouter",
     ]
 
 

@@ -21,7 +21,15 @@ def test_each_provider_id_gives_its_own_adapter() -> None:
     assert adapter_class("gptproto-chat") is GptprotoChat
     assert adapter_class("gptge") is GptgeVideos
     assert adapter_class("vtrix") is VtrixGeneration
-    assert list(PROVIDERS) == ["gptproto-v3", "gptproto-videos", "gptproto-chat", "gptge", "vtrix"]
+    assert list(PROVIDERS) == [
+        "gptproto-v3",
+        "gptproto-videos",
+        "gptproto-chat",
+        "gptge",
+        "vtrix",
+        "openrouter",  # declared: its adapter is made from its contract's block
+    ]
+    assert adapter_class("openrouter").contract_name == "openrouter-videos"
 
 
 def test_an_unknown_provider_is_a_configuration_error_naming_the_known_ones() -> None:
@@ -29,7 +37,7 @@ def test_an_unknown_provider_is_a_configuration_error_naming_the_known_ones() ->
         adapter_class("gpt-ge")
     assert str(caught.value) == (
         "unknown provider 'gpt-ge'; known: gptproto-v3, gptproto-videos, gptproto-chat, "
-        "gptge, vtrix"
+        "gptge, vtrix, openrouter"
     )
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert isinstance(caught.value, ValueError)

@@ -950,6 +950,7 @@ def test_the_list_operations_of_each_provider() -> None:
         "gptproto-v3": frozenset(),
         "gptproto-chat": frozenset(),
         "vtrix-generation": frozenset(),
+        "openrouter-videos": frozenset({"listVideosModels"}),
     }
 
 

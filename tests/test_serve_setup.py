@@ -175,6 +175,7 @@ def test_the_banner_names_the_address_and_what_each_prefix_stands_in_for() -> No
         "  http://127.0.0.1:8123/gptproto  stands in for https://gptproto.com",
         "  http://127.0.0.1:8123/gptge     stands in for https://api.gpt.ge",
         "  http://127.0.0.1:8123/vtrix     stands in for https://cloud.vtrix.ai",
+        "  http://127.0.0.1:8123/openrouter stands in for https://openrouter.ai",
         "  http://127.0.0.1:8123/__mock/  dashboard (in a browser) and admin API",
     ]
 
@@ -188,7 +189,7 @@ def test_the_banner_brackets_an_ipv6_host_and_says_the_store_and_the_replay() ->
         "store: sqlite:/tmp/s.sqlite)"
     )
     assert lines[-1] == "  replaying 3 recorded jobs from /tmp/c"
-    assert len(lines) == 6
+    assert len(lines) == 7
 
 
 # ------------------------------------------------------------------ a worker's start

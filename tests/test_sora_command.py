@@ -591,7 +591,7 @@ def test_usage_errors_exit_2_with_the_usage_line(argv: list[str], message: str) 
             ["generate"],
             [
                 "usage: sora generate [-h] --provider "
-                "{gptproto-v3,gptproto-videos,gptproto-chat,gptge,vtrix}",
+                "{gptproto-v3,gptproto-videos,gptproto-chat,gptge,vtrix,openrouter}",
                 "--base-url BASE_URL the API's base URL (default: the provider's own host)",
                 "--prompt PROMPT --image IMAGE reference image: a file, or a URL where allowed",
                 "--output OUTPUT, -o OUTPUT where to save the MP4 --model MODEL --seconds SECONDS",

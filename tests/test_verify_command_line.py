@@ -427,7 +427,7 @@ def test_a_dry_run_that_cannot_generate_cases_is_not_verified(
 #: ``sora-mock verify --help``'s options, whitespace folded: what a user reads for each
 VERIFY_OPTIONS = (
     "-h, --help show this help message and exit --provider "
-    "{gptge,gptproto-chat,gptproto-v3,gptproto-videos,vtrix} the provider API to check "
+    "{gptge,gptproto-chat,gptproto-v3,gptproto-videos,openrouter,vtrix} the provider API to check "
     "--base-url BASE_URL default: the contract's x-provider-base-url; the mock: "
     "http://127.0.0.1:8000/gptge --max-creates N hard cap on paid create requests (default 1; "
     "0: only free requests) --dry-run print the plan; send nothing --image URL reference "
@@ -453,7 +453,7 @@ def test_the_help_explains_every_option_with_its_default(monkeypatch: pytest.Mon
     text = " ".join(verify_command.add_parser(parser.add_subparsers()).format_help().split())
     assert text.startswith(
         "usage: sora-mock verify [-h] --provider {gptge,gptproto-chat,gptproto-v3,"
-        "gptproto-videos,vtrix} [--base-url BASE_URL] [--max-creates N] [--dry-run] [--image URL] "
+        "gptproto-videos,openrouter,vtrix} [--base-url BASE_URL] [--max-creates N] [--dry-run] [--image URL] "
         "[--report-dir DIR] [--timeout S] [--poll-seconds S] [--poll-interval S] [--max-polls N] "
         "[--generated N] [--skip-without-key] Send free probes, at most --max-creates paid "
         "creates (following the contract's links) and generated read cases to a provider, "
