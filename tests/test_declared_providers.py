@@ -47,7 +47,9 @@ paths:
                 dims: {type: string}
                 start: {type: object, required: [url], properties: {url: {type: string}}}
       responses:
-        "201": {description: started, content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}}
+        "201":
+          description: started
+          content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
         "400": {$ref: "#/components/responses/Err"}
         "401": {$ref: "#/components/responses/Err"}
         "429": {$ref: "#/components/responses/Err"}
@@ -57,7 +59,9 @@ paths:
       operationId: getJob
       parameters: [{name: job_id, in: path, required: true, schema: {type: string}}]
       responses:
-        "200": {description: the job, content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}}
+        "200":
+          description: the job
+          content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
         "401": {$ref: "#/components/responses/Err"}
         "404": {$ref: "#/components/responses/Err"}
         "429": {$ref: "#/components/responses/Err"}
@@ -67,7 +71,9 @@ paths:
       operationId: getVideo
       parameters: [{name: job_id, in: path, required: true, schema: {type: string}}]
       responses:
-        "200": {description: the video, content: {video/mp4: {schema: {type: string, format: binary}}}}
+        "200":
+          description: the video
+          content: {video/mp4: {schema: {type: string, format: binary}}}
         "401": {$ref: "#/components/responses/Err"}
         "404": {$ref: "#/components/responses/Err"}
         "429": {$ref: "#/components/responses/Err"}
@@ -84,7 +90,10 @@ components:
         state: {enum: [waiting, running, done, error]}
         percent: {type: integer, minimum: 0, maximum: 100}
         engine: {type: string}
-        failure: {type: object, required: [reason], properties: {reason: {type: string}, code: {type: string}}}
+        failure:
+          type: object
+          required: [reason]
+          properties: {reason: {type: string}, code: {type: string}}
   responses:
     Err:
       description: an error

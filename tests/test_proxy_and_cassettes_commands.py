@@ -132,8 +132,8 @@ def test_the_proxy_help_says_what_it_does_and_every_option(
         "stored), validate request and answer against the contract, report drift in "
         "X-Contract-Violations, on the console and at /__proxy/journal; with --record DIR, "
         "write one cassette per job.",
-        "--provider {gptge,gptproto-chat,gptproto-v3,gptproto-videos,openrouter,vtrix} the provider API it "
-        "fronts",
+        "--provider {gptge,gptproto-chat,gptproto-v3,gptproto-videos,openrouter,vtrix} the "
+        "provider API it fronts",
         "--upstream URL default: the provider's real base URL",
         "--host ADDRESS address to listen on (default: 127.0.0.1)",
         "--port PORT port to listen on (default: 8001)",

@@ -453,7 +453,8 @@ def test_the_help_explains_every_option_with_its_default(monkeypatch: pytest.Mon
     text = " ".join(verify_command.add_parser(parser.add_subparsers()).format_help().split())
     assert text.startswith(
         "usage: sora-mock verify [-h] --provider {gptge,gptproto-chat,gptproto-v3,"
-        "gptproto-videos,openrouter,vtrix} [--base-url BASE_URL] [--max-creates N] [--dry-run] [--image URL] "
+        "gptproto-videos,openrouter,vtrix} [--base-url BASE_URL] [--max-creates N] [--dry-run] "
+        "[--image URL] "
         "[--report-dir DIR] [--timeout S] [--poll-seconds S] [--poll-interval S] [--max-polls N] "
         "[--generated N] [--skip-without-key] Send free probes, at most --max-creates paid "
         "creates (following the contract's links) and generated read cases to a provider, "
