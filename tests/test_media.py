@@ -730,3 +730,70 @@ def test_the_placeholder_picture_is_unchanged(
     with ``media._placeholder(w, h, caption).show()`` and update the digest)."""
     im = media._placeholder(*size, caption)
     assert hashlib.sha256(im.tobytes()).hexdigest()[:32] == digest
+
+
+def test_the_cover_region_is_centred_both_ways() -> None:
+    assert media._cover_box((100, 200), 1.0) == (0.0, 50.0, 100.0, 150.0)
+    assert media._cover_box((200, 100), 1.0) == (50.0, 0.0, 150.0, 100.0)
+
+
+def _halves(left: tuple[int, int, int], right: tuple[int, int, int]) -> Image.Image:
+    im = Image.new("RGB", (40, 20), left)
+    im.paste(right, (20, 0, 40, 20))
+    return im
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top_left"),
+    [
+        (1, (40, 20), (250, 0, 0)),
+        (2, (40, 20), (0, 0, 250)),  # mirrored: the blue half comes first
+        (3, (40, 20), (0, 0, 250)),
+        (6, (20, 40), (250, 0, 0)),
+        (8, (20, 40), (0, 0, 250)),
+    ],
+)
+def test_a_reference_picture_is_shown_the_way_up_its_exif_says(
+    orientation: int, size: tuple[int, int], top_left: tuple[int, int, int]
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(_halves((250, 0, 0), (0, 0, 250)), "PNG", exif=exif.tobytes())
+    im = media._load_rgb(data)
+    assert im.mode == "RGB" and im.size == size
+    assert im.getpixel((1, 1)) == top_left
+
+
+def _transparent_pngs() -> list[bytes]:
+    rgba = Image.new("RGBA", (4, 4), (200, 100, 50, 128))
+    la = Image.new("LA", (4, 4), (200, 128))
+    pal = Image.new("P", (4, 4), 1)
+    pal.putpalette([0, 0, 0, 200, 100, 50])
+    keyed = Image.new("RGB", (4, 4), (200, 100, 50))
+    return [
+        encode(rgba, "PNG"),
+        encode(la, "PNG"),
+        encode(pal, "PNG", transparency=1),
+        encode(keyed, "PNG", transparency=(200, 100, 50)),
+    ]
+
+
+@pytest.mark.parametrize("data", _transparent_pngs(), ids=["RGBA", "LA", "P", "keyed"])
+def test_see_through_pixels_of_a_reference_picture_are_laid_on_black(data: bytes) -> None:
+    im = media._load_rgb(data)
+    assert im.mode == "RGB"
+    # every picture is at most 200 bright and at most half opaque: black shows through
+    assert max(im.getpixel((0, 0))) <= 110  # type: ignore[arg-type]
+
+
+def test_an_opaque_png_keeps_its_colours() -> None:
+    assert media._load_rgb(solid((200, 100, 50))).getpixel((0, 0)) == (200, 100, 50)
+
+
+def test_a_16_bit_grey_picture_is_scaled_to_8_bits_not_clipped_to_white() -> None:
+    grey = np.array([[0, 32896, 65535]], dtype=np.uint16)
+    im = media._load_rgb(encode(Image.fromarray(grey), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (128, 128, 128), (255,) * 3]
+    dark = np.array([[0, 100, 200]], dtype=np.uint16)  # a 16-bit file using 8-bit values
+    im = media._load_rgb(encode(Image.fromarray(dark), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (100,) * 3, (200,) * 3]
