@@ -797,3 +797,45 @@ def test_a_16_bit_grey_picture_is_scaled_to_8_bits_not_clipped_to_white() -> Non
     dark = np.array([[0, 100, 200]], dtype=np.uint16)  # a 16-bit file using 8-bit values
     im = media._load_rgb(encode(Image.fromarray(dark), "PNG"))
     assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (100,) * 3, (200,) * 3]
+
+
+def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_stored() -> None:
+    assert media._orientation(Image.new("RGB", (4, 4))) == 1
+    im = Image.new("RGB", (4, 4))
+    im.getexif()[0x0112] = "6"  # not a number: ignored
+    assert media._orientation(im) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "words"),
+    [
+        ("abc", TypeError, "image must be bytes, not str"),
+        (b"", ImageError, "image is empty (0 bytes); expected a JPEG, PNG or WEBP image"),
+        (b"x", ImageError, "bytes are not a decodable image; expected a JPEG, PNG or WEBP image"),
+    ],
+)
+def test_each_unusable_image_names_its_problem(data: Any, error: type, words: str) -> None:
+    with pytest.raises(error) as caught:
+        media._open_header(data)
+    assert str(caught.value) == words
+
+
+@pytest.mark.parametrize(
+    ("size", "refused"),
+    [((2000, 10), False), ((1250, 1600), False), ((2001, 10), True), ((1500, 1400), True)],
+)
+def test_a_reference_image_may_be_as_big_as_the_limits_and_no_bigger(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], refused: bool
+) -> None:
+    monkeypatch.setattr(media, "MAX_IMAGE_SIDE", 2000)
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 2_000_000)
+    data = encode(Image.new("L", size), "PNG")
+    if not refused:
+        assert media._open_header(data).size == size
+        return
+    with pytest.raises(ImageError) as caught:
+        media._open_header(data)
+    assert str(caught.value) == (
+        f"image is {size[0]}x{size[1]} pixels: reference images may have at most "
+        "2000 pixels a side and 2 megapixels"
+    )
