@@ -1,6 +1,7 @@
 """Tests for mockserver.media: image checks, MP4/WEBP/JPEG rendering and the asset cache."""
 
 import base64
+import hashlib
 import io
 import math
 import struct
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from mockserver import media
 from mockserver.media import (
     DEFAULT_FPS,
     ImageError,
@@ -516,3 +518,324 @@ def test_the_same_image_is_decoded_once_however_often_it_is_sent(
     assert len(decoded) == 2
     assert media_module.probe_image(solid((10, 200, 30), (41, 37))) == (41, 37, "image/png")
     assert len(decoded) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# The pictures' own parts, without encoding a clip (tiny images, Pillow only)
+
+
+class _CharFont:
+    """A stand-in font whose every character is one unit wide."""
+
+    def getlength(self, text: str) -> float:
+        return float(len(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "lines", "expected"),
+    [
+        ("aaa bbb ccc", 7, 4, ["aaa bbb", "ccc"]),  # a line may be exactly the width
+        ("abcd efg", 4, 4, ["abcd", "efg"]),  # a word that fits is never broken
+        ("abcdefghij", 4, 4, ["abcd", "efgh", "ij"]),  # a long word is hard-broken
+        ("abcde", 4, 4, ["abcd", "e"]),  # as much as fits goes on the first line
+        ("abc", 0.5, 4, ["a", "b", "c"]),  # not even a letter fits: one a line
+        ("ab", 0.5, 4, ["a", "b"]),
+        ("a1 a2 b1 b2 c1 c2", 5, 2, ["a1 a2", "b1..."]),  # the last line kept gets "..."
+        ("a1 a2 b1 b2", 5, 2, ["a1 a2", "b1 b2"]),  # exactly as many lines: no "..."
+        ("aa aa aa aa aa aa", 6, 2, ["aa aa", "aa..."]),  # no space before the "..."
+        ("aa bb cc", 2, 1, ["..."]),  # nothing fits before the "...": the "..." alone
+        ("", 5, 2, []),
+    ],
+)
+def test_a_caption_wraps_into_lines_that_fit(
+    text: str, width: float, lines: int, expected: list[str]
+) -> None:
+    assert media._wrap(_CharFont(), text, width, lines) == expected  # type: ignore[arg-type]
+
+
+def test_a_caption_the_fallback_font_cannot_draw_shows_question_marks() -> None:
+    from PIL import ImageFont
+
+    bitmap = ImageFont.load_default_imagefont()
+    assert media._fit_text(bitmap, "café ✓ 猫") == "café ? ?"
+    scalable = media._font(12)
+    assert media._fit_text(scalable, "café ✓ 猫") == "café ✓ 猫"
+
+
+def test_placeholder_text_is_never_smaller_than_six_pixels() -> None:
+    assert media._font(1).size == 6  # type: ignore[union-attr]
+    assert media._font(6).size == 6  # type: ignore[union-attr]
+    assert media._font(30).size == 30  # type: ignore[union-attr]
+
+
+def _noise(size: tuple[int, int], seed: int = 7) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
+
+
+def test_a_still_is_the_view_at_its_drift_scaled_bilinearly() -> None:
+    source = media._Source(_noise((48, 36)), (40, 30), (8, 6))
+    same = media._still(source, (40, 30), 0.0)  # bottom-left of the margin
+    assert same.tobytes() == source.image.crop((0, 6, 40, 36)).tobytes()
+    end = media._still(source, (40, 30), 1.0)  # top-right
+    assert end.tobytes() == source.image.crop((8, 0, 48, 30)).tobytes()
+    small = media._still(source, (20, 14), 0.0)
+    assert small.size == (20, 14)
+    expected = source.image.crop((0, 6, 40, 36)).resize((20, 14), Image.Resampling.BILINEAR)
+    assert small.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_picture_turned_by_its_exif_orientation_reports_its_shown_size(
+    orientation: int,
+) -> None:
+    im = Image.new("RGB", (40, 20), (10, 20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(im, "JPEG", exif=exif.tobytes())
+    turned = orientation in (5, 6, 7, 8)
+    assert media._probe(data) == ((20, 40) if turned else (40, 20)) + ("image/jpeg",)
+    assert media.image_size(data) == ((20, 40) if turned else (40, 20))
+
+
+def test_remembered_verdicts_forget_the_oldest_image_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(media, "_probes", media.OrderedDict())
+    monkeypatch.setattr(media, "_PROBES_KEPT", 2)
+    images = [solid((i * 40, 0, 0)) for i in range(3)]
+    for data in images:
+        probe_image(data)
+    kept = [hashlib.sha256(data).digest() for data in images[1:]]
+    assert list(media._probes) == kept
+
+
+def test_a_thumbnail_is_the_first_frame_as_a_quality_80_webp() -> None:
+    image = pattern((90, 160))
+    thumb = render_thumbnail(image, W, H)
+    first = media._still(media._prepare(image, W, H, None), (W, H), 0.0)
+    assert thumb == encode(first, "WEBP", quality=80, method=4)
+
+
+def test_a_placeholder_thumbnail_shows_its_caption() -> None:
+    plain = render_thumbnail(None, 160, 90)
+    captioned = render_thumbnail(None, 160, 90, caption="a fox in the snow")
+    assert plain != captioned
+
+
+def _stand_in_stills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Each tile a flat colour of its own (in the order drawn); the drifts asked for."""
+    asked: list[tuple[int, int]] = []
+    real_drift = media._drift_amount
+
+    def drift(index: int, loop: int) -> float:
+        asked.append((index, loop))
+        return real_drift(index, loop)
+
+    def still(source: Any, size: tuple[int, int], amount: float) -> Image.Image:
+        k = len(asked) - 1
+        return Image.new("RGB", size, (20 * k + 40, 255 - 20 * k, 128))
+
+    monkeypatch.setattr(media, "_drift_amount", drift)
+    monkeypatch.setattr(media, "_still", still)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("seconds", "fps", "indexes"),
+    [
+        (6, 2, [0, 1, 2, 4, 5, 6, 7, 9, 10, 11]),  # 12 frames: first, last, evenly between
+        (10, 2, [0, 2, 4, 6, 8, 11, 13, 15, 17, 19]),
+        (1, 2, [0, 1]),  # fewer frames than tiles: each frame once
+        (0.5, 2, [0]),  # a one-frame clip: its frame
+    ],
+)
+def test_spritesheet_tiles_sample_the_clip_evenly(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, fps: int, indexes: list[int]
+) -> None:
+    asked = _stand_in_stills(monkeypatch)
+    render_spritesheet(None, 64, 36, seconds, fps=fps)
+    loop = media._loop_frames(fps)
+    assert asked == [(i, loop) for i in indexes]
+
+
+def test_spritesheet_tiles_run_left_to_right_five_a_row_on_black(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _stand_in_stills(monkeypatch)
+    sheet_bytes = render_spritesheet(None, 64, 36, 3.5, fps=2)  # 7 frames: 7 tiles
+    tile = (160, 90)
+    expected = Image.new("RGB", (tile[0] * 5, tile[1] * 2), (0, 0, 0))
+    for k in range(7):
+        colour = (20 * k + 40, 255 - 20 * k, 128)
+        expected.paste(Image.new("RGB", tile, colour), ((k % 5) * tile[0], (k // 5) * tile[1]))
+    assert sheet_bytes == encode(expected, "JPEG", quality=82)
+
+
+@pytest.mark.parametrize(("width", "height", "tile"), [(320, 2, (160, 1)), (2, 320, (1, 160))])
+def test_a_very_thin_video_gets_one_pixel_thin_tiles(
+    width: int, height: int, tile: tuple[int, int]
+) -> None:
+    sheet = Image.open(io.BytesIO(render_spritesheet(None, width, height, 0.5, fps=2)))
+    assert sheet.size == tile
+
+
+def test_a_spritesheet_shows_the_reference_image_or_the_caption() -> None:
+    red = render_spritesheet(solid((220, 20, 20)), 64, 36, 0.5, fps=2)
+    tile = Image.open(io.BytesIO(red)).convert("RGB")
+    assert all(abs(a - b) < 12 for a, b in zip(tile.getpixel((80, 45)), (220, 20, 20), strict=True))
+    plain = render_spritesheet(None, 64, 36, 0.5, fps=2)
+    captioned = render_spritesheet(None, 64, 36, 0.5, fps=2, caption="a fox in the snow")
+    assert plain != captioned
+
+
+_LONG_CAPTION = (
+    "a fox in the snow, looking for mice under the crust of last night, "
+    "again and again and again until dawn"
+)
+
+
+def test_the_placeholder_fades_from_blue_at_the_top_left_to_pink_at_the_bottom_right() -> None:
+    im = media._placeholder(96, 54, None)
+    assert im.mode == "RGB" and im.size == (96, 54)
+    assert im.getpixel((0, 0)) == (52, 68, 112)
+    assert im.getpixel((95, 53)) == (156, 108, 146)
+    # the glow: brighter in the middle than the plain gradient there
+    r, g, b = im.getpixel((5, 26))  # type: ignore[misc]
+    assert sum(im.getpixel((48, 40))) > r + g + b  # type: ignore[arg-type]
+
+
+def test_the_placeholder_title_is_white_and_centred() -> None:
+    arr = np.asarray(media._placeholder(320, 180, None))
+    white = np.argwhere((arr >= 240).all(axis=2))  # the title's fill; the rest is darker
+    assert len(white) > 50
+    (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
+    assert abs((left + right) / 2 - 160) <= 8
+    assert 40 < top < bottom < 100  # above the middle, where the glow is
+
+
+@pytest.mark.parametrize(
+    ("size", "caption", "digest"),
+    [
+        ((96, 54), None, "3f385d6679bbf3b94cce0e5350884996"),
+        ((160, 120), _LONG_CAPTION, "f9c73f1266e8e0b6fd4a158931ad58c9"),
+        ((2, 2), "x", "17a6f007ae07b6db9079a4a57ff85a74"),
+    ],
+)
+def test_the_placeholder_picture_is_unchanged(
+    size: tuple[int, int], caption: str | None, digest: str
+) -> None:
+    """Every pixel as reviewed (gradient, glow, title, the caption wrapped to four lines with
+    "..."): a change to the placeholder's look shows here and is made on purpose (view it
+    with ``media._placeholder(w, h, caption).show()`` and update the digest)."""
+    im = media._placeholder(*size, caption)
+    assert hashlib.sha256(im.tobytes()).hexdigest()[:32] == digest
+
+
+def test_the_cover_region_is_centred_both_ways() -> None:
+    assert media._cover_box((100, 200), 1.0) == (0.0, 50.0, 100.0, 150.0)
+    assert media._cover_box((200, 100), 1.0) == (50.0, 0.0, 150.0, 100.0)
+
+
+def _halves(left: tuple[int, int, int], right: tuple[int, int, int]) -> Image.Image:
+    im = Image.new("RGB", (40, 20), left)
+    im.paste(right, (20, 0, 40, 20))
+    return im
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top_left"),
+    [
+        (1, (40, 20), (250, 0, 0)),
+        (2, (40, 20), (0, 0, 250)),  # mirrored: the blue half comes first
+        (3, (40, 20), (0, 0, 250)),
+        (6, (20, 40), (250, 0, 0)),
+        (8, (20, 40), (0, 0, 250)),
+    ],
+)
+def test_a_reference_picture_is_shown_the_way_up_its_exif_says(
+    orientation: int, size: tuple[int, int], top_left: tuple[int, int, int]
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(_halves((250, 0, 0), (0, 0, 250)), "PNG", exif=exif.tobytes())
+    im = media._load_rgb(data)
+    assert im.mode == "RGB" and im.size == size
+    assert im.getpixel((1, 1)) == top_left
+
+
+def _transparent_pngs() -> list[bytes]:
+    rgba = Image.new("RGBA", (4, 4), (200, 100, 50, 128))
+    la = Image.new("LA", (4, 4), (200, 128))
+    pal = Image.new("P", (4, 4), 1)
+    pal.putpalette([0, 0, 0, 200, 100, 50])
+    keyed = Image.new("RGB", (4, 4), (200, 100, 50))
+    return [
+        encode(rgba, "PNG"),
+        encode(la, "PNG"),
+        encode(pal, "PNG", transparency=1),
+        encode(keyed, "PNG", transparency=(200, 100, 50)),
+    ]
+
+
+@pytest.mark.parametrize("data", _transparent_pngs(), ids=["RGBA", "LA", "P", "keyed"])
+def test_see_through_pixels_of_a_reference_picture_are_laid_on_black(data: bytes) -> None:
+    im = media._load_rgb(data)
+    assert im.mode == "RGB"
+    # every picture is at most 200 bright and at most half opaque: black shows through
+    assert max(im.getpixel((0, 0))) <= 110  # type: ignore[arg-type]
+
+
+def test_an_opaque_png_keeps_its_colours() -> None:
+    assert media._load_rgb(solid((200, 100, 50))).getpixel((0, 0)) == (200, 100, 50)
+
+
+def test_a_16_bit_grey_picture_is_scaled_to_8_bits_not_clipped_to_white() -> None:
+    grey = np.array([[0, 32896, 65535]], dtype=np.uint16)
+    im = media._load_rgb(encode(Image.fromarray(grey), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (128, 128, 128), (255,) * 3]
+    dark = np.array([[0, 100, 200]], dtype=np.uint16)  # a 16-bit file using 8-bit values
+    im = media._load_rgb(encode(Image.fromarray(dark), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (100,) * 3, (200,) * 3]
+
+
+def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_stored() -> None:
+    assert media._orientation(Image.new("RGB", (4, 4))) == 1
+    im = Image.new("RGB", (4, 4))
+    im.getexif()[0x0112] = "6"  # not a number: ignored
+    assert media._orientation(im) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "words"),
+    [
+        ("abc", TypeError, "image must be bytes, not str"),
+        (b"", ImageError, "image is empty (0 bytes); expected a JPEG, PNG or WEBP image"),
+        (b"x", ImageError, "bytes are not a decodable image; expected a JPEG, PNG or WEBP image"),
+    ],
+)
+def test_each_unusable_image_names_its_problem(data: Any, error: type, words: str) -> None:
+    with pytest.raises(error) as caught:
+        media._open_header(data)
+    assert str(caught.value) == words
+
+
+@pytest.mark.parametrize(
+    ("size", "refused"),
+    [((2000, 10), False), ((1250, 1600), False), ((2001, 10), True), ((1500, 1400), True)],
+)
+def test_a_reference_image_may_be_as_big_as_the_limits_and_no_bigger(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], refused: bool
+) -> None:
+    monkeypatch.setattr(media, "MAX_IMAGE_SIDE", 2000)
+    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 2_000_000)
+    data = encode(Image.new("L", size), "PNG")
+    if not refused:
+        assert media._open_header(data).size == size
+        return
+    with pytest.raises(ImageError) as caught:
+        media._open_header(data)
+    assert str(caught.value) == (
+        f"image is {size[0]}x{size[1]} pixels: reference images may have at most "
+        "2000 pixels a side and 2 megapixels"
+    )
