@@ -214,10 +214,8 @@ def _utf8(text: str) -> bool:
 
 
 def _form_text(text: str, what: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Refused(400, f"{what} is not valid UTF-8") from None
+    if not _utf8(text):
+        raise Refused(400, f"{what} is not valid UTF-8")
 
 
 class StreamedBodyLimit:

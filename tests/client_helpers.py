@@ -16,6 +16,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -216,6 +217,28 @@ class Flavor:
                 yield client
             finally:
                 client.close()
+
+
+@pytest.fixture(name="never_really_sleep")
+def never_really_sleep_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that ignored its injected ``sleep`` would wait for real: fail at once. Only
+    in the test's own thread: ``time.sleep`` is the process's, and another app's background
+    threads (a metrics flusher, a journal writer) go on sleeping for real."""
+    import sora_client._client as client_module
+
+    test_thread = threading.get_ident()
+    sleep = time.sleep
+
+    def real_sleep(seconds: float) -> None:
+        if threading.get_ident() != test_thread:
+            return sleep(seconds)
+        raise AssertionError(f"the client slept {seconds} s for real")
+
+    async def real_async_sleep(seconds: float) -> None:
+        raise AssertionError(f"the client slept {seconds} s for real")
+
+    monkeypatch.setattr(client_module.time, "sleep", real_sleep)
+    monkeypatch.setattr(client_module.asyncio, "sleep", real_async_sleep)
 
 
 FLAVORS = (Flavor("sync"), Flavor("async"))

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from client_helpers import (
+from client_helpers import (  # noqa: F401  (never_really_sleep: a fixture)
     RESPX_BASE,
     Clock,
     Feed,
@@ -26,6 +24,7 @@ from client_helpers import (
     flavor_fixture,  # noqa: F401  (fixtures)
     image,
     job_body,
+    never_really_sleep_fixture,
     transport,
 )
 
@@ -50,24 +49,7 @@ def _body(status: str = "queued", job_id: str = "video_1", pad: int = 0) -> byte
     return text + b" " * max(0, pad - len(text))
 
 
-@pytest.fixture(autouse=True)
-def never_really_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A client that ignored its injected ``sleep`` would wait for real: fail at once. Only
-    in the test's own thread: ``time.sleep`` is the process's, and another app's background
-    threads (a metrics flusher, a journal writer) go on sleeping for real."""
-    test_thread = threading.get_ident()
-    sleep = time.sleep
-
-    def real_sleep(seconds: float) -> None:
-        if threading.get_ident() != test_thread:
-            return sleep(seconds)
-        raise AssertionError(f"the client slept {seconds} s for real")
-
-    async def real_async_sleep(seconds: float) -> None:
-        raise AssertionError(f"the client slept {seconds} s for real")
-
-    monkeypatch.setattr(client_module.time, "sleep", real_sleep)
-    monkeypatch.setattr(client_module.asyncio, "sleep", real_async_sleep)
+pytestmark = pytest.mark.usefixtures("never_really_sleep")  # from client_helpers
 
 
 # ---------------------------------------------------------------------- the size limit

@@ -7,21 +7,19 @@ every request (base URL, default headers, timeouts, retries, poll interval), for
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 import httpx
 import pytest
-from client_helpers import (
+from client_helpers import (  # noqa: F401  (never_really_sleep: a fixture)
     RESPX_BASE,
     Flavor,
     flavor_fixture,  # noqa: F401  (fixtures)
     job_body,
+    never_really_sleep_fixture,
     transport,
 )
 
-import sora_client._client as client_module
 from sora_client import AsyncSoraClient, ConfigurationError, ServerError, SoraClient
 from sora_client._client import _is_loopback
 
@@ -33,24 +31,7 @@ def _job(status: str = "queued", job_id: str = "video_1") -> httpx.Response:
     return httpx.Response(200, json=job_body("gptge", status, job_id))
 
 
-@pytest.fixture(autouse=True)
-def never_really_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A client that ignored its injected ``sleep`` would wait for real: fail at once. Only
-    in the test's own thread: ``time.sleep`` is the process's, and another app's background
-    threads (a metrics flusher, a journal writer) go on sleeping for real."""
-    test_thread = threading.get_ident()
-    sleep = time.sleep
-
-    def real_sleep(seconds: float) -> None:
-        if threading.get_ident() != test_thread:
-            return sleep(seconds)
-        raise AssertionError(f"the client slept {seconds} s for real")
-
-    async def real_async_sleep(seconds: float) -> None:
-        raise AssertionError(f"the client slept {seconds} s for real")
-
-    monkeypatch.setattr(client_module.time, "sleep", real_sleep)
-    monkeypatch.setattr(client_module.asyncio, "sleep", real_async_sleep)
+pytestmark = pytest.mark.usefixtures("never_really_sleep")  # from client_helpers
 
 
 @pytest.fixture(autouse=True)
