@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mockserver.mock_error import MockError
+
 if TYPE_CHECKING:
     import httpx
     from flask import Flask
@@ -87,10 +89,6 @@ def _declared() -> None:
 EXTRA = "sora-mock[pytest]"
 #: requests to the mock a failed test's report lists (the newest)
 REPORTED_REQUESTS = 5
-
-
-class MockError(AssertionError):
-    """The mock failed in a way a test must see: an unexpected exception or a contract breach."""
 
 
 class SoraMock:
