@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import mockserver
 from mockserver import media
 from mockserver.media import RenderCrashed, _ChildGone, _death, _Isolation
 
@@ -794,7 +795,7 @@ def test_the_render_process_is_this_python_on_this_code_with_its_loops(
             started.append((argv, kwargs))
             self.pid = 99
 
-    root = str(Path(media.__file__).resolve().parent.parent)
+    root = str(Path(mockserver.__file__).resolve().parent.parent)  # where mockserver/ lives
     monkeypatch.setattr(subprocess, "Popen", Popen)
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     isolation.loops_dir = tmp_path
