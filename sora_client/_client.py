@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -37,8 +36,6 @@ from sora_client._images import ImageInput
 from sora_client._models import Job
 from sora_client._providers import PROVIDERS
 from sora_client._waiting import ProgressCallback
-
-log = logging.getLogger("sora_client")
 
 
 class SoraClient(_BaseClient[httpx.Client]):

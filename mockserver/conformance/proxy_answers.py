@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,8 +38,6 @@ from mockserver.conformance.validation import (
     json_document,
     response_drift,
 )
-
-log = logging.getLogger("mockserver.proxy")
 
 
 class ProxyAnswers:
