@@ -65,6 +65,10 @@ from contracts._schema_strategies import (
     _Builder,
     _escape,
 )
+
+# the generator's limits, documented here before it had a module of its own
+from contracts._schema_strategies import MAX_EXTRA_ITEMS as MAX_EXTRA_ITEMS
+from contracts._schema_strategies import MAX_SAFE_INT as MAX_SAFE_INT
 from contracts._strategy_state import _canonical, _is_json, _state, _validator_for
 
 __all__ = [
