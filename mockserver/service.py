@@ -37,6 +37,7 @@ from mockserver.media import RenderCrashed
 from mockserver.metrics import Metrics
 from mockserver.renders import RenderQueue
 from mockserver.store import Store, open_store
+from mockserver.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from mockserver.media_store import RedisMediaStore
@@ -133,9 +134,12 @@ class MockService:
     _files_lock: threading.Lock = field(default_factory=threading.Lock)
     #: journal entries reach the store in batches under load (mockserver.journal)
     journal_writer: JournalWriter = field(init=False)
+    #: the webhooks this worker owes and sends (mockserver.webhooks)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.journal_writer = JournalWriter(self.store)
+        self.webhooks = Webhooks(self)
         if self.metrics is not None:
             self.metrics.service = self
             self.journal_writer.on_error = functools.partial(self.metrics.store_error, "journal")
@@ -460,6 +464,8 @@ class MockService:
     def request_opened(self) -> None:
         """A request began (its journal entry may then wait for a batch)."""
         self.journal_writer.opened()
+        if self.config.store != "memory":  # webhooks a worker that died owed, to send here
+            self.webhooks.first_request()
 
     def record(self, entry: JournalEntry | None) -> None:
         """A request was answered; its journal entry, None for a request not journalled."""
@@ -473,6 +479,7 @@ class MockService:
     def reset(self) -> None:
         self.journal_writer.flush()  # entries of requests before the reset go with it
         self.store.reset()
+        self.store.webhook_clear()
         with self._lock:
             self.errors.clear()
             self.error_kinds.clear()
