@@ -322,6 +322,7 @@ class Webhooks:
         self._pid = 0
         self._checked = 0
         self._token = ""
+        self._token_pid = 0
         self._sending = 0
         self._wake = threading.Event()
 
@@ -375,7 +376,6 @@ class Webhooks:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._token = f"{self._pid}-{secrets.token_hex(6)}"
             self._sending = 0
             self._wake = threading.Event()
             threading.Thread(
@@ -460,7 +460,9 @@ class Webhooks:
         return store.webhook_claim(now, wall, lease, self._claim_token(), limit)
 
     def _claim_token(self) -> str:
-        if not self._token or self._pid != os.getpid():
+        """This process's name in a lease (a forked worker gets its own)."""
+        if self._token_pid != os.getpid():
+            self._token_pid = os.getpid()
             self._token = f"{os.getpid()}-{secrets.token_hex(6)}"
         return self._token
 
