@@ -39,7 +39,8 @@ BOUND = 10.0
 
 class Receiver:
     """A loopback HTTP server that keeps what it is sent and answers with the statuses it is
-    given in turn (then 204); ``"hang"`` holds the answer until the test ends."""
+    given in turn (then 204); ``"hang"`` holds the answer until the test ends, ``"drip"``
+    sends a byte at a time and never ends its status line."""
 
     def __init__(self, answers: list[int | str] | None = None) -> None:
         self.got: list[dict[str, Any]] = []
@@ -59,6 +60,14 @@ class Receiver:
                     receiver.changed.notify_all()
                 if answer == "hang":
                     receiver.release.wait(BOUND)
+                    return
+                if answer == "drip":  # a byte of a status line every 50 ms, never ending
+                    try:
+                        while not receiver.release.wait(0.05):
+                            self.wfile.write(b"H")
+                            self.wfile.flush()
+                    except OSError:
+                        pass  # the mock hung up
                     return
                 self.send_response(int(answer))
                 self.send_header("Content-Length", "0")
@@ -344,10 +353,11 @@ def test_an_event_no_receiver_takes_is_given_up_after_the_last_attempt(
     assert shown["last"]["error"] == "connection refused"
 
 
+@pytest.mark.parametrize("answer", ["hang", "drip"])
 def test_a_receiver_that_never_answers_is_left_at_the_deadline_and_holds_no_request(
-    stepped: list[Flask],
+    stepped: list[Flask], answer: str
 ) -> None:
-    receiver = Receiver(["hang"])
+    receiver = Receiver([answer])
     try:
         app = _app(webhook_secret=SECRET, webhook_timeout_seconds=0.3)
         stepped.append(app)
@@ -405,11 +415,14 @@ def test_two_workers_sharing_a_store_send_each_event_once(
     second, other = _stepped_app(stepped, store=shared_store)
     jobs = {_create(first, receiver.url()).json["id"] for _ in range(3)}
     _ends(first)
-    taken = one.claim(4)
-    assert {r["job_id"] for r in taken} == jobs
-    assert other.claim(4) == []  # every one is the first worker's now
-    for record in taken:
+    mine = one.claim(2)  # as many as it has free senders
+    theirs = other.claim(4)  # only what no lease holds
+    assert len(mine) == 2 and len(theirs) == 1
+    assert {r["job_id"] for r in mine + theirs} == jobs
+    assert one.claim(4) == [] and other.claim(4) == []
+    for record in mine:
         one.attempt(record)
+    other.attempt(theirs[0])
     _service(second).clock.advance(3600)  # type: ignore[attr-defined]
     assert other.claim(4) == [] and one.claim(4) == []
     assert sorted(d["headers"]["X-OpenRouter-Idempotency-Key"] for d in receiver.got) == sorted(
@@ -419,11 +432,11 @@ def test_two_workers_sharing_a_store_send_each_event_once(
 
 
 def test_an_event_a_dead_worker_held_is_sent_by_another_once_its_lease_lapses(
-    receiver: Receiver, stepped: list[Flask], tmp_path: Path
+    receiver: Receiver, stepped: list[Flask], shared_store: str
 ) -> None:
-    store = f"sqlite:{tmp_path / 'state.sqlite'}"
-    first, dead = _stepped_app(stepped, store=store)
-    second, alive = _stepped_app(stepped, store=store)
+    first, dead = _stepped_app(stepped, store=shared_store)
+    _service(first).reset()
+    second, alive = _stepped_app(stepped, store=shared_store)
     job_id = _create(first, receiver.url()).json["id"]
     _ends(first)
     [held] = dead.claim(4)  # ... and the worker dies before any attempt
@@ -441,6 +454,7 @@ def test_an_event_a_dead_worker_held_is_sent_by_another_once_its_lease_lapses(
     # the dead worker's late word changes nothing: its lease is no longer the one held
     assert not _service(first).store.webhook_settle(job_id, held, 0.0, "stale-token")
     assert _service(second).store.webhook_get(job_id)["state"] == "delivered"  # type: ignore[index]
+    _service(first).reset()
 
 
 # ---------------------------------------------------------------------- journal, keys
