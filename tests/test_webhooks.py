@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from redis_server import redis_server
@@ -579,3 +580,45 @@ def test_a_webhooks_block_with_a_mistake_is_refused_naming_the_place_and_the_fix
     message = str(refused.value)
     assert message.startswith(f"acme-broken.yaml: at {where}"), message
     assert fix in message, message
+
+
+# ---------------------------------------------------------------------- a served server
+
+
+def test_a_served_server_of_two_workers_sends_each_event_once(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from served import served
+
+    monkeypatch.setenv("SORA_MOCK_WEBHOOK_SECRET", SECRET)  # the flag's variable
+
+    store = f"sqlite:{tmp_path / 'state.sqlite'}"
+    args = ("--clock", "virtual", "--store", store, "--quiet")
+    with served(*args, workers=2) as server, server.client("openrouter", KEY) as client:
+        jobs = []
+        for _ in range(6):  # several creates: each worker is likely to take some
+            created = client.post(
+                "/api/v1/videos",
+                json={"model": "openai/sora-2-pro", "prompt": "p", "callback_url": receiver.url()},
+            )
+            assert created.status_code == 202, created.text
+            jobs.append(created.json()["id"])
+        admin = httpx.Client(base_url=server.url, timeout=30.0)
+        with admin:
+            assert admin.post("/__mock/clock/advance", json={"seconds": 120}).status_code == 200
+            receiver.wait_for(len(jobs))
+            for job_id in jobs:  # each settled: nothing more is owed
+                for _ in range(int(BOUND / 0.05)):
+                    shown = admin.get(f"/__mock/jobs/{job_id}").json()["webhook"]
+                    if shown["state"] == "delivered":
+                        break
+                    threading.Event().wait(0.05)
+                assert shown["state"] == "delivered" and shown["attempts"] == 1, shown
+            journal = admin.get("/__mock/journal?limit=1000").json()["data"]
+    keys = sorted(d["headers"]["X-OpenRouter-Idempotency-Key"] for d in receiver.got)
+    assert keys == sorted(f"{j}-completed" for j in jobs)
+    for delivery in receiver.got:
+        _verified(delivery)
+    attempts = [e for e in journal if e["operation"] == "webhook"]
+    assert sorted(e["job_id"] for e in attempts) == sorted(jobs)
+    assert SECRET not in "".join(server.output) + json.dumps(journal)
