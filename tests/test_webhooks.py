@@ -289,6 +289,19 @@ def test_loopback_and_the_hosts_the_user_allows_are_accepted(
     assert _create(app, callback).status_code == 202
 
 
+def test_a_loopback_name_is_sent_to_loopback_without_being_looked_up(
+    receiver: Receiver, stepped: list[Flask]
+) -> None:
+    app, webhooks = _stepped_app(stepped)
+    port = receiver.server.server_port
+    _create(app, f"http://hooks.localhost:{port}/hook")  # no resolver knows this name
+    _ends(app)
+    [record] = webhooks.claim(4)
+    assert webhooks.attempt(record)["state"] == "delivered"
+    [delivery] = receiver.got
+    assert delivery["headers"]["Host"] == f"hooks.localhost:{port}"  # the name it was given
+
+
 def test_an_allowed_domain_does_not_allow_a_name_that_merely_ends_like_it() -> None:
     app = _app(webhook_allow_hosts=(".example.org",))
     assert _create(app, "https://badexample.org/in").status_code == 400
