@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from contracts import _declaration as decl
 from mockserver._json import dumps_text
 from mockserver.clock import RealClock, SteppingClock, VirtualClock
+from mockserver.console import RequestLine
 from mockserver.lifecycle import Job, JobState, state_at
 from mockserver.store_guard import StoreUnavailable
 from mockserver.webhook_sending import post, refusal, shown_url, sign
@@ -149,6 +150,8 @@ class Webhooks:
         #: replace it to let a lease lapse without waiting
         self.wall = time.time
         self.stopped = False
+        #: the server's console (``mockserver.console.RequestLog``): a line per attempt
+        self.console: Any = None
         self._lock = threading.Lock()
         self._pid = 0
         self._checked = 0
@@ -418,6 +421,21 @@ class Webhooks:
         writer = self.service.journal_writer
         writer.opened()
         writer.closed(entry)
+        if self.console is not None:
+            said = f"webhook #{number}" + (f": {error}" if error and not status else "")
+            self.console.write(
+                RequestLine(
+                    time=time.time(),
+                    method="POST",
+                    path=entry["path"],
+                    provider=declaration.prefix,
+                    status=status or 0,
+                    latency_ms=latency_ms,
+                    scenario=said,
+                    error=error,
+                    job_id=record["job_id"],
+                )
+            )
 
 
 def _dispatch(ref: weakref.ref[Webhooks]) -> None:

@@ -635,3 +635,20 @@ def test_a_served_server_of_two_workers_sends_each_event_once(
     attempts = [e for e in journal if e["operation"] == "webhook"]
     assert sorted(e["job_id"] for e in attempts) == sorted(jobs)
     assert SECRET not in "".join(server.output) + json.dumps(journal)
+
+
+def test_each_attempt_is_a_console_line_too(
+    stepped: list[Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    app, webhooks = _stepped_app(stepped, log_format="text")
+    _create(app, f"http://127.0.0.1:{port}/in?token=hush")
+    _ends(app)
+    capsys.readouterr()
+    [record] = webhooks.claim(4)
+    webhooks.attempt(record)
+    [line] = capsys.readouterr().out.splitlines()
+    assert f"POST    http://127.0.0.1:{port}/in" in line and "hush" not in line
+    assert line.endswith("[webhook #1: connection refused]"), line
