@@ -465,7 +465,7 @@ class MockService:
         """A request began (its journal entry may then wait for a batch)."""
         self.journal_writer.opened()
         if self.config.store != "memory":  # webhooks a worker that died owed, to send here
-            self.webhooks.first_request()
+            self.webhooks.request_seen()
 
     def record(self, entry: JournalEntry | None) -> None:
         """A request was answered; its journal entry, None for a request not journalled."""

@@ -69,6 +69,8 @@ IDLE_POLL = 0.5
 BUSY_POLL = 0.05
 #: with an in-process store nobody else writes: the dispatcher sleeps until woken
 MEMORY_IDLE = 5.0
+#: how often a worker without a dispatcher looks for webhooks owed, at a request (seconds)
+CHECK_EVERY = 1.0
 #: a lease end later than any (real seconds): "any record open at all?"
 FOREVER = 1e18
 #: the states a record goes through (the admin API's `webhook.state`)
@@ -154,7 +156,7 @@ class Webhooks:
         self.console: Any = None
         self._lock = threading.Lock()
         self._pid = 0
-        self._checked = 0
+        self._next_check = 0.0
         self._token = ""
         self._token_pid = 0
         self._sending = 0
@@ -216,13 +218,17 @@ class Webhooks:
                 target=_dispatch, args=(weakref.ref(self),), name="webhooks", daemon=True
             ).start()
 
-    def first_request(self) -> None:
-        """At a worker's first request (a shared store): run its dispatcher if the store
-        holds webhooks still owed (a worker that died, a server restarted). A worker that
-        owes one itself runs it from then on (``owe``)."""
-        if self._checked == os.getpid():
+    def request_seen(self) -> None:
+        """A request reached this worker (a shared store): if its dispatcher is not running,
+        look (at most every ``CHECK_EVERY`` seconds) whether the store holds webhooks still
+        owed (a worker that died, a server restarted) and run it if so. A worker that owes
+        one itself runs it from then on (``owe``)."""
+        if self._pid == os.getpid() or self.stopped:
             return
-        self._checked = os.getpid()
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + CHECK_EVERY
         try:
             owed = self.service.store.webhook_next_due(FOREVER) is not None
         except StoreUnavailable:

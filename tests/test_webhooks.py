@@ -652,3 +652,43 @@ def test_each_attempt_is_a_console_line_too(
     [line] = capsys.readouterr().out.splitlines()
     assert f"POST    http://127.0.0.1:{port}/in" in line and "hush" not in line
     assert line.endswith("[webhook #1: connection refused]"), line
+
+
+def test_an_event_owed_by_a_worker_that_was_killed_is_sent_by_another(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from served import served
+
+    store = f"sqlite:{tmp_path / 'state.sqlite'}"
+    args = ("--clock", "virtual", "--store", store, "--quiet")
+    with served(*args, workers=2) as server, server.client("openrouter", KEY) as client:
+        created = client.post(
+            "/api/v1/videos",
+            json={"model": "openai/sora-2-pro", "prompt": "p", "callback_url": receiver.url()},
+        )
+        job_id = created.json()["id"]
+        admin = httpx.Client(base_url=server.url, timeout=30.0)
+        with admin:
+            journal = admin.get(f"/__mock/journal?job_id={job_id}").json()["data"]
+            [owner] = {e["worker"] for e in journal if e["operation"] == "createVideos"}
+            assert owner in server.children()
+            os.kill(owner, signal.SIGKILL)  # it owed the event, in its memory it would be lost
+            for _ in range(int(BOUND / 0.05)):  # the server answers again (one worker left)
+                try:
+                    moved = admin.post("/__mock/clock/advance", json={"seconds": 120})
+                    break
+                except httpx.TransportError:
+                    threading.Event().wait(0.05)
+            assert moved.status_code == 200
+            for _ in range(int(BOUND / 0.05)):  # whichever worker reads this job
+                shown = admin.get(f"/__mock/jobs/{job_id}").json()["webhook"]
+                if shown["state"] == "delivered":
+                    break
+                threading.Event().wait(0.05)
+    assert shown["state"] == "delivered" and shown["attempts"] == 1, shown
+    assert [d["headers"]["X-OpenRouter-Idempotency-Key"] for d in receiver.got] == [
+        f"{job_id}-completed"
+    ]
