@@ -334,6 +334,7 @@ class MockService:
         # it fails where it stands now: a client never sees its progress go back
         failed.fail_progress = max(state.progress, 0.0)
         self.store.replace_job(failed)
+        self.webhooks.ended_early(failed)  # its event is due now, not at its planned end
         log.error(
             "the render process died rendering the video of job %s (%s): the job fails",
             job.id,

@@ -184,6 +184,17 @@ class Webhooks:
         self.started()
         self._wake.set()
 
+    def ended_early(self, job: Job) -> None:
+        """The job's plan changed (its render failed): its event, not yet attempted, is due
+        when the new plan ends it. Nothing holds it now: it was due later."""
+        store = self.service.store
+        record = store.webhook_get(job.id)
+        if record is None or not record.pop("open") or record["attempts"]:
+            return
+        record.pop("due")
+        store.webhook_put(job.id, record, ends_at(job))
+        self._wake.set()
+
     def status(self, job: Job) -> dict[str, Any] | None:
         """What the admin API shows of a job's webhook; None when it has none."""
         if webhooks_of(job.api) is None:

@@ -692,3 +692,22 @@ def test_an_event_owed_by_a_worker_that_was_killed_is_sent_by_another(
     assert [d["headers"]["X-OpenRouter-Idempotency-Key"] for d in receiver.got] == [
         f"{job_id}-completed"
     ]
+
+
+def test_a_job_whose_render_failed_sends_its_failed_event_now_not_at_its_planned_end(
+    receiver: Receiver, stepped: list[Flask]
+) -> None:
+    from mockserver.media import RenderCrashed
+
+    app, webhooks = _stepped_app(stepped)
+    service = _service(app)
+    job_id = _create(app, receiver.url()).json["id"]
+    job = service.store.get(job_id)
+    assert job is not None
+    service.clock.advance(job.queue_seconds + job.render_seconds / 2)  # type: ignore[attr-defined]
+    service.render_crashed(job, RenderCrashed("killed by the test"))
+    [record] = webhooks.claim(4)  # the clock has not moved since
+    webhooks.attempt(record)
+    [delivery] = receiver.got
+    event = json.loads(delivery["body"])
+    assert event["type"] == "video.generation.failed" and event["data"]["status"] == "failed"
