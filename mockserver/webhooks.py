@@ -11,9 +11,10 @@ The life of one event:
   the user allows (``--webhook-allow-host``) is refused with a 400 (:func:`refusal`); an
   accepted one becomes a record in the store, due when the job's plan ends it
   (:meth:`Webhooks.owe`): a delivery the mock owes is in the store, not in a thread's memory;
-* a dispatcher thread per worker (started at the worker's first need: threads do not survive
-  a fork) notices a due record without any poll from the client, whichever clock runs: the
-  virtual clock advanced past the job's end makes it due. It claims the record in the store
+* a dispatcher thread per worker (started when the worker owes an event, or finds one owed
+  in a shared store at a request: threads do not survive a fork) notices a due record
+  without any poll from the client, whichever clock runs: the virtual clock advanced past
+  the job's end makes it due. It claims the record in the store
   (a lease in real seconds: one worker at a time sends it; a worker that dies mid-attempt
   leaves it to another once the lease lapses) and sends it from a sender thread, never from
   a request's thread, within a deadline (connection and answer);
