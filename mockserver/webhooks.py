@@ -57,6 +57,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mockserver")
 
+#: this process's id, kept up to date across forks (``os.getpid`` is a system call, and a
+#: request asks whether this worker's dispatcher runs)
+_process = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+
 #: a claim's lease beyond the attempt's own deadline, in real seconds
 LEASE_MARGIN = 30.0
 #: the longest wait between two retries, in clock seconds
@@ -235,7 +240,7 @@ class Webhooks:
         look (at most every ``CHECK_EVERY`` seconds) whether the store holds webhooks still
         owed (a worker that died, a server restarted) and run it if so. A worker that owes
         one itself runs it from then on (``owe``)."""
-        if self._pid == os.getpid() or self.stopped:
+        if self._pid == _process[0] or self.stopped:
             return
         now = time.monotonic()
         if now < self._next_check:
