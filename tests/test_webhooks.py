@@ -697,3 +697,52 @@ def test_a_job_whose_render_failed_sends_its_failed_event_now_not_at_its_planned
     [delivery] = receiver.got
     event = json.loads(delivery["body"])
     assert event["type"] == "video.generation.failed" and event["data"]["status"] == "failed"
+
+
+# ---------------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The configurations ``sora-mock serve`` would have run (nothing is served)."""
+    from mockserver import serving
+
+    taken: list[Any] = []
+    monkeypatch.setattr(serving, "serve", lambda config, *_, **__: taken.append(config) or 0)
+    return taken
+
+
+def test_the_webhook_options_reach_the_server_and_the_secret_is_never_shown(
+    runs: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver import cli
+
+    monkeypatch.setenv("SORA_MOCK_WEBHOOK_SECRET", SECRET)
+    argv = ["serve", "--workers=1", "--webhook-allow-host=a.test", "--webhook-allow-host=.b.test"]
+    assert cli.main([*argv, "--webhook-attempts=3", "--webhook-timeout=2.5"]) == 0
+    [config] = runs
+    assert config.webhook_allow_hosts == ("a.test", ".b.test")
+    assert config.webhook_secret == SECRET
+    assert (config.webhook_attempts, config.webhook_timeout_seconds) == (3, 2.5)
+    assert SECRET not in repr(config)
+    assert cli.main(["serve", "--workers=1"]) == 0 and runs[1].webhook_attempts == 5
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--webhook-attempts=0",
+        "--webhook-timeout=0",
+        "--webhook-timeout=-1",
+        "--webhook-timeout=nan",
+    ],
+)
+def test_a_webhook_option_out_of_range_is_one_line_and_exit_code_2(
+    runs: list[Any], capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    from mockserver import cli
+
+    assert cli.main(["serve", "--workers=1", option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sora-mock: --webhook-attempts must be at least 1")
+    assert err.count("\n") == 1 and runs == []
