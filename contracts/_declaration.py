@@ -265,10 +265,10 @@ class _Reader:
             models_answer=answer,
             expiry_seconds=raw.get("expiry-seconds"),
             price_per_second=float(raw.get("price-per-second", 0.0)),
-            webhooks=self._webhooks(raw.get("webhooks")),
+            webhooks=self._webhooks(raw.get("webhooks"), roles),
         )
 
-    def _webhooks(self, raw: Any) -> Webhooks | None:
+    def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:
         """The optional ``webhooks`` block: ``url`` (a pointer into the create's body),
         ``events`` (a terminal status -> the event's name), ``body`` and ``headers``
         (templates of WEBHOOK_VALUES), ``signature`` (``header``, ``value``, ``signed``)."""
@@ -287,6 +287,14 @@ class _Reader:
         if not url.startswith("/"):
             raise self.fail(
                 f"{where}/url", "a JSON pointer into the create's body (e.g. /callback_url)"
+            )
+        create = next(r.operation_id for r in roles.values() if r.role == "create")
+        fields = self._body_fields(create)
+        first = url.strip("/").split("/", 1)[0]
+        if fields is not None and first not in fields:
+            raise self.fail(
+                f"{where}/url",
+                f"the body of `{create}` has no `{first}`: use one of {', '.join(sorted(fields))}",
             )
         events = self.need(raw, "events", Mapping, where)
         if not events:
@@ -314,6 +322,21 @@ class _Reader:
             headers=dict(headers),
             signature=self._signature(raw.get("signature"), f"{where}/signature"),
         )
+
+    def _body_fields(self, op_id: str) -> set[str] | None:
+        """The top-level properties of an operation's JSON body (None: not known)."""
+        node: Any = self.contract.operations[op_id].definition.get("requestBody", {})
+        for step in ("content", "application/json", "schema"):
+            node = node.get(step) if isinstance(node, Mapping) else None
+        for _ in range(10):  # follow local references
+            ref = node.get("$ref") if isinstance(node, Mapping) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                break
+            node = self.contract.spec
+            for step in ref[2:].split("/"):
+                node = node.get(step) if isinstance(node, Mapping) else None
+        properties = node.get("properties") if isinstance(node, Mapping) else None
+        return set(properties) if isinstance(properties, Mapping) else None
 
     def _signature(self, raw: Any, where: str) -> Signature | None:
         if raw is None:

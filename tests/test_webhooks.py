@@ -517,16 +517,20 @@ HOOKS = """\
 """
 
 
+def _with_hook(contract: str) -> str:
+    """The throwaway provider's contract with a `hook` field in its create's body."""
+    return contract.replace(
+        "dims: {type: string}", "dims: {type: string}\n                hook: {type: string}"
+    )
+
+
 def test_a_provider_declared_in_one_file_gets_its_own_webhooks(
     receiver: Receiver, tmp_path: Path
 ) -> None:
     from test_declared_providers import ACME
 
-    text = ACME.replace(
-        "dims: {type: string}", "dims: {type: string}\n                hook: {type: string}"
-    )
     path = tmp_path / "acme-hooks.yaml"
-    path.write_text(text + HOOKS)
+    path.write_text(_with_hook(ACME) + HOOKS)
     contracts.add_provider(path)
     try:
         app = _app(webhook_secret=SECRET)
@@ -572,6 +576,12 @@ def test_a_provider_declared_in_one_file_gets_its_own_webhooks(
             "a JSON pointer into the create's body",
         ),
         (
+            "url: /hook",
+            "url: /hok",
+            "/x-sora-mock/webhooks/url",
+            "the body of `startJob` has no `hok`: use one of dims, engine, hook, length",
+        ),
+        (
             "    headers:",
             "    signature: {header: X-Sig, value: 't={timestamp}', signed: '{body}'}\n"
             "    headers:",
@@ -587,7 +597,7 @@ def test_a_webhooks_block_with_a_mistake_is_refused_naming_the_place_and_the_fix
 
     assert old in HOOKS
     path = tmp_path / "acme-broken.yaml"
-    path.write_text(ACME + HOOKS.replace(old, new, 1))
+    path.write_text(_with_hook(ACME) + HOOKS.replace(old, new, 1))
     with pytest.raises(contracts.ContractError) as refused:
         contracts.add_provider(path)
     message = str(refused.value)
