@@ -271,6 +271,8 @@ class MockService:
         due = self.store.expired(self.now(), limit)
         for job_id in due:
             self.store.delete(job_id)
+        if due:
+            self.store.webhook_forget(due)
         return len(due)
 
     def state(self, job: Job) -> JobState:
@@ -291,6 +293,8 @@ class MockService:
     def delete(self, job: Job) -> None:
         # its media stay: they are keyed by content, and other jobs may share them
         self.store.delete(job.id)
+        if job.api in self.webhooks.declaring():
+            self.store.webhook_forget([job.id])
 
     # ------------------------------------------------------------------ media
 

@@ -199,6 +199,9 @@ class Store(Protocol):
     def webhook_clear(self) -> None:
         """Forget every record (``POST /__mock/reset``)."""
 
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        """Forget the records of these jobs (purged: nothing is owed for a job that is gone)."""
+
 
 def take_page(walk: Iterator[Job], filters: Filters, limit: int, scan: int | None) -> Page:
     """Up to ``limit`` jobs the filters accept, examining at most ``scan`` jobs of the walk
@@ -590,6 +593,11 @@ class MemoryStore(JobListing):
     def webhook_clear(self) -> None:
         with self._lock:
             self._hooks().clear()
+
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._hooks().pop(job_id, None)
 
 
 def _bucket(
@@ -1187,6 +1195,13 @@ class SQLiteStore(JobListing):
     def webhook_clear(self) -> None:
         self._hooks()
         self._write("DELETE FROM webhooks")
+
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        self._hooks()
+        marks = ", ".join("?" * len(job_ids))
+        self._write(f"DELETE FROM webhooks WHERE job_id IN ({marks})", tuple(job_ids))  # noqa: S608
 
 
 class WriterQueue:

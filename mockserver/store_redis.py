@@ -541,3 +541,11 @@ class RedisStore(JobListing):
         for key in self.redis.scan_iter(match=self._key("webhook", "*"), count=1000):
             keys.append(key)
         self.redis.delete(self._key("webhooks"), *keys)
+
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(*(self._key("webhook", job_id) for job_id in job_ids))
+        pipe.zrem(self._key("webhooks"), *job_ids)
+        pipe.execute()

@@ -190,6 +190,11 @@ class Webhooks:
         self.started()
         self._wake.set()
 
+    @staticmethod
+    def declaring() -> frozenset[str]:
+        """The APIs (contracts) whose declarations have webhooks."""
+        return frozenset(d.contract for d in decl.declarations() if d.webhooks is not None)
+
     def ended_early(self, job: Job) -> None:
         """The job's plan changed (its render failed): its event, not yet attempted, is due
         when the new plan ends it. Nothing holds it now: it was due later."""

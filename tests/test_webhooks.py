@@ -756,3 +756,23 @@ def test_a_webhook_option_out_of_range_is_one_line_and_exit_code_2(
     err = capsys.readouterr().err
     assert err.startswith("sora-mock: --webhook-attempts must be at least 1")
     assert err.count("\n") == 1 and runs == []
+
+
+def test_a_purged_job_leaves_no_webhook_record_behind(
+    receiver: Receiver, stepped: list[Flask]
+) -> None:
+    app, webhooks = _stepped_app(stepped)
+    service = _service(app)
+    read, swept = (_create(app, receiver.url()).json["id"] for _ in range(2))
+    _ends(app)
+    for record in webhooks.claim(4):
+        webhooks.attempt(record)
+    service.clock.advance(25 * 3600)  # type: ignore[attr-defined]  # past --retention (24h)
+    gone = app.test_client().get(
+        f"/openrouter/api/v1/videos/{read}", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert gone.status_code == 404  # purged when read
+    assert service.store.webhook_get(read) is None
+    assert service.store.webhook_get(swept) is not None
+    service.purge_expired()  # the sweep each create makes
+    assert service.store.webhook_get(swept) is None
