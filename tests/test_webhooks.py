@@ -776,3 +776,43 @@ def test_a_purged_job_leaves_no_webhook_record_behind(
     assert service.store.webhook_get(swept) is not None
     service.purge_expired()  # the sweep each create makes
     assert service.store.webhook_get(swept) is None
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    from mockserver.store import open_store
+
+    spec = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 's.db'}"}.get(request.param)
+    opened = open_store(spec or request.getfixturevalue("redis_url"))
+    opened.reset()
+    opened.webhook_clear()
+    yield opened
+    opened.reset()
+    opened.close()
+
+
+def test_the_three_stores_keep_webhook_records_alike(any_store: Any) -> None:
+    store = any_store
+    store.webhook_put("a", {"job_id": "a", "n": 1}, 10.0)
+    store.webhook_put("b", {"job_id": "b", "n": 1}, 20.0)
+    assert store.webhook_next_due(0.0) == 10.0
+    assert store.webhook_claim(15.0, 100.0, 200.0, "t1", 5) == [{"job_id": "a", "n": 1}]
+    assert store.webhook_next_due(100.0) == 20.0  # a is leased
+    assert store.webhook_claim(15.0, 150.0, 250.0, "t2", 5) == []  # a leased, b not due
+    assert not store.webhook_settle("a", {"job_id": "a", "n": 2}, None, "t2")  # not its lease
+    assert store.webhook_settle("a", {"job_id": "a", "n": 2}, None, "t1")
+    assert store.webhook_get("a") == {"job_id": "a", "n": 2, "due": None, "open": False}
+    assert store.webhook_claim(25.0, 250.0, 300.0, "t3", 5) == [{"job_id": "b", "n": 1}]
+    assert store.webhook_claim(25.0, 299.0, 400.0, "t4", 5) == []
+    assert store.webhook_claim(25.0, 300.0, 400.0, "t4", 5) == [{"job_id": "b", "n": 1}]  # lapsed
+    assert not store.webhook_settle("b", {"job_id": "b", "n": 2}, 40.5, "t3")
+    assert store.webhook_settle("b", {"job_id": "b", "n": 2}, 40.5, "t4")
+    assert store.webhook_get("b") == {"job_id": "b", "n": 2, "due": 40.5, "open": True}
+    assert store.webhook_next_due(0.0) == 40.5
+    store.webhook_forget(["b", "unknown"])
+    assert store.webhook_get("b") is None and store.webhook_next_due(0.0) is None
+    assert store.webhook_get("a") is not None
+    store.webhook_put("c", {"job_id": "c"}, 1.0)
+    store.webhook_clear()
+    assert store.webhook_get("a") is None and store.webhook_get("c") is None
+    assert store.webhook_next_due(1e18) is None
