@@ -104,6 +104,9 @@ def _index() -> Response:
                 ],
             }
         )
+        form = dashboard.declared_form(cls)
+        if form is not None:  # a declared provider: the dashboard drives it from this
+            entry["contracts"][-1]["declared"] = form
     response = json_response(
         {
             "name": "sora-mock",
