@@ -30,6 +30,7 @@ log = logging.getLogger("mockserver")
 def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     """Build a mock server; ``overrides`` replace fields of ``config`` (``clock="virtual"``)."""
     config = dataclasses.replace(config or MockConfig(), **overrides)
+    _load_providers(config)
     service = MockService.from_config(config)
     app = MockFlask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -76,6 +77,15 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     policy = HostPolicy(config.bind_host, config.allowed_hosts, live)
     app.wsgi_app = guard.HostCheck(app, app.wsgi_app, policy)  # type: ignore[method-assign]
     return app
+
+
+def _load_providers(config: MockConfig) -> None:
+    """The provider files and the models file the configuration names, loaded before any
+    dialect is made (each again in a spawned worker: adding the same file twice is nothing)."""
+    for path in config.providers:
+        contracts.add_provider(path)
+    if config.models_file is not None:
+        contracts.use_models(config.models_file)
 
 
 def service_of(app: Flask) -> MockService:

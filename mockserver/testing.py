@@ -299,7 +299,14 @@ def test_config(**overrides: Any) -> MockConfig:
     """The configuration the fixtures use: virtual clock, strict, no background renders."""
     from mockserver.config import MockConfig
 
-    base = MockConfig(clock="virtual", clock_start=CLOCK_START, strict=True, prerender=False)
+    base = MockConfig(
+        clock="virtual",
+        clock_start=CLOCK_START,
+        strict=True,
+        prerender=False,
+        providers=_FILES["providers"],
+        models_file=_FILES["models_file"],
+    )
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
@@ -328,13 +335,35 @@ def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
     mock.check()
 
 
+#: the provider files and the models file the ini options name (``sora_mock_providers``,
+#: ``sora_mock_models``), read at configure time: every fixture's app is built with them
+_FILES: dict[str, Any] = {"providers": (), "models_file": None}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     from mockserver.pytest_record import add_options
 
     add_options(parser)
+    parser.addini(
+        "sora_mock_providers",
+        "provider files (a contract with its x-sora-mock declaration) the sora-mock fixtures "
+        "serve, one a line, relative to the ini file",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "sora_mock_models",
+        "a models file the sora-mock fixtures (and so the clients in the tests) use, relative "
+        "to the ini file (README.md, 'Models files')",
+        default="",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    here = config.inipath.parent if config.inipath is not None else config.rootpath
+    _FILES["providers"] = tuple(str(here / p) for p in config.getini("sora_mock_providers"))
+    models = config.getini("sora_mock_models")
+    _FILES["models_file"] = str(here / models) if models else None
     config.addinivalue_line(
         "markers",
         "sora_replay(directory, fallback='mock', record=None, provider=None): cassettes the "

@@ -49,6 +49,28 @@ PLACEHOLDER_KEY = "sk-mock-placeholder"
 MAX_BODY = 32 * 1024 * 1024
 
 
+#: the models file a client reads when none is given (README.md, "Models files")
+MODELS_ENV = "SORA_CLIENT_MODELS"
+
+
+def use_models_file(models: str | os.PathLike[str] | None) -> None:
+    """Use a models file (``models=``, else ``$SORA_CLIENT_MODELS``; neither: the models in
+    use stay as they are): the declared providers' create then accepts its models, as the mock
+    given the same file does. A mistake is a ConfigurationError naming the file, the place
+    and the fix."""
+    path = models if models is not None else os.environ.get(MODELS_ENV) or None
+    if path is None:
+        return
+    from contracts import ContractError, use_models
+
+    try:
+        use_models(os.fspath(path))
+    except ContractError as exc:
+        raise ConfigurationError(
+            f"models file {exc.path}: at {exc.where or '/'}: {exc.message}"
+        ) from None
+
+
 class _BaseClient(Generic[H]):
     _http: H
 
@@ -65,7 +87,9 @@ class _BaseClient(Generic[H]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
+        use_models_file(models)
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
         key = key.strip()
@@ -184,6 +208,7 @@ class SoraClient(_BaseClient[httpx.Client]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -196,6 +221,7 @@ class SoraClient(_BaseClient[httpx.Client]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -428,6 +454,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -440,6 +467,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 
