@@ -165,6 +165,21 @@ def test_the_dashboard_form_offers_the_files_models(acme: Path, models: Path) ->
     assert entry["declared"]["models"]["acme-still"]["image"] is False
 
 
+def test_the_readmes_models_file_is_accepted_and_serves_its_model(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("#### Models files") :]
+    text = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
+    path = tmp_path / "models.yaml"
+    path.write_text(text)
+    mock = SoraMock(create_app(test_config(models_file=str(path))))
+    with mock.client("openrouter") as client:
+        body = {"model": "acme/wan-2.5", "prompt": "A cat", "duration": 10, "size": "1080x1920"}
+        assert client.post("/api/v1/videos", json=body).status_code == 202
+        listed = client.get("/api/v1/videos/models").json()["data"]
+        assert listed[-1]["name"] == "Acme: Wan 2.5"
+    mock.check()  # the listing is what the contract allows
+
+
 # ------------------------------------------------------------------ mistakes
 
 

@@ -345,6 +345,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_providers.py",
         "tests/test_client_requests.py",
     ],
+    # issue 26, a user's files (worktree userfiles): the models file; not measured yet
+    "contracts/_usermodels.py": ["tests/test_user_files.py"],
 }
 
 
