@@ -376,20 +376,20 @@ def test_the_fixtures_build_their_mock_with_the_files_their_ini_options_name(
 ) -> None:
     """``sora_mock_providers`` (one a line) and ``sora_mock_models``, relative to the ini
     file, reach every fixture's configuration (``test_config``), which loads them."""
-    from mockserver import testing
+    from mockserver import pytest_files
 
-    monkeypatch.setattr(testing, "_FILES", dict(testing._FILES))
+    monkeypatch.setitem(pytest_files.FILES, "providers", ())
+    monkeypatch.setitem(pytest_files.FILES, "models_file", None)
     ini = {"sora_mock_providers": ["p/a.yaml", "b.yaml"], "sora_mock_models": "m.yaml"}
     config = SimpleNamespace(
         inipath=tmp_path / "pytest.ini",
         rootpath=tmp_path / "elsewhere",
         getini=ini.__getitem__,
-        addinivalue_line=lambda *args: None,
     )
-    testing.pytest_configure(config)  # type: ignore[arg-type]
+    pytest_files.pytest_configure(config)  # type: ignore[arg-type]
     built = test_config()
     assert built.providers == (str(tmp_path / "p/a.yaml"), str(tmp_path / "b.yaml"))
     assert built.models_file == str(tmp_path / "m.yaml")
     ini.update(sora_mock_providers=[], sora_mock_models="")
-    testing.pytest_configure(config)  # type: ignore[arg-type]
+    pytest_files.pytest_configure(config)  # type: ignore[arg-type]
     assert (test_config().providers, test_config().models_file) == ((), None)
