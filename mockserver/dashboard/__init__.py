@@ -62,17 +62,26 @@ def favicon() -> Response:
     return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
+#: the forms made, by dialect class (a declaration changed, by a models file, is another class)
+_FORMS: dict[type, dict[str, Any] | None] = {}
+
+
 def declared_form(dialect: type) -> dict[str, Any] | None:
     """How the page drives a declared provider's API (its form, its card's snippets), read
     from the declaration: the create's path and its JSON body with ``{model}``, ``{prompt}``,
     ``{seconds}``, ``{size}`` and ``{image}`` where the values go, the status path
     (``{id}``), where the job's id is in an answer, the models with their sizes and
     durations, and the client's name for it. None for a Python dialect (the page knows it)."""
+    if dialect not in _FORMS:
+        _FORMS[dialect] = _form(getattr(dialect, "declaration", None))
+    return _FORMS[dialect]
+
+
+def _form(declaration: Any) -> dict[str, Any] | None:
     import contracts
     from contracts import _declaration as decl
 
-    declaration: decl.Declaration | None = getattr(dialect, "declaration", None)
-    if declaration is None:
+    if not isinstance(declaration, decl.Declaration):
         return None
     contract = contracts.load(declaration.contract)
     create = declaration.role("create")
