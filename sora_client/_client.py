@@ -71,6 +71,22 @@ def use_models_file(models: str | os.PathLike[str] | None) -> None:
         ) from None
 
 
+#: provider files a client loads when it starts (separated as PATH is; README.md)
+PROVIDERS_ENV = "SORA_CLIENT_PROVIDERS"
+
+
+def use_provider_files() -> None:
+    """Load the provider files ``$SORA_CLIENT_PROVIDERS`` names (``sora_client.add_provider``
+    for each; one added already is nothing): ``SoraClient("<its prefix>")`` and the ``sora``
+    command then drive it. A mistake is a ConfigurationError naming the file, the place and
+    the fix."""
+    from sora_client._providers import add_provider
+
+    for path in os.environ.get(PROVIDERS_ENV, "").split(os.pathsep):
+        if path.strip():
+            add_provider(path.strip())
+
+
 class _BaseClient(Generic[H]):
     _http: H
 
@@ -89,6 +105,7 @@ class _BaseClient(Generic[H]):
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
         models: str | os.PathLike[str] | None = None,
     ) -> None:
+        use_provider_files()
         use_models_file(models)
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")

@@ -8,6 +8,7 @@ file with a mistake is refused naming the file, the place and the fix."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,9 @@ acme:
     sizes: [720x1280]
     durations: [4]
     image: false
+  - id: acme-mini
+    sizes: [176x144]
+    durations: [2]
 """
 
 
@@ -115,9 +119,9 @@ def test_the_file_widens_the_schema_where_it_enumerates_and_nowhere_else(
         "#/paths/~1v2~1jobs/post/requestBody/content/application~1json/schema"
     )
     properties = schema["properties"]
-    assert properties["engine"]["enum"] == ["acme-1", "acme-2-turbo", "acme-still"]
-    assert properties["length"]["enum"] == [4, 8, 6]
-    assert properties["dims"]["enum"] == ["720x1280", "1280x720", "1920x1080"]
+    assert properties["engine"]["enum"] == ["acme-1", "acme-2-turbo", "acme-still", "acme-mini"]
+    assert properties["length"]["enum"] == [4, 8, 6, 2]
+    assert properties["dims"]["enum"] == ["720x1280", "1280x720", "1920x1080", "176x144"]
     assert properties["text"] == {"type": "string", "minLength": 1}
     contracts.use_models(None)  # forgotten: the contract is read as written again
     schema = contracts.load("acme-clips").resolve(
@@ -224,7 +228,7 @@ def test_a_models_file_with_a_mistake_is_refused_naming_file_place_and_fix(
     assert words in caught.value.message
     # the models in use stay those of the good file
     assert _usermodels.active() is not None and _usermodels.active().path == models  # type: ignore[union-attr]
-    assert contracts.load("acme-clips").spec["x-sora-mock"]["models"][-1]["id"] == "acme-still"
+    assert contracts.load("acme-clips").spec["x-sora-mock"]["models"][-1]["id"] == "acme-mini"
 
 
 # ------------------------------------------------------------------ sora-mock serve
@@ -366,6 +370,37 @@ def test_the_client_refuses_a_file_with_a_mistake_naming_it(tmp_path: Path) -> N
         plain = tmp_path / "plain.yaml"
         plain.write_text(ENUMERATED.split("x-sora-mock:")[0])
         add_provider(plain)
+
+
+def test_the_sora_command_drives_a_provider_and_a_model_from_files(
+    acme: Path, models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sora_client.cli import main
+
+    monkeypatch.setenv("SORA_CLIENT_PROVIDERS", f"{tmp_path / 'none-here'}{os.pathsep}{acme}")
+    monkeypatch.setenv("SORA_CLIENT_MODELS", str(models))
+    monkeypatch.setenv("ACME_KEY", "k")
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["generate", "--provider", "acme", "--prompt", "a clip", "--model", "acme-mini"]
+    argv += ["--seconds", "2", "--size", "176x144", "-o", str(tmp_path / "clip.mp4")]
+    code = main([*argv, "--base-url", "http://sora-mock.test/acme"], stdout=out, stderr=err)
+    assert code == 2  # the first file does not exist: refused before anything is sent
+    assert err.getvalue().startswith(f"error: provider file {tmp_path / 'none-here'}: at /: ")
+    monkeypatch.setenv("SORA_CLIENT_PROVIDERS", str(acme))
+    out, err = io.StringIO(), io.StringIO()
+    main(["--help"], stdout=out, stderr=err)  # loads the files (the mock is built after it)
+    mock = SoraMock(create_app(test_config()))
+    code = main(
+        [*argv, "--base-url", mock.base_url("acme")],
+        transport=mock.transport(),
+        sleep=mock.advance,
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    assert (tmp_path / "clip.mp4").stat().st_size > 0
+    (job,) = mock.jobs()
+    assert (job.model, job.width, job.height, job.seconds) == ("acme-mini", 176, 144, 2)
 
 
 # ------------------------------------------------------------------ the pytest fixtures
