@@ -140,7 +140,7 @@
     for (const [prefix, info] of Object.entries(providers)) {
       for (const c of info.contracts) {
         if (!c.declared) continue;
-        CLIENT_NAMES[prefix] = c.declared.client;
+        if (!HAND_WRITTEN.has(prefix)) CLIENT_NAMES[prefix] = c.declared.client;
         const known = APIS[c.name];
         if (!known || known.declared) {
           APIS[c.name] = { ...declaredApi(prefix, c.declared), declared: true };
