@@ -23,6 +23,7 @@ import httpx
 from sora_client._core import DEFAULT_MAX_DOWNLOAD, Core, ProgressCallback
 from sora_client._decoding import adecoded, decoded
 from sora_client._exceptions import BodyTooLarge, ConfigurationError, translate_transport_error
+from sora_client._files import use_models_file, use_provider_files
 from sora_client._flow import Action, Close, Flow, Keep, Notify, Now, Read, Send, Sleep
 from sora_client._images import ImageInput
 from sora_client._models import Job
@@ -47,44 +48,6 @@ _ITERATORS: weakref.WeakKeyDictionary[httpx.Response, Any] = weakref.WeakKeyDict
 PLACEHOLDER_KEY = "sk-mock-placeholder"
 #: the largest answer read whole (a JSON job is a few kB; videos and streams are streamed)
 MAX_BODY = 32 * 1024 * 1024
-
-
-#: the models file a client reads when none is given (README.md, "Models files")
-MODELS_ENV = "SORA_CLIENT_MODELS"
-
-
-def use_models_file(models: str | os.PathLike[str] | None) -> None:
-    """Use a models file (``models=``, else ``$SORA_CLIENT_MODELS``; neither: the models in
-    use stay as they are): the declared providers' create then accepts its models, as the mock
-    given the same file does. A mistake is a ConfigurationError naming the file, the place
-    and the fix."""
-    path = models if models is not None else os.environ.get(MODELS_ENV) or None
-    if path is None:
-        return
-    from contracts import ContractError, use_models
-
-    try:
-        use_models(os.fspath(path))
-    except ContractError as exc:
-        raise ConfigurationError(
-            f"models file {exc.path}: at {exc.where or '/'}: {exc.message}"
-        ) from None
-
-
-#: provider files a client loads when it starts (separated as PATH is; README.md)
-PROVIDERS_ENV = "SORA_CLIENT_PROVIDERS"
-
-
-def use_provider_files() -> None:
-    """Load the provider files ``$SORA_CLIENT_PROVIDERS`` names (``sora_client.add_provider``
-    for each; one added already is nothing): ``SoraClient("<its prefix>")`` and the ``sora``
-    command then drive it. A mistake is a ConfigurationError naming the file, the place and
-    the fix."""
-    from sora_client._providers import add_provider
-
-    for path in os.environ.get(PROVIDERS_ENV, "").split(os.pathsep):
-        if path.strip():
-            add_provider(path.strip())
 
 
 class _BaseClient(Generic[H]):

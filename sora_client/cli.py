@@ -27,13 +27,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from sora_client._client import (
-    DEFAULT_WAIT_TIMEOUT,
-    SoraClient,
-    _is_loopback,
-    use_models_file,
-    use_provider_files,
-)
+from sora_client._client import DEFAULT_WAIT_TIMEOUT, SoraClient, _is_loopback
 from sora_client._exceptions import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -51,6 +45,7 @@ from sora_client._exceptions import (
     UnsupportedOperation,
     VideoNotReadyError,
 )
+from sora_client._files import use_models_file, use_provider_files
 from sora_client._models import Job
 from sora_client._providers import PROVIDERS, adapter_class
 
