@@ -49,6 +49,25 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     behaviour = p.add_argument_group("what it accepts")
     faults = p.add_argument_group("faults and limits")
     replay = p.add_argument_group("replaying recordings")
+    providers = p.add_argument_group("providers and models from files")
+    providers.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        dest="providers",
+        metavar="FILE",
+        help="serve one more provider API: a contract with its x-sora-mock declaration "
+        "(ARCHITECTURE.md, 'Add a provider in one file'; repeatable; SORA_MOCK_PROVIDERS "
+        "takes several, separated as PATH is)",
+    )
+    providers.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="models the declared providers serve besides their contracts' (a YAML file: "
+        "README.md, 'Models files')",
+    )
     listen.add_argument(
         "--host",
         default="127.0.0.1",
@@ -392,6 +411,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         replay_dir=args.replay,
         replay_fallback=args.replay_fallback,
         replay_match=args.replay_match,
+        providers=tuple(str(Path(p).resolve()) for p in getattr(args, "providers", ())),
+        models_file=str(args.models.resolve()) if getattr(args, "models", None) else None,
         webhook_allow_hosts=tuple(getattr(args, "webhook_allow_hosts", ())),
         webhook_secret=getattr(args, "webhook_secret", None) or None,
         webhook_attempts=getattr(args, "webhook_attempts", 5),
@@ -428,12 +449,31 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    refused = _load_files(args)
+    if refused is not None:
+        print(f"sora-mock: {refused}", file=sys.stderr)
+        return 2
     options = ServeOptions(args.host, args.port, workers, args.concurrency)
     try:
         return run(config_from(args), options, announce=lambda text: print(text, flush=True))
     except (ServeError, ValueError) as exc:
         print(f"sora-mock: {exc}", file=sys.stderr)
         return 2
+
+
+def _load_files(args: argparse.Namespace) -> str | None:
+    """Load the provider files, then the models file (which may name their prefixes), before
+    anything is served; a mistake is the loader's message (file, place, fix), else None."""
+    from contracts import ContractError, add_provider, use_models
+
+    try:
+        for path in args.providers:
+            add_provider(path)
+        if args.models is not None:
+            use_models(args.models)
+    except ContractError as exc:
+        return f"{exc.path}: at {exc.where or '/'}: {exc.message}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

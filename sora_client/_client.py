@@ -23,6 +23,7 @@ import httpx
 from sora_client._core import DEFAULT_MAX_DOWNLOAD, Core, ProgressCallback
 from sora_client._decoding import adecoded, decoded
 from sora_client._exceptions import BodyTooLarge, ConfigurationError, translate_transport_error
+from sora_client._files import use_models_file, use_provider_files
 from sora_client._flow import Action, Close, Flow, Keep, Notify, Now, Read, Send, Sleep
 from sora_client._images import ImageInput
 from sora_client._models import Job
@@ -65,7 +66,10 @@ class _BaseClient(Generic[H]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
+        use_provider_files()
+        use_models_file(models)
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
         key = key.strip()
@@ -184,6 +188,7 @@ class SoraClient(_BaseClient[httpx.Client]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -196,6 +201,7 @@ class SoraClient(_BaseClient[httpx.Client]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -428,6 +434,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -440,6 +447,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 

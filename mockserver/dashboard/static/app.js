@@ -91,8 +91,74 @@
       },
     },
   };
-  // the sora_client provider name to show in each provider's snippet
+  // the providers whose APIs and snippets this page writes out by hand
+  const HAND_WRITTEN = new Set(Object.values(APIS).map((spec) => spec.provider));
+  // the sora_client provider name to show in each provider's snippet (a declared provider's
+  // comes with its declaration, below)
   const CLIENT_NAMES = { gptproto: "gptproto-videos", gptge: "gptge", vtrix: "vtrix" };
+
+  // A declared provider (contracts/_declaration.py) is described by the index (GET /): the
+  // create's path and JSON body with "{model}", "{prompt}", "{seconds}", "{size}", "{image}"
+  // where the values go, the status path, where the id is, the models (a models file's too).
+  function fillTemplate(template, values) {
+    if (Array.isArray(template)) return template.map((item) => fillTemplate(item, values));
+    if (template && typeof template === "object") return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, fillTemplate(v, values)]));
+    const whole = typeof template === "string" && template.match(/^\{(\w+)\}$/);
+    return whole && whole[1] in values ? values[whole[1]] : template;
+  }
+
+  function pointerGet(body, pointer) {
+    let node = body;
+    for (const step of pointer.split("/").filter(Boolean)) node = node && typeof node === "object" ? node[step] : undefined;
+    return node;
+  }
+
+  function declaredBody(form, values) {
+    const model = form.models[values.model];
+    const withImage = values.image && (!model || model.image);
+    return fillTemplate(withImage ? form.body : form.body_without_image, values);
+  }
+
+  function declaredApi(prefix, form) {
+    return {
+      label: form.label,
+      provider: prefix,
+      models: Object.fromEntries(Object.entries(form.models).map(([id, m]) => [id, m.sizes])),
+      seconds: (model) => (form.models[model] ? form.models[model].durations.map(String) : []),
+      takesImage: (model) => !form.models[model] || form.models[model].image,
+      image: "url",
+      createPath: `/${prefix}${form.create_path}`,
+      statusPath: form.status_path ? (id) => `/${prefix}${form.status_path.replace("{id}", encodeURIComponent(id))}` : null,
+      idOf: (body) => pointerGet(body, form.id_pointer),
+      body: (f, imageUrl) => declaredBody(form, { model: f.model, prompt: f.prompt, seconds: Number(f.seconds), size: f.size, image: imageUrl }),
+    };
+  }
+
+  // the index's declared forms join APIS: a new API is added; one the page knows already
+  // (a Python dialect) takes only the models, so a models file shows in its form too
+  function learnApis(providers) {
+    for (const [prefix, info] of Object.entries(providers)) {
+      for (const c of info.contracts) {
+        if (!c.declared) continue;
+        if (!HAND_WRITTEN.has(prefix)) CLIENT_NAMES[prefix] = c.declared.client;
+        const known = APIS[c.name];
+        if (!known || known.declared) {
+          APIS[c.name] = { ...declaredApi(prefix, c.declared), declared: true };
+        } else {
+          const spec = declaredApi(prefix, c.declared);
+          known.models = spec.models;
+          known.seconds = spec.seconds;
+        }
+      }
+    }
+  }
+
+  function fillApiSelect() {
+    const select = $("#create-api");
+    const chosen = select.value;
+    select.replaceChildren(...Object.entries(APIS).map(([name, spec]) => el("option", { value: name }, spec.label)));
+    if (chosen && chosen in APIS) select.value = chosen;
+  }
 
   // ---------------------------------------------------------------- small helpers
   const state = {
@@ -254,6 +320,10 @@
     const none = $('input[name="image-source"][value="none"]');
     none.disabled = !!spec.imageRequired;
     if (none.disabled && none.checked) $('input[name="image-source"][value="sample"]').checked = true;
+    // a declared model that takes no reference image: none is the only choice
+    const noImage = !!spec.takesImage && !spec.takesImage(model);
+    for (const radio of $$('input[name="image-source"]')) if (radio.value !== "none") radio.disabled = noImage;
+    if (noImage) none.checked = true;
     syncImage();
   }
 
@@ -716,9 +786,24 @@
   }
 
   // ---------------------------------------------------------------- providers
-  function snippets(prefix, base) {
+  function snippets(prefix, base, forms = []) {
     const key = "sk-anything";
     const out = [];
+    // a declared provider: its create as curl, from its declaration, and the client's generate
+    forms.forEach((form, i) => {
+      const [model, spec] = Object.entries(form.models)[0];
+      const size = spec.sizes[0];
+      const image = spec.image ? `${ORIGIN}/__mock/sample-image?size=${size}` : null;
+      const body = declaredBody(form, { model, prompt: "A cat in a hat", seconds: spec.durations[0], size, image });
+      out.push({
+        label: i ? `curl ${form.create_path}` : "curl",
+        text: `curl -X ${form.method} "${base}${form.create_path}" \\\n  -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\\n  -d ${shellQuote(JSON.stringify(body))}`,
+      });
+      if (i) return;
+      const imageArg = image ? `image="${image}", ` : "";
+      out.push({ label: "sora_client", text: `from sora_client import SoraClient\n\nwith SoraClient("${form.client}", base_url="${base}", api_key="${key}") as client:\n    job = client.generate(\n        "A cat in a hat", ${imageArg}model="${model}", seconds=${spec.durations[0]}, size="${size}",\n        path="cat.mp4",\n    )` });
+    });
+    if (forms.length) return out;
     if (prefix === "gptge" || prefix === "gptproto") {
       out.push({
         label: "curl",
@@ -760,8 +845,14 @@
     const chosen = journalProvider.value;
     journalProvider.replaceChildren(el("option", { value: "" }, "all"), ...Object.keys(body.providers).map((p) => el("option", { value: p }, p)));
     journalProvider.value = chosen;
+    learnApis(body.providers);
+    fillApiSelect();
+    syncForm();
     for (const [prefix, info] of Object.entries(body.providers)) {
-      const tabs = snippets(prefix, info.base_url);
+      // the providers whose snippets are written out above keep them; the others' come from
+      // their declarations
+      const forms = HAND_WRITTEN.has(prefix) ? [] : info.contracts.filter((c) => c.declared).map((c) => c.declared);
+      const tabs = snippets(prefix, info.base_url, forms);
       const tablist = el("div", { class: "tabs", role: "tablist", "aria-label": `${prefix} snippets` });
       const panels = [];
       tabs.forEach((tab, i) => {
@@ -1025,7 +1116,7 @@
 
   function init() {
     const apiSelect = $("#create-api");
-    apiSelect.replaceChildren(...Object.entries(APIS).map(([name, spec]) => el("option", { value: name }, spec.label)));
+    fillApiSelect();
     const savedKey = localStorage.getItem("sora-mock-key");
     if (savedKey) $("#create-key").value = savedKey;
     apiSelect.addEventListener("change", syncForm);
