@@ -705,5 +705,4 @@ def test_a_job_page_says_where_its_webhook_stands(page: Any, server: SoraMock) -
         rows = page.locator("#job-body table.journal tbody tr")
         expect(rows.filter(has_text="webhook #2")).to_have_count(1)
     finally:
-        receiver.close()
-        server.service.webhooks.stop()
+        receiver.close()  # the module's server goes on (its next reset forgets the event)
