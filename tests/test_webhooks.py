@@ -816,3 +816,24 @@ def test_the_three_stores_keep_webhook_records_alike(any_store: Any) -> None:
     store.webhook_clear()
     assert store.webhook_get("a") is None and store.webhook_get("c") is None
     assert store.webhook_next_due(1e18) is None
+
+
+def test_the_client_passes_a_callback_url_and_the_event_follows(receiver: Receiver) -> None:
+    from mockserver.testing import SoraMock
+    from sora_client import SoraClient
+
+    mock = SoraMock(_app(webhook_secret=SECRET))
+    with SoraClient(
+        "openrouter",
+        api_key=KEY,
+        base_url=mock.base_url("openrouter"),
+        transport=mock.transport(),
+        sleep=mock.advance,
+    ) as client:
+        job = client.create("a lighthouse", model="openai/sora-2-pro", callback_url=receiver.url())
+        done = client.wait(job.id, timeout=600)
+    [delivery] = receiver.wait_for(1)
+    mock.service.webhooks.stop()
+    assert done.status == "completed"
+    assert json.loads(delivery["body"])["data"]["id"] == job.id
+    _verified(delivery)
