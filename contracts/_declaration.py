@@ -55,6 +55,22 @@ ERROR_VALUES = {
     "param": "the field at fault, or null",
 }
 MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
+#: the names a webhook's body and headers may use: a job's, and its event's
+WEBHOOK_VALUES = {
+    **JOB_VALUES,
+    "event": "the event's name (the `events` entry of the job's terminal status)",
+    "event.created_at": "when the job ended, ISO 8601 UTC on the mock's clock (text)",
+    "event.created_at_unix": "when the job ended, unix seconds (integer)",
+}
+#: the names a webhook signature's templates may use
+SIGNATURE_VALUES = {
+    "timestamp": "the attempt's unix seconds (integer)",
+    "body": "the raw body sent (text)",
+    "signature": "the hex digest of `signed` under the signing secret",
+}
+#: the lifecycle's statuses a job ends in: each may have an event
+TERMINAL = ("completed", "failed")
+SIGNATURE_ALGORITHMS = ("hmac-sha256",)
 _REF = re.compile(r"\{([a-z_.]+)\}")
 _SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 
@@ -81,6 +97,29 @@ class Role:
     fields: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Signature:
+    """How a webhook is signed: ``value`` (in header ``header``) holds the hex HMAC of the text
+    ``signed`` under the signing secret (``serve --webhook-secret``)."""
+
+    header: str
+    value: str
+    signed: str
+    algorithm: str = "hmac-sha256"
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """A provider's webhooks: the create body's pointer to the callback URL, the event name
+    per terminal status, the body and headers POSTed (templates), and the signature."""
+
+    url: str
+    events: Mapping[str, str]
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    signature: Signature | None = None
+
+
 @dataclass(frozen=True, eq=False)  # one object per file read: compared (and hashed) by identity
 class Declaration:
     contract: str
@@ -102,6 +141,8 @@ class Declaration:
     #: seconds from completion to the job's purge; None: ``--retention``
     expiry_seconds: int | None = None
     price_per_second: float = 0.0
+    #: where a create names its callback URL and what is POSTed there (None: no webhooks)
+    webhooks: Webhooks | None = None
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -161,6 +202,7 @@ class _Reader:
             "expiry-seconds",
             "price-per-second",
             "models-answer",
+            "webhooks",
         }
         for key in raw:
             if key not in known:
@@ -223,6 +265,107 @@ class _Reader:
             models_answer=answer,
             expiry_seconds=raw.get("expiry-seconds"),
             price_per_second=float(raw.get("price-per-second", 0.0)),
+            webhooks=self._webhooks(raw.get("webhooks"), roles),
+        )
+
+    def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:
+        """The optional ``webhooks`` block: ``url`` (a pointer into the create's body),
+        ``events`` (a terminal status -> the event's name), ``body`` and ``headers``
+        (templates of WEBHOOK_VALUES), ``signature`` (``header``, ``value``, ``signed``)."""
+        if raw is None:
+            return None
+        where = "/webhooks"
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, "must be a mapping with `url`, `events`, `body`")
+        known = {"url", "events", "body", "headers", "signature"}
+        for key in raw:
+            if key not in known:
+                raise self.fail(
+                    f"{where}/{key}", f"unknown key `{key}`: use one of {', '.join(sorted(known))}"
+                )
+        url = self.need(raw, "url", str, where)
+        if not url.startswith("/"):
+            raise self.fail(
+                f"{where}/url", "a JSON pointer into the create's body (e.g. /callback_url)"
+            )
+        create = next(r.operation_id for r in roles.values() if r.role == "create")
+        fields = self._body_fields(create)
+        first = url.strip("/").split("/", 1)[0]
+        if fields is not None and first not in fields:
+            raise self.fail(
+                f"{where}/url",
+                f"the body of `{create}` has no `{first}`: use one of {', '.join(sorted(fields))}",
+            )
+        events = self.need(raw, "events", Mapping, where)
+        if not events:
+            raise self.fail(f"{where}/events", f"name the event of {' or '.join(TERMINAL)}")
+        for status, name in events.items():
+            if status not in TERMINAL:
+                raise self.fail(
+                    f"{where}/events/{status}",
+                    f"`{status}` is no status a job ends in: use {' or '.join(TERMINAL)}",
+                )
+            if not isinstance(name, str) or not name:
+                raise self.fail(f"{where}/events/{status}", "the event's name (a string)")
+        body = self.need(raw, "body", (Mapping, list), where)
+        self._check_template(body, WEBHOOK_VALUES, f"{where}/body")
+        headers = raw.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(v, str) for v in headers.values()
+        ):
+            raise self.fail(f"{where}/headers", "a mapping of header names to text templates")
+        self._check_template(dict(headers), WEBHOOK_VALUES, f"{where}/headers")
+        return Webhooks(
+            url=url,
+            events=dict(events),
+            body=body,
+            headers=dict(headers),
+            signature=self._signature(raw.get("signature"), f"{where}/signature"),
+        )
+
+    def _body_fields(self, op_id: str) -> set[str] | None:
+        """The top-level properties of an operation's JSON body (None: not known)."""
+        node: Any = self.contract.operations[op_id].definition.get("requestBody", {})
+        for step in ("content", "application/json", "schema"):
+            node = node.get(step) if isinstance(node, Mapping) else None
+        for _ in range(10):  # follow local references
+            ref = node.get("$ref") if isinstance(node, Mapping) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                break
+            node = self.contract.spec
+            for step in ref[2:].split("/"):
+                node = node.get(step) if isinstance(node, Mapping) else None
+        properties = node.get("properties") if isinstance(node, Mapping) else None
+        return set(properties) if isinstance(properties, Mapping) else None
+
+    def _signature(self, raw: Any, where: str) -> Signature | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, "must be a mapping with `header`, `value`, `signed`")
+        for key in raw:
+            if key not in ("header", "value", "signed", "algorithm"):
+                raise self.fail(
+                    f"{where}/{key}", f"unknown key `{key}`: use algorithm, header, signed, value"
+                )
+        algorithm = raw.get("algorithm", "hmac-sha256")
+        if algorithm not in SIGNATURE_ALGORITHMS:
+            raise self.fail(
+                f"{where}/algorithm", f"{algorithm!r}: use one of {', '.join(SIGNATURE_ALGORITHMS)}"
+            )
+        value = self.need(raw, "value", str, where)
+        signed = self.need(raw, "signed", str, where)
+        self._check_template(value, SIGNATURE_VALUES, f"{where}/value")
+        self._check_template(signed, SIGNATURE_VALUES, f"{where}/signed")
+        if "{signature}" not in value:
+            raise self.fail(f"{where}/value", "must hold `{signature}`")
+        if "{body}" not in signed:
+            raise self.fail(f"{where}/signed", "must hold `{body}`: the signature covers the body")
+        return Signature(
+            header=self.need(raw, "header", str, where),
+            value=value,
+            signed=signed,
+            algorithm=algorithm,
         )
 
     def _check_template(self, template: Any, names: Mapping[str, str], where: str) -> None:

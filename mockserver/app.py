@@ -56,6 +56,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         app.extensions["sora_mock_console"] = RequestLog(
             config.log_format, show_dashboard=config.log_dashboard
         )
+        service.webhooks.console = app.extensions["sora_mock_console"]  # a line per attempt
 
     app.before_request(_start)
     guard.init_app(

@@ -114,3 +114,15 @@ class MockConfig:
     #: a models file (`--models FILE`): models the declared providers serve besides their
     #: contracts' (``contracts.use_models``); None: the contracts' models only
     models_file: str | Path | None = None
+    #: webhooks of a declared provider's callback URL (mockserver.webhooks): the signing
+    #: secret (None: sent unsigned; `--webhook-secret`); never shown (not in the repr)
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: hosts besides loopback a callback URL may name: ``NAME`` or ``.DOMAIN`` (it and every
+    #: name under it) (`--webhook-allow-host`); any other is refused at create with a 400
+    webhook_allow_hosts: tuple[str, ...] = ()
+    #: attempts per event at most (the first included), then it is given up
+    webhook_attempts: int = 5
+    #: clock seconds before the first retry, doubled at each (at most 300 s)
+    webhook_backoff_seconds: float = 10.0
+    #: real seconds one attempt may take, connection and answer included
+    webhook_timeout_seconds: float = 10.0

@@ -23,6 +23,7 @@ from flask import Response
 
 import contracts
 from contracts import _declaration as decl
+from mockserver import webhooks
 from mockserver.dialects.base import Context, Dialect
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.responses import error_response, json_response
@@ -144,6 +145,9 @@ class DeclaredDialect(Dialect):
             if isinstance(found, Response):
                 return found
             image, notes = found
+        callback = self.callback_url(body)
+        if isinstance(callback, Response):
+            return callback
         prompt = decl.pick(body, fields["prompt"]) if "prompt" in fields else None
         job = self.new_job(
             ctx,
@@ -156,6 +160,8 @@ class DeclaredDialect(Dialect):
             params={"size": str(size), "seconds": int(seconds)},
             notes=notes,
         )
+        if callback is not None:  # the job's terminal event is owed (mockserver.webhooks)
+            self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)
         return json_response(self.render(job, self.service.state(job), ctx), role.status)
 
     def read(self, ctx: Context) -> Response:
@@ -184,6 +190,16 @@ class DeclaredDialect(Dialect):
         listings = [dict(m.listing) for m in self.declaration.models]
         answer = self.declaration.models_answer or {"data": "{models}"}
         return json_response(decl.fill(answer, {"models": listings}), role.status)
+
+    def callback_url(self, body: Any) -> str | Response | None:
+        """The create's callback URL when the provider declares webhooks (None: none given),
+        or the provider's 400 when the mock will not deliver there (mockserver.webhooks)."""
+        hooks = self.declaration.webhooks
+        url = decl.pick(body, hooks.url) if hooks is not None else None
+        if hooks is None or url is None:
+            return None
+        refused = webhooks.refusal(str(url), self.service.config.webhook_allow_hosts)
+        return self._bad(_name(hooks.url), refused) if refused else str(url)
 
 
 _HANDLERS = {

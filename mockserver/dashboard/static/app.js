@@ -757,7 +757,7 @@
       statusSelect.replaceChildren(el("option", { value: "" }, "all"), ...codes.map((c) => el("option", { value: c }, c)));
       statusSelect.value = status;
     }
-    const entries = all.filter((e) => (!provider || e.provider === provider) && (!status || String(e.status) === status) && (!errorsOnly || e.status >= 400));
+    const entries = all.filter((e) => (!provider || e.provider === provider) && (!status || String(e.status) === status) && (!errorsOnly || e.status >= 400 || e.status === 0));
     const tbody = $("#journal-body");
     const filtered = provider || status || errorsOnly;
     const signature = [entries.length ? entries[0].request_id : "", entries.length, all.length, provider, status, errorsOnly].join("|");
@@ -773,13 +773,14 @@
   function journalRow(e) {
     return el(
       "tr",
-      { class: e.status >= 400 ? "failed" : "" },
+      { class: e.status >= 400 || e.status === 0 ? "failed" : "" },
       el("td", { class: "small time" }, clockTime(e.time)),
       el("td", { class: "request" }, el("span", { class: "method" }, e.method), " ", el("span", { class: "path" }, breakablePath(e.path)), e.key ? el("div", { class: "muted small" }, e.key) : null),
       el("td", { class: "provider-col" }, e.provider),
-      el("td", { class: "status" }, httpBadge(e.status)),
+      el("td", { class: "status" }, e.status ? httpBadge(e.status) : el("span", { class: "badge http-5xx" }, "no answer")),
       el("td", { class: "num small latency" }, `${e.latency_ms.toFixed(1)} ms`),
-      el("td", { class: "scenario" }, e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
+      // a webhook the mock sent (mockserver/webhooks.py), not a request it received
+      el("td", { class: "scenario" }, e.attempt ? el("span", { class: "badge scenario" }, `webhook #${e.attempt}`) : e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
       el("td", { class: "message" }, e.error || ""),
     );
   }
@@ -918,6 +919,17 @@
     $("#jobs-section").hidden = false;
   }
 
+  // the job's terminal event for its callback_url (GET /__mock/jobs/{id}: `webhook`)
+  function webhookText(hook) {
+    const last = hook.last || {};
+    const answer = last.status ? `answered ${last.status}` : last.error || "";
+    if (hook.state === "pending") return `pending: POSTed to ${hook.url} when the job ends`;
+    if (hook.state === "delivered") return `delivered (${hook.event}) to ${hook.url}, attempt ${hook.attempts}, ${answer}`;
+    if (hook.state === "retrying") return `retrying: attempt ${hook.attempts} of ${hook.max_attempts} failed (${last.error}); next at ${clockTime(hook.next_at)} on the mock's clock`;
+    if (hook.state === "given_up") return `given up after ${plural(hook.attempts, "attempt")} to ${hook.url} (${last.error})`;
+    return `not sent (${last.error})`;
+  }
+
   async function providerStatus(job) {
     const spec = APIS[job.api];
     if (!spec || !spec.statusPath) return { note: "Chat mode has no status endpoint: the job reports on the event stream that created it." };
@@ -935,7 +947,9 @@
       state.jobPage = null;
       return;
     }
-    const changed = !state.jobPage || state.jobPage.status !== job.status;
+    // a webhook attempt (its state, and a journal entry more) redraws the page too
+    const hookChanged = (page) => JSON.stringify(page.webhook || null) !== JSON.stringify(job.webhook || null);
+    const changed = !state.jobPage || state.jobPage.status !== job.status || hookChanged(state.jobPage);
     state.jobPage = job;
     syncSelected();
     if (!force && !changed) {
@@ -968,6 +982,7 @@
       job.error ? [el("dt", {}, "Failure"), el("dd", { class: "error-text" }, `${job.error.code || ""} ${job.error.message || ""}`)] : null,
       job.notes.length ? [el("dt", {}, "Notes"), el("dd", {}, job.notes.join(" · "))] : null,
       el("dt", {}, "Reference image"), el("dd", {}, job.has_reference_image ? "yes" : "none (placeholder frame)"),
+      job.webhook ? [el("dt", {}, "Webhook"), el("dd", { id: "job-webhook" }, webhookText(job.webhook))] : null,
     );
     const mediaBox = done
       ? el(
