@@ -323,7 +323,6 @@ def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = 
     for prefix, live in (
         ("gptproto", "gptproto.com"),
         ("gptge", "api.gpt.ge"),
-        ("vtrix", "cloud.vtrix.ai"),
         *((d.prefix, d.hosts[0]) for d in declarations() if d.hosts),
     ):
         lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")

@@ -50,11 +50,10 @@ IN_PROCESS_HOST = "http://sora-mock.test"
 PROVIDER_HOSTS = {
     "gptproto.com": "gptproto",
     "api.gpt.ge": "gptge",
-    "cloud.vtrix.ai": "vtrix",
 }
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
-PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge"}
 
 
 #: the hosts and prefixes the declared providers added (refreshed by ``_declared``)
