@@ -2,7 +2,7 @@
 refused at load when it is written wrong, naming the file, the place and the fix; pointers
 that search a list (``*``, ``[key=value]`` taking every entry that fits) and the first usable
 value among several; a template key kept only when its value is there (``x-if``); the error
-values a template may use beside the four it had."""
+values a template may use beside the four it had (contracts._pointers holds the pointers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from test_declared_providers import ACME
 
 import contracts
-from contracts._declaration import declarations, error_values, fill, first, pick_all
+from contracts._declaration import declarations, error_values, fill
+from contracts._pointers import first, pick_all
 
 MODELS = "  models:\n    - {id: acme-1, sizes: [720x1280, 1280x720], durations: [4, 8]}\n"
 CREATE = "      fields: {model: /engine, prompt: /text, seconds: /length, size: /dims, image: "

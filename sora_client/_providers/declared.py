@@ -22,6 +22,7 @@ import httpx
 
 import contracts
 from contracts import _declaration as decl
+from contracts._pointers import first
 from sora_client._exceptions import APIError, ModelUnavailableError
 from sora_client._images import parse_size
 from sora_client._models import Job, parse_timestamp
@@ -245,7 +246,7 @@ class DeclaredAdapter(Adapter):
     def _at(self, body: Any, name: str) -> Any:
         pointer = self.places.get(name)
         if isinstance(pointer, tuple):
-            return decl.first(body, pointer)
+            return first(body, pointer)
         return decl.pick(body, pointer) if pointer is not None else None
 
 

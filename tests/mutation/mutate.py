@@ -334,6 +334,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
     ],
+    "contracts/_pointers.py": [
+        "tests/test_declaration_vocabulary.py",
+        "tests/test_vtrix_adapter.py",
+    ],
     "mockserver/dialects/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
