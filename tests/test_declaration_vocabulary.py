@@ -15,6 +15,8 @@ from test_declared_providers import ACME
 import contracts
 from contracts._declaration import declarations, error_values, fill
 from contracts._pointers import first, pick_all
+from mockserver.app import create_app
+from mockserver.testing import SoraMock, test_config
 
 MODELS = "  models:\n    - {id: acme-1, sizes: [720x1280, 1280x720], durations: [4, 8]}\n"
 CREATE = "      fields: {model: /engine, prompt: /text, seconds: /length, size: /dims, image: "
@@ -253,3 +255,34 @@ def test_the_error_values_name_the_status_when_no_code_and_the_field_when_not_na
         "code_or_status": code_or_status,
         "param_message": param_message,
     }
+
+
+def test_the_not_found_words_name_the_id_asked_for_on_every_operation(tmp_path: Path) -> None:
+    path = tmp_path / "acme-named.yaml"
+    text = ACME.replace("not-found: no such clip", "not-found: no clip {id}")
+    one = "{name: job_id, in: path, required: true, schema: {type: string}}"
+    video = f"operationId: getVideo\n      parameters: [{one}"
+    text = text.replace(video, video + ", {name: n, in: query, schema: {type: integer}}")
+    text = text.replace("fields: {id: job_id}}\n  job:", "fields: {id: job_id, index: n}}\n  job:")
+    assert "index: n" in text and "name: n," in text
+    path.write_text(text)
+    contracts.add_provider(path)
+    try:
+        mock = SoraMock(create_app(test_config()))
+        with mock.client("acme") as client:
+            headers = {"Authorization": "Bearer k"}
+            read = client.get("/v2/jobs/clip-nope", headers=headers)
+            video = client.get("/v2/jobs/clip-nope/video", headers=headers)
+            body = {"engine": "acme-1", "text": "a kite", "length": 4, "dims": "720x1280"}
+            made = client.post("/v2/jobs", json=body, headers=headers).json()["job_id"]
+            early = client.get(f"/v2/jobs/{made}/video", headers=headers)
+            second = client.get(f"/v2/jobs/{made}/video?n=1", headers=headers)
+    finally:
+        contracts.forget_provider("acme-named")
+    assert (read.status_code, read.json()["message"]) == (404, "no clip clip-nope")
+    assert (video.status_code, video.json()["message"]) == (404, "no clip clip-nope")
+    assert (early.status_code, early.json()["message"]) == (
+        404,
+        f"no clip {made}: the job is waiting",
+    )
+    assert (second.status_code, second.json()["message"]) == (404, f"no clip {made}")

@@ -115,6 +115,10 @@ class DeclaredDialect(Dialect):
             return error_response(self, 409, "must be the id of a completed video", param=param)
         return source
 
+    def _not_found(self, job_id: str) -> str:
+        """The declared not-found words, ``{id}`` filled with the id asked for."""
+        return self.declaration.not_found.replace("{id}", job_id)
+
     def _unknown_failure_code(self, ctx: Context) -> Response | None:
         """The 400 for a scenario argument that is none of the declared failure codes."""
         codes = self.declaration.failure_codes
@@ -147,7 +151,7 @@ class DeclaredDialect(Dialect):
         job_id = ctx.path[role.fields["id"]]
         job = self.service.find(job_id, self.name)
         if job is None:
-            return error_response(self, 404, self.declaration.not_found.replace("{id}", job_id))
+            return error_response(self, 404, self._not_found(job_id))
         return job
 
     # ---------------------------------------------------------------- the four roles
@@ -229,11 +233,11 @@ class DeclaredDialect(Dialect):
             return job
         index_name = role.fields.get("index")
         if index_name is not None and (ctx.query.get(index_name) or 0) != 0:
-            return error_response(self, 404, self.declaration.not_found, param=index_name)
+            return error_response(self, 404, self._not_found(job.id), param=index_name)
         state = self.service.state(job)
         if state.status is not Status.COMPLETED:
             word = self.declaration.statuses[state.status.value]
-            return error_response(self, 404, f"{self.declaration.not_found}: the job is {word}")
+            return error_response(self, 404, f"{self._not_found(job.id)}: the job is {word}")
         return send_asset(self.service, job, "video")
 
     def models(self, ctx: Context) -> Response:

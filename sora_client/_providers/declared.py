@@ -271,8 +271,8 @@ def _places(template: Any, at: str = "") -> dict[str, str]:
 
 
 def _whole(value: Any) -> Any:
-    """A duration as a whole number; a value that is none is sent as given, for the contract
-    to refuse (an InvalidRequestError naming the field, never a ValueError)."""
+    """A duration as a whole number; a value that is not one is sent as given, for the
+    contract to refuse (an InvalidRequestError naming the field, never a ValueError)."""
     try:
         return int(value)
     except (TypeError, ValueError):
