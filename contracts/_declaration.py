@@ -47,12 +47,19 @@ JOB_VALUES = {
     "cost": "the mock's price of the job in USD (number)",
     "error.code": "the failure's code",
     "error.message": "the failure's message",
+    "job.seconds_text": 'the duration in seconds, as text ("4")',
+    "cost_text": 'the mock\'s price of the job in USD, as text with four decimals ("1.2000")',
+    "job.notes": "what the mock did in place of the real thing (a list of strings, maybe empty)",
+    "job.remixed_from": "the id of the job this one remixes, or null",
 }
 ERROR_VALUES = {
     "status": "the HTTP status (integer)",
     "message": "the error's text",
     "code": "the provider's code, or null",
     "param": "the field at fault, or null",
+    "code_or_status": "the provider's code, else the HTTP status as text",
+    "param_message": "the error's text, after `param: ` when a field is at fault and the text "
+    "does not already start with its name",
 }
 MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
 #: the names a webhook's body and headers may use: a job's, and its event's
@@ -95,6 +102,8 @@ class Role:
     #: create: field name -> pointer into the body; read/content: "id" (and "index") -> the
     #: path (query) parameter's name
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: create: the reference image must be the video's size; the words of the 400 when not
+    image_mismatch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,14 @@ class Declaration:
     price_per_second: float = 0.0
     #: where a create names its callback URL and what is POSTed there (None: no webhooks)
     webhooks: Webhooks | None = None
+    #: status word -> lifecycle status: words the client also reads (the mock never sends them)
+    statuses_accepted: Mapping[str, str] = field(default_factory=dict)
+    #: failure code -> its message: a scenario may pick only these, a failed job says its own
+    failure_codes: Mapping[str, str] = field(default_factory=dict)
+    #: value name -> the pointers where the client looks for it in a job, in order
+    job_places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: where the provider comes when providers are listed (lower first); None: after those
+    list_order: int | None = None
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -203,6 +220,10 @@ class _Reader:
             "price-per-second",
             "models-answer",
             "webhooks",
+            "statuses-accepted",
+            "failure-codes",
+            "job-places",
+            "list-order",
         }
         for key in raw:
             if key not in known:
@@ -266,6 +287,7 @@ class _Reader:
             expiry_seconds=raw.get("expiry-seconds"),
             price_per_second=float(raw.get("price-per-second", 0.0)),
             webhooks=self._webhooks(raw.get("webhooks"), roles),
+            **self._more(raw, statuses),
         )
 
     def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:
@@ -368,6 +390,47 @@ class _Reader:
             algorithm=algorithm,
         )
 
+    def _more(self, raw: Mapping[str, Any], statuses: Mapping[str, str]) -> dict[str, Any]:
+        """The optional keys a seed API needed (Vtrix): words the client also accepts, the
+        failure codes, where the client looks for a value in a job."""
+        accepted = raw.get("statuses-accepted", {})
+        if not isinstance(accepted, Mapping):
+            raise self.fail("/statuses-accepted", "must be a mapping of words to statuses")
+        for word, status in accepted.items():
+            if status not in STATUSES or word in statuses.values():
+                raise self.fail(
+                    f"/statuses-accepted/{word}",
+                    f"a word the mock does not send, mapped to one of {', '.join(STATUSES)}",
+                )
+        codes = raw.get("failure-codes", {})
+        if not isinstance(codes, Mapping) or not all(isinstance(m, str) for m in codes.values()):
+            raise self.fail("/failure-codes", "must be a mapping of codes to messages")
+        places: dict[str, tuple[str, ...]] = {}
+        given = raw.get("job-places", {})
+        if not isinstance(given, Mapping):
+            raise self.fail("/job-places", "must be a mapping of value names to pointers")
+        for name, pointers in given.items():
+            where = f"/job-places/{name}"
+            if name not in JOB_VALUES:
+                raise self.fail(
+                    where, f"unknown value `{name}`: use one of {', '.join(JOB_VALUES)}"
+                )
+            pointers = [pointers] if isinstance(pointers, str) else pointers
+            if not isinstance(pointers, list) or not all(
+                isinstance(p, str) and p.startswith("/") for p in pointers
+            ):
+                raise self.fail(where, "a JSON pointer (/a/b) or a list of them, tried in order")
+            places[name] = tuple(pointers)
+        order = raw.get("list-order")
+        if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
+            raise self.fail("/list-order", "must be a whole number (lower comes first in lists)")
+        return {
+            "list_order": order,
+            "statuses_accepted": dict(accepted),
+            "failure_codes": {str(k): v for k, v in codes.items()},
+            "job_places": places,
+        }
+
     def _check_template(self, template: Any, names: Mapping[str, str], where: str) -> None:
         if isinstance(template, Mapping):
             if "x-when" in template:
@@ -379,6 +442,14 @@ class _Reader:
                 ):
                     raise self.fail(
                         where, f"`x-when` takes a list of {', '.join(STATUSES)} and needs `x-value`"
+                    )
+                self._check_template(template["x-value"], names, f"{where}/x-value")
+                return
+            if "x-if" in template:
+                if template["x-if"] not in names or "x-value" not in template:
+                    raise self.fail(
+                        where,
+                        "`x-if` takes the name of a value (e.g. job.notes) and needs `x-value`",
                     )
                 self._check_template(template["x-value"], names, f"{where}/x-value")
                 return
@@ -450,7 +521,15 @@ class _Reader:
                     f"{where}/fields",
                     "needs `id`: the name of the path parameter holding the job's id",
                 )
-            roles[op_id] = Role(op_id, role, int(block.get("status", 200)), dict(fields))
+            mismatch = block.get("image-matches-size")
+            if mismatch is not None and (role != "create" or not isinstance(mismatch, str)):
+                raise self.fail(
+                    f"{where}/image-matches-size",
+                    "a create's words for an image whose size is not the video's (a string)",
+                )
+            roles[op_id] = Role(
+                op_id, role, int(block.get("status", 200)), dict(fields), image_mismatch=mismatch
+            )
         for op_id in self.contract.operations:
             if op_id not in roles:
                 raise self.fail(
@@ -472,6 +551,10 @@ def fill(template: Any, values: Mapping[str, Any], status: str | None = None) ->
                 if status not in value["x-when"]:
                     continue
                 value = value["x-value"]
+            elif isinstance(value, Mapping) and "x-if" in value:
+                if values[value["x-if"]] in (None, "", [], {}):
+                    continue
+                value = value["x-value"]
             out[key] = fill(value, values, status)
         return out
     if isinstance(template, list):
@@ -482,6 +565,19 @@ def fill(template: Any, values: Mapping[str, Any], status: str | None = None) ->
             return values[whole.group(1)]
         return _REF.sub(lambda m: str(values[m.group(1)]), template)
     return template
+
+
+def error_values(status: int, message: str, code: str | None, param: str | None) -> dict[str, Any]:
+    """The values an error template may use (``ERROR_VALUES``)."""
+    prefixed = param and not message.startswith(param)
+    return {
+        "status": status,
+        "message": message,
+        "code": code,
+        "param": param,
+        "code_or_status": code or str(status),
+        "param_message": f"{param}: {message}" if prefixed else message,
+    }
 
 
 _MISSING = object()
@@ -531,7 +627,13 @@ def declarations() -> tuple[Declaration, ...]:
         declaration = read(load(path.stem))
         if declaration is not None:
             found.append(declaration)
-    return tuple(found)
+    return tuple(sorted(found, key=_listed))
+
+
+def _listed(declaration: Declaration) -> tuple[bool, int]:
+    """Providers with a ``list-order`` first, lowest first; the others keep the file order."""
+    order = declaration.list_order
+    return (order is None, order or 0)
 
 
 def add_provider(path: str | Path) -> Declaration:

@@ -20,7 +20,6 @@ PROVIDER_CONTRACTS: Mapping[str, str] = {
     "gptproto-videos": "gptproto",
     "gptproto-chat": "gptproto",
     "gptge-videos": "gptge",
-    "vtrix-generation": "vtrix",
 }
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -57,11 +57,10 @@ IN_PROCESS_HOST = "http://sora-mock.test"
 _HOSTS = {
     "gptproto.com": "gptproto",
     "api.gpt.ge": "gptge",
-    "cloud.vtrix.ai": "vtrix",
 }
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
-_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge"}
 _LOOKUPS: dict[str, dict[str, str]] = {}
 
 

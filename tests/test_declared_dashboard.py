@@ -14,6 +14,7 @@ import pytest
 
 import contracts
 from mockserver.app import create_app
+from mockserver.dialects import registered
 from mockserver.testing import test_config
 from sora_client import SoraClient
 from sora_client._providers.base import CreateSpec
@@ -117,5 +118,6 @@ def test_a_provider_added_from_a_file_gets_its_form_and_a_python_dialect_none(ac
     assert form["models"] == {
         "acme-1": {"sizes": ["720x1280", "1280x720"], "durations": [4, 8], "image": True}
     }
-    for name in ("gptge", "vtrix"):
+    python = {d.prefix for d in registered().values() if not hasattr(d, "declaration")}
+    for name in python:  # the providers still served by Python dialects have no form of this kind
         assert not any("declared" in c for c in index["providers"][name]["contracts"])

@@ -13,13 +13,9 @@ from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
-from sora_client._providers.vtrix_generation import VtrixGeneration
 
 PROVIDERS: dict[str, type[Adapter]] = Mirrored(
-    {
-        cls.name: cls
-        for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos, VtrixGeneration)
-    },
+    {cls.name: cls for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos)},
     lambda d: [(d.prefix, declared_adapter(d))],
 )
 
