@@ -18,6 +18,7 @@ from contracts._loader import (
     load_path,
 )
 from contracts._loader import PROVIDER_CONTRACTS as _PYTHON_PROVIDERS
+from contracts._usermodels import use_models
 from contracts._validation import (
     ContractViolation,
     OpenAPIRequest,
@@ -45,5 +46,6 @@ __all__ = [
     "load_all",
     "load_path",
     "request_from_httpx",
+    "use_models",
     "response_from_httpx",
 ]

@@ -47,14 +47,37 @@ JOB_VALUES = {
     "cost": "the mock's price of the job in USD (number)",
     "error.code": "the failure's code",
     "error.message": "the failure's message",
+    "job.seconds_text": 'the duration in seconds, as text ("4")',
+    "cost_text": 'the mock\'s price of the job in USD, as text with four decimals ("1.2000")',
+    "job.notes": "what the mock did in place of the real thing (a list of strings, maybe empty)",
+    "job.remixed_from": "the id of the job this one remixes, or null",
 }
 ERROR_VALUES = {
     "status": "the HTTP status (integer)",
     "message": "the error's text",
     "code": "the provider's code, or null",
     "param": "the field at fault, or null",
+    "code_or_status": "the provider's code, else the HTTP status as text",
+    "param_message": "the error's text, after `param: ` when a field is at fault and the text "
+    "does not already start with its name",
 }
 MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
+#: the names a webhook's body and headers may use: a job's, and its event's
+WEBHOOK_VALUES = {
+    **JOB_VALUES,
+    "event": "the event's name (the `events` entry of the job's terminal status)",
+    "event.created_at": "when the job ended, ISO 8601 UTC on the mock's clock (text)",
+    "event.created_at_unix": "when the job ended, unix seconds (integer)",
+}
+#: the names a webhook signature's templates may use
+SIGNATURE_VALUES = {
+    "timestamp": "the attempt's unix seconds (integer)",
+    "body": "the raw body sent (text)",
+    "signature": "the hex digest of `signed` under the signing secret",
+}
+#: the lifecycle's statuses a job ends in: each may have an event
+TERMINAL = ("completed", "failed")
+SIGNATURE_ALGORITHMS = ("hmac-sha256",)
 _REF = re.compile(r"\{([a-z_.]+)\}")
 _SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 
@@ -79,6 +102,31 @@ class Role:
     #: create: field name -> pointer into the body; read/content: "id" (and "index") -> the
     #: path (query) parameter's name
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: create: the reference image must be the video's size; the words of the 400 when not
+    image_mismatch: str | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a webhook is signed: ``value`` (in header ``header``) holds the hex HMAC of the text
+    ``signed`` under the signing secret (``serve --webhook-secret``)."""
+
+    header: str
+    value: str
+    signed: str
+    algorithm: str = "hmac-sha256"
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """A provider's webhooks: the create body's pointer to the callback URL, the event name
+    per terminal status, the body and headers POSTed (templates), and the signature."""
+
+    url: str
+    events: Mapping[str, str]
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    signature: Signature | None = None
 
 
 @dataclass(frozen=True, eq=False)  # one object per file read: compared (and hashed) by identity
@@ -102,6 +150,16 @@ class Declaration:
     #: seconds from completion to the job's purge; None: ``--retention``
     expiry_seconds: int | None = None
     price_per_second: float = 0.0
+    #: where a create names its callback URL and what is POSTed there (None: no webhooks)
+    webhooks: Webhooks | None = None
+    #: status word -> lifecycle status: words the client also reads (the mock never sends them)
+    statuses_accepted: Mapping[str, str] = field(default_factory=dict)
+    #: failure code -> its message: a scenario may pick only these, a failed job says its own
+    failure_codes: Mapping[str, str] = field(default_factory=dict)
+    #: value name -> the pointers where the client looks for it in a job, in order
+    job_places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: where the provider comes when providers are listed (lower first); None: after those
+    list_order: int | None = None
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -161,6 +219,11 @@ class _Reader:
             "expiry-seconds",
             "price-per-second",
             "models-answer",
+            "webhooks",
+            "statuses-accepted",
+            "failure-codes",
+            "job-places",
+            "list-order",
         }
         for key in raw:
             if key not in known:
@@ -223,7 +286,150 @@ class _Reader:
             models_answer=answer,
             expiry_seconds=raw.get("expiry-seconds"),
             price_per_second=float(raw.get("price-per-second", 0.0)),
+            webhooks=self._webhooks(raw.get("webhooks"), roles),
+            **self._more(raw, statuses),
         )
+
+    def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:
+        """The optional ``webhooks`` block: ``url`` (a pointer into the create's body),
+        ``events`` (a terminal status -> the event's name), ``body`` and ``headers``
+        (templates of WEBHOOK_VALUES), ``signature`` (``header``, ``value``, ``signed``)."""
+        if raw is None:
+            return None
+        where = "/webhooks"
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, "must be a mapping with `url`, `events`, `body`")
+        known = {"url", "events", "body", "headers", "signature"}
+        for key in raw:
+            if key not in known:
+                raise self.fail(
+                    f"{where}/{key}", f"unknown key `{key}`: use one of {', '.join(sorted(known))}"
+                )
+        url = self.need(raw, "url", str, where)
+        if not url.startswith("/"):
+            raise self.fail(
+                f"{where}/url", "a JSON pointer into the create's body (e.g. /callback_url)"
+            )
+        create = next(r.operation_id for r in roles.values() if r.role == "create")
+        fields = self._body_fields(create)
+        first = url.strip("/").split("/", 1)[0]
+        if fields is not None and first not in fields:
+            raise self.fail(
+                f"{where}/url",
+                f"the body of `{create}` has no `{first}`: use one of {', '.join(sorted(fields))}",
+            )
+        events = self.need(raw, "events", Mapping, where)
+        if not events:
+            raise self.fail(f"{where}/events", f"name the event of {' or '.join(TERMINAL)}")
+        for status, name in events.items():
+            if status not in TERMINAL:
+                raise self.fail(
+                    f"{where}/events/{status}",
+                    f"`{status}` is no status a job ends in: use {' or '.join(TERMINAL)}",
+                )
+            if not isinstance(name, str) or not name:
+                raise self.fail(f"{where}/events/{status}", "the event's name (a string)")
+        body = self.need(raw, "body", (Mapping, list), where)
+        self._check_template(body, WEBHOOK_VALUES, f"{where}/body")
+        headers = raw.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(v, str) for v in headers.values()
+        ):
+            raise self.fail(f"{where}/headers", "a mapping of header names to text templates")
+        self._check_template(dict(headers), WEBHOOK_VALUES, f"{where}/headers")
+        return Webhooks(
+            url=url,
+            events=dict(events),
+            body=body,
+            headers=dict(headers),
+            signature=self._signature(raw.get("signature"), f"{where}/signature"),
+        )
+
+    def _body_fields(self, op_id: str) -> set[str] | None:
+        """The top-level properties of an operation's JSON body (None: not known)."""
+        node: Any = self.contract.operations[op_id].definition.get("requestBody", {})
+        for step in ("content", "application/json", "schema"):
+            node = node.get(step) if isinstance(node, Mapping) else None
+        for _ in range(10):  # follow local references
+            ref = node.get("$ref") if isinstance(node, Mapping) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                break
+            node = self.contract.spec
+            for step in ref[2:].split("/"):
+                node = node.get(step) if isinstance(node, Mapping) else None
+        properties = node.get("properties") if isinstance(node, Mapping) else None
+        return set(properties) if isinstance(properties, Mapping) else None
+
+    def _signature(self, raw: Any, where: str) -> Signature | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise self.fail(where, "must be a mapping with `header`, `value`, `signed`")
+        for key in raw:
+            if key not in ("header", "value", "signed", "algorithm"):
+                raise self.fail(
+                    f"{where}/{key}", f"unknown key `{key}`: use algorithm, header, signed, value"
+                )
+        algorithm = raw.get("algorithm", "hmac-sha256")
+        if algorithm not in SIGNATURE_ALGORITHMS:
+            raise self.fail(
+                f"{where}/algorithm", f"{algorithm!r}: use one of {', '.join(SIGNATURE_ALGORITHMS)}"
+            )
+        value = self.need(raw, "value", str, where)
+        signed = self.need(raw, "signed", str, where)
+        self._check_template(value, SIGNATURE_VALUES, f"{where}/value")
+        self._check_template(signed, SIGNATURE_VALUES, f"{where}/signed")
+        if "{signature}" not in value:
+            raise self.fail(f"{where}/value", "must hold `{signature}`")
+        if "{body}" not in signed:
+            raise self.fail(f"{where}/signed", "must hold `{body}`: the signature covers the body")
+        return Signature(
+            header=self.need(raw, "header", str, where),
+            value=value,
+            signed=signed,
+            algorithm=algorithm,
+        )
+
+    def _more(self, raw: Mapping[str, Any], statuses: Mapping[str, str]) -> dict[str, Any]:
+        """The optional keys a seed API needed (Vtrix): words the client also accepts, the
+        failure codes, where the client looks for a value in a job."""
+        accepted = raw.get("statuses-accepted", {})
+        if not isinstance(accepted, Mapping):
+            raise self.fail("/statuses-accepted", "must be a mapping of words to statuses")
+        for word, status in accepted.items():
+            if status not in STATUSES or word in statuses.values():
+                raise self.fail(
+                    f"/statuses-accepted/{word}",
+                    f"a word the mock does not send, mapped to one of {', '.join(STATUSES)}",
+                )
+        codes = raw.get("failure-codes", {})
+        if not isinstance(codes, Mapping) or not all(isinstance(m, str) for m in codes.values()):
+            raise self.fail("/failure-codes", "must be a mapping of codes to messages")
+        places: dict[str, tuple[str, ...]] = {}
+        given = raw.get("job-places", {})
+        if not isinstance(given, Mapping):
+            raise self.fail("/job-places", "must be a mapping of value names to pointers")
+        for name, pointers in given.items():
+            where = f"/job-places/{name}"
+            if name not in JOB_VALUES:
+                raise self.fail(
+                    where, f"unknown value `{name}`: use one of {', '.join(JOB_VALUES)}"
+                )
+            pointers = [pointers] if isinstance(pointers, str) else pointers
+            if not isinstance(pointers, list) or not all(
+                isinstance(p, str) and p.startswith("/") for p in pointers
+            ):
+                raise self.fail(where, "a JSON pointer (/a/b) or a list of them, tried in order")
+            places[name] = tuple(pointers)
+        order = raw.get("list-order")
+        if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
+            raise self.fail("/list-order", "must be a whole number (lower comes first in lists)")
+        return {
+            "list_order": order,
+            "statuses_accepted": dict(accepted),
+            "failure_codes": {str(k): v for k, v in codes.items()},
+            "job_places": places,
+        }
 
     def _check_template(self, template: Any, names: Mapping[str, str], where: str) -> None:
         if isinstance(template, Mapping):
@@ -236,6 +442,14 @@ class _Reader:
                 ):
                     raise self.fail(
                         where, f"`x-when` takes a list of {', '.join(STATUSES)} and needs `x-value`"
+                    )
+                self._check_template(template["x-value"], names, f"{where}/x-value")
+                return
+            if "x-if" in template:
+                if template["x-if"] not in names or "x-value" not in template:
+                    raise self.fail(
+                        where,
+                        "`x-if` takes the name of a value (e.g. job.notes) and needs `x-value`",
                     )
                 self._check_template(template["x-value"], names, f"{where}/x-value")
                 return
@@ -307,7 +521,15 @@ class _Reader:
                     f"{where}/fields",
                     "needs `id`: the name of the path parameter holding the job's id",
                 )
-            roles[op_id] = Role(op_id, role, int(block.get("status", 200)), dict(fields))
+            mismatch = block.get("image-matches-size")
+            if mismatch is not None and (role != "create" or not isinstance(mismatch, str)):
+                raise self.fail(
+                    f"{where}/image-matches-size",
+                    "a create's words for an image whose size is not the video's (a string)",
+                )
+            roles[op_id] = Role(
+                op_id, role, int(block.get("status", 200)), dict(fields), image_mismatch=mismatch
+            )
         for op_id in self.contract.operations:
             if op_id not in roles:
                 raise self.fail(
@@ -329,6 +551,10 @@ def fill(template: Any, values: Mapping[str, Any], status: str | None = None) ->
                 if status not in value["x-when"]:
                     continue
                 value = value["x-value"]
+            elif isinstance(value, Mapping) and "x-if" in value:
+                if values[value["x-if"]] in (None, "", [], {}):
+                    continue
+                value = value["x-value"]
             out[key] = fill(value, values, status)
         return out
     if isinstance(template, list):
@@ -339,6 +565,19 @@ def fill(template: Any, values: Mapping[str, Any], status: str | None = None) ->
             return values[whole.group(1)]
         return _REF.sub(lambda m: str(values[m.group(1)]), template)
     return template
+
+
+def error_values(status: int, message: str, code: str | None, param: str | None) -> dict[str, Any]:
+    """The values an error template may use (``ERROR_VALUES``)."""
+    prefixed = param and not message.startswith(param)
+    return {
+        "status": status,
+        "message": message,
+        "code": code,
+        "param": param,
+        "code_or_status": code or str(status),
+        "param_message": f"{param}: {message}" if prefixed else message,
+    }
 
 
 _MISSING = object()
@@ -388,7 +627,13 @@ def declarations() -> tuple[Declaration, ...]:
         declaration = read(load(path.stem))
         if declaration is not None:
             found.append(declaration)
-    return tuple(found)
+    return tuple(sorted(found, key=_listed))
+
+
+def _listed(declaration: Declaration) -> tuple[bool, int]:
+    """Providers with a ``list-order`` first, lowest first; the others keep the file order."""
+    order = declaration.list_order
+    return (order is None, order or 0)
 
 
 def add_provider(path: str | Path) -> Declaration:
@@ -491,3 +736,88 @@ class Mirrored(dict[Any, Any]):
     def items(self) -> Any:
         self._fill()
         return dict.items(self)
+
+
+# ------------------------------------------------------------------ a create's body, built
+
+
+def create_body(
+    contract: Contract, declaration: Declaration, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A create's JSON body: each of ``values`` (``model``, ``prompt``, ``seconds``, ``size``,
+    ``image``) put where the declaration's ``fields`` point, the objects and list entries on the
+    way built, and every required property the schema fixes with a ``const`` filled in
+    (``type: image_url``): what a client sends (the dashboard's form and snippets use it)."""
+    role = declaration.role("create")
+    assert role is not None  # a declaration has exactly one create (checked at load)
+    fields = role.fields
+    definition = contract.operation(role.operation_id).definition
+    content = definition.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    body: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in fields:
+            _put(contract, body, schema, fields[name], value)
+    return body
+
+
+def _resolved(contract: Contract, schema: Any) -> Any:
+    while isinstance(schema, Mapping) and "$ref" in schema:
+        schema = contract.resolve(schema["$ref"])
+    return schema if isinstance(schema, Mapping) else {}
+
+
+def _put(contract: Contract, body: dict[str, Any], schema: Any, pointer: str, value: Any) -> None:
+    steps = [s for s in pointer.strip("/").split("/") if s]
+    node: Any = body
+    schema = _resolved(contract, schema)
+    for i, step in enumerate(steps):
+        select = re.fullmatch(r"\[([^=\]]+)=([^\]]*)\]", step)
+        if select:
+            key, wanted = select.groups()
+            schema = _resolved(contract, schema.get("items", {}))
+            entry = next((x for x in node if x.get(key) == wanted), None)
+            if entry is None:
+                entry = {key: wanted}
+                _fill_consts(contract, entry, schema)
+                node.append(entry)
+            node = entry
+            continue
+        child = _resolved(contract, schema.get("properties", {}).get(step, {}))
+        if i == len(steps) - 1:
+            node[step] = value
+            return
+        is_list = re.fullmatch(r"\[[^=\]]+=[^\]]*\]", steps[i + 1]) is not None
+        if step not in node:
+            node[step] = [] if is_list else {}
+            if not is_list:
+                _fill_consts(contract, node[step], child)
+        node, schema = node[step], child
+
+
+def _fill_consts(contract: Contract, entry: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    for name in schema.get("required", []):
+        prop = _resolved(contract, schema.get("properties", {}).get(name, {}))
+        if name not in entry and "const" in prop:
+            entry[name] = prop["const"]
+
+
+def places(template: Any, at: str = "") -> dict[str, str]:
+    """Where a job template puts each whole reference: ``{"job.id": "/id", ...}`` (a value of
+    an ``x-when`` entry included; the first place of a reference wins)."""
+    found: dict[str, str] = {}
+    if isinstance(template, Mapping):
+        for key, value in template.items():
+            if isinstance(value, Mapping) and "x-when" in value:
+                value = value["x-value"]
+            for name, pointer in places(value, f"{at}/{key}").items():
+                found.setdefault(name, pointer)
+    elif isinstance(template, list):
+        for i, value in enumerate(template):
+            for name, pointer in places(value, f"{at}/{i}").items():
+                found.setdefault(name, pointer)
+    elif isinstance(template, str):
+        whole = _REF.fullmatch(template)
+        if whole:
+            found[whole.group(1)] = at
+    return found

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ PROVIDER_CONTRACTS: Mapping[str, str] = {
     "gptproto-videos": "gptproto",
     "gptproto-chat": "gptproto",
     "gptge-videos": "gptge",
-    "vtrix-generation": "vtrix",
 }
 
 
@@ -248,6 +247,9 @@ def load_path(path: Path | str, name: str | None = None, *, cache: bool = True) 
 
 #: contracts added from outside the package (``contracts.add_provider``), by name
 EXTRA_PATHS: dict[str, Path] = {}
+#: called with each contract :func:`load` reads, before anything is compiled from it (a
+#: models file's models join it here: ``contracts._usermodels``)
+AFTER_LOAD: list[Callable[[Contract], None]] = []
 
 
 @functools.cache
@@ -257,7 +259,10 @@ def load(name: str) -> Contract:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))
         raise ContractError(path, "", f"no such contract; known: {known}")
-    return load_path(path, name)
+    contract = load_path(path, name)
+    for hook in AFTER_LOAD:
+        hook(contract)
+    return contract
 
 
 def load_all() -> dict[str, Contract]:

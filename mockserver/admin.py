@@ -121,6 +121,7 @@ def neutral(job: Job, svc: MockService) -> dict[str, Any]:
         "notes": job.notes,
         "media_url": request.host_url.rstrip("/") + svc.media_path(job.id),
         "replay": {"cassette": job.replay} if job.replay else None,
+        "webhook": svc.webhooks.status(job),
     }
 
 

@@ -30,6 +30,7 @@ log = logging.getLogger("mockserver")
 def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     """Build a mock server; ``overrides`` replace fields of ``config`` (``clock="virtual"``)."""
     config = dataclasses.replace(config or MockConfig(), **overrides)
+    _load_providers(config)
     service = MockService.from_config(config)
     app = MockFlask("mockserver", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -55,6 +56,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
         app.extensions["sora_mock_console"] = RequestLog(
             config.log_format, show_dashboard=config.log_dashboard
         )
+        service.webhooks.console = app.extensions["sora_mock_console"]  # a line per attempt
 
     app.before_request(_start)
     guard.init_app(
@@ -78,6 +80,15 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     return app
 
 
+def _load_providers(config: MockConfig) -> None:
+    """The provider files and the models file the configuration names, loaded before any
+    dialect is made (each again in a spawned worker: adding the same file twice is nothing)."""
+    for path in config.providers:
+        contracts.add_provider(path)
+    if config.models_file is not None:
+        contracts.use_models(config.models_file)
+
+
 def _index() -> Response:
     if dashboard.prefers_html():
         return dashboard.page()
@@ -99,6 +110,9 @@ def _index() -> Response:
                 ],
             }
         )
+        form = dashboard.declared_form(cls)
+        if form is not None:  # a declared provider: the dashboard drives it from this
+            entry["contracts"][-1]["declared"] = form
     response = json_response(
         {
             "name": "sora-mock",

@@ -49,6 +49,25 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     behaviour = p.add_argument_group("what it accepts")
     faults = p.add_argument_group("faults and limits")
     replay = p.add_argument_group("replaying recordings")
+    providers = p.add_argument_group("providers and models from files")
+    providers.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        dest="providers",
+        metavar="FILE",
+        help="serve one more provider API: a contract with its x-sora-mock declaration "
+        "(ARCHITECTURE.md, 'Add a provider in one file'; repeatable; SORA_MOCK_PROVIDERS "
+        "takes several, separated as PATH is)",
+    )
+    providers.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="models the declared providers serve besides their contracts' (a YAML file: "
+        "README.md, 'Models files')",
+    )
     listen.add_argument(
         "--host",
         default="127.0.0.1",
@@ -249,8 +268,43 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=128,
         help="requests one worker serves at once; more wait in line",
     )
+    _webhook_options(p.add_argument_group("webhooks (a create's callback_url)"))
     _console_options(p.add_argument_group("console"))
     return p
+
+
+def _webhook_options(hooks: argparse._ArgumentGroup) -> None:
+    hooks.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        default=[],
+        dest="webhook_allow_hosts",
+        metavar="HOST",
+        help="deliver webhooks to HOST too (repeatable; .DOMAIN: it and every name under it); "
+        "loopback needs none, a callback URL naming any other host is refused with a 400",
+    )
+    hooks.add_argument(
+        "--webhook-secret",
+        default=None,
+        metavar="SECRET",
+        help="sign each webhook with this secret (the provider's signature header); the "
+        "environment keeps it out of the process list",
+    )
+    hooks.add_argument(
+        "--webhook-attempts",
+        type=int,
+        default=5,
+        metavar="N",
+        help="attempts per event, the first included; retried on the mock's clock after 10 s, "
+        "doubled each time (at most 5 min), then given up",
+    )
+    hooks.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="real seconds one attempt may take (connection and answer)",
+    )
 
 
 def _duration(text: str) -> float | None:
@@ -357,6 +411,12 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         replay_dir=args.replay,
         replay_fallback=args.replay_fallback,
         replay_match=args.replay_match,
+        providers=tuple(str(Path(p).resolve()) for p in getattr(args, "providers", ())),
+        models_file=str(args.models.resolve()) if getattr(args, "models", None) else None,
+        webhook_allow_hosts=tuple(getattr(args, "webhook_allow_hosts", ())),
+        webhook_secret=getattr(args, "webhook_secret", None) or None,
+        webhook_attempts=getattr(args, "webhook_attempts", 5),
+        webhook_timeout_seconds=getattr(args, "webhook_timeout", 10.0),
     )
 
 
@@ -372,6 +432,13 @@ def serve(args: argparse.Namespace) -> int:
             print(f"sora-mock: {exc}", file=sys.stderr)
             return 2
     workers = args.workers if args.workers is not None else default_workers()
+    if args.webhook_attempts < 1 or not 0 < args.webhook_timeout < math.inf:
+        print(
+            "sora-mock: --webhook-attempts must be at least 1 and --webhook-timeout a positive "
+            "number of seconds",
+            file=sys.stderr,
+        )
+        return 2
     if workers < 1 or args.concurrency < 1:
         print("sora-mock: --workers and --concurrency must be at least 1", file=sys.stderr)
         return 2
@@ -382,12 +449,31 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    refused = _load_files(args)
+    if refused is not None:
+        print(f"sora-mock: {refused}", file=sys.stderr)
+        return 2
     options = ServeOptions(args.host, args.port, workers, args.concurrency)
     try:
         return run(config_from(args), options, announce=lambda text: print(text, flush=True))
     except (ServeError, ValueError) as exc:
         print(f"sora-mock: {exc}", file=sys.stderr)
         return 2
+
+
+def _load_files(args: argparse.Namespace) -> str | None:
+    """Load the provider files, then the models file (which may name their prefixes), before
+    anything is served; a mistake is the loader's message (file, place, fix), else None."""
+    from contracts import ContractError, add_provider, use_models
+
+    try:
+        for path in args.providers:
+            add_provider(path)
+        if args.models is not None:
+            use_models(args.models)
+    except ContractError as exc:
+        return f"{exc.path}: at {exc.where or '/'}: {exc.message}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

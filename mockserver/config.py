@@ -108,3 +108,21 @@ class MockConfig:
     #: a create that differs from the recording it is given: "lenient" (replayed, the answer's
     #: X-Mock-Replay-Mismatch header names the fields) or "strict" (refused with 400)
     replay_match: str = "lenient"
+    #: provider files served besides the bundled contracts (`--provider FILE`, repeatable): a
+    #: contract with its ``x-sora-mock`` declaration, added with ``contracts.add_provider``
+    providers: tuple[str | Path, ...] = ()
+    #: a models file (`--models FILE`): models the declared providers serve besides their
+    #: contracts' (``contracts.use_models``); None: the contracts' models only
+    models_file: str | Path | None = None
+    #: webhooks of a declared provider's callback URL (mockserver.webhooks): the signing
+    #: secret (None: sent unsigned; `--webhook-secret`); never shown (not in the repr)
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: hosts besides loopback a callback URL may name: ``NAME`` or ``.DOMAIN`` (it and every
+    #: name under it) (`--webhook-allow-host`); any other is refused at create with a 400
+    webhook_allow_hosts: tuple[str, ...] = ()
+    #: attempts per event at most (the first included), then it is given up
+    webhook_attempts: int = 5
+    #: clock seconds before the first retry, doubled at each (at most 300 s)
+    webhook_backoff_seconds: float = 10.0
+    #: real seconds one attempt may take, connection and answer included
+    webhook_timeout_seconds: float = 10.0

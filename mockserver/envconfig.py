@@ -11,6 +11,7 @@ naming the variable (`EnvironmentValueError`), not argparse's usage text.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,15 @@ class EnvironmentValueError(ValueError):
     """A ``SORA_MOCK_*`` variable holds a value its option refuses (one line)."""
 
 
+#: repeatable options whose variable is named otherwise and holds paths, separated as
+#: ``PATH`` is (``os.pathsep``): a path may hold a comma
+PATH_LISTS = {"providers": "SORA_MOCK_PROVIDERS"}
+
+
 def variable(action: argparse.Action) -> str | None:
     """The variable of an option: its first long flag, upper case, dashes as underscores."""
+    if action.dest in PATH_LISTS:
+        return PATH_LISTS[action.dest]
     for flag in action.option_strings:
         if flag.startswith("--") and flag != "--help":
             return PREFIX + flag[2:].upper().replace("-", "_")
@@ -91,7 +99,9 @@ def _convert(name: str, action: argparse.Action, text: str) -> Any:
         # --no-retry-after=on stores False, as the flag does
         return on if isinstance(action, argparse._StoreTrueAction) else not on
     if isinstance(action, argparse._AppendAction):
-        return [_one(name, flag, action, item.strip()) for item in text.split(",") if item.strip()]
+        separator = os.pathsep if action.dest in PATH_LISTS else ","
+        items = text.split(separator)
+        return [_one(name, flag, action, item.strip()) for item in items if item.strip()]
     if type(action) is not argparse._StoreAction:
         raise EnvironmentValueError(f"{name}: {flag} cannot be set from the environment")
     return _one(name, flag, action, text.strip())

@@ -37,6 +37,7 @@ from mockserver.metrics import Metrics
 from mockserver.renders import RenderQueue
 from mockserver.store import Store
 from mockserver.stores import open_store
+from mockserver.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -97,9 +98,12 @@ class MockService:
     _files_lock: threading.Lock = field(default_factory=threading.Lock)
     #: journal entries reach the store in batches under load (mockserver.journal)
     journal_writer: JournalWriter = field(init=False)
+    #: the webhooks this worker owes and sends (mockserver.webhooks)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.journal_writer = JournalWriter(self.store)
+        self.webhooks = Webhooks(self)
         if self.metrics is not None:
             self.metrics.service = self
             self.journal_writer.on_error = functools.partial(self.metrics.store_error, "journal")
@@ -231,6 +235,8 @@ class MockService:
         due = self.store.expired(self.now(), limit)
         for job_id in due:
             self.store.delete(job_id)
+        if due:
+            self.store.webhook_forget(due)
         return len(due)
 
     def state(self, job: Job) -> JobState:
@@ -251,6 +257,8 @@ class MockService:
     def delete(self, job: Job) -> None:
         # its media stay: they are keyed by content, and other jobs may share them
         self.store.delete(job.id)
+        if job.api in self.webhooks.declaring():
+            self.store.webhook_forget([job.id])
 
     # ------------------------------------------------------------------ media
 
@@ -294,6 +302,7 @@ class MockService:
         # it fails where it stands now: a client never sees its progress go back
         failed.fail_progress = max(state.progress, 0.0)
         self.store.replace_job(failed)
+        self.webhooks.ended_early(failed)  # its event is due now, not at its planned end
         log.error(
             "the render process died rendering the video of job %s (%s): the job fails",
             job.id,
@@ -424,6 +433,8 @@ class MockService:
     def request_opened(self) -> None:
         """A request began (its journal entry may then wait for a batch)."""
         self.journal_writer.opened()
+        if self.config.store != "memory":  # webhooks a worker that died owed, to send here
+            self.webhooks.request_seen()
 
     def record(self, entry: JournalEntry | None) -> None:
         """A request was answered; its journal entry, None for a request not journalled."""
@@ -437,6 +448,7 @@ class MockService:
     def reset(self) -> None:
         self.journal_writer.flush()  # entries of requests before the reset go with it
         self.store.reset()
+        self.store.webhook_clear()
         with self._lock:
             self.errors.clear()
             self.error_kinds.clear()

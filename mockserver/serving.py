@@ -320,14 +320,16 @@ def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = 
     ]
     from contracts._declaration import declarations
 
-    for prefix, live in (
+    served = (
         ("gptproto", "gptproto.com"),
         ("gptge", "api.gpt.ge"),
-        ("vtrix", "cloud.vtrix.ai"),
         *((d.prefix, d.hosts[0]) for d in declarations() if d.hosts),
-    ):
-        lines.append(f"  {base}/{prefix:<9} stands in for https://{live}")
-    lines.append(f"  {base}/__mock/  dashboard (in a browser) and admin API")
+    )
+    # one column for the names, as wide as the widest (a declared prefix may be long)
+    width = max(len(name) for name in ("__mock/", *(prefix for prefix, _ in served)))
+    for prefix, live in served:
+        lines.append(f"  {base}/{prefix:<{width}} stands in for https://{live}")
+    lines.append(f"  {base}/{'__mock/':<{width}} dashboard (in a browser) and admin API")
     if replay is not None:  # serve --replay: what was loaded (mockserver.conformance.replay)
         lines.append(f"  {replay.summary()}")
     return "\n".join(lines)

@@ -101,6 +101,41 @@ return best_rule.scenario
 """
 
 
+# webhooks owed (RedisStore.webhook_*): a hash per job (record, due, lease, token) and a
+# sorted set of the open ones by due time; ARGV[6] is the hashes' key prefix
+_WEBHOOK_CLAIM = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  if #out >= tonumber(ARGV[5]) then break end
+  local key = ARGV[6] .. id
+  if tonumber(redis.call('HGET', key, 'lease') or '0') <= tonumber(ARGV[2]) then
+    redis.call('HSET', key, 'lease', ARGV[3], 'token', ARGV[4])
+    table.insert(out, redis.call('HGET', key, 'record'))
+  end
+end
+return out
+"""
+
+_WEBHOOK_SETTLE = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'record', ARGV[2], 'lease', '0', 'token', '', 'due', ARGV[3])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+end
+return 1
+"""
+
+_WEBHOOK_NEXT_DUE = """
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if tonumber(redis.call('HGET', ARGV[2] .. id, 'lease') or '0') <= tonumber(ARGV[1]) then
+    return tostring(redis.call('ZSCORE', KEYS[1], id))
+  end
+end
+return false
+"""
+
 #: how long a Redis call may wait to connect, and for an answer: a stopped or frozen Redis is
 #: a 503 after about a second, not a request hanging (redis-py waits 5 s, then retries)
 SOCKET_TIMEOUT = 1.0
@@ -445,3 +480,72 @@ class RedisStore(JobListing):
 
     def close(self) -> None:
         self.redis.close()
+
+    # ------------------------------------------------------------------ webhooks owed
+
+    def _hook_scripts(self) -> dict[str, Any]:
+        scripts: dict[str, Any] | None = self.__dict__.get("_webhook_scripts")
+        if scripts is None:
+            scripts = self.__dict__["_webhook_scripts"] = {
+                "claim": self.redis.register_script(_WEBHOOK_CLAIM),
+                "settle": self.redis.register_script(_WEBHOOK_SETTLE),
+                "next_due": self.redis.register_script(_WEBHOOK_NEXT_DUE),
+            }
+        return scripts
+
+    def webhook_put(self, job_id: str, record: dict[str, Any], due: float) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._key("webhook", job_id))
+        pipe.hset(
+            self._key("webhook", job_id),
+            mapping={"record": dumps_text(record), "due": repr(due), "lease": "0", "token": ""},
+        )
+        pipe.zadd(self._key("webhooks"), {job_id: due})
+        pipe.execute()
+
+    def webhook_claim(
+        self, now: float, wall: float, until: float, token: str, limit: int
+    ) -> list[dict[str, Any]]:
+        taken = self._hook_scripts()["claim"](
+            keys=[self._key("webhooks")],
+            args=[repr(now), repr(wall), repr(until), token, str(limit), self._key("webhook", "")],
+        )
+        return [json.loads(record) for record in taken]
+
+    def webhook_settle(
+        self, job_id: str, record: dict[str, Any], due: float | None, token: str
+    ) -> bool:
+        done = self._hook_scripts()["settle"](
+            keys=[self._key("webhook", job_id), self._key("webhooks")],
+            args=[token, dumps_text(record), "" if due is None else repr(due), job_id],
+        )
+        return bool(done)
+
+    def webhook_get(self, job_id: str) -> dict[str, Any] | None:
+        record, due = self.redis.hmget(self._key("webhook", job_id), "record", "due")
+        if record is None:
+            return None
+        found: dict[str, Any] = json.loads(record)
+        found.update(due=float(due) if due else None, open=bool(due))
+        return found
+
+    def webhook_next_due(self, wall: float) -> float | None:
+        due = self._hook_scripts()["next_due"](
+            keys=[self._key("webhooks")], args=[repr(wall), self._key("webhook", "")]
+        )
+        return float(due) if due else None
+
+    def webhook_clear(self) -> None:
+        ids = self.redis.zrange(self._key("webhooks"), 0, -1)
+        keys = [self._key("webhook", i.decode() if isinstance(i, bytes) else i) for i in ids]
+        for key in self.redis.scan_iter(match=self._key("webhook", "*"), count=1000):
+            keys.append(key)
+        self.redis.delete(self._key("webhooks"), *keys)
+
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(*(self._key("webhook", job_id) for job_id in job_ids))
+        pipe.zrem(self._key("webhooks"), *job_ids)
+        pipe.execute()

@@ -37,6 +37,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mockserver.mock_error import MockError
+from mockserver.pytest_files import FILES
+
+#: the ini options for a user's provider and models files (``sora_mock_providers``,
+#: ``sora_mock_models``) are a plugin of their own, loaded with this one
+pytest_plugins = ["mockserver.pytest_files"]
 
 if TYPE_CHECKING:
     import httpx
@@ -48,41 +53,40 @@ if TYPE_CHECKING:
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
 IN_PROCESS_HOST = "http://sora-mock.test"
-#: the providers' real hosts -> the mock prefix that stands in for each
-PROVIDER_HOSTS = {
+#: the providers' real hosts -> the mock prefix that stands in for each (the fixed ones; with
+#: the declared providers': ``PROVIDER_HOSTS``, below)
+_HOSTS = {
     "gptproto.com": "gptproto",
     "api.gpt.ge": "gptge",
-    "cloud.vtrix.ai": "vtrix",
 }
 #: where the virtual clock starts in tests: 2026-01-01T00:00:00Z
 CLOCK_START = 1_767_225_600.0
-PROVIDER_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge", "vtrix": "vtrix"}
+_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge"}
+_LOOKUPS: dict[str, dict[str, str]] = {}
 
 
-#: the hosts and prefixes the declared providers added (refreshed by ``_declared``)
-_DECLARED: dict[str, set[str]] = {"hosts": set(), "prefixes": set()}
+def _lookups() -> dict[str, dict[str, str]]:
+    """``PROVIDER_HOSTS`` and ``PROVIDER_PREFIXES``: ``contracts.Mirrored`` dicts, the fixed
+    entries above plus every declared provider's (its hosts, its prefix), up to date when a
+    provider is added or forgotten; made when first needed (the plugin's import stays light:
+    reading the contracts imports the validators)."""
+    if not _LOOKUPS:
+        from contracts._declaration import Mirrored
+
+        hosts = Mirrored(_HOSTS, lambda d: [(host, d.prefix) for host in d.hosts])
+        _LOOKUPS["PROVIDER_HOSTS"] = hosts
+        _LOOKUPS["PROVIDER_PREFIXES"] = Mirrored(_PREFIXES, lambda d: [(d.prefix, d.prefix)])
+    return _LOOKUPS
 
 
-def _declared() -> None:
-    """The declared providers' hosts and prefixes join the maps above when first needed, and
-    leave them when a provider is forgotten (the plugin's import stays light: reading the
-    contracts imports the validators)."""
-    from contracts._declaration import declarations
+def _hosts() -> dict[str, str]:
+    return _lookups()["PROVIDER_HOSTS"]
 
-    for host in _DECLARED["hosts"]:
-        PROVIDER_HOSTS.pop(host, None)
-    for prefix in _DECLARED["prefixes"]:
-        PROVIDER_PREFIXES.pop(prefix, None)
-    _DECLARED["hosts"].clear()
-    _DECLARED["prefixes"].clear()
-    for declaration in declarations():
-        if declaration.prefix not in PROVIDER_PREFIXES:
-            PROVIDER_PREFIXES[declaration.prefix] = declaration.prefix
-            _DECLARED["prefixes"].add(declaration.prefix)
-        for host in declaration.hosts:
-            if host not in PROVIDER_HOSTS:
-                PROVIDER_HOSTS[host] = declaration.prefix
-                _DECLARED["hosts"].add(host)
+
+def __getattr__(name: str) -> Any:  # PEP 562: PROVIDER_HOSTS, PROVIDER_PREFIXES when asked
+    if name in ("PROVIDER_HOSTS", "PROVIDER_PREFIXES"):
+        return _lookups()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: what installs the plugin's own needs (respx)
@@ -111,10 +115,10 @@ class SoraMock:
 
     def base_url(self, provider: str) -> str:
         """``gptproto``, ``gptge`` or ``vtrix`` -> the base URL to give your client."""
-        _declared()
-        if provider not in PROVIDER_PREFIXES:
-            raise KeyError(f"unknown provider {provider!r}; known: {sorted(PROVIDER_PREFIXES)}")
-        return f"{self.host}/{PROVIDER_PREFIXES[provider]}"
+        prefixes = _lookups()["PROVIDER_PREFIXES"]
+        if provider not in prefixes:
+            raise KeyError(f"unknown provider {provider!r}; known: {sorted(prefixes)}")
+        return f"{self.host}/{prefixes[provider]}"
 
     def transport(self) -> httpx.WSGITransport:
         """An httpx transport into the app (for ``httpx.Client(transport=...)``)."""
@@ -297,7 +301,14 @@ def test_config(**overrides: Any) -> MockConfig:
     """The configuration the fixtures use: virtual clock, strict, no background renders."""
     from mockserver.config import MockConfig
 
-    base = MockConfig(clock="virtual", clock_start=CLOCK_START, strict=True, prerender=False)
+    base = MockConfig(
+        clock="virtual",
+        clock_start=CLOCK_START,
+        strict=True,
+        prerender=False,
+        providers=FILES["providers"],
+        models_file=FILES["models_file"],
+    )
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
@@ -498,8 +509,7 @@ def route_to_mock(mock: SoraMock, request: httpx.Request) -> httpx.Response:
     effect): ``https://api.gpt.ge/v1/videos`` is served as ``/gptge/v1/videos``."""
     import httpx
 
-    _declared()
-    prefix = PROVIDER_HOSTS[request.url.host]
+    prefix = _hosts()[request.url.host]
     url = httpx.URL(f"{mock.host}/{prefix}{request.url.raw_path.decode('ascii')}")
     body = request.read()
     forwarded = httpx.Request(request.method, url, headers=request.headers, content=body)
@@ -553,14 +563,14 @@ def _httpx2_routed(mock: SoraMock) -> Iterator[None]:
     handle, handle_async = sync.handle_request, asynchronous.handle_async_request
 
     def handle_request(transport: httpx2.HTTPTransport, request: httpx2.Request) -> Any:
-        if request.url.host not in PROVIDER_HOSTS:
+        if request.url.host not in _hosts():
             return handle(transport, request)
         return answer(request, request.read())
 
     async def handle_async_request(
         transport: httpx2.AsyncHTTPTransport, request: httpx2.Request
     ) -> Any:
-        if request.url.host not in PROVIDER_HOSTS:
+        if request.url.host not in _hosts():
             return await handle_async(transport, request)
         return answer(request, await request.aread())
 
@@ -619,16 +629,15 @@ def sora_respx(sora_mock: SoraMock) -> Iterator[Any]:
     ``.sora_mock`` is the mock (``advance``, scenarios); ``time.sleep`` in the test's thread
     moves the virtual clock instead of waiting. Needs respx: ``pip install 'sora-mock[pytest]'``."""
     respx = _respx()
-    _declared()
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        for host in PROVIDER_HOSTS:
+        for host in _hosts():
             router.route(host=host).mock(side_effect=lambda req: route_to_mock(sora_mock, req))
         router.sora_mock = sora_mock
         router.requests = sora_mock.requests  # what the app sent, as data
         router.assert_requested = sora_mock.assert_requested
         with (
             _httpx2_routed(sora_mock),
-            _client_logs_bounded(PROVIDER_HOSTS),
+            _client_logs_bounded(_hosts()),
             _sleeping_on_its_clock(sora_mock),
         ):
             yield router

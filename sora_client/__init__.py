@@ -48,10 +48,12 @@ from sora_client._exceptions import (
     VideoNotReadyError,
 )
 from sora_client._models import STATUSES, Job, Status
+from sora_client._providers import add_provider
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "add_provider",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",

@@ -17,6 +17,7 @@ import httpx
 from sora_client._core import Core
 from sora_client._exceptions import BodyTooLarge, ConfigurationError, translate_transport_error
 from sora_client._exchanges import DEFAULT_MAX_DOWNLOAD
+from sora_client._files import use_models_file, use_provider_files
 from sora_client._flow import Flow
 from sora_client._images import ImageInput
 from sora_client._models import Job
@@ -67,7 +68,10 @@ class _BaseClient(Generic[H]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
+        use_provider_files()
+        use_models_file(models)
         cls = adapter_class(provider)
         key = api_key if api_key is not None else os.environ.get(cls.env_var, "")
         key = key.strip()

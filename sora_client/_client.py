@@ -61,6 +61,7 @@ class SoraClient(_BaseClient[httpx.Client]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -73,6 +74,7 @@ class SoraClient(_BaseClient[httpx.Client]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
@@ -305,6 +307,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         default_headers: dict[str, str] | None = None,
         max_download_size: int | None = DEFAULT_MAX_DOWNLOAD,
+        models: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -317,6 +320,7 @@ class AsyncSoraClient(_BaseClient[httpx.AsyncClient]):
             poll_interval=poll_interval,
             default_headers=default_headers,
             max_download_size=max_download_size,
+            models=models,
         )
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
 

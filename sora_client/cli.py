@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from sora_client._base_client import DEFAULT_WAIT_TIMEOUT, _is_loopback
-from sora_client._client import PROVIDER_NAMES, SoraClient
+from sora_client._client import SoraClient
 from sora_client._exceptions import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -46,8 +46,9 @@ from sora_client._exceptions import (
     UnsupportedOperation,
     VideoNotReadyError,
 )
+from sora_client._files import use_models_file, use_provider_files
 from sora_client._models import Job
-from sora_client._providers import adapter_class
+from sora_client._providers import PROVIDERS, adapter_class
 
 OK, USAGE, AUTH, RATE_LIMITED, FAILED, TIMEOUT, OTHER, INTERRUPTED = 0, 2, 3, 4, 5, 6, 7, 130
 
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--provider", "-p", required=True, choices=PROVIDER_NAMES)
+        # PROVIDERS, not PROVIDER_NAMES: the providers $SORA_CLIENT_PROVIDERS added too
+        sub.add_argument("--provider", "-p", required=True, choices=tuple(PROVIDERS))
         sub.add_argument("--base-url", help="the API's base URL (default: the provider's own host)")
 
     gen = commands.add_parser("generate", help="create a video, wait for it, save it")
@@ -133,7 +135,12 @@ def main(
     out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
     err = Console(file=stderr or sys.stderr, highlight=False, soft_wrap=True)
     try:
+        use_provider_files()  # before the parser: their names are --provider choices
+        use_models_file(None)
         args = build_parser().parse_args(argv)
+    except ConfigurationError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return USAGE
     except _UsageError as exc:
         err.print(str(exc), markup=False)
         return USAGE

@@ -360,8 +360,13 @@ def job_body(provider: str, status: str, job_id: str = "job_1", progress: float 
             "base_url": RESPX_BASE,
             "video_url": f"{CDN}/files/{job_id}.mp4",
             "cost": 0.5,
-            "error.code": "it_broke" if status == "failed" else None,
-            "error.message": "it broke" if status == "failed" else None,
+            # a failed job says the declared failure (Vtrix's 003000095, as its body had here)
+            "error.code": declaration.failure[0] if status == "failed" else None,
+            "error.message": declaration.failure[1] if status == "failed" else None,
+            "job.seconds_text": str(declaration.models[0].durations[0]),
+            "cost_text": "0.5000",
+            "job.notes": [],
+            "job.remixed_from": None,
         }
         return fill(declaration.job, values, status)
     if provider == "gptproto-v3":
@@ -383,20 +388,6 @@ def job_body(provider: str, status: str, job_id: str = "job_1", progress: float 
             "message": "success",
             "code": 200,
         }
-    if provider == "vtrix":
-        word = {"queued": "pending", "in_progress": "processing"}.get(status, status)
-        body: dict[str, Any] = {
-            "id": job_id,
-            "model": "sora_2_pro_i2v",
-            "status": word,
-            "progress": 1.0 if status == "completed" else progress,
-            "created_at": 1766556441,
-        }
-        if status == "completed":
-            body["output"] = [{"content": [{"type": "video", "url": f"{CDN}/files/{job_id}.mp4"}]}]
-        if status == "failed":
-            body["error"] = {"code": "003000095", "error_message": "Internal generation error"}
-        return body
     body = {
         "id": job_id,
         "object": "video",

@@ -15,11 +15,14 @@ import pytest
 
 from sora_client import ConfigurationError, InvalidRequestError, SoraClient, UnsupportedOperation
 from sora_client._decoding import ACCEPTED
+from sora_client._providers import adapter_class
 from sora_client._providers.base import USER_AGENT, encode_multipart
 from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_videos import GptprotoVideos
-from sora_client._providers.vtrix_generation import VtrixGeneration
+
+# Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it
+VtrixGeneration = adapter_class("vtrix")
 
 KEY = "sk-test-REQUESTS-4b1d9e"
 BASE = "http://127.0.0.1:9/gptge"

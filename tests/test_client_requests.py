@@ -211,7 +211,7 @@ def _sent_fields(provider: str, request: httpx.Request) -> dict[str, Any]:
         return {
             "prompt": pick(sent, fields["prompt"]),
             "model": pick(sent, fields["model"]),
-            "seconds": pick(sent, fields["seconds"]),
+            "seconds": int(pick(sent, fields["seconds"])),  # a whole number, as the mock reads it
             "size": pick(sent, fields["size"]),
             "image": _image_of(pick(sent, fields["image"])),
         }
@@ -449,8 +449,9 @@ def test_a_remote_url_goes_as_given_to_url_providers() -> None:
 
 
 def test_the_key_goes_only_to_the_providers_origin() -> None:
-    from sora_client._providers.vtrix_generation import VtrixGeneration
+    from sora_client._providers import adapter_class
 
+    VtrixGeneration = adapter_class("vtrix")  # a declaration: its adapter is made from it
     adapter = VtrixGeneration(KEY, "https://cloud.vtrix.ai")
     own = adapter.build_video_url("https://cloud.vtrix.ai/files/v.mp4")
     cdn = adapter.build_video_url("https://cdn.example/files/v.mp4")

@@ -669,3 +669,40 @@ def test_a_job_page_opened_directly_by_its_address_loads(page: Any, server: Sora
     page.goto(f"{server.host}/?poll=200#job/{job_id}", wait_until="domcontentloaded")
     expect(page.locator("#job-body h3", has_text="Copy as curl")).to_be_visible()
     expect(page.locator("#job-run")).to_be_visible()
+
+
+def test_a_job_page_says_where_its_webhook_stands(page: Any, server: SoraMock) -> None:
+    from test_webhooks import Receiver
+
+    receiver = Receiver([500])
+    try:
+        with client(server) as http:
+            created = http.post(
+                "/openrouter/api/v1/videos",
+                json={"model": "openai/sora-2-pro", "prompt": "p", "callback_url": receiver.url()},
+            )
+        job_id = created.json()["id"]
+        page.goto(f"{server.host}/?poll=200#job/{job_id}", wait_until="domcontentloaded")
+        webhook = page.locator("#job-webhook")
+        expect(webhook).to_have_text(
+            re.compile(r"^pending: POSTed to http://127\.0\.0\.1:\d+/hook")
+        )
+        server.advance(120)
+        receiver.wait_for(1)
+        expect(webhook).to_have_text(
+            re.compile(
+                r"^retrying: attempt 1 of 5 failed \(the receiver answered 500\); "
+                r"next at \d\d:\d\d:\d\d"
+            )
+        )
+        server.advance(10)
+        receiver.wait_for(2)
+        expect(webhook).to_have_text(
+            re.compile(
+                r"^delivered \(video\.generation\.completed\) to .*, attempt 2, answered 204$"
+            )
+        )
+        rows = page.locator("#job-body table.journal tbody tr")
+        expect(rows.filter(has_text="webhook #2")).to_have_count(1)
+    finally:
+        receiver.close()  # the module's server goes on (its next reset forgets the event)

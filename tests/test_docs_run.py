@@ -218,19 +218,11 @@ def test_the_readme_has_the_commands_this_file_runs() -> None:
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TIMEOUT_MS = 15_000
-#: every provider card and every provider API, from the dialects the mock serves
+#: every provider card and every provider API, from the dialects the mock serves (declared
+#: ones included: their cards and forms come from their declarations)
 DIALECTS = registered()
-#: the dashboard has no card (nor job page snippets) for a declared provider yet (issue 26,
-#: ARCHITECTURE.md "Providers as data"): expected to fail, and flagged the day it passes
-_NO_CARD = pytest.mark.xfail(strict=True, reason="no dashboard card for a declared provider yet")
-PROVIDERS = [
-    pytest.param(p, marks=_NO_CARD) if hasattr(cls, "declaration") else p
-    for p, cls in sorted({d.prefix: d for d in DIALECTS.values()}.items())
-]
-APIS = [
-    pytest.param(name, marks=_NO_CARD) if hasattr(cls, "declaration") else name
-    for name, cls in sorted(DIALECTS.items())
-]
+PROVIDERS = sorted({d.prefix for d in DIALECTS.values()})
+APIS = sorted(DIALECTS)
 
 
 @pytest.fixture(scope="module")

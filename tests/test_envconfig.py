@@ -41,6 +41,8 @@ def sample(action: argparse.Action) -> tuple[str, Any, str, Any]:
     if action.choices is not None:
         picks = [c for c in action.choices if c != action.default]
         return picks[0], picks[0], picks[-1], picks[-1]
+    if isinstance(action, argparse._AppendAction) and action.dest in envconfig.PATH_LISTS:
+        return f"a1{os.pathsep} b2", ["a1", "b2"], "c3", ["c3"]  # paths: separated as PATH is
     if isinstance(action, argparse._AppendAction):
         return "a1, b2", ["a1", "b2"], "c3", ["c3"]
     kinds: dict[Any, tuple[str, Any, str, Any]] = {
@@ -65,7 +67,8 @@ def test_every_serve_option_is_set_by_its_variable_and_a_flag_wins(
     action: argparse.Action,
 ) -> None:
     name = envconfig.variable(action)
-    assert name == "SORA_MOCK_" + action.option_strings[-1][2:].upper().replace("-", "_")
+    flag_name = "SORA_MOCK_" + action.option_strings[-1][2:].upper().replace("-", "_")
+    assert name == envconfig.PATH_LISTS.get(action.dest, flag_name)
     env_text, env_value, flag_text, flag_value = sample(action)
     assert getattr(parse({name: env_text}), action.dest) == env_value
     flag = [action.option_strings[-1], *([flag_text] if action.nargs != 0 else [])]

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+from sora_client._providers import adapter_class
 from sora_client._providers.base import clamp01, text_or_none
 from sora_client._providers.gptge_videos import GptgeVideos
-from sora_client._providers.vtrix_generation import VtrixGeneration
+
+# Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it
+VtrixGeneration = adapter_class("vtrix")
 
 
 @pytest.fixture

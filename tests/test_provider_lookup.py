@@ -12,7 +12,6 @@ from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
-from sora_client._providers.vtrix_generation import VtrixGeneration
 
 
 def test_each_provider_id_gives_its_own_adapter() -> None:
@@ -20,7 +19,7 @@ def test_each_provider_id_gives_its_own_adapter() -> None:
     assert adapter_class("gptproto-videos") is GptprotoVideos
     assert adapter_class("gptproto-chat") is GptprotoChat
     assert adapter_class("gptge") is GptgeVideos
-    assert adapter_class("vtrix") is VtrixGeneration
+    assert adapter_class("vtrix").contract_name == "vtrix-generation"  # declared
     assert list(PROVIDERS) == [
         "gptproto-v3",
         "gptproto-videos",

@@ -172,11 +172,11 @@ def test_the_banner_names_the_address_and_what_each_prefix_stands_in_for() -> No
     banner = serving._banner(config, ServeOptions(workers=2), 8123)
     assert banner.splitlines() == [
         "sora-mock serving on http://127.0.0.1:8123 (workers: 2, clock: virtual, store: memory)",
-        "  http://127.0.0.1:8123/gptproto  stands in for https://gptproto.com",
-        "  http://127.0.0.1:8123/gptge     stands in for https://api.gpt.ge",
-        "  http://127.0.0.1:8123/vtrix     stands in for https://cloud.vtrix.ai",
+        "  http://127.0.0.1:8123/gptproto   stands in for https://gptproto.com",
+        "  http://127.0.0.1:8123/gptge      stands in for https://api.gpt.ge",
+        "  http://127.0.0.1:8123/vtrix      stands in for https://cloud.vtrix.ai",
         "  http://127.0.0.1:8123/openrouter stands in for https://openrouter.ai",
-        "  http://127.0.0.1:8123/__mock/  dashboard (in a browser) and admin API",
+        "  http://127.0.0.1:8123/__mock/    dashboard (in a browser) and admin API",
     ]
 
 

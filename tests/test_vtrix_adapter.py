@@ -1,4 +1,4 @@
-"""What the client sends to Vtrix and reads back (sora_client._providers.vtrix_generation), on
+"""What the client sends to Vtrix and reads back (sora_client._providers.declared), on
 the adapter alone: the create body (the contract's model, ``seconds`` as a string, the size
 given or the image's own, the image as a URL or a ``data:`` URL, extra fields last), the
 remix, the status read, and a task read into a Job (statuses, progress, the video among the
@@ -13,12 +13,19 @@ import httpx
 import pytest
 
 from sora_client._images import Image
-from sora_client._providers import CreateSpec
-from sora_client._providers.vtrix_generation import VtrixGeneration, _video_url
+from sora_client._providers import CreateSpec, adapter_class
+
+# Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it, and
+# the video is read where its `job-places` say (the first video output, else the first URL)
+VtrixGeneration = adapter_class("vtrix")
 
 BASE = "http://127.0.0.1:9/vtrix"
 PNG = Image(b"\x89PNG...", None, "image/png", 640, 360, "cat.png")
 LINKED = Image(None, "https://example.com/cat.png", None, None, None, "cat.png")
+
+
+def _video_url(output: Any) -> Any:
+    return VtrixGeneration("sk-test", BASE)._at({"output": output}, "video_url")
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ PROVIDERS: dict[str, tuple[str, str]] = Mirrored(
         "gptproto-videos": ("gptproto-videos", "GPTPROTO_API_KEY"),
         "gptproto-chat": ("gptproto-chat", "GPTPROTO_API_KEY"),
         "gptge": ("gptge-videos", "GPTGE_API_KEY"),
-        "vtrix": ("vtrix-generation", "VTRIX_API_KEY"),
     },
     lambda d: [(d.prefix, (d.contract, d.key_env))],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, Response, request, send_from_directory
 
@@ -59,6 +60,53 @@ def asset(name: str) -> Response:
 @blueprint.get("/favicon.ico")
 def favicon() -> Response:
     return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
+#: the forms made, by dialect class (a declaration changed, by a models file, is another class)
+_FORMS: dict[type, dict[str, Any] | None] = {}
+
+
+def declared_form(dialect: type) -> dict[str, Any] | None:
+    """How the page drives a declared provider's API (its form, its card's snippets), read
+    from the declaration: the create's path and its JSON body with ``{model}``, ``{prompt}``,
+    ``{seconds}``, ``{size}`` and ``{image}`` where the values go, the status path
+    (``{id}``), where the job's id is in an answer, the models with their sizes and
+    durations, and the client's name for it. None for a Python dialect (the page knows it)."""
+    if dialect not in _FORMS:
+        _FORMS[dialect] = _form(getattr(dialect, "declaration", None))
+    return _FORMS[dialect]
+
+
+def _form(declaration: Any) -> dict[str, Any] | None:
+    import contracts
+    from contracts import _declaration as decl
+
+    if not isinstance(declaration, decl.Declaration):
+        return None
+    contract = contracts.load(declaration.contract)
+    create = declaration.role("create")
+    assert create is not None  # a declaration has exactly one create (checked at load)
+    create_op = contract.operation(create.operation_id)
+    read = declaration.role("read")
+    status_path = None
+    if read is not None:
+        status_path = contract.operation(read.operation_id).path
+        status_path = status_path.replace("{" + read.fields["id"] + "}", "{id}")
+    values = {"model": "{model}", "prompt": "{prompt}", "seconds": "{seconds}", "size": "{size}"}
+    return {
+        "client": declaration.prefix,
+        "label": f"{declaration.name} · {create_op.path}",
+        "method": create_op.method.upper(),
+        "create_path": create_op.path,
+        "status_path": status_path,
+        "id_pointer": decl.places(declaration.job).get("job.id", "/id"),
+        "body": decl.create_body(contract, declaration, {**values, "image": "{image}"}),
+        "body_without_image": decl.create_body(contract, declaration, values),
+        "models": {
+            m.id: {"sizes": list(m.sizes), "durations": list(m.durations), "image": m.image}
+            for m in declaration.models
+        },
+    }
 
 
 def init_app(app: Flask) -> None:

@@ -17,12 +17,14 @@ around its handlers, and its handlers are the four roles a declaration gives ope
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from flask import Response
 
 import contracts
 from contracts import _declaration as decl
+from mockserver import webhooks
 from mockserver.dialects.base import Context, Dialect
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.responses import error_response, json_response
@@ -47,7 +49,7 @@ class DeclaredDialect(Dialect):
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
     ) -> dict[str, Any]:
-        values = {"status": status, "message": message, "code": code, "param": param}
+        values = decl.error_values(status, message, code, param)
         body: dict[str, Any] = decl.fill(self.declaration.error, values)
         return body
 
@@ -78,9 +80,59 @@ class DeclaredDialect(Dialect):
             "error.message": (state.error_message or self.declaration.failure[1])
             if failed
             else None,
+            **self._more_values(job, state),
         }
         body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
         return body
+
+    def _more_values(self, job: Job, state: JobState) -> dict[str, Any]:
+        """The values a seed API's template needed (Vtrix): text forms, the notes, the remix
+        source; a failure's message is its code's when the declaration lists failure codes."""
+        price = self.declaration.price_per_second * job.seconds
+        values: dict[str, Any] = {
+            "job.seconds_text": str(job.seconds),
+            "cost_text": f"{price:.4f}",
+            "job.notes": list(job.notes),
+            "job.remixed_from": job.remixed_from,
+        }
+        codes = self.declaration.failure_codes
+        if codes and state.status is Status.FAILED:
+            code = state.error_code or self.declaration.failure[0]
+            values["error.message"] = codes.get(code, self.declaration.failure[1])
+        return values
+
+    def _remix_source(self, ctx: Context, fields: Mapping[str, str]) -> Job | Response | None:
+        """The completed job a create's ``remix`` field names (404 unknown, 409 unfinished)."""
+        if "remix" not in fields:
+            return None
+        source_id = decl.pick(ctx.body if ctx.body is not None else {}, fields["remix"])
+        if source_id is None:
+            return None
+        param = _name(fields["remix"])
+        source: Job | None = self.service.find(str(source_id), self.name)
+        if source is None:
+            return error_response(self, 404, "no video with this id", param=param)
+        if self.service.state(source).status is not Status.COMPLETED:
+            return error_response(self, 409, "must be the id of a completed video", param=param)
+        return source
+
+    def _not_found(self, job_id: str) -> str:
+        """The declared not-found words, ``{id}`` filled with the id asked for."""
+        return self.declaration.not_found.replace("{id}", job_id)
+
+    def _unknown_failure_code(self, ctx: Context) -> Response | None:
+        """The 400 for a scenario argument that is none of the declared failure codes."""
+        codes = self.declaration.failure_codes
+        argument = ctx.scenario.argument if ctx.scenario is not None else None
+        if not codes or not argument or argument in codes:
+            return None
+        return error_response(
+            self,
+            400,
+            f"unknown {self.declaration.name} failure code {argument!r}; known: "
+            + ", ".join(codes),
+            param="X-Mock-Scenario",
+        )
 
     def refuse_model(self, ctx: Context, model: str) -> Response | None:
         scenario = ctx.scenario
@@ -100,7 +152,7 @@ class DeclaredDialect(Dialect):
         job_id = ctx.path[role.fields["id"]]
         job = self.service.find(job_id, self.name)
         if job is None:
-            return error_response(self, 404, self.declaration.not_found)
+            return error_response(self, 404, self._not_found(job_id))
         return job
 
     # ---------------------------------------------------------------- the four roles
@@ -134,16 +186,28 @@ class DeclaredDialect(Dialect):
                 f"{size} is not one of {model.id}'s sizes ({', '.join(model.sizes)})",
             )
         width, _, height = str(size).partition("x")
-        image: bytes | None = None
+        source = self._remix_source(ctx, fields)
+        if isinstance(source, Response):
+            return source
+        image: bytes | None = self.service.image_of(source) if source else None
         notes: list[str] = []
         url = decl.pick(body, fields["image"]) if "image" in fields else None
         if url is not None:
             if not model.image:
                 return self._bad(_name(fields["image"]), f"{model.id} takes no reference image")
-            found = self.reference_image(ctx, str(url), _name(fields["image"]), None, "")
+            match = (int(width), int(height)) if role.image_mismatch else None
+            found = self.reference_image(
+                ctx, str(url), _name(fields["image"]), match, role.image_mismatch or ""
+            )
             if isinstance(found, Response):
                 return found
             image, notes = found
+        callback = self.callback_url(body)
+        if isinstance(callback, Response):
+            return callback
+        refused = self._unknown_failure_code(ctx)
+        if refused is not None:
+            return refused
         prompt = decl.pick(body, fields["prompt"]) if "prompt" in fields else None
         job = self.new_job(
             ctx,
@@ -155,7 +219,10 @@ class DeclaredDialect(Dialect):
             image=image,
             params={"size": str(size), "seconds": int(seconds)},
             notes=notes,
+            remixed_from=source.id if source else None,
         )
+        if callback is not None:  # the job's terminal event is owed (mockserver.webhooks)
+            self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)
         return json_response(self.render(job, self.service.state(job), ctx), role.status)
 
     def read(self, ctx: Context) -> Response:
@@ -172,11 +239,11 @@ class DeclaredDialect(Dialect):
             return job
         index_name = role.fields.get("index")
         if index_name is not None and (ctx.query.get(index_name) or 0) != 0:
-            return error_response(self, 404, self.declaration.not_found, param=index_name)
+            return error_response(self, 404, self._not_found(job.id), param=index_name)
         state = self.service.state(job)
         if state.status is not Status.COMPLETED:
             word = self.declaration.statuses[state.status.value]
-            return error_response(self, 404, f"{self.declaration.not_found}: the job is {word}")
+            return error_response(self, 404, f"{self._not_found(job.id)}: the job is {word}")
         return send_asset(self.service, job, "video")
 
     def models(self, ctx: Context) -> Response:
@@ -184,6 +251,16 @@ class DeclaredDialect(Dialect):
         listings = [dict(m.listing) for m in self.declaration.models]
         answer = self.declaration.models_answer or {"data": "{models}"}
         return json_response(decl.fill(answer, {"models": listings}), role.status)
+
+    def callback_url(self, body: Any) -> str | Response | None:
+        """The create's callback URL when the provider declares webhooks (None: none given),
+        or the provider's 400 when the mock will not deliver there (mockserver.webhooks)."""
+        hooks = self.declaration.webhooks
+        url = decl.pick(body, hooks.url) if hooks is not None else None
+        if hooks is None or url is None:
+            return None
+        refused = webhooks.refusal(str(url), self.service.config.webhook_allow_hosts)
+        return self._bad(_name(hooks.url), refused) if refused else str(url)
 
 
 _HANDLERS = {

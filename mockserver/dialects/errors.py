@@ -1,11 +1,12 @@
-"""The three error families the providers use. Shapes are recorded in contracts/README.md."""
+"""The error families the Python dialects use (a declared provider's is its `errors.body`
+template). Shapes are recorded in contracts/README.md."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from contracts._declaration import Declaration, Mirrored, fill
+from contracts._declaration import Declaration, Mirrored, error_values, fill
 
 OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -61,17 +62,9 @@ def openai_error(
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def vtrix_error(
-    status: int, message: str, *, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    """Vtrix: its documented task ``error`` object, wrapped: ``{"error": {...}}``."""
-    text = f"{param}: {message}" if param and not message.startswith(param) else message
-    return {"error": {"code": code or str(status), "error_message": text}}
-
-
 #: the error family of each mock prefix, for answers outside any operation (404, 405)
 PREFIX_ERRORS = Mirrored(
-    {"gptproto": gptproto_error, "gptge": openai_error, "vtrix": vtrix_error},
+    {"gptproto": gptproto_error, "gptge": openai_error},
     lambda d: [(d.prefix, functools.partial(declared_error, d))],
 )
 
@@ -94,14 +87,6 @@ SCENARIO_CODES: dict[str, dict[str, str]] = Mirrored(
             "unauthorized": "invalid_api_key",
             "server_error": "server_error",
         },
-        "vtrix": {
-            "content_policy": "content_policy_violation",
-            "insufficient_balance": "403",
-            "forbidden": "403",
-            "rate_limited": "429",
-            "unauthorized": "401",
-            "server_error": "500",
-        },
     },
     lambda d: [(d.prefix, dict(d.scenario_codes))],
 )
@@ -121,8 +106,6 @@ MODEL_NOT_FOUND: dict[str, tuple[int, str, str]] = Mirrored(
             "model_not_found",
             "No available channel for model {model} under group default (distributor)",
         ),
-        # Vtrix documents no such error: its HTTP error shape, status 404
-        "vtrix": (404, "404", "model not found: {model}"),
     },
     lambda d: [(d.prefix, d.model_not_found)],
 )
@@ -137,7 +120,5 @@ def declared_error(
     param: str | None = None,
 ) -> dict[str, Any]:
     """A declared provider's error body: its ``errors.body`` template filled in."""
-    body: dict[str, Any] = fill(
-        declaration.error, {"status": status, "message": message, "code": code, "param": param}
-    )
+    body: dict[str, Any] = fill(declaration.error, error_values(status, message, code, param))
     return body

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from contracts._declaration import Mirrored
 from sora_client._exceptions import ConfigurationError
 from sora_client._providers.base import Adapter, CreateSpec
@@ -11,13 +13,9 @@ from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
-from sora_client._providers.vtrix_generation import VtrixGeneration
 
 PROVIDERS: dict[str, type[Adapter]] = Mirrored(
-    {
-        cls.name: cls
-        for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos, VtrixGeneration)
-    },
+    {cls.name: cls for cls in (GptprotoV3, GptprotoVideos, GptprotoChat, GptgeVideos)},
     lambda d: [(d.prefix, declared_adapter(d))],
 )
 
@@ -30,4 +28,19 @@ def adapter_class(provider: str) -> type[Adapter]:
         raise ConfigurationError(f"unknown provider {provider!r}; known: {known}") from None
 
 
-__all__ = ["PROVIDERS", "Adapter", "CreateSpec", "adapter_class"]
+def add_provider(path: str | os.PathLike[str]) -> str:
+    """Drive one more provider: a contract file with its ``x-sora-mock`` declaration (the file
+    ``sora-mock serve --provider`` serves). Returns its name for ``SoraClient(name)``; a
+    mistake is a ConfigurationError naming the file, the place and the fix."""
+    from contracts import ContractError
+    from contracts import add_provider as add
+
+    try:
+        return add(os.fspath(path)).prefix
+    except ContractError as exc:
+        raise ConfigurationError(
+            f"provider file {exc.path}: at {exc.where or '/'}: {exc.message}"
+        ) from None
+
+
+__all__ = ["PROVIDERS", "Adapter", "CreateSpec", "adapter_class", "add_provider"]

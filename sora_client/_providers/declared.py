@@ -22,7 +22,9 @@ import httpx
 
 import contracts
 from contracts import _declaration as decl
+from contracts._pointers import first
 from sora_client._exceptions import APIError, ModelUnavailableError
+from sora_client._images import parse_size
 from sora_client._models import Job, parse_timestamp
 from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
 
@@ -31,8 +33,9 @@ _STEP = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
 
 class DeclaredAdapter(Adapter):
     declaration: ClassVar[decl.Declaration]
-    #: template reference -> JSON pointer of the job body where the template puts it
-    places: ClassVar[dict[str, str]]
+    #: template reference -> JSON pointer of the job body where the template puts it (or the
+    #: declaration's ``job-places``: pointers tried in order)
+    places: ClassVar[dict[str, str | tuple[str, ...]]]
 
     def _operation(self, role: str) -> contracts.Operation | None:
         found = self.declaration.role(role)
@@ -56,17 +59,17 @@ class DeclaredAdapter(Adapter):
         fields = self.declaration.roles[op.operation_id].fields
         schema = self._request_schema(op)
         body: dict[str, Any] = {}
-        model = spec.model or self.declaration.models[0].id
+        model = spec.model or self.default_model()
         self._put(body, schema, fields["model"], model)
         if "prompt" in fields and spec.prompt:
             self._put(body, schema, fields["prompt"], spec.prompt)
         if spec.seconds is not None:
-            self._put(body, schema, fields["seconds"], int(spec.seconds))
+            self._put(body, schema, fields["seconds"], _whole(spec.seconds))
         size = spec.size
         if size is None and spec.image is not None and spec.image.size is not None:
             width, height = spec.image.size
             declared = self.declaration.model(model)
-            if declared is None or f"{width}x{height}" in declared.sizes:
+            if declared is None or f"{width}x{height}" in declared.sizes or self._matched():
                 size = f"{width}x{height}"
         if size is not None:
             self._put(body, schema, fields["size"], size)
@@ -107,7 +110,7 @@ class DeclaredAdapter(Adapter):
                 continue
             child_schema = self._resolve(schema.get("properties", {}).get(step, {}))
             if last:
-                node[step] = value
+                node[step] = _typed(child_schema, value)
                 return
             is_list = _STEP.fullmatch(steps[i + 1]) is not None
             if step not in node:
@@ -121,6 +124,59 @@ class DeclaredAdapter(Adapter):
             prop = self._resolve(schema.get("properties", {}).get(name, {}))
             if name not in entry and "const" in prop:
                 entry[name] = prop["const"]
+
+    # ------------------------------------------------------------------ what a seed API needed
+
+    def default_model(self) -> str:
+        """The model the create's schema fixes (``const``) or defaults to, else the first
+        declared one."""
+        op = self._operation("create")
+        assert op is not None  # a declaration has exactly one create (checked at load)
+        fields = self.declaration.roles[op.operation_id].fields
+        model = self._schema_at(self._request_schema(op), fields["model"])
+        return str(model.get("const") or model.get("default") or self.declaration.models[0].id)
+
+    def _schema_at(self, schema: Any, pointer: str) -> Any:
+        for step in [s for s in pointer.strip("/").split("/") if s]:
+            if _STEP.fullmatch(step):
+                schema = self._resolve(schema.get("items", {}))
+            else:
+                schema = self._resolve(schema.get("properties", {}).get(step, {}))
+        return schema
+
+    def _matched(self) -> bool:
+        """The create declares ``image-matches-size``: the image must be the video's size."""
+        create = self.declaration.role("create")
+        return create is not None and create.image_mismatch is not None
+
+    def pixel_target(self, spec: CreateSpec) -> tuple[int, int] | None:
+        """With ``image-matches-size``: the size asked for, else the image's own, else the
+        schema's default; None otherwise (any image will do)."""
+        op = self._operation("create")
+        if op is None or not self._matched():
+            return None
+        size: Any = spec.size
+        if size is None and spec.image is not None and spec.image.size is not None:
+            size = "{}x{}".format(*spec.image.size)
+        if size is None:
+            pointer = self.declaration.roles[op.operation_id].fields["size"]
+            size = self._schema_at(self._request_schema(op), pointer).get("default")
+        return parse_size(size) if isinstance(size, str) else None
+
+    def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
+        """A remix through the create, when it declares a ``remix`` field (the source's id)."""
+        op = self._operation("create")
+        assert op is not None  # a declaration has exactly one create (checked at load)
+        fields = self.declaration.roles[op.operation_id].fields
+        if "remix" not in fields:
+            raise self.unsupported("remix()", "remix operation")
+        schema = self._request_schema(op)
+        body: dict[str, Any] = {}
+        self._put(body, schema, fields["model"], self.default_model())
+        if "prompt" in fields:
+            self._put(body, schema, fields["prompt"], prompt)
+        self._put(body, schema, fields["remix"], job_id)
+        return self.json_request(op.method.upper(), op.path, {**body, **extra})
 
     def build_get(self, job_id: str) -> httpx.Request:
         return self.get_request(self._path("read", job_id))
@@ -189,6 +245,8 @@ class DeclaredAdapter(Adapter):
 
     def _at(self, body: Any, name: str) -> Any:
         pointer = self.places.get(name)
+        if isinstance(pointer, tuple):
+            return first(body, pointer)
         return decl.pick(body, pointer) if pointer is not None else None
 
 
@@ -197,7 +255,7 @@ def _places(template: Any, at: str = "") -> dict[str, str]:
     found: dict[str, str] = {}
     if isinstance(template, dict):
         for key, value in template.items():
-            if isinstance(value, dict) and "x-when" in value:
+            if isinstance(value, dict) and ("x-when" in value or "x-if" in value):
                 value = value["x-value"]
             for name, pointer in _places(value, f"{at}/{key}").items():
                 found.setdefault(name, pointer)
@@ -210,6 +268,21 @@ def _places(template: Any, at: str = "") -> dict[str, str]:
         if whole:
             found[whole.group(1)] = at
     return found
+
+
+def _whole(value: Any) -> Any:
+    """A duration as a whole number; a value that is not one is sent as given, for the
+    contract to refuse (an InvalidRequestError naming the field, never a ValueError)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _typed(schema: Any, value: Any) -> Any:
+    """A whole number goes as text where the schema wants a string (Vtrix's ``seconds``)."""
+    number = isinstance(value, int) and not isinstance(value, bool)
+    return str(value) if number and schema.get("type") == "string" else value
 
 
 def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
@@ -225,8 +298,9 @@ def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
             "contract_name": declaration.contract,
             "env_var": declaration.key_env,
             "image_field": image.strip("/").split("/")[0],
-            "status_words": {word: status for status, word in declaration.statuses.items()},
+            "status_words": {word: status for status, word in declaration.statuses.items()}
+            | dict(declaration.statuses_accepted),
             "declaration": declaration,
-            "places": _places(declaration.job),
+            "places": {**_places(declaration.job), **declaration.job_places},
         },
     )

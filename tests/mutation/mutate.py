@@ -137,11 +137,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
-    "sora_client/_providers/vtrix_generation.py": [
-        "tests/test_vtrix_adapter.py",
-        "tests/test_client_requests.py",
-        "tests/test_client_responses.py",
-    ],
     "sora_client/_providers/gptproto_v3.py": [
         "tests/test_gptproto_v3_adapter.py",
         "tests/test_client_requests.py",
@@ -159,10 +154,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_responses.py",
     ],
     "mockserver/dialects/errors.py": ["tests/test_provider_error_shapes.py"],
-    "mockserver/dialects/vtrix_generation.py": [
-        "tests/test_vtrix_task_answers.py",
-        "tests/test_mock_fidelity.py",
-    ],
     "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
     # round A of 2026-12-07
     "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
@@ -339,12 +330,30 @@ MODULES: dict[str, list[str]] = {
     "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
     # issue 26's first cut (2026-12-07): providers as data; not measured yet
-    "contracts/_declaration.py": ["tests/test_declared_providers.py"],
-    "mockserver/dialects/declared.py": ["tests/test_declared_providers.py"],
+    "contracts/_declaration.py": [
+        "tests/test_declared_providers.py",
+        "tests/test_declaration_vocabulary.py",  # Vtrix's words
+    ],
+    "contracts/_pointers.py": [
+        "tests/test_declaration_vocabulary.py",
+        "tests/test_vtrix_adapter.py",
+    ],
+    "mockserver/dialects/declared.py": [
+        "tests/test_declared_providers.py",
+        "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
+        "tests/test_vtrix_create_refusals.py",
+        "tests/test_mock_fidelity.py",
+    ],
     "sora_client/_providers/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_client_requests.py",
+        "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
+        "tests/test_client_responses.py",
     ],
+    # issue 26, a user's files (worktree userfiles): the models file; not measured yet
+    "contracts/_usermodels.py": ["tests/test_user_files.py"],
+    "sora_client/_files.py": ["tests/test_user_files.py"],
+    "mockserver/pytest_files.py": ["tests/test_user_files.py"],
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test

@@ -91,8 +91,74 @@
       },
     },
   };
-  // the sora_client provider name to show in each provider's snippet
+  // the providers whose APIs and snippets this page writes out by hand
+  const HAND_WRITTEN = new Set(Object.values(APIS).map((spec) => spec.provider));
+  // the sora_client provider name to show in each provider's snippet (a declared provider's
+  // comes with its declaration, below)
   const CLIENT_NAMES = { gptproto: "gptproto-videos", gptge: "gptge", vtrix: "vtrix" };
+
+  // A declared provider (contracts/_declaration.py) is described by the index (GET /): the
+  // create's path and JSON body with "{model}", "{prompt}", "{seconds}", "{size}", "{image}"
+  // where the values go, the status path, where the id is, the models (a models file's too).
+  function fillTemplate(template, values) {
+    if (Array.isArray(template)) return template.map((item) => fillTemplate(item, values));
+    if (template && typeof template === "object") return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, fillTemplate(v, values)]));
+    const whole = typeof template === "string" && template.match(/^\{(\w+)\}$/);
+    return whole && whole[1] in values ? values[whole[1]] : template;
+  }
+
+  function pointerGet(body, pointer) {
+    let node = body;
+    for (const step of pointer.split("/").filter(Boolean)) node = node && typeof node === "object" ? node[step] : undefined;
+    return node;
+  }
+
+  function declaredBody(form, values) {
+    const model = form.models[values.model];
+    const withImage = values.image && (!model || model.image);
+    return fillTemplate(withImage ? form.body : form.body_without_image, values);
+  }
+
+  function declaredApi(prefix, form) {
+    return {
+      label: form.label,
+      provider: prefix,
+      models: Object.fromEntries(Object.entries(form.models).map(([id, m]) => [id, m.sizes])),
+      seconds: (model) => (form.models[model] ? form.models[model].durations.map(String) : []),
+      takesImage: (model) => !form.models[model] || form.models[model].image,
+      image: "url",
+      createPath: `/${prefix}${form.create_path}`,
+      statusPath: form.status_path ? (id) => `/${prefix}${form.status_path.replace("{id}", encodeURIComponent(id))}` : null,
+      idOf: (body) => pointerGet(body, form.id_pointer),
+      body: (f, imageUrl) => declaredBody(form, { model: f.model, prompt: f.prompt, seconds: Number(f.seconds), size: f.size, image: imageUrl }),
+    };
+  }
+
+  // the index's declared forms join APIS: a new API is added; one the page knows already
+  // (a Python dialect) takes only the models, so a models file shows in its form too
+  function learnApis(providers) {
+    for (const [prefix, info] of Object.entries(providers)) {
+      for (const c of info.contracts) {
+        if (!c.declared) continue;
+        if (!HAND_WRITTEN.has(prefix)) CLIENT_NAMES[prefix] = c.declared.client;
+        const known = APIS[c.name];
+        if (!known || known.declared) {
+          APIS[c.name] = { ...declaredApi(prefix, c.declared), declared: true };
+        } else {
+          const spec = declaredApi(prefix, c.declared);
+          known.models = spec.models;
+          known.seconds = spec.seconds;
+        }
+      }
+    }
+  }
+
+  function fillApiSelect() {
+    const select = $("#create-api");
+    const chosen = select.value;
+    select.replaceChildren(...Object.entries(APIS).map(([name, spec]) => el("option", { value: name }, spec.label)));
+    if (chosen && chosen in APIS) select.value = chosen;
+  }
 
   // ---------------------------------------------------------------- small helpers
   const state = {
@@ -254,6 +320,10 @@
     const none = $('input[name="image-source"][value="none"]');
     none.disabled = !!spec.imageRequired;
     if (none.disabled && none.checked) $('input[name="image-source"][value="sample"]').checked = true;
+    // a declared model that takes no reference image: none is the only choice
+    const noImage = !!spec.takesImage && !spec.takesImage(model);
+    for (const radio of $$('input[name="image-source"]')) if (radio.value !== "none") radio.disabled = noImage;
+    if (noImage) none.checked = true;
     syncImage();
   }
 
@@ -687,7 +757,7 @@
       statusSelect.replaceChildren(el("option", { value: "" }, "all"), ...codes.map((c) => el("option", { value: c }, c)));
       statusSelect.value = status;
     }
-    const entries = all.filter((e) => (!provider || e.provider === provider) && (!status || String(e.status) === status) && (!errorsOnly || e.status >= 400));
+    const entries = all.filter((e) => (!provider || e.provider === provider) && (!status || String(e.status) === status) && (!errorsOnly || e.status >= 400 || e.status === 0));
     const tbody = $("#journal-body");
     const filtered = provider || status || errorsOnly;
     const signature = [entries.length ? entries[0].request_id : "", entries.length, all.length, provider, status, errorsOnly].join("|");
@@ -703,21 +773,37 @@
   function journalRow(e) {
     return el(
       "tr",
-      { class: e.status >= 400 ? "failed" : "" },
+      { class: e.status >= 400 || e.status === 0 ? "failed" : "" },
       el("td", { class: "small time" }, clockTime(e.time)),
       el("td", { class: "request" }, el("span", { class: "method" }, e.method), " ", el("span", { class: "path" }, breakablePath(e.path)), e.key ? el("div", { class: "muted small" }, e.key) : null),
       el("td", { class: "provider-col" }, e.provider),
-      el("td", { class: "status" }, httpBadge(e.status)),
+      el("td", { class: "status" }, e.status ? httpBadge(e.status) : el("span", { class: "badge http-5xx" }, "no answer")),
       el("td", { class: "num small latency" }, `${e.latency_ms.toFixed(1)} ms`),
-      el("td", { class: "scenario" }, e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
+      // a webhook the mock sent (mockserver/webhooks.py), not a request it received
+      el("td", { class: "scenario" }, e.attempt ? el("span", { class: "badge scenario" }, `webhook #${e.attempt}`) : e.scenario ? el("span", { class: "badge scenario" }, e.scenario) : ""),
       el("td", { class: "message" }, e.error || ""),
     );
   }
 
   // ---------------------------------------------------------------- providers
-  function snippets(prefix, base) {
+  function snippets(prefix, base, forms = []) {
     const key = "sk-anything";
     const out = [];
+    // a declared provider: its create as curl, from its declaration, and the client's generate
+    forms.forEach((form, i) => {
+      const [model, spec] = Object.entries(form.models)[0];
+      const size = spec.sizes[0];
+      const image = spec.image ? `${ORIGIN}/__mock/sample-image?size=${size}` : null;
+      const body = declaredBody(form, { model, prompt: "A cat in a hat", seconds: spec.durations[0], size, image });
+      out.push({
+        label: i ? `curl ${form.create_path}` : "curl",
+        text: `curl -X ${form.method} "${base}${form.create_path}" \\\n  -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\\n  -d ${shellQuote(JSON.stringify(body))}`,
+      });
+      if (i) return;
+      const imageArg = image ? `image="${image}", ` : "";
+      out.push({ label: "sora_client", text: `from sora_client import SoraClient\n\nwith SoraClient("${form.client}", base_url="${base}", api_key="${key}") as client:\n    job = client.generate(\n        "A cat in a hat", ${imageArg}model="${model}", seconds=${spec.durations[0]}, size="${size}",\n        path="cat.mp4",\n    )` });
+    });
+    if (forms.length) return out;
     if (prefix === "gptge" || prefix === "gptproto") {
       out.push({
         label: "curl",
@@ -759,8 +845,14 @@
     const chosen = journalProvider.value;
     journalProvider.replaceChildren(el("option", { value: "" }, "all"), ...Object.keys(body.providers).map((p) => el("option", { value: p }, p)));
     journalProvider.value = chosen;
+    learnApis(body.providers);
+    fillApiSelect();
+    syncForm();
     for (const [prefix, info] of Object.entries(body.providers)) {
-      const tabs = snippets(prefix, info.base_url);
+      // the providers whose snippets are written out above keep them; the others' come from
+      // their declarations
+      const forms = HAND_WRITTEN.has(prefix) ? [] : info.contracts.filter((c) => c.declared).map((c) => c.declared);
+      const tabs = snippets(prefix, info.base_url, forms);
       const tablist = el("div", { class: "tabs", role: "tablist", "aria-label": `${prefix} snippets` });
       const panels = [];
       tabs.forEach((tab, i) => {
@@ -827,6 +919,17 @@
     $("#jobs-section").hidden = false;
   }
 
+  // the job's terminal event for its callback_url (GET /__mock/jobs/{id}: `webhook`)
+  function webhookText(hook) {
+    const last = hook.last || {};
+    const answer = last.status ? `answered ${last.status}` : last.error || "";
+    if (hook.state === "pending") return `pending: POSTed to ${hook.url} when the job ends`;
+    if (hook.state === "delivered") return `delivered (${hook.event}) to ${hook.url}, attempt ${hook.attempts}, ${answer}`;
+    if (hook.state === "retrying") return `retrying: attempt ${hook.attempts} of ${hook.max_attempts} failed (${last.error}); next at ${clockTime(hook.next_at)} on the mock's clock`;
+    if (hook.state === "given_up") return `given up after ${plural(hook.attempts, "attempt")} to ${hook.url} (${last.error})`;
+    return `not sent (${last.error})`;
+  }
+
   async function providerStatus(job) {
     const spec = APIS[job.api];
     if (!spec || !spec.statusPath) return { note: "Chat mode has no status endpoint: the job reports on the event stream that created it." };
@@ -844,7 +947,9 @@
       state.jobPage = null;
       return;
     }
-    const changed = !state.jobPage || state.jobPage.status !== job.status;
+    // a webhook attempt (its state, and a journal entry more) redraws the page too
+    const hookChanged = (page) => JSON.stringify(page.webhook || null) !== JSON.stringify(job.webhook || null);
+    const changed = !state.jobPage || state.jobPage.status !== job.status || hookChanged(state.jobPage);
     state.jobPage = job;
     syncSelected();
     if (!force && !changed) {
@@ -877,6 +982,7 @@
       job.error ? [el("dt", {}, "Failure"), el("dd", { class: "error-text" }, `${job.error.code || ""} ${job.error.message || ""}`)] : null,
       job.notes.length ? [el("dt", {}, "Notes"), el("dd", {}, job.notes.join(" · "))] : null,
       el("dt", {}, "Reference image"), el("dd", {}, job.has_reference_image ? "yes" : "none (placeholder frame)"),
+      job.webhook ? [el("dt", {}, "Webhook"), el("dd", { id: "job-webhook" }, webhookText(job.webhook))] : null,
     );
     const mediaBox = done
       ? el(
@@ -1010,7 +1116,7 @@
 
   function init() {
     const apiSelect = $("#create-api");
-    apiSelect.replaceChildren(...Object.entries(APIS).map(([name, spec]) => el("option", { value: name }, spec.label)));
+    fillApiSelect();
     const savedKey = localStorage.getItem("sora-mock-key");
     if (savedKey) $("#create-key").value = savedKey;
     apiSelect.addEventListener("change", syncForm);
