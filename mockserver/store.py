@@ -15,8 +15,10 @@ import functools
 import heapq
 import json
 import logging
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import weakref
 from collections import OrderedDict, deque
@@ -610,6 +612,9 @@ class SQLiteStore(JobListing):
         self._local = threading.local()
         self._pid = os.getpid()
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
+        #: moved by every write transaction of every process: a read instant's freshness check
+        self._changes = ChangeCounter(self.path.with_name(self.path.name + ".changes"))
+        self._shared = _Memo(None)
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
@@ -624,18 +629,25 @@ class SQLiteStore(JobListing):
             "WHERE provider IS NULL"
         )
         conn.executescript(_INDEXES)
+        self._writers.acquire()  # (opening may have migrated rows another process memoized)
+        try:
+            self._changes.bump()
+        finally:
+            self._writers.release()
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
             # a forked worker must never use its parent's connections (SQLite forbids it)
             self._local = threading.local()
             self._pid = os.getpid()
+            self._shared = _Memo(None)
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, factory=_QueuedWriters
             )
             conn.writers = self._writers
+            conn.changes = self._changes
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -711,15 +723,20 @@ class SQLiteStore(JobListing):
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
-        """Within the block, reads of jobs, of the clock and "are there rules at all" may be
-        answered from what this thread read before, when nothing was written to the store
-        since: SQLite's ``data_version`` moves with every other connection's commit, this
-        connection's ``total_changes`` with its own. One query instead of three per poll."""
+        """Within the block, reads of jobs, of the clock, of the fault setting and "are there
+        rules at all" may be answered from what a thread of this process read before, when
+        nothing was written to the store since: the store's :class:`ChangeCounter` moves with
+        every write transaction of every process (one read of shared memory, no statement);
+        this connection's ``total_changes`` with its own writes inside the block. The memo is
+        the process's, not the thread's: after a write, the first poll reads again for every
+        thread of the worker, not each of its threads once."""
         conn = self._conn()
         local = self._local
-        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
-        if getattr(local, "stamp", None) != stamp or len(local.memo) > MEMO_SIZE:
-            local.stamp, local.memo = stamp, {}
+        version = self._changes.read()  # before any read: what follows is at least this new
+        shared = self._shared
+        if shared.version != version or len(shared.entries) > MEMO_SIZE:
+            shared = self._shared = _Memo(version)
+        local.memo, local.changes_at = shared.entries, conn.total_changes
         local.reading = True
         try:
             yield
@@ -732,7 +749,7 @@ class SQLiteStore(JobListing):
         local = self._local
         if not getattr(local, "reading", False):
             return None
-        if local.conn.total_changes != local.stamp[1]:
+        if local.conn.total_changes != local.changes_at:
             local.reading = False
             return None
         memo: dict[tuple[str, ...], Any] = local.memo
@@ -1067,11 +1084,60 @@ def _forked(ref: weakref.ref[WriterQueue]) -> None:
         queue._fd, queue._pid = -1, 0
 
 
+_COUNT = struct.Struct("=Q")
+
+
+class ChangeCounter:
+    """A count of the write transactions of every process sharing a store file, in a small
+    file beside it (``<store>.changes``), mapped into memory.
+
+    A writer bumps it after its ``COMMIT`` (or ``ROLLBACK``) while it still holds the
+    :class:`WriterQueue`, so the bumps of two processes never interleave, and a reader who
+    sees the new count reads the store with the write in it. A reader compares one integer
+    read from shared memory: no statement, no system call, the GIL kept (SQLite's
+    ``PRAGMA data_version``, which this replaced, was a statement per poll, ~30 % of a served
+    poll's samples). Only the mock's own writes move it: a row changed with another tool (the
+    ``sqlite3`` shell) is seen by the reads outside a read instant, and by read instants from
+    the next write the mock makes. What a read instant keeps (jobs, the clock, rules, the
+    fault setting) is only ever written in a write transaction; ``next_count``'s counters,
+    written without one, are never kept.
+    """
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _COUNT.size:  # new (two openers: the same 8 zeros)
+                os.ftruncate(fd, _COUNT.size)
+            self._map = mmap.mmap(fd, _COUNT.size)  # shared: every process sees every bump
+        finally:
+            os.close(fd)
+
+    def read(self) -> int:
+        value: int = _COUNT.unpack_from(self._map)[0]
+        return value
+
+    def bump(self) -> None:
+        """(WriterQueue held) One more write transaction ended."""
+        _COUNT.pack_into(self._map, 0, (_COUNT.unpack_from(self._map)[0] + 1) % 2**64)
+
+
+class _Memo:
+    """What the threads of one process read in read instants at one count of the store's
+    writes (``version``; None: none yet)."""
+
+    __slots__ = ("version", "entries")
+
+    def __init__(self, version: int | None) -> None:
+        self.version = version
+        self.entries: dict[tuple[str, ...], Any] = {}
+
+
 class _QueuedWriters(sqlite3.Connection):
     """A connection whose ``BEGIN IMMEDIATE`` first takes its place in the store's
     :class:`WriterQueue`, left at ``COMMIT`` or ``ROLLBACK``."""
 
     writers: WriterQueue
+    changes: ChangeCounter
     _writing = False
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
@@ -1089,7 +1155,10 @@ class _QueuedWriters(sqlite3.Connection):
                 return super().execute(sql, *args)
             finally:
                 self._writing = False
-                self.writers.release()
+                try:  # after the commit, under the queue: a reader seeing it sees the write
+                    self.changes.bump()
+                finally:
+                    self.writers.release()
         return super().execute(sql, *args)
 
 
