@@ -573,6 +573,15 @@ _INDEX_WHERE = {
     "provider": "provider = ?",
 }
 
+_INSERT_JOB = (
+    "INSERT INTO jobs (id, api, owner, body, provider, expires_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+#: a reference image stored once per content, with how many jobs use it
+_COUNT_IMAGE = (
+    "INSERT INTO blobs (key, data, refs) VALUES (?, ?, 1) "
+    "ON CONFLICT (key) DO UPDATE SET refs = refs + 1"
+)
+
 #: entries a thread's read memo holds before it starts afresh (SQLiteStore.read_instant)
 MEMO_SIZE = 1024
 
@@ -651,19 +660,16 @@ class SQLiteStore(JobListing):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # outside the writers' queue instead
             self._local.conn = conn
         return conn
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """One write statement: a transaction of its own (SQLite's autocommit), in the
+        writers' queue; no ``BEGIN`` and ``COMMIT`` around it."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cur = conn.execute(sql, args)
-            conn.execute("COMMIT")
-            return cur
-        except BaseException:
-            _rollback(conn)
-            raise
+        assert isinstance(conn, _QueuedWriters)
+        return conn.write_one(sql, args)
 
     def reset(self) -> None:
         conn = self._conn()
@@ -678,27 +684,21 @@ class SQLiteStore(JobListing):
         self._journal.clear()
 
     def add(self, job: Job, image: bytes | None = None) -> None:
+        # everything but the statements before the writers' queue: every create of every
+        # worker waits while one holds it (a create is one transaction, of one statement
+        # without an image, of two with one: its blob counted or stored, and the job)
+        row = (job.id, job.api, job.owner, dumps_text(job.to_dict()), job.provider, job.expires_at)
+        if not job.image_key:
+            self._write(_INSERT_JOB, row)
+            return
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if job.image_key and image is not None:
-                conn.execute(
-                    "INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (job.image_key, image)
-                )
-            conn.execute(
-                "INSERT INTO jobs (id, api, owner, body, provider, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job.id,
-                    job.api,
-                    job.owner,
-                    dumps_text(job.to_dict()),
-                    job.provider,
-                    job.expires_at,
-                ),
-            )
-            if job.image_key:
+            if image is not None:
+                conn.execute(_COUNT_IMAGE, (job.image_key, image))
+            else:
                 conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (job.image_key,))
+            conn.execute(_INSERT_JOB, row)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -977,15 +977,20 @@ class SQLiteStore(JobListing):
         return float(wait)
 
     def next_count(self, name: str) -> int:
-        row = (
-            self._conn()
-            .execute(
+        # (a transaction of its own: a statement RETURNING rows commits in autocommit only
+        # once they are read, which would be after the writers' queue was left)
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
                 "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
                 "DO UPDATE SET value = value + 1 RETURNING value",
                 (name,),
-            )
-            .fetchone()
-        )
+            ).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
         return int(row[0])
 
     def faults_setting(self) -> tuple[float, int] | None:
@@ -1085,6 +1090,9 @@ def _forked(ref: weakref.ref[WriterQueue]) -> None:
 
 
 _COUNT = struct.Struct("=Q")
+#: write transactions (of every process) between two WAL checkpoints: a create writes ~10
+#: pages, so ~640 pages, about where SQLite's own checkpoint (1,000 pages) would run
+CHECKPOINT_EVERY = 64
 
 
 class ChangeCounter:
@@ -1116,9 +1124,11 @@ class ChangeCounter:
         value: int = _COUNT.unpack_from(self._map)[0]
         return value
 
-    def bump(self) -> None:
-        """(WriterQueue held) One more write transaction ended."""
-        _COUNT.pack_into(self._map, 0, (_COUNT.unpack_from(self._map)[0] + 1) % 2**64)
+    def bump(self) -> int:
+        """(WriterQueue held) One more write transaction ended: the new count."""
+        count: int = (_COUNT.unpack_from(self._map)[0] + 1) % 2**64
+        _COUNT.pack_into(self._map, 0, count)
+        return count
 
 
 class _Memo:
@@ -1155,11 +1165,41 @@ class _QueuedWriters(sqlite3.Connection):
                 return super().execute(sql, *args)
             finally:
                 self._writing = False
-                try:  # after the commit, under the queue: a reader seeing it sees the write
-                    self.changes.bump()
-                finally:
-                    self.writers.release()
+                self._leave_queue()
         return super().execute(sql, *args)
+
+    def _leave_queue(self) -> None:
+        """The end of a write: the count moved (after the commit, under the queue: a reader
+        seeing it sees the write), the queue left, and once in ``CHECKPOINT_EVERY`` writes
+        the WAL copied into the database outside the queue."""
+        try:
+            count = self.changes.bump()
+        finally:
+            self.writers.release()
+        if count % CHECKPOINT_EVERY == 0:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file without waiting for readers or writers (a
+        passive checkpoint takes no write lock: the next writer goes on meanwhile). SQLite's
+        own (``wal_autocheckpoint``, off on the store's connections) runs in the ``COMMIT``
+        that crosses 1,000 pages, syncing the WAL and the database file while every writer
+        of every worker waits in the queue. A checkpoint that fails is left to the next."""
+        try:
+            super().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.debug("WAL checkpoint failed, left to the next: %s", exc)
+
+    def write_one(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        """One statement as a transaction of its own (autocommit), in the writers' queue.
+        Not for a statement RETURNING rows (it commits once they are read)."""
+        if self._writing:  # inside a transaction: part of it
+            return self.execute(sql, args)
+        self.writers.acquire()
+        try:
+            return self.execute(sql, args)
+        finally:
+            self._leave_queue()
 
 
 def _load_job(job_id: str, body: str) -> Job | None:

@@ -113,9 +113,9 @@ def test_the_count_moves_only_once_the_write_can_be_read(tmp_path: Path) -> None
     bump = writer._changes.bump
     seen_at_bump: list[int] = []
 
-    def checked() -> None:
+    def checked() -> int:
         seen_at_bump.append(len(reader.rules()))
-        bump()
+        return bump()
 
     writer._changes.bump = checked  # type: ignore[method-assign]
     writer.add_rule("server_error", None, None, None)
