@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from jobs import make_job
 
-import mockserver.store as store_module
-from mockserver.store import CHECKPOINT_EVERY, SQLiteStore
+import mockserver.store_sqlite as store_module
+from mockserver.store_sqlite import SQLiteStore
+from mockserver.store_writers import CHECKPOINT_EVERY, _QueuedWriters
 
 
 def lock_is_free(path: Path) -> bool:
@@ -80,14 +81,14 @@ def test_the_wal_is_checkpointed_outside_the_writers_queue(
     lock = tmp_path / "state.sqlite.lock"
     conn = store._conn()
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # not in a COMMIT
-    real = store_module._QueuedWriters.checkpoint
+    real = _QueuedWriters.checkpoint
     free_at_checkpoint: list[bool] = []
 
-    def checkpoint(self: store_module._QueuedWriters) -> None:
+    def checkpoint(self: _QueuedWriters) -> None:
         free_at_checkpoint.append(lock_is_free(lock))
         real(self)
 
-    monkeypatch.setattr(store_module._QueuedWriters, "checkpoint", checkpoint)
+    monkeypatch.setattr(_QueuedWriters, "checkpoint", checkpoint)
     start = store._changes.read()
     writes = 3 * CHECKPOINT_EVERY
     for n in range(writes):
