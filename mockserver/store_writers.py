@@ -80,9 +80,8 @@ class ChangeCounter:
     ``PRAGMA data_version``, which this replaced, was a statement per poll, ~30 % of a served
     poll's samples). Only the mock's own writes move it: a row changed with another tool (the
     ``sqlite3`` shell) is seen by the reads outside a read instant, and by read instants from
-    the next write the mock makes. What a read instant keeps (jobs, the clock, rules, the
-    fault setting) is only ever written in a write transaction; ``next_count``'s counters,
-    written without one, are never kept.
+    the next write the mock makes. Every write of the store is a write transaction in the
+    queue: a ``BEGIN IMMEDIATE`` one, or one statement (``_QueuedWriters.write_one``).
     """
 
     def __init__(self, path: Path) -> None:
