@@ -44,4 +44,4 @@ def empty_render_caches() -> None:
     new with the app). Use it with ``pytest.mark.usefixtures``."""
     from mockserver import media
 
-    media._loops.clear()
+    media.render_process._loops.clear()

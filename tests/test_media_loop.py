@@ -146,7 +146,7 @@ def test_another_duration_of_the_same_image_and_size_reuses_the_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     encoded: list[tuple[int, int, int]] = []
-    real = media._encode_loop
+    real = media.encoding._encode_loop
 
     def counting(
         image: bytes | None, width: int, height: int, fps: int, count: int, caption: str | None
@@ -154,8 +154,8 @@ def test_another_duration_of_the_same_image_and_size_reuses_the_loop(
         encoded.append((width, height, count))
         return real(image, width, height, fps, count, caption)
 
-    monkeypatch.setattr(media, "_encode_loop", counting)
-    media._loops.clear()
+    monkeypatch.setattr(media.render_process, "_encode_loop", counting)
+    media.render_process._loops.clear()
     image = solid((200, 30, 30), (66, 90))
     for seconds in (4, 8, 25, 2.5):
         render_video(image, W, H, seconds)
@@ -177,7 +177,9 @@ def test_a_render_in_the_render_process_is_the_same_video(
     here = render_video(image, W, H, 3)
     media.isolate_renders()
     try:
-        monkeypatch.setattr(media, "_render_video", _not_here)  # the child has its own
+        monkeypatch.setattr(
+            media.render_process, "_render_video", _not_here
+        )  # the child has its own
         apart = render_video(image, W, H, 3)
         with pytest.raises(ImageError, match="not a decodable image"):
             render_video(b"not an image", W, H, 3)  # raised in the child, seen here
@@ -192,15 +194,18 @@ def test_a_dead_render_process_is_replaced_and_no_render_is_lost() -> None:
     media.isolate_renders()
     try:
         render_video(None, W, H, 1)
-        child = media._isolation.child
+        child = media.render_process._isolation.child
         assert child is not None
         child.process.kill()
         child.process.wait()
         # this one finds the child gone and renders here; the next starts a new child
         assert Clip(render_video(None, W, H, 2)).duration == pytest.approx(2)
         assert Clip(render_video(None, W, H, 3)).duration == pytest.approx(3)
-        assert media._isolation.child is not None and media._isolation.child is not child
-        assert media._isolation.child.process.poll() is None
+        assert (
+            media.render_process._isolation.child is not None
+            and media.render_process._isolation.child is not child
+        )
+        assert media.render_process._isolation.child.process.poll() is None
     finally:
         media.isolate_renders(False)
     assert child.process.poll() is not None
@@ -209,16 +214,17 @@ def test_a_dead_render_process_is_replaced_and_no_render_is_lost() -> None:
 def test_workers_sharing_a_loop_directory_encode_each_loop_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(media._isolation, "loops_dir", tmp_path)
-    media._loops.clear()  # a worker that has not encoded this loop yet
+    monkeypatch.setattr(media.render_process._isolation, "loops_dir", tmp_path)
+    media.render_process._loops.clear()  # a worker that has not encoded this loop yet
     image = pattern((90, 70))
     first = render_video(image, W, H, 4)
-    media._loops.clear()  # another worker: nothing in its memory, the directory in common
+    # another worker: nothing in its memory, the directory in common
+    media.render_process._loops.clear()
 
     def no_encode(*_: object) -> bytes:
         raise AssertionError("encoded again although another worker has encoded it")
 
-    monkeypatch.setattr(media, "_encode_loop", no_encode)
+    monkeypatch.setattr(media.render_process, "_encode_loop", no_encode)
     assert render_video(image, W, H, 4) == first
     assert len(Clip(render_video(image, W, H, 6)).frames) == 6 * DEFAULT_FPS
 
@@ -226,7 +232,7 @@ def test_workers_sharing_a_loop_directory_encode_each_loop_once(
 def test_a_worker_waits_for_the_loop_another_is_encoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(media._isolation, "loops_dir", tmp_path)
+    monkeypatch.setattr(media.render_process._isolation, "loops_dir", tmp_path)
     real_flock = fcntl.flock
     waiting = threading.Event()
 
@@ -249,7 +255,7 @@ def test_a_worker_waits_for_the_loop_another_is_encoding(
     results: dict[str, bytes] = {}
 
     def worker() -> None:
-        results[threading.current_thread().name] = media._shared_loop(key, encode)
+        results[threading.current_thread().name] = media.render_process._shared_loop(key, encode)
 
     one = threading.Thread(target=worker, name="first")
     one.start()
@@ -273,7 +279,7 @@ def test_workers_sharing_a_loop_directory_keep_each_image_s_loop_apart(
 ) -> None:
     """Each image, size and duration has its own file in the shared directory: a server's
     second video is never its first one's picture."""
-    monkeypatch.setattr(media._isolation, "loops_dir", tmp_path)
+    monkeypatch.setattr(media.render_process._isolation, "loops_dir", tmp_path)
     red = Clip(render_video(solid((230, 20, 20)), W, H, 1))
     green = Clip(render_video(solid((20, 230, 20)), W, H, 1))
     r, g, _ = _mean_colour(red)
@@ -289,7 +295,7 @@ def test_a_prompt_does_not_change_the_video_made_from_an_image(
     """The caption shows only on the placeholder: a reference image's loop is encoded once
     whatever the prompts of its jobs (and the placeholder's once per caption)."""
     encoded: list[str | None] = []
-    real = media._encode_loop
+    real = media.encoding._encode_loop
 
     def counting(
         image: bytes | None, width: int, height: int, fps: int, count: int, caption: str | None
@@ -297,7 +303,7 @@ def test_a_prompt_does_not_change_the_video_made_from_an_image(
         encoded.append(caption)
         return real(image, width, height, fps, count, caption)
 
-    monkeypatch.setattr(media, "_encode_loop", counting)
+    monkeypatch.setattr(media.render_process, "_encode_loop", counting)
     image = pattern((90, 70))
     first = render_video(image, W, H, 2, caption="a red fox")
     assert render_video(image, W, H, 2, caption="a blue whale") == first
@@ -323,10 +329,13 @@ def _remux(loop: bytes, keep: slice) -> bytes:
 def test_a_loop_that_does_not_start_on_a_key_frame_is_refused_not_repeated() -> None:
     """A clip whose first frame cannot be decoded on its own would play as garbage (or not at
     all) until its next key frame: the loop is refused instead."""
-    loop = media._encode_loop(None, 32, 24, DEFAULT_FPS, 4, None)
-    assert Clip(media._repeat(_remux(loop, slice(None)), 6, DEFAULT_FPS)).keyframes == [0, 4]
+    loop = media.encoding._encode_loop(None, 32, 24, DEFAULT_FPS, 4, None)
+    assert Clip(media.encoding._repeat(_remux(loop, slice(None)), 6, DEFAULT_FPS)).keyframes == [
+        0,
+        4,
+    ]
     with pytest.raises(RuntimeError) as refused:
-        media._repeat(_remux(loop, slice(1, None)), 6, DEFAULT_FPS)
+        media.encoding._repeat(_remux(loop, slice(1, None)), 6, DEFAULT_FPS)
     assert str(refused.value) == "the encoded loop does not start on a key frame"
 
 
@@ -343,7 +352,7 @@ def test_a_loop_is_an_mp4_of_its_own_at_the_frame_rate_one_closed_gop(fps: int, 
     clip repeats: a playable MP4 of ``count`` frames at ``fps``, one key frame at its start,
     H.264 Constrained Baseline (every browser plays it) at crf 28, BT.709 limited range."""
     width, height = 48, 32
-    loop = media._encode_loop(pattern((90, 70)), width, height, fps, count, None)
+    loop = media.encoding._encode_loop(pattern((90, 70)), width, height, fps, count, None)
     clip = Clip(loop)
     assert (clip.codec, len(clip.packets), len(clip.frames)) == ("h264", count, count)
     assert clip.frames[0].shape == (height, width, 3)
