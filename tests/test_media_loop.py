@@ -16,6 +16,8 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import Colorspace
+from PIL import Image
 from test_media import pattern, solid
 
 from contracts import load_all
@@ -372,3 +374,23 @@ def test_a_loop_is_an_mp4_of_its_own_at_the_frame_rate_one_closed_gop(fps: int, 
     assert settings["crf"] == "28.0"
     assert (settings["bframes"], settings["scenecut"]) == ("0", "0")
     assert settings["keyint"] == str(round(LOOP_SECONDS * fps))  # a key frame every loop
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (4, 6), (10, 2), (8, 14)])
+def test_a_frame_is_the_view_at_its_offset_colour_and_brightness_together(
+    offset: tuple[int, int],
+) -> None:
+    """Each frame is a copy of the picture at the view's offset: its colour (4:2:0 chroma, one
+    sample per two pixels) moves with its brightness, with no fringe where colours meet."""
+    rng = np.random.default_rng(5)
+    blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)  # 12x12 pixel blocks of colour
+    picture = np.kron(blocks, np.ones((12, 12, 1), dtype=np.uint8))  # 96 x 72
+    planes = media.encoding._yuv_planes(Image.fromarray(picture))
+    frame = media.encoding._video_frame(planes, offset, 48, 36)
+    assert (frame.width, frame.height, frame.format.name) == (48, 36, "yuv420p")
+    x, y = offset
+    shown = frame.reformat(format="rgb24", src_colorspace=Colorspace.ITU709).to_ndarray()
+    error = np.abs(shown.astype(np.int16) - picture[y : y + 36, x : x + 48]).mean()
+    # 3.6 to 4.5 here (chroma is interpolated where blocks meet); colour a chroma pixel off
+    # its place: 13 to 39
+    assert error < 8, f"the frame is not the view at {offset}: off by {error:.1f} on average"
