@@ -541,6 +541,7 @@ class _CharFont:
     [
         ("aaa bbb ccc", 7, 4, ["aaa bbb", "ccc"]),  # a line may be exactly the width
         ("abcd efg", 4, 4, ["abcd", "efg"]),  # a word that fits is never broken
+        ("ab abcd", 4, 4, ["ab", "abcd"]),  # nor one as wide as a line, after a break
         ("abcdefghij", 4, 4, ["abcd", "efgh", "ij"]),  # a long word is hard-broken
         ("abcde", 4, 4, ["abcd", "e"]),  # as much as fits goes on the first line
         ("abc", 0.5, 4, ["a", "b", "c"]),  # not even a letter fits: one a line
@@ -565,6 +566,21 @@ def test_a_caption_the_fallback_font_cannot_draw_shows_question_marks() -> None:
     assert media.pictures._fit_text(bitmap, "café ✓ 猫") == "café ? ?"
     scalable = media.pictures._font(12)
     assert media.pictures._fit_text(scalable, "café ✓ 猫") == "café ✓ 猫"
+
+
+def test_a_long_caption_shows_four_lines_the_last_ending_in_dots() -> None:
+    words = ["m" * 28 + c for c in "abcdef"]  # each wider than half a line: one a line
+    five = media.pictures._placeholder(320, 180, " ".join(words[:5]))
+    six = media.pictures._placeholder(320, 180, " ".join(words))
+    assert five.tobytes() == six.tobytes()  # "...mmd..." ends both: the rest is not shown
+    four = media.pictures._placeholder(320, 180, " ".join(words[:4]))
+    assert four.tobytes() != five.tobytes()  # four lines fit whole
+
+
+def test_a_caption_beyond_latin_1_is_drawn_as_written_by_the_scalable_font() -> None:
+    written = media.pictures._placeholder(240, 135, "café ✓ 猫")
+    marks = media.pictures._placeholder(240, 135, "café ? ?")
+    assert written.tobytes() != marks.tobytes()  # not question marks (what the bitmap font gets)
 
 
 def test_placeholder_text_is_never_smaller_than_six_pixels() -> None:
@@ -719,12 +735,19 @@ def test_the_placeholder_title_is_white_and_centred() -> None:
     assert 40 < top < bottom < 100  # above the middle, where the glow is
 
 
+_PORTRAIT_CAPTION = "a red fox in the snow at dusk, seen from far away on a hill"
+
+
 @pytest.mark.parametrize(
     ("size", "caption", "digest"),
     [
         ((96, 54), None, "3f385d6679bbf3b94cce0e5350884996"),
         ((160, 120), _LONG_CAPTION, "f9c73f1266e8e0b6fd4a158931ad58c9"),
         ((2, 2), "x", "17a6f007ae07b6db9079a4a57ff85a74"),
+        # portrait: the title's size is set by the width (84 % of it), not the height
+        ((180, 320), _PORTRAIT_CAPTION, "db10ddbe327f730e01eee82a888a8400"),
+        # big enough for the title's outline to be 2 px wide (the other lines' stay 1 px)
+        ((640, 400), "a lighthouse in a storm", "bd16f9702e54f55ad5e838fd3db6f079"),
     ],
 )
 def test_the_placeholder_picture_is_unchanged(
@@ -802,6 +825,21 @@ def test_a_16_bit_grey_picture_is_scaled_to_8_bits_not_clipped_to_white() -> Non
     dark = np.array([[0, 100, 200]], dtype=np.uint16)  # a 16-bit file using 8-bit values
     im = media.images._load_rgb(encode(Image.fromarray(dark), "PNG"))
     assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (100,) * 3, (200,) * 3]
+    near_white = np.array([[65280, 65535]], dtype=np.uint16)  # 255/65535 a step, truncated
+    im = media.images._load_rgb(encode(Image.fromarray(near_white), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(2)] == [(254,) * 3, (255,) * 3]
+
+
+@pytest.mark.parametrize(
+    ("brightest", "shown"),
+    [(255, 255), (256, 0)],  # up to 255: 8-bit values; past it: 16-bit ones (256 is dark)
+)
+def test_a_16_bit_grey_picture_s_range_is_told_from_its_brightest_pixel(
+    brightest: int, shown: int
+) -> None:
+    grey = np.array([[0, brightest]], dtype=np.uint16)
+    im = media.images._load_rgb(encode(Image.fromarray(grey), "PNG"))
+    assert im.getpixel((1, 0)) == (shown,) * 3
 
 
 def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_stored() -> None:
@@ -809,6 +847,14 @@ def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_store
     im = Image.new("RGB", (4, 4))
     im.getexif()[0x0112] = "6"  # not a number: ignored
     assert media.images._orientation(im) == 1
+
+
+def test_an_image_whose_exif_block_cannot_be_read_stands_as_stored() -> None:
+    class BrokenExif:
+        def getexif(self) -> None:
+            raise SyntaxError("not a TIFF file")  # what Pillow's TIFF reader raises
+
+    assert media.images._orientation(BrokenExif()) == 1  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
