@@ -765,6 +765,66 @@ def test_the_cover_region_is_centred_both_ways() -> None:
     assert media.pictures._cover_box((200, 100), 1.0) == (50.0, 0.0, 150.0, 100.0)
 
 
+@pytest.mark.parametrize(
+    ("size", "margin"),
+    [((200, 100), (8, 4)), ((64, 112), (4, 4)), ((640, 360), (26, 12)), ((360, 640), (16, 20))],
+)
+def test_the_view_drifts_4_percent_of_the_width_and_3_of_the_height_in_whole_chroma_pixels(
+    size: tuple[int, int], margin: tuple[int, int]
+) -> None:
+    source = media.pictures._prepare(None, *size, None)
+    assert (source.size, source.margin) == (size, margin)  # each rounded up to an even number
+    assert source.image.size == (size[0] + margin[0], size[1] + margin[1])
+
+
+def test_a_view_past_either_end_of_its_drift_stays_at_that_end() -> None:
+    source = media.pictures._Source(_noise((48, 36)), (40, 30), (8, 6))
+    assert source.offset(1.5) == source.offset(1.0) == (8, 0)
+    assert source.offset(-0.5) == source.offset(0.0) == (0, 6)
+
+
+def _ramp(size: tuple[int, int]) -> bytes:
+    """A PNG whose red grows with x (0 at the left edge, 255 at the right) and green with y."""
+    w, h = size
+    red = np.broadcast_to(np.linspace(0, 255, w)[None, :], (h, w))
+    green = np.broadcast_to(np.linspace(0, 255, h)[:, None], (h, w))
+    rgb = np.stack([red, green, np.zeros((h, w))], axis=-1).round().astype(np.uint8)
+    return encode(Image.fromarray(rgb), "PNG")
+
+
+def test_a_reference_picture_keeps_its_proportions_its_middle_cut_to_the_frame() -> None:
+    # 300x100 into a portrait frame (64x112 plus the drift's margin, 68x116): the middle
+    # 58.6 px of the width are shown, squeezed by nothing
+    source = media.pictures._prepare(_ramp((300, 100)), 64, 112, None)
+    red = np.asarray(source.image)[:, :, 0].astype(float)
+    seen = (300 - 100 * 68 / 116) / 2 * 255 / 299, (300 + 100 * 68 / 116) / 2 * 255 / 299
+    assert abs(red[:, 0].mean() - seen[0]) < 4 and abs(red[:, -1].mean() - seen[1]) < 4
+    green = np.asarray(source.image)[:, :, 1].astype(float)
+    assert green[0].mean() < 4 and green[-1].mean() > 251  # the whole height
+
+
+@pytest.mark.parametrize(
+    ("picture", "frame", "gap"),
+    [
+        ((1200, 1200), (64, 112), 2.0),  # shrunk 10 times: reduced first (a reducing gap of 2)
+        ((1200, 1200), (64, 256), 2.0),  # a frame over twice as tall as wide: the same
+        ((150, 150), (64, 112), None),  # 2 times or less: resampled directly
+    ],
+)
+def test_a_reference_picture_is_resampled_once_bicubic_reduced_first_when_much_larger(
+    picture: tuple[int, int], frame: tuple[int, int], gap: float | None
+) -> None:
+    data = pattern(picture)
+    source = media.pictures._prepare(data, *frame, None)
+    work = source.image.size
+    aspect = work[0] / work[1]
+    with Image.open(io.BytesIO(data)) as im:  # a square picture: its middle, full height
+        cut = (picture[0] - picture[1] * aspect) / 2
+        box = (cut, 0.0, picture[0] - cut, float(picture[1]))
+        expected = im.convert("RGB").resize(work, Image.Resampling.BICUBIC, box, gap)
+    assert source.image.tobytes() == expected.tobytes()
+
+
 def _halves(left: tuple[int, int, int], right: tuple[int, int, int]) -> Image.Image:
     im = Image.new("RGB", (40, 20), left)
     im.paste(right, (20, 0, 40, 20))
