@@ -874,6 +874,22 @@ def test_see_through_pixels_of_a_reference_picture_are_laid_on_black(data: bytes
     assert max(im.getpixel((0, 0))) <= 110  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("picture", "fmt", "pixel"),
+    [
+        (Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", (255, 0, 0)),  # a print JPEG
+        (Image.new("L", (8, 8), 77), "JPEG", (77, 77, 77)),
+        (Image.new("1", (8, 8), 1), "PNG", (255, 255, 255)),
+    ],
+)
+def test_a_reference_picture_in_any_colour_model_is_read_as_rgb(
+    picture: Image.Image, fmt: str, pixel: tuple[int, int, int]
+) -> None:
+    """What the encoder and the stills take: a CMYK, grey or 1-bit picture becomes RGB."""
+    im = media.images._load_rgb(encode(picture, fmt))
+    assert (im.mode, im.getpixel((4, 4))) == ("RGB", pixel)
+
+
 def test_an_opaque_png_keeps_its_colours() -> None:
     assert media.images._load_rgb(solid((200, 100, 50))).getpixel((0, 0)) == (200, 100, 50)
 
