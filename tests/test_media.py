@@ -939,6 +939,11 @@ def test_an_image_whose_exif_block_cannot_be_read_stands_as_stored() -> None:
         ("abc", TypeError, "image must be bytes, not str"),
         (b"", ImageError, "image is empty (0 bytes); expected a JPEG, PNG or WEBP image"),
         (b"x", ImageError, "bytes are not a decodable image; expected a JPEG, PNG or WEBP image"),
+        (  # a PNG cut inside its header: Pillow's own words after ours
+            encode(Image.new("RGB", (4, 4)), "PNG")[:16],
+            ImageError,
+            "bytes are not a decodable image: Truncated File Read",
+        ),
     ],
 )
 def test_each_unusable_image_names_its_problem(data: Any, error: type, words: str) -> None:
