@@ -748,6 +748,10 @@ _PORTRAIT_CAPTION = "a red fox in the snow at dusk, seen from far away on a hill
         ((180, 320), _PORTRAIT_CAPTION, "db10ddbe327f730e01eee82a888a8400"),
         # big enough for the title's outline to be 2 px wide (the other lines' stay 1 px)
         ((640, 400), "a lighthouse in a storm", "bd16f9702e54f55ad5e838fd3db6f079"),
+        # the width bounds the title, its size rounded down: 9 px in both, where a title 1 %
+        # smaller (in the first) or larger (in the second) would be 8 or 10 px
+        ((110, 196), None, "930d53db21cf168c69304b454555b744"),
+        ((122, 218), None, "d00d6f46a2fb527f552a49be15da52fd"),
     ],
 )
 def test_the_placeholder_picture_is_unchanged(
@@ -809,6 +813,8 @@ def test_a_reference_picture_keeps_its_proportions_its_middle_cut_to_the_frame()
         ((1200, 1200), (64, 112), 2.0),  # shrunk 10 times: reduced first (a reducing gap of 2)
         ((1200, 1200), (64, 256), 2.0),  # a frame over twice as tall as wide: the same
         ((150, 150), (64, 112), None),  # 2 times or less: resampled directly
+        ((1100, 700), (256, 64), 2.0),  # a wide frame: the picture's full width, 4 times
+        ((1100, 3000), (256, 64), 2.0),  # the same from a tall picture's middle
     ],
 )
 def test_a_reference_picture_is_resampled_once_bicubic_reduced_first_when_much_larger(
@@ -818,9 +824,12 @@ def test_a_reference_picture_is_resampled_once_bicubic_reduced_first_when_much_l
     source = media.pictures._prepare(data, *frame, None)
     work = source.image.size
     aspect = work[0] / work[1]
-    with Image.open(io.BytesIO(data)) as im:  # a square picture: its middle, full height
-        cut = (picture[0] - picture[1] * aspect) / 2
-        box = (cut, 0.0, picture[0] - cut, float(picture[1]))
+    w, h = picture
+    if w / h > aspect:  # the middle of the width, all the height
+        box = ((w - h * aspect) / 2, 0.0, (w + h * aspect) / 2, float(h))
+    else:  # all the width, the middle of the height
+        box = (0.0, (h - w / aspect) / 2, float(w), (h + w / aspect) / 2)
+    with Image.open(io.BytesIO(data)) as im:
         expected = im.convert("RGB").resize(work, Image.Resampling.BICUBIC, box, gap)
     assert source.image.tobytes() == expected.tobytes()
 
