@@ -1,5 +1,7 @@
 """The pytest fixtures' ini options for a user's own files (a part of the ``mockserver.testing``
-plugin, loaded with it): ``sora_mock_providers`` (provider files, one a line) and
+plugin, whose hooks call these two functions; not a plugin of its own: a plugin module the
+plugin imports first could not be assertion-rewritten, and a user's ``filterwarnings = error``
+would fail their run on pytest's warning): ``sora_mock_providers`` (provider files, one a line) and
 ``sora_mock_models`` (a models file), each relative to the ini file. Every fixture's app is
 built with them (``mockserver.testing.test_config``), which loads them. Imports only pytest
 and the standard library (the plugin's import stays light)."""
@@ -14,7 +16,7 @@ import pytest
 FILES: dict[str, Any] = {"providers": (), "models_file": None}
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "sora_mock_providers",
         "provider files (a contract with its x-sora-mock declaration) the sora-mock fixtures "
@@ -30,7 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def read_options(config: pytest.Config) -> None:
     here = config.inipath.parent if config.inipath is not None else config.rootpath
     FILES["providers"] = tuple(str(here / p) for p in config.getini("sora_mock_providers"))
     models = config.getini("sora_mock_models")

@@ -303,7 +303,7 @@ class _PrewarmOnFirstRequest:
 def _render_apart() -> None:
     """A worker renders videos in a child process: its request threads would otherwise share
     the GIL with the renders and slow them several times over; the workers share their
-    encoded loops beside the media, so each is encoded once (mockserver/media.py)."""
+    encoded loops beside the media, so each is encoded once (mockserver/media/render_process.py)."""
     from mockserver import media
 
     media_dir = config_from_env().media_dir if CONFIG_ENV in os.environ else None

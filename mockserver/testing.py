@@ -36,12 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mockserver import pytest_files
 from mockserver.mock_error import MockError
 from mockserver.pytest_files import FILES
-
-#: the ini options for a user's provider and models files (``sora_mock_providers``,
-#: ``sora_mock_models``) are a plugin of their own, loaded with this one
-pytest_plugins = ["mockserver.pytest_files"]
 
 if TYPE_CHECKING:
     import httpx
@@ -341,9 +338,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from mockserver.pytest_record import add_options
 
     add_options(parser)
+    pytest_files.add_options(parser)  # the ini options for a user's provider and models files
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    pytest_files.read_options(config)
     config.addinivalue_line(
         "markers",
         "sora_replay(directory, fallback='mock', record=None, provider=None): cassettes the "

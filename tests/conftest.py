@@ -41,7 +41,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def empty_render_caches() -> None:
     """For tests of renders and caches: the process-wide cache of encoded loops starts empty,
     so a video another test left in it cannot make a test pass (each app's own media cache is
-    new with the app). Use it with ``pytest.mark.usefixtures``."""
+    new with the app), and so does the memory of image verdicts (a verdict remembered from an
+    earlier run of the same test would answer without the image being opened). Use it with
+    ``pytest.mark.usefixtures``."""
     from mockserver import media
 
-    media._loops.clear()
+    media.render_process._loops.clear()
+    with media.images._probes_lock:
+        media.images._probes.clear()

@@ -37,6 +37,7 @@ from sora_client import (
     GenerationFailedError,
     InsufficientBalanceError,
     Job,
+    ModelUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -45,6 +46,16 @@ from sora_client import (
     UnexpectedResponseError,
 )
 from sora_client._providers import PROVIDERS
+
+#: the provider codes that decide an error's kind whatever its status
+#: (tests/test_provider_error_kinds.py pins the rule; these are the codes the client documents)
+POLICY_CODES = {
+    "content_policy_violation",
+    "moderation_blocked",
+    "content_filter",
+    "content_policy",
+}
+MODEL_CODES = {"model_not_found", "model_not_available"}
 
 #: (provider, operation, how the client reaches it)
 OPERATIONS = [
@@ -202,7 +213,12 @@ def _check_answer(
         assert isinstance(result, APIError) and result.status_code == status
         expected = {401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError}
         expected |= {429: RateLimitError, 500: ServerError}
-        if status in expected:
+        code = (result.provider_code or "").lower()
+        if code in POLICY_CODES:  # a provider's code says what it is, whatever the status
+            assert isinstance(result, ContentPolicyError), repr(result)
+        elif code in MODEL_CODES:
+            assert isinstance(result, ModelUnavailableError), repr(result)
+        elif status in expected:
             assert isinstance(result, expected[status])
         elif status < 500:
             assert isinstance(result, (BadRequestError, ContentPolicyError))

@@ -2,11 +2,15 @@
 
 import base64
 import hashlib
+import importlib
 import io
 import math
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from mockserver.media import (
     render_thumbnail,
     render_video,
 )
+from mockserver.media._lazy import Lazy
 
 #: each test renders from scratch: nothing another test left in the loop cache counts
 pytestmark = pytest.mark.usefixtures("empty_render_caches")
@@ -500,14 +505,14 @@ def test_the_same_image_is_decoded_once_however_often_it_is_sent(
     from mockserver import media as media_module
 
     decoded: list[int] = []
-    real = media_module._open_verified
+    real = media_module.images._open_verified
 
     def counting(data: bytes) -> Any:
         decoded.append(len(data))
         return real(data)
 
-    monkeypatch.setattr(media_module, "_open_verified", counting)
-    monkeypatch.setattr(media_module, "_probes", type(media_module._probes)())
+    monkeypatch.setattr(media_module.images, "_open_verified", counting)
+    monkeypatch.setattr(media_module.images, "_probes", type(media_module.images._probes)())
     image = solid((10, 200, 30), (37, 41))
     assert [media_module.probe_image(image) for _ in range(5)] == [(37, 41, "image/png")] * 5
     assert len(decoded) == 1
@@ -536,6 +541,7 @@ class _CharFont:
     [
         ("aaa bbb ccc", 7, 4, ["aaa bbb", "ccc"]),  # a line may be exactly the width
         ("abcd efg", 4, 4, ["abcd", "efg"]),  # a word that fits is never broken
+        ("ab abcd", 4, 4, ["ab", "abcd"]),  # nor one as wide as a line, after a break
         ("abcdefghij", 4, 4, ["abcd", "efgh", "ij"]),  # a long word is hard-broken
         ("abcde", 4, 4, ["abcd", "e"]),  # as much as fits goes on the first line
         ("abc", 0.5, 4, ["a", "b", "c"]),  # not even a letter fits: one a line
@@ -550,22 +556,37 @@ class _CharFont:
 def test_a_caption_wraps_into_lines_that_fit(
     text: str, width: float, lines: int, expected: list[str]
 ) -> None:
-    assert media._wrap(_CharFont(), text, width, lines) == expected  # type: ignore[arg-type]
+    assert media.pictures._wrap(_CharFont(), text, width, lines) == expected  # type: ignore[arg-type]
 
 
 def test_a_caption_the_fallback_font_cannot_draw_shows_question_marks() -> None:
     from PIL import ImageFont
 
     bitmap = ImageFont.load_default_imagefont()
-    assert media._fit_text(bitmap, "café ✓ 猫") == "café ? ?"
-    scalable = media._font(12)
-    assert media._fit_text(scalable, "café ✓ 猫") == "café ✓ 猫"
+    assert media.pictures._fit_text(bitmap, "café ✓ 猫") == "café ? ?"
+    scalable = media.pictures._font(12)
+    assert media.pictures._fit_text(scalable, "café ✓ 猫") == "café ✓ 猫"
+
+
+def test_a_long_caption_shows_four_lines_the_last_ending_in_dots() -> None:
+    words = ["m" * 28 + c for c in "abcdef"]  # each wider than half a line: one a line
+    five = media.pictures._placeholder(320, 180, " ".join(words[:5]))
+    six = media.pictures._placeholder(320, 180, " ".join(words))
+    assert five.tobytes() == six.tobytes()  # "...mmd..." ends both: the rest is not shown
+    four = media.pictures._placeholder(320, 180, " ".join(words[:4]))
+    assert four.tobytes() != five.tobytes()  # four lines fit whole
+
+
+def test_a_caption_beyond_latin_1_is_drawn_as_written_by_the_scalable_font() -> None:
+    written = media.pictures._placeholder(240, 135, "café ✓ 猫")
+    marks = media.pictures._placeholder(240, 135, "café ? ?")
+    assert written.tobytes() != marks.tobytes()  # not question marks (what the bitmap font gets)
 
 
 def test_placeholder_text_is_never_smaller_than_six_pixels() -> None:
-    assert media._font(1).size == 6  # type: ignore[union-attr]
-    assert media._font(6).size == 6  # type: ignore[union-attr]
-    assert media._font(30).size == 30  # type: ignore[union-attr]
+    assert media.pictures._font(1).size == 6  # type: ignore[union-attr]
+    assert media.pictures._font(6).size == 6  # type: ignore[union-attr]
+    assert media.pictures._font(30).size == 30  # type: ignore[union-attr]
 
 
 def _noise(size: tuple[int, int], seed: int = 7) -> Image.Image:
@@ -574,12 +595,12 @@ def _noise(size: tuple[int, int], seed: int = 7) -> Image.Image:
 
 
 def test_a_still_is_the_view_at_its_drift_scaled_bilinearly() -> None:
-    source = media._Source(_noise((48, 36)), (40, 30), (8, 6))
-    same = media._still(source, (40, 30), 0.0)  # bottom-left of the margin
+    source = media.pictures._Source(_noise((48, 36)), (40, 30), (8, 6))
+    same = media.pictures._still(source, (40, 30), 0.0)  # bottom-left of the margin
     assert same.tobytes() == source.image.crop((0, 6, 40, 36)).tobytes()
-    end = media._still(source, (40, 30), 1.0)  # top-right
+    end = media.pictures._still(source, (40, 30), 1.0)  # top-right
     assert end.tobytes() == source.image.crop((8, 0, 48, 30)).tobytes()
-    small = media._still(source, (20, 14), 0.0)
+    small = media.pictures._still(source, (20, 14), 0.0)
     assert small.size == (20, 14)
     expected = source.image.crop((0, 6, 40, 36)).resize((20, 14), Image.Resampling.BILINEAR)
     assert small.tobytes() == expected.tobytes()
@@ -594,26 +615,26 @@ def test_a_picture_turned_by_its_exif_orientation_reports_its_shown_size(
     exif[0x0112] = orientation
     data = encode(im, "JPEG", exif=exif.tobytes())
     turned = orientation in (5, 6, 7, 8)
-    assert media._probe(data) == ((20, 40) if turned else (40, 20)) + ("image/jpeg",)
+    assert media.images._probe(data) == ((20, 40) if turned else (40, 20)) + ("image/jpeg",)
     assert media.image_size(data) == ((20, 40) if turned else (40, 20))
 
 
 def test_remembered_verdicts_forget_the_oldest_image_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(media, "_probes", media.OrderedDict())
-    monkeypatch.setattr(media, "_PROBES_KEPT", 2)
+    monkeypatch.setattr(media.images, "_probes", media.images.OrderedDict())
+    monkeypatch.setattr(media.images, "_PROBES_KEPT", 2)
     images = [solid((i * 40, 0, 0)) for i in range(3)]
     for data in images:
         probe_image(data)
     kept = [hashlib.sha256(data).digest() for data in images[1:]]
-    assert list(media._probes) == kept
+    assert list(media.images._probes) == kept
 
 
 def test_a_thumbnail_is_the_first_frame_as_a_quality_80_webp() -> None:
     image = pattern((90, 160))
     thumb = render_thumbnail(image, W, H)
-    first = media._still(media._prepare(image, W, H, None), (W, H), 0.0)
+    first = media.pictures._still(media.pictures._prepare(image, W, H, None), (W, H), 0.0)
     assert thumb == encode(first, "WEBP", quality=80, method=4)
 
 
@@ -626,7 +647,7 @@ def test_a_placeholder_thumbnail_shows_its_caption() -> None:
 def _stand_in_stills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Each tile a flat colour of its own (in the order drawn); the drifts asked for."""
     asked: list[tuple[int, int]] = []
-    real_drift = media._drift_amount
+    real_drift = media.pictures._drift_amount
 
     def drift(index: int, loop: int) -> float:
         asked.append((index, loop))
@@ -636,8 +657,8 @@ def _stand_in_stills(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
         k = len(asked) - 1
         return Image.new("RGB", size, (20 * k + 40, 255 - 20 * k, 128))
 
-    monkeypatch.setattr(media, "_drift_amount", drift)
-    monkeypatch.setattr(media, "_still", still)
+    monkeypatch.setattr(media.stills, "_drift_amount", drift)
+    monkeypatch.setattr(media.stills, "_still", still)
     return asked
 
 
@@ -655,7 +676,7 @@ def test_spritesheet_tiles_sample_the_clip_evenly(
 ) -> None:
     asked = _stand_in_stills(monkeypatch)
     render_spritesheet(None, 64, 36, seconds, fps=fps)
-    loop = media._loop_frames(fps)
+    loop = media.pictures._loop_frames(fps)
     assert asked == [(i, loop) for i in indexes]
 
 
@@ -696,7 +717,7 @@ _LONG_CAPTION = (
 
 
 def test_the_placeholder_fades_from_blue_at_the_top_left_to_pink_at_the_bottom_right() -> None:
-    im = media._placeholder(96, 54, None)
+    im = media.pictures._placeholder(96, 54, None)
     assert im.mode == "RGB" and im.size == (96, 54)
     assert im.getpixel((0, 0)) == (52, 68, 112)
     assert im.getpixel((95, 53)) == (156, 108, 146)
@@ -706,12 +727,15 @@ def test_the_placeholder_fades_from_blue_at_the_top_left_to_pink_at_the_bottom_r
 
 
 def test_the_placeholder_title_is_white_and_centred() -> None:
-    arr = np.asarray(media._placeholder(320, 180, None))
+    arr = np.asarray(media.pictures._placeholder(320, 180, None))
     white = np.argwhere((arr >= 240).all(axis=2))  # the title's fill; the rest is darker
     assert len(white) > 50
     (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
     assert abs((left + right) / 2 - 160) <= 8
     assert 40 < top < bottom < 100  # above the middle, where the glow is
+
+
+_PORTRAIT_CAPTION = "a red fox in the snow at dusk, seen from far away on a hill"
 
 
 @pytest.mark.parametrize(
@@ -720,6 +744,14 @@ def test_the_placeholder_title_is_white_and_centred() -> None:
         ((96, 54), None, "3f385d6679bbf3b94cce0e5350884996"),
         ((160, 120), _LONG_CAPTION, "f9c73f1266e8e0b6fd4a158931ad58c9"),
         ((2, 2), "x", "17a6f007ae07b6db9079a4a57ff85a74"),
+        # portrait: the title's size is set by the width (84 % of it), not the height
+        ((180, 320), _PORTRAIT_CAPTION, "db10ddbe327f730e01eee82a888a8400"),
+        # big enough for the title's outline to be 2 px wide (the other lines' stay 1 px)
+        ((640, 400), "a lighthouse in a storm", "bd16f9702e54f55ad5e838fd3db6f079"),
+        # the width bounds the title, its size rounded down: 9 px in both, where a title 1 %
+        # smaller (in the first) or larger (in the second) would be 8 or 10 px
+        ((110, 196), None, "930d53db21cf168c69304b454555b744"),
+        ((122, 218), None, "d00d6f46a2fb527f552a49be15da52fd"),
     ],
 )
 def test_the_placeholder_picture_is_unchanged(
@@ -727,14 +759,79 @@ def test_the_placeholder_picture_is_unchanged(
 ) -> None:
     """Every pixel as reviewed (gradient, glow, title, the caption wrapped to four lines with
     "..."): a change to the placeholder's look shows here and is made on purpose (view it
-    with ``media._placeholder(w, h, caption).show()`` and update the digest)."""
-    im = media._placeholder(*size, caption)
+    with ``media.pictures._placeholder(w, h, caption).show()`` and update the digest)."""
+    im = media.pictures._placeholder(*size, caption)
     assert hashlib.sha256(im.tobytes()).hexdigest()[:32] == digest
 
 
 def test_the_cover_region_is_centred_both_ways() -> None:
-    assert media._cover_box((100, 200), 1.0) == (0.0, 50.0, 100.0, 150.0)
-    assert media._cover_box((200, 100), 1.0) == (50.0, 0.0, 150.0, 100.0)
+    assert media.pictures._cover_box((100, 200), 1.0) == (0.0, 50.0, 100.0, 150.0)
+    assert media.pictures._cover_box((200, 100), 1.0) == (50.0, 0.0, 150.0, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("size", "margin"),
+    [((200, 100), (8, 4)), ((64, 112), (4, 4)), ((640, 360), (26, 12)), ((360, 640), (16, 20))],
+)
+def test_the_view_drifts_4_percent_of_the_width_and_3_of_the_height_in_whole_chroma_pixels(
+    size: tuple[int, int], margin: tuple[int, int]
+) -> None:
+    source = media.pictures._prepare(None, *size, None)
+    assert (source.size, source.margin) == (size, margin)  # each rounded up to an even number
+    assert source.image.size == (size[0] + margin[0], size[1] + margin[1])
+
+
+def test_a_view_past_either_end_of_its_drift_stays_at_that_end() -> None:
+    source = media.pictures._Source(_noise((48, 36)), (40, 30), (8, 6))
+    assert source.offset(1.5) == source.offset(1.0) == (8, 0)
+    assert source.offset(-0.5) == source.offset(0.0) == (0, 6)
+
+
+def _ramp(size: tuple[int, int]) -> bytes:
+    """A PNG whose red grows with x (0 at the left edge, 255 at the right) and green with y."""
+    w, h = size
+    red = np.broadcast_to(np.linspace(0, 255, w)[None, :], (h, w))
+    green = np.broadcast_to(np.linspace(0, 255, h)[:, None], (h, w))
+    rgb = np.stack([red, green, np.zeros((h, w))], axis=-1).round().astype(np.uint8)
+    return encode(Image.fromarray(rgb), "PNG")
+
+
+def test_a_reference_picture_keeps_its_proportions_its_middle_cut_to_the_frame() -> None:
+    # 300x100 into a portrait frame (64x112 plus the drift's margin, 68x116): the middle
+    # 58.6 px of the width are shown, squeezed by nothing
+    source = media.pictures._prepare(_ramp((300, 100)), 64, 112, None)
+    red = np.asarray(source.image)[:, :, 0].astype(float)
+    seen = (300 - 100 * 68 / 116) / 2 * 255 / 299, (300 + 100 * 68 / 116) / 2 * 255 / 299
+    assert abs(red[:, 0].mean() - seen[0]) < 4 and abs(red[:, -1].mean() - seen[1]) < 4
+    green = np.asarray(source.image)[:, :, 1].astype(float)
+    assert green[0].mean() < 4 and green[-1].mean() > 251  # the whole height
+
+
+@pytest.mark.parametrize(
+    ("picture", "frame", "gap"),
+    [
+        ((1200, 1200), (64, 112), 2.0),  # shrunk 10 times: reduced first (a reducing gap of 2)
+        ((1200, 1200), (64, 256), 2.0),  # a frame over twice as tall as wide: the same
+        ((150, 150), (64, 112), None),  # 2 times or less: resampled directly
+        ((1100, 700), (256, 64), 2.0),  # a wide frame: the picture's full width, 4 times
+        ((1100, 3000), (256, 64), 2.0),  # the same from a tall picture's middle
+    ],
+)
+def test_a_reference_picture_is_resampled_once_bicubic_reduced_first_when_much_larger(
+    picture: tuple[int, int], frame: tuple[int, int], gap: float | None
+) -> None:
+    data = pattern(picture)
+    source = media.pictures._prepare(data, *frame, None)
+    work = source.image.size
+    aspect = work[0] / work[1]
+    w, h = picture
+    if w / h > aspect:  # the middle of the width, all the height
+        box = ((w - h * aspect) / 2, 0.0, (w + h * aspect) / 2, float(h))
+    else:  # all the width, the middle of the height
+        box = (0.0, (h - w / aspect) / 2, float(w), (h + w / aspect) / 2)
+    with Image.open(io.BytesIO(data)) as im:
+        expected = im.convert("RGB").resize(work, Image.Resampling.BICUBIC, box, gap)
+    assert source.image.tobytes() == expected.tobytes()
 
 
 def _halves(left: tuple[int, int, int], right: tuple[int, int, int]) -> Image.Image:
@@ -759,7 +856,7 @@ def test_a_reference_picture_is_shown_the_way_up_its_exif_says(
     exif = Image.Exif()
     exif[0x0112] = orientation
     data = encode(_halves((250, 0, 0), (0, 0, 250)), "PNG", exif=exif.tobytes())
-    im = media._load_rgb(data)
+    im = media.images._load_rgb(data)
     assert im.mode == "RGB" and im.size == size
     assert im.getpixel((1, 1)) == top_left
 
@@ -780,30 +877,69 @@ def _transparent_pngs() -> list[bytes]:
 
 @pytest.mark.parametrize("data", _transparent_pngs(), ids=["RGBA", "LA", "P", "keyed"])
 def test_see_through_pixels_of_a_reference_picture_are_laid_on_black(data: bytes) -> None:
-    im = media._load_rgb(data)
+    im = media.images._load_rgb(data)
     assert im.mode == "RGB"
     # every picture is at most 200 bright and at most half opaque: black shows through
     assert max(im.getpixel((0, 0))) <= 110  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("picture", "fmt", "pixel"),
+    [
+        (Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", (255, 0, 0)),  # a print JPEG
+        (Image.new("L", (8, 8), 77), "JPEG", (77, 77, 77)),
+        (Image.new("1", (8, 8), 1), "PNG", (255, 255, 255)),
+    ],
+)
+def test_a_reference_picture_in_any_colour_model_is_read_as_rgb(
+    picture: Image.Image, fmt: str, pixel: tuple[int, int, int]
+) -> None:
+    """What the encoder and the stills take: a CMYK, grey or 1-bit picture becomes RGB."""
+    im = media.images._load_rgb(encode(picture, fmt))
+    assert (im.mode, im.getpixel((4, 4))) == ("RGB", pixel)
+
+
 def test_an_opaque_png_keeps_its_colours() -> None:
-    assert media._load_rgb(solid((200, 100, 50))).getpixel((0, 0)) == (200, 100, 50)
+    assert media.images._load_rgb(solid((200, 100, 50))).getpixel((0, 0)) == (200, 100, 50)
 
 
 def test_a_16_bit_grey_picture_is_scaled_to_8_bits_not_clipped_to_white() -> None:
     grey = np.array([[0, 32896, 65535]], dtype=np.uint16)
-    im = media._load_rgb(encode(Image.fromarray(grey), "PNG"))
+    im = media.images._load_rgb(encode(Image.fromarray(grey), "PNG"))
     assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (128, 128, 128), (255,) * 3]
     dark = np.array([[0, 100, 200]], dtype=np.uint16)  # a 16-bit file using 8-bit values
-    im = media._load_rgb(encode(Image.fromarray(dark), "PNG"))
+    im = media.images._load_rgb(encode(Image.fromarray(dark), "PNG"))
     assert [im.getpixel((x, 0)) for x in range(3)] == [(0, 0, 0), (100,) * 3, (200,) * 3]
+    near_white = np.array([[65280, 65535]], dtype=np.uint16)  # 255/65535 a step, truncated
+    im = media.images._load_rgb(encode(Image.fromarray(near_white), "PNG"))
+    assert [im.getpixel((x, 0)) for x in range(2)] == [(254,) * 3, (255,) * 3]
+
+
+@pytest.mark.parametrize(
+    ("brightest", "shown"),
+    [(255, 255), (256, 0)],  # up to 255: 8-bit values; past it: 16-bit ones (256 is dark)
+)
+def test_a_16_bit_grey_picture_s_range_is_told_from_its_brightest_pixel(
+    brightest: int, shown: int
+) -> None:
+    grey = np.array([[0, brightest]], dtype=np.uint16)
+    im = media.images._load_rgb(encode(Image.fromarray(grey), "PNG"))
+    assert im.getpixel((1, 0)) == (shown,) * 3
 
 
 def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_stored() -> None:
-    assert media._orientation(Image.new("RGB", (4, 4))) == 1
+    assert media.images._orientation(Image.new("RGB", (4, 4))) == 1
     im = Image.new("RGB", (4, 4))
     im.getexif()[0x0112] = "6"  # not a number: ignored
-    assert media._orientation(im) == 1
+    assert media.images._orientation(im) == 1
+
+
+def test_an_image_whose_exif_block_cannot_be_read_stands_as_stored() -> None:
+    class BrokenExif:
+        def getexif(self) -> None:
+            raise SyntaxError("not a TIFF file")  # what Pillow's TIFF reader raises
+
+    assert media.images._orientation(BrokenExif()) == 1  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -812,11 +948,16 @@ def test_an_image_without_an_orientation_tag_or_with_a_wordy_one_stands_as_store
         ("abc", TypeError, "image must be bytes, not str"),
         (b"", ImageError, "image is empty (0 bytes); expected a JPEG, PNG or WEBP image"),
         (b"x", ImageError, "bytes are not a decodable image; expected a JPEG, PNG or WEBP image"),
+        (  # a PNG cut inside its header: Pillow's own words after ours
+            encode(Image.new("RGB", (4, 4)), "PNG")[:16],
+            ImageError,
+            "bytes are not a decodable image: Truncated File Read",
+        ),
     ],
 )
 def test_each_unusable_image_names_its_problem(data: Any, error: type, words: str) -> None:
     with pytest.raises(error) as caught:
-        media._open_header(data)
+        media.images._open_header(data)
     assert str(caught.value) == words
 
 
@@ -827,15 +968,51 @@ def test_each_unusable_image_names_its_problem(data: Any, error: type, words: st
 def test_a_reference_image_may_be_as_big_as_the_limits_and_no_bigger(
     monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], refused: bool
 ) -> None:
-    monkeypatch.setattr(media, "MAX_IMAGE_SIDE", 2000)
-    monkeypatch.setattr(media, "MAX_IMAGE_PIXELS", 2_000_000)
+    monkeypatch.setattr(media.images, "MAX_IMAGE_SIDE", 2000)
+    monkeypatch.setattr(media.images, "MAX_IMAGE_PIXELS", 2_000_000)
     data = encode(Image.new("L", size), "PNG")
     if not refused:
-        assert media._open_header(data).size == size
+        assert media.images._open_header(data).size == size
         return
     with pytest.raises(ImageError) as caught:
-        media._open_header(data)
+        media.images._open_header(data)
     assert str(caught.value) == (
         f"image is {size[0]}x{size[1]} pixels: reference images may have at most "
         "2000 pixels a side and 2 megapixels"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# imports on first use
+
+
+def test_importing_the_media_package_imports_no_pyav_numpy_or_pillow_image() -> None:
+    """A server that never checks an image nor renders a video never pays for the imports
+    (~0.5 s); the first image checked brings Pillow's in."""
+    code = (
+        "import sys, mockserver.media as m\n"
+        "heavy = ('av', 'numpy', 'PIL.Image')\n"
+        "print([n for n in heavy if n in sys.modules])\n"
+        "m.probe_image(sys.stdin.buffer.read())\n"
+        "print([n for n in heavy if n in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=solid((1, 2, 3)),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    before, after = done.stdout.decode().splitlines()
+    assert before == "[]"
+    assert "'PIL.Image'" in after
+
+
+def test_a_lazy_module_is_imported_at_first_use_and_then_stands_in_its_own_place() -> None:
+    namespace: dict[str, Any] = {}
+    namespace["colorsys"] = Lazy(namespace, "colorsys", "colorsys")
+    namespace["F"] = Lazy(namespace, "fractions", "F", "Fraction")
+    assert namespace["colorsys"].rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert namespace["colorsys"] is importlib.import_module("colorsys")
+    assert namespace["F"].from_float(0.5) == Fraction(1, 2)  # a member of the module
+    assert namespace["F"] is Fraction

@@ -180,7 +180,7 @@ def test_a_disk_that_cannot_be_written_still_serves_and_leaves_no_part_file(
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(media.os, "fsync", full)
+    monkeypatch.setattr(media.cache.os, "fsync", full)
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
         with MediaCache(tmp_path) as cache:
             assert cache.get("k", lambda: b"data") == b"data"
@@ -201,8 +201,8 @@ def test_a_part_file_that_cannot_be_removed_is_no_error(
     def gone(path: Any) -> None:
         raise FileNotFoundError(path)
 
-    monkeypatch.setattr(media.os, "fsync", full)
-    monkeypatch.setattr(media.os, "unlink", gone)
+    monkeypatch.setattr(media.cache.os, "fsync", full)
+    monkeypatch.setattr(media.cache.os, "unlink", gone)
     with MediaCache(tmp_path) as cache:
         assert cache.get("k", lambda: b"data") == b"data"
 
@@ -217,7 +217,7 @@ def test_a_file_is_written_whole_under_its_name_in_one_step(
         seen.append((Path(src).name, Path(src).parent, Path(src).read_bytes(), dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(media.os, "replace", replace)
+    monkeypatch.setattr(media.cache.os, "replace", replace)
     with MediaCache(tmp_path) as cache:
         cache.get("k", lambda: b"whole")
     ((name, parent, data, dst),) = seen
@@ -282,7 +282,7 @@ def test_trimming_makes_room_before_the_new_file_lands(
         sizes.append(sum(p.stat().st_size for p in tmp_path.glob("*.bin")))
         real_replace(src, dst)
 
-    monkeypatch.setattr(media.os, "replace", replace)
+    monkeypatch.setattr(media.cache.os, "replace", replace)
     with MediaCache(tmp_path, disk_max_bytes=8, max_bytes=0) as cache:
         cache.get("a", lambda: b"aaaa")
         cache.get("b", lambda: b"bbbb")
@@ -362,7 +362,7 @@ def test_a_file_gone_while_trimming_is_skipped(
         def __exit__(self, *exc: Any) -> None:
             self._it.close()
 
-    monkeypatch.setattr(media.os, "scandir", lambda d: Listing())
+    monkeypatch.setattr(media.cache.os, "scandir", lambda d: Listing())
     MediaCache._trim_disk(tmp_path, 4, tmp_path / "new.bin")
     # a.bin (unseen) counts for nothing; of b and c (8 bytes) the older goes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "c.bin"]
@@ -382,7 +382,7 @@ def test_a_file_another_process_evicted_first_is_no_error(
         if name.endswith("a.bin"):
             raise FileNotFoundError(name)  # as if another process had got there first
 
-    monkeypatch.setattr(media.os, "unlink", unlink)
+    monkeypatch.setattr(media.cache.os, "unlink", unlink)
     MediaCache._trim_disk(tmp_path, 4, tmp_path / "new.bin")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin"]
 
@@ -577,7 +577,7 @@ def test_the_prerender_thread_is_named_for_what_it_does() -> None:
 
 def test_interpreter_exit_closes_every_live_cache() -> None:
     cache = MediaCache()
-    media._close_live_caches()
+    media.cache._close_live_caches()
     with pytest.raises(RuntimeError, match="closed"):
         cache.prerender("k", lambda: b"x")
 
@@ -734,7 +734,7 @@ def test_a_file_whose_use_cannot_be_marked_is_still_served(
     def read_only(*args: Any, **kwargs: Any) -> None:
         raise PermissionError(30, "Read-only file system")
 
-    monkeypatch.setattr(media.os, "utime", read_only)
+    monkeypatch.setattr(media.cache.os, "utime", read_only)
     with MediaCache(tmp_path) as second:
         assert second.get("k", lambda: b"other") == b"data"
 

@@ -1,6 +1,7 @@
 """A render that crashes its process fails only its job, in its provider's own failure words.
 
-The crash is real: the render process (a plain child Python, mockserver/media.py) aborts with
+The crash is real: the render process (a plain child Python, mockserver/media/render_process.py)
+aborts with
 SIGABRT when it is handed one particular image, through a ``sitecustomize`` module the test
 puts on the child's ``PYTHONPATH`` (nothing in the mock knows of it). Before, the worker then
 rendered the same input in its own process, and crashed with it.
@@ -30,14 +31,14 @@ _crash = os.environ.get("SORA_TEST_RENDER_CRASH")
 if _crash:
     import mockserver.media as _media
 
-    _real = _media._render_video
+    _real = _media.render_process._render_video
 
     def _render_video(image, *args):
         if image is not None and hashlib.sha256(image).hexdigest() == _crash:
             os.abort()  # what a segfault in the encoder looks like from the worker
         return _real(image, *args)
 
-    _media._render_video = _render_video
+    _media.render_process._render_video = _render_video
 """
 
 
@@ -48,7 +49,8 @@ def crashing_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     poison = png(1280, 720, (1, 2, 3))
     monkeypatch.setenv("SORA_TEST_RENDER_CRASH", hashlib.sha256(poison).hexdigest())
     monkeypatch.setenv(
-        "PYTHONPATH", ":".join(filter(None, [str(tmp_path), media.os.environ.get("PYTHONPATH")]))
+        "PYTHONPATH",
+        ":".join(filter(None, [str(tmp_path), media.render_process.os.environ.get("PYTHONPATH")])),
     )
     media.isolate_renders(False)  # a child started before would not have the crash
     media.isolate_renders()

@@ -1,6 +1,7 @@
 """A server worker's render process runs ahead of the worker's request threads
-(mockserver.media._favour_renders): a job's video is due when the job completes, and under a
-saturating poll load an unfavoured render gets a third of a core (bench_renders)."""
+(mockserver.media.render_process._favour_renders): a job's video is due when the job
+completes, and under a saturating poll load an unfavoured render gets a third of a core
+(bench_renders)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ _FAVOURED = textwrap.dedent(
     from mockserver import media
     media.isolate_renders(favour=True)
     media.render_video(None, 64, 48, 1)
-    child = media._isolation.child
+    child = media.render_process._isolation.child
     print(json.dumps({"render": os.getpriority(os.PRIO_PROCESS, child.process.pid),
                       "worker": os.getpriority(os.PRIO_PROCESS, 0)}))
     media.isolate_renders(False)
@@ -54,7 +55,7 @@ def test_without_favour_nothing_moves() -> None:
     media.isolate_renders()
     try:
         render_video(None, 64, 48, 1)
-        child = media._isolation.child
+        child = media.render_process._isolation.child
         assert child is not None
         assert _nice(child.process.pid) == before
     finally:
@@ -78,7 +79,7 @@ _UNPRIVILEGED = textwrap.dedent(
     started.start()
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                              stdin=subprocess.PIPE)
-    moved = media._favour_renders(child.pid)
+    moved = media.render_process._favour_renders(child.pid)
     later = []
     t = threading.Thread(target=lambda: later.append(os.getpriority(os.PRIO_PROCESS, 0)))
     t.start(); t.join()  # a thread started afterwards
@@ -126,13 +127,13 @@ def test_a_worker_starts_its_render_process_at_its_first_request_not_before(
     media.isolate_renders()
     try:
         worker = _PrewarmOnFirstRequest(app)
-        assert media._isolation.child is None  # nothing at start-up
+        assert media.render_process._isolation.child is None  # nothing at start-up
         for path in ("/a", "/b"):
             worker(EnvironBuilder(path=path).get_environ(), lambda *a: None)
             for thread in threading.enumerate():
                 if thread.name == "render-prewarm":
                     thread.join(30)
-        child = media._isolation.child
+        child = media.render_process._isolation.child
         assert child is not None and child.process.poll() is None
         assert answered == ["/a", "/b"]
         worker(EnvironBuilder(path="/c").get_environ(), lambda *a: None)
@@ -140,8 +141,8 @@ def test_a_worker_starts_its_render_process_at_its_first_request_not_before(
             if thread.name == "render-prewarm":
                 thread.join(30)
         assert starts == [1]  # at the first request only
-        assert media._isolation.child is child
+        assert media.render_process._isolation.child is child
         assert render_video(None, 64, 48, 1)[4:8] == b"ftyp"  # an MP4, from that process
-        assert media._isolation.child is child  # the render used it
+        assert media.render_process._isolation.child is child  # the render used it
     finally:
         media.isolate_renders(False)

@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-import mockserver
 from mockserver import media
-from mockserver.media import RenderCrashed, _ChildGone, _death, _Isolation
+from mockserver.media import RenderCrashed
+from mockserver.media.render_process import _ChildGone, _death, _Isolation
 
 
 @pytest.fixture
 def isolation(monkeypatch: pytest.MonkeyPatch) -> _Isolation:
     """Renders isolated, with a fresh record of the child (none yet)."""
     fresh = _Isolation(enabled=True)
-    monkeypatch.setattr(media, "_isolation", fresh)
+    monkeypatch.setattr(media.render_process, "_isolation", fresh)
     return fresh
 
 
@@ -40,7 +40,7 @@ def here(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
         calls.append(args)
         return b"rendered here"
 
-    monkeypatch.setattr(media, "_render_video", render)
+    monkeypatch.setattr(media.render_process, "_render_video", render)
     return calls
 
 
@@ -61,7 +61,7 @@ class FakeChild:
 
 
 def test_without_isolation_the_video_is_rendered_here(here: list[Any]) -> None:
-    assert media._isolation.enabled is False
+    assert media.render_process._isolation.enabled is False
     assert media.render_video(None, 64, 48, 1.5, fps=6, caption="c") == b"rendered here"
     assert here == [(None, 64, 48, 1.5, 6, "c")]
 
@@ -70,7 +70,7 @@ def test_an_isolated_render_is_the_childs_answer(
     isolation: _Isolation, here: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     child = FakeChild([b"from the child"])
-    monkeypatch.setattr(media, "_render_child", lambda: child)
+    monkeypatch.setattr(media.render_process, "_render_child", lambda: child)
     assert media.render_video(b"img", 64, 48, 2, caption="a cat") == b"from the child"
     assert child.requests == [(b"img", 64, 48, 2, media.DEFAULT_FPS, "a cat")]
     assert here == []
@@ -79,7 +79,9 @@ def test_an_isolated_render_is_the_childs_answer(
 def test_a_bad_argument_is_raised_here_before_any_child_is_asked(
     isolation: _Isolation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(media, "_render_child", lambda: pytest.fail("a child was asked"))
+    monkeypatch.setattr(
+        media.render_process, "_render_child", lambda: pytest.fail("a child was asked")
+    )
     with pytest.raises(ValueError, match="width must be a positive even number"):
         media.render_video(None, 63, 48, 1)
     with pytest.raises(ValueError, match="seconds must be > 0"):
@@ -95,7 +97,7 @@ def test_a_child_gone_before_the_render_means_rendering_here(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     child = FakeChild([_ChildGone("cannot start: no memory")])
-    monkeypatch.setattr(media, "_render_child", lambda: child)
+    monkeypatch.setattr(media.render_process, "_render_child", lambda: child)
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
         assert media.render_video(None, 64, 48, 1, fps=6) == b"rendered here"
     assert len(child.requests) == 1 and here == [(None, 64, 48, 1, 6, None)]
@@ -108,7 +110,7 @@ def test_a_child_that_died_during_a_render_is_given_one_more_try(
     isolation: _Isolation, here: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     child = FakeChild([_ChildGone("killed by SIGKILL", crashed=True), b"second try"])
-    monkeypatch.setattr(media, "_render_child", lambda: child)
+    monkeypatch.setattr(media.render_process, "_render_child", lambda: child)
     assert media.render_video(None, 64, 48, 1) == b"second try"
     assert len(child.requests) == 2 and here == []
 
@@ -123,7 +125,7 @@ def test_two_deaths_on_one_input_fail_that_render_only(
             b"never asked",
         ]
     )
-    monkeypatch.setattr(media, "_render_child", lambda: child)
+    monkeypatch.setattr(media.render_process, "_render_child", lambda: child)
     with pytest.raises(RenderCrashed) as caught:
         media.render_video(None, 64, 48, 1)
     assert caught.value.reason == "killed by SIGKILL"
@@ -136,7 +138,7 @@ def test_a_death_then_a_child_that_cannot_start_renders_here(
     isolation: _Isolation, here: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     child = FakeChild([_ChildGone("exit code 1", crashed=True), _ChildGone("cannot start")])
-    monkeypatch.setattr(media, "_render_child", lambda: child)
+    monkeypatch.setattr(media.render_process, "_render_child", lambda: child)
     assert media.render_video(None, 64, 48, 1) == b"rendered here"
     assert len(child.requests) == 2
 
@@ -209,7 +211,7 @@ class FakePipe:
 
 
 def _child(process: FakeProcess, answer: Any) -> Any:
-    child = media._RenderChild.__new__(media._RenderChild)
+    child = media.render_process._RenderChild.__new__(media.render_process._RenderChild)
     child.process = process  # type: ignore[assignment]
     child._requests = FakePipe()  # type: ignore[assignment]
     child._answers = FakePipe(answer)  # type: ignore[assignment]
@@ -291,11 +293,13 @@ def test_a_child_that_will_not_stop_is_killed() -> None:
 def _serve(
     monkeypatch: pytest.MonkeyPatch, render: Any, loops_dir: str = ""
 ) -> tuple[Connection, Connection, threading.Thread]:
-    monkeypatch.setattr(media, "_render_video", render)
+    monkeypatch.setattr(media.render_process, "_render_video", render)
     down_r, down_w = os.pipe()
     up_r, up_w = os.pipe()
     loop = threading.Thread(
-        target=media._serve_renders, args=(str(down_r), str(up_w), loops_dir), daemon=True
+        target=media.render_process._serve_renders,
+        args=(str(down_r), str(up_w), loops_dir),
+        daemon=True,
     )
     loop.start()
     return Connection(down_w, readable=False), Connection(up_r, writable=False), loop
@@ -358,7 +362,9 @@ def test_the_render_process_shares_loops_where_it_is_told(
     monkeypatch: pytest.MonkeyPatch, isolation: _Isolation, tmp_path: Path
 ) -> None:
     requests, answers, loop = _serve(
-        monkeypatch, lambda *a: str(media._isolation.loops_dir).encode(), str(tmp_path)
+        monkeypatch,
+        lambda *a: str(media.render_process._isolation.loops_dir).encode(),
+        str(tmp_path),
     )
     requests.send(())
     assert answers.recv() == (True, str(tmp_path).encode())
@@ -366,7 +372,7 @@ def test_the_render_process_shares_loops_where_it_is_told(
     loop.join(10)
     answers.close()
     requests, answers, loop = _serve(
-        monkeypatch, lambda *a: repr(media._isolation.loops_dir).encode()
+        monkeypatch, lambda *a: repr(media.render_process._isolation.loops_dir).encode()
     )
     requests.send(())
     assert answers.recv() == (True, b"None")
@@ -399,27 +405,27 @@ class Spawned:
 def spawned(monkeypatch: pytest.MonkeyPatch) -> type[Spawned]:
     Spawned.made = []
     Spawned.fail = None
-    monkeypatch.setattr(media, "_RenderChild", Spawned)
+    monkeypatch.setattr(media.render_process, "_RenderChild", Spawned)
     return Spawned
 
 
 def test_one_child_serves_every_render_while_it_lives(
     isolation: _Isolation, spawned: type[Spawned]
 ) -> None:
-    first = media._render_child()
-    assert media._render_child() is first and isolation.child is first
+    first = media.render_process._render_child()
+    assert media.render_process._render_child() is first and isolation.child is first
     first.alive = False  # died
-    second = media._render_child()
+    second = media.render_process._render_child()
     assert second is not first and isolation.child is second
     second.owner = -1  # a forked copy: the pipes are its parent's
-    third = media._render_child()
+    third = media.render_process._render_child()
     assert third is not second and len(spawned.made) == 3
 
 
 def test_a_child_that_cannot_start_is_gone(isolation: _Isolation, spawned: type[Spawned]) -> None:
     spawned.fail = OSError(11, "Resource temporarily unavailable")
     with pytest.raises(_ChildGone) as caught:
-        media._render_child()
+        media.render_process._render_child()
     assert str(caught.value) == "cannot start: [Errno 11] Resource temporarily unavailable"
     assert caught.value.crashed is False
     media.prewarm_renders()  # swallowed: the first render tries again
@@ -430,13 +436,15 @@ def test_a_favoured_child_runs_ahead(
     isolation: _Isolation, spawned: type[Spawned], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     favoured: list[int] = []
-    monkeypatch.setattr(media, "_favour_renders", lambda pid: favoured.append(pid) or "render")
-    media._render_child()
+    monkeypatch.setattr(
+        media.render_process, "_favour_renders", lambda pid: favoured.append(pid) or "render"
+    )
+    media.render_process._render_child()
     assert favoured == []
     isolation.favour = True
     isolation.child = None
-    media._render_child()
-    media._render_child()  # the same child: favoured once
+    media.render_process._render_child()
+    media.render_process._render_child()  # the same child: favoured once
     assert favoured == [4242]
 
 
@@ -460,7 +468,7 @@ def test_isolating_and_releasing_renders(isolation: _Isolation, spawned: type[Sp
     )
     media.isolate_renders(loops_dir=Path("/loops"))
     assert isolation.favour is False
-    child = media._render_child()
+    child = media.render_process._render_child()
     media.isolate_renders(False, loops_dir=Path("/loops"), favour=True)
     assert (isolation.enabled, isolation.loops_dir, isolation.favour) == (False, None, False)
     assert child.stopped and isolation.child is None
@@ -477,7 +485,7 @@ def test_a_render_process_gets_a_higher_priority_where_allowed(
     got: list[Any] = []
     monkeypatch.setattr(os, "getpriority", lambda which, who: got.append((which, who)) or 5)
     monkeypatch.setattr(os, "setpriority", lambda which, who, nice: set_.append((which, who, nice)))
-    assert media._favour_renders(77) == "render"
+    assert media.render_process._favour_renders(77) == "render"
     assert got == [(os.PRIO_PROCESS, 77)]
     assert set_ == [(os.PRIO_PROCESS, 77, 5 - media.RENDER_PRIORITY)]
 
@@ -502,7 +510,7 @@ def test_otherwise_every_thread_of_the_worker_steps_back(monkeypatch: pytest.Mon
     monkeypatch.setattr(os, "getpriority", getpriority)
     monkeypatch.setattr(os, "setpriority", setpriority)
     monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or ["11", "12", "13"])
-    assert media._favour_renders(77) == "workers"
+    assert media.render_process._favour_renders(77) == "workers"
     assert listed == ["/proc/self/task"]
     assert got == [(os.PRIO_PROCESS, who) for who in (77, 11, 12, 13)]
     assert set_ == [(os.PRIO_PROCESS, 11, 10), (os.PRIO_PROCESS, 12, 19)]
@@ -522,7 +530,7 @@ def test_without_proc_the_calling_thread_steps_back(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(os, "getpriority", lambda which, who: 0)
     monkeypatch.setattr(os, "setpriority", setpriority)
     monkeypatch.setattr(os, "listdir", no_proc)
-    assert media._favour_renders(77) == "workers"
+    assert media.render_process._favour_renders(77) == "workers"
     assert set_ == [0]
 
 
@@ -533,7 +541,7 @@ def test_nothing_moves_when_nothing_may(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(os, "getpriority", lambda which, who: 0)
     monkeypatch.setattr(os, "setpriority", refuse)
     monkeypatch.setattr(os, "listdir", lambda path: ["11"])
-    assert media._favour_renders(77) == "none"
+    assert media.render_process._favour_renders(77) == "none"
 
 
 def test_a_child_that_already_exited_is_not_favoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -542,7 +550,7 @@ def test_a_child_that_already_exited_is_not_favoured(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(os, "getpriority", gone)
     monkeypatch.setattr(os, "listdir", lambda path: pytest.fail("the workers stepped back"))
-    assert media._favour_renders(77) == "none"
+    assert media.render_process._favour_renders(77) == "none"
 
 
 # ------------------------------------------------------------------ loops shared by workers
@@ -551,8 +559,14 @@ def test_a_child_that_already_exited_is_not_favoured(monkeypatch: pytest.MonkeyP
 def test_a_loop_is_encoded_once_for_every_worker(isolation: _Isolation, tmp_path: Path) -> None:
     isolation.loops_dir = tmp_path / "media" / "loops"  # made on first use, parents too
     encodes: list[str] = []
-    assert media._shared_loop(("k", 1), lambda: encodes.append("a") or b"loop") == b"loop"
-    assert media._shared_loop(("k", 1), lambda: encodes.append("b") or b"other") == b"loop"
+    assert (
+        media.render_process._shared_loop(("k", 1), lambda: encodes.append("a") or b"loop")
+        == b"loop"
+    )
+    assert (
+        media.render_process._shared_loop(("k", 1), lambda: encodes.append("b") or b"other")
+        == b"loop"
+    )
     assert encodes == ["a"]
     import hashlib
 
@@ -564,8 +578,8 @@ def test_a_loop_is_encoded_once_for_every_worker(isolation: _Isolation, tmp_path
 
 
 def test_without_a_shared_directory_a_loop_is_encoded_here(isolation: _Isolation) -> None:
-    assert media._shared_loop("k", lambda: b"here") == b"here"
-    assert media._shared_loop("k", lambda: b"again") == b"again"
+    assert media.render_process._shared_loop("k", lambda: b"here") == b"here"
+    assert media.render_process._shared_loop("k", lambda: b"again") == b"again"
 
 
 def test_a_loop_made_while_this_worker_waited_is_read_not_encoded(
@@ -583,7 +597,7 @@ def test_a_loop_made_while_this_worker_waited_is_read_not_encoded(
         real_flock(fd, op)
 
     monkeypatch.setattr(fcntl, "flock", flock)
-    assert media._shared_loop("k", lambda: pytest.fail("encoded twice")) == b"theirs"
+    assert media.render_process._shared_loop("k", lambda: pytest.fail("encoded twice")) == b"theirs"
 
 
 def test_an_unreadable_shared_loop_is_encoded_here(
@@ -595,7 +609,7 @@ def test_an_unreadable_shared_loop_is_encoded_here(
     name = hashlib.sha256(repr("k").encode()).hexdigest()
     (tmp_path / f"{name}.mp4").mkdir()
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
-        assert media._shared_loop("k", lambda: b"here") == b"here"
+        assert media.render_process._shared_loop("k", lambda: b"here") == b"here"
     (record,) = caplog.records
     assert record.getMessage() == (
         f"loop cache: cannot read {tmp_path / name}.mp4: "
@@ -612,7 +626,7 @@ def test_a_loop_that_cannot_be_locked_is_encoded_here(
     name = hashlib.sha256(repr("k").encode()).hexdigest()
     (tmp_path / f"{name}.lock").mkdir()  # the lock file cannot be opened
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
-        assert media._shared_loop("k", lambda: b"here") == b"here"
+        assert media.render_process._shared_loop("k", lambda: b"here") == b"here"
     (record,) = caplog.records
     assert record.getMessage() == (
         f"loop cache: cannot lock in {tmp_path}: "
@@ -632,9 +646,9 @@ def test_a_loop_that_cannot_be_shared_is_still_used_and_leaves_no_part_file(
     def full(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(media.os, "replace", full)
+    monkeypatch.setattr(media.render_process.os, "replace", full)
     with caplog.at_level(logging.WARNING, logger="mockserver.media"):
-        assert media._shared_loop("k", lambda: b"here") == b"here"
+        assert media.render_process._shared_loop("k", lambda: b"here") == b"here"
     assert [p.suffix for p in tmp_path.iterdir()] == [".lock"]
     (record,) = caplog.records
     import hashlib
@@ -649,7 +663,7 @@ def test_a_loop_that_cannot_be_shared_is_still_used_and_leaves_no_part_file(
 
 
 def test_a_loop_exactly_the_budget_is_kept() -> None:
-    loops = media._Loops(4)
+    loops = media.render_process._Loops(4)
     made: list[str] = []
     loops.get("a", lambda: made.append("a") or b"aaaa")
     loops.get("a", lambda: made.append("a") or b"aaaa")
@@ -657,7 +671,7 @@ def test_a_loop_exactly_the_budget_is_kept() -> None:
 
 
 def test_loops_in_memory_keep_the_most_recently_used_within_their_budget() -> None:
-    loops = media._Loops(10)
+    loops = media.render_process._Loops(10)
     made: list[str] = []
     assert loops.get("a", lambda: made.append("a") or b"aaaa") == b"aaaa"
     loops.get("b", lambda: made.append("b") or b"bbbb")
@@ -676,7 +690,7 @@ def test_loops_in_memory_keep_the_most_recently_used_within_their_budget() -> No
 
 
 def test_a_loop_is_encoded_once_however_many_ask_at_once() -> None:
-    loops = media._Loops(100)
+    loops = media.render_process._Loops(100)
     started, release = threading.Event(), threading.Event()
     made: list[int] = []
 
@@ -699,7 +713,7 @@ def test_a_loop_is_encoded_once_however_many_ask_at_once() -> None:
 
 
 def test_a_failed_encode_lets_the_next_caller_try(monkeypatch: pytest.MonkeyPatch) -> None:
-    loops = media._Loops(100)
+    loops = media.render_process._Loops(100)
     with pytest.raises(RuntimeError):
         loops.get("k", lambda: (_ for _ in ()).throw(RuntimeError("x264 failed")))
     assert loops._making == {}
@@ -723,13 +737,13 @@ def test_a_failed_encode_lets_the_next_caller_try(monkeypatch: pytest.MonkeyPatc
 )
 def test_a_size_a_video_cannot_have(width: Any, height: Any, error: type, message: str) -> None:
     with pytest.raises(error) as caught:
-        media._check_size(width, height)
+        media.encoding._check_size(width, height)
     assert str(caught.value).startswith(message)
 
 
 def test_the_largest_size_is_accepted() -> None:
-    media._check_size(4096, 2)
-    media._check_size(2, 4096)
+    media.encoding._check_size(4096, 2)
+    media.encoding._check_size(2, 4096)
 
 
 @pytest.mark.parametrize(
@@ -737,7 +751,7 @@ def test_the_largest_size_is_accepted() -> None:
     [(1, 12, 12), (0.01, 12, 1), (2.5, 6, 15), (120, 1, 120), (0.5, 120, 60), (1.04, 12, 12)],
 )
 def test_a_clip_has_round_seconds_times_fps_frames(seconds: float, fps: int, frames: int) -> None:
-    assert media._frame_count(seconds, fps) == frames
+    assert media.encoding._frame_count(seconds, fps) == frames
 
 
 @pytest.mark.parametrize(
@@ -758,7 +772,7 @@ def test_a_clip_has_round_seconds_times_fps_frames(seconds: float, fps: int, fra
 )
 def test_a_length_a_clip_cannot_have(seconds: Any, fps: Any, error: type, message: str) -> None:
     with pytest.raises(error) as caught:
-        media._frame_count(seconds, fps)
+        media.encoding._frame_count(seconds, fps)
     assert str(caught.value) == message
 
 
@@ -771,11 +785,15 @@ def test_the_render_process_shares_no_loops_unless_told(
 ) -> None:
     isolation.loops_dir = tmp_path  # as inherited: the child decides from its arguments
     monkeypatch.setattr(
-        media, "_render_video", lambda *a: repr(media._isolation.loops_dir).encode()
+        media.render_process,
+        "_render_video",
+        lambda *a: repr(media.render_process._isolation.loops_dir).encode(),
     )
     down_r, down_w = os.pipe()
     up_r, up_w = os.pipe()
-    loop = threading.Thread(target=media._serve_renders, args=(str(down_r), str(up_w)), daemon=True)
+    loop = threading.Thread(
+        target=media.render_process._serve_renders, args=(str(down_r), str(up_w)), daemon=True
+    )
     loop.start()
     requests, answers = Connection(down_w, readable=False), Connection(up_r, writable=False)
     requests.send(())
@@ -795,17 +813,17 @@ def test_the_render_process_is_this_python_on_this_code_with_its_loops(
             started.append((argv, kwargs))
             self.pid = 99
 
-    root = str(Path(mockserver.__file__).resolve().parent.parent)  # where mockserver/ lives
+    root = str(Path(media.__file__).resolve().parent.parent.parent)  # media/__init__.py
     monkeypatch.setattr(subprocess, "Popen", Popen)
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     isolation.loops_dir = tmp_path
-    child = media._RenderChild()
+    child = media.render_process._RenderChild()
     for fd in started[0][0][3:5]:  # the child's ends are closed here
         with pytest.raises(OSError):
             os.fstat(int(fd))
     monkeypatch.delenv("PYTHONPATH")
     isolation.loops_dir = None
-    bare = media._RenderChild()
+    bare = media.render_process._RenderChild()
     for made in (child, bare):
         made._requests.close()
         made._answers.close()
@@ -842,7 +860,7 @@ def test_a_dying_child_slow_to_end_is_reported_by_what_its_poll_then_says() -> N
 
 
 def test_a_failed_encode_with_another_caller_waiting_lets_that_one_encode() -> None:
-    loops = media._Loops(100)
+    loops = media.render_process._Loops(100)
     started, release = threading.Event(), threading.Event()
 
     def failing() -> bytes:
@@ -883,11 +901,11 @@ def test_a_loop_whose_part_file_was_never_made_is_still_used(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "write_bytes", full)
-    assert media._shared_loop("k", lambda: b"here") == b"here"
+    assert media.render_process._shared_loop("k", lambda: b"here") == b"here"
 
 
 def test_loops_evicted_free_their_bytes_for_the_next() -> None:
-    loops = media._Loops(10)
+    loops = media.render_process._Loops(10)
     made: list[str] = []
     for key in ("a", "b", "c", "d"):  # c pushes a out, d pushes b out
         loops.get(key, lambda key=key: made.append(key) or b"1234")

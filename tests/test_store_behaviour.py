@@ -6,6 +6,7 @@ release. One contract, three stores: a store cannot quietly differ."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import uuid
@@ -18,7 +19,7 @@ import redis
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver import store as store_module
+from mockserver import store_interface as store_module
 from mockserver import store_redis
 from mockserver.lifecycle import Job
 from mockserver.store import Filters, MemoryStore, SQLiteStore, Store
@@ -452,7 +453,7 @@ def test_a_sqlite_file_of_the_first_release_is_upgraded_on_open(tmp_path: Path) 
         record = job(n, api=api)
         old.execute(
             "INSERT INTO jobs (id, api, owner, body) VALUES (?, ?, ?, ?)",
-            (record.id, api, record.owner, store_module.json.dumps(record.to_dict())),
+            (record.id, api, record.owner, json.dumps(record.to_dict())),
         )
     old.commit()
     old.close()

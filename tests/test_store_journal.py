@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.store import SQLiteStore
 from mockserver.store_journal import COMPACT_SLACK, KEEP_FILES
+from mockserver.store_sqlite import SQLiteStore
 
 
 def entry(who: str, n: int) -> dict[str, object]:

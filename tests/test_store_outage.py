@@ -29,7 +29,7 @@ import httpx
 import pytest
 from providers import APIS, png
 
-from mockserver import store as store_module
+from mockserver import store_writers as store_module
 from mockserver.app import create_app
 from mockserver.store_guard import StoreUnavailable
 from mockserver.stores import open_store

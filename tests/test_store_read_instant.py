@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jobs import make_job
 
-from mockserver.store import SQLiteStore
+from mockserver.store_sqlite import SQLiteStore
 
 
 def statements(store: SQLiteStore) -> list[str]:

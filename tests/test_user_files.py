@@ -421,10 +421,10 @@ def test_the_fixtures_build_their_mock_with_the_files_their_ini_options_name(
         rootpath=tmp_path / "elsewhere",
         getini=ini.__getitem__,
     )
-    pytest_files.pytest_configure(config)  # type: ignore[arg-type]
+    pytest_files.read_options(config)  # type: ignore[arg-type]
     built = test_config()
     assert built.providers == (str(tmp_path / "p/a.yaml"), str(tmp_path / "b.yaml"))
     assert built.models_file == str(tmp_path / "m.yaml")
     ini.update(sora_mock_providers=[], sora_mock_models="")
-    pytest_files.pytest_configure(config)  # type: ignore[arg-type]
+    pytest_files.read_options(config)  # type: ignore[arg-type]
     assert (test_config().providers, test_config().models_file) == ((), None)

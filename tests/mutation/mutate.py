@@ -64,6 +64,14 @@ COPY = ["mockserver", "sora_client", "contracts", "tests", "pyproject.toml", "RE
 ALSO_COPY = ["README.md"]
 TARGET = 0.85
 
+_MEDIA_TESTS = [
+    "tests/test_media_cache_tiers.py",
+    "tests/test_render_process_deaths.py",
+    "tests/test_data_url_refusals.py",
+    "tests/test_media.py",
+    "tests/test_media_loop.py",
+]
+
 #: module -> the fast test files that guard it (no live, no schemathesis, no video-heavy files,
 #: and none that talk to a server thread started once per session: mutmut runs each mutant in a
 #: fork of one warm pytest process, and a fork has no copy of that thread, so the test hangs)
@@ -88,6 +96,46 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_scale.py",
         "tests/test_faults.py",
         "tests/test_mock_scenarios.py",
+    ],
+    "mockserver/store_interface.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_store_read_instant.py",
+        "tests/test_store_journal.py",
+        "tests/test_mock_store.py",
+        "tests/test_store_scale.py",
+        "tests/test_faults.py",
+        "tests/test_mock_scenarios.py",
+    ],
+    "mockserver/store_memory.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_store_read_instant.py",
+        "tests/test_store_journal.py",
+        "tests/test_mock_store.py",
+        "tests/test_store_scale.py",
+        "tests/test_faults.py",
+        "tests/test_mock_scenarios.py",
+    ],
+    "mockserver/store_sqlite.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_store_read_instant.py",
+        "tests/test_store_journal.py",
+        "tests/test_mock_store.py",
+        "tests/test_store_scale.py",
+        "tests/test_faults.py",
+        "tests/test_mock_scenarios.py",
+        "tests/test_store_changes.py",
+        "tests/test_store_writes.py",
+    ],
+    "mockserver/store_writers.py": [
+        "tests/test_store_behaviour.py",
+        "tests/test_store_read_instant.py",
+        "tests/test_store_journal.py",
+        "tests/test_mock_store.py",
+        "tests/test_store_scale.py",
+        "tests/test_faults.py",
+        "tests/test_mock_scenarios.py",
+        "tests/test_store_changes.py",
+        "tests/test_store_writes.py",
     ],
     "contracts/_validation.py": [
         "tests/test_validation_adapters.py",
@@ -199,13 +247,16 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
     "mockserver/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
-    "mockserver/media.py": [
-        "tests/test_media_cache_tiers.py",
-        "tests/test_render_process_deaths.py",
-        "tests/test_data_url_refusals.py",
-        "tests/test_media.py",
-        "tests/test_media_loop.py",
-    ],
+    # mockserver/media.py until it became a package (worktree mut22): each module against the
+    # test files the one module had (mutmut narrows them to the tests that reach each function)
+    "mockserver/media/__init__.py": _MEDIA_TESTS,
+    "mockserver/media/_lazy.py": _MEDIA_TESTS,
+    "mockserver/media/images.py": _MEDIA_TESTS,
+    "mockserver/media/pictures.py": _MEDIA_TESTS,
+    "mockserver/media/encoding.py": _MEDIA_TESTS,
+    "mockserver/media/stills.py": _MEDIA_TESTS,
+    "mockserver/media/render_process.py": _MEDIA_TESTS,
+    "mockserver/media/cache.py": _MEDIA_TESTS,
     # worktree mutproxy (2026-12-07): the proxy, its exchange checks, bounds and recorder
     "mockserver/conformance/validation.py": [
         "tests/test_exchange_drift.py",
