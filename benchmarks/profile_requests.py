@@ -195,7 +195,7 @@ def main(argv: list[str]) -> int:
         if args.what == "poll-after-write":
             if args.store != "sqlite":
                 parser.error("poll-after-write measures the SQLite store's memo: --store sqlite")
-            from mockserver.store import open_store
+            from mockserver.stores import open_store
 
             # another worker's store on the same file (a write made with another tool, the
             # sqlite3 shell, is not one the read memo is told of: the mock's own writes are)

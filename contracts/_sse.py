@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from contracts._loader import Contract
+    from contracts._document import ContractDocument as Contract
 
 
 def iter_events(text: str) -> Iterator[dict[str, str]]:

@@ -16,15 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from contracts._compiled import (
-    ContractViolation,
-    Parameters,
-    Problem,
-    RequestResult,
-    ResponseResult,
-    compiled,
-    registry,
-)
+from contracts._compiled import compiled
+from contracts._results import ContractViolation, Parameters, Problem, RequestResult, ResponseResult
+from contracts._schemas import registry
 
 __all__ = [
     "ContractViolation",
@@ -48,7 +42,7 @@ if TYPE_CHECKING:
     import httpx
     from jsonschema import Draft202012Validator
 
-    from contracts._loader import Contract
+    from contracts._document import ContractDocument as Contract
 
 #: Image media types a multipart file part may carry (see the contracts' `encoding`).
 FILE_MEDIA_TYPES = (
@@ -198,7 +192,7 @@ _REQUIRED = re.compile(r"'([^']+)' is a required property")
 
 def _schema_problems(kind: str, errors: Iterable[Any]) -> list[Problem]:
     """openapi-core's schema errors as problems (the reference path's own wording, kept apart
-    from ``contracts._compiled.schema_problems`` so that the property test compares two
+    from ``contracts._results.schema_problems`` so that the property test compares two
     independent implementations)."""
     problems: list[Problem] = []
     for err in errors:

@@ -20,9 +20,9 @@ from mockserver.dialects.errors import PREFIX_ERRORS
 from mockserver.hints import not_found_message
 from mockserver.hosts import HostPolicy, provider_hosts
 from mockserver.media import RenderCrashed
-from mockserver.responses import json_response, note_error
-from mockserver.service import MockService
-from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
+from mockserver.responses import json_response, note_error, store_unavailable
+from mockserver.service import MockService, service_of
+from mockserver.store_guard import StoreUnavailable
 
 log = logging.getLogger("mockserver")
 
@@ -87,11 +87,6 @@ def _load_providers(config: MockConfig) -> None:
         contracts.add_provider(path)
     if config.models_file is not None:
         contracts.use_models(config.models_file)
-
-
-def service_of(app: Flask) -> MockService:
-    svc: MockService = app.extensions["sora_mock"]
-    return svc
 
 
 def _index() -> Response:
@@ -218,15 +213,3 @@ def _unexpected(exc: Exception) -> Response:
         return _error_json(500, f"The video could not be rendered: {exc}")
     service_of_current().note_error(exc, f"{request.method} {request.path}")
     return _error_json(500, "An internal server error occurred in the mock")
-
-
-def store_unavailable(
-    error_json: Any, exc: StoreUnavailable, prefix: str | None = None, metrics: Any = None
-) -> Response:
-    """503 with ``Retry-After``, in the shape of the API asked (the console has said once
-    that the store is down: mockserver.store_guard), counted as a store error."""
-    if metrics is not None:
-        metrics.store_error("request")
-    response: Response = error_json(503, exc.message, prefix)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response

@@ -17,13 +17,30 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
+    from mockserver.config import MockConfig
     from mockserver.console import RequestLog
-    from mockserver.service import MockService
+    from mockserver.journal import JournalEntry as Entry
+    from mockserver.metrics import Metrics
+
+
+class MockService(Protocol):
+    """What an exchange's end needs of the mock (``mockserver.service.MockService`` is one):
+    its time, options and metrics, and where the journal entry goes."""
+
+    @property
+    def config(self) -> MockConfig: ...
+
+    @property
+    def metrics(self) -> Metrics | None: ...
+
+    def now(self) -> float: ...
+
+    def record(self, entry: Entry | None) -> None: ...
 
 
 class _RequestIds:
@@ -169,7 +186,7 @@ def finish(
     provider operation names when the handler noted none."""
     from mockserver.console import RequestLine
     from mockserver.dialects.errors import PREFIX_ERRORS
-    from mockserver.service import JournalEntry
+    from mockserver.journal import JournalEntry
 
     headers = response.headers
     if "x-request-id" not in headers:

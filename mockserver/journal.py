@@ -19,9 +19,48 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger("mockserver")
+
+
+@dataclass
+class JournalEntry:
+    time: float
+    method: str
+    path: str
+    provider: str
+    operation: str | None
+    status: int
+    latency_ms: float
+    request_id: str
+    key: str | None
+    scenario: str | None
+    #: the process id of the worker that answered
+    worker: int = field(default_factory=os.getpid)
+    #: the error message answered, for a 4xx or 5xx
+    error: str | None = None
+    #: the job the request created or named
+    job_id: str | None = None
+    #: who sent it, by its ``X-Mock-Client`` header (``dashboard``: the dashboard's own)
+    client: str | None = None
+    #: what the request carried, bounded and redacted (mockserver.requests_log.capture)
+    request: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as stored, each text cut to ``MAX_JOURNAL_TEXT`` characters: a request
+        path (and the id and error message that repeat it) can be as long as the server's
+        header limit allows, and the journal keeps a bounded number of entries, not bytes."""
+        entry = dict(self.__dict__)
+        for name, value in entry.items():
+            if isinstance(value, str) and len(value) > MAX_JOURNAL_TEXT:
+                entry[name] = value[:MAX_JOURNAL_TEXT] + "…"
+        return entry
+
+
+#: longest text (path, job id, error message, ...) a journal entry keeps, in characters
+MAX_JOURNAL_TEXT = 1024
 
 
 class JournalSink(Protocol):

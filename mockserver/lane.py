@@ -26,6 +26,8 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver import exchange
 from mockserver.binding import Pipeline
+from mockserver.responses import store_unavailable
+from mockserver.service import service_of
 from mockserver.store_guard import StoreUnavailable
 
 ErrorJson = Callable[[int, str, "str | None"], Response]
@@ -64,8 +66,6 @@ def _json_only(pipeline: Pipeline) -> bool:
 
 class PollLane:
     def __init__(self, app: Flask, inner: Any, error_json: ErrorJson) -> None:
-        from mockserver.app import service_of
-
         self.inner = inner
         self.service = service_of(app)
         self.extensions = app.extensions  # the console is looked up per request, as Flask's
@@ -132,8 +132,6 @@ class PollLane:
             prefix = pipeline.dialect.prefix
             response = self.error_json(exc.code or 500, exc.description or exc.name, prefix)
         except StoreUnavailable as exc:
-            from mockserver.app import store_unavailable
-
             response = store_unavailable(
                 self.error_json, exc, pipeline.dialect.prefix, service.metrics
             )

@@ -28,7 +28,7 @@ import weakref
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.core import GaugeMetricFamily
@@ -38,7 +38,19 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from mockserver.faults import Scenario
 
 if TYPE_CHECKING:
-    from mockserver.service import MockService
+    from mockserver.clock import Clock
+    from mockserver.store import Store
+
+
+class JobSource(Protocol):
+    """Where a scrape counts jobs: the mock's clock and store (``MockService`` is one)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def store(self) -> Store: ...
+
 
 log = logging.getLogger("mockserver")
 
@@ -96,7 +108,7 @@ def multiprocess_dir() -> str | None:
 class Metrics:
     """Every metric of one app; ``service`` gives the store a scrape counts jobs in."""
 
-    def __init__(self, service: MockService | None = None) -> None:
+    def __init__(self, service: JobSource | None = None) -> None:
         self.service = service
         self.directory = multiprocess_dir()
         # prometheus-client picks its value class when first imported; the directory is set
@@ -382,7 +394,7 @@ class JobsCollector:
     """Jobs by status, computed at scrape time from the store (shared by every worker) and
     the mock's clock: the newest ``JOB_SCAN_LIMIT`` jobs are read, a bounded scan."""
 
-    def __init__(self, service: MockService, limit: int = JOB_SCAN_LIMIT) -> None:
+    def __init__(self, service: JobSource, limit: int = JOB_SCAN_LIMIT) -> None:
         self.service = service
         self.limit = limit
 

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mockserver.mock_error import MockError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -261,8 +263,6 @@ class SoraRecording:
 
     def __getattr__(self, name: str) -> Any:
         if name in ("advance", "set_scenario", "stepping", "virtual_sleep", "now", "jobs"):
-            from mockserver.testing import MockError
-
             raise MockError(
                 f"{name}() is the mock's: this test is recording against the provider "
                 "(real time, real jobs); it works when the test replays its cassette"
@@ -287,7 +287,8 @@ def recording(
 ) -> Iterator[SoraRecording]:
     """The recording proxy for one test, writing its cassettes into ``directory`` (emptied
     first when ``fresh``: ``record='all'``)."""
-    from mockserver.conformance.proxy import ContractProxy, ProxyConfig
+    from mockserver.conformance.proxy import ContractProxy
+    from mockserver.conformance.proxy_config import ProxyConfig
 
     if fresh and directory.exists():
         shutil.rmtree(directory)

@@ -8,6 +8,7 @@ from flask import Response
 
 from mockserver._json import dumps
 from mockserver.exchange import note_error
+from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
 
 
 class ErrorShape(Protocol):
@@ -38,3 +39,15 @@ def error_response(
     return json_response(
         dialect.error_body(status, message, code=code, param=param), status, headers
     )
+
+
+def store_unavailable(
+    error_json: Any, exc: StoreUnavailable, prefix: str | None = None, metrics: Any = None
+) -> Response:
+    """503 with ``Retry-After``, in the shape of the API asked (the console has said once
+    that the store is down: mockserver.store_guard), counted as a store error."""
+    if metrics is not None:
+        metrics.store_error("request")
+    response: Response = error_json(503, exc.message, prefix)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

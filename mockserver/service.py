@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -23,7 +22,7 @@ from mockserver import exchange, media, remote
 from mockserver.clock import Clock, RealClock, SteppingClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.faults import RandomFaults, RateLimiter, Selected, parse
-from mockserver.journal import JournalWriter
+from mockserver.journal import JournalEntry, JournalWriter
 from mockserver.lifecycle import (
     Job,
     JobState,
@@ -36,10 +35,13 @@ from mockserver.lifecycle import (
 from mockserver.media import RenderCrashed
 from mockserver.metrics import Metrics
 from mockserver.renders import RenderQueue
-from mockserver.store import Store, open_store
+from mockserver.store import Store
+from mockserver.stores import open_store
 from mockserver.webhooks import Webhooks
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from mockserver.media_store import RedisMediaStore
 
 log = logging.getLogger("mockserver")
@@ -55,44 +57,6 @@ MEDIA_VARIANTS = {
     "thumbnail": ("thumbnail.webp", "image/webp"),
     "spritesheet": ("spritesheet.jpg", "image/jpeg"),
 }
-
-
-@dataclass
-class JournalEntry:
-    time: float
-    method: str
-    path: str
-    provider: str
-    operation: str | None
-    status: int
-    latency_ms: float
-    request_id: str
-    key: str | None
-    scenario: str | None
-    #: the process id of the worker that answered
-    worker: int = field(default_factory=os.getpid)
-    #: the error message answered, for a 4xx or 5xx
-    error: str | None = None
-    #: the job the request created or named
-    job_id: str | None = None
-    #: who sent it, by its ``X-Mock-Client`` header (``dashboard``: the dashboard's own)
-    client: str | None = None
-    #: what the request carried, bounded and redacted (mockserver.requests_log.capture)
-    request: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The entry as stored, each text cut to ``MAX_JOURNAL_TEXT`` characters: a request
-        path (and the id and error message that repeat it) can be as long as the server's
-        header limit allows, and the journal keeps a bounded number of entries, not bytes."""
-        entry = dict(self.__dict__)
-        for name, value in entry.items():
-            if isinstance(value, str) and len(value) > MAX_JOURNAL_TEXT:
-                entry[name] = value[:MAX_JOURNAL_TEXT] + "…"
-        return entry
-
-
-#: longest text (path, job id, error message, ...) a journal entry keeps, in characters
-MAX_JOURNAL_TEXT = 1024
 
 
 class FilesFull(Exception):
@@ -564,3 +528,8 @@ def _fix_range(environ: dict[str, Any], length: int) -> None:
     spec = environ.get("HTTP_RANGE", "").replace(" ", "")
     if spec.startswith("bytes=-") and spec[7:].isdigit() and int(spec[7:]) > length:
         environ["HTTP_RANGE"] = "bytes=0-"
+
+
+def service_of(app: Flask) -> MockService:
+    svc: MockService = app.extensions["sora_mock"]
+    return svc

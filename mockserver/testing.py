@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mockserver import pytest_files
+from mockserver.mock_error import MockError
 from mockserver.pytest_files import FILES
 
 if TYPE_CHECKING:
@@ -89,10 +90,6 @@ def __getattr__(name: str) -> Any:  # PEP 562: PROVIDER_HOSTS, PROVIDER_PREFIXES
 EXTRA = "sora-mock[pytest]"
 #: requests to the mock a failed test's report lists (the newest)
 REPORTED_REQUESTS = 5
-
-
-class MockError(AssertionError):
-    """The mock failed in a way a test must see: an unexpected exception or a contract breach."""
 
 
 class SoraMock:

@@ -40,7 +40,7 @@ import secrets
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts import _declaration as decl
 from mockserver._json import dumps_text
@@ -53,7 +53,32 @@ from mockserver.webhook_sending import post, refusal, shown_url, sign
 __all__ = ["Webhooks", "ends_at", "job_values", "post", "refusal", "shown_url", "sign"]
 
 if TYPE_CHECKING:
-    from mockserver.service import MockService
+    from mockserver.clock import Clock
+    from mockserver.config import MockConfig
+    from mockserver.journal import JournalWriter
+    from mockserver.store import Store
+
+
+class MockService(Protocol):
+    """What the webhooks read of the mock (``mockserver.service.MockService`` is one; it
+    makes their ``Webhooks``, so this module does not import it)."""
+
+    @property
+    def config(self) -> MockConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def journal_writer(self) -> JournalWriter: ...
+
+    def media_path(self, job_id: str, variant: str = "video") -> str: ...
+
+    def note_error(self, exc: BaseException, where: str) -> None: ...
+
 
 log = logging.getLogger("mockserver")
 

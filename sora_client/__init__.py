@@ -11,15 +11,13 @@ Point ``base_url`` at the mock (``http://127.0.0.1:8000/gptge``) and nothing els
 (the tree is drawn in ``sora_client._exceptions``).
 """
 
-from sora_client._client import (
+from sora_client._base_client import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
-    PROVIDER_NAMES,
-    AsyncSoraClient,
-    SoraClient,
 )
+from sora_client._client import PROVIDER_NAMES, AsyncSoraClient, SoraClient
 from sora_client._exceptions import (
     AmbiguousCreateError,
     APIError,

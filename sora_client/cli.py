@@ -27,7 +27,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from sora_client._client import DEFAULT_WAIT_TIMEOUT, SoraClient, _is_loopback
+from sora_client._base_client import DEFAULT_WAIT_TIMEOUT, _is_loopback
+from sora_client._client import SoraClient
 from sora_client._exceptions import (
     AmbiguousCreateError,
     AuthenticationError,

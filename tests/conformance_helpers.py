@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 from providers import APIS, VIDEOS, Api, _videos_create
 
-from mockserver.conformance.proxy import ContractProxy, ProxyConfig, make_server
+from mockserver.conformance.proxy import ContractProxy, make_server
+from mockserver.conformance.proxy_config import ProxyConfig
 
 #: the provider name the commands take -> how the tests drive it (small videos: fast renders)
 LIFECYCLES: dict[str, Api] = {

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 from werkzeug.test import Client, TestResponse
 
-from mockserver.conformance.proxy import ContractProxy, ProxyConfig
+from mockserver.conformance.proxy import ContractProxy
+from mockserver.conformance.proxy_config import ProxyConfig
 
 KEY = "sk-proxy-fake-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -14,7 +14,8 @@ from redis_server import redis_server
 from mockserver.app import create_app
 from mockserver.dialects.errors import MODEL_NOT_FOUND
 from mockserver.faults import SCENARIOS, Scenario
-from mockserver.store import Store, open_store
+from mockserver.store import Store
+from mockserver.stores import open_store
 from mockserver.testing import test_config
 
 

@@ -28,6 +28,7 @@ from client_helpers import (  # noqa: F401  (never_really_sleep: a fixture)
     transport,
 )
 
+import sora_client._base_client as base_client_module
 import sora_client._client as client_module
 from sora_client import (
     AsyncSoraClient,
@@ -58,7 +59,7 @@ pytestmark = pytest.mark.usefixtures("never_really_sleep")  # from client_helper
 @pytest.fixture
 def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
     limit = len(_body()) + 20
-    monkeypatch.setattr(client_module, "MAX_BODY", limit)
+    monkeypatch.setattr(base_client_module, "MAX_BODY", limit)
     return limit
 
 

@@ -21,7 +21,7 @@ from client_helpers import (  # noqa: F401  (never_really_sleep: a fixture)
 )
 
 from sora_client import AsyncSoraClient, ConfigurationError, ServerError, SoraClient
-from sora_client._client import _is_loopback
+from sora_client._base_client import _is_loopback
 
 KEY = "sk-test-SETUP-61c0aa"
 LOOPBACK = "http://127.0.0.1:9/gptge"

@@ -17,7 +17,10 @@ import pytest
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
 
 from contracts import Contract, ContractViolation
+from contracts import _bodies as compiled_bodies
 from contracts import _compiled as comp
+from contracts import _parameters as compiled_parameters
+from contracts import _schemas as compiled_schemas
 from contracts._loader import index_operations
 
 NAME_PARAM = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -501,7 +504,7 @@ def test_a_parameter_without_schema_takes_any_text() -> None:
 def test_a_parameter_text_becomes_the_first_type_it_reads_as(
     value: str, schema: dict[str, Any], expected: Any
 ) -> None:
-    got = comp._coerce(value, schema)
+    got = compiled_parameters._coerce(value, schema)
     assert got == expected and type(got) is type(expected)
 
 
@@ -524,17 +527,20 @@ def test_a_parameter_text_becomes_the_first_type_it_reads_as(
 def test_a_content_type_splits_into_its_type_and_parameters(
     value: str | None, expected: tuple[str, dict[str, str]]
 ) -> None:
-    assert comp._split_mimetype(value) == expected
+    assert compiled_bodies._split_mimetype(value) == expected
 
 
 def test_a_content_type_selects_exact_then_bare_then_a_range() -> None:
     content = {"text/plain; charset=utf-8": 1, "text/plain": 2, "image/*": 3, "*/*+json": 4}
-    assert comp._find_media(content, "text/plain; charset=utf-8") == "text/plain; charset=utf-8"
-    assert comp._find_media(content, "TEXT/Plain; charset=latin-1") == "text/plain"
-    assert comp._find_media(content, "image/png") == "image/*"
-    assert comp._find_media(content, "video/mp4") is None
-    assert comp._find_media(content, "") is None
-    assert comp._find_media({"*": 1}, "") is None
+    assert (
+        compiled_bodies._find_media(content, "text/plain; charset=utf-8")
+        == "text/plain; charset=utf-8"
+    )
+    assert compiled_bodies._find_media(content, "TEXT/Plain; charset=latin-1") == "text/plain"
+    assert compiled_bodies._find_media(content, "image/png") == "image/*"
+    assert compiled_bodies._find_media(content, "video/mp4") is None
+    assert compiled_bodies._find_media(content, "") is None
+    assert compiled_bodies._find_media({"*": 1}, "") is None
 
 
 def test_an_undeclared_content_type_is_a_415_naming_the_declared_ones() -> None:
@@ -571,14 +577,14 @@ def test_an_undeclared_content_type_is_a_415_naming_the_declared_ones() -> None:
 def test_a_multipart_part_has_openapi_cores_content_type(
     schema: Any, encoding: dict[str, Any] | None, expected: str
 ) -> None:
-    assert comp._part_content_type(schema, encoding) == expected
+    assert compiled_bodies._part_content_type(schema, encoding) == expected
 
 
 def test_text_is_utf8_or_its_bytes_kept_as_surrogates() -> None:
-    assert comp._text("é".encode()) == "é"
-    assert comp._text(b"a\xffb") == "a\udcffb"
+    assert compiled_bodies._text("é".encode()) == "é"
+    assert compiled_bodies._text(b"a\xffb") == "a\udcffb"
     # not UTF-8 as a whole: every byte above ASCII kept as a surrogate, none decoded
-    assert comp._text("é".encode() + b"\xff") == "\udcc3\udca9\udcff"
+    assert compiled_bodies._text("é".encode() + b"\xff") == "\udcc3\udca9\udcff"
 
 
 # ----------------------------------------------------------------------------------- bodies
@@ -843,13 +849,13 @@ def test_a_multipart_body_with_text_after_its_closing_delimiter_is_refused() -> 
 
 def test_the_closing_delimiter_must_end_the_body() -> None:
     b = "B"
-    assert comp.multipart_complete(b"--B--", b)
-    assert comp.multipart_complete(b"x" * 50 + b"--B--\r\n", b)
-    assert comp.multipart_complete(b"--B--\r\nxx", b)  # up to len(boundary) + 8 bytes
-    assert not comp.multipart_complete(b"--B--\r\nxxx", b)
-    assert not comp.multipart_complete(b"--B--" + b"y" * 50, b)
-    assert not comp.multipart_complete(b"", "")
-    assert not comp.multipart_complete(b"--C--", b)
+    assert compiled_bodies.multipart_complete(b"--B--", b)
+    assert compiled_bodies.multipart_complete(b"x" * 50 + b"--B--\r\n", b)
+    assert compiled_bodies.multipart_complete(b"--B--\r\nxx", b)  # up to len(boundary) + 8 bytes
+    assert not compiled_bodies.multipart_complete(b"--B--\r\nxxx", b)
+    assert not compiled_bodies.multipart_complete(b"--B--" + b"y" * 50, b)
+    assert not compiled_bodies.multipart_complete(b"", "")
+    assert not compiled_bodies.multipart_complete(b"--C--", b)
 
 
 def test_a_form_parsed_by_the_caller_is_decoded_and_checked_too() -> None:
@@ -893,9 +899,9 @@ def test_a_form_parsed_by_the_caller_is_decoded_and_checked_too() -> None:
 
 
 def test_a_file_part_read_from_a_stream_as_text_or_json() -> None:
-    text = comp._Part("t", "text", False, False, None)
-    data = comp._Part("j", "json", False, False, None)
-    raw = comp._Part("f", "file", False, False, None)
+    text = compiled_bodies._Part("t", "text", False, False, None)
+    data = compiled_bodies._Part("j", "json", False, False, None)
+    raw = compiled_bodies._Part("f", "file", False, False, None)
     assert text.decode(FileStorage(io.BytesIO("é\xff".encode()))) == "é\xff"
     assert text.decode(FileStorage(io.BytesIO(b"\xff"))) == "\udcff"
     assert data.decode(FileStorage(io.BytesIO(b'{"a": 1}'))) == {"a": 1}
@@ -955,7 +961,7 @@ def test_defaults_are_filled_in_recursively_through_combinators() -> None:
         "properties": {"n": {"type": "integer", "default": 0}},
     }
     contract = _contract(spec)
-    fill = comp._filler(contract, {"$ref": "#/components/schemas/Rich"}, {})
+    fill = compiled_schemas._filler(contract, {"$ref": "#/components/schemas/Rich"}, {})
     assert fill is not None
     value = {"kind": "a", "list": [{}, {"n": 5}], "map": {"p": {}, "q": {"n": 1}}, "plain": "s"}
     assert fill(value) == {
@@ -981,7 +987,7 @@ def test_a_map_fills_its_members_but_not_the_declared_properties() -> None:
         "properties": {"fixed": {"type": "object"}},
         "additionalProperties": {"properties": {"n": {"default": 0}}},
     }
-    fill = comp._filler(_contract(), schema, {})
+    fill = compiled_schemas._filler(_contract(), schema, {})
     assert fill is not None
     assert fill({"fixed": {}, "other": {}}) == {"fixed": {}, "other": {"n": 0}}
 
@@ -990,15 +996,18 @@ def test_a_oneof_branch_given_by_reference_fills_its_defaults() -> None:
     spec = copy.deepcopy(SPEC)
     spec["components"]["schemas"]["WithY"] = {"properties": {"y": {"default": "Y"}}}
     schema = {"oneOf": [{"$ref": "#/components/schemas/WithY"}]}
-    fill = comp._filler(_contract(spec), schema, {})
+    fill = compiled_schemas._filler(_contract(spec), schema, {})
     assert fill is not None and fill({}) == {"y": "Y"}
 
 
 def test_a_schema_without_defaults_gets_no_filler() -> None:
     contract = _contract()
-    assert comp._filler(contract, {"$ref": "#/components/schemas/Note"}, {}) is None
-    assert comp._filler(contract, {"type": "array", "items": {"type": "object"}}, {}) is None
-    assert comp._filler(contract, True, {}) is None
+    assert compiled_schemas._filler(contract, {"$ref": "#/components/schemas/Note"}, {}) is None
+    assert (
+        compiled_schemas._filler(contract, {"type": "array", "items": {"type": "object"}}, {})
+        is None
+    )
+    assert compiled_schemas._filler(contract, True, {}) is None
     assert _op("putItem").content["text/plain"].filler is None
 
 
@@ -1017,7 +1026,7 @@ def test_a_schema_without_defaults_gets_no_filler() -> None:
     ],
 )
 def test_a_default_anywhere_below_a_schema_is_found(schema: dict[str, Any]) -> None:
-    assert comp._has_default(_contract(), schema, set())
+    assert compiled_schemas._has_default(_contract(), schema, set())
 
 
 def test_a_recursive_schema_gets_one_filler_per_schema() -> None:
@@ -1031,13 +1040,13 @@ def test_a_recursive_schema_gets_one_filler_per_schema() -> None:
     }
     contract = _contract(spec)
     tree = contract.spec["components"]["schemas"]["Tree"]
-    fill = comp._filler(contract, tree, {})
+    fill = compiled_schemas._filler(contract, tree, {})
     assert fill is not None
     assert fill({"kids": [{"kids": [{}]}]}) == {
         "label": "leaf",
         "kids": [{"label": "leaf", "kids": [{"label": "leaf"}]}],
     }
-    assert not comp._has_default(contract, {"$ref": "#/components/schemas/Note"}, set())
+    assert not compiled_schemas._has_default(contract, {"$ref": "#/components/schemas/Note"}, set())
 
 
 def test_a_recursive_schema_without_defaults_has_none() -> None:
@@ -1050,12 +1059,12 @@ def test_a_recursive_schema_without_defaults_has_none() -> None:
         },
     }
     contract = _contract(spec)
-    assert not comp._has_default(contract, {"$ref": "#/components/schemas/Bare"}, set())
-    assert comp._filler(contract, {"$ref": "#/components/schemas/Bare"}, {}) is None
+    assert not compiled_schemas._has_default(contract, {"$ref": "#/components/schemas/Bare"}, set())
+    assert compiled_schemas._filler(contract, {"$ref": "#/components/schemas/Bare"}, {}) is None
 
 
 def test_a_default_filled_in_keeps_the_values_given() -> None:
-    fill = comp._filler(
+    fill = compiled_schemas._filler(
         _contract(),
         {"properties": {"a": {"default": 1}}, "allOf": [{"properties": {"a": {"default": 2}}}]},
         {},
@@ -1074,11 +1083,14 @@ def test_a_chain_of_references_is_followed_and_a_loop_ends() -> None:
     spec["components"]["schemas"]["Alias"] = {"$ref": "#/components/schemas/Size"}
     spec["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
     contract = _contract(spec)
-    assert comp.deref(contract, {"$ref": "#/components/schemas/Alias"})["default"] == "small"
-    assert comp.deref(contract, {"$ref": "#/components/schemas/Loop"}) == {
+    assert (
+        compiled_schemas.deref(contract, {"$ref": "#/components/schemas/Alias"})["default"]
+        == "small"
+    )
+    assert compiled_schemas.deref(contract, {"$ref": "#/components/schemas/Loop"}) == {
         "$ref": "#/components/schemas/Loop"
     }
-    assert comp.deref(contract, {"$ref": 5}) == {"$ref": 5}
+    assert compiled_schemas.deref(contract, {"$ref": 5}) == {"$ref": 5}
 
 
 def test_a_reference_chain_is_followed_fifty_steps_at_most() -> None:
@@ -1088,8 +1100,10 @@ def test_a_reference_chain_is_followed_fifty_steps_at_most() -> None:
         schemas[f"R{n}"] = {"$ref": f"#/components/schemas/R{n + 1}"}
     schemas["R60"] = {"type": "string"}
     contract = _contract(spec)
-    assert comp.deref(contract, {"$ref": "#/components/schemas/R0"}) == {
+    assert compiled_schemas.deref(contract, {"$ref": "#/components/schemas/R0"}) == {
         "$ref": "#/components/schemas/R50"
     }
-    assert comp.deref(contract, {"$ref": "#/components/schemas/R20"}) == {"type": "string"}
-    assert comp.deref(contract, [1]) == [1]
+    assert compiled_schemas.deref(contract, {"$ref": "#/components/schemas/R20"}) == {
+        "type": "string"
+    }
+    assert compiled_schemas.deref(contract, [1]) == [1]

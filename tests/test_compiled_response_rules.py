@@ -16,6 +16,8 @@ from werkzeug.datastructures import Headers
 
 from contracts import Contract, ContractViolation
 from contracts import _compiled as comp
+from contracts import _results as compiled_results
+from contracts import _schemas as compiled_schemas
 from contracts._loader import index_operations
 
 SPEC: dict[str, Any] = {
@@ -298,12 +300,15 @@ def _err(message: str, path: tuple[Any, ...] = (), validator: str = "type", cont
 
 
 def test_a_schema_error_becomes_a_problem_at_its_dotted_path() -> None:
-    problems = comp.schema_problems("body", [_err("bad", ("a", 0, "b")), _err("top")])
-    assert problems == [comp.Problem("body", "a.0.b", "bad"), comp.Problem("body", None, "top")]
+    problems = compiled_results.schema_problems("body", [_err("bad", ("a", 0, "b")), _err("top")])
+    assert problems == [
+        compiled_results.Problem("body", "a.0.b", "bad"),
+        compiled_results.Problem("body", None, "top"),
+    ]
 
 
 def test_a_missing_property_is_named_at_its_own_path() -> None:
-    problems = comp.schema_problems(
+    problems = compiled_results.schema_problems(
         "body",
         [
             _err("'size' is a required property", ("opts",), "required"),
@@ -316,7 +321,7 @@ def test_a_missing_property_is_named_at_its_own_path() -> None:
 
 def test_a_oneof_error_is_told_by_its_branches_errors_at_most_three() -> None:
     branches = [_err(f"branch {i}", (f"f{i}",)) for i in range(5)]
-    problems = comp.schema_problems(
+    problems = compiled_results.schema_problems(
         "body",
         [
             _err("no branch", ("x",), "oneOf", branches),
@@ -338,29 +343,35 @@ def test_a_oneof_error_is_told_by_its_branches_errors_at_most_three() -> None:
 
 def test_a_oneof_error_without_branch_errors_is_worded_by_itself() -> None:
     bare = SimpleNamespace(message="no branch", path=("x",), validator="oneOf")
-    assert comp.schema_problems("body", [bare]) == [comp.Problem("body", "x", "no branch")]
+    assert compiled_results.schema_problems("body", [bare]) == [
+        compiled_results.Problem("body", "x", "no branch")
+    ]
 
 
 def test_a_long_message_is_cut_at_300_characters() -> None:
-    (cut, kept) = comp.schema_problems("body", [_err("x" * 301), _err("y" * 300)])
+    (cut, kept) = compiled_results.schema_problems("body", [_err("x" * 301), _err("y" * 300)])
     assert cut.message == "x" * 300 + "..."
     assert kept.message == "y" * 300
 
 
 def test_an_error_without_the_jsonschema_fields_is_worded_by_itself() -> None:
-    (problem,) = comp.schema_problems("response", [ValueError("plain")])
-    assert problem == comp.Problem("response", None, "plain")
+    (problem,) = compiled_results.schema_problems("response", [ValueError("plain")])
+    assert problem == compiled_results.Problem("response", None, "plain")
 
 
 def test_problems_and_violations_read_as_text() -> None:
-    assert str(comp.Problem("body", "a", "bad")) == "a: bad"
-    assert str(comp.Problem("body", None, "bad")) == "bad"
-    violation = comp.ContractViolation(
-        "c", [comp.Problem("body", "a", "x"), comp.Problem("parameter", None, "y")]
+    assert str(compiled_results.Problem("body", "a", "bad")) == "a: bad"
+    assert str(compiled_results.Problem("body", None, "bad")) == "bad"
+    violation = compiled_results.ContractViolation(
+        "c",
+        [
+            compiled_results.Problem("body", "a", "x"),
+            compiled_results.Problem("parameter", None, "y"),
+        ],
     )
     assert str(violation) == "c: a: x; y"
     assert violation.kinds == {"body", "parameter"}
-    assert comp.ContractViolation("c").problems == []
+    assert compiled_results.ContractViolation("c").problems == []
 
 
 # ------------------------------------------------------------------------------ validators
@@ -379,12 +390,12 @@ class _Rust:
 def test_the_fast_engine_answers_valid_and_python_words_the_errors() -> None:
     contract = _contract()
     schema = {"type": "integer"}
-    rust_says_valid = comp.FastValidator(contract, schema, _Rust(1))
+    rust_says_valid = compiled_schemas.FastValidator(contract, schema, _Rust(1))
     assert rust_says_valid.is_valid("not an int")
     assert list(rust_says_valid.iter_errors("not an int")) == []
     assert rust_says_valid._python is None  # never built when Rust says valid
     for rust in (None, _Rust(0), _Rust(ValueError("cannot take it"))):
-        validator = comp.FastValidator(contract, schema, rust)
+        validator = compiled_schemas.FastValidator(contract, schema, rust)
         assert not validator.is_valid("x")
         assert validator.is_valid(3)
         assert [e.message for e in validator.iter_errors("x")] == ["'x' is not of type 'integer'"]
@@ -393,7 +404,7 @@ def test_the_fast_engine_answers_valid_and_python_words_the_errors() -> None:
 
 def test_the_fast_engine_judges_the_value_given() -> None:
     contract = _contract()
-    at_least = comp.compile_schema(contract, {"minimum": 5})
+    at_least = compiled_schemas.compile_schema(contract, {"minimum": 5})
     assert at_least.rust is not None
     assert [e.message for e in at_least.iter_errors(3)] == ["3 is less than the minimum of 5"]
     assert list(at_least.iter_errors(7)) == []
@@ -401,19 +412,21 @@ def test_the_fast_engine_judges_the_value_given() -> None:
 
 def test_the_python_engine_checks_openapi_formats_and_resolves_references() -> None:
     contract = _contract()
-    int32 = comp.FastValidator(contract, {"type": "integer", "format": "int32"}, None)
+    int32 = compiled_schemas.FastValidator(contract, {"type": "integer", "format": "int32"}, None)
     assert not int32.is_valid(2**40) and int32.is_valid(5)
-    stamp = comp.FastValidator(contract, {"type": "string", "format": "date-time"}, None)
+    stamp = compiled_schemas.FastValidator(
+        contract, {"type": "string", "format": "date-time"}, None
+    )
     assert not stamp.is_valid("yesterday") and stamp.is_valid("2026-01-02T03:04:05Z")
-    job = comp.FastValidator(contract, {"$ref": "#/components/schemas/Job"}, None)
+    job = compiled_schemas.FastValidator(contract, {"$ref": "#/components/schemas/Job"}, None)
     assert job.is_valid({"id": "a", "status": "done"})
     assert not job.is_valid({"id": "a", "status": "lost"})
 
 
 def test_the_contract_registry_is_built_once() -> None:
     contract = _contract()
-    first = comp.registry(contract)
-    assert comp.registry(contract) is first
+    first = compiled_schemas.registry(contract)
+    assert compiled_schemas.registry(contract) is first
     assert contract.validators["registry"] is first
     resource = first.get_or_retrieve("urn:sora-mock:contract:tiny").value
     assert resource.contents is contract.spec
@@ -421,33 +434,35 @@ def test_the_contract_registry_is_built_once() -> None:
 
 def test_the_fast_engine_resolves_component_references() -> None:
     contract = _contract()
-    rust = comp._rust(contract, {"$ref": "#/components/schemas/Job"})
+    rust = compiled_schemas._rust(contract, {"$ref": "#/components/schemas/Job"})
     assert rust is not None
     assert rust.is_valid({"id": "a", "status": "done"})
     assert not rust.is_valid({"id": "a", "status": "lost"})
-    inline = comp._rust(contract, {"type": "array", "items": {"$ref": "#/components/schemas/Part"}})
+    inline = compiled_schemas._rust(
+        contract, {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}
+    )
     assert inline is not None and not inline.is_valid([{}]) and inline.is_valid([{"n": 1}])
 
 
 def test_the_fast_engine_declines_what_it_cannot_take() -> None:
     contract = _contract()
-    assert comp._rust(contract, True) is None
-    assert comp._rust(contract, {"components": {}, "type": "object"}) is None
-    assert comp._rust(contract, {"$ref": "#/paths/~1v1~1jobs"}) is None
-    assert comp._rust(contract, {"pattern": "("}) is None
-    assert comp._rust(contract, {"type": "string"}) is not None
+    assert compiled_schemas._rust(contract, True) is None
+    assert compiled_schemas._rust(contract, {"components": {}, "type": "object"}) is None
+    assert compiled_schemas._rust(contract, {"$ref": "#/paths/~1v1~1jobs"}) is None
+    assert compiled_schemas._rust(contract, {"pattern": "("}) is None
+    assert compiled_schemas._rust(contract, {"type": "string"}) is not None
 
 
 def test_compiled_schemas_use_the_fast_engine_unless_turned_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     contract = _contract()
-    assert comp.compile_schema(contract, {"type": "string"}).rust is not None
+    assert compiled_schemas.compile_schema(contract, {"type": "string"}).rust is not None
     # a schema that refers to the contract's components is fast too
-    job = comp.compile_schema(contract, {"$ref": "#/components/schemas/Job"})
+    job = compiled_schemas.compile_schema(contract, {"$ref": "#/components/schemas/Job"})
     assert job.rust is not None and job.rust.is_valid({"id": "a", "status": "done"})
-    monkeypatch.setattr(comp, "USE_RUST", False)
-    off = comp.compile_schema(contract, {"type": "string"})
+    monkeypatch.setattr(compiled_schemas, "USE_RUST", False)
+    off = compiled_schemas.compile_schema(contract, {"type": "string"})
     assert off.rust is None and off.is_valid("a") and not off.is_valid(1)
     assert off.schema == {"type": "string"}
 
@@ -462,4 +477,4 @@ def test_compiled_schemas_use_the_fast_engine_unless_turned_off(
     ],
 )
 def test_a_reference_is_found_anywhere_in_a_schema(node: Any, expected: bool) -> None:
-    assert comp._has_ref(node) is expected
+    assert compiled_schemas._has_ref(node) is expected

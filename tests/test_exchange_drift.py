@@ -18,7 +18,7 @@ from werkzeug.datastructures import Headers
 
 import contracts
 from contracts import OpenAPIRequest
-from contracts._compiled import Problem
+from contracts._results import Problem
 from mockserver.conformance.contract_map import ContractMap
 from mockserver.conformance.results import Drift
 from mockserver.conformance.validation import (

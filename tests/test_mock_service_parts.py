@@ -18,12 +18,11 @@ from providers import data_url, png
 from mockserver import media
 from mockserver.clock import SteppingClock, VirtualClock
 from mockserver.faults import Scenario, Selected
+from mockserver.journal import MAX_JOURNAL_TEXT, JournalEntry
 from mockserver.lifecycle import key_fingerprint
 from mockserver.service import (
-    MAX_JOURNAL_TEXT,
     PLACEHOLDER_NOTE,
     FilesFull,
-    JournalEntry,
     MockService,
     _default_media_dir,
     _error_kind,

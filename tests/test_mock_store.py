@@ -14,7 +14,8 @@ from providers import APIS
 
 from mockserver.app import create_app
 from mockserver.lifecycle import Job
-from mockserver.store import MemoryStore, SQLiteStore, open_store
+from mockserver.store import MemoryStore, SQLiteStore
+from mockserver.stores import open_store
 from mockserver.testing import SoraMock, test_config
 
 HEADERS = {"Authorization": "Bearer sk-test"}

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from providers import data_url, png
 
 from mockserver.conformance.bounds import Decoder, EventBlocks, contained_target
-from mockserver.conformance.proxy import MAX_DOCUMENT_BYTES, MAX_EVENT_BYTES
+from mockserver.conformance.proxy_config import MAX_DOCUMENT_BYTES, MAX_EVENT_BYTES
 from mockserver.conformance.validation import _block_end
 
 MiB = 1024 * 1024

@@ -35,19 +35,20 @@ from proxy_fakes import (
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from mockserver.conformance.proxy import (
+from mockserver.conformance.proxy import ContractProxy, make_server
+from mockserver.conformance.proxy_config import (
     MAX_BODY_BYTES,
     MAX_DOCUMENT_BYTES,
     MAX_EVENT_BYTES,
-    ContractProxy,
     ProxyConfig,
+)
+from mockserver.conformance.proxy_headers import (
     _backward_headers,
     _credentials,
     _forward_headers,
     _has_response_problem,
     _raw_target,
     _status_line,
-    make_server,
 )
 from mockserver.conformance.results import Drift
 

@@ -560,6 +560,6 @@ def test_the_serve_banner_says_what_was_replayed(tmp_path: Path) -> None:
     ],
 )
 def test_what_a_create_is_compared_on(summary: object, expected: list[object]) -> None:
-    from mockserver.conformance.replay import FIELDS, request_fields
+    from mockserver.conformance.replay_cassettes import FIELDS, request_fields
 
     assert [request_fields(summary)[name] for name in FIELDS] == expected

@@ -20,6 +20,7 @@ from providers import png
 
 from mockserver.app import create_app
 from mockserver.conformance import replay as rp
+from mockserver.conformance import replay_cassettes as rc
 from mockserver.conformance.cassettes import Cassette
 from mockserver.testing import SoraMock, test_config
 
@@ -663,21 +664,21 @@ def test_a_cassette_that_breaks_today_s_contract_is_logged(
 
 
 def test_a_new_id_keeps_the_shape_of_the_recorded_one() -> None:
-    made = rp._new_id("video_0123456789abcdef")
+    made = rc._new_id("video_0123456789abcdef")
     assert re.fullmatch(r"video_[0-9a-f]{16}", made) and made != "video_0123456789abcdef"
-    odd = rp._new_id("task-abcdef123")
+    odd = rc._new_id("task-abcdef123")
     assert re.fullmatch(r"task-[0-9a-f]{9}", odd)
-    assert rp._new_id("task-abcdef1") != "task-abcdef1"
-    assert re.fullmatch(r"task-abcdef1-replay-[0-9a-f]{12}", rp._new_id("task-abcdef1"))
-    assert re.fullmatch(r"X-replay-[0-9a-f]{12}", rp._new_id("X"))
-    long_run = rp._new_id("job-" + "a" * 70)  # longer than one default token
+    assert rc._new_id("task-abcdef1") != "task-abcdef1"
+    assert re.fullmatch(r"task-abcdef1-replay-[0-9a-f]{12}", rc._new_id("task-abcdef1"))
+    assert re.fullmatch(r"X-replay-[0-9a-f]{12}", rc._new_id("X"))
+    long_run = rc._new_id("job-" + "a" * 70)  # longer than one default token
     assert re.fullmatch(r"job-[0-9a-f]{70}", long_run)
-    assert len({rp._new_id("video_0123456789abcdef") for _ in range(5)}) == 5
+    assert len({rc._new_id("video_0123456789abcdef") for _ in range(5)}) == 5
 
 
 def test_the_answer_at_a_time_is_the_last_recorded_by_then() -> None:
     timeline: list[tuple[float, Any]] = [(4.0, "c"), (0.0, "a"), (2.0, "b")]
-    assert [rp._at(timeline, t) for t in (0, 1.999, 2.0, 3.9, 4.0, 99)] == [
+    assert [rc._at(timeline, t) for t in (0, 1.999, 2.0, 3.9, 4.0, 99)] == [
         "a",
         "a",
         "b",
@@ -685,48 +686,48 @@ def test_the_answer_at_a_time_is_the_last_recorded_by_then() -> None:
         "c",
         "c",
     ]
-    assert rp._at([(2.0, "first"), (3.0, "second")], 0.5) == "first"
-    assert rp._at([(1.0, "x")], 1.0 - 1e-12) == "x"  # a float's last bit is not a second
+    assert rc._at([(2.0, "first"), (3.0, "second")], 0.5) == "first"
+    assert rc._at([(1.0, "x")], 1.0 - 1e-12) == "x"  # a float's last bit is not a second
     # answers recorded at the same offset: the later in the file wins, answers never compared
     same: list[tuple[float, Any]] = [(0.0, {"n": 0}), (2.0, {"n": 1}), (2.0, {"n": 2})]
-    assert rp._at(same, 2.0) == {"n": 2}
+    assert rc._at(same, 2.0) == {"n": 2}
 
 
 def test_the_size_asked_for_in_pixels() -> None:
-    assert rp._pixels({"size": "1280x720"}) == (1280, 720)
-    wide = rp._pixels({"size": "large", "orientation": "landscape"})
+    assert rc._pixels({"size": "1280x720"}) == (1280, 720)
+    wide = rc._pixels({"size": "large", "orientation": "landscape"})
     assert wide[0] > wide[1] > 0
-    large = rp._pixels({"size": "large"})
-    assert large == rp._pixels({"size": "large", "orientation": "portrait"})
+    large = rc._pixels({"size": "large"})
+    assert large == rc._pixels({"size": "large", "orientation": "portrait"})
     assert large[0] < large[1]  # portrait by default
-    assert rp._pixels({"size": "huge"}) == (0, 0)
-    assert rp._pixels({"size": "12x"}) == (0, 0)
-    assert rp._pixels(None) == (0, 0) and rp._pixels({}) == (0, 0)
+    assert rc._pixels({"size": "huge"}) == (0, 0)
+    assert rc._pixels({"size": "12x"}) == (0, 0)
+    assert rc._pixels(None) == (0, 0) and rc._pixels({}) == (0, 0)
 
 
 def test_what_a_create_asked_is_read_as_text() -> None:
-    fields = rp.request_fields({"prompt": "p", "model": 2, "size": None, "seconds": 4})
+    fields = rc.request_fields({"prompt": "p", "model": 2, "size": None, "seconds": 4})
     assert fields == {"prompt": "p", "model": "2", "size": None, "seconds": "4", "image": None}
-    assert rp.request_fields({"size": "large"})["size"] == "large"
-    assert rp.request_fields({"size": "large", "orientation": "landscape"})["size"] == (
+    assert rc.request_fields({"size": "large"})["size"] == "large"
+    assert rc.request_fields({"size": "large", "orientation": "landscape"})["size"] == (
         "large landscape"
     )
-    assert rp.request_fields({"orientation": "landscape"})["size"] is None
-    assert rp.request_fields({"duration": 15})["seconds"] == "15"  # GPTProto v3's word
-    assert rp.request_fields({"images": ["u1", {"url": "u2"}]})["image"] == json.dumps(
+    assert rc.request_fields({"orientation": "landscape"})["size"] is None
+    assert rc.request_fields({"duration": 15})["seconds"] == "15"  # GPTProto v3's word
+    assert rc.request_fields({"images": ["u1", {"url": "u2"}]})["image"] == json.dumps(
         [["u1", "u2"]]
     )
     # an image given as an object of another shape is compared whatever its keys' order
-    assert rp.request_fields({"image": {"b": 1, "a": 2}})["image"] == '[{"a": 2, "b": 1}]'
+    assert rc.request_fields({"image": {"b": 1, "a": 2}})["image"] == '[{"a": 2, "b": 1}]'
     for nothing in (None, ["prompt"], "prompt"):
-        assert set(rp.request_fields(nothing).values()) == {None}
-    assert rp.request_fields({"seconds": "8", "duration": 4})["seconds"] == "8"
-    assert rp._text({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
-    images = rp.request_fields({"image": {"url": "u1"}, "image_url": [{"sha256": "s"}, "u2"]})
+        assert set(rc.request_fields(nothing).values()) == {None}
+    assert rc.request_fields({"seconds": "8", "duration": 4})["seconds"] == "8"
+    assert rc._text({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
+    images = rc.request_fields({"image": {"url": "u1"}, "image_url": [{"sha256": "s"}, "u2"]})
     assert images["image"] == json.dumps(["u1", ["s", "u2"]])
-    assert rp._image_ref({"other": 1}) == {"other": 1}
+    assert rc._image_ref({"other": 1}) == {"other": 1}
     chat = {"messages": ["text", {"content": "plain"}, {"content": [{"type": "text"}]}]}
-    assert rp.request_fields(chat)["image"] is None
+    assert rc.request_fields(chat)["image"] is None
 
 
 def test_a_chat_create_is_compared_on_its_messages_images() -> None:
@@ -747,11 +748,11 @@ def test_a_chat_create_is_compared_on_its_messages_images() -> None:
             },
         ],
     }
-    fields = rp.request_fields(chat)
+    fields = rc.request_fields(chat)
     assert fields["image"] == json.dumps(["data:image/png;sha256,cd", "https://x.test/b.png"])
     assert fields["prompt"] == "plain text\nA cat"
     with_file = dict(chat, image={"sha256": "ab"})
-    assert rp.request_fields(with_file)["image"] == json.dumps(
+    assert rc.request_fields(with_file)["image"] == json.dumps(
         ["ab", "data:image/png;sha256,cd", "https://x.test/b.png"]
     )
 
@@ -759,43 +760,43 @@ def test_a_chat_create_is_compared_on_its_messages_images() -> None:
 def test_a_recording_without_its_request_summary_differs_in_nothing(directory: Path) -> None:
     data = json.loads((directory / NAME).read_text())
     cassette = Cassette(directory / NAME, data)
-    assert rp.differences(cassette, {"prompt": "other"}) == [
+    assert rc.differences(cassette, {"prompt": "other"}) == [
         "prompt",
         "model",
         "size",
         "seconds",
         "image",
     ]
-    recorded = rp.request_fields(data["create"]["request"]["body"])
-    assert rp.differences(cassette, recorded) == []
+    recorded = rc.request_fields(data["create"]["request"]["body"])
+    assert rc.differences(cassette, recorded) == []
     data["create"]["request"].pop("body")
-    assert rp.differences(cassette, {"prompt": "other"}) == []
+    assert rc.differences(cassette, {"prompt": "other"}) == []
 
 
 def test_the_recorded_media_of_a_variant(directory: Path) -> None:
     data = json.loads((directory / NAME).read_text())
     cassette = Cassette(directory / NAME, data)
     video = data["downloads"][0]["response"]["media"]
-    assert rp._recorded_media(cassette, "video") == video
-    assert rp._recorded_media(cassette, "thumbnail") is None
+    assert rc._recorded_media(cassette, "video") == video
+    assert rc._recorded_media(cassette, "thumbnail") is None
     data["downloads"][0]["query"] = [["variant", "thumbnail"]]
-    assert rp._recorded_media(cassette, "thumbnail") == video
-    assert rp._recorded_media(cassette, "video") is None
+    assert rc._recorded_media(cassette, "thumbnail") == video
+    assert rc._recorded_media(cassette, "video") is None
     image = dict(video, content_type="image/webp")
     data["media_urls"] = [
         {"url": "u0"},
         {"url": "u1", "media": image},
         {"url": "u2", "media": video},
     ]
-    assert rp._recorded_media(cassette, "video") == video
-    assert rp._recorded_media(cassette, "spritesheet") is None
+    assert rc._recorded_media(cassette, "video") == video
+    assert rc._recorded_media(cassette, "spritesheet") is None
     data["media_urls"] = [{"url": "u1", "media": {"file": "x"}}]
-    assert rp._recorded_media(cassette, "video") is None
+    assert rc._recorded_media(cassette, "video") is None
 
 
 def test_the_status_timeline_starts_with_the_create(directory: Path) -> None:
     data = json.loads((directory / NAME).read_text())
-    timeline = rp._status_timeline(Cassette(directory / NAME, data))
+    timeline = rc._status_timeline(Cassette(directory / NAME, data))
     assert [offset for offset, _ in timeline] == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert timeline[0][1] is data["create"]["response"]
     assert timeline[-1][1]["body"]["status"] == "completed"

@@ -24,8 +24,10 @@ from hypothesis.errors import NoSuchExample
 
 import contracts
 from contracts import Contract, strategies
+from contracts import _schema_strategies as schema_strategies
+from contracts import _strategy_state as strategy_state
 from contracts._loader import index_operations
-from contracts.strategies import _ALSO, _Builder
+from contracts._schema_strategies import _ALSO, _Builder
 
 TINY = settings(
     max_examples=30,
@@ -270,16 +272,16 @@ def _builder(encoding: Any = "json", extra: bool = False) -> _Builder:
 
 
 def test_json_pointer_tokens_are_escaped() -> None:
-    assert strategies._escape("/v1/a~b") == "~1v1~1a~0b"
+    assert schema_strategies._escape("/v1/a~b") == "~1v1~1a~0b"
 
 
 def test_the_canonical_text_ignores_key_order_and_takes_any_value() -> None:
-    assert strategies._canonical({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
-    assert strategies._canonical({1, 2}) == json.dumps(repr({1, 2}))
+    assert strategy_state._canonical({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert strategy_state._canonical({1, 2}) == json.dumps(repr({1, 2}))
 
 
 def test_form_values_are_seen_as_the_validator_sees_them() -> None:
-    assert strategies._as_json({"f": b"\xff", "l": [b"a", 1], "s": "x"}) == {
+    assert schema_strategies._as_json({"f": b"\xff", "l": [b"a", 1], "s": "x"}) == {
         "f": "\xff",
         "l": ["a", 1],
         "s": "x",
@@ -287,10 +289,10 @@ def test_form_values_are_seen_as_the_validator_sees_them() -> None:
 
 
 def test_json_media_types_are_told_apart() -> None:
-    assert strategies._is_json("Application/JSON; charset=utf-8")
-    assert strategies._is_json("application/problem+json")
-    assert not strategies._is_json("text/plain")
-    assert not strategies._is_json("application/jsonl")
+    assert strategy_state._is_json("Application/JSON; charset=utf-8")
+    assert strategy_state._is_json("application/problem+json")
+    assert not strategy_state._is_json("text/plain")
+    assert not strategy_state._is_json("application/jsonl")
 
 
 @pytest.mark.parametrize(
@@ -369,7 +371,7 @@ def test_local_references_of_a_detached_schema_point_into_the_contract() -> None
         "examples": [{"$ref": "#/data"}],
         "$defs": {"enum": {"$ref": "#/d"}},
     }
-    assert strategies._rewrite_refs(schema, "urn:u") == {
+    assert strategy_state._rewrite_refs(schema, "urn:u") == {
         "$ref": "urn:u#/a",
         "items": [{"$ref": "urn:u#/b"}],
         "properties": {"$ref": {"$ref": "urn:u#/c"}, "x": {"$ref": "http://e/x"}},
@@ -383,16 +385,16 @@ def test_local_references_of_a_detached_schema_point_into_the_contract() -> None
 
 def test_validators_are_built_once_per_schema_and_per_contract() -> None:
     contract = _contract()
-    state = strategies._state(contract)
-    assert strategies._state(contract) is state
+    state = strategy_state._state(contract)
+    assert strategy_state._state(contract) is state
     assert state.uri == f"urn:sora-mock:strategies:tiny:{id(contract)}"
-    first = strategies._validator_for(contract, {"$ref": "#/components/schemas/Small"})
-    assert strategies._validator_for(contract, {"$ref": "#/components/schemas/Small"}) is first
+    first = strategy_state._validator_for(contract, {"$ref": "#/components/schemas/Small"})
+    assert strategy_state._validator_for(contract, {"$ref": "#/components/schemas/Small"}) is first
     assert first.is_valid(3) and not first.is_valid(6)
-    pointer = strategies._validator_for(contract, "#/components/schemas/Small")
+    pointer = strategy_state._validator_for(contract, "#/components/schemas/Small")
     assert pointer is contract.validators["#/components/schemas/Small"]
     # the merge's leftover conjuncts are checked by filter, not by this validator
-    loose = strategies._validator_for(contract, {"type": "integer", _ALSO: [{"const": 1}]})
+    loose = strategy_state._validator_for(contract, {"type": "integer", _ALSO: [{"const": 1}]})
     assert loose.is_valid(5)
 
 
@@ -423,7 +425,7 @@ def test_a_contract_named_is_loaded_and_one_given_is_used() -> None:
     ],
 )
 def test_types_intersect_an_integer_being_a_number(a: Any, b: Any, expected: Any) -> None:
-    assert strategies._intersect_types(a, b) == expected
+    assert schema_strategies._intersect_types(a, b) == expected
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ from redis_server import redis_server
 from mockserver import store_interface as store_module
 from mockserver import store_redis
 from mockserver.lifecycle import Job
-from mockserver.store import Filters, MemoryStore, SQLiteStore, Store, open_store
+from mockserver.store import Filters, MemoryStore, SQLiteStore, Store
+from mockserver.stores import open_store
 
 STORES = ["memory", "sqlite", "redis"]
 

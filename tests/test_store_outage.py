@@ -31,8 +31,8 @@ from providers import APIS, png
 
 from mockserver import store_writers as store_module
 from mockserver.app import create_app
-from mockserver.store import open_store
 from mockserver.store_guard import StoreUnavailable
+from mockserver.stores import open_store
 
 AUTH = {"Authorization": "Bearer sk-test"}
 #: the provider APIs and the mock prefix each lives under

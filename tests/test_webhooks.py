@@ -780,7 +780,7 @@ def test_a_purged_job_leaves_no_webhook_record_behind(
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    from mockserver.store import open_store
+    from mockserver.stores import open_store
 
     spec = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 's.db'}"}.get(request.param)
     opened = open_store(spec or request.getfixturevalue("redis_url"))

@@ -78,7 +78,8 @@ def add_proxy_parser(sub: Any) -> argparse.ArgumentParser:
 def run_proxy(args: argparse.Namespace) -> int:
     import logging
 
-    from mockserver.conformance.proxy import ContractProxy, ProxyConfig, make_server
+    from mockserver.conformance.proxy import ContractProxy, make_server
+    from mockserver.conformance.proxy_config import ProxyConfig
 
     for name in ("httpx", "httpcore"):  # the proxy's own console line says it all
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -407,6 +407,34 @@ MODULES: dict[str, list[str]] = {
     "mockserver/pytest_files.py": ["tests/test_user_files.py"],
 }
 
+#: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test
+#: files of the module it left (its functions moved unchanged); the parts each take a few
+#: functions the tests of a neighbour also reach
+_PARTS = {
+    "contracts/_document.py": "contracts/_loader.py",
+    "contracts/_results.py": "contracts/_compiled.py",
+    "contracts/_schemas.py": "contracts/_compiled.py",
+    "contracts/_parameters.py": "contracts/_compiled.py",
+    "contracts/_bodies.py": "contracts/_compiled.py",
+    "contracts/_strategy_state.py": "contracts/strategies.py",
+    "contracts/_schema_strategies.py": "contracts/strategies.py",
+    "mockserver/conformance/proxy_config.py": "mockserver/conformance/proxy.py",
+    "mockserver/conformance/proxy_headers.py": "mockserver/conformance/proxy.py",
+    "mockserver/conformance/proxy_answers.py": "mockserver/conformance/proxy.py",
+    "mockserver/conformance/replay_cassettes.py": "mockserver/conformance/replay.py",
+    "sora_client/_exchanges.py": "sora_client/_core.py",
+    "sora_client/_waiting.py": "sora_client/_core.py",
+    "sora_client/_downloads.py": "sora_client/_core.py",
+    "sora_client/_base_client.py": "sora_client/_client.py",
+    "mockserver/stores.py": "mockserver/store.py",
+}
+for _part, _whole in _PARTS.items():
+    MODULES[_part] = list(MODULES[_whole])
+# what moved into a module that had its own files: the journal entry (from service.py), the
+# 503 of a store outage (from app.py)
+MODULES["mockserver/journal.py"].append("tests/test_mock_service_parts.py")
+MODULES["mockserver/responses.py"].append("tests/test_app_answers.py")
+
 
 #: ``@@ -a[,b] +c[,d] @@`` of a unified diff
 HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
