@@ -13,6 +13,7 @@ import sysconfig
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -360,7 +361,8 @@ def test_the_standard_library_is_told_from_installed_packages() -> None:
 def test_the_sora_replay_marker_is_declared() -> None:
     lines: list[tuple[str, str]] = []
     config = SimpleNamespace(addinivalue_line=lambda name, line: lines.append((name, line)))
-    testing.pytest_configure(config)  # type: ignore[arg-type]
+    with patch.object(testing.pytest_files, "read_options"):  # the ini options: their own test
+        testing.pytest_configure(config)  # type: ignore[arg-type]
     ((name, line),) = lines
     assert name == "markers"
     assert line == (
@@ -407,9 +409,12 @@ def test_the_plugins_command_line_options_are_the_recorders() -> None:
         groups.append(name)
         return Group()
 
-    testing.pytest_addoption(SimpleNamespace(getgroup=getgroup))  # type: ignore[arg-type]
+    inis: list[str] = []
+    parser = SimpleNamespace(getgroup=getgroup, addini=lambda name, *a, **k: inis.append(name))
+    testing.pytest_addoption(parser)  # type: ignore[arg-type]
     assert groups and set(groups) == {"sora-mock"}
     assert {"--sora-record", "--sora-upstream"} <= set(added)
+    assert inis == ["sora_mock_providers", "sora_mock_models"]  # a user's own files
 
 
 def test_without_respx_the_fixture_fails_saying_how_to_get_it(

@@ -310,6 +310,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_verify_command_line.py",
     ],
     "mockserver/testing.py": ["tests/test_mock_handle.py"],
+    "mockserver/pytest_routing.py": ["tests/test_mock_handle.py"],
     # mutation round C, worktree mutserve (2026-12-07)
     "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
     "mockserver/serving.py": ["tests/test_serve_setup.py"],
