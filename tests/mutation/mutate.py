@@ -428,6 +428,11 @@ _PARTS = {
     "sora_client/_downloads.py": "sora_client/_core.py",
     "sora_client/_base_client.py": "sora_client/_client.py",
     "mockserver/stores.py": "mockserver/store.py",
+    "contracts/_declaration_types.py": "contracts/_declaration.py",
+    "contracts/_declaration_reader.py": "contracts/_declaration.py",
+    "contracts/_declaration_values.py": "contracts/_declaration.py",
+    "contracts/_declaration_registry.py": "contracts/_declaration.py",
+    "contracts/_declaration_bodies.py": "contracts/_declaration.py",
 }
 for _part, _whole in _PARTS.items():
     MODULES[_part] = list(MODULES[_whole])
