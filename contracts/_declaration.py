@@ -30,9 +30,12 @@ from contracts._declaration_registry import (
 from contracts._declaration_types import (
     _REF,
     _SIZE,
+    DELETE_VALUES,
     ERROR_VALUES,
     JOB_VALUES,
     KEY,
+    LIST_VALUES,
+    MODEL_VALUE,
     MODELS_VALUES,
     ROLES,
     SIGNATURE_ALGORITHMS,
@@ -40,6 +43,7 @@ from contracts._declaration_types import (
     STATUSES,
     TERMINAL,
     WEBHOOK_VALUES,
+    Answer,
     Declaration,
     Model,
     Role,
@@ -49,9 +53,12 @@ from contracts._declaration_types import (
 from contracts._declaration_values import error_values, fill, pick, places
 
 __all__ = [
+    "DELETE_VALUES",
     "ERROR_VALUES",
     "JOB_VALUES",
     "KEY",
+    "LIST_VALUES",
+    "MODEL_VALUE",
     "MODELS_VALUES",
     "ROLES",
     "SIGNATURE_ALGORITHMS",
@@ -62,6 +69,7 @@ __all__ = [
     "_LISTENERS",
     "_REF",
     "_SIZE",
+    "Answer",
     "Declaration",
     "Mirrored",
     "Model",

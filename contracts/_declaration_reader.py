@@ -8,6 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from contracts._declaration_answers import KEYS as ANSWER_KEYS
+from contracts._declaration_answers import answer_words, job_names
+from contracts._declaration_roles import ID_ROLES, role_words
 from contracts._declaration_types import (
     _REF,
     _SIZE,
@@ -86,6 +89,7 @@ class _Reader:
             "failure-codes",
             "job-places",
             "list-order",
+            *ANSWER_KEYS,
         }
         for key in raw:
             if key not in known:
@@ -111,13 +115,14 @@ class _Reader:
         self._check_template(errors["body"], ERROR_VALUES, "/errors/body")
         not_found = self.need(errors, "not-found", str, "/errors")
         mnf = self.need(errors, "model-not-found", Mapping, "/errors")
-        job = self.need(raw, "job", Mapping, "")
-        self._check_template(job, JOB_VALUES, "/job")
         models = tuple(
             self._model(m, f"/models/{i}") for i, m in enumerate(self.need(raw, "models", list, ""))
         )
         if not models:
             raise self.fail("/models", "declare at least one model")
+        job = self.need(raw, "job", Mapping, "")
+        names = job_names(models)
+        self._check_template(job, names, "/job")
         roles = self._roles(self.need(raw, "operations", Mapping, ""))
         answer = raw.get("models-answer")
         if answer is not None:
@@ -150,6 +155,7 @@ class _Reader:
             price_per_second=float(raw.get("price-per-second", 0.0)),
             webhooks=self._webhooks(raw.get("webhooks"), roles),
             **self._more(raw, statuses),
+            **answer_words(self, raw, errors, names),
         )
 
     def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:
@@ -306,6 +312,8 @@ class _Reader:
                         where, f"`x-when` takes a list of {', '.join(STATUSES)} and needs `x-value`"
                     )
                 self._check_template(template["x-value"], names, f"{where}/x-value")
+                if "x-else" in template:  # the value in the other statuses
+                    self._check_template(template["x-else"], names, f"{where}/x-else")
                 return
             if "x-if" in template:
                 if template["x-if"] not in names or "x-value" not in template:
@@ -350,6 +358,7 @@ class _Reader:
             durations=durations,
             listing=dict(raw.get("listing", {"id": raw["id"]})),
             image=bool(raw.get("image", True)),
+            values=dict(self.need(raw, "values", Mapping, where) if "values" in raw else {}),
         )
 
     def _roles(self, raw: Mapping[str, Any]) -> dict[str, Role]:
@@ -378,7 +387,7 @@ class _Reader:
                             f"{where}/fields",
                             f"a create needs `{name}`: a JSON pointer into the body (e.g. /{name})",
                         )
-            if role in ("read", "content") and not isinstance(fields.get("id"), str):
+            if role in ID_ROLES and not isinstance(fields.get("id"), str):
                 raise self.fail(
                     f"{where}/fields",
                     "needs `id`: the name of the path parameter holding the job's id",
@@ -390,7 +399,12 @@ class _Reader:
                     "a create's words for an image whose size is not the video's (a string)",
                 )
             roles[op_id] = Role(
-                op_id, role, int(block.get("status", 200)), dict(fields), image_mismatch=mismatch
+                op_id,
+                role,
+                int(block.get("status", 200)),
+                dict(fields),
+                image_mismatch=mismatch,
+                **role_words(self, op_id, role, block),
             )
         for op_id in self.contract.operations:
             if op_id not in roles:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KEY = "x-sora-mock"
-ROLES = ("create", "read", "content", "models")
+ROLES = ("create", "read", "content", "models", "list", "delete", "remix")
 #: the lifecycle's statuses, each of which the declaration words in the provider's terms
 STATUSES = ("queued", "in_progress", "completed", "failed")
 #: the names a template may use, and what they hold
@@ -38,7 +38,15 @@ JOB_VALUES = {
     "cost_text": 'the mock\'s price of the job in USD, as text with four decimals ("1.2000")',
     "job.notes": "what the mock did in place of the real thing (a list of strings, maybe empty)",
     "job.remixed_from": "the id of the job this one remixes, or null",
+    "job.created_at_text": 'creation time, unix seconds as text ("1760592434")',
+    "completed_at_text": "completion time, unix seconds as text, or null",
+    "expires_at_text": "when the job is purged, unix seconds as text, or null",
+    "job.notes_text": "what the mock did in place of the real thing, joined by ` | ` (text)",
+    "poll_after_ms": "a tenth of the render in milliseconds, between 250 and 5000 (integer)",
 }
+#: a model's own values (its `values`) are ``model.NAME`` in a job template: null for a model
+#: that does not declare NAME
+MODEL_VALUE = "model."
 ERROR_VALUES = {
     "status": "the HTTP status (integer)",
     "message": "the error's text",
@@ -47,7 +55,18 @@ ERROR_VALUES = {
     "code_or_status": "the provider's code, else the HTTP status as text",
     "param_message": "the error's text, after `param: ` when a field is at fault and the text "
     "does not already start with its name",
+    "status_text": "the HTTP status as text",
+    "type": "the error's type, from the declared `types` (by code, by status, by status class)",
 }
+#: the names a list answer may use
+LIST_VALUES = {
+    "jobs": "the page's jobs, each in the `job` template",
+    "first_id": "the page's first job's id, or null",
+    "last_id": "the page's last job's id, or null",
+    "has_more": "true when more jobs follow the page",
+}
+#: the names a delete answer may use: the deleted job's, and `deleted`
+DELETE_VALUES = {**JOB_VALUES, "deleted": "true"}
 MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
 #: the names a webhook's body and headers may use: a job's, and its event's
 WEBHOOK_VALUES = {
@@ -78,6 +97,8 @@ class Model:
     listing: Mapping[str, Any]
     #: False: the model takes no reference image (a create with one is a 400)
     image: bool = True
+    #: the model's own values, ``{model.NAME}`` in the job template
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,23 @@ class Role:
     fields: Mapping[str, str] = field(default_factory=dict)
     #: create: the reference image must be the video's size; the words of the 400 when not
     image_mismatch: str | None = None
+    #: list, delete: the answer's template
+    answer: Any = None
+    #: content: what a job not yet completed (queued, in_progress) or failed gets: "job" (the
+    #: job, as the read answers it) or an Answer; None: the engine's 404
+    not_ready: Answer | str | None = None
+    failed: Answer | str | None = None
+    #: remix: the answer when the source has not completed
+    not_completed: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An error answer a declaration words: its status, code and message (``{id}``: the job's)."""
+
+    status: int
+    message: str
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +185,19 @@ class Declaration:
     job_places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: where the provider comes when providers are listed (lower first); None: after those
     list_order: int | None = None
+    #: an error's `{type}`: code -> type, then "404" -> type, then "4xx" -> type
+    error_types: Mapping[str, str] = field(default_factory=dict)
+    #: not-found answers name this field (the path parameter holding the id); None: no field
+    not_found_param: str | None = None
+    #: header name -> template (job values), sent with every answer that is one job
+    job_headers: Mapping[str, Any] = field(default_factory=dict)
+    #: the client's name for the provider (``SoraClient(NAME)``); None: the prefix
+    client_name: str | None = None
+
+    @property
+    def client(self) -> str:
+        """The client's name for the provider."""
+        return self.client_name or self.prefix
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)

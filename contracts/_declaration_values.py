@@ -14,14 +14,14 @@ from contracts._declaration_types import _REF
 def fill(template: Any, values: Mapping[str, Any], status: str | None = None) -> Any:
     """A template filled in: ``"{name}"`` alone is the value itself (typed), ``"a {name} b"``
     is text; ``{"x-when": [statuses], "x-value": ...}`` is left out unless ``status`` (the
-    lifecycle's) is listed."""
+    lifecycle's) is listed, or is ``x-else`` (when given) then."""
     if isinstance(template, Mapping):
         out: dict[str, Any] = {}
         for key, value in template.items():
             if isinstance(value, Mapping) and "x-when" in value:
-                if status not in value["x-when"]:
+                if status not in value["x-when"] and "x-else" not in value:
                     continue
-                value = value["x-value"]
+                value = value["x-value" if status in value["x-when"] else "x-else"]
             elif isinstance(value, Mapping) and "x-if" in value:
                 if values[value["x-if"]] in (None, "", [], {}):
                     continue

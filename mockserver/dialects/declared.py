@@ -24,11 +24,12 @@ from flask import Response
 
 import contracts
 from contracts import _declaration as decl
+from contracts._declaration_answers import more_error_values
 from mockserver import webhooks
+from mockserver.dialects import declared_roles as roles
 from mockserver.dialects.base import Context, Dialect
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.responses import error_response, json_response
-from mockserver.service import send_asset
 
 
 class DeclaredDialect(Dialect):
@@ -49,7 +50,10 @@ class DeclaredDialect(Dialect):
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
     ) -> dict[str, Any]:
-        values = decl.error_values(status, message, code, param)
+        values = {
+            **decl.error_values(status, message, code, param),
+            **more_error_values(self.declaration.error_types, status, code),
+        }
         body: dict[str, Any] = decl.fill(self.declaration.error, values)
         return body
 
@@ -57,9 +61,15 @@ class DeclaredDialect(Dialect):
         return self.declaration.scenario_codes.get(scenario)
 
     def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        values = self.job_values(job, state, ctx)
+        body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
+        return body
+
+    def job_values(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        """The values a job template may use (``JOB_VALUES``), for this job now."""
         completed = state.status is Status.COMPLETED
         failed = state.status is Status.FAILED
-        values = {
+        return {
             "job.id": job.id,
             "job.model": job.model,
             "job.prompt": job.prompt,
@@ -81,9 +91,8 @@ class DeclaredDialect(Dialect):
             if failed
             else None,
             **self._more_values(job, state),
+            **roles.surface_values(self.declaration, job, state),
         }
-        body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
-        return body
 
     def _more_values(self, job: Job, state: JobState) -> dict[str, Any]:
         """The values a seed API's template needed (Vtrix): text forms, the notes, the remix
@@ -152,7 +161,7 @@ class DeclaredDialect(Dialect):
         job_id = ctx.path[role.fields["id"]]
         job = self.service.find(job_id, self.name)
         if job is None:
-            return error_response(self, 404, self._not_found(job_id))
+            return roles.not_found(self, job_id)
         return job
 
     # ---------------------------------------------------------------- the four roles
@@ -191,6 +200,16 @@ class DeclaredDialect(Dialect):
             return source
         image: bytes | None = self.service.image_of(source) if source else None
         notes: list[str] = []
+        if "image-file" in fields:
+            image = roles.file_image(body, fields["image-file"])
+            match = (int(width), int(height)) if role.image_mismatch else None
+            if image is not None:
+                if not model.image:
+                    return self._bad(_name(fields["image-file"]), f"{model.id} takes no image")
+                mismatch = role.image_mismatch or ""
+                refused = self.check_image(image, _name(fields["image-file"]), match, mismatch)
+                if refused is not None:
+                    return refused
         url = decl.pick(body, fields["image"]) if "image" in fields else None
         if url is not None:
             if not model.image:
@@ -217,20 +236,20 @@ class DeclaredDialect(Dialect):
             height=int(height),
             seconds=int(seconds),
             image=image,
-            params={"size": str(size), "seconds": int(seconds)},
+            params={"size": str(size), "seconds": decl.pick(body, fields["seconds"]) or seconds},
             notes=notes,
             remixed_from=source.id if source else None,
         )
         if callback is not None:  # the job's terminal event is owed (mockserver.webhooks)
             self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)
-        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+        return roles.job_response(self, ctx, job, role.status)
 
     def read(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]
         job = self._job(ctx, role)
         if isinstance(job, Response):
             return job
-        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+        return roles.job_response(self, ctx, job, role.status)
 
     def content(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]
@@ -242,9 +261,12 @@ class DeclaredDialect(Dialect):
             return error_response(self, 404, self._not_found(job.id), param=index_name)
         state = self.service.state(job)
         if state.status is not Status.COMPLETED:
+            declared = roles.unfinished_content(self, ctx, role, job, state)
+            if declared is not None:
+                return declared
             word = self.declaration.statuses[state.status.value]
             return error_response(self, 404, f"{self._not_found(job.id)}: the job is {word}")
-        return send_asset(self.service, job, "video")
+        return roles.content_asset(self, ctx, role, job)
 
     def models(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]
@@ -268,6 +290,9 @@ _HANDLERS = {
     "read": DeclaredDialect.read,
     "content": DeclaredDialect.content,
     "models": DeclaredDialect.models,
+    "list": roles.list_jobs,
+    "delete": roles.delete_job,
+    "remix": roles.remix_job,
 }
 
 

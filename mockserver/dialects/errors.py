@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from contracts._declaration import Declaration, Mirrored, error_values, fill
+from contracts._declaration_answers import more_error_values
 
 OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -120,5 +121,9 @@ def declared_error(
     param: str | None = None,
 ) -> dict[str, Any]:
     """A declared provider's error body: its ``errors.body`` template filled in."""
-    body: dict[str, Any] = fill(declaration.error, error_values(status, message, code, param))
+    values = {
+        **error_values(status, message, code, param),
+        **more_error_values(declaration.error_types, status, code),
+    }
+    body: dict[str, Any] = fill(declaration.error, values)
     return body
