@@ -3,7 +3,8 @@ and ``image-matches-size`` (an OpenAI ``/v1/videos`` surface needed them): the r
 (a page of the key's jobs, cursor ``after``, ``limit``, ``order``), ``delete`` and ``remix``
 (a new job from a completed one), each list's and delete's ``answer`` template, what a
 ``content`` answers for a job not yet completed (``not-ready``) or failed (``failed``), what a
-remix of an unfinished job answers (``not-completed``). Read by the reader
+remix of an unfinished job answers (``not-completed``), whether the content's URL is a
+completed job's video URL for the client (``video-url``). Read by the reader
 (``contracts/_declaration_reader.py``); served by ``mockserver/dialects/declared_roles.py``."""
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def role_words(reader: _Reader, op_id: str, role: str, block: Mapping[str, Any])
         found[key.replace("-", "_")] = (
             value if value == "job" else answer_at(reader, value, f"{where}/{key}")
         )
+    if "video-url" in block:
+        if role != "content" or not isinstance(block["video-url"], bool):
+            raise reader.fail(
+                f"{where}/video-url", "a content's true: its URL is a completed job's video URL"
+            )
+        found["video_url"] = block["video-url"]
     if "not-completed" in block:
         if role != "remix":
             raise reader.fail(f"{where}/not-completed", "only a remix has `not-completed`")

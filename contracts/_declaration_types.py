@@ -120,6 +120,8 @@ class Role:
     failed: Answer | str | None = None
     #: remix: the answer when the source has not completed
     not_completed: Answer | None = None
+    #: content: its URL is a completed job's video URL when the job names none (the client)
+    video_url: bool = False
 
 
 @dataclass(frozen=True)

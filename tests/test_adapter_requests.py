@@ -15,11 +15,12 @@ import pytest
 
 from sora_client import ConfigurationError, InvalidRequestError, SoraClient, UnsupportedOperation
 from sora_client._decoding import ACCEPTED
-from sora_client._providers import adapter_class
+from sora_client._providers import Adapter, adapter_class
 from sora_client._providers.base import USER_AGENT, encode_multipart
-from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_videos import GptprotoVideos
+
+GptgeVideos = adapter_class("gptge")  # driven from its declaration
 
 # Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it
 VtrixGeneration = adapter_class("vtrix")
@@ -166,7 +167,7 @@ def test_the_base_url_defaults_to_the_contracts_live_one() -> None:
     assert GptgeVideos.default_base_url() == "https://api.gpt.ge"
     assert VtrixGeneration.default_base_url() == "https://cloud.vtrix.ai"
     assert str(adapter.url("/v1/videos")) == "https://api.gpt.ge/v1/videos"
-    assert repr(adapter) == "<GptgeVideos gptge https://api.gpt.ge>"
+    assert repr(adapter) == "<Declared_gptge gptge https://api.gpt.ge>"
 
 
 def test_a_base_url_keeps_its_path_without_its_last_slash() -> None:
@@ -190,7 +191,7 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9", "https://127.0.0.1:9"])
 def test_http_and_https_base_urls_are_both_fine(url: str) -> None:
-    assert str(GptgeVideos(KEY, url).base_url) == url
+    assert str(Adapter(KEY, url).base_url) == url
 
 
 def test_a_job_id_is_quoted_into_one_path_segment() -> None:

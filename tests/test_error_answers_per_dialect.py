@@ -6,16 +6,17 @@ from __future__ import annotations
 import pytest
 
 from mockserver.dialects import DIALECTS, registered
-from mockserver.dialects.gptge_videos import GptgeVideos
 from mockserver.dialects.gptproto_videos import GptprotoVideos
 from mockserver.responses import error_response, json_response
+
+GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
 
 def test_every_provider_dialect_is_registered() -> None:
     found = registered()
     # the Python dialects (registered as their modules are imported), then the declared ones
     assert {name: found[name] for name in DIALECTS} == DIALECTS
-    assert set(found) - set(DIALECTS) == {"openrouter-videos", "vtrix-generation"}
+    assert set(found) - set(DIALECTS) == {"gptge-videos", "openrouter-videos", "vtrix-generation"}
     assert {
         "gptproto-v3",
         "gptproto-videos",
@@ -26,7 +27,7 @@ def test_every_provider_dialect_is_registered() -> None:
 
 
 def test_gptge_answers_errors_in_openais_shape() -> None:
-    body = GptgeVideos.error_body(None, 400, "bad size", code="invalid_size", param="size")  # type: ignore[arg-type]
+    body = GptgeVideos.error_body(GptgeVideos, 400, "bad size", code="invalid_size", param="size")  # type: ignore[arg-type]
     assert body == {
         "error": {
             "message": "bad size",
@@ -35,7 +36,7 @@ def test_gptge_answers_errors_in_openais_shape() -> None:
             "code": "invalid_size",
         }
     }
-    plain = GptgeVideos.error_body(None, 404, "no video")  # type: ignore[arg-type]
+    plain = GptgeVideos.error_body(GptgeVideos, 404, "no video")  # type: ignore[arg-type]
     assert plain["error"]["param"] is None and plain["error"]["code"] is None
 
 
@@ -65,7 +66,7 @@ def test_an_error_answer_is_the_dialects_body_with_its_status(dialect: type) -> 
     assert answer.status_code == 429
     assert answer.headers["X-A"] == "1"
     assert answer.mimetype == "application/json"
-    assert answer.json == dialect.error_body(None, 429, "slow down", code="rate", param="p")
+    assert answer.json == dialect.error_body(dialect, 429, "slow down", code="rate", param="p")
 
 
 def test_the_journal_keeps_the_error_message_answered() -> None:

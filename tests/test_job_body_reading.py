@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 
-from sora_client._providers import adapter_class
+from sora_client._providers import Adapter, adapter_class
 from sora_client._providers.base import clamp01, text_or_none
-from sora_client._providers.gptge_videos import GptgeVideos
+
+GptgeVideos = adapter_class("gptge")  # driven from its declaration
 
 # Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it
 VtrixGeneration = adapter_class("vtrix")
 
 
 @pytest.fixture
-def gptge() -> GptgeVideos:
+def gptge() -> Adapter:
     return GptgeVideos("sk-test", "http://127.0.0.1:9/gptge")
 
 
-def test_a_job_gives_its_id_and_neutral_status(gptge: GptgeVideos) -> None:
+def test_a_job_gives_its_id_and_neutral_status(gptge: Adapter) -> None:
     assert gptge.job_fields({"id": "v1", "status": "in_progress"}) == (
         "v1",
         "in_progress",
@@ -46,7 +47,7 @@ def test_a_job_gives_its_id_and_neutral_status(gptge: GptgeVideos) -> None:
     ],
 )
 def test_a_jobs_error_gives_its_code_and_message(
-    gptge: GptgeVideos, error: Any, code: str | None, message: str | None
+    gptge: Adapter, error: Any, code: str | None, message: str | None
 ) -> None:
     body = {"id": "v1", "status": "failed", "error": error}
     assert gptge.job_fields(body) == ("v1", "failed", code, message)
@@ -64,15 +65,13 @@ def test_a_jobs_error_gives_its_code_and_message(
         ({"id": "v1", "status": ["queued"]}, "unknown status ['queued']"),
     ],
 )
-def test_a_body_that_is_not_a_job_is_a_value_error(
-    gptge: GptgeVideos, body: Any, words: str
-) -> None:
+def test_a_body_that_is_not_a_job_is_a_value_error(gptge: Adapter, body: Any, words: str) -> None:
     with pytest.raises(ValueError) as caught:
         gptge.job_fields(body)
     assert str(caught.value) == words
 
 
-def test_a_job_without_id_or_status_is_a_key_error(gptge: GptgeVideos) -> None:
+def test_a_job_without_id_or_status_is_a_key_error(gptge: Adapter) -> None:
     with pytest.raises(KeyError):
         gptge.job_fields({"status": "queued"})
     with pytest.raises(KeyError):

@@ -195,7 +195,9 @@ def test_the_lane_answers_exactly_as_flask_would(
 def test_an_unexpected_error_is_the_same_500_and_is_counted(
     both: Both, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects.gptge_videos import GptgeVideos
+    from mockserver.dialects import registered
+
+    GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
     def broken(*args: Any) -> dict[str, Any]:
         raise RuntimeError("a bug in a dialect")

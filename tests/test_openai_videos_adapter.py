@@ -14,8 +14,7 @@ import pytest
 
 from sora_client._exceptions import InvalidRequestError
 from sora_client._images import Image
-from sora_client._providers import CreateSpec
-from sora_client._providers.gptge_videos import GptgeVideos
+from sora_client._providers import Adapter, CreateSpec, adapter_class
 from sora_client._providers.gptproto_videos import GptprotoVideos
 
 BASE = "http://127.0.0.1:9/gptge"
@@ -23,8 +22,8 @@ PNG = Image(b"\x89PNG-bytes", None, "image/png", 1280, 720, "cat.png")
 
 
 @pytest.fixture
-def gptge() -> GptgeVideos:
-    return GptgeVideos("sk-test", BASE)
+def gptge() -> Adapter:
+    return adapter_class("gptge")("sk-test", BASE)
 
 
 def _parts(request: httpx.Request) -> dict[str, Message]:
@@ -43,7 +42,7 @@ def _fields(request: httpx.Request) -> dict[str, Any]:
     }
 
 
-def test_a_create_is_multipart_with_text_fields_and_the_image_file(gptge: GptgeVideos) -> None:
+def test_a_create_is_multipart_with_text_fields_and_the_image_file(gptge: Adapter) -> None:
     spec = CreateSpec("a cat", PNG, model="sora-2", seconds=8, size="1280x720")
     request = gptge.build_create(spec)
     assert (request.method, str(request.url)) == ("POST", f"{BASE}/v1/videos")
@@ -60,14 +59,14 @@ def test_a_create_is_multipart_with_text_fields_and_the_image_file(gptge: GptgeV
     assert image.get_payload(decode=True) == b"\x89PNG-bytes"
 
 
-def test_a_create_sends_only_what_was_given_and_extra_fields_as_text(gptge: GptgeVideos) -> None:
+def test_a_create_sends_only_what_was_given_and_extra_fields_as_text(gptge: Adapter) -> None:
     request = gptge.build_create(CreateSpec("a cat", extra={"seed": 3, "style": "noir"}))
     assert request.headers["Content-Type"].startswith("multipart/form-data")
     assert _fields(request) == {"prompt": "a cat", "seed": "3", "style": "noir"}
     assert "input_reference" not in _parts(request)
 
 
-def test_without_a_size_the_images_own_is_asked_for(gptge: GptgeVideos) -> None:
+def test_without_a_size_the_images_own_is_asked_for(gptge: Adapter) -> None:
     assert _fields(gptge.build_create(CreateSpec("x", PNG)))["size"] == "1280x720"
     unsized = Image(b"raw", None, None, None, None, "raw.bin")
     request = gptge.build_create(CreateSpec("x", unsized))
@@ -77,7 +76,7 @@ def test_without_a_size_the_images_own_is_asked_for(gptge: GptgeVideos) -> None:
     assert part["Content-Type"] == "", "an unknown type is not made up"
 
 
-def test_an_image_known_only_by_url_is_refused_before_sending(gptge: GptgeVideos) -> None:
+def test_an_image_known_only_by_url_is_refused_before_sending(gptge: Adapter) -> None:
     url = "https://example.com/" + "a" * 100
     linked = Image(None, url, None, None, None, "a.png")
     with pytest.raises(InvalidRequestError) as refused:
@@ -89,7 +88,7 @@ def test_an_image_known_only_by_url_is_refused_before_sending(gptge: GptgeVideos
     assert repr(url[:60]) in str(refused.value)
 
 
-def test_the_pixel_target_is_the_size_asked_or_the_contracts_default(gptge: GptgeVideos) -> None:
+def test_the_pixel_target_is_the_size_asked_or_the_contracts_default(gptge: Adapter) -> None:
     assert gptge.pixel_target(CreateSpec("x", size="720x1280")) == (720, 1280)
     assert gptge.pixel_target(CreateSpec("x", PNG)) == (1280, 720)
     default = gptge.schema(gptge.create_schema)["properties"]["size"].get("default")
@@ -98,14 +97,14 @@ def test_the_pixel_target_is_the_size_asked_or_the_contracts_default(gptge: Gptg
 
 
 def test_the_pixel_target_is_none_without_a_default_size(
-    gptge: GptgeVideos, monkeypatch: pytest.MonkeyPatch
+    gptge: Adapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     properties = gptge.schema(gptge.create_schema)["properties"]
     monkeypatch.setitem(properties, "size", {"type": "string"})
     assert gptge.pixel_target(CreateSpec("x")) is None
 
 
-def test_status_content_delete_and_remix_name_the_video_quoted(gptge: GptgeVideos) -> None:
+def test_status_content_delete_and_remix_name_the_video_quoted(gptge: Adapter) -> None:
     get = gptge.build_get("v/1")
     assert (get.method, str(get.url)) == ("GET", f"{BASE}/v1/videos/v%2F1")
     content = gptge.build_content("v/1")
@@ -126,7 +125,7 @@ def test_status_content_delete_and_remix_name_the_video_quoted(gptge: GptgeVideo
     assert remix.content == b'{"prompt": "at night", "seconds": "8"}'
 
 
-def test_a_list_request_sends_only_the_parameters_given(gptge: GptgeVideos) -> None:
+def test_a_list_request_sends_only_the_parameters_given(gptge: Adapter) -> None:
     assert str(gptge.build_list(None, None, None).url) == f"{BASE}/v1/videos"
     request = gptge.build_list(5, "asc", "v_9")
     assert request.method == "GET"
@@ -147,7 +146,7 @@ VIDEO = {
 }
 
 
-def test_a_video_is_read_into_a_job(gptge: GptgeVideos) -> None:
+def test_a_video_is_read_into_a_job(gptge: Adapter) -> None:
     headers = {"x-request-id": "req_1", "openai-poll-after-ms": "1500"}
     job = gptge.parse_job(VIDEO, _answer(**headers))
     assert (job.id, job.provider, job.status) == ("v1", "gptge", "in_progress")
@@ -160,7 +159,7 @@ def test_a_video_is_read_into_a_job(gptge: GptgeVideos) -> None:
     assert job.raw == VIDEO
 
 
-def test_a_completed_video_is_whole_at_its_content_url(gptge: GptgeVideos) -> None:
+def test_a_completed_video_is_whole_at_its_content_url(gptge: Adapter) -> None:
     job = gptge.parse_job({**VIDEO, "id": "v/1", "status": "completed", "progress": 3}, _answer())
     assert job.progress == 1.0
     assert job.video_url == f"{BASE}/v1/videos/v%2F1/content"
@@ -179,7 +178,7 @@ def test_gptproto_names_its_own_video_url_once_it_has_one() -> None:
         assert job.video_url == "http://127.0.0.1:9/gptproto/v1/videos/v1/content"
 
 
-def test_a_page_of_videos_gives_its_jobs_more_and_cursor(gptge: GptgeVideos) -> None:
+def test_a_page_of_videos_gives_its_jobs_more_and_cursor(gptge: Adapter) -> None:
     second = {**VIDEO, "id": "v2"}
     jobs, more, last = gptge.parse_list(
         {"data": [VIDEO, second], "has_more": True, "last_id": "v9"}, _answer()
@@ -194,7 +193,7 @@ def test_a_page_of_videos_gives_its_jobs_more_and_cursor(gptge: GptgeVideos) -> 
             gptge.parse_list(bad, _answer())
 
 
-def test_a_delete_answer_says_whether_the_video_went(gptge: GptgeVideos) -> None:
+def test_a_delete_answer_says_whether_the_video_went(gptge: Adapter) -> None:
     assert gptge.parse_deleted({"id": "v1", "deleted": True}) is True
     assert gptge.parse_deleted({"id": "v1", "deleted": False}) is False
     for bad in ({"deleted": "yes"}, {"id": "v1"}, ["deleted"]):

@@ -1,9 +1,10 @@
-"""What the mock answers on OpenAI's `/v1/videos` surface (mockserver.dialects.openai_videos),
-as GPTGE serves it (integer timestamps, `expires_at` always null) and as GPTProto does (string
-timestamps, `soraVideoUrl`, the JSON job from `/content` until ready), read by a client on an
-app built in each test: the video object as the clock moves, the poll hint, a failure's code
-and message, listing with its cursor, delete, content before and after the render, remix, and
-404s in each provider's shape."""
+"""What the mock answers on OpenAI's `/v1/videos` surface (gpt.ge: from its contract's
+declaration; GPTProto: mockserver.dialects.openai_videos), as GPTGE serves it (integer
+timestamps, `expires_at` always null) and as GPTProto does (string timestamps, `soraVideoUrl`,
+the JSON job from `/content` until ready), read by a client on an app built in each test: the
+video object as the clock moves, the poll hint, a failure's code and message, listing with its
+cursor, delete, content before and after the render, remix, and 404s in each provider's
+shape."""
 
 from __future__ import annotations
 
@@ -109,14 +110,16 @@ def test_the_poll_hint_is_a_tenth_of_the_render_within_bounds(mock: SoraMock) ->
 
 @pytest.mark.parametrize(("render", "hint"), [(1.0, 250), (12.0, 1200), (120.0, 5000)])
 def test_the_poll_hint_bounds(mock: SoraMock, render: float, hint: int) -> None:
-    from mockserver.dialects.gptge_videos import GptgeVideos
+    from mockserver.dialects import registered
+    from mockserver.dialects.declared_roles import surface_values
 
     with mock.client("gptge") as client:
         _create(client)
     (job,) = mock.service.store.jobs()[0]
     job.render_seconds = render
-    dialect = GptgeVideos(mock.service)
-    assert dialect._poll_hint_ms(job, mock.service.state(job)) == hint
+    dialect = registered()["gptge-videos"]  # served from its declaration
+    values = surface_values(dialect.declaration, job, mock.service.state(job))  # type: ignore[attr-defined]
+    assert values["poll_after_ms"] == hint
 
 
 def test_gptproto_videos_have_string_times_an_expiry_and_the_video_url(mock: SoraMock) -> None:

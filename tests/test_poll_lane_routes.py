@@ -223,7 +223,9 @@ def test_a_request_without_a_path_goes_to_flask(fresh: Fresh) -> None:
 def test_an_http_error_raised_on_the_lane_is_answered_as_flask_answers_it(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects.gptge_videos import GptgeVideos
+    from mockserver.dialects import registered
+
+    GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
     def busy(*args: Any) -> Any:
         raise Conflict("the job is busy")
@@ -242,7 +244,9 @@ def test_an_http_error_raised_on_the_lane_is_answered_as_flask_answers_it(
 def test_an_http_error_without_code_or_text_is_a_500_named_by_its_kind(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects.gptge_videos import GptgeVideos
+    from mockserver.dialects import registered
+
+    GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
     def bare(*args: Any) -> Any:
         raise HTTPException()
@@ -256,7 +260,9 @@ def test_an_http_error_without_code_or_text_is_a_500_named_by_its_kind(
 def test_an_unexpected_error_on_the_lane_is_logged_with_the_request(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mockserver.dialects.gptge_videos import GptgeVideos
+    from mockserver.dialects import registered
+
+    GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug in a dialect")

@@ -25,8 +25,10 @@ from sora_client import (
     ServerError,
     UnexpectedResponseError,
 )
+from sora_client._providers import adapter_class
 from sora_client._providers.base import _message_and_code, request_id
-from sora_client._providers.gptge_videos import GptgeVideos
+
+GptgeVideos = adapter_class("gptge")  # driven from its declaration
 
 KEY = "sk-test-ERRORS-93ac1f"
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 
 from contracts._declaration import declarations
-from mockserver.dialects.errors import (
-    PREFIX_ERRORS,
-    RELAY_CODES,
-    gptproto_error,
-    openai_error,
-)
+from mockserver.dialects.errors import PREFIX_ERRORS, gptproto_error
 
 # Vtrix is declared (contracts/vtrix-generation.yaml): its family is its error template
 vtrix_error = PREFIX_ERRORS["vtrix"]
+# so is gpt.ge (contracts/gptge-videos.yaml): OpenAI's shape, its types declared by status and
+# code (`errors.types`); the relay's own codes are those declared with the relay's type
+openai_error = PREFIX_ERRORS["gptge"]
+GPTGE = next(d for d in declarations() if d.prefix == "gptge")
+RELAY_CODES = {code for code, kind in GPTGE.error_types.items() if kind == "new_api_error"}
 
 
 def test_gptproto_names_the_status_as_the_type_and_adds_what_it_is_given() -> None:
@@ -93,7 +93,6 @@ def test_each_mock_prefix_has_its_family() -> None:
     declared = {d.prefix for d in declarations()}
     assert {p: f for p, f in PREFIX_ERRORS.items() if p not in declared} == {
         "gptproto": gptproto_error,
-        "gptge": openai_error,
     }
     # a declared provider's family is its declaration's error template
     assert PREFIX_ERRORS["openrouter"](404, "gone") == {"error": {"code": 404, "message": "gone"}}

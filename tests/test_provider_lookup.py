@@ -8,10 +8,11 @@ import pytest
 
 from sora_client import ConfigurationError
 from sora_client._providers import PROVIDERS, adapter_class
-from sora_client._providers.gptge_videos import GptgeVideos
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
+
+GptgeVideos = adapter_class("gptge")  # driven from its declaration
 
 
 def test_each_provider_id_gives_its_own_adapter() -> None:

@@ -23,10 +23,11 @@ from werkzeug.datastructures import Headers
 import contracts
 from contracts import ContractViolation, OpenAPIRequest, OpenAPIResponse
 from mockserver import cli, verify
-from mockserver.dialects.gptge_videos import GptgeVideos
+from mockserver.dialects import registered
 from mockserver.testing import SoraMock
 
 KEY = "sk-LEAKCHECK-0123456789abcdef"
+GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 PROVIDERS = sorted(verify.PROVIDERS)
 #: verify's provider name -> the mock's prefix (declared providers included)
 PREFIX = {
@@ -350,7 +351,7 @@ def test_drift_is_reported_with_operation_and_field(
 ) -> None:
     original = GptgeVideos.render
 
-    def drifted(self: GptgeVideos, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
+    def drifted(self: Any, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
         body = original(self, job, state, ctx)
         del body["model"]  # required by the contract
         body["status"] = "rendering"  # not one of the contract's words
@@ -394,11 +395,11 @@ def test_the_key_never_leaks_even_when_the_provider_echoes_it(
     original_credentials = GptgeVideos.credentials
     seen: dict[str, str | None] = {}
 
-    def keep_credentials(self: GptgeVideos, req: Any) -> str | None:
+    def keep_credentials(self: Any, req: Any) -> str | None:
         seen["Authorization"] = req.headers.get("Authorization")
         return original_credentials(self, req)
 
-    def echo_error(self: GptgeVideos, status: int, message: str, **kw: Any) -> dict[str, Any]:
+    def echo_error(self: Any, status: int, message: str, **kw: Any) -> dict[str, Any]:
         sent = seen.get("Authorization")
         body = original_error(self, status, f"{message} (you sent Authorization: {sent})", **kw)
         del body["error"]["param"]  # break the contract so the body lands in the report
@@ -406,7 +407,7 @@ def test_the_key_never_leaks_even_when_the_provider_echoes_it(
         body["debug"] = {"token": sent, "url": f"https://x.test/?api_key={sent}&a=1"}
         return body
 
-    def echo_render(self: GptgeVideos, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
+    def echo_render(self: Any, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
         body = original_render(self, job, state, ctx)
         body["model"] = ctx.api_key  # a field not named like a secret
         body["progress"] = ctx.api_key  # and a drift, so the body is quoted

@@ -319,7 +319,7 @@ def _dialect_class(declaration: decl.Declaration) -> type[DeclaredDialect]:
             "id_prefix": declaration.id_prefix,
             "failure": declaration.failure,
             "create_operations": frozenset(
-                op for op, r in declaration.roles.items() if r.role == "create"
+                op for op, r in declaration.roles.items() if r.role in ("create", "remix")
             ),
             "expiry_seconds": declaration.expiry_seconds,
             "declaration": declaration,

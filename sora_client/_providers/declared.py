@@ -26,7 +26,9 @@ from contracts._pointers import first
 from sora_client._exceptions import APIError, ModelUnavailableError
 from sora_client._images import parse_size
 from sora_client._models import Job, parse_timestamp
+from sora_client._providers import declared_roles as roles
 from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
+from sora_client._retry import poll_after
 
 _STEP = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
 
@@ -57,6 +59,8 @@ class DeclaredAdapter(Adapter):
         op = self._operation("create")
         assert op is not None  # a declaration has exactly one create (checked at load)
         fields = self.declaration.roles[op.operation_id].fields
+        if "image-file" in fields:
+            return roles.file_create(self, spec, op.path, dict(fields))
         schema = self._request_schema(op)
         body: dict[str, Any] = {}
         model = spec.model or self.default_model()
@@ -81,9 +85,20 @@ class DeclaredAdapter(Adapter):
         return self.json_request(op.method.upper(), op.path, body)
 
     def _request_schema(self, op: contracts.Operation) -> Any:
+        return self._resolve(self._body_schema(op))
+
+    def _body_schema(self, op: contracts.Operation) -> Any:
+        """The create body's schema: the JSON one, else the multipart form's."""
         content = op.definition.get("requestBody", {}).get("content", {})
-        schema = content.get("application/json", {}).get("schema", {})
-        return self._resolve(schema)
+        media = content.get("application/json") or content.get("multipart/form-data") or {}
+        return media.get("schema", {})
+
+    @property
+    def create_schema(self) -> str | None:
+        """The ``$ref`` of the create body's schema, when it names one (``schema(...)``)."""
+        op = self._operation("create")
+        ref = self._body_schema(op).get("$ref") if op is not None else None
+        return ref if isinstance(ref, str) else None
 
     def _resolve(self, schema: Any) -> Any:
         while isinstance(schema, dict) and "$ref" in schema:
@@ -164,7 +179,15 @@ class DeclaredAdapter(Adapter):
         return parse_size(size) if isinstance(size, str) else None
 
     def build_remix(self, job_id: str, prompt: str, extra: dict[str, Any]) -> httpx.Request:
-        """A remix through the create, when it declares a ``remix`` field (the source's id)."""
+        """A remix: the ``remix`` operation, or through the create when it declares a ``remix``
+        field (the source's id)."""
+        remix = self._operation("remix")
+        if remix is not None:
+            fields = self.declaration.roles[remix.operation_id].fields
+            named = {fields["prompt"].strip("/"): prompt} if "prompt" in fields else {}
+            return self.json_request(
+                remix.method.upper(), self._path("remix", job_id), {**named, **extra}
+            )
         op = self._operation("create")
         assert op is not None  # a declaration has exactly one create (checked at load)
         fields = self.declaration.roles[op.operation_id].fields
@@ -182,14 +205,43 @@ class DeclaredAdapter(Adapter):
         return self.get_request(self._path("read", job_id))
 
     def build_content(self, job_id: str, variant: str = "video") -> httpx.Request | None:
-        if variant != "video":
+        role = self.declaration.role("content")
+        if variant != "video" and (role is None or "variant" not in role.fields):
             raise self.unsupported(f"download(variant={variant!r})", "content variants")
-        if self._operation("content") is None:
+        if role is None:
             return None
-        return self.get_request(
-            self._path("content", job_id),
-            Accept="video/mp4, application/octet-stream;q=0.9, */*;q=0.1",
+        request = self.get_request(
+            self._path("content", job_id), Accept=roles.content_accept(role, variant)
         )
+        if variant != "video":
+            # the contract's enum decides which variants exist (validated before sending)
+            request.url = request.url.copy_merge_params({role.fields["variant"]: variant})
+        return request
+
+    def build_list(self, limit: int | None, order: str | None, after: str | None) -> httpx.Request:
+        role = self.declaration.role("list")
+        if role is None:
+            return super().build_list(limit, order, after)
+        return roles.build_list(self, role, self._path("list"), limit, order, after)
+
+    def parse_list(self, body: Any, response: httpx.Response) -> tuple[list[Job], bool, str | None]:
+        role = self.declaration.role("list")
+        if role is None:
+            return super().parse_list(body, response)
+        return roles.parse_list(self, role, body, response)
+
+    def build_delete(self, job_id: str) -> httpx.Request:
+        op = self._operation("delete")
+        if op is None:
+            return super().build_delete(job_id)
+        path = self._path("delete", job_id)
+        return httpx.Request(op.method.upper(), self.url(path), headers=self.headers())
+
+    def parse_deleted(self, body: Any) -> bool:
+        role = self.declaration.role("delete")
+        if role is None:
+            return super().parse_deleted(body)
+        return roles.parse_deleted(role, body)
 
     # ------------------------------------------------------------------ answers
 
@@ -227,12 +279,18 @@ class DeclaredAdapter(Adapter):
             progress = progress or clamp01(self._at(body, "progress"))
         elif "progress_percent" in self.places:
             progress = progress or clamp01(self._at(body, "progress_percent"), 100)
+        video_url = self._at(body, "video_url")
+        content = self.declaration.role("content")
+        if not (isinstance(video_url, str) and video_url) and status == "completed":
+            video_url = None
+            if content is not None and content.video_url:
+                video_url = str(self.url(self._path("content", job_id)))
         return Job(
             id=job_id,
             provider=self.name,
             status=status,
             progress=progress,
-            video_url=text_or_none(self._at(body, "video_url")),
+            video_url=text_or_none(video_url),
             error_code=text_or_none(self._at(body, "error.code")) if status == "failed" else None,
             error_message=text_or_none(self._at(body, "error.message"))
             if status == "failed"
@@ -241,6 +299,7 @@ class DeclaredAdapter(Adapter):
             model=text_or_none(self._at(body, "job.model")),
             created_at=parse_timestamp(self._at(body, "job.created_at")),
             request_id=request_id(response),
+            _poll_after=poll_after(response),
         )
 
     def _at(self, body: Any, name: str) -> Any:
@@ -294,7 +353,7 @@ def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
         f"Declared_{declaration.prefix}",
         (DeclaredAdapter,),
         {
-            "name": declaration.prefix,
+            "name": declaration.client,
             "contract_name": declaration.contract,
             "env_var": declaration.key_env,
             "image_field": image.strip("/").split("/")[0],
