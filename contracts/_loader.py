@@ -26,7 +26,6 @@ PROVIDER_CONTRACTS: Mapping[str, str] = {
     "gptproto-v3": "gptproto",
     "gptproto-videos": "gptproto",
     "gptproto-chat": "gptproto",
-    "gptge-videos": "gptge",
 }
 
 

@@ -24,7 +24,7 @@ from mockserver.dialects.errors import PREFIX_ERRORS
 #: every provider prefix (the same mapping, kept up to date as providers are added)
 PREFIXES = PREFIX_ERRORS
 #: how each provider is named in a hint
-NAMES = Mirrored({"gptproto": "GPTProto", "gptge": "gpt.ge"}, lambda d: [(d.prefix, d.name)])
+NAMES = Mirrored({"gptproto": "GPTProto"}, lambda d: [(d.prefix, d.name)])
 #: the segment an OpenAI-style base URL ends with, most often left out
 VERSION = "v1"
 

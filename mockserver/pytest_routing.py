@@ -31,11 +31,8 @@ EXTRA = "sora-mock[pytest]"
 
 #: the providers' real hosts -> the mock prefix that stands in for each (the fixed ones; with
 #: the declared providers': ``PROVIDER_HOSTS``, below)
-_HOSTS = {
-    "gptproto.com": "gptproto",
-    "api.gpt.ge": "gptge",
-}
-_PREFIXES = {"gptproto": "gptproto", "gptge": "gptge"}
+_HOSTS = {"gptproto.com": "gptproto"}
+_PREFIXES = {"gptproto": "gptproto"}
 _LOOKUPS: dict[str, dict[str, str]] = {}
 
 

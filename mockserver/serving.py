@@ -322,7 +322,6 @@ def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = 
 
     served = (
         ("gptproto", "gptproto.com"),
-        ("gptge", "api.gpt.ge"),
         *((d.prefix, d.hosts[0]) for d in declarations() if d.hosts),
     )
     # one column for the names, as wide as the widest (a declared prefix may be long)

@@ -15,7 +15,7 @@ import pytest
 
 from sora_client import ConfigurationError, InvalidRequestError, SoraClient, UnsupportedOperation
 from sora_client._decoding import ACCEPTED
-from sora_client._providers import Adapter, adapter_class
+from sora_client._providers import adapter_class
 from sora_client._providers.base import USER_AGENT, encode_multipart
 from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_videos import GptprotoVideos
@@ -191,7 +191,7 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9", "https://127.0.0.1:9"])
 def test_http_and_https_base_urls_are_both_fine(url: str) -> None:
-    assert str(Adapter(KEY, url).base_url) == url
+    assert str(GptgeVideos(KEY, url).base_url) == url
 
 
 def test_a_job_id_is_quoted_into_one_path_segment() -> None:

@@ -109,6 +109,7 @@ def test_a_failed_job_answered_instead_of_the_video_is_a_generation_failure(
     flavor: Flavor, tmp_path: Path
 ) -> None:
     body = job_body("gptge", "failed", "video_1")
+    body["error"]["message"] = "it broke"  # (the declared failure's words otherwise)
     error = _download_answer(flavor, tmp_path, httpx.Response(200, json=body))
     assert isinstance(error, GenerationFailedError)
     assert error.job.id == "video_1" and error.job.failed and error.job.error_message == "it broke"

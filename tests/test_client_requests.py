@@ -103,9 +103,12 @@ COMBOS = {
     for name, cls in PROVIDERS.items()
     if hasattr(cls, "declaration")
 }
-#: providers that take the image as a URL (declared ones do: a JSON field holds it)
+#: providers that take the image as a URL (declared ones do when a JSON field holds it; one
+#: that uploads it as a file part, `image-file`, does not)
 URL_IMAGES = {"gptproto-v3", "gptproto-chat", "vtrix"} | {
-    name for name, cls in PROVIDERS.items() if hasattr(cls, "declaration")
+    name
+    for name, cls in PROVIDERS.items()
+    if hasattr(cls, "declaration") and "image" in cls.declaration.role("create").fields
 }
 
 
@@ -205,7 +208,8 @@ def _sent_fields(provider: str, request: httpx.Request) -> dict[str, Any]:
     """(prompt, model, seconds, size, image) as the provider reads them from the request."""
     body = request.read()
     declaration = getattr(PROVIDERS[provider], "declaration", None)
-    if declaration is not None:  # read where the mock reads them (contracts._declaration.pick)
+    file_image = declaration is not None and "image-file" in declaration.role("create").fields
+    if declaration is not None and not file_image:  # read where the mock reads them (pick)
         sent = json.loads(body)
         fields = declaration.role("create").fields
         return {

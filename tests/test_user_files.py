@@ -205,7 +205,8 @@ def test_the_readmes_models_file_is_accepted_and_serves_its_model(tmp_path: Path
         ),
         ("acme: [{id: acme-1, sizes: [1x1], durations: [4]}]\n", "/acme/0/id", "already"),
         ("nope: [{id: x, sizes: [1x1], durations: [4]}]\n", "/nope", "no declared provider"),
-        ("gptge: [{id: x, sizes: [1x1], durations: [4]}]\n", "/gptge", "Python dialects"),
+        # (gpt.ge is declared since its move: GPTProto's prefix is still Python's)
+        ("gptproto: [{id: x, sizes: [1x1], durations: [4]}]\n", "/gptproto", "Python dialects"),
         (
             "openrouter: [{id: x, sizes: [1x1], durations: [4]}]\n",
             "/openrouter/0/listing",
@@ -265,7 +266,8 @@ def test_serve_refuses_a_provider_file_with_a_mistake_before_serving(
     assert served == []
     assert capsys.readouterr().err == (
         f"sora-mock: {bad}: at /x-sora-mock/operations/startJob/role: "
-        "unknown role `creates`: use one of create, read, content, models\n"
+        "unknown role `creates`: use one of create, read, content, models, list, delete, "
+        "remix\n"
     )
 
 

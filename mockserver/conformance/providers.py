@@ -16,9 +16,8 @@ PROVIDERS: dict[str, tuple[str, str]] = Mirrored(
         "gptproto-v3": ("gptproto-v3", "GPTPROTO_API_KEY"),
         "gptproto-videos": ("gptproto-videos", "GPTPROTO_API_KEY"),
         "gptproto-chat": ("gptproto-chat", "GPTPROTO_API_KEY"),
-        "gptge": ("gptge-videos", "GPTGE_API_KEY"),
     },
-    lambda d: [(d.prefix, (d.contract, d.key_env))],
+    lambda d: [(d.client, (d.contract, d.key_env))],
 )
 #: the key sent to a loopback base URL (the mock accepts any non-empty key) when none is set
 PLACEHOLDER_KEY = "sk-sora-mock-placeholder"

@@ -270,6 +270,10 @@ class DeclaredAdapter(Adapter):
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
         if not isinstance(body, dict):
             raise ValueError("the job is not a JSON object")
+        for name in ("job.id", "status"):
+            pointer = self.places.get(name)
+            if isinstance(pointer, str):
+                roles.require(body, pointer)
         job_id = self._at(body, "job.id")
         if not isinstance(job_id, str) or not job_id:
             raise ValueError("the job has no id")
@@ -281,20 +285,23 @@ class DeclaredAdapter(Adapter):
             progress = progress or clamp01(self._at(body, "progress_percent"), 100)
         video_url = self._at(body, "video_url")
         content = self.declaration.role("content")
-        if not (isinstance(video_url, str) and video_url) and status == "completed":
-            video_url = None
-            if content is not None and content.video_url:
-                video_url = str(self.url(self._path("content", job_id)))
+        if (
+            content is not None
+            and content.video_url
+            and not (isinstance(video_url, str) and video_url)
+        ):
+            # `video-url`: a completed job is whole at its content URL (it needs the key)
+            completed = status == "completed"
+            video_url = str(self.url(self._path("content", job_id))) if completed else None
         return Job(
             id=job_id,
             provider=self.name,
             status=status,
             progress=progress,
             video_url=text_or_none(video_url),
-            error_code=text_or_none(self._at(body, "error.code")) if status == "failed" else None,
-            error_message=text_or_none(self._at(body, "error.message"))
-            if status == "failed"
-            else None,
+            # whatever the status, as the base adapter's job_fields (a body says what it says)
+            error_code=text_or_none(self._at(body, "error.code")),
+            error_message=text_or_none(self._at(body, "error.message")),
             raw=body,
             model=text_or_none(self._at(body, "job.model")),
             created_at=parse_timestamp(self._at(body, "job.created_at")),
@@ -348,7 +355,8 @@ def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
     """The adapter class of one declared provider, named by its prefix
     (``SoraClient("openrouter")``)."""
     create = declaration.role("create")
-    image = create.fields.get("image", "/image") if create else "/image"
+    fields = create.fields if create else {}
+    image = fields.get("image") or fields.get("image-file") or "/image"
     return type(
         f"Declared_{declaration.prefix}",
         (DeclaredAdapter,),

@@ -104,3 +104,15 @@ def content_accept(role: decl.Role, variant: str) -> str:
     first = "video/mp4" if variant == "video" else "image/*"
     last = "application/json" if role.not_ready is not None or role.failed is not None else "*/*"
     return f"{first}, application/octet-stream;q=0.9, {last};q=0.1"
+
+
+def require(body: Any, pointer: str) -> None:
+    """A KeyError naming the first key on ``pointer``'s way that an object of ``body`` lacks
+    (a job without its id or status: the base adapter's ``job_fields`` raises the same)."""
+    node = body
+    for step in [s for s in pointer.strip("/").split("/") if s]:
+        if not isinstance(node, dict):
+            return
+        if step not in node:
+            raise KeyError(step)
+        node = node[step]

@@ -271,9 +271,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_proxy_forwarding.py",
         "tests/test_proxy_streams_and_files.py",
     ],
-    # mutclient: the client's remaining modules (2026-12-07); _flow.py, gptge_videos.py and
-    # sora_client/__init__.py have no function mutmut mutates (dataclasses, a subclass's names,
-    # re-exports) and no entry
+    # mutclient: the client's remaining modules (2026-12-07); _flow.py and sora_client/__init__.py
+    # have no function mutmut mutates (dataclasses, re-exports) and no entry
     "sora_client/_providers/__init__.py": ["tests/test_provider_lookup.py"],
     "sora_client/_providers/gptproto_videos.py": ["tests/test_openai_videos_adapter.py"],
     "sora_client/_models.py": ["tests/test_timestamp_reading.py"],
@@ -348,10 +347,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_health_check_failures.py",
     ],
     "mockserver/dialects/__init__.py": ["tests/test_error_answers_per_dialect.py"],
-    "mockserver/dialects/gptge_videos.py": [
-        "tests/test_error_answers_per_dialect.py",
-        "tests/test_openai_videos_answers.py",
-    ],
     "mockserver/dialects/gptproto_videos.py": [
         "tests/test_error_answers_per_dialect.py",
         "tests/test_openai_videos_answers.py",
@@ -401,6 +396,17 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_requests.py",
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
         "tests/test_client_responses.py",
+    ],
+    # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
+    "contracts/_declaration_roles.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
+    "contracts/_declaration_answers.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
+    "mockserver/dialects/declared_roles.py": [
+        "tests/test_declaration_vocabulary_openai_videos.py",
+        "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
+    ],
+    "sora_client/_providers/declared_roles.py": [
+        "tests/test_declaration_vocabulary_openai_videos.py",
+        "tests/test_openai_videos_adapter.py",  # gpt.ge is driven by it
     ],
     # issue 26, a user's files (worktree userfiles): the models file; not measured yet
     "contracts/_usermodels.py": ["tests/test_user_files.py"],
