@@ -12,14 +12,12 @@ from sora_client._providers.gptproto_chat import GptprotoChat
 from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
 
-GptgeVideos = adapter_class("gptge")  # driven from its declaration
-
 
 def test_each_provider_id_gives_its_own_adapter() -> None:
     assert adapter_class("gptproto-v3") is GptprotoV3
     assert adapter_class("gptproto-videos") is GptprotoVideos
     assert adapter_class("gptproto-chat") is GptprotoChat
-    assert adapter_class("gptge") is GptgeVideos
+    assert adapter_class("gptge").contract_name == "gptge-videos"  # declared
     assert adapter_class("vtrix").contract_name == "vtrix-generation"  # declared
     assert list(PROVIDERS) == [
         "gptproto-v3",

@@ -94,7 +94,7 @@ def _form(declaration: Any) -> dict[str, Any] | None:
         status_path = status_path.replace("{" + read.fields["id"] + "}", "{id}")
     values = {"model": "{model}", "prompt": "{prompt}", "seconds": "{seconds}", "size": "{size}"}
     return {
-        "client": declaration.prefix,
+        "client": declaration.client,
         "label": f"{declaration.name} · {create_op.path}",
         "method": create_op.method.upper(),
         "create_path": create_op.path,
