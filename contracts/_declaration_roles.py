@@ -67,6 +67,11 @@ def role_words(reader: _Reader, op_id: str, role: str, block: Mapping[str, Any])
                     f"{where}/fields/{name}",
                     f"a list names the query parameters {', '.join(LIST_FIELDS)}",
                 )
+    prompt = fields.get("prompt")
+    if role == "remix" and (not isinstance(prompt, str) or "/" in prompt.strip("/")):
+        raise reader.fail(
+            f"{where}/fields", "a remix needs `prompt`: a top-level field of its body (/prompt)"
+        )
     if role == "create" and "image" in fields and "image-file" in fields:
         raise reader.fail(
             f"{where}/fields",

@@ -483,6 +483,12 @@ MISTAKES = [
         "a list names the query parameters after, limit, order",
     ),
     (
+        "fields: {id: clip, prompt: /text}",
+        "fields: {id: clip, prompt: /words/text}",
+        "/x-sora-mock/operations/againClip/fields",
+        "a remix needs `prompt`: a top-level field of its body (/prompt)",
+    ),
+    (
         "image-file: /picture}",
         "image-file: /picture, image: /picture}",
         "/x-sora-mock/operations/makeClip/fields",

@@ -1,8 +1,8 @@
-"""The OpenAI `/v1/videos` surface, shared by the two providers that clone it.
+"""The OpenAI `/v1/videos` surface, as GPTProto's ``gptproto_videos`` serves it.
 
-``gptproto_videos`` and ``gptge_videos`` subclass it and differ only where their documents do
-(contracts/README.md): timestamps, error shape, the content of an unfinished video, and
-GPTProto's extra ``soraVideoUrl``.
+gpt.ge, the other clone, is served from its contract's declaration (the generic engine,
+``declared.py``); the switches here (timestamps, the content of an unfinished video,
+GPTProto's extra ``soraVideoUrl``) are the ways the two differ (contracts/README.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The OpenAI ``/v1/videos`` surface, shared by GPTProto's official format and gpt.ge.
+"""The OpenAI ``/v1/videos`` surface, as GPTProto's official format speaks it (gpt.ge, the
+other clone, is driven from its contract's declaration: ``declared.py``).
 
 Neutral -> provider: ``model`` as is; ``seconds`` -> ``seconds`` (a string: "4", "8", "12");
 ``size`` -> ``size`` (``WxH``); with no ``size``, the image's own pixel size is asked for
