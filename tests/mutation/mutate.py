@@ -386,10 +386,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
     ],
-    "contracts/_pointers.py": [
-        "tests/test_declaration_vocabulary.py",
-        "tests/test_vtrix_adapter.py",
-    ],
+    "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
     "mockserver/dialects/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
@@ -402,10 +399,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
         "tests/test_client_responses.py",
     ],
-    # issue 26, a user's files (worktree userfiles): the models file; not measured yet
-    "contracts/_usermodels.py": ["tests/test_user_files.py"],
-    "sora_client/_files.py": ["tests/test_user_files.py"],
-    "mockserver/pytest_files.py": ["tests/test_user_files.py"],
+    # issue 26, a user's files (worktree userfiles), measured in worktree mutuf: each against
+    # in-process rules of its own (tests/test_user_files.py starts a served server)
+    "contracts/_usermodels.py": ["tests/test_usermodels_rules.py"],
+    "sora_client/_files.py": ["tests/test_client_files_rules.py"],
+    "mockserver/pytest_files.py": ["tests/test_pytest_files_rules.py"],
+    "mockserver/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test
