@@ -25,7 +25,7 @@ from contracts._usermodels import ModelsFile, read_models, use_models
 
 FIX = "see README.md, 'Models files'"
 
-#: a throwaway provider whose models operation (at a path holding `~`) lists `{id, label}`
+#: a throwaway provider whose models operation (at a path holding `~1`) lists `{id, label}`
 ZETA = """\
 openapi: 3.1.0
 info: {title: Zeta clips, version: "1", x-provider: zeta}
@@ -112,7 +112,7 @@ ENGINES_ROLE  job: {id: "{job.id}", state: "{status}", model: "{job.model}"}
     - {id: zeta-1, sizes: [640x480], durations: [4], listing: {id: zeta-1, label: One}}
 """
 ENGINES = """\
-  /v1/engines~all:
+  /v1/engines~1all:
     get:
       operationId: listEngines
       responses:
@@ -146,6 +146,15 @@ ZETA_REF = TEMPLATE.replace(
 ).replace("ENGINES_ROLE", "    listEngines: {role: models}\n")
 #: no models operation at all
 ZETA_NONE = TEMPLATE.replace("ENGINES_PATH", "").replace("ENGINES_ROLE", "")
+#: a listing without content; a models operation without responses (OpenAPI 3.1 allows it)
+ZETA_BARE = TEMPLATE.replace(
+    "ENGINES_PATH",
+    "  /v1/engines:\n    get:\n      operationId: listEngines\n"
+    '      responses: {"200": {description: the engines}}\n',
+).replace("ENGINES_ROLE", "    listEngines: {role: models}\n")
+ZETA_SILENT = TEMPLATE.replace(
+    "ENGINES_PATH", "  /v1/engines:\n    get: {operationId: listEngines}\n"
+).replace("ENGINES_ROLE", "    listEngines: {role: models}\n")
 #: a listing that is not JSON
 ZETA_TEXT = ZETA.replace(
     "            application/json:\n              schema:\n                type: object\n"
@@ -266,6 +275,16 @@ def test_a_file_not_yaml_is_refused_at_its_line_and_column(tmp_path: Path) -> No
         read_models(path)
     assert caught.value.where == "line 2, column 17"
     assert caught.value.message.startswith("not valid YAML: while parsing a flow node")
+
+
+def test_a_file_yaml_cannot_read_is_refused_at_its_root(tmp_path: Path) -> None:
+    """A control character: yaml's reader refuses it before parsing, with no line mark."""
+    with pytest.raises(ContractError) as caught:
+        read_models(_write(tmp_path, "m.yaml", "zeta: \x07\n"))
+    assert caught.value.where == ""
+    assert caught.value.message.startswith(
+        "not valid YAML: unacceptable character #x0007: control characters are not allowed"
+    )
 
 
 @pytest.mark.parametrize("text", ["", "- zeta\n", "zeta\n", "{}\n", "3\n"])
@@ -564,7 +583,8 @@ def test_a_listing_the_contract_allows_is_taken(zeta: Path) -> None:
 
 
 def test_a_listing_the_contract_does_not_allow_is_refused_at_its_model(zeta: Path) -> None:
-    """The declaration's own answer (`engines`) at an operation's path holding `~`."""
+    """The declaration's own answer (`engines`) at an operation's path holding `~1` (read as
+    written, not as an escaped `/`)."""
     good = _model("a", listing={"id": "a", "label": "A"})
     models = _file(zeta=[good, good, _model("b")])
     with pytest.raises(ContractError) as caught:
@@ -596,7 +616,7 @@ def test_a_listing_is_not_checked_without_a_json_listing_or_a_models_operation(
     tmp_path: Path,
 ) -> None:
     assert "text/plain" in ZETA_TEXT
-    for variant in (ZETA_TEXT, ZETA_NONE):
+    for variant in (ZETA_TEXT, ZETA_NONE, ZETA_BARE, ZETA_SILENT):
         contracts.add_provider(_write(tmp_path, "zeta-clips.yaml", variant))
         _usermodels._check_listings(_file(zeta=[_model("a")]), _declaration())
         contracts.forget_provider("zeta-clips")
@@ -629,7 +649,17 @@ def test_without_a_file_a_contract_is_left_as_written(zeta: Path) -> None:
 
 @pytest.mark.parametrize(
     "block",
-    [None, "zeta", ["zeta"], {"prefix": 7}, {"prefix": None}, {"prefix": "nu"}, {"prefix": "ze"}],
+    [
+        None,
+        "zeta",
+        ["zeta"],
+        {"prefix": 7},
+        {"prefix": None},
+        {"prefix": ["zeta"]},
+        {"prefix": {"zeta": 1}},
+        {"prefix": "nu"},
+        {"prefix": "ze"},
+    ],
 )
 def test_a_contract_not_declaring_the_files_prefix_is_left_as_written(
     monkeypatch: pytest.MonkeyPatch, zeta: Path, block: Any
@@ -808,7 +838,37 @@ def test_nothing_but_a_create_with_its_fields_is_widened(operations: Any) -> Non
         assert properties == {"m": _enum("m1")}, (path, op)
 
 
-def test_each_create_is_widened_and_one_without_a_body_is_passed_over() -> None:
+def test_each_create_is_widened_whatever_comes_before_it() -> None:
+    """Operations that are not a create, or a create with nothing to widen, are passed over
+    for the next; the create's schema is found through its reference."""
+    operations = {
+        "read": {"role": "read", "fields": {"id": "x"}},
+        "gone": {"role": "create", "fields": {"model": "/m"}},
+        "nofields": {"role": "create"},
+        "bare": {"role": "create", "fields": {"model": "/m"}},
+        "make": {"role": "create", "fields": {"model": "/m"}},
+    }
+    contract = _contract(
+        {
+            "paths": {
+                "/read": {"get": _op("read", None)},
+                "/nofields": {"post": _op("nofields", None)},
+                "/bare": {"post": _op("bare", None)},
+                "/make": {
+                    "post": _op(
+                        "make",
+                        {"application/json": {"schema": {"$ref": "#/components/schemas/M"}}},
+                    )
+                },
+            },
+            "components": {"schemas": {"M": _body(m=_enum("m1"))["schema"]}},
+        }
+    )
+    _usermodels._widen(contract, {"operations": operations}, ADDED)
+    assert contract.spec["components"]["schemas"]["M"]["properties"] == {"m": _enum("m1", "m2")}
+
+
+def test_a_create_without_a_body_is_passed_over() -> None:
     operations = {
         "bare": {"role": "create", "fields": {"model": "/m"}},
         "make": {"role": "create", "fields": {"model": "/m"}},
@@ -835,6 +895,7 @@ def test_the_steps_of_a_pointer() -> None:
     assert _usermodels._steps("a//b/") == ["a", "b"]
     assert _usermodels._steps("/XaX/X") == ["XaX", "X"]
     assert _usermodels._steps("/ a /") == [" a "]
+    assert _usermodels._steps(" a ") == [" a "]  # only slashes are stripped
     assert _usermodels._steps("/") == []
     assert _usermodels._steps("") == []
 
@@ -846,21 +907,27 @@ def test_the_nodes_constraining_a_value_are_found_through_references_and_branche
         "R": {"$ref": "#/components/schemas/S"},
         "S": {"properties": {"v": leaf["a"]}},
     }
+    components = {
+        **components,
+        "T": {"properties": {"v": leaf["t"]}},
+        "V": {"$ref": "#/components/schemas/Own"},
+        "Own": own,
+    }
     schema = {
         "allOf": [{"$ref": "#/components/schemas/R"}, True],
         "anyOf": [{"properties": {"v": leaf["b"]}}],
         "oneOf": [{"properties": {"w": _enum(0)}}, {"properties": {"v": leaf["c"]}}],
         "if": {"properties": {"v": _enum(9)}},
-        "then": {"properties": {"v": leaf["t"]}},
+        "then": {"$ref": "#/components/schemas/T"},
         "else": {"properties": {"v": leaf["e"]}},
-        "properties": {"v": own},
+        "properties": {"v": {"$ref": "#/components/schemas/V"}},
         "not": {"properties": {"v": _enum(8)}},
     }
     contract = _contract({"paths": {}, "components": {"schemas": components}})
     found = _found(contract, schema, "/v")
     assert [id(n) for n in found] == [id(n) for n in (*leaf.values(), own)]
     # no step: every branch's schema (a reference followed), then the schema itself
-    whole = [components["S"], *schema["anyOf"], *schema["oneOf"], schema["then"], schema["else"]]
+    whole = [components["S"], *schema["anyOf"], *schema["oneOf"], components["T"], schema["else"]]
     assert [id(n) for n in _found(contract, schema, "")] == [id(n) for n in (*whole, schema)]
     assert _found(contract, {"$ref": "#/components/schemas/R"}, "/v") == [leaf["a"]]
 
@@ -877,8 +944,10 @@ def test_nothing_is_found_past_a_step_the_schema_does_not_have() -> None:
 
 def test_a_list_entry_step_goes_into_the_items() -> None:
     inner = _enum("m1")
-    schema = {"properties": {"parts": {"items": {"properties": {"model": inner}}}}}
-    contract = _contract({"paths": {}})
+    schema = {"properties": {"parts": {"items": {"$ref": "#/components/schemas/Part"}}}}
+    contract = _contract(
+        {"paths": {}, "components": {"schemas": {"Part": {"properties": {"model": inner}}}}}
+    )
     assert _found(contract, schema, "/parts/[type=video]/model") == [inner]
     assert _found(contract, schema, "/parts/[type=]/model") == [inner]
     assert _found(contract, {"properties": {"parts": {}}}, "/parts/[type=video]/model") == []
@@ -907,6 +976,7 @@ def test_a_list_entry_step_goes_into_the_items() -> None:
 def test_an_enumeration_takes_the_values_typed_like_its_own(
     node: dict[str, Any], values: list[Any], after: dict[str, Any]
 ) -> None:
+    node = copy.deepcopy(node)  # a parameter of its own: _add changes it in place
     _usermodels._add(node, values)
     assert node == after
     assert [type(v) for v in node.get("enum", [])] == [type(v) for v in after.get("enum", [])]
