@@ -406,6 +406,11 @@ MODULES: dict[str, list[str]] = {
     "contracts/_usermodels.py": ["tests/test_user_files.py"],
     "sora_client/_files.py": ["tests/test_user_files.py"],
     "mockserver/pytest_files.py": ["tests/test_user_files.py"],
+    # worktree mutwh (2026-12-07): the webhooks, in-process (tests/test_webhooks.py starts
+    # receiver and dispatcher threads, two workers and a served server: not per mutant)
+    "mockserver/webhooks.py": ["tests/test_webhooks_rules.py"],
+    "mockserver/webhook_sending.py": ["tests/test_webhook_sending_rules.py"],
+    "mockserver/store_webhooks.py": ["tests/test_store_webhooks_rules.py"],
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test
