@@ -69,9 +69,9 @@ def test_a_claim_takes_what_is_due_by_now_in_due_order_and_leases_it(store: Any)
 
 
 def test_a_claim_takes_the_earliest_first_up_to_its_limit(store: Any) -> None:
-    _put(store, ("c", 3.0), ("a", 1.0), ("b", 2.0))
-    assert [r["job_id"] for r in store.webhook_claim(5.0, 0.0, 1.0, "t", 2)] == ["a", "b"]
-    assert [r["job_id"] for r in store.webhook_claim(5.0, 0.0, 1.0, "t", 2)] == ["c"]
+    _put(store, ("a", 3.0), ("c", 1.0), ("b", 2.0))  # neither names nor puts in due order
+    assert [r["job_id"] for r in store.webhook_claim(5.0, 0.0, 1.0, "t", 2)] == ["c", "b"]
+    assert [r["job_id"] for r in store.webhook_claim(5.0, 0.0, 1.0, "t", 2)] == ["a"]
 
 
 @pytest.mark.parametrize("limit", [0, -1, -5])
@@ -138,6 +138,27 @@ def test_the_next_due_is_the_earliest_open_record_no_lease_holds(store: Any) -> 
     assert store.webhook_next_due(49.0) == 5.0
     assert store.webhook_next_due(50.0) == 3.0
     assert isinstance(store.webhook_next_due(50.0), float)
+    store.webhook_claim(3.0, 50.0, 60.0, "u", 1)
+    assert store.webhook_settle("b", {"job_id": "b"}, None, "u")  # b closed, a and c open
+    assert store.webhook_next_due(0.0) == 5.0
+
+
+def test_a_sqlite_claim_is_a_write_in_the_writers_queue(tmp_path: Path) -> None:
+    """A claim's transaction takes the store's writers' queue and moves its change count
+    (what a read instant of another worker checks), as every write does."""
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        _put(store, ("a", 1.0))
+        before = store._changes.read()
+        assert len(store.webhook_claim(1.0, 0.0, 10.0, "t", 1)) == 1
+        assert store._changes.read() == before + 1
+        other = SQLiteStore(tmp_path / "s.db")
+        try:
+            assert other.webhook_next_due(0.0) is None  # the lease is seen by another worker
+        finally:
+            other.close()
+    finally:
+        store.close()
 
 
 def test_forget_drops_the_named_records_and_clear_drops_them_all(store: Any) -> None:
