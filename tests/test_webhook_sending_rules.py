@@ -162,6 +162,8 @@ def test_hosts_that_are_not_loopback(host: str) -> None:
     [
         ("hooks.example.org", ["hooks.example.org"], True),
         ("HOOKS.example.org.", ["hooks.EXAMPLE.org"], True),
+        ("XHOOKS.test", ["xhooks.test"], True),  # an X is a letter like any other
+        ("xhooks.test", ["XHOOKS.TEST"], True),
         ("hooks.example.org", ["Hooks.Example.Org."], True),
         ("hooks.example.org", ["other.test", "hooks.example.org"], True),
         ("a.hooks.example.org", ["hooks.example.org"], False),  # a name is exactly that name
@@ -266,6 +268,14 @@ def test_a_declared_signature_fills_its_own_templates() -> None:
     assert ws.sign(signature, "sécret", 42, body) == f"sha256={digest};ts=42"
 
 
+def test_a_signed_text_may_hold_the_signature_as_empty_and_a_value_the_body() -> None:
+    signature = decl.Signature(
+        header="X-Sig", value="v={signature};b={body}", signed="{timestamp}|{signature}|{body}"
+    )
+    digest = hmac.new(b"k", b"7||raw", hashlib.sha256).hexdigest()
+    assert ws.sign(signature, "k", 7, "raw") == f"v={digest};b=raw"
+
+
 def test_the_signature_changes_with_the_secret_the_time_and_the_body() -> None:
     signature = decl.Signature(header="X", value="{signature}", signed="{timestamp}:{body}")
     base = ws.sign(signature, "s", 1, "b")
@@ -316,10 +326,12 @@ class Lookups:
 
     def __init__(self, answer: list[tuple[str, int]] | BaseException) -> None:
         self.asked: list[tuple[str, int]] = []
+        self.kinds: list[Any] = []
         self.answer = answer
 
-    def __call__(self, host: str, port: int, **_: Any) -> list[Any]:
+    def __call__(self, host: str, port: int, **kwargs: Any) -> list[Any]:
         self.asked.append((host, port))
+        self.kinds.append(kwargs)
         if isinstance(self.answer, BaseException):
             raise self.answer
         found = []
@@ -343,6 +355,9 @@ class Sockets:
         self.timeouts: list[float | None] = []
         self.connected: list[Any] = []
         self.made: list[socket.socket] = []
+        #: addresses whose connection times out; whether reading an answer times out
+        self.slow: set[str] = set()
+        self.slow_answer = False
         outer = self
 
         class Recording(socket.socket):
@@ -352,9 +367,16 @@ class Sockets:
 
             def connect(self, address: Any) -> None:
                 outer.connected.append(address)
+                if address[0] in outer.slow:
+                    raise TimeoutError("timed out")
                 if not address[0].startswith("127."):
                     raise ConnectionRefusedError(111, "Connection refused (stand-in)")
                 super().connect(address)
+
+            def recv_into(self, *args: Any) -> int:
+                if outer.slow_answer:
+                    raise TimeoutError("timed out")
+                return super().recv_into(*args)
 
         def make(*args: Any) -> socket.socket:
             made = Recording(*args)
@@ -400,6 +422,39 @@ def test_what_is_looked_up_for_a_host(
         f"{host} does not resolve (Name or service not known)",
     )
     assert lookups.asked == [(looked_up, 4711)]
+    assert lookups.kinds == [{"type": socket.SOCK_STREAM}]  # streams only: one try per address
+
+
+def test_a_url_without_a_host_is_looked_up_as_no_name(
+    sockets: Callable[[Lookups], Sockets],
+) -> None:
+    lookups = Lookups(socket.gaierror(-2, "Name or service not known"))
+    sockets(lookups)
+    assert ws.post("http:///in", b"{}", {}, BOUND, ()) == (
+        None,
+        " does not resolve (Name or service not known)",
+    )
+    assert lookups.asked == [("", 80)]
+
+
+def test_a_connection_that_times_out_is_said_so_with_the_whole_deadline(
+    sockets: Callable[[Lookups], Sockets],
+) -> None:
+    fake = sockets(Lookups([("127.0.0.9", 80)]))
+    fake.slow = {"127.0.0.9"}
+    assert ws.post("http://rebound.test/in", b"{}", {}, 2.0, ()) == (None, "timed out after 2 s")
+
+
+def test_an_answer_that_times_out_before_the_deadline_is_said_so(
+    sockets: Callable[[Lookups], Sockets], receivers: list[Receiver]
+) -> None:
+    receiver = _receiver(receivers, b"", hold=True)
+    fake = sockets(Lookups([("127.0.0.1", receiver.port)]))
+    fake.slow_answer = True  # the socket's own timeout, before the watchdog's deadline
+    assert ws.post(f"http://rebound.test:{receiver.port}/in", b"{}", {}, 3.0, ()) == (
+        None,
+        "timed out after 3 s",
+    )
 
 
 @pytest.mark.parametrize(
