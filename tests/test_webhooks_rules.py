@@ -1025,3 +1025,23 @@ def test_an_attempt_reads_a_stepping_clock_without_moving_it(clocks: Clocks, pos
     done = webhooks.attempt(record)
     assert done["last"]["at"] == START + 20.0
     assert service.journal_writer.calls[1][1]["time"] == START + 20.0
+
+
+def test_a_retry_whose_provider_is_no_longer_declared_is_given_up(
+    service: Service, posts: Posts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record built and tried once, then the server restarted without the provider's file
+    (a shared store keeps the record): given up in so many words, as a first attempt would
+    be, not an error at every lease."""
+    webhooks = Webhooks(service)
+    job, record = _owed(service, webhooks)
+    posts.answers = [(500, None)]
+    webhooks.attempt(record)
+    service.clock.advance(10)
+    [record] = webhooks.claim(4)
+    monkeypatch.setattr(decl, "declarations", lambda: [])
+    done = webhooks.attempt(record)
+    assert done["state"] == "given_up" and done["attempts"] == 1
+    assert done["last"] == {"status": None, "error": "its API declares no webhooks", "at": None}
+    assert service.store.webhook_get(job.id)["open"] is False  # type: ignore[index]
+    assert len(posts.sent) == 1 and service.errors == []
