@@ -277,6 +277,22 @@ def test_the_values_of_a_failed_job_say_its_own_error_or_the_declared_one() -> N
     assert (values["error.code"], values["error.message"]) == ("E_OWN", "its own words")
 
 
+def test_a_failed_job_s_percent_is_its_progress_in_whole_percents() -> None:
+    job = _job(outcome="failed", fail_progress=0.129)
+    assert (
+        wh.job_values(_declared(), job, state_at(job, START + 100), "b", "v")["progress_percent"]
+        == 12
+    )
+
+
+def test_the_event_time_is_the_end_the_state_says() -> None:
+    job = _job(created_at=1000.0)  # its plan ends at 1012
+    state = JobState(Status.COMPLETED, 1.0, 1002.0, 1500.25)
+    values = wh.job_values(_declared(), job, state, "b", "v")
+    assert values["event.created_at_unix"] == 1500 and values["completed_at"] == 1500
+    assert values["event.created_at"] == "1970-01-01T00:25:00.250Z"
+
+
 def test_a_job_that_fails_at_its_very_end_is_still_short_of_100_percent() -> None:
     job = _job(outcome="failed", fail_progress=1.0)
     values = wh.job_values(_declared(), job, state_at(job, START + 100), "b", "v")
@@ -529,6 +545,7 @@ def test_a_turn_claims_what_is_due_and_hands_each_to_a_sender(service: Service) 
     for n in range(3):
         webhooks.owe(_job(id=f"video_{n}", created_at=START + n), "http://127.0.0.1:9/in", "b", "h")
     webhooks.owe(_job(id="video_late", created_at=START + 500), "http://127.0.0.1:9/in", "b", "h")
+    webhooks.owe(_job(id="video_9", created_at=START + 9), "http://127.0.0.1:9/in", "b", "h")
     Thread.made.clear()
     service.clock.advance(100)
     webhooks._sending = 2  # two of the four senders busy: two claimed
@@ -540,10 +557,40 @@ def test_a_turn_claims_what_is_due_and_hands_each_to_a_sender(service: Service) 
     assert webhooks._sending == 4
     assert webhooks.step() == 0.05  # no sender free: nothing claimed
     assert len(Thread.made) == 2
-    webhooks._sending = 0
+    webhooks._sending = 3  # one sender free: one claimed
     webhooks.step()
     assert [t.args[0]["job_id"] for t in Thread.made][2:] == ["video_2"]
-    assert webhooks._sending == 1
+    assert webhooks._sending == 4
+    webhooks._sending = 0
+    webhooks.step()
+    assert [t.args[0]["job_id"] for t in Thread.made][3:] == ["video_9"]
+
+
+def test_a_turn_with_every_sender_busy_does_not_look_for_work(service: Service) -> None:
+    """It reads only when the next turn is (one look at the store per turn: every worker's
+    dispatcher turns every 50 ms while a record is open)."""
+    webhooks = Webhooks(service)
+    webhooks.owe(_job(), "http://127.0.0.1:9/in", "b", "h")
+    service.clock.advance(100)
+    looks = Looks(START + 12.0)
+    service.store.webhook_next_due = looks  # type: ignore[method-assign]
+    webhooks._sending = wh.SENDERS
+    assert webhooks.step() == 0.05
+    assert len(looks.asked) == 1
+
+
+@pytest.mark.parametrize(("advance", "limit"), [(100.0, 0), (5.0, 4)])
+def test_a_claim_with_nothing_to_take_writes_nothing(
+    service: Service, advance: float, limit: int
+) -> None:
+    """No room, or nothing due yet: the store's claim (a write in SQLite and Redis, which
+    every worker's read instants notice) is not made."""
+    webhooks = Webhooks(service)
+    webhooks.owe(_job(), "http://127.0.0.1:9/in", "b", "h")
+    service.clock.advance(advance)
+    claims: list[Any] = []
+    service.store.webhook_claim = lambda *args: claims.append(args) or []  # type: ignore[method-assign]
+    assert webhooks.claim(limit) == [] and claims == []
 
 
 @pytest.mark.parametrize(("ahead", "pause"), [(0.2, 0.2), (3.0, 0.5), (0.01, 0.05), (-5.0, 0.05)])
@@ -679,6 +726,14 @@ def test_a_claim_leaves_a_record_another_worker_holds(service: Service, clocks: 
     assert webhooks.claim(4) == []
     clocks.wall = WALL + 10  # its lease lapsed
     assert len(webhooks.claim(4)) == 1
+
+
+def test_a_worker_that_is_process_1_names_itself_too(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container's entrypoint runs as process 1: its lease token is still its own."""
+    monkeypatch.setattr(wh, "os", types.SimpleNamespace(getpid=lambda: 1))
+    assert re.fullmatch(r"1-[0-9a-f]{12}", Webhooks(service)._claim_token())
 
 
 def test_a_worker_names_itself_in_a_lease_and_a_forked_one_anew(service: Service) -> None:
