@@ -31,8 +31,9 @@ NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 
 
 class Receiver:
-    """One connection on a loopback port: the request read whole (``read``) or not at all,
-    then ``answer`` sent, then held open until the test ends if ``hold``."""
+    """One connection on a loopback port (a second is refused): the request read whole
+    (``read``) or not at all, then ``answer`` sent, then held open until the test ends if
+    ``hold``."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class Receiver:
             conn, _ = self.listener.accept()
         except OSError:
             return  # closed before anyone connected
+        self.listener.close()  # one connection: any other is refused at once, not left waiting
         with conn:
             conn.settimeout(BOUND)
             try:
