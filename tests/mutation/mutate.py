@@ -405,6 +405,11 @@ MODULES: dict[str, list[str]] = {
     "sora_client/_files.py": ["tests/test_client_files_rules.py"],
     "mockserver/pytest_files.py": ["tests/test_pytest_files_rules.py"],
     "mockserver/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
+    # worktree mutwh (2026-12-07): the webhooks, in-process (tests/test_webhooks.py starts
+    # receiver and dispatcher threads, two workers and a served server: not per mutant)
+    "mockserver/webhooks.py": ["tests/test_webhooks_rules.py"],
+    "mockserver/webhook_sending.py": ["tests/test_webhook_sending_rules.py"],
+    "mockserver/store_webhooks.py": ["tests/test_store_webhooks_rules.py"],
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test
