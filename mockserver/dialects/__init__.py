@@ -6,7 +6,7 @@ import importlib
 
 from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
 
-MODULES = ("gptproto_v3", "gptproto_videos", "gptproto_chat", "gptge_videos")
+MODULES = ("gptproto_videos", "gptproto_chat", "gptge_videos")
 
 
 def registered() -> dict[str, type[Dialect]]:
