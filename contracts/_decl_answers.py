@@ -142,6 +142,11 @@ def _envelope(reader: Any, raw: Any) -> Envelope | None:
     return Envelope(job=raw["job"], status=raw.get("status"))
 
 
+def error_values(status: int) -> dict[str, Any]:
+    """The error values of ``ERROR_VALUES`` (beside ``contracts._declaration.error_values``)."""
+    return {"status_text": str(status)}
+
+
 def client_name(declaration: Any) -> str:
     """The client's provider id of a declared provider."""
     return str(declaration.answers.client or declaration.prefix)

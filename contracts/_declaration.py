@@ -584,7 +584,6 @@ def error_values(status: int, message: str, code: str | None, param: str | None)
         "code": code,
         "param": param,
         "code_or_status": code or str(status),
-        "status_text": str(status),
         "param_message": f"{param}: {message}" if prefixed else message,
     }
 

@@ -51,7 +51,10 @@ class DeclaredDialect(Dialect):
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
     ) -> dict[str, Any]:
-        values = decl.error_values(status, message, code, param)
+        values = {
+            **decl.error_values(status, message, code, param),
+            **answers_words.error_values(status),
+        }
         body: dict[str, Any] = decl.fill(self.declaration.error, values)
         return body
 
