@@ -414,3 +414,34 @@ def test_a_new_word_written_wrong_is_refused_naming_the_file_the_place_and_the_f
     message = str(refused.value)
     assert message.startswith(f"wrap-broken.yaml: at /x-sora-mock{where}:"), message
     assert fix in message, message
+
+
+def test_v3s_dashboard_form_names_its_size_in_words_as_the_client_does() -> None:
+    """The index's form for a size-fields provider carries the table: the page fills the body
+    (fillTemplate), then writes the size's words in place of WxH (declaredBody in app.js)."""
+    from tests.test_declared_dashboard import _client_body, _filled, _index
+
+    index = _index()
+    (entry,) = [c for c in index["providers"]["gptproto"]["contracts"] if "declared" in c]
+    form = entry["declared"]
+    assert (entry["name"], form["client"]) == ("gptproto-v3", "gptproto-v3")
+    values = {
+        "model": "sora-2-pro",
+        "prompt": "A lighthouse",
+        "seconds": 25,
+        "size": "1792x1024",
+        "image": "data:image/png;base64,AAAA",
+    }
+    body = _filled(form["body"], values)
+    for pointer, word in form["size_fields"][values["size"]].items():
+        body[pointer.strip("/")] = word
+    image = Image(b"AAAA", "data:image/png;base64,AAAA", "image/png", 1792, 1024, "x.png")
+    expected = _client_body(
+        "gptproto-v3",
+        prompt="A lighthouse",
+        model="sora-2-pro",
+        seconds=25,
+        size="1792x1024",
+        image=image,
+    )
+    assert body == expected
