@@ -103,12 +103,12 @@ def _form(declaration: Any) -> dict[str, Any] | None:
         "id_pointer": decl.places(declaration.job).get("job.id", "/id"),
         "body": decl.create_body(contract, declaration, {**values, "image": "{image}"}),
         "body_without_image": decl.create_body(contract, declaration, values),
-        # WxH -> the body fields naming it in words (GPTProto v3's small + portrait), if any
-        "size_fields": dict(declaration.answers.size_fields),
         "models": {
             m.id: {"sizes": list(m.sizes), "durations": list(m.durations), "image": m.image}
             for m in declaration.models
         },
+        # WxH -> the body fields naming it in words (GPTProto v3's small + portrait), if any
+        **({"size_fields": dict(table)} if (table := declaration.answers.size_fields) else {}),
     }
 
 

@@ -82,9 +82,9 @@ class DeclaredAdapter(Adapter):
             if "image" not in fields:
                 raise self.unsupported("create(image=...)", "reference image")
             self._put(body, schema, fields["image"], spec.image.url_or_data_url())
+        body = declared_sizes.in_schema_order(body, schema)  # then extras, in their order
         taken = declared_sizes.left_out(table, fields["size"])
         body.update({k: v for k, v in spec.extra.items() if k not in taken})
-        body = declared_sizes.in_schema_order(body, schema)
         return self.json_request(op.method.upper(), op.path, body)
 
     def _named_size(self, spec: CreateSpec) -> dict[str, Any]:
