@@ -445,3 +445,40 @@ def test_v3s_dashboard_form_names_its_size_in_words_as_the_client_does() -> None
         image=image,
     )
     assert body == expected
+
+
+def test_a_models_file_adds_a_model_to_v3_and_leaves_its_size_words_alone(
+    tmp_path: Path,
+) -> None:
+    """v3 is the declared contract under `gptproto`: a models file's model joins it (the
+    /v1/videos and chat siblings are Python and read none); its sizes are size-fields
+    entries, so the schema's `size` (words) is not widened with WxH."""
+    models = tmp_path / "models.yaml"
+    models.write_text("gptproto:\n  - {id: sora-2-max, sizes: [1280x720], durations: [12]}\n")
+    try:
+        contracts.use_models(models)
+        schema = contracts.load("gptproto-v3").resolve("#/components/schemas/CreateRequest")
+        assert schema["properties"]["size"]["enum"] == ["small", "large"]
+        assert 12 in schema["properties"]["duration"]["enum"]
+        mock = SoraMock(create_app(test_config()))
+        body = {
+            "model": "sora-2-max",
+            "prompt": "a kite",
+            "images": [data_url(png(1280, 720))],
+            "size": "small",
+            "orientation": "landscape",
+            "duration": 12,
+        }
+        with mock.client("gptproto") as client:
+            made = client.post("/api/v3/openai/reverse/sora-2/image-to-video", json=body)
+            portrait = client.post(
+                "/api/v3/openai/reverse/sora-2/image-to-video",
+                json={**body, "orientation": "portrait", "images": [data_url(png(720, 1280))]},
+            )
+        assert made.status_code == 200, made.text
+        assert made.json()["data"]["id"].startswith("sora-2-max:task_")
+        assert portrait.status_code == 400
+        assert "720x1280 is not one of sora-2-max's sizes (1280x720)" in portrait.text
+        mock.check()
+    finally:
+        contracts.use_models(None)
