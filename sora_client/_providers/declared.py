@@ -75,7 +75,7 @@ class DeclaredAdapter(Adapter):
             if declared is None or f"{width}x{height}" in declared.sizes or self._matched():
                 size = f"{width}x{height}"
         table = self.declaration.answers.size_fields
-        named = self._named_size(spec) if table else {fields["size"]: size} if size else {}
+        named = self._named_size(spec) if table else {} if size is None else {fields["size"]: size}
         for pointer, value in named.items():  # a size, or the fields naming it (size-fields)
             self._put(body, schema, pointer, value)
         if spec.image is not None:
