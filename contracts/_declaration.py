@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts import _decl_answers as answers_words
 from contracts._loader import Contract, ContractError
 
 KEY = "x-sora-mock"
@@ -51,6 +52,7 @@ JOB_VALUES = {
     "cost_text": 'the mock\'s price of the job in USD, as text with four decimals ("1.2000")',
     "job.notes": "what the mock did in place of the real thing (a list of strings, maybe empty)",
     "job.remixed_from": "the id of the job this one remixes, or null",
+    **answers_words.JOB_VALUES,
 }
 ERROR_VALUES = {
     "status": "the HTTP status (integer)",
@@ -60,6 +62,7 @@ ERROR_VALUES = {
     "code_or_status": "the provider's code, else the HTTP status as text",
     "param_message": "the error's text, after `param: ` when a field is at fault and the text "
     "does not already start with its name",
+    **answers_words.ERROR_VALUES,
 }
 MODELS_VALUES = {"models": "every model's `listing` object, in declared order"}
 #: the names a webhook's body and headers may use: a job's, and its event's
@@ -160,6 +163,8 @@ class Declaration:
     job_places: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: where the provider comes when providers are listed (lower first); None: after those
     list_order: int | None = None
+    #: the words GPTProto v3's move added (client id, envelope, named sizes; _decl_answers)
+    answers: answers_words.Answers = field(default_factory=answers_words.Answers)
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -224,6 +229,7 @@ class _Reader:
             "failure-codes",
             "job-places",
             "list-order",
+            *answers_words.KEYS,
         }
         for key in raw:
             if key not in known:
@@ -287,6 +293,7 @@ class _Reader:
             expiry_seconds=raw.get("expiry-seconds"),
             price_per_second=float(raw.get("price-per-second", 0.0)),
             webhooks=self._webhooks(raw.get("webhooks"), roles),
+            answers=answers_words.read(self, raw, JOB_VALUES),
             **self._more(raw, statuses),
         )
 
@@ -444,6 +451,7 @@ class _Reader:
                         where, f"`x-when` takes a list of {', '.join(STATUSES)} and needs `x-value`"
                     )
                 self._check_template(template["x-value"], names, f"{where}/x-value")
+                self._check_template(template.get("x-else"), names, f"{where}/x-else")
                 return
             if "x-if" in template:
                 if template["x-if"] not in names or "x-value" not in template:
@@ -548,9 +556,9 @@ def fill(template: Any, values: Mapping[str, Any], status: str | None = None) ->
         out: dict[str, Any] = {}
         for key, value in template.items():
             if isinstance(value, Mapping) and "x-when" in value:
-                if status not in value["x-when"]:
+                if status not in value["x-when"] and "x-else" not in value:
                     continue
-                value = value["x-value"]
+                value = value["x-value" if status in value["x-when"] else "x-else"]
             elif isinstance(value, Mapping) and "x-if" in value:
                 if values[value["x-if"]] in (None, "", [], {}):
                     continue
@@ -697,9 +705,13 @@ class Mirrored(dict[Any, Any]):
         self._fresh = True
         dict.clear(self)
         dict.update(self, self._fixed)
-        for declaration in declarations():
+        for declaration in declarations():  # at its `list-order` (a place in the list), else last
             for key, value in self._entries(declaration):
-                dict.setdefault(self, key, value)
+                items, at = list(dict.items(self)), declaration.list_order
+                if key not in dict.keys(self):
+                    items.insert(len(items) if at is None else at, (key, value))
+                    dict.clear(self)
+                    dict.update(self, items)
 
     def __getitem__(self, key: Any) -> Any:
         self._fill()
@@ -783,11 +795,14 @@ def _put(contract: Contract, body: dict[str, Any], schema: Any, pointer: str, va
                 node.append(entry)
             node = entry
             continue
+        if step.isdigit() and isinstance(node, list):  # a list entry by its index: /images/0
+            node[int(step) : int(step) + 1] = [value]
+            return
         child = _resolved(contract, schema.get("properties", {}).get(step, {}))
         if i == len(steps) - 1:
             node[step] = value
             return
-        is_list = re.fullmatch(r"\[[^=\]]+=[^\]]*\]", steps[i + 1]) is not None
+        is_list = steps[i + 1].isdigit() or re.fullmatch(r"\[[^=\]]+=[^\]]*\]", steps[i + 1])
         if step not in node:
             node[step] = [] if is_list else {}
             if not is_list:

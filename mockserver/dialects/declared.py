@@ -23,8 +23,10 @@ from typing import Any, ClassVar
 from flask import Response
 
 import contracts
+from contracts import _decl_answers as answers_words
 from contracts import _declaration as decl
 from mockserver import webhooks
+from mockserver.dialects import declared_answers as answers
 from mockserver.dialects.base import Context, Dialect
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.responses import error_response, json_response
@@ -49,7 +51,10 @@ class DeclaredDialect(Dialect):
     def error_body(
         self, status: int, message: str, *, code: str | None = None, param: str | None = None
     ) -> dict[str, Any]:
-        values = decl.error_values(status, message, code, param)
+        values = {
+            **decl.error_values(status, message, code, param),
+            **answers_words.error_values(status),
+        }
         body: dict[str, Any] = decl.fill(self.declaration.error, values)
         return body
 
@@ -57,6 +62,20 @@ class DeclaredDialect(Dialect):
         return self.declaration.scenario_codes.get(scenario)
 
     def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        body: dict[str, Any] = decl.fill(
+            self.declaration.job, self.values(job, state, ctx), state.status.value
+        )
+        return body
+
+    def _answer(self, job: Job, ctx: Context, status: int) -> Response:
+        """A job's answer: its body, and the declared ``answer-headers``."""
+        state = self.service.state(job)
+        values = self.values(job, state, ctx)
+        body = decl.fill(self.declaration.job, values, state.status.value)
+        return json_response(body, status, answers.headers(self.declaration, values))
+
+    def values(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        """The values a job template may use (``contracts._declaration.JOB_VALUES``)."""
         completed = state.status is Status.COMPLETED
         failed = state.status is Status.FAILED
         values = {
@@ -81,9 +100,9 @@ class DeclaredDialect(Dialect):
             if failed
             else None,
             **self._more_values(job, state),
+            **answers.values(self.service.now(), job, state),
         }
-        body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
-        return body
+        return values
 
     def _more_values(self, job: Job, state: JobState) -> dict[str, Any]:
         """The values a seed API's template needed (Vtrix): text forms, the notes, the remix
@@ -152,7 +171,8 @@ class DeclaredDialect(Dialect):
         job_id = ctx.path[role.fields["id"]]
         job = self.service.find(job_id, self.name)
         if job is None:
-            return error_response(self, 404, self._not_found(job_id))
+            param = self.declaration.answers.not_found_param
+            return error_response(self, 404, self._not_found(job_id), param=param)
         return job
 
     # ---------------------------------------------------------------- the four roles
@@ -178,6 +198,8 @@ class DeclaredDialect(Dialect):
                 f"{seconds} is not one of {model.id}'s durations ({allowed})",
             )
         size = decl.pick(body, fields["size"])
+        if self.declaration.answers.size_fields:  # a size named in words (small, portrait)
+            size = answers.named_size(self.contract, self.declaration, role, body)
         if size is None:
             size = model.sizes[0]
         elif str(size) not in model.sizes:
@@ -211,26 +233,27 @@ class DeclaredDialect(Dialect):
         prompt = decl.pick(body, fields["prompt"]) if "prompt" in fields else None
         job = self.new_job(
             ctx,
+            id_prefix=answers_words.id_prefix(self.declaration, model.id),
             model=model.id,
             prompt=str(prompt or ""),
             width=int(width),
             height=int(height),
             seconds=int(seconds),
             image=image,
-            params={"size": str(size), "seconds": int(seconds)},
+            params=answers.params(self.declaration, fields, body, str(size), int(seconds)),
             notes=notes,
             remixed_from=source.id if source else None,
         )
         if callback is not None:  # the job's terminal event is owed (mockserver.webhooks)
             self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)
-        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+        return self._answer(job, ctx, role.status)
 
     def read(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]
         job = self._job(ctx, role)
         if isinstance(job, Response):
             return job
-        return json_response(self.render(job, self.service.state(job), ctx), role.status)
+        return self._answer(job, ctx, role.status)
 
     def content(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]

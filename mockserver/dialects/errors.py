@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from contracts import _decl_answers as answers
 from contracts._declaration import Declaration, Mirrored, error_values, fill
 
 OPENAI_TYPES = {
@@ -120,5 +121,6 @@ def declared_error(
     param: str | None = None,
 ) -> dict[str, Any]:
     """A declared provider's error body: its ``errors.body`` template filled in."""
-    body: dict[str, Any] = fill(declaration.error, error_values(status, message, code, param))
+    values = {**error_values(status, message, code, param), **answers.error_values(status)}
+    body: dict[str, Any] = fill(declaration.error, values)
     return body

@@ -22,10 +22,13 @@ import httpx
 
 import contracts
 from contracts import _declaration as decl
-from contracts._pointers import first
+from contracts import _named_sizes
+from contracts._decl_answers import client_name
+from contracts._pointers import first, pick_all
 from sora_client._exceptions import APIError, ModelUnavailableError
 from sora_client._images import parse_size
 from sora_client._models import Job, parse_timestamp
+from sora_client._providers import declared_envelope, declared_sizes
 from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
 
 _STEP = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
@@ -71,14 +74,27 @@ class DeclaredAdapter(Adapter):
             declared = self.declaration.model(model)
             if declared is None or f"{width}x{height}" in declared.sizes or self._matched():
                 size = f"{width}x{height}"
-        if size is not None:
-            self._put(body, schema, fields["size"], size)
+        table = self.declaration.answers.size_fields
+        named = self._named_size(spec) if table else {} if size is None else {fields["size"]: size}
+        for pointer, value in named.items():  # a size, or the fields naming it (size-fields)
+            self._put(body, schema, pointer, value)
         if spec.image is not None:
             if "image" not in fields:
                 raise self.unsupported("create(image=...)", "reference image")
             self._put(body, schema, fields["image"], spec.image.url_or_data_url())
-        body.update(spec.extra)
+        body = declared_sizes.in_schema_order(body, schema)  # then extras, in their order
+        taken = declared_sizes.left_out(table, fields["size"])
+        body.update({k: v for k, v in spec.extra.items() if k not in taken})
         return self.json_request(op.method.upper(), op.path, body)
+
+    def _named_size(self, spec: CreateSpec) -> dict[str, Any]:
+        """The fields naming the create's size in words (``size-fields``)."""
+        op = self._operation("create")
+        assert op is not None  # a declaration has exactly one create (checked at load)
+        pointer = self.declaration.roles[op.operation_id].fields["size"]
+        default = self._schema_at(self._request_schema(op), pointer).get("default")
+        table = self.declaration.answers.size_fields
+        return declared_sizes.named_fields(self, table, pointer, spec, default)
 
     def _request_schema(self, op: contracts.Operation) -> Any:
         content = op.definition.get("requestBody", {}).get("content", {})
@@ -108,11 +124,14 @@ class DeclaredAdapter(Adapter):
                     node.append(entry)
                 node = entry
                 continue
+            if last and step.isdigit() and isinstance(node, list):  # an entry by index: /images/0
+                node[int(step) : int(step) + 1] = [value]
+                return
             child_schema = self._resolve(schema.get("properties", {}).get(step, {}))
             if last:
                 node[step] = _typed(child_schema, value)
                 return
-            is_list = _STEP.fullmatch(steps[i + 1]) is not None
+            is_list = _STEP.fullmatch(steps[i + 1]) is not None or steps[i + 1].isdigit()
             if step not in node:
                 node[step] = [] if is_list else {}
                 if not is_list:
@@ -155,6 +174,14 @@ class DeclaredAdapter(Adapter):
         op = self._operation("create")
         if op is None or not self._matched():
             return None
+        table = self.declaration.answers.size_fields
+        if table:
+            body: dict[str, Any] = {}
+            for pointer, value in self._named_size(spec).items():
+                self._put(body, {}, pointer, value)
+            defaults = _named_sizes.defaults(self.contract, self._request_schema(op), table)
+            found = _named_sizes.size_of(table, body, defaults)
+            return _named_sizes.pixels(found) if found else None
         size: Any = spec.size
         if size is None and spec.image is not None and spec.image.size is not None:
             size = "{}x{}".format(*spec.image.size)
@@ -216,11 +243,14 @@ class DeclaredAdapter(Adapter):
         return found
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
+        envelope = self.declaration.answers.envelope
         if not isinstance(body, dict):
-            raise ValueError("the job is not a JSON object")
+            raise ValueError(f"the {'answer' if envelope else 'job'} is not a JSON object")
+        if envelope is not None:
+            declared_envelope.check(self, envelope, body, response)
         job_id = self._at(body, "job.id")
         if not isinstance(job_id, str) or not job_id:
-            raise ValueError("the job has no id")
+            raise ValueError(f"the {self.declaration.answers.job_noun} has no id")
         status = self.neutral_status(self._at(body, "status"))
         progress = 1.0 if status == "completed" else 0.0
         if "progress" in self.places:
@@ -232,7 +262,7 @@ class DeclaredAdapter(Adapter):
             provider=self.name,
             status=status,
             progress=progress,
-            video_url=text_or_none(self._at(body, "video_url")),
+            video_url=self._url_at(body),
             error_code=text_or_none(self._at(body, "error.code")) if status == "failed" else None,
             error_message=text_or_none(self._at(body, "error.message"))
             if status == "failed"
@@ -242,6 +272,17 @@ class DeclaredAdapter(Adapter):
             created_at=parse_timestamp(self._at(body, "job.created_at")),
             request_id=request_id(response),
         )
+
+    def _url_at(self, body: Any) -> str | None:
+        """The video's URL: the first non-empty text where it is declared (a URL is text)."""
+        pointer = self.places.get("video_url")
+        pointers = pointer if isinstance(pointer, tuple) else (pointer,) if pointer else ()
+        texts = (v for p in pointers for v in pick_all(body, p) if isinstance(v, str) and v)
+        return next(texts, None)
+
+    def models(self) -> list[str]:
+        """The declared models' ids, in declared order."""
+        return [model.id for model in self.declaration.models]
 
     def _at(self, body: Any, name: str) -> Any:
         pointer = self.places.get(name)
@@ -294,7 +335,7 @@ def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
         f"Declared_{declaration.prefix}",
         (DeclaredAdapter,),
         {
-            "name": declaration.prefix,
+            "name": client_name(declaration),
             "contract_name": declaration.contract,
             "env_var": declaration.key_env,
             "image_field": image.strip("/").split("/")[0],

@@ -185,11 +185,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
-    "sora_client/_providers/gptproto_v3.py": [
-        "tests/test_gptproto_v3_adapter.py",
-        "tests/test_client_requests.py",
-        "tests/test_client_responses.py",
-    ],
     "sora_client/_providers/openai_videos.py": [
         "tests/test_openai_videos_adapter.py",
         "tests/test_client_requests.py",
@@ -218,10 +213,6 @@ MODULES: dict[str, list[str]] = {
     "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
     "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
     # mutation round B (2026-12-07)
-    "mockserver/dialects/gptproto_v3.py": [
-        "tests/test_gptproto_v3_prediction_answers.py",
-        "tests/test_mock_fidelity.py",
-    ],
     "mockserver/dialects/base.py": [
         "tests/test_dialect_keys_and_images.py",
         "tests/test_gptproto_v3_prediction_answers.py",
@@ -391,13 +382,33 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
+        "tests/test_gptproto_v3_prediction_answers.py",  # GPTProto v3 is served by it
         "tests/test_mock_fidelity.py",
     ],
     "sora_client/_providers/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_client_requests.py",
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
+        "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
         "tests/test_client_responses.py",
+    ],
+    # issue 26, GPTProto v3's move (worktree declv3): its words; not measured yet
+    "contracts/_decl_answers.py": ["tests/test_declaration_vocabulary_gptproto_v3.py"],
+    "contracts/_named_sizes.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
+    ],
+    "mockserver/dialects/declared_answers.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_prediction_answers.py",
+    ],
+    "sora_client/_providers/declared_sizes.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
+    ],
+    "sora_client/_providers/declared_envelope.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
     ],
     # issue 26, a user's files (worktree userfiles), measured in worktree mutuf: each against
     # in-process rules of its own (tests/test_user_files.py starts a served server)
