@@ -89,9 +89,13 @@ def contract_cases() -> list[tuple[int, int, list[int]]]:
     """(width, height, durations) for every size any contract allows, with every duration
     any contract allows (a superset: a few combinations need a pro model or another API)."""
     from contracts import load_all
-    from mockserver.dialects import gptproto_chat, gptproto_v3
+    from contracts._declaration import declarations
+    from contracts._named_sizes import pixels
+    from mockserver.dialects import gptproto_chat
 
-    sizes: set[tuple[int, int]] = set(gptproto_v3.PIXELS.values())
+    sizes: set[tuple[int, int]] = {
+        pixels(size) for d in declarations() for size in d.answers.size_fields
+    }
     durations: set[int] = {1, gptproto_chat.MAX_SECONDS}  # the chat's prompt-given 1..15 s
     for contract in load_all().values():
         for key, values in _enums(contract.spec, {"size", "seconds", "duration"}):
@@ -200,10 +204,12 @@ class Download:
 
 def _pixels(size: str) -> tuple[int, int]:
     if "/" in size:  # the v3 dialect's size/orientation
-        from mockserver.dialects.gptproto_v3 import PIXELS
+        from mockserver.dialects.declared_answers import named_pixels
 
         scale, orientation = size.split("/")
-        return PIXELS[(scale, orientation)]
+        found = named_pixels({"size": scale, "orientation": orientation})
+        assert found is not None, f"no declared size is {size}"
+        return found
     width, height = size.split("x")
     return int(width), int(height)
 

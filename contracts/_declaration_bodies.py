@@ -54,11 +54,14 @@ def _put(contract: Contract, body: dict[str, Any], schema: Any, pointer: str, va
                 node.append(entry)
             node = entry
             continue
+        if step.isdigit() and isinstance(node, list):  # a list entry by its index: /images/0
+            node[int(step) : int(step) + 1] = [value]
+            return
         child = _resolved(contract, schema.get("properties", {}).get(step, {}))
         if i == len(steps) - 1:
             node[step] = value
             return
-        is_list = re.fullmatch(r"\[[^=\]]+=[^\]]*\]", steps[i + 1]) is not None
+        is_list = steps[i + 1].isdigit() or re.fullmatch(r"\[[^=\]]+=[^\]]*\]", steps[i + 1])
         if step not in node:
             node[step] = [] if is_list else {}
             if not is_list:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from contracts._declaration_answers import KEYS as ANSWER_KEYS
+from contracts import _decl_answers as answers_words
 from contracts._declaration_answers import answer_words, job_names
 from contracts._declaration_roles import ID_ROLES, role_words
 from contracts._declaration_types import (
@@ -89,7 +89,7 @@ class _Reader:
             "failure-codes",
             "job-places",
             "list-order",
-            *ANSWER_KEYS,
+            *answers_words.KEYS,
         }
         for key in raw:
             if key not in known:
@@ -155,7 +155,8 @@ class _Reader:
             price_per_second=float(raw.get("price-per-second", 0.0)),
             webhooks=self._webhooks(raw.get("webhooks"), roles),
             **self._more(raw, statuses),
-            **answer_words(self, raw, errors, names),
+            answers=answers_words.read(self, raw, JOB_VALUES),
+            **answer_words(self, errors),
         )
 
     def _webhooks(self, raw: Any, roles: Mapping[str, Role]) -> Webhooks | None:

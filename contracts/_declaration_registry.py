@@ -101,9 +101,13 @@ class Mirrored(dict[Any, Any]):
         self._fresh = True
         dict.clear(self)
         dict.update(self, self._fixed)
-        for declaration in declarations():
+        for declaration in declarations():  # at its `list-order` (a place in the list), else last
             for key, value in self._entries(declaration):
-                dict.setdefault(self, key, value)
+                items, at = list(dict.items(self)), declaration.list_order
+                if key not in dict.keys(self):
+                    items.insert(len(items) if at is None else at, (key, value))
+                    dict.clear(self)
+                    dict.update(self, items)
 
     def __getitem__(self, key: Any) -> Any:
         self._fill()

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import _decl_answers as answers_words
+
 KEY = "x-sora-mock"
 ROLES = ("create", "read", "content", "models", "list", "delete", "remix")
 #: the lifecycle's statuses, each of which the declaration words in the provider's terms
@@ -38,11 +40,11 @@ JOB_VALUES = {
     "cost_text": 'the mock\'s price of the job in USD, as text with four decimals ("1.2000")',
     "job.notes": "what the mock did in place of the real thing (a list of strings, maybe empty)",
     "job.remixed_from": "the id of the job this one remixes, or null",
-    "job.created_at_text": 'creation time, unix seconds as text ("1760592434")',
-    "completed_at_text": "completion time, unix seconds as text, or null",
-    "expires_at_text": "when the job is purged, unix seconds as text, or null",
-    "job.notes_text": "what the mock did in place of the real thing, joined by ` | ` (text)",
+    "job.created_at_unix_text": 'creation time, unix seconds as text ("1760592434")',
+    "completed_at_unix_text": "completion time, unix seconds as text, or null",
+    "expires_at_unix_text": "when the job is purged, unix seconds as text, or null",
     "poll_after_ms": "a tenth of the render in milliseconds, between 250 and 5000 (integer)",
+    **answers_words.JOB_VALUES,
 }
 #: a model's own values (its `values`) are ``model.NAME`` in a job template: null for a model
 #: that does not declare NAME
@@ -55,8 +57,8 @@ ERROR_VALUES = {
     "code_or_status": "the provider's code, else the HTTP status as text",
     "param_message": "the error's text, after `param: ` when a field is at fault and the text "
     "does not already start with its name",
-    "status_text": "the HTTP status as text",
     "type": "the error's type, from the declared `types` (by code, by status, by status class)",
+    **answers_words.ERROR_VALUES,
 }
 #: the names a list answer may use
 LIST_VALUES = {
@@ -189,17 +191,18 @@ class Declaration:
     list_order: int | None = None
     #: an error's `{type}`: code -> type, then "404" -> type, then "4xx" -> type
     error_types: Mapping[str, str] = field(default_factory=dict)
-    #: not-found answers name this field (the path parameter holding the id); None: no field
-    not_found_param: str | None = None
-    #: header name -> template (job values), sent with every answer that is one job
-    job_headers: Mapping[str, Any] = field(default_factory=dict)
-    #: the client's name for the provider (``SoraClient(NAME)``); None: the prefix
-    client_name: str | None = None
+    #: the words GPTProto v3's move added (client id, envelope, named sizes; _decl_answers)
+    answers: answers_words.Answers = field(default_factory=answers_words.Answers)
 
     @property
     def client(self) -> str:
-        """The client's name for the provider."""
-        return self.client_name or self.prefix
+        """The client's name for the provider (``client``; default: the prefix)."""
+        return self.answers.client or self.prefix
+
+    @property
+    def not_found_param(self) -> str | None:
+        """The field a not-found answer names (``errors.not-found-param``), or None."""
+        return self.answers.not_found_param
 
     def model(self, model_id: str) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)

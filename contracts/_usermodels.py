@@ -268,6 +268,8 @@ def _widen(
             "seconds": [s for m in added for s in m["durations"]],
             "size": [s for m in added for s in m["sizes"]],
         }
+        if role.get("size-fields"):  # sizes named in words (v3): the schema enumerates words
+            del values["size"]
         content = op.definition.get("requestBody", {}).get("content", {})
         for media in content.values():
             schema = media.get("schema") if isinstance(media, Mapping) else None

@@ -320,13 +320,13 @@ def _banner(config: MockConfig, options: ServeOptions, port: int, replay: Any = 
     ]
     from contracts._declaration import declarations
 
-    served = (
-        ("gptproto", "gptproto.com"),
-        *((d.prefix, d.hosts[0]) for d in declarations() if d.hosts),
-    )
+    served = {"gptproto": "gptproto.com"}
+    for declared in declarations():  # a prefix once (gptproto-v3 is declared, its siblings not)
+        if declared.hosts:
+            served.setdefault(declared.prefix, declared.hosts[0])
     # one column for the names, as wide as the widest (a declared prefix may be long)
-    width = max(len(name) for name in ("__mock/", *(prefix for prefix, _ in served)))
-    for prefix, live in served:
+    width = max(len(name) for name in ("__mock/", *served))
+    for prefix, live in served.items():
         lines.append(f"  {base}/{prefix:<{width}} stands in for https://{live}")
     lines.append(f"  {base}/{'__mock/':<{width}} dashboard (in a browser) and admin API")
     if replay is not None:  # serve --replay: what was loaded (mockserver.conformance.replay)

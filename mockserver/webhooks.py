@@ -361,12 +361,16 @@ class Webhooks:
         job_id = record["job_id"]
         declaration = webhooks_of(record["api"])
         job = store.get(job_id)
+        # a retry needs no job (its body is built), but its provider still declared: a
+        # restart without the provider's file gives it up, as a first attempt would be
+        gone = job is None and record["body"] is None
+        if gone or declaration is None or declaration.webhooks is None:
+            why = "the job is gone" if gone else "its API declares no webhooks"
+            record.update(state=GIVEN_UP, last={"status": None, "error": why, "at": None})
+            store.webhook_settle(job_id, record, None, token)
+            return record
         if record["body"] is None:
-            if declaration is None or job is None:
-                why = "the job is gone" if job is None else "its API declares no webhooks"
-                record.update(state=GIVEN_UP, last={"status": None, "error": why, "at": None})
-                store.webhook_settle(job_id, record, None, token)
-                return record
+            assert job is not None
             state = state_at(job, self.now())
             if not state.status.terminal:  # not ended yet (its plan changed): look again then
                 store.webhook_settle(job_id, record, max(ends_at(job), self.now() + 1), token)
@@ -377,7 +381,6 @@ class Webhooks:
                 record.update(state=NOT_SENT, last={"status": None, "error": why, "at": None})
                 store.webhook_settle(job_id, record, None, token)
                 return record
-        assert declaration is not None and declaration.webhooks is not None
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "sora-mock-webhooks",

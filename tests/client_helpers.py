@@ -367,27 +367,11 @@ def job_body(provider: str, status: str, job_id: str = "job_1", progress: float 
             "cost_text": "0.5000",
             "job.notes": [],
             "job.remixed_from": None,
+            "job.created_at_text": "2026-01-01 00:00:00",
+            "job.notes_text": "",
+            "elapsed_ms": 0,
         }
         return fill(declaration.job, values, status)
-    if provider == "gptproto-v3":
-        word = {"queued": "created", "in_progress": "processing"}.get(status, status)
-        done = status == "completed"
-        return {
-            "data": {
-                "id": job_id,
-                "model": "sora-2",
-                "outputs": [f"{CDN}/files/{job_id}.mp4"] if done else [],
-                "urls": {"get": f"{RESPX_BASE}/api/v3/predictions/{job_id}/result"},
-                "status": word,
-                "error": "it broke" if status == "failed" else None,
-                "executionTime": 0,
-                "timings": {"inference": 0},
-                "has_nsfw_contents": [],
-                "created_at": "2026-01-01 00:00:00",
-            },
-            "message": "success",
-            "code": 200,
-        }
     body = {
         "id": job_id,
         "object": "video",

@@ -28,11 +28,17 @@ from werkzeug.formparser import parse_form_data
 
 import contracts
 from contracts._declaration import pick
+from mockserver.dialects.declared_answers import named_size
 from sora_client import InvalidRequestError
-from sora_client._providers import PROVIDERS
+from sora_client._providers import PROVIDERS, adapter_class
 from sora_client._providers.gptproto_chat import MAX_SECONDS
-from sora_client._providers.gptproto_v3 import SIZES as V3_SIZES
-from sora_client._providers.gptproto_v3 import GptprotoV3
+
+GptprotoV3: Any = adapter_class("gptproto-v3")  # declared: contracts/gptproto-v3.yaml
+#: neutral pixel size -> (v3 size, orientation), from the declaration's size-fields
+V3_SIZES = {
+    size: (words["/size"], words["/orientation"])
+    for size, words in GptprotoV3.declaration.answers.size_fields.items()
+}
 
 # ---------------------------------------------------------------------- allowed values, read
 # from the contracts (nothing restated): the neutral (model, seconds, size) combinations
@@ -216,7 +222,11 @@ def _sent_fields(provider: str, request: httpx.Request) -> dict[str, Any]:
             "prompt": pick(sent, fields["prompt"]),
             "model": pick(sent, fields["model"]),
             "seconds": int(pick(sent, fields["seconds"])),  # a whole number, as the mock reads it
-            "size": pick(sent, fields["size"]),
+            "size": named_size(
+                contracts.load(declaration.contract), declaration, declaration.role("create"), sent
+            )
+            if declaration.answers.size_fields  # a size named in words (GPTProto v3's)
+            else pick(sent, fields["size"]),
             "image": _image_of(pick(sent, fields["image"])),
         }
     if provider in ("gptproto-videos", "gptge"):

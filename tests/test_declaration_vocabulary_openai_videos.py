@@ -1,11 +1,11 @@
-"""The declaration words gpt.ge's and GPTProto's move to data added (in
-contracts/_declaration_roles.py and contracts/_declaration_answers.py), on a throwaway
-OpenAI-like provider written here: the roles ``list``, ``delete`` and ``remix``; a create whose
-image is a file part (``image-file``); a content's ``variant``, ``not-ready``/``failed``
-answers and ``video-url``; ``errors.types`` and ``not-found-param``; ``job-headers``;
-``x-else``; a model's own ``values``; the text timestamps; ``client-name``. Each is served by
-the mock (strict: every answer checked against the throwaway contract), driven by the client,
-and refused at load when written wrong."""
+"""The declaration words gpt.ge's move to data added (in contracts/_declaration_roles.py and
+contracts/_declaration_answers.py), on a throwaway OpenAI-like provider written here: the
+roles ``list``, ``delete`` and ``remix``; a create whose image is a file part
+(``image-file``); a content's ``variant``, ``not-ready``/``failed`` answers and
+``video-url``; ``errors.types``; ``x-else``; a model's own ``values``; the text timestamps
+(GPTProto v3's ``client``, ``answer-headers`` and ``not-found-param`` are used too). Each is
+served by the mock (strict: every answer checked against the throwaway contract), driven by
+the client, and refused at load when written wrong."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ components:
               code: {type: string}
 x-sora-mock:
   prefix: clips
-  client-name: clips-v1
+  client: clips-v1
   name: Clips
   hosts: [api.clips.test]
   key-env: CLIPS_KEY
@@ -210,12 +210,12 @@ x-sora-mock:
   job:
     clip: "{job.id}"
     state: "{status}"
-    made: "{job.created_at_text}"
-    done_at: "{completed_at_text}"
+    made: "{job.created_at_unix_text}"
+    done_at: "{completed_at_unix_text}"
     tier: {x-if: model.tier, x-value: "{model.tier}"}
     failure: {x-when: [failed], x-value: {why: "{error.message}"}, x-else: null}
     from: "{job.remixed_from}"
-  job-headers:
+  answer-headers:
     openai-poll-after-ms: {x-when: [queued, in_progress], x-value: "{poll_after_ms}"}
     X-Clip-Notes: {x-if: job.notes, x-value: "{job.notes_text}"}
   errors:
@@ -510,19 +510,19 @@ MISTAKES = [
         "    not-found-param: clip\n",
         "    not-found-param: [clip]\n",
         "/x-sora-mock/errors/not-found-param",
-        "the field a not-found names (a string)",
+        "the name of the field a 404 names",
     ),
     (
         '    X-Clip-Notes: {x-if: job.notes, x-value: "{job.notes_text}"}\n',
         '    X-Clip-Notes: "{job.note}"\n',
-        "/x-sora-mock/job-headers/X-Clip-Notes",
+        "/x-sora-mock/answer-headers/X-Clip-Notes",
         "`{job.note}` is not a value a template can use",
     ),
     (
-        "  client-name: clips-v1\n",
-        "  client-name: Clips V1\n",
-        "/x-sora-mock/client-name",
-        "a name for SoraClient(NAME): lower-case, digits, '-'",
+        "  client: clips-v1\n",
+        "  client: Clips V1\n",
+        "/x-sora-mock/client",
+        "the client's provider id: lower-case letters, digits, '-'",
     ),
     (
         "x-else: null}\n",

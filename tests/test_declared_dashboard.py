@@ -118,6 +118,7 @@ def test_a_provider_added_from_a_file_gets_its_form_and_a_python_dialect_none(ac
     assert form["models"] == {
         "acme-1": {"sizes": ["720x1280", "1280x720"], "durations": [4, 8], "image": True}
     }
-    python = {d.prefix for d in registered().values() if not hasattr(d, "declaration")}
-    for name in python:  # the providers still served by Python dialects have no form of this kind
-        assert not any("declared" in c for c in index["providers"][name]["contracts"])
+    python = {d.contract_name for d in registered().values() if not hasattr(d, "declaration")}
+    for info in index["providers"].values():  # the APIs still served by Python dialects have
+        for contract in info["contracts"]:  # no form of this kind
+            assert "declared" not in contract or contract["name"] not in python

@@ -16,7 +16,12 @@ def test_every_provider_dialect_is_registered() -> None:
     found = registered()
     # the Python dialects (registered as their modules are imported), then the declared ones
     assert {name: found[name] for name in DIALECTS} == DIALECTS
-    assert set(found) - set(DIALECTS) == {"gptge-videos", "openrouter-videos", "vtrix-generation"}
+    assert set(found) - set(DIALECTS) == {
+        "gptge-videos",
+        "gptproto-v3",
+        "openrouter-videos",
+        "vtrix-generation",
+    }
     assert {
         "gptproto-v3",
         "gptproto-videos",

@@ -1,5 +1,6 @@
 """What the client sends to GPTProto's v3 API and reads back
-(sora_client._providers.gptproto_v3), on the adapter alone: a neutral pixel size becomes
+(the declared adapter, sora_client._providers.declared, driving contracts/gptproto-v3.yaml),
+on the adapter alone: a neutral pixel size becomes
 ``size`` (small/large) and ``orientation``, or comes from the image; ``seconds`` is
 ``duration``; the model is always sent; and a prediction envelope is read into a Job, an
 error in a 200 envelope into the error it names."""
@@ -12,10 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts._named_sizes import pixels
 from sora_client._exceptions import APIError, InvalidRequestError, RateLimitError
 from sora_client._images import Image
-from sora_client._providers import CreateSpec
-from sora_client._providers.gptproto_v3 import PIXELS, GptprotoV3
+from sora_client._providers import CreateSpec, adapter_class
+
+#: the declared adapter of contracts/gptproto-v3.yaml
+GptprotoV3: Any = adapter_class("gptproto-v3")
+#: (size, orientation) -> pixels, from the declaration's size-fields
+PIXELS = {
+    (words["/size"], words["/orientation"]): pixels(size)
+    for size, words in GptprotoV3.declaration.answers.size_fields.items()
+}
 
 BASE = "http://127.0.0.1:9/gptproto"
 CREATE = f"{BASE}/api/v3/openai/reverse/sora-2/image-to-video"

@@ -33,7 +33,7 @@ def declared(tmp_path: Path) -> Iterator[Path]:
     assert "\nx-sora-mock:" not in contract, "moved: this side-by-side test has done its work"
     block = (HERE / "declared" / "gptproto-videos.x-sora-mock.yaml").read_text()
     block = block.replace("prefix: gptproto ", f"prefix: {DECLARED} ", 1)
-    block = block.replace("client-name: gptproto-videos", f"client-name: {DECLARED}", 1)
+    block = block.replace("client: gptproto-videos", f"client: {DECLARED}", 1)
     block = block.replace("hosts: [gptproto.com]", "hosts: [gptproto-declared.test]", 1)
     path = tmp_path / f"{DECLARED}.yaml"
     path.write_text(contract + block)

@@ -90,7 +90,8 @@ def test_vtrix_names_the_field_in_its_message_and_the_status_as_default_code() -
 
 
 def test_each_mock_prefix_has_its_family() -> None:
-    declared = {d.prefix for d in declarations()}
+    # gptproto-v3 is declared, but its prefix's family is the Python dialects' it shares it with
+    declared = {d.prefix for d in declarations()} - {"gptproto"}
     assert {p: f for p, f in PREFIX_ERRORS.items() if p not in declared} == {
         "gptproto": gptproto_error,
     }

@@ -8,16 +8,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import contracts
+from contracts._decl_answers import client_name
 from contracts._declaration import Mirrored
 
 #: provider name on the command line -> (contract name, environment variable of its key)
 PROVIDERS: dict[str, tuple[str, str]] = Mirrored(
     {
-        "gptproto-v3": ("gptproto-v3", "GPTPROTO_API_KEY"),
         "gptproto-videos": ("gptproto-videos", "GPTPROTO_API_KEY"),
         "gptproto-chat": ("gptproto-chat", "GPTPROTO_API_KEY"),
     },
-    lambda d: [(d.client, (d.contract, d.key_env))],
+    lambda d: [(client_name(d), (d.contract, d.key_env))],
 )
 #: the key sent to a loopback base URL (the mock accepts any non-empty key) when none is set
 PLACEHOLDER_KEY = "sk-sora-mock-placeholder"

@@ -85,9 +85,10 @@ def _pixels(summary: Any) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)x(\d+)", size)
     if match is not None:
         return int(match[1]), int(match[2])
-    from mockserver.dialects.gptproto_v3 import PIXELS
+    from mockserver.dialects.declared_answers import named_pixels
 
-    return PIXELS.get((size, str(body.get("orientation", "portrait"))), (0, 0))
+    # a size in words (GPTProto v3's small + portrait)
+    return (named_pixels(body) if size else None) or (0, 0)
 
 
 def _status_timeline(cassette: Cassette) -> list[tuple[float, Mapping[str, Any]]]:

@@ -80,6 +80,7 @@ def declared_form(dialect: type) -> dict[str, Any] | None:
 def _form(declaration: Any) -> dict[str, Any] | None:
     import contracts
     from contracts import _declaration as decl
+    from contracts._decl_answers import client_name
 
     if not isinstance(declaration, decl.Declaration):
         return None
@@ -94,7 +95,7 @@ def _form(declaration: Any) -> dict[str, Any] | None:
         status_path = status_path.replace("{" + read.fields["id"] + "}", "{id}")
     values = {"model": "{model}", "prompt": "{prompt}", "seconds": "{seconds}", "size": "{size}"}
     return {
-        "client": declaration.client,
+        "client": client_name(declaration),
         "label": f"{declaration.name} · {create_op.path}",
         "method": create_op.method.upper(),
         "create_path": create_op.path,
@@ -106,6 +107,8 @@ def _form(declaration: Any) -> dict[str, Any] | None:
             m.id: {"sizes": list(m.sizes), "durations": list(m.durations), "image": m.image}
             for m in declaration.models
         },
+        # WxH -> the body fields naming it in words (GPTProto v3's small + portrait), if any
+        **({"size_fields": dict(table)} if (table := declaration.answers.size_fields) else {}),
     }
 
 

@@ -6,7 +6,7 @@ import importlib
 
 from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
 
-MODULES = ("gptproto_v3", "gptproto_videos", "gptproto_chat")
+MODULES = ("gptproto_videos", "gptproto_chat")
 
 
 def registered() -> dict[str, type[Dialect]]:
@@ -16,7 +16,12 @@ def registered() -> dict[str, type[Dialect]]:
 
     for module in MODULES:
         importlib.import_module(f"mockserver.dialects.{module}")
-    return {**DIALECTS, **declared()}
+    found: dict[str, type[Dialect]] = dict(DIALECTS)
+    for name, cls in declared().items():  # at its `list-order` (GPTProto v3 first), else last
+        items, at = list(found.items()), cls.declaration.list_order
+        items.insert(len(items) if at is None else at, (name, cls))
+        found = dict(items)
+    return found
 
 
 __all__ = ["DIALECTS", "Context", "Dialect", "handles", "register", "registered"]

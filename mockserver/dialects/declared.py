@@ -23,9 +23,11 @@ from typing import Any, ClassVar
 from flask import Response
 
 import contracts
+from contracts import _decl_answers as answers_words
 from contracts import _declaration as decl
 from contracts._declaration_answers import more_error_values
 from mockserver import webhooks
+from mockserver.dialects import declared_answers as answers
 from mockserver.dialects import declared_roles as roles
 from mockserver.dialects.base import Context, Dialect
 from mockserver.lifecycle import Job, JobState, Status
@@ -53,6 +55,7 @@ class DeclaredDialect(Dialect):
         values = {
             **decl.error_values(status, message, code, param),
             **more_error_values(self.declaration.error_types, status, code),
+            **answers_words.error_values(status),
         }
         body: dict[str, Any] = decl.fill(self.declaration.error, values)
         return body
@@ -61,12 +64,21 @@ class DeclaredDialect(Dialect):
         return self.declaration.scenario_codes.get(scenario)
 
     def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
-        values = self.job_values(job, state, ctx)
-        body: dict[str, Any] = decl.fill(self.declaration.job, values, state.status.value)
+        body: dict[str, Any] = decl.fill(
+            self.declaration.job, self.values(job, state, ctx), state.status.value
+        )
         return body
 
-    def job_values(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
-        """The values a job template may use (``JOB_VALUES``), for this job now."""
+    def _answer(self, job: Job, ctx: Context, status: int) -> Response:
+        """A job's answer: its body, and the declared ``answer-headers``."""
+        state = self.service.state(job)
+        values = self.values(job, state, ctx)
+        body = decl.fill(self.declaration.job, values, state.status.value)
+        headers = answers.headers(self.declaration, values, state.status.value)
+        return json_response(body, status, headers)
+
+    def values(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
+        """The values a job template may use (``contracts._declaration.JOB_VALUES``)."""
         completed = state.status is Status.COMPLETED
         failed = state.status is Status.FAILED
         return {
@@ -92,6 +104,7 @@ class DeclaredDialect(Dialect):
             else None,
             **self._more_values(job, state),
             **roles.surface_values(self.declaration, job, state),
+            **answers.values(self.service.now(), job, state),
         }
 
     def _more_values(self, job: Job, state: JobState) -> dict[str, Any]:
@@ -187,6 +200,8 @@ class DeclaredDialect(Dialect):
                 f"{seconds} is not one of {model.id}'s durations ({allowed})",
             )
         size = decl.pick(body, fields["size"])
+        if self.declaration.answers.size_fields:  # a size named in words (small, portrait)
+            size = answers.named_size(self.contract, self.declaration, role, body)
         if size is None:
             size = model.sizes[0]
         elif str(size) not in model.sizes:
@@ -230,26 +245,34 @@ class DeclaredDialect(Dialect):
         prompt = decl.pick(body, fields["prompt"]) if "prompt" in fields else None
         job = self.new_job(
             ctx,
+            id_prefix=answers_words.id_prefix(self.declaration, model.id),
             model=model.id,
             prompt=str(prompt or ""),
             width=int(width),
             height=int(height),
             seconds=int(seconds),
             image=image,
-            params={"size": str(size), "seconds": decl.pick(body, fields["seconds"]) or seconds},
+            # the duration as the body sent it ("8"), as the Python dialects kept it
+            params=answers.params(
+                self.declaration,
+                fields,
+                body,
+                str(size),
+                decl.pick(body, fields["seconds"]) or seconds,
+            ),
             notes=notes,
             remixed_from=source.id if source else None,
         )
         if callback is not None:  # the job's terminal event is owed (mockserver.webhooks)
             self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)
-        return roles.job_response(self, ctx, job, role.status)
+        return self._answer(job, ctx, role.status)
 
     def read(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]
         job = self._job(ctx, role)
         if isinstance(job, Response):
             return job
-        return roles.job_response(self, ctx, job, role.status)
+        return self._answer(job, ctx, role.status)
 
     def content(self, ctx: Context) -> Response:
         role = self.declaration.roles[ctx.operation.operation_id]

@@ -10,7 +10,8 @@ words (``contracts/_declaration_roles.py`` and ``contracts/_declaration_answers.
 * a create's ``image-file``: the reference image as a file part of a multipart body;
 * ``content``'s ``variant`` (the query parameter choosing video, thumbnail or spritesheet) and
   its ``not-ready`` and ``failed`` answers (an error, or ``job``: the job itself);
-* ``job-headers``: headers sent with every answer that is one job.
+* the ``answer-headers`` (GPTProto v3's word) on every answer that is one job: a remix's, a
+  content's ``job``.
 
 Functions of a :class:`~mockserver.dialects.declared.DeclaredDialect` (passed in: this module
 does not import it)."""
@@ -41,10 +42,9 @@ def surface_values(declaration: decl.Declaration, job: Job, state: JobState) -> 
     own = dict(model.values) if model is not None else {}
     names = {name for m in declaration.models for name in m.values}
     return {
-        "job.created_at_text": str(int(job.created_at)),
-        "completed_at_text": str(int(finished)) if finished is not None else None,
-        "expires_at_text": str(int(expires)) if expires is not None else None,
-        "job.notes_text": " | ".join(job.notes),
+        "job.created_at_unix_text": str(int(job.created_at)),
+        "completed_at_unix_text": str(int(finished)) if finished is not None else None,
+        "expires_at_unix_text": str(int(expires)) if expires is not None else None,
         # a tenth of the render, between 250 ms and 5 s (in clock time)
         "poll_after_ms": int(min(5000, max(250, job.render_seconds * 100))),
         **{f"{decl.MODEL_VALUE}{name}": own.get(name) for name in names},
@@ -52,16 +52,9 @@ def surface_values(declaration: decl.Declaration, job: Job, state: JobState) -> 
 
 
 def job_response(dialect: Any, ctx: Context, job: Job, status: int = 200) -> Response:
-    """One job in the job template, with the declared ``job-headers``."""
-    state = dialect.service.state(job)
-    body = dialect.render(job, state, ctx)
-    headers: dict[str, str] = {}
-    template = dialect.declaration.job_headers
-    if template:
-        values = dialect.job_values(job, state, ctx)
-        filled = decl.fill(dict(template), values, state.status.value)
-        headers = {name: str(value) for name, value in filled.items() if value is not None}
-    return json_response(body, status, headers or None)
+    """One job in the job template, with the declared ``answer-headers``."""
+    response: Response = dialect._answer(job, ctx, status)
+    return response
 
 
 def not_found(dialect: Any, job_id: str, param: str | None = None) -> Response:
@@ -109,7 +102,7 @@ def delete_job(dialect: Any, ctx: Context) -> Response:
     job = dialect.service.find(job_id, dialect.name)
     if job is None:
         return not_found(dialect, job_id)
-    values = {**dialect.job_values(job, dialect.service.state(job), ctx), "deleted": True}
+    values = {**dialect.values(job, dialect.service.state(job), ctx), "deleted": True}
     dialect.service.delete(job)
     return json_response(decl.fill(role.answer, values), role.status)
 

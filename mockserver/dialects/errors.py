@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from contracts import _decl_answers as answers
 from contracts._declaration import Declaration, Mirrored, error_values, fill
 from contracts._declaration_answers import more_error_values
 
@@ -69,6 +70,7 @@ def declared_error(
     values = {
         **error_values(status, message, code, param),
         **more_error_values(declaration.error_types, status, code),
+        **answers.error_values(status),
     }
     body: dict[str, Any] = fill(declaration.error, values)
     return body

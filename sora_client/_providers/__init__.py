@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import os
 
+from contracts._decl_answers import client_name
 from contracts._declaration import Mirrored
 from sora_client._exceptions import ConfigurationError
 from sora_client._providers.base import Adapter, CreateSpec
 from sora_client._providers.declared import declared_adapter
 from sora_client._providers.gptproto_chat import GptprotoChat
-from sora_client._providers.gptproto_v3 import GptprotoV3
 from sora_client._providers.gptproto_videos import GptprotoVideos
 
 PROVIDERS: dict[str, type[Adapter]] = Mirrored(
-    {cls.name: cls for cls in (GptprotoV3, GptprotoVideos, GptprotoChat)},
-    lambda d: [(d.client, declared_adapter(d))],
+    {cls.name: cls for cls in (GptprotoVideos, GptprotoChat)},
+    lambda d: [(client_name(d), declared_adapter(d))],
 )
 
 
@@ -35,7 +35,7 @@ def add_provider(path: str | os.PathLike[str]) -> str:
     from contracts import add_provider as add
 
     try:
-        return add(os.fspath(path)).client
+        return client_name(add(os.fspath(path)))
     except ContractError as exc:
         raise ConfigurationError(
             f"provider file {exc.path}: at {exc.where or '/'}: {exc.message}"

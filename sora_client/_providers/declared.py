@@ -22,11 +22,13 @@ import httpx
 
 import contracts
 from contracts import _declaration as decl
-from contracts._pointers import first
+from contracts import _named_sizes
+from contracts._decl_answers import client_name
+from contracts._pointers import first, pick_all
 from sora_client._exceptions import APIError, ModelUnavailableError
 from sora_client._images import parse_size
 from sora_client._models import Job, parse_timestamp
-from sora_client._providers import declared_roles as roles
+from sora_client._providers import declared_envelope, declared_roles, declared_sizes
 from sora_client._providers.base import Adapter, CreateSpec, clamp01, request_id, text_or_none
 from sora_client._retry import poll_after
 
@@ -60,7 +62,7 @@ class DeclaredAdapter(Adapter):
         assert op is not None  # a declaration has exactly one create (checked at load)
         fields = self.declaration.roles[op.operation_id].fields
         if "image-file" in fields:
-            return roles.file_create(self, spec, op.path, dict(fields))
+            return declared_roles.file_create(self, spec, op.path, dict(fields))
         schema = self._request_schema(op)
         body: dict[str, Any] = {}
         model = spec.model or self.default_model()
@@ -75,14 +77,27 @@ class DeclaredAdapter(Adapter):
             declared = self.declaration.model(model)
             if declared is None or f"{width}x{height}" in declared.sizes or self._matched():
                 size = f"{width}x{height}"
-        if size is not None:
-            self._put(body, schema, fields["size"], size)
+        table = self.declaration.answers.size_fields
+        named = self._named_size(spec) if table else {} if size is None else {fields["size"]: size}
+        for pointer, value in named.items():  # a size, or the fields naming it (size-fields)
+            self._put(body, schema, pointer, value)
         if spec.image is not None:
             if "image" not in fields:
                 raise self.unsupported("create(image=...)", "reference image")
             self._put(body, schema, fields["image"], spec.image.url_or_data_url())
-        body.update(spec.extra)
+        body = declared_sizes.in_schema_order(body, schema)  # then extras, in their order
+        taken = declared_sizes.left_out(table, fields["size"])
+        body.update({k: v for k, v in spec.extra.items() if k not in taken})
         return self.json_request(op.method.upper(), op.path, body)
+
+    def _named_size(self, spec: CreateSpec) -> dict[str, Any]:
+        """The fields naming the create's size in words (``size-fields``)."""
+        op = self._operation("create")
+        assert op is not None  # a declaration has exactly one create (checked at load)
+        pointer = self.declaration.roles[op.operation_id].fields["size"]
+        default = self._schema_at(self._request_schema(op), pointer).get("default")
+        table = self.declaration.answers.size_fields
+        return declared_sizes.named_fields(self, table, pointer, spec, default)
 
     def _request_schema(self, op: contracts.Operation) -> Any:
         return self._resolve(self._body_schema(op))
@@ -123,11 +138,14 @@ class DeclaredAdapter(Adapter):
                     node.append(entry)
                 node = entry
                 continue
+            if last and step.isdigit() and isinstance(node, list):  # an entry by index: /images/0
+                node[int(step) : int(step) + 1] = [value]
+                return
             child_schema = self._resolve(schema.get("properties", {}).get(step, {}))
             if last:
                 node[step] = _typed(child_schema, value)
                 return
-            is_list = _STEP.fullmatch(steps[i + 1]) is not None
+            is_list = _STEP.fullmatch(steps[i + 1]) is not None or steps[i + 1].isdigit()
             if step not in node:
                 node[step] = [] if is_list else {}
                 if not is_list:
@@ -170,6 +188,14 @@ class DeclaredAdapter(Adapter):
         op = self._operation("create")
         if op is None or not self._matched():
             return None
+        table = self.declaration.answers.size_fields
+        if table:
+            body: dict[str, Any] = {}
+            for pointer, value in self._named_size(spec).items():
+                self._put(body, {}, pointer, value)
+            defaults = _named_sizes.defaults(self.contract, self._request_schema(op), table)
+            found = _named_sizes.size_of(table, body, defaults)
+            return _named_sizes.pixels(found) if found else None
         size: Any = spec.size
         if size is None and spec.image is not None and spec.image.size is not None:
             size = "{}x{}".format(*spec.image.size)
@@ -211,7 +237,7 @@ class DeclaredAdapter(Adapter):
         if role is None:
             return None
         request = self.get_request(
-            self._path("content", job_id), Accept=roles.content_accept(role, variant)
+            self._path("content", job_id), Accept=declared_roles.content_accept(role, variant)
         )
         if variant != "video":
             # the contract's enum decides which variants exist (validated before sending)
@@ -222,13 +248,13 @@ class DeclaredAdapter(Adapter):
         role = self.declaration.role("list")
         if role is None:
             return super().build_list(limit, order, after)
-        return roles.build_list(self, role, self._path("list"), limit, order, after)
+        return declared_roles.build_list(self, role, self._path("list"), limit, order, after)
 
     def parse_list(self, body: Any, response: httpx.Response) -> tuple[list[Job], bool, str | None]:
         role = self.declaration.role("list")
         if role is None:
             return super().parse_list(body, response)
-        return roles.parse_list(self, role, body, response)
+        return declared_roles.parse_list(self, role, body, response)
 
     def build_delete(self, job_id: str) -> httpx.Request:
         op = self._operation("delete")
@@ -241,7 +267,7 @@ class DeclaredAdapter(Adapter):
         role = self.declaration.role("delete")
         if role is None:
             return super().parse_deleted(body)
-        return roles.parse_deleted(role, body)
+        return declared_roles.parse_deleted(role, body)
 
     # ------------------------------------------------------------------ answers
 
@@ -268,22 +294,27 @@ class DeclaredAdapter(Adapter):
         return found
 
     def parse_job(self, body: Any, response: httpx.Response) -> Job:
+        envelope = self.declaration.answers.envelope
         if not isinstance(body, dict):
-            raise ValueError("the job is not a JSON object")
-        for name in ("job.id", "status"):
-            pointer = self.places.get(name)
-            if isinstance(pointer, str):
-                roles.require(body, pointer)
+            raise ValueError(f"the {'answer' if envelope else 'job'} is not a JSON object")
+        if envelope is not None:
+            declared_envelope.check(self, envelope, body, response)
+        else:  # a flat job: a missing id or status is a KeyError, as the base adapter's
+            for name in ("job.id", "status"):
+                pointer = self.places.get(name)
+                if isinstance(pointer, str):
+                    declared_roles.require(body, pointer)
         job_id = self._at(body, "job.id")
         if not isinstance(job_id, str) or not job_id:
-            raise ValueError("the job has no id")
+            raise ValueError(f"the {self.declaration.answers.job_noun} has no id")
         status = self.neutral_status(self._at(body, "status"))
         progress = 1.0 if status == "completed" else 0.0
         if "progress" in self.places:
             progress = progress or clamp01(self._at(body, "progress"))
         elif "progress_percent" in self.places:
             progress = progress or clamp01(self._at(body, "progress_percent"), 100)
-        video_url = self._at(body, "video_url")
+        video_url = self._url_at(body)
+        said = status == "failed" or envelope is None
         content = self.declaration.role("content")
         if (
             content is not None
@@ -298,16 +329,27 @@ class DeclaredAdapter(Adapter):
             provider=self.name,
             status=status,
             progress=progress,
-            video_url=text_or_none(video_url),
-            # whatever the status, as the base adapter's job_fields (a body says what it says)
-            error_code=text_or_none(self._at(body, "error.code")),
-            error_message=text_or_none(self._at(body, "error.message")),
+            video_url=video_url,
+            # a flat job says its error whatever its status, as the base adapter's job_fields
+            error_code=text_or_none(self._at(body, "error.code")) if said else None,
+            error_message=text_or_none(self._at(body, "error.message")) if said else None,
             raw=body,
             model=text_or_none(self._at(body, "job.model")),
             created_at=parse_timestamp(self._at(body, "job.created_at")),
             request_id=request_id(response),
             _poll_after=poll_after(response),
         )
+
+    def _url_at(self, body: Any) -> str | None:
+        """The video's URL: the first non-empty text where it is declared (a URL is text)."""
+        pointer = self.places.get("video_url")
+        pointers = pointer if isinstance(pointer, tuple) else (pointer,) if pointer else ()
+        texts = (v for p in pointers for v in pick_all(body, p) if isinstance(v, str) and v)
+        return next(texts, None)
+
+    def models(self) -> list[str]:
+        """The declared models' ids, in declared order."""
+        return [model.id for model in self.declaration.models]
 
     def _at(self, body: Any, name: str) -> Any:
         pointer = self.places.get(name)
@@ -361,7 +403,7 @@ def declared_adapter(declaration: decl.Declaration) -> type[Adapter]:
         f"Declared_{declaration.prefix}",
         (DeclaredAdapter,),
         {
-            "name": declaration.client,
+            "name": client_name(declaration),
             "contract_name": declaration.contract,
             "env_var": declaration.key_env,
             "image_field": image.strip("/").split("/")[0],

@@ -185,11 +185,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
-    "sora_client/_providers/gptproto_v3.py": [
-        "tests/test_gptproto_v3_adapter.py",
-        "tests/test_client_requests.py",
-        "tests/test_client_responses.py",
-    ],
     "sora_client/_providers/openai_videos.py": [
         "tests/test_openai_videos_adapter.py",
         "tests/test_client_requests.py",
@@ -218,10 +213,6 @@ MODULES: dict[str, list[str]] = {
     "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
     "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
     # mutation round B (2026-12-07)
-    "mockserver/dialects/gptproto_v3.py": [
-        "tests/test_gptproto_v3_prediction_answers.py",
-        "tests/test_mock_fidelity.py",
-    ],
     "mockserver/dialects/base.py": [
         "tests/test_dialect_keys_and_images.py",
         "tests/test_gptproto_v3_prediction_answers.py",
@@ -381,20 +372,19 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
     ],
-    "contracts/_pointers.py": [
-        "tests/test_declaration_vocabulary.py",
-        "tests/test_vtrix_adapter.py",
-    ],
+    "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
     "mockserver/dialects/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
+        "tests/test_gptproto_v3_prediction_answers.py",  # GPTProto v3 is served by it
         "tests/test_mock_fidelity.py",
     ],
     "sora_client/_providers/declared.py": [
         "tests/test_declared_providers.py",
         "tests/test_client_requests.py",
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
+        "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
         "tests/test_client_responses.py",
     ],
     # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
@@ -408,10 +398,35 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_adapter.py",  # gpt.ge is driven by it
     ],
-    # issue 26, a user's files (worktree userfiles): the models file; not measured yet
-    "contracts/_usermodels.py": ["tests/test_user_files.py"],
-    "sora_client/_files.py": ["tests/test_user_files.py"],
-    "mockserver/pytest_files.py": ["tests/test_user_files.py"],
+    # issue 26, GPTProto v3's move (worktree declv3): its words; not measured yet
+    "contracts/_decl_answers.py": ["tests/test_declaration_vocabulary_gptproto_v3.py"],
+    "contracts/_named_sizes.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
+    ],
+    "mockserver/dialects/declared_answers.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_prediction_answers.py",
+    ],
+    "sora_client/_providers/declared_sizes.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
+    ],
+    "sora_client/_providers/declared_envelope.py": [
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+        "tests/test_gptproto_v3_adapter.py",
+    ],
+    # issue 26, a user's files (worktree userfiles), measured in worktree mutuf: each against
+    # in-process rules of its own (tests/test_user_files.py starts a served server)
+    "contracts/_usermodels.py": ["tests/test_usermodels_rules.py"],
+    "sora_client/_files.py": ["tests/test_client_files_rules.py"],
+    "mockserver/pytest_files.py": ["tests/test_pytest_files_rules.py"],
+    "mockserver/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
+    # worktree mutwh (2026-12-07): the webhooks, in-process (tests/test_webhooks.py starts
+    # receiver and dispatcher threads, two workers and a served server: not per mutant)
+    "mockserver/webhooks.py": ["tests/test_webhooks_rules.py"],
+    "mockserver/webhook_sending.py": ["tests/test_webhook_sending_rules.py"],
+    "mockserver/store_webhooks.py": ["tests/test_store_webhooks_rules.py"],
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test

@@ -113,10 +113,21 @@
     return node;
   }
 
+  function pointerSet(body, pointer, value) {
+    const steps = pointer.split("/").filter(Boolean);
+    let node = body;
+    for (const step of steps.slice(0, -1)) node = node[step] = node[step] || {};
+    node[steps[steps.length - 1]] = value;
+  }
+
   function declaredBody(form, values) {
     const model = form.models[values.model];
     const withImage = values.image && (!model || model.image);
-    return fillTemplate(withImage ? form.body : form.body_without_image, values);
+    const body = fillTemplate(withImage ? form.body : form.body_without_image, values);
+    // a size named in words (the declaration's size-fields): its fields, in place of WxH
+    const named = (form.size_fields || {})[values.size] || {};
+    for (const [pointer, word] of Object.entries(named)) pointerSet(body, pointer, word);
+    return body;
   }
 
   function declaredApi(prefix, form) {
