@@ -115,6 +115,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_faults.py",
     ],
     "mockserver/store_sqlite.py": [
+        "tests/test_store_sqlite_rules.py",
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
         "tests/test_store_scale.py",

@@ -1,0 +1,142 @@
+"""The SQLite store's own set-up and bookkeeping, rule by rule (``mockserver.store_sqlite``),
+in this process: what opening a file does (its directory, the files beside it, the schema and
+its upgrade, the count of writes moved), each connection's settings, a forked worker's fresh
+connections, ``close``, the read memo's bound, the log of unreadable rows, and which errors are
+the store's files failing (an outage, answered 503) rather than the mock's."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+from jobs import make_job
+
+from mockserver import store_sqlite
+from mockserver.store_sqlite import MEMO_SIZE, SQLiteStore, _sqlite_outage
+from mockserver.store_writers import _QueuedWriters
+
+
+def test_opening_makes_the_directories_and_the_files_beside_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "state.sqlite"
+    store = SQLiteStore(str(path), journal_size=7)
+    assert store.path == path and store.journal_size == 7
+    assert store._writers.path == tmp_path / "a" / "b" / "state.sqlite.lock"
+    assert store._changes.read() == 1, "opening counts as a write (it may have migrated rows)"
+    assert (tmp_path / "a" / "b" / "state.sqlite.changes").exists()
+    assert not store._writers._lock.locked()
+    again = SQLiteStore(path)
+    assert again._changes.read() == store._changes.read() == 2
+    store.close()
+    again.close()
+
+
+def test_each_connection_is_autocommit_wal_queued_and_never_checkpoints_itself(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    conn = store._conn()
+    assert isinstance(conn, _QueuedWriters)
+    assert conn.writers is store._writers and conn.changes is store._changes
+    assert conn.isolation_level is None
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert store._conn() is conn, "one connection per thread, kept"
+    store.close()
+
+
+def test_a_forked_worker_opens_connections_and_a_memo_of_its_own(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    store.add(make_job())
+    parents = store._conn()
+    with store.read_instant():
+        store.get("video_1")
+    parents_memo = store._shared
+    assert parents_memo.entries
+    store._pid = -1  # as a forked child sees it: the pid it was made in is not its own
+    mine = store._conn()
+    assert mine is not parents and store._shared is not parents_memo
+    assert store._shared.version is None and not store._shared.entries
+    assert store._conn() is mine
+    assert store.get("video_1") == make_job()
+    store.close()
+    parents.close()
+
+
+def test_close_closes_the_threads_connection_and_a_later_use_opens_another(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    store.journal_add({"n": 1})
+    conn = store._conn()
+    store.close()
+    assert store._local.conn is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")
+    store.close()  # twice: nothing left to close
+    assert store._conn() is not conn
+    assert store.get("video_1") is None
+    store.close()
+
+
+def test_a_read_memo_starts_afresh_only_past_its_bound(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    with store.read_instant():
+        pass
+    memo = store._shared
+    memo.entries.update({("job", f"video_{n}"): None for n in range(MEMO_SIZE)})
+    with store.read_instant():  # exactly full: kept
+        pass
+    assert store._shared is memo
+    memo.entries[("job", "one more")] = None
+    with store.read_instant():
+        pass
+    assert store._shared is not memo and store._shared.entries == {}
+    assert store._shared.version == store._changes.read()
+    assert MEMO_SIZE == 1024
+    store.close()
+
+
+def test_a_read_instant_ends_its_memo_use_when_the_block_ends(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    with store.read_instant():
+        assert store._memo() is not None
+    assert store._memo() is None
+    with pytest.raises(KeyError), store.read_instant():
+        raise KeyError("a request that failed")
+    assert store._memo() is None
+    store.close()
+
+
+def test_the_log_of_unreadable_rows_holds_at_most_1000_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(store_sqlite, "_unreadable", {f"old_{n}" for n in range(998)})
+    bad = [f"video_{uuid.uuid4().hex}" for _ in range(3)]
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        for job_id in bad:
+            assert store_sqlite._load_job(job_id, "{") is None
+        assert store_sqlite._load_job(bad[0], "[]") is None  # (a TypeError: not a dict)
+    assert [r.getMessage().split()[1] for r in caplog.records] == bad[:2]
+    assert len(store_sqlite._unreadable) == 1000
+    assert bad[2] not in store_sqlite._unreadable
+    good = make_job(id="video_ok")
+    assert store_sqlite._load_job(good.id, json.dumps(good.to_dict())) == good
+
+
+def test_the_store_files_failing_are_an_outage_and_nothing_else_is() -> None:
+    assert _sqlite_outage(sqlite3.OperationalError("database or disk is full")) == (
+        "SQLite: database or disk is full"
+    )
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert _sqlite_outage(full) == "SQLite store files: No space left on device"
+    assert _sqlite_outage(PermissionError()) == "SQLite store files: PermissionError"
+    assert _sqlite_outage(sqlite3.IntegrityError("UNIQUE constraint failed")) is None
+    assert _sqlite_outage(sqlite3.ProgrammingError("closed")) is None
+    assert _sqlite_outage(ValueError("a bug")) is None
