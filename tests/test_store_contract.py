@@ -129,6 +129,13 @@ def test_a_rule_another_worker_adds_or_uses_up_holds_for_this_one(
     assert mine.rules() == other.rules() == []
 
 
+def test_rules_are_numbered_from_one_in_creation_order(opener: Callable[[], Store]) -> None:
+    store = opener()
+    numbered = [store.add_rule("slow", None, None, None).id for _ in range(3)]
+    assert numbered == [1, 2, 3]
+    assert [r.id for r in store.rules()] == numbered
+
+
 # ------------------------------------------------------------------------- pages
 
 
