@@ -250,6 +250,22 @@ def test_a_begin_sqlite_refuses_leaves_the_queue(conn: _QueuedWriters, tmp_path:
     other.close()
 
 
+def test_a_begin_or_commit_given_parameters_is_refused_as_sqlite_refuses_it(
+    conn: _QueuedWriters,
+) -> None:
+    """The statements go to SQLite as given, parameters included (none of them has a
+    placeholder, so SQLite refuses any), and the queue is left either way."""
+    with pytest.raises(sqlite3.ProgrammingError, match="bindings"):
+        conn.execute("BEGIN IMMEDIATE", (1,))
+    assert not conn._writing and lock_is_free(lock_of(conn))
+    conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.ProgrammingError, match="bindings"):
+        conn.execute("COMMIT", (1,))
+    assert not conn._writing and lock_is_free(lock_of(conn))
+    assert conn.in_transaction, "SQLite did not commit"
+    conn.execute("ROLLBACK")
+
+
 def test_a_commit_outside_a_write_is_sqlites_error_and_leaves_no_queue(
     conn: _QueuedWriters,
 ) -> None:
