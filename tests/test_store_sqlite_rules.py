@@ -7,10 +7,13 @@ the store's files failing (an outage, answered 503) rather than the mock's."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,141 @@ def test_the_store_files_failing_are_an_outage_and_nothing_else_is() -> None:
     assert _sqlite_outage(sqlite3.IntegrityError("UNIQUE constraint failed")) is None
     assert _sqlite_outage(sqlite3.ProgrammingError("closed")) is None
     assert _sqlite_outage(ValueError("a bug")) is None
+
+
+# ----------------------------------------------- every write: one transaction, queued
+
+
+def lock_is_free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _ready(store: SQLiteStore) -> None:
+    store.add(make_job(id="video_1", image_key="image:a"), b"png")
+    store.add(make_job(id="video_2"))
+    store.put_blob("file:1", b"f")
+    store.clock_init(10.0)
+    store.add_rule("slow", "key_a", None, 2)
+    store.add_rule("forbidden", None, None, None)
+    store.faults_restart(0.5, 3)
+
+
+#: each write of the store, on a store `_ready` filled
+WRITES: dict[str, Callable[[SQLiteStore], object]] = {
+    "add": lambda s: s.add(make_job(id="video_3", image_key="image:a")),
+    "add a new image": lambda s: s.add(make_job(id="video_3", image_key="image:b"), b"b"),
+    "add without image": lambda s: s.add(make_job(id="video_3")),
+    "replace_job": lambda s: s.replace_job(make_job(id="video_2", notes=["n"])),
+    "delete": lambda s: s.delete("video_1"),
+    "put_blob": lambda s: s.put_blob("file:2", b"x"),
+    "put_blob replace": lambda s: s.put_blob("file:1", b"y", replace=True),
+    "delete_blob": lambda s: s.delete_blob("file:1"),
+    "clock_advance": lambda s: s.clock_advance(5.0, 0.0),
+    "add_rule": lambda s: s.add_rule("server_error", None, "vtrix", None),
+    "clear_rules": lambda s: s.clear_rules(),
+    "clear one key's rules": lambda s: s.clear_rules("key_a"),
+    "remove_rule": lambda s: s.remove_rule(1),
+    "take_rule": lambda s: s.take_rule("key_a", "gptge"),
+    "take the last of a rule": lambda s: [s.take_rule("key_a", "gptge"), s.take_rule("key_a", "x")],
+    "take a global rule": lambda s: s.take_rule("key_b", "gptge"),
+    "take_token": lambda s: s.take_token("key_a", 3.0, 1.0, 0.0),
+    "next_count": lambda s: s.next_count("jobs"),
+    "faults_restart": lambda s: s.faults_restart(0.25, 1),
+    "faults_next": lambda s: s.faults_next(0.5, 3),
+    "reset": lambda s: s.reset(),
+}
+
+_WRITE_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "INSERT", "UPDATE", "DELETE")
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+def test_every_write_is_one_counted_transaction_inside_the_writers_queue(
+    tmp_path: Path, name: str
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    _ready(store)
+    lock = tmp_path / "state.sqlite.lock"
+    writes: list[tuple[str, bool]] = []
+    store._conn().set_trace_callback(
+        lambda sql: (
+            writes.append((sql, lock_is_free(lock)))
+            if sql.upper().startswith(_WRITE_WORDS)
+            else None
+        )
+    )
+    before = store._changes.read()
+    calls = WRITES[name](store)
+    steps = len(calls) if isinstance(calls, list) else 1  # (a list: that many writes)
+    assert writes and not [sql for sql, free in writes if free], "written outside the queue"
+    assert store._changes.read() == before + steps, "each write transaction counted once"
+    assert lock_is_free(lock) and not store._writers._lock.locked(), "the queue was left"
+    store.close()
+
+
+#: a write SQLite refuses midway (a trigger raises), and what it leaves: nothing
+REFUSED: dict[str, tuple[str, Callable[[SQLiteStore], object]]] = {
+    "reset": ("BEFORE DELETE ON rules", lambda s: s.reset()),
+    "add": ("BEFORE INSERT ON jobs", lambda s: s.add(make_job(id="v9", image_key="i"), b"i")),
+    "delete": ("BEFORE DELETE ON jobs", lambda s: s.delete("video_1")),
+    "clock_advance": ("BEFORE INSERT ON clock", lambda s: s.clock_advance(1.0, 0.0)),
+    "remove_rule": ("BEFORE DELETE ON rules", lambda s: s.remove_rule(1)),
+    "take_rule": ("BEFORE UPDATE ON rules", lambda s: s.take_rule("key_a", "gptge")),
+    "take_token": ("BEFORE INSERT ON buckets", lambda s: s.take_token("k", 1.0, 1.0, 0.0)),
+    "next_count": ("BEFORE INSERT ON counters", lambda s: s.next_count("jobs")),
+    "faults_next": ("BEFORE UPDATE ON faults", lambda s: s.faults_next(0.5, 3)),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_a_write_sqlite_refuses_midway_raises_its_error_and_leaves_the_queue(
+    tmp_path: Path, name: str
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    _ready(store)
+    when, write = REFUSED[name]
+    raw = sqlite3.connect(tmp_path / "state.sqlite", isolation_level=None)
+    raw.execute(f"CREATE TRIGGER refuse {when} BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    raw.close()
+    with pytest.raises(sqlite3.IntegrityError, match="^refused$"):
+        write(store)
+    assert lock_is_free(tmp_path / "state.sqlite.lock") and not store._writers._lock.locked()
+    assert not store._conn().in_transaction
+    assert store.get("video_1") is not None and len(store.rules()) == 2
+    store.close()
+
+
+# ----------------------------------------------------------- the fault setting's memo
+
+
+def test_a_read_instant_remembers_the_fault_setting_it_read(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    store.faults_restart(0.5, 3)
+    seen: list[str] = []
+    with store.read_instant():
+        store._conn().set_trace_callback(seen.append)
+        assert [store.faults_setting() for _ in range(3)] == [(0.5, 3)] * 3
+    assert seen == ["SELECT rate, seed FROM faults WHERE id = 1"]
+    store.close()
+
+
+def test_a_rate_another_worker_sets_to_0_just_before_a_draw_draws_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite"
+    mine, other = SQLiteStore(path), SQLiteStore(path)
+    mine.faults_restart(0.5, 3)
+    with mine.read_instant():
+        assert mine.faults_setting() == (0.5, 3)  # the rate this instant read
+        other._conn()
+        other.faults_restart(0.0, 3)  # switched off between the read and the draw
+        assert mine.faults_next(0.5, 3) is None
+    assert mine.faults_next(0.9, 3) is None
+    mine.close()
+    other.close()
