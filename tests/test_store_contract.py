@@ -18,7 +18,8 @@ from redis_server import redis_server
 
 from mockserver.faults import RandomFaults
 from mockserver.lifecycle import Job
-from mockserver.store import Store
+from mockserver.store import MemoryStore, SQLiteStore, Store
+from mockserver.store_redis import RedisStore
 from mockserver.stores import open_store
 
 STORES = ["memory", "sqlite", "redis"]
@@ -204,3 +205,25 @@ def test_another_workers_write_is_seen_by_the_next_read_instant(
     assert read() == (first, None, 105.0, (0.5, 7))
     assert other.delete(first.id)
     assert read() == (None, None, 105.0, (0.5, 7))
+
+
+# ------------------------------------------------------------------------ journal
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_store_built_without_a_journal_size_keeps_the_newest_1000_entries(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The classes' own default (``open_store`` passes the server's setting), the same in
+    the three."""
+    if kind == "memory":
+        store: Store = MemoryStore()
+    elif kind == "sqlite":
+        store = SQLiteStore(tmp_path / "s.db")
+    else:
+        url: str = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        store = RedisStore(url)
+    store.journal_add(*({"n": n} for n in range(1003)))
+    assert store.journal(5000) == [{"n": n} for n in range(3, 1003)]
+    store.close()
