@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from jobs import make_job
 
 from mockserver import store_sqlite
+from mockserver.store_interface import Filters
 from mockserver.store_sqlite import MEMO_SIZE, SQLiteStore, _sqlite_outage
 from mockserver.store_writers import _QueuedWriters
 
@@ -281,3 +283,66 @@ def test_a_rate_another_worker_sets_to_0_just_before_a_draw_draws_nothing(
     assert mine.faults_next(0.9, 3) is None
     mine.close()
     other.close()
+
+
+# ------------------------------------------------------------------ a page's reads
+
+
+def _limits_read(store: SQLiteStore) -> list[int]:
+    """The LIMIT of each query of a page's walk (SQLite's trace shows the bound values)."""
+    limits: list[int] = []
+
+    def seen(sql: str) -> None:
+        if sql.startswith("SELECT seq, id, body FROM jobs"):
+            limits.append(int(sql.rsplit("LIMIT ", 1)[1]))
+
+    store._conn().set_trace_callback(seen)
+    return limits
+
+
+def test_a_page_reads_one_job_more_than_it_holds_and_never_more_than_500_at_once(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    for n in range(1200):
+        store.add(make_job(id=f"video_{n}", created_at=float(n)))
+    limits = _limits_read(store)
+    assert len(store.page(Filters(), limit=10).jobs) == 10
+    assert limits == [11]
+    limits.clear()
+    assert len(store.page(Filters(), limit=499, order="asc").jobs) == 499
+    assert limits == [500]
+    limits.clear()
+    assert len(store.page(Filters(), limit=1000).jobs) == 1000
+    assert limits == [500, 500, 500]
+    store.close()
+
+
+def test_a_page_with_a_condition_reads_500_jobs_at_a_time(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    for n in range(600):
+        store.add(make_job(id=f"video_{n}", created_at=float(n)))
+    limits = _limits_read(store)
+    page = store.page(Filters(where=lambda job: job.id == "video_3"), limit=10)
+    assert [j.id for j in page.jobs] == ["video_3"]
+    assert limits == [500, 500]
+    store.close()
+
+
+def test_closing_from_a_thread_that_never_read_the_store_closes_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    conn = store._conn()
+    failed: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            store.close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+
+    thread = threading.Thread(target=close)
+    thread.start()
+    thread.join()
+    assert failed == []
+    assert conn.execute("SELECT 1").fetchone() == (1,), "this thread's connection is open"
+    store.close()
