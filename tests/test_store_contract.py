@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ from redis_server import redis_server
 
 from mockserver.faults import RandomFaults
 from mockserver.lifecycle import Job
-from mockserver.store import MemoryStore, SQLiteStore, Store
+from mockserver.store import Filters, MemoryStore, Page, SQLiteStore, Store
 from mockserver.store_redis import RedisStore
 from mockserver.stores import open_store
 
@@ -227,3 +228,24 @@ def test_a_store_built_without_a_journal_size_keeps_the_newest_1000_entries(
     store.journal_add(*({"n": n} for n in range(1003)))
     assert store.journal(5000) == [{"n": n} for n in range(3, 1003)]
     store.close()
+
+
+def test_listing_every_job_reads_pages_of_1000(
+    opener: Callable[[], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jobs()`` without a limit (tests and small stores only) walks the store a thousand
+    jobs at a time, each page going on from the last one's cursor."""
+    store = opener()
+    for n in range(1500):
+        store.add(job(n))
+    asked: list[tuple[int, str | None]] = []
+    real = store.page
+
+    def page(filters: Filters, **kwargs: Any) -> Page:
+        asked.append((kwargs["limit"], kwargs["after"]))
+        return real(filters, **kwargs)
+
+    monkeypatch.setattr(store, "page", page)
+    found, more = store.jobs(order="asc")
+    assert [j.id for j in found] == [f"video_{n}" for n in range(1500)] and not more
+    assert asked == [(1000, None), (1000, "video_999")]
