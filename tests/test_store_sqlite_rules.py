@@ -189,6 +189,7 @@ WRITES: dict[str, Callable[[SQLiteStore], object]] = {
     "take_rule": lambda s: s.take_rule("key_a", "gptge"),
     "take the last of a rule": lambda s: [s.take_rule("key_a", "gptge"), s.take_rule("key_a", "x")],
     "take a global rule": lambda s: s.take_rule("key_b", "gptge"),
+    "take no rule, some in force": lambda s: [s.remove_rule(2), s.take_rule("key_b", "gptge")],
     "take_token": lambda s: s.take_token("key_a", 3.0, 1.0, 0.0),
     "next_count": lambda s: s.next_count("jobs"),
     "faults_restart": lambda s: s.faults_restart(0.25, 1),
