@@ -120,14 +120,7 @@ def test_a_restarted_stream_draws_what_a_fresh_one_draws() -> None:
 # against the three stores)
 
 
-def test_a_sqlite_file_keeps_the_setting_and_the_place_across_a_restart(tmp_path: Path) -> None:
-    first = SQLiteStore(tmp_path / "faults.db")
-    RandomFaults(0.0, 7, first).restart(0.5, 3)
-    assert first.faults_next(0.0, 7) == (0.5, 3, 1)
-    first.close()
-    again = SQLiteStore(tmp_path / "faults.db")  # the server started again, same flags
-    assert RandomFaults(0.0, 7, again).setting() == (0.5, 3)
-    assert again.faults_next(0.0, 7) == (0.5, 3, 2)
+# (a restart keeps the setting and the place: test_store_contract.py, SQLite and Redis)
 
 
 def test_sqlite_draws_at_rate_0_without_writing(tmp_path: Path) -> None:

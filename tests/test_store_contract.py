@@ -249,3 +249,40 @@ def test_listing_every_job_reads_pages_of_1000(
     found, more = store.jobs(order="asc")
     assert [j.id for j in found] == [f"video_{n}" for n in range(1500)] and not more
     assert asked == [(1000, None), (1000, "video_999")]
+
+
+# ------------------------------------------------- a restart (the stores that keep state)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_store_opened_again_keeps_everything_a_client_can_observe(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A server restarted on the same SQLite file or Redis database finds its state (the
+    memory store keeps none by definition): jobs, images, rules, the clock, the fault
+    setting and how far the stream drew, counters, buckets."""
+    if kind == "sqlite":
+        spec = f"sqlite:{tmp_path / 's.db'}"
+    else:
+        spec = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(spec).flushdb()
+    first = open_store(spec)
+    first.add(make_job(id="video_1", image_key="image:a"), b"png")
+    rule = first.add_rule("slow", "key_a", None, 2)
+    first.clock_init(100.0)
+    first.clock_advance(5.0, 0.0)
+    first.faults_restart(0.5, 3)
+    assert first.faults_next(0.0, 7) == (0.5, 3, 1)
+    assert first.next_count("jobs") == 1
+    assert first.take_token("key_a", 1.0, 0.5, 0.0) == 0.0
+    first.close()
+    again = open_store(spec)  # the server started again, with other flags
+    assert again.get("video_1") == make_job(id="video_1", image_key="image:a")
+    assert again.get_blob("image:a") == b"png"
+    assert again.rules() == [rule]
+    assert again.clock_init(0.0) == 105.0
+    assert again.faults_setting() == (0.5, 3)
+    assert again.faults_next(0.0, 7) == (0.5, 3, 2)
+    assert again.next_count("jobs") == 2
+    assert again.take_token("key_a", 1.0, 0.5, 0.0) == pytest.approx(2.0)
+    again.close()
