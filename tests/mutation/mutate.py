@@ -125,6 +125,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
+    "mockserver/stores.py": [
+        "tests/test_store_specs.py",
+        "tests/test_store_behaviour.py",
+        "tests/test_mock_store.py",
+    ],
     "mockserver/store_writers.py": [
         "tests/test_store_writers_rules.py",
         "tests/test_store_behaviour.py",
@@ -423,7 +428,6 @@ _PARTS = {
     "sora_client/_waiting.py": "sora_client/_core.py",
     "sora_client/_downloads.py": "sora_client/_core.py",
     "sora_client/_base_client.py": "sora_client/_client.py",
-    "mockserver/stores.py": "mockserver/store.py",
 }
 for _part, _whole in _PARTS.items():
     MODULES[_part] = list(MODULES[_whole])
