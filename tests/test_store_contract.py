@@ -17,6 +17,7 @@ import redis
 from jobs import make_job
 from redis_server import redis_server
 
+from mockserver.clock import VirtualClock
 from mockserver.faults import RandomFaults
 from mockserver.lifecycle import Job
 from mockserver.store import Filters, MemoryStore, Page, SQLiteStore, Store
@@ -24,6 +25,7 @@ from mockserver.store_redis import RedisStore
 from mockserver.stores import open_store
 
 STORES = ["memory", "sqlite", "redis"]
+START = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +105,27 @@ def test_another_workers_fault_setting_holds_for_this_one(opener: Callable[[], S
     assert mine.faults_setting() == (0.25, 3)
     assert mine.faults_next(0.5, 7) == (0.25, 3, 1)
     assert other.faults_next(0.5, 7) == (0.25, 3, 2)
+
+
+# ------------------------------------------------------------------------- the clock
+
+
+def test_every_workers_virtual_clock_reads_one_time_and_the_first_start(
+    opener: Callable[[], Store],
+) -> None:
+    """The time is the store's (workers of one file or one Redis agree): a worker started
+    later with another start finds the store's time; a reset brings back the start of the
+    clock that reads next."""
+    first = VirtualClock(opener(), START)
+    first.advance(10)
+    second = VirtualClock(opener(), START + 500)
+    assert second.now() == START + 10
+    second.advance(5)
+    assert first.now() == START + 15
+    opener().reset()
+    assert first.now() == START
+    assert second.advance(1) == START + 1, "the first read after the reset set the time"
+    assert first.now() == START + 1
 
 
 # ------------------------------------------------------------------------- rules
