@@ -97,43 +97,44 @@ MODULES: dict[str, list[str]] = {
         "tests/test_faults.py",
         "tests/test_mock_scenarios.py",
     ],
+    # worktree mutstore (2026-12-07): the store's parts, each against the in-process files
+    # that reach it (no served server; test_mock_store.py's two subprocess tests, 4 s, left
+    # out: test_store_changes.py has another process write the same file)
     "mockserver/store_interface.py": [
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
     ],
     "mockserver/store_memory.py": [
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
     ],
     "mockserver/store_sqlite.py": [
+        "tests/test_store_sqlite_rules.py",
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
+        "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
-    "mockserver/store_writers.py": [
+    "mockserver/stores.py": [
+        "tests/test_store_specs.py",
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
         "tests/test_mock_store.py",
-        "tests/test_store_scale.py",
-        "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
+    ],
+    "mockserver/store_writers.py": [
+        "tests/test_store_writers_rules.py",
+        "tests/test_store_behaviour.py",
+        "tests/test_store_contract.py",
+        "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
@@ -442,7 +443,6 @@ _PARTS = {
     "sora_client/_waiting.py": "sora_client/_core.py",
     "sora_client/_downloads.py": "sora_client/_core.py",
     "sora_client/_base_client.py": "sora_client/_client.py",
-    "mockserver/stores.py": "mockserver/store.py",
 }
 for _part, _whole in _PARTS.items():
     MODULES[_part] = list(MODULES[_whole])
