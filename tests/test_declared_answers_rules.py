@@ -229,6 +229,13 @@ def test_params_body_leaves_out_only_the_fields_the_create_has() -> None:
     }
 
 
+def test_params_body_leaves_out_each_fields_whole_first_name() -> None:
+    declared = _declared(params_from_body=True)
+    fields = {"prompt": "/promptX/text", "image": "Ximages/0"}
+    body = {"promptX": "p", "prompt": "q", "Ximages": ["i"], "images": ["j"]}
+    assert answers.params(declared, fields, body, "1x1", 4) == {"prompt": "q", "images": ["j"]}
+
+
 def test_params_body_of_a_body_that_is_no_mapping_keeps_size_and_duration() -> None:
     declared = _declared(params_from_body=True)
     assert answers.params(declared, PARAMS_FIELDS, ["x"], "1x1", 4) == {"size": "1x1", "seconds": 4}

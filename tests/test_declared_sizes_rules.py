@@ -152,6 +152,11 @@ def test_the_extra_names_the_sizes_words_take() -> None:
     assert sizes.left_out({}, "/s") == set()
 
 
+def test_an_extra_name_is_the_pointers_first_step_whatever_its_letters_and_depth() -> None:
+    table = {"1x2": {"/s": "a", "/Xo/k/j": "t", "/pX/": 1}}
+    assert sizes.left_out(table, "/s") == {"Xo", "pX"}
+
+
 SCHEMA = {"properties": {"model": {}, "prompt": {}, "size": {}, "orientation": {}}}
 
 

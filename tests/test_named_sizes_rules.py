@@ -127,6 +127,13 @@ def test_an_entrys_pointer_must_start_in_the_body() -> None:
     assert _read(fields={"size"}, block=_block(odd, "//size/")) == odd
 
 
+def test_a_body_fields_name_is_read_whole_whatever_letters_it_holds() -> None:
+    table = {"720x1280": {"/shapeX": "t", "/size": "s"}, "1280x720": {"/shapeX": "w", "/size": "s"}}
+    assert _read(table, fields={"size", "shapeX"}) == table
+    refused = _refused(table=table, fields={"shape"})
+    assert refused.message == "the body of `make` has no `shapeX`: use one of shape"
+
+
 @pytest.mark.parametrize("value", [True, False, None, 1.5, ["small"], {"a": 1}])
 def test_a_value_is_text_or_a_number(value: Any) -> None:
     refused = _refused(table={"720x1280": {"/size": "small", "/orientation": value}})
@@ -271,6 +278,12 @@ def test_each_named_fields_default_is_read_through_refs_and_nesting() -> None:
         "/nested/deep": 0,
         "/nested//deep/": 0,
     }, "a field without a default has none; empty steps are no steps"
+
+
+def test_a_fields_default_is_its_own_whatever_letters_its_name_holds() -> None:
+    schema = {"properties": {"X": {"default": "x"}, "Xs": {"default": "xs"}, "s": {"default": "s"}}}
+    table = {"1x1": {"/X": "a", "/Xs": "b"}}
+    assert named.defaults(Doc({}), schema, table) == {"/X": "x", "/Xs": "xs"}
 
 
 def test_a_default_of_a_field_the_schema_does_not_list_is_none() -> None:
