@@ -286,6 +286,11 @@ def test_a_fields_default_is_its_own_whatever_letters_its_name_holds() -> None:
     assert named.defaults(Doc({}), schema, table) == {"/X": "x", "/Xs": "xs"}
 
 
+def test_a_fields_name_keeps_its_spaces() -> None:
+    schema = {"properties": {"s ": {"default": "spaced"}, "s": {"default": "plain"}}}
+    assert named.defaults(Doc({}), schema, {"1x1": {"/s ": "a"}}) == {"/s ": "spaced"}
+
+
 def test_a_default_of_a_field_the_schema_does_not_list_is_none() -> None:
     doc = Doc(SPEC)
     table = {"1x1": {"/odd": "a", "/missing/deeper": "b", "/size/x": "c"}}
