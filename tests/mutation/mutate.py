@@ -393,21 +393,29 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
         "tests/test_client_responses.py",
     ],
-    # issue 26, GPTProto v3's move (worktree declv3): its words; not measured yet
-    "contracts/_decl_answers.py": ["tests/test_declaration_vocabulary_gptproto_v3.py"],
+    # issue 26, GPTProto v3's move (worktree declv3): its words; measured in worktree mutv3,
+    # each against in-process rules of its own first (then the whole-provider files it had)
+    "contracts/_decl_answers.py": [
+        "tests/test_decl_answers_rules.py",
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+    ],
     "contracts/_named_sizes.py": [
+        "tests/test_named_sizes_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
     "mockserver/dialects/declared_answers.py": [
+        "tests/test_declared_answers_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_prediction_answers.py",
     ],
     "sora_client/_providers/declared_sizes.py": [
+        "tests/test_declared_sizes_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
     "sora_client/_providers/declared_envelope.py": [
+        "tests/test_declared_envelope_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
