@@ -205,7 +205,9 @@ def form_is_clean(body: bytes, form: Any, files: Any) -> bool:
     )
 
 
-def _utf8(text: str) -> bool:
+def _utf8(text: str | None) -> bool:
+    if text is None:  # a part whose name Werkzeug could not read (a line break in it): no proof
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -213,7 +215,9 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def _form_text(text: str, what: str) -> None:
+def _form_text(text: str | None, what: str) -> None:
+    if text is None:  # Werkzeug could not read it out of its Content-Disposition
+        raise Refused(400, f"{what} cannot be read: a line break or a stray quote in it")
     if not _utf8(text):
         raise Refused(400, f"{what} is not valid UTF-8")
 

@@ -118,7 +118,9 @@ def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
 
     def decorate(cls: C) -> C:
         for attr in dir(cls):
-            if attr.startswith("_") or attr == "close":
+            # (ǁ: the copies of each method mutmut adds beside it under `make mutate`, which
+            # the method itself calls: its guard is the one guard, as in the unmutated class)
+            if attr.startswith("_") or attr == "close" or "ǁ" in attr:
                 continue
             method = inspect.getattr_static(cls, attr)
             if inspect.isfunction(method):  # plain methods (not static, class or property)

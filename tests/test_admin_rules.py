@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from redis_server import redis_server
 
@@ -19,10 +20,13 @@ from mockserver.stores import open_store
 from mockserver.testing import test_config
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    store = "memory" if request.param == "memory" else f"sqlite:{tmp_path / 's.db'}"
-    app = create_app(test_config(store=store))
+    spec = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 's.db'}"}.get(request.param)
+    if spec is None:
+        spec = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(spec).flushdb()
+    app = create_app(test_config(store=spec))
     yield app
     app.extensions["sora_mock"].store.close()
 

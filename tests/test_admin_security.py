@@ -297,11 +297,11 @@ def test_uploads_over_the_bytes_evict_first_and_a_full_quota_is_a_413() -> None:
     assert after == held  # a refusal evicts nothing a job uses
 
 
-@pytest.mark.parametrize("store", ["sqlite", "redis"])
+@pytest.mark.parametrize("store", ["memory", "sqlite", "redis"])
 def test_the_quota_counts_and_evicts_in_every_store(
     store: str, tmp_path: Path, redis_url: str
 ) -> None:
-    spec = f"sqlite:{tmp_path / 'mock.db'}" if store == "sqlite" else redis_url
+    spec = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'mock.db'}"}.get(store, redis_url)
     app = create_app(test_config(store=spec, files_quota=2))
     service_of(app).reset()
     with http(app) as client:

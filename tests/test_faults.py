@@ -107,18 +107,6 @@ def test_a_draw_equal_to_the_rate_is_no_fault() -> None:
     assert faults(first + 1e-12, seed=11).draw() is not None
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_the_nth_request_draws_the_same_whoever_serves_it(tmp_path: Path, kind: str) -> None:
-    """Two streams sharing one counter (two workers sharing one store) draw, together,
-    exactly what one stream alone draws: the faults follow the request order."""
-    shared = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "faults.db")
-    one, two = RandomFaults(0.5, 3, shared), RandomFaults(0.5, 3, shared)
-    together = [(one if n % 3 else two).draw() for n in range(60)]
-    alone = faults(0.5, seed=3)
-    assert together == [alone.draw() for _ in range(60)]
-    assert any(together) and not all(together)
-
-
 def test_a_restarted_stream_draws_what_a_fresh_one_draws() -> None:
     stream = faults(0.5, seed=3)
     for _ in range(5):
@@ -128,40 +116,11 @@ def test_a_restarted_stream_draws_what_a_fresh_one_draws() -> None:
     assert [stream.draw() for _ in range(40)] == [fresh.draw() for _ in range(40)]
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_a_run_time_setting_wins_until_a_reset_and_each_restart_counts_from_one(
-    tmp_path: Path, kind: str
-) -> None:
-    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "faults.db")
-    stream = RandomFaults(0.0, 7, store)  # started with --fault-rate 0 --fault-seed 7
-    assert (stream.setting(), store.faults_setting()) == ((0.0, 7), None)
-    assert store.faults_next(0.0, 7) is None
-    assert stream.restart(0.5) == (0.5, 7), "no seed: the one in force"
-    assert store.faults_setting() == (0.5, 7)
-    # the stored setting wins over the start-up one the caller passes
-    assert [store.faults_next(0.0, 1) for _ in range(3)] == [(0.5, 7, n) for n in (1, 2, 3)]
-    assert stream.restart(0.25, 0) == (0.25, 0)
-    assert store.faults_next(0.9, 3) == (0.25, 0, 1)
-    stream.restart(0.0, 0)
-    assert store.faults_next(1.0, 3) is None, "rate 0 set at run time: no draw"
-    with pytest.raises(ValueError, match=r"^fault rate must be between 0 and 1$"):
-        stream.restart(1.5, 9)
-    assert stream.setting() == (0.0, 0), "a refused rate changes nothing"
-    stream.restart(1.0)
-    assert store.faults_next(0.0, 3) == (1.0, 0, 1), "a rate of 0 drew nothing"
-    store.reset()
-    assert stream.setting() == (0.0, 7)
-    assert [store.faults_next(0.5, 7) for _ in range(2)] == [(0.5, 7, 1), (0.5, 7, 2)]
+# (the fault stream shared by two workers, and a run-time setting: test_store_contract.py,
+# against the three stores)
 
 
-def test_a_sqlite_file_keeps_the_setting_and_the_place_across_a_restart(tmp_path: Path) -> None:
-    first = SQLiteStore(tmp_path / "faults.db")
-    RandomFaults(0.0, 7, first).restart(0.5, 3)
-    assert first.faults_next(0.0, 7) == (0.5, 3, 1)
-    first.close()
-    again = SQLiteStore(tmp_path / "faults.db")  # the server started again, same flags
-    assert RandomFaults(0.0, 7, again).setting() == (0.5, 3)
-    assert again.faults_next(0.0, 7) == (0.5, 3, 2)
+# (a restart keeps the setting and the place: test_store_contract.py, SQLite and Redis)
 
 
 def test_sqlite_draws_at_rate_0_without_writing(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from providers import APIS
 
 from mockserver.app import create_app
 from mockserver.lifecycle import Job
-from mockserver.store import MemoryStore, SQLiteStore
+from mockserver.store import SQLiteStore
 from mockserver.stores import open_store
 from mockserver.testing import SoraMock, test_config
 
@@ -121,29 +121,7 @@ def test_several_processes_share_one_sqlite_store(tmp_path: Path) -> None:
     assert store.rules() == []
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_rules_are_taken_key_first_then_global_and_run_out(tmp_path: Path, kind: str) -> None:
-    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "r.db")
-    store.add_rule("server_error", None, None, None)
-    store.add_rule("rate_limited", "key_a", None, 1)
-    assert store.take_rule("key_a", "gptge") == "rate_limited"
-    assert store.take_rule("key_a", "gptge") == "server_error"
-    assert store.take_rule("key_b", "vtrix") == "server_error"
-    assert store.clear_rules() == 1
-    assert store.take_rule("key_a", "gptge") is None
-
-
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_list_pages_in_both_orders(tmp_path: Path, kind: str) -> None:
-    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "p.db")
-    for i in range(5):
-        store.add(_job(f"video_{i}"))
-    page, more = store.jobs(order="asc", limit=2)
-    assert [j.id for j in page] == ["video_0", "video_1"] and more
-    page, more = store.jobs(order="desc", after="video_2", limit=5)
-    assert [j.id for j in page] == ["video_1", "video_0"] and not more
-    assert store.delete("video_1") and not store.delete("video_1")
-    assert store.get("video_1") is None
+# (rules taken key first, pages in both orders: test_store_contract.py, three stores)
 
 
 def test_unknown_store_spec_is_refused() -> None:

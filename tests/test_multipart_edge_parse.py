@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
+from mockserver.app import create_app
 from mockserver.guard import Refused, check_multipart, form_is_clean
+from mockserver.testing import SoraMock, test_config
 
 BOUNDARY = "b0undary"
 PARTS = st.lists(
@@ -100,3 +102,37 @@ def test_a_plain_create_body_is_clean_without_a_second_read() -> None:
 
 def test_an_empty_or_malformed_parse_is_never_called_clean() -> None:
     assert not form_is_clean(b"garbage", *_parse(b"garbage"))
+
+
+@pytest.mark.parametrize("name", [b"a\nb", b"\n\xc3\x9a\x05"])
+def test_a_part_whose_name_werkzeug_cannot_read_is_left_to_the_exact_check(name: bytes) -> None:
+    """Schemathesis found it: a field name with a line break, which Werkzeug reads as None,
+    was a 500 (``None.encode``) on every multipart create; it is no proof of a clean form,
+    and the exact check answers it."""
+    body = _body([(b"prompt", b"ok", None, None), (name, b"{}", None, None)])
+    form, files = _parse(body)
+    assert form_is_clean(body, form, files) is False
+
+
+@pytest.mark.parametrize("prefix", ["gptge", "gptproto"])
+def test_a_create_naming_a_field_with_a_line_break_is_a_400_in_the_providers_shape(
+    prefix: str,
+) -> None:
+    """The create schemathesis sent (a field name holding a line break): a 400 saying what
+    is wrong, in the provider's error shape, and no error in the mock."""
+    mock = SoraMock(create_app(test_config()))
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhi\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="\nx"\r\n\r\n{}\r\n--b0undary--\r\n'
+    )
+    with mock.client(prefix) as client:
+        answer = client.post(
+            "/v1/videos",
+            content=body,
+            headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+        )
+    mock.check()
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "a multipart field name cannot be read: a line break or a stray quote in it"
+    )

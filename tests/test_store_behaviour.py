@@ -510,12 +510,7 @@ def test_a_store_is_opened_from_its_spec(tmp_path: Path) -> None:
             open_store(spec)
 
 
-def test_rules_are_numbered_from_one_in_creation_order_in_every_store(tmp_path: Path) -> None:
-    numbered = []
-    for opened in (MemoryStore(), SQLiteStore(tmp_path / "ids.db")):
-        numbered.append([opened.add_rule("slow", None, None, None).id for _ in range(3)])
-        assert [r.id for r in opened.rules()] == numbered[-1]
-    assert numbered == [[1, 2, 3], [1, 2, 3]]
+# (rules numbered from one: test_store_contract.py, against the three stores)
 
 
 def test_a_sqlite_write_that_fails_midway_leaves_no_transaction_open(tmp_path: Path) -> None:

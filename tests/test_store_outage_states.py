@@ -100,6 +100,24 @@ def make_store(clock: Clock) -> Any:
     return guarded("Backend", classify)(Backend)()
 
 
+def test_the_method_copies_mutmut_adds_are_not_guarded_twice() -> None:
+    """Under `make mutate` each method calls a copy of itself (``xǁClassǁname__mutmut_orig``)
+    set beside it: guarding the copy too would wrap a private method's result (a SQLite
+    connection has ``__enter__``: taken for a read instant's block) and note outages twice."""
+
+    class Backend:
+        def connection(self) -> object:
+            return object()
+
+    def copy(self: object) -> object:
+        return object()
+
+    setattr(Backend, "xǁBackendǁconnection__mutmut_orig", copy)  # noqa: B010
+    guarded("Backend", classify)(Backend)
+    assert vars(Backend)["xǁBackendǁconnection__mutmut_orig"] is copy
+    assert getattr(vars(Backend)["connection"], "__store_guarded__", False)
+
+
 def lines(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]]:
     messages = [r.getMessage() for r in caplog.records if r.name == "mockserver"]
     down = [m for m in messages if "store is unavailable" in m]

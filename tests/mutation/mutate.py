@@ -97,43 +97,44 @@ MODULES: dict[str, list[str]] = {
         "tests/test_faults.py",
         "tests/test_mock_scenarios.py",
     ],
+    # worktree mutstore (2026-12-07): the store's parts, each against the in-process files
+    # that reach it (no served server; test_mock_store.py's two subprocess tests, 4 s, left
+    # out: test_store_changes.py has another process write the same file)
     "mockserver/store_interface.py": [
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
     ],
     "mockserver/store_memory.py": [
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
     ],
     "mockserver/store_sqlite.py": [
+        "tests/test_store_sqlite_rules.py",
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
-        "tests/test_mock_store.py",
+        "tests/test_store_contract.py",
         "tests/test_store_scale.py",
+        "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
+        "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
-    "mockserver/store_writers.py": [
+    "mockserver/stores.py": [
+        "tests/test_store_specs.py",
         "tests/test_store_behaviour.py",
-        "tests/test_store_read_instant.py",
-        "tests/test_store_journal.py",
         "tests/test_mock_store.py",
-        "tests/test_store_scale.py",
-        "tests/test_faults.py",
-        "tests/test_mock_scenarios.py",
+    ],
+    "mockserver/store_writers.py": [
+        "tests/test_store_writers_rules.py",
+        "tests/test_store_behaviour.py",
+        "tests/test_store_contract.py",
+        "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
@@ -398,21 +399,29 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_adapter.py",  # gpt.ge is driven by it
     ],
-    # issue 26, GPTProto v3's move (worktree declv3): its words; not measured yet
-    "contracts/_decl_answers.py": ["tests/test_declaration_vocabulary_gptproto_v3.py"],
+    # issue 26, GPTProto v3's move (worktree declv3): its words; measured in worktree mutv3,
+    # each against in-process rules of its own first (then the whole-provider files it had)
+    "contracts/_decl_answers.py": [
+        "tests/test_decl_answers_rules.py",
+        "tests/test_declaration_vocabulary_gptproto_v3.py",
+    ],
     "contracts/_named_sizes.py": [
+        "tests/test_named_sizes_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
     "mockserver/dialects/declared_answers.py": [
+        "tests/test_declared_answers_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_prediction_answers.py",
     ],
     "sora_client/_providers/declared_sizes.py": [
+        "tests/test_declared_sizes_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
     "sora_client/_providers/declared_envelope.py": [
+        "tests/test_declared_envelope_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
@@ -448,7 +457,6 @@ _PARTS = {
     "sora_client/_waiting.py": "sora_client/_core.py",
     "sora_client/_downloads.py": "sora_client/_core.py",
     "sora_client/_base_client.py": "sora_client/_client.py",
-    "mockserver/stores.py": "mockserver/store.py",
     "contracts/_declaration_types.py": "contracts/_declaration.py",
     "contracts/_declaration_reader.py": "contracts/_declaration.py",
     "contracts/_declaration_values.py": "contracts/_declaration.py",
