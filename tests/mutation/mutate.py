@@ -385,12 +385,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_prediction_answers.py",  # GPTProto v3 is served by it
         "tests/test_mock_fidelity.py",
     ],
+    # worktree mutdecl: the adapter's in-process rules (a throwaway provider written in the
+    # test), and the two seed APIs it drives
     "sora_client/_providers/declared.py": [
-        "tests/test_declared_providers.py",
-        "tests/test_client_requests.py",
+        "tests/test_declared_adapter_rules.py",
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
         "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
-        "tests/test_client_responses.py",
     ],
     # issue 26, GPTProto v3's move (worktree declv3): its words; not measured yet
     "contracts/_decl_answers.py": ["tests/test_declaration_vocabulary_gptproto_v3.py"],
