@@ -708,6 +708,14 @@ def test_model_not_found_words_without_the_model_match_whole(variant: Any) -> No
     assert type(_error(adapter, 404, {"message": "no such engine"})) is NotFoundError
 
 
+def test_model_not_found_words_naming_the_model_twice(variant: Any) -> None:
+    adapter = variant(('message: "engine {model} is gone"', 'message: "{model}: no {model}"'))
+    assert type(_error(adapter, 404, {"message": "x-1: no x-1"})) is ModelUnavailableError
+    assert type(_error(adapter, 404, {"message": "x-1: no {model}"})) is ModelUnavailableError
+    assert type(_error(adapter, 404, {"message": "x-1: none"})) is NotFoundError
+    assert type(_error(adapter, 404, {"message": "x-1 no x-1"})) is NotFoundError
+
+
 # ---------------------------------------------------------------- reading a job
 
 
