@@ -256,6 +256,11 @@ def test_a_declaration_without_a_create_names_the_image_field_image(
     assert declared_adapter(bare).image_field == "image"  # type: ignore[attr-defined]
 
 
+def test_the_image_field_is_the_image_pointers_first_step_as_written(variant: Any) -> None:
+    adapter = variant(("image: /inputs/[kind=first]/image/url", "image: /Xpic/X"))
+    assert type(adapter).image_field == "Xpic"
+
+
 def test_the_default_base_url_is_the_contracts(reel: DeclaredAdapter) -> None:
     assert str(reel.base_url) == "https://api.reel.test/base"
 
@@ -410,6 +415,45 @@ def test_extras_come_last_in_their_order_and_override_nothing_taken(
     assert body["engine"] == "mine"
 
 
+NESTED = (
+    (
+        "        model: /engine\n        prompt: /text\n        seconds: /length\n"
+        "        size: /dims\n",
+        "        model: /picture/url\n        prompt: /inputs/[kind=first]/note\n"
+        "        seconds: /length\n        size: /inputs/[kind=size]/note\n",
+    ),
+    ("        remix: /remix_of\n", "        remix: /inputs/[kind=last]/note\n"),
+)
+
+
+def test_every_field_is_put_with_the_schema_on_its_way(variant: Any) -> None:
+    adapter = variant(*NESTED)
+    assert _create(adapter, model="reel-1", size="1280x720") == {
+        "picture": {"mode": "link", "url": "reel-1"},
+        "inputs": [
+            {"kind": "first", "type": "image_url", "note": "a cat"},
+            {"kind": "size", "type": "image_url", "note": "1280x720"},
+        ],
+    }
+
+
+def test_a_remix_puts_every_field_with_the_schema_on_its_way(variant: Any) -> None:
+    adapter = variant(*NESTED)
+    assert _body(adapter.build_remix("r1", "a dog", {})) == {
+        "picture": {"mode": "link", "url": "reel-1"},  # (no schema default there)
+        "inputs": [
+            {"kind": "first", "type": "image_url", "note": "a dog"},
+            {"kind": "last", "type": "image_url", "note": "r1"},
+        ],
+    }
+
+
+def test_an_extra_size_is_sent_over_a_size_tables_field() -> None:
+    v3: Any = adapter_class("gptproto-v3")("sk-test", "http://127.0.0.1:9/v3")
+    spec = CreateSpec(prompt="p", model="sora-2", size="720x1280", extra={"size": "big"})
+    assert _body(v3.build_create(spec))["size"] == "big"
+
+
 def test_extras_may_not_name_a_field_a_size_table_took() -> None:
     v3: Any = adapter_class("gptproto-v3")("sk-test", "http://127.0.0.1:9/v3")
     tall = CreateSpec(prompt="p", model="sora-2", image=ODD, extra={"orientation": "square"})
@@ -469,6 +513,15 @@ def test_put_of_a_last_digit_key_in_an_object_is_a_key(reel: DeclaredAdapter) ->
     assert _put(reel, "/picture/7", "x") == {"picture": ["x"]}  # a list made for an index
 
 
+def test_put_strips_only_slashes_from_a_pointer(reel: DeclaredAdapter) -> None:
+    assert _put(reel, "/Xa/", 1) == {"Xa": 1}
+    assert _put(reel, "/ a ", 1) == {" a ": 1}
+
+
+def test_put_makes_a_list_only_for_a_step_before_an_index(reel: DeclaredAdapter) -> None:
+    assert _put(reel, "/picture/shots/0", "x") == {"picture": {"mode": "link", "shots": ["x"]}}
+
+
 def test_put_types_the_last_value_by_its_schema(reel: DeclaredAdapter) -> None:
     assert _put(reel, "/length", 4) == {"length": "4"}
     assert _put(reel, "/picture/count", 4) == {"picture": {"mode": "link", "count": 4}}
@@ -521,6 +574,12 @@ def test_schema_at_walks_properties_and_list_items(reel: DeclaredAdapter) -> Non
     assert reel._schema_at(schema, "inputs/[kind=first]/image/format/") == {"const": "uri"}
     assert reel._schema_at(schema, "/nothing/here") == {}
     assert reel._schema_at(schema, "") is schema
+
+
+def test_schema_at_strips_only_slashes(reel: DeclaredAdapter) -> None:
+    schema = {"properties": {"Xs": {"type": "integer"}, " s ": {"type": "number"}}}
+    assert reel._schema_at(schema, "/Xs") == {"type": "integer"}
+    assert reel._schema_at(schema, "/ s ") == {"type": "number"}
 
 
 def test_the_request_schema_of_an_operation_without_a_json_body_is_empty(
