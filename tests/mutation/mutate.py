@@ -374,6 +374,7 @@ MODULES: dict[str, list[str]] = {
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
     # issue 26's first cut (2026-12-07): providers as data; not measured yet
     "contracts/_declaration.py": [
+        "tests/test_declaration_rules.py",  # worktree mutdecl: the reader and engine, in process
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
     ],
