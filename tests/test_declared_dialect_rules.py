@@ -108,7 +108,7 @@ x-sora-mock:
   key-env: DIAL_KEY
   id-prefix: dial_
   expiry-seconds: 100000
-  price-per-second: 0.1234
+  price-per-second: 0.123456
   statuses: {queued: q, in_progress: p, completed: c, failed: f}
   failure: {code: stalled, message: Default failure}
   failure-codes: {boom: It went boom, fizz: It fizzled}
@@ -263,6 +263,7 @@ def test_a_pointers_field_is_its_first_step() -> None:
     assert _name("/refs/[role=first]/url") == "refs"
     assert _name("size") == "size"
     assert _name("/a/") == "a"
+    assert _name("/Xa/b/c") == "Xa"
 
 
 def test_the_handlers_are_the_roles(mock: SoraMock) -> None:
@@ -308,11 +309,11 @@ def test_a_new_job_shows_every_value(mock: SoraMock) -> None:
         "expires_at": None,
         "base_url": mock.base_url("dial"),
         "video_url": f"{mock.host}/__mock/media/{job['id']}/video.mp4",
-        "cost": 0.9872,
+        "cost": 0.9876,
         "error_code": None,
         "error_message": None,
         "seconds_text": "8",
-        "cost_text": "0.9872",
+        "cost_text": "0.9876",
         "notes": [],
         "remixed_from": None,
     }
@@ -332,6 +333,15 @@ def test_a_running_jobs_progress(mock: SoraMock) -> None:
     assert running["progress"] == round(exact, 3) != exact
     assert running["percent"] == int(exact * 100)
     assert running["completed_at"] is None and running["expires_at"] is None
+    with _http(mock) as client:
+        seen = set()
+        while running["status"] == "p":  # each percent the truncated exact progress
+            exact = mock.service.state(stored).progress
+            assert running["percent"] == int(exact * 100), exact
+            seen.add(running["percent"])
+            mock.advance(0.25)
+            running = _read(client, job_id)
+    assert len(seen) > 5
 
 
 def test_a_completed_jobs_times_and_progress(mock: SoraMock) -> None:
@@ -343,7 +353,7 @@ def test_a_completed_jobs_times_and_progress(mock: SoraMock) -> None:
     assert done["completed_at"] > done["created_at"]
     assert done["expires_at"] == pytest.approx(done["completed_at"] + 100000, abs=1)
     assert isinstance(done["expires_at"], int)
-    assert (done["cost"], done["cost_text"]) == (0.4936, "0.4936")
+    assert (done["cost"], done["cost_text"]) == (0.4938, "0.4938")
     assert done["error_code"] is None and done["error_message"] is None
 
 
@@ -363,6 +373,59 @@ def test_a_failed_job_with_a_code_says_its_codes_message(mock: SoraMock) -> None
         job_id = _create(client)["id"]
         failed = _until(mock, client, job_id, "f")
     assert (failed["error_code"], failed["error_message"]) == ("fizz", "It fizzled")
+
+
+def test_a_job_failed_without_a_code_says_the_declared_failure_codes_message(
+    variant: Any,
+) -> None:
+    """A job whose render crashed fails with no code of its own: the declared failure's,
+    and with failure codes, that code's message."""
+    from mockserver.media.render_process import RenderCrashed
+
+    mock = variant(
+        (
+            "failure: {code: stalled, message: Default failure}",
+            "failure: {code: boom, message: Default failure}",
+        )
+    )
+    with _http(mock, "dialx") as client:
+        job_id = _create(client)["id"]
+        _until(mock, client, job_id, "p")
+        (stored,) = mock.jobs()
+        mock.service.render_crashed(stored, RenderCrashed("test"))
+        failed = _read(client, job_id)
+    assert (failed["status"], failed["error_code"]) == ("f", "boom")
+    assert failed["error_message"] == "It went boom"
+
+
+def test_a_job_failed_without_a_code_or_codes_says_the_declared_failure(mock: SoraMock) -> None:
+    from mockserver.media.render_process import RenderCrashed
+
+    with _http(mock) as client:
+        job_id = _create(client)["id"]
+        _until(mock, client, job_id, "p")
+        (stored,) = mock.jobs()
+        mock.service.render_crashed(stored, RenderCrashed("test"))
+        failed = _read(client, job_id)
+    assert (failed["error_code"], failed["error_message"]) == ("stalled", "Default failure")
+
+
+def test_render_is_the_read_answers_body(mock: SoraMock) -> None:
+    with _http(mock) as client:
+        job_id = _create(client)["id"]
+        answer = _until(mock, client, job_id, "p")
+    (stored,) = mock.jobs()
+    dialect: Any = declared()["dial-clips"](mock.service)
+    ctx: Any = type("Ctx", (), {"base_url": mock.base_url("dial"), "host_url": mock.host})()
+    assert dialect.render(stored, mock.service.state(stored), ctx) == answer
+    assert answer["status"] == "p"  # (a status whose x-when entries differ from the others)
+
+
+def test_a_job_keeps_its_size_and_duration(mock: SoraMock) -> None:
+    with _http(mock) as client:
+        _create(client, duration=8, size="720x1280")
+    (stored,) = mock.jobs()
+    assert stored.params == {"size": "720x1280", "seconds": 8}
 
 
 def test_an_unknown_failure_code_is_the_providers_400(mock: SoraMock) -> None:
@@ -624,6 +687,22 @@ def test_the_models_listing_without_an_answer_template_is_data(variant: Any) -> 
     assert answer.json() == {"data": [{"id": "dial-1", "k": 1}, {"id": "dial-2"}]}
 
 
+def test_a_read_answers_its_declared_status(variant: Any) -> None:
+    mock = variant(
+        (
+            "readClip: {role: read, fields: {id: clip_id}}",
+            "readClip: {role: read, status: 203, fields: {id: clip_id}}",
+        ),
+        (
+            '        "200": {$ref: "#/components/responses/Job"}',
+            '        "203": {$ref: "#/components/responses/Job"}',
+        ),
+    )
+    with _http(mock, "dialx") as client:
+        job_id = _create(client)["id"]
+        assert client.get(f"/v1/clips/{job_id}", headers=AUTH).status_code == 203
+
+
 def test_a_models_operation_answers_its_declared_status(variant: Any) -> None:
     mock = variant(
         ("    listEngines: {role: models}", "    listEngines: {role: models, status: 203}"),
@@ -658,7 +737,11 @@ def test_a_callback_url_the_mock_will_not_call_is_the_providers_400(variant: Any
     with _http(mock, "dialx") as client:
         error = _refused(client, callback="http://example.com/hook")
     assert error["param"] == "callback" and error["status"] == 400
-    assert error["message"].startswith("callback: ")
+    assert error["message"] == (
+        "callback: the mock delivers webhooks only to loopback (127.0.0.1, ::1, localhost) and "
+        "to the hosts it is told to allow, and example.com is neither: start it with "
+        "--webhook-allow-host example.com (or SORA_MOCK_WEBHOOK_ALLOW_HOST=example.com)"
+    )
     assert mock.jobs() == []
 
 
