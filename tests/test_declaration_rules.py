@@ -1068,3 +1068,174 @@ def test_mirrored_keeps_a_fixed_entry_over_a_declarations(added: Any) -> None:
     )
     assert mirrored["deckf"] == "mine"
     assert list(mirrored)[0] == "deckf"
+
+
+# ---------------------------------------------------------------- the first run's survivors
+
+
+def _spec_changed(base: Any, change: Callable[[dict[str, Any]], None]) -> Any:
+    """The contract with its document changed (schemas, references) and its block kept."""
+    spec = copy.deepcopy(base.spec)
+    change(spec)
+    return dataclasses.replace(base, spec=spec)
+
+
+def _schemas(spec: dict[str, Any]) -> dict[str, Any]:
+    schemas: dict[str, Any] = spec["components"]["schemas"]
+    return schemas
+
+
+def test_create_body_fills_consts_of_an_entry_whose_schema_has_no_properties(base: Any) -> None:
+    def change(spec: dict[str, Any]) -> None:
+        _schemas(spec)["Frame"] = {"type": "object", "required": ["kind", "type"]}
+
+    contract = _spec_changed(base, change)
+    found = _read(base, _role_fields(image="/frames/[kind=first]/url"))
+    assert decl.create_body(contract, found, {"image": "u"}) == {
+        "frames": [{"kind": "first", "url": "u"}]
+    }
+
+
+def test_create_body_strips_only_slashes_from_a_pointer(base: Any) -> None:
+    found = _read(base, _role_fields(image="/Xhook ", prompt="/7"))
+    assert decl.create_body(base, found, {"image": "u", "prompt": "p"}) == {"Xhook ": "u", "7": "p"}
+
+
+def test_create_body_replaces_one_list_entry_at_its_index(base: Any) -> None:
+    found = _read(base, _role_fields(image="/frames/0", prompt="/frames/1", model="/frames/0"))
+    body = decl.create_body(base, found, {"image": "x", "prompt": "y", "model": "a"})
+    assert body == {"frames": ["a", "y"]}
+
+
+def test_create_body_makes_a_list_only_before_an_index(base: Any) -> None:
+    found = _read(base, _role_fields(prompt="/x/y/0"))
+    assert decl.create_body(base, found, {"prompt": "p"}) == {"x": {"y": ["p"]}}
+
+
+def test_create_body_resolves_references_on_its_way(base: Any) -> None:
+    def change(spec: dict[str, Any]) -> None:
+        body = _schemas(spec)["Body"]["properties"]
+        body["opts"] = {
+            "type": "object",
+            "required": ["kind"],
+            "properties": {"kind": {"$ref": "#/components/schemas/Kind"}},
+        }
+        body["free"] = True
+
+    contract = _spec_changed(base, change)
+    found = _read(base, _role_fields(prompt="/frames/[kind=first]/type", image="/opts/x"))
+    assert decl.create_body(contract, found, {"prompt": "p", "image": "u"}) == {
+        "frames": [{"kind": "first", "type": "p"}],
+        "opts": {"kind": "image_url", "x": "u"},
+    }
+    found = _read(base, _role_fields(prompt="/free/deep"))
+    assert decl.create_body(contract, found, {"prompt": "p"}) == {"free": {"deep": "p"}}
+
+
+def test_a_name_taken_is_refused_at_the_files_root(added: Any, tmp_path: Path) -> None:
+    path = tmp_path / "vtrix-generation.yaml"
+    path.write_text(DECK)
+    with pytest.raises(contracts.ContractError) as refused:
+        contracts.add_provider(path)
+    assert refused.value.where == ""
+
+
+def test_fill_passes_the_status_into_nested_mappings_and_lists() -> None:
+    when = {"x-when": ["completed"], "x-value": 1}
+    template = {"a": {"b": when}, "c": [{"d": when}]}
+    assert decl.fill(template, {}, "completed") == {"a": {"b": 1}, "c": [{"d": 1}]}
+    assert decl.fill(template, {}, "failed") == {"a": {}, "c": [{}]}
+
+
+def test_pick_strips_only_slashes() -> None:
+    assert decl.pick({"Xa": 1}, "/Xa") == 1
+    assert decl.pick({"X": 2}, "X") == 2
+
+
+def test_list_order_zero_comes_before_one(added: Any) -> None:
+    added("deck-p", _deck("deckp", 1))
+    added("deck-q", _deck("deckq", 0))
+    found = [d.contract for d in decl.declarations()]
+    assert found.index("deck-q") < found.index("deck-p")
+
+
+def test_mirrored_made_after_a_provider_was_added_holds_it(added: Any) -> None:
+    added("deck-late", _deck("decklate", None))
+    mirrored = decl.Mirrored({}, lambda d: [(d.prefix, 1)] if "deck" in d.prefix else [])
+    assert list(mirrored) == ["decklate"]
+
+
+def test_mirrored_asks_each_declaration_for_its_entries_once_until_a_change(added: Any) -> None:
+    asked: list[str] = []
+
+    def entries(declaration: decl.Declaration) -> list[tuple[str, int]]:
+        asked.append(declaration.contract)
+        return []
+
+    mirrored = decl.Mirrored({"x": 1}, entries)
+    assert mirrored["x"] == 1 and mirrored.get("x") == 1 and len(mirrored) == 1
+    once = len(asked)
+    assert once == len(decl.declarations())
+    added("deck-once", _deck("deckonce", None))
+    assert "x" in mirrored
+    assert len(asked) == 2 * once + 1
+
+
+def _without_body(base: Any) -> Any:
+    op = base.operations["makeDeck"]
+    bare = dataclasses.replace(op, definition={"responses": {}})
+    return dataclasses.replace(base, operations={**base.operations, "makeDeck": bare})
+
+
+def test_a_webhooks_url_of_a_create_without_a_body_is_anything(base: Any) -> None:
+    contract = _with(_without_body(base), _set("webhooks/url", "/anything"))
+    found = decl.read(contract)
+    assert found is not None and found.webhooks is not None
+    assert found.webhooks.url == "/anything"
+
+
+def test_a_webhooks_url_of_a_body_behind_a_list_step_is_anything(base: Any) -> None:
+    def change(spec: dict[str, Any]) -> None:
+        _schemas(spec)["Create"] = {"$ref": "#/components/schemas/Alts/allOf/0"}
+        _schemas(spec)["Alts"] = {"allOf": [{"$ref": "#/components/schemas/Body"}]}
+        spec[decl.KEY]["webhooks"]["url"] = "/anything"
+
+    found = decl.read(_spec_changed(base, change))
+    assert found is not None and found.webhooks is not None
+
+
+@pytest.mark.parametrize(("links", "known"), [(9, True), (10, False)])  # links + 1 references
+def test_a_body_is_found_through_ten_references_at_most(base: Any, links: int, known: bool) -> None:
+    def change(spec: dict[str, Any]) -> None:
+        schemas = _schemas(spec)
+        schemas["Create"] = {"$ref": "#/components/schemas/R1"}
+        for i in range(1, links - 1):
+            schemas[f"R{i}"] = {"$ref": f"#/components/schemas/R{i + 1}"}
+        schemas[f"R{links - 1}"] = {"$ref": "#/components/schemas/Body"}
+        spec[decl.KEY]["webhooks"]["url"] = "/anything"
+
+    contract = _spec_changed(base, change)
+    if known:
+        with pytest.raises(contracts.ContractError, match="has no `anything`"):
+            decl.read(contract)
+    else:
+        assert decl.read(contract) is not None
+
+
+def test_x_when_may_list_every_status(base: Any) -> None:
+    every = {"x-when": ["queued", "in_progress", "completed", "failed"], "x-value": 1}
+    assert _read(base, _set("job/out", every)).job["out"] == every
+
+
+def test_a_webhooks_url_names_its_first_step(base: Any) -> None:
+    assert _read(base, _set("webhooks/url", "/hook/a/b")).webhooks is not None
+
+    def change(spec: dict[str, Any]) -> None:
+        _schemas(spec)["Body"]["properties"]["Xcb"] = {"type": "string"}
+        spec[decl.KEY]["webhooks"]["url"] = "/Xcb"
+
+    assert decl.read(_spec_changed(base, change)) is not None
+
+
+def test_the_answers_words_are_read(base: Any) -> None:
+    assert _read(base, _set("job-noun", "clip")).answers.job_noun == "clip"
