@@ -372,7 +372,7 @@ MODULES: dict[str, list[str]] = {
     "mockserver/pytest_record.py": ["tests/test_record_once_rules.py"],
     "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
-    # issue 26's first cut (2026-12-07): providers as data; not measured yet
+    # issue 26's first cut (2026-12-07): providers as data; measured in worktree mutdecl
     "contracts/_declaration.py": [
         "tests/test_declaration_rules.py",  # worktree mutdecl: the reader and engine, in process
         "tests/test_declared_providers.py",
