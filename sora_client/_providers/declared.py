@@ -276,12 +276,8 @@ class DeclaredAdapter(Adapter):
         model's name anywhere in it) is a ModelUnavailableError whatever its words."""
         found = super().error(response, content)
         status, _, template = self.declaration.model_not_found
-        before, _, after = template.partition("{model}")
-        words = re.compile(
-            re.escape(before) + ".+" + re.escape(after)
-            if "{model}" in template
-            else re.escape(template)
-        )
+        # each `{model}` is the model's name (the mock fills every one: str.format)
+        words = re.compile(".+".join(re.escape(part) for part in template.split("{model}")))
         if response.status_code == status and words.fullmatch(str(found.message)):
             return ModelUnavailableError(
                 str(found.message),

@@ -368,25 +368,27 @@ MODULES: dict[str, list[str]] = {
     "mockserver/pytest_record.py": ["tests/test_record_once_rules.py"],
     "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
-    # issue 26's first cut (2026-12-07): providers as data; not measured yet
+    # issue 26's first cut (2026-12-07): providers as data; measured in worktree mutdecl
     "contracts/_declaration.py": [
+        "tests/test_declaration_rules.py",  # worktree mutdecl: the reader and engine, in process
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
     ],
     "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
     "mockserver/dialects/declared.py": [
+        "tests/test_declared_dialect_rules.py",  # worktree mutdecl: every rule, in process
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
         "tests/test_gptproto_v3_prediction_answers.py",  # GPTProto v3 is served by it
         "tests/test_mock_fidelity.py",
     ],
+    # worktree mutdecl: the adapter's in-process rules (a throwaway provider written in the
+    # test), and the two seed APIs it drives
     "sora_client/_providers/declared.py": [
-        "tests/test_declared_providers.py",
-        "tests/test_client_requests.py",
+        "tests/test_declared_adapter_rules.py",
         "tests/test_vtrix_adapter.py",  # Vtrix is driven by it
         "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
-        "tests/test_client_responses.py",
     ],
     # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
     "contracts/_declaration_roles.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
