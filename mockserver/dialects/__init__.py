@@ -6,7 +6,7 @@ import importlib
 
 from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
 
-MODULES = ("gptproto_videos", "gptproto_chat")
+MODULES = ("gptproto_chat",)
 
 
 def registered() -> dict[str, type[Dialect]]:
