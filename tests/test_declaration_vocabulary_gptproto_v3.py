@@ -422,7 +422,9 @@ def test_v3s_dashboard_form_names_its_size_in_words_as_the_client_does() -> None
     from tests.test_declared_dashboard import _client_body, _filled, _index
 
     index = _index()
-    (entry,) = [c for c in index["providers"]["gptproto"]["contracts"] if "declared" in c]
+    (entry,) = [
+        c for c in index["providers"]["gptproto"]["contracts"] if c["name"] == "gptproto-v3"
+    ]
     form = entry["declared"]
     assert (entry["name"], form["client"]) == ("gptproto-v3", "gptproto-v3")
     values = {
