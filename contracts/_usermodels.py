@@ -211,7 +211,8 @@ def _check_prefixes(models: ModelsFile) -> None:
     for prefix in models.models:
         if prefix in declared:
             continue
-        python = sorted(n for n, p in _loader.PROVIDER_CONTRACTS.items() if p == prefix)
+        # a Python dialect's prefix, or its contract's name (`gptproto-chat`) as a client name
+        python = sorted(n for n, p in _loader.PROVIDER_CONTRACTS.items() if prefix in (p, n))
         if python:
             why = (
                 f"`{prefix}` is served by Python dialects ({', '.join(python)}), which read no "

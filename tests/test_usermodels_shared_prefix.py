@@ -134,3 +134,17 @@ def test_a_model_under_gptproto_and_gptproto_v3_is_refused_naming_the_place(
     assert caught.value.where == "/gptproto-v3/0/id"
     assert _usermodels.active() is None
     assert "sora-2-max" not in _models("gptproto-v3")
+
+
+def test_a_python_apis_name_is_refused_as_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gptproto-chat:` names the API still served by Python: said so, not "unknown"."""
+    declared = (SimpleNamespace(prefix="wrap", answers=SimpleNamespace(client="wrap-v2")),)
+    monkeypatch.setattr(decl, "declarations", lambda: declared)
+    monkeypatch.setattr(_loader, "PROVIDER_CONTRACTS", {"wrap-chat": "wrap", "py-a": "py"})
+    with pytest.raises(ContractError) as caught:
+        _usermodels._check_prefixes(_file(**{"wrap-chat": [_model("x")]}))
+    assert (caught.value.where, caught.value.message) == (
+        "/wrap-chat",
+        "`wrap-chat` is served by Python dialects (wrap-chat), which read no models file: "
+        "a models file adds models to declared providers; declared: wrap, wrap-v2",
+    )
