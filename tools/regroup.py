@@ -37,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -310,6 +311,97 @@ def package_data(text: str) -> str:
     return text[: block.start()] + new + text[block.end() :]
 
 
+# --- lines made too long ------------------------------------------------------------
+
+
+def line_length() -> int:
+    import tomllib
+
+    try:
+        config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        return int(config["tool"]["ruff"]["line-length"])
+    except (OSError, KeyError, ValueError):
+        return 100
+
+
+def _prose_spans(text: str) -> tuple[set[int], dict[int, int]]:
+    """(lines inside a triple-quoted string, comment-only lines -> the comment's column)."""
+    strings: set[int] = set()
+    comments: dict[int, int] = {}
+    lines = text.splitlines()
+    for tok in tokenize.generate_tokens(iter(text.splitlines(keepends=True)).__next__):
+        if tok.type == tokenize.STRING and tok.string.lstrip("rbuRBUfF")[:3] in ('"""', "'''"):
+            strings.update(range(tok.start[0], tok.end[0] + 1))
+        elif tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][: tok.start[1]].strip():
+            comments[tok.start[0]] = tok.start[1]
+    return strings, comments
+
+
+_WORD_START = re.compile(r"[\w`(\"'\[:]")
+
+
+def rewrap(text: str, limit: int) -> str:
+    """Prose lines (docstrings, comment-only lines) over ``limit`` after the rewrite: the last
+    words carried to the next line of the same paragraph, or to a line of their own."""
+    lines = text.split("\n")
+    if all(len(line) <= limit for line in lines):
+        return text
+    strings, comments = _prose_spans(text)
+    i = 0
+    while i < len(lines):
+        line, number = lines[i], i + 1
+        if len(line) <= limit or (number not in strings and number not in comments):
+            i += 1
+            continue
+        cut = line.rfind(" ", 0, limit + 1)
+        head_end = len(line) - len(line.lstrip())
+        if number in comments:
+            head_end = comments[number] + 2
+        if cut <= head_end:
+            i += 1
+            continue
+        head, rest = line[:cut].rstrip(), line[cut + 1 :]
+        if number in comments:
+            prefix = line[: comments[number]] + "# "
+        elif i + 1 < len(lines) and number + 1 in strings and lines[i + 1].strip():
+            nxt = lines[i + 1]
+            prefix = nxt[: len(nxt) - len(nxt.lstrip())]
+        else:
+            prefix = line[: len(line) - len(line.lstrip())]
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        same_block = (
+            nxt is not None
+            and nxt.startswith(prefix)
+            and (
+                (number in comments and number + 1 in comments)
+                or (
+                    number in strings
+                    and number + 1 in strings
+                    and not nxt.strip().startswith('"""')
+                )
+            )
+        )
+        body = nxt[len(prefix) :] if same_block and nxt is not None else ""
+        if same_block and body and not body[0].isspace() and _WORD_START.match(body):
+            lines[i + 1] = prefix + rest + " " + body
+        else:
+            lines.insert(i + 1, prefix + rest)
+            strings = {n + 1 if n > number else n for n in strings}
+            comments = {(n + 1 if n > number else n): c for n, c in comments.items()}
+        lines[i] = head
+        i += 1
+    return "\n".join(lines)
+
+
+def long_lines(paths: Iterable[Path], limit: int) -> list[str]:
+    found = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if len(line) > limit:
+                found.append(f"{path.relative_to(ROOT)}:{number}: {len(line)} > {limit}")
+    return found
+
+
 # --- doing it --------------------------------------------------------------------------
 
 
@@ -388,6 +480,14 @@ def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
         subprocess.run([ruff, "format", "-q", *names], cwd=ROOT)
     elif py:
         say("ruff not found: sort the imports and format the changed files yourself")
+    limit = line_length()
+    for path in py:
+        text = path.read_text(encoding="utf-8")
+        new = rewrap(text, limit)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+    for where in long_lines(py, limit):
+        say(f"too long, to wrap by hand: {where}")
     leftover = references()
     for where in leftover:
         say(f"left: {where}")
