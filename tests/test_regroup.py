@@ -135,3 +135,16 @@ def test_a_module_the_map_does_not_know_is_reported(
         (base / "store.py", base / "state" / "store.py"),
     ]
     assert unknown == ["mockserver/newthing.py"]
+
+
+def test_only_prose_the_rewrite_lengthened_is_rewrapped() -> None:
+    before = (
+        'ACME = """\\\ninfo: {title: Acme clips, x-provider-base-url: https://api.acme.test}\n"""\n'
+        'Y = """\\\nsee mockserver.store now\n"""\n'
+        "# an old comment line that was already longer than the limit\n"
+        "# see mockserver.store\n"
+    )
+    after = regroup.rewrite_text(before, ROOT / "tests" / "example.py")
+    assert regroup.rewrap(after, 25, before) == after.replace(
+        "# see mockserver.state.store", "# see\n# mockserver.state.store"
+    )

@@ -326,14 +326,21 @@ def line_length() -> int:
 
 
 def _prose_spans(text: str) -> tuple[set[int], dict[int, int]]:
-    """(lines inside a triple-quoted string, comment-only lines -> the comment's column)."""
+    """(lines of docstrings, comment-only lines -> the comment's column). A string that is
+    data (a YAML document in a test, say) is not prose: only a string standing as a statement."""
     strings: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            and node.end_lineno is not None
+        ):
+            strings.update(range(node.lineno, node.end_lineno + 1))
     comments: dict[int, int] = {}
     lines = text.splitlines()
     for tok in tokenize.generate_tokens(iter(text.splitlines(keepends=True)).__next__):
-        if tok.type == tokenize.STRING and tok.string.lstrip("rbuRBUfF")[:3] in ('"""', "'''"):
-            strings.update(range(tok.start[0], tok.end[0] + 1))
-        elif tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][: tok.start[1]].strip():
+        if tok.type == tokenize.COMMENT and not lines[tok.start[0] - 1][: tok.start[1]].strip():
             comments[tok.start[0]] = tok.start[1]
     return strings, comments
 
@@ -341,18 +348,23 @@ def _prose_spans(text: str) -> tuple[set[int], dict[int, int]]:
 _WORD_START = re.compile(r"[\w`(\"'\[:]")
 
 
-def rewrap(text: str, limit: int) -> str:
-    """Prose lines (docstrings, comment-only lines) over ``limit`` after the rewrite: the last
-    words carried to the next line of the same paragraph, or to a line of their own."""
+def rewrap(text: str, limit: int, before: str = "") -> str:
+    """Prose lines (docstrings, comment-only lines) the rewrite made (lines not in ``before``)
+    over ``limit``: the last words carried to the next line of the same paragraph, or to a
+    line of their own. A line that was long before is left as it was."""
     lines = text.split("\n")
-    if all(len(line) <= limit for line in lines):
+    old = set(before.split("\n"))
+    if all(len(line) <= limit or line in old for line in lines):
         return text
     strings, comments = _prose_spans(text)
+    carried = False  # the line holds words carried from the one above
     i = 0
     while i < len(lines):
         line, number = lines[i], i + 1
-        if len(line) <= limit or (number not in strings and number not in comments):
+        prose = number in strings or number in comments
+        if len(line) <= limit or not prose or (line in old and not carried):
             i += 1
+            carried = False
             continue
         cut = line.rfind(" ", 0, limit + 1)
         head_end = len(line) - len(line.lstrip())
@@ -360,6 +372,7 @@ def rewrap(text: str, limit: int) -> str:
             head_end = comments[number] + 2
         if cut <= head_end:
             i += 1
+            carried = False
             continue
         head, rest = line[:cut].rstrip(), line[cut + 1 :]
         if number in comments:
@@ -383,7 +396,8 @@ def rewrap(text: str, limit: int) -> str:
             )
         )
         body = nxt[len(prefix) :] if same_block and nxt is not None else ""
-        if same_block and body and not body[0].isspace() and _WORD_START.match(body):
+        carried = bool(same_block and body and not body[0].isspace() and _WORD_START.match(body))
+        if carried:
             lines[i + 1] = prefix + rest + " " + body
         else:
             lines.insert(i + 1, prefix + rest)
@@ -411,6 +425,16 @@ def find_ruff() -> str | None:
     return str(beside) if beside.exists() else shutil.which("ruff")
 
 
+def _moved(path: Path, moves: list[tuple[Path, Path]]) -> Path:
+    """Where a file is after the moves."""
+    for old, new in moves:
+        if path == old:
+            return new
+        if new.is_dir() and path.is_relative_to(old):
+            return new / path.relative_to(old)
+    return path
+
+
 def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
     """The number of things done (or, with dry_run, to do); -1 for unknown modules."""
     say = (lambda *a: None) if quiet else print
@@ -425,6 +449,7 @@ def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
         say("left where they are (--leave-unknown); their references are rewritten")
     # relative imports are read from where a file is now, before it moves
     rewrites: dict[Path, str] = {}
+    before: dict[Path, str] = {}
     for path in text_files():
         try:
             text = path.read_text(encoding="utf-8")
@@ -433,6 +458,7 @@ def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
         new = rewrite_text(text, path)
         if new != text:
             rewrites[path] = new
+            before[path] = text
     groups = sorted({new.relative_to(ROOT / PACKAGE).parts[0] for _, new in moves})
     inits = [
         ROOT / PACKAGE / g / "__init__.py"
@@ -482,9 +508,10 @@ def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
     elif py:
         say("ruff not found: sort the imports and format the changed files yourself")
     limit = line_length()
+    was = {_moved(path, moves): text for path, text in before.items()}
     for path in py:
         text = path.read_text(encoding="utf-8")
-        new = rewrap(text, limit)
+        new = rewrap(text, limit, was.get(path, text))
         if new != text:
             path.write_text(new, encoding="utf-8")
     if py and ruff:  # what ruff still finds too long (a line that was long before is not ours)
