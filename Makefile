@@ -92,7 +92,7 @@ $(PRISM):
 	npm install --prefix .cache/prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5
 
 # Mutation testing (mutmut 3), not part of `make test`: each module against its own fast tests,
-# at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/faults.py ..."
+# at the lowest CPU priority; summary in reports/mutation.md. MODULES="mockserver/state/faults.py ..."
 # picks modules (default: all, tens of minutes); tests/mutation/mutate.py lists them.
 # SINCE=<commit> mutates only the functions changed since that commit (the habit after a change).
 $(VENV)/.installed-mutation: pyproject.toml | $(VENV)/.installed-dev

@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import test_config
 
 POLL = ("/__mock/clock", "/__mock/jobs?limit=100", "/__mock/journal?limit=50", "/__mock/scenarios")

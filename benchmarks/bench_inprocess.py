@@ -7,7 +7,7 @@
    and on (strict also validates the response against the contract). Wall-clock median and
    minimum, and the median of the thread's CPU time (on a shared machine the wall clock also
    counts the time other processes hold the cores);
-2. start-up: ``import mockserver.app``, and "launch to the first answered request" (a fresh
+2. start-up: ``import mockserver.http.app``, and "launch to the first answered request" (a fresh
    interpreter imports the app, builds it, answers ``GET /`` and a gpt.ge status poll),
    median of a few runs, wall and CPU seconds.
 
@@ -25,21 +25,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import test_config
 
 AUTH = {"Authorization": "Bearer sk-bench"}
 
 FIRST_REQUEST = (
     "import resource, time; t=time.perf_counter(); "
-    "from mockserver.app import create_app; app=create_app(); c=app.test_client(); "
+    "from mockserver.http.app import create_app; app=create_app(); c=app.test_client(); "
     "assert c.get('/').status_code == 200; "
     "r=c.get('/gptge/v1/videos/video_1', headers={'Authorization': 'Bearer k'}); "
     "assert r.status_code == 404; u=resource.getrusage(resource.RUSAGE_SELF); "
     "print(time.perf_counter()-t, u.ru_utime+u.ru_stime)"
 )
 IMPORT_ONLY = (
-    "import resource, time; t=time.perf_counter(); import mockserver.app; "
+    "import resource, time; t=time.perf_counter(); import mockserver.http.app; "
     "u=resource.getrusage(resource.RUSAGE_SELF); "
     "print(time.perf_counter()-t, u.ru_utime+u.ru_stime)"
 )
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| start-up (fresh interpreter) | wall median s | CPU median s |")
     print("|---|---:|---:|")
     for name, code in (
-        ("import mockserver.app", IMPORT_ONLY),
+        ("import mockserver.http.app", IMPORT_ONLY),
         ("import + create_app() + GET / + first status poll", FIRST_REQUEST),
     ):
         wall, cpu = _seconds(code, args.runs)

@@ -29,13 +29,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.multiprocess:
-        from mockserver.metrics import prepare_multiprocess
+        from mockserver.state.metrics import prepare_multiprocess
 
         prepare_multiprocess(tempfile.mkdtemp(prefix="bench-metrics-"))
 
     from PIL import Image
 
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.testing import test_config
 
     buf = io.BytesIO()

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from providers import APIS  # noqa: E402
 
-from mockserver.app import create_app  # noqa: E402
+from mockserver.http.app import create_app  # noqa: E402
 from mockserver.testing import SoraMock, test_config  # noqa: E402
 
 HEADERS = {"Authorization": "Bearer sk-bench"}

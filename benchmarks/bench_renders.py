@@ -6,7 +6,7 @@ Two parts, in one run:
   allows (read from ``contracts/*.yaml``: the ``size``/``seconds``/``duration`` enums, the
   v3 dialect's size table and the chat dialect's 1..15 s), each from a reference image of its
   own (a photo-like 2048x1536 JPEG, so every render is cold), beside the budget: how long a
-  job of that duration runs at ``--speed 20`` at the least (``mockserver/lifecycle.py``, the
+  job of that duration runs at ``--speed 20`` at the least (``mockserver/state/lifecycle.py``, the
   default timings with their jitter at its least favourable). A render within its budget is
   ready when its job completes. Then the same image and size at another duration ("warm":
   the encoded loop is reused, only the packets are laid out again).
@@ -91,7 +91,7 @@ def contract_cases() -> list[tuple[int, int, list[int]]]:
     from contracts import load_all
     from contracts._declaration import declarations
     from contracts._named_sizes import pixels
-    from mockserver.dialects import gptproto_chat
+    from mockserver.providers import gptproto_chat
 
     sizes: set[tuple[int, int]] = {
         pixels(size) for d in declarations() for size in d.answers.size_fields
@@ -114,7 +114,7 @@ def contract_cases() -> list[tuple[int, int, list[int]]]:
 
 def budget_seconds(seconds: int, speed: float = SPEED) -> float:
     """The shortest time from create to completed for a job of ``seconds`` at ``speed``."""
-    from mockserver.config import Timings
+    from mockserver.settings.config import Timings
 
     t = Timings()
     return min(
@@ -204,7 +204,7 @@ class Download:
 
 def _pixels(size: str) -> tuple[int, int]:
     if "/" in size:  # the v3 dialect's size/orientation
-        from mockserver.dialects.declared_answers import named_pixels
+        from mockserver.providers.declared_answers import named_pixels
 
         scale, orientation = size.split("/")
         found = named_pixels({"size": scale, "orientation": orientation})

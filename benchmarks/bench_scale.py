@@ -22,8 +22,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from mockserver.app import create_app, service_of
-from mockserver.lifecycle import key_fingerprint
+from mockserver.http.app import create_app, service_of
+from mockserver.state.lifecycle import key_fingerprint
 from mockserver.testing import test_config
 
 KEY = "sk-bench"

@@ -248,11 +248,11 @@ def start_floor(stack: ExitStack, workers: int, workdir: Path) -> Server:
 
 def start_gunicorn(stack: ExitStack, workers: int, workdir: Path, mock: bool) -> Server:
     """The same app under gunicorn (gthread workers): the WSGI server granian was chosen over."""
-    from mockserver.config import MockConfig
-    from mockserver.serving import CONFIG_ENV, config_to_env, shared_config
+    from mockserver.http.serving import CONFIG_ENV, config_to_env, shared_config
+    from mockserver.settings.config import MockConfig
 
     port = free_port()
-    target = "mockserver.serving:worker_app()" if mock else "floor_app:app"
+    target = "mockserver.http.serving:worker_app()" if mock else "floor_app:app"
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread"]
     command += ["--threads", "32", "-b", f"127.0.0.1:{port}", "--log-level", "error", target]
     config = shared_config(MockConfig(clock="virtual"), max(2, workers), workdir)

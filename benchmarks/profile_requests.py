@@ -79,7 +79,7 @@ def _waits(call: Callable[[], None], n: int) -> str:
     lines = []
     stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     for (file, _line, name), (_cc, calls, *_rest) in sorted(stats.items(), key=lambda kv: kv[0]):
-        if name == "execute" and "mockserver/store" in file:  # (store.py before the split)
+        if name == "execute" and "mockserver/state/store" in file:  # (store.py before the split)
             # (the statement itself is a C call cProfile does not see: its Python wrapper)
             lines.append(
                 f"  {calls / n:6.2f}  SQLite statements (each steps with the GIL released)"
@@ -91,8 +91,8 @@ def _waits(call: Callable[[], None], n: int) -> str:
 
 @contextmanager
 def _app(store: str, console: bool = False) -> Iterator[Any]:
-    from mockserver.app import create_app
-    from mockserver.config import MockConfig
+    from mockserver.http.app import create_app
+    from mockserver.settings.config import MockConfig
     from mockserver.testing import redis_server
 
     log = "text" if console else None
@@ -195,7 +195,7 @@ def main(argv: list[str]) -> int:
         if args.what == "poll-after-write":
             if args.store != "sqlite":
                 parser.error("poll-after-write measures the SQLite store's memo: --store sqlite")
-            from mockserver.stores import open_store
+            from mockserver.state.stores import open_store
 
             # another worker's store on the same file (a write made with another tool, the
             # sqlite3 shell, is not one the read memo is told of: the mock's own writes are)

@@ -13,7 +13,7 @@ modules by concept: ``_declaration_types`` (the words and the records), ``_decla
 file, the JSON pointer of the mistake and the fix), ``_declaration_values`` (templates filled,
 pointers followed), ``_declaration_registry`` (the declared providers, added and forgotten),
 ``_declaration_bodies`` (a create's body built). The mock's generic engine
-(``mockserver/dialects/declared.py``) serves a declaration; the client's
+(``mockserver/providers/declared.py``) serves a declaration; the client's
 (``sora_client/_providers/declared.py``) drives it.
 """
 

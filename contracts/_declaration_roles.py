@@ -5,7 +5,7 @@ and ``image-matches-size`` (an OpenAI ``/v1/videos`` surface needed them): the r
 ``content`` answers for a job not yet completed (``not-ready``) or failed (``failed``), what a
 remix of an unfinished job answers (``not-completed``), whether the content's URL is a
 completed job's video URL for the client (``video-url``). Read by the reader
-(``contracts/_declaration_reader.py``); served by ``mockserver/dialects/declared_roles.py``."""
+(``contracts/_declaration_reader.py``); served by ``mockserver/providers/declared_roles.py``."""
 
 from __future__ import annotations
 

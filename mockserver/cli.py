@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mockserver._help import HelpFormatter
-from mockserver.config import MockConfig
+from mockserver.settings._help import HelpFormatter
+from mockserver.settings.config import MockConfig
 
 
 def _scenario_help() -> str:
-    from mockserver.faults import SCENARIOS
+    from mockserver.state.faults import SCENARIOS
 
     lines = ["scenarios (--scenario NAME[@KEY], header X-Mock-Scenario, POST /__mock/scenarios):"]
     for scenario, spec in SCENARIOS.items():
@@ -324,7 +324,7 @@ def _duration(text: str) -> float | None:
 
 
 def _size(text: str) -> int:
-    from mockserver.media_store import parse_size
+    from mockserver.media.media_store import parse_size
 
     try:
         return parse_size(text)
@@ -333,7 +333,7 @@ def _size(text: str) -> int:
 
 
 def _console_options(p: argparse.ArgumentParser) -> None:
-    from mockserver.console import FORMATS
+    from mockserver.http.console import FORMATS
 
     p.add_argument(
         "--log-format",
@@ -421,9 +421,9 @@ def config_from(args: argparse.Namespace) -> MockConfig:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from mockserver.faults import UnknownScenario, parse
-    from mockserver.serving import ServeError, ServeOptions, default_workers
-    from mockserver.serving import serve as run
+    from mockserver.http.serving import ServeError, ServeOptions, default_workers
+    from mockserver.http.serving import serve as run
+    from mockserver.state.faults import UnknownScenario, parse
 
     for item in args.scenario:
         try:
@@ -498,7 +498,7 @@ def _main(argv: list[str], command: str | None) -> int:
     _sample_image_parser(sub)
     from_env = None
     if command == "serve":
-        from mockserver import envconfig
+        from mockserver.settings import envconfig
 
         try:
             from_env = envconfig.apply(serve_parser, os.environ)

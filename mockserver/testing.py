@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mockserver import pytest_files, pytest_routing
-from mockserver.mock_error import MockError
-from mockserver.pytest_files import FILES
-from mockserver.pytest_routing import (  # EXTRA and route_to_mock: the plugin's names
+from mockserver.plugin import pytest_files, pytest_routing
+from mockserver.plugin.mock_error import MockError
+from mockserver.plugin.pytest_files import FILES
+from mockserver.plugin.pytest_routing import (  # EXTRA and route_to_mock: the plugin's names
     EXTRA,  # noqa: F401
     _client_logs_bounded,
     _hosts,
@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     import httpx
     from flask import Flask
 
-    from mockserver.config import MockConfig
-    from mockserver.requests_log import RequestRecord
-    from mockserver.service import MockService
+    from mockserver.http.requests_log import RequestRecord
+    from mockserver.settings.config import MockConfig
+    from mockserver.state.service import MockService
 
 #: the host in-process base URLs use (never resolved: requests go through WSGI)
 IN_PROCESS_HOST = "http://sora-mock.test"
@@ -75,7 +75,7 @@ REPORTED_REQUESTS = 5
 class SoraMock:
     """A handle on one mock app: base URLs, the clock, scenarios, the journal."""
 
-    #: False: the mock answers (a :class:`mockserver.pytest_record.SoraRecording` is True)
+    #: False: the mock answers (a :class:`mockserver.plugin.pytest_record.SoraRecording` is True)
     recording = False
 
     def __init__(self, app: Flask, host: str = IN_PROCESS_HOST) -> None:
@@ -86,7 +86,7 @@ class SoraMock:
 
     @property
     def service(self) -> MockService:
-        from mockserver.app import service_of
+        from mockserver.http.app import service_of
 
         return service_of(self.app)
 
@@ -130,7 +130,7 @@ class SoraMock:
         For code that blocks inside the mock until time passes (chat mode, or a stream a
         transport buffers whole): it ends without any real waiting and without a thread.
         """
-        from mockserver.clock import SteppingClock, VirtualClock
+        from mockserver.state.clock import SteppingClock, VirtualClock
 
         service = self.service
         original = service.clock
@@ -203,8 +203,8 @@ class SoraMock:
         times: int | None = None,
     ) -> None:
         """Switch a scenario on for one key (or everyone), one provider (or all), N times."""
-        from mockserver.faults import parse
-        from mockserver.lifecycle import key_fingerprint
+        from mockserver.state.faults import parse
+        from mockserver.state.lifecycle import key_fingerprint
 
         parse(scenario, "rule")
         key = key_fingerprint(api_key) if api_key else None
@@ -224,7 +224,7 @@ class SoraMock:
         image's size and hash, scenario, status), those meeting ``criteria`` if any are given:
         ``operation="createVideo"``, ``provider="gptge"``, ``status=200``, or a body field
         (``model="sora-2"``); a callable value is a predicate (``seconds=lambda s: s > 4``)."""
-        from mockserver.requests_log import records_of, select
+        from mockserver.http.requests_log import records_of, select
 
         return select(records_of(self.service.journal()), **criteria)
 
@@ -233,7 +233,7 @@ class SoraMock:
         one), as :meth:`requests` filters them; returns them. On failure the message lists
         what did arrive, nearest first, with what each request missed."""
         __tracebackhide__ = True
-        from mockserver.requests_log import assert_requested, records_of
+        from mockserver.http.requests_log import assert_requested, records_of
 
         return assert_requested(records_of(self.service.journal()), times, **criteria)
 
@@ -276,7 +276,7 @@ def _in_standard_library(filename: str) -> bool:
 
 def test_config(**overrides: Any) -> MockConfig:
     """The configuration the fixtures use: virtual clock, strict, no background renders."""
-    from mockserver.config import MockConfig
+    from mockserver.settings.config import MockConfig
 
     base = MockConfig(
         clock="virtual",
@@ -298,7 +298,7 @@ test_config.__test__ = False  # type: ignore[attr-defined]  # not a test, despit
 def sora_mock_app() -> Flask:
     """The session's mock app, shared by every fixture of the plugin but ``sora_replay``
     (override this fixture to change its configuration, e.g. ``create_app(test_config(...))``)."""
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     return create_app(test_config())
 
@@ -315,7 +315,7 @@ def sora_mock(sora_mock_app: Flask) -> Iterator[SoraMock]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from mockserver.pytest_record import add_options
+    from mockserver.plugin.pytest_record import add_options
 
     add_options(parser)
     pytest_files.add_options(parser)  # the ini options for a user's provider and models files
@@ -327,7 +327,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sora_replay(directory, fallback='mock', record=None, provider=None): cassettes the "
         "sora_replay fixture serves; record='once'|'none'|'new_episodes'|'all' keeps them per "
-        "test and records them through the proxy (mockserver.pytest_record)",
+        "test and records them through the proxy (mockserver.plugin.pytest_record)",
     )
 
 
@@ -354,13 +354,13 @@ def sora_replay(request: pytest.FixtureRequest) -> Iterator[Any]:
     Record once, replay forever: ``@pytest.mark.sora_replay(record="once", provider="gptge")``
     keeps the test's own cassettes in ``cassettes/<module>__<test>/`` beside its file,
     records them through the recording proxy on the first run (with ``GPTGE_API_KEY`` set)
-    and replays them after (``mockserver.pytest_record``: the modes, ``--sora-record``,
+    and replays them after (``mockserver.plugin.pytest_record``: the modes, ``--sora-record``,
     ``--sora-upstream``). While it records, the test gets a :class:`SoraRecording` (the same
     ``client``, ``base_url``, ``requests``, ``assert_requested``; real time); while it
     replays, ``time.sleep`` in the test's thread moves the virtual clock."""
     from pathlib import Path
 
-    from mockserver import pytest_record as rec
+    from mockserver.plugin import pytest_record as rec
 
     marker = request.node.get_closest_marker("sora_replay")
     mode = rec.marker_mode(marker, request.config)
@@ -418,7 +418,7 @@ def _proxy_providers() -> list[str]:
 
 
 def _replaying(path: Any, fallback: str, sleeping: bool) -> Iterator[SoraMock]:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     mock = SoraMock(create_app(test_config(replay_dir=path, replay_fallback=fallback)))
     mock.cassettes = path

@@ -33,7 +33,7 @@ from PIL import Image
 import contracts
 from contracts._declaration import fill
 from mockserver import media
-from mockserver.app import create_app, service_of
+from mockserver.http.app import create_app, service_of
 from mockserver.testing import SoraMock, test_config
 from sora_client import AsyncSoraClient, Job, SoraClient
 from sora_client._providers import PROVIDERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockserver.lifecycle import Job
+from mockserver.state.lifecycle import Job
 
 
 def make_job(**changes: Any) -> Job:

@@ -18,8 +18,8 @@ from flask import Flask
 from PIL import Image
 from providers import APIS, png
 
-from mockserver.app import create_app
-from mockserver.lifecycle import key_fingerprint
+from mockserver.http.app import create_app
+from mockserver.state.lifecycle import key_fingerprint
 from mockserver.testing import CLOCK_START, SoraMock, test_config
 
 KEY = "sk-admin-answers"
@@ -208,7 +208,7 @@ def test_a_replayed_job_names_its_cassette_and_a_job_keeps_its_notes(app: Flask)
 
 
 def test_an_admin_error_is_written_on_the_console(app: Flask) -> None:
-    from mockserver.console import RequestLog
+    from mockserver.http.console import RequestLog
 
     console = io.StringIO()
     app.extensions["sora_mock_console"] = RequestLog("text", console)
@@ -537,7 +537,7 @@ def test_an_unknown_admin_path_is_flasks_404_and_a_wrong_method_a_405(app: Flask
 def test_strict_mode_checks_the_admin_answers(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """An admin answer the contract does not allow is recorded as a breach in strict mode (the
     test plugin fails the test on it), and not checked when the mock is not strict."""
-    import mockserver.admin as admin_module
+    import mockserver.http.admin as admin_module
 
     monkeypatch.setattr(admin_module, "neutral", lambda job, svc: {"id": job.id})
     job_id = create(app)

@@ -12,11 +12,11 @@ import redis
 from flask import Flask
 from redis_server import redis_server
 
-from mockserver.app import create_app
-from mockserver.dialects.errors import MODEL_NOT_FOUND
-from mockserver.faults import SCENARIOS, Scenario
-from mockserver.store import Store
-from mockserver.stores import open_store
+from mockserver.http.app import create_app
+from mockserver.providers.errors import MODEL_NOT_FOUND
+from mockserver.state.faults import SCENARIOS, Scenario
+from mockserver.state.store import Store
+from mockserver.state.stores import open_store
 from mockserver.testing import test_config
 
 

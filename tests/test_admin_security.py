@@ -21,9 +21,9 @@ import pytest
 from flask import Flask
 from PIL import Image
 
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
-from mockserver.hosts import HostPolicy, host_name
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
+from mockserver.http.hosts import HostPolicy, host_name
 from mockserver.testing import SoraMock, test_config
 from tests.client_helpers import png
 

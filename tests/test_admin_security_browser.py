@@ -19,8 +19,8 @@ import httpx
 import pytest
 from flask import Flask
 
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
 from mockserver.testing import SoraMock, _ServerThread, test_config
 from tests.test_dashboard import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 

@@ -20,8 +20,8 @@ from flask import Flask
 from served import Served, served
 
 import contracts
-from mockserver.app import create_app, service_of
-from mockserver.dialects import registered
+from mockserver.http.app import create_app, service_of
+from mockserver.providers import registered
 from mockserver.testing import test_config
 
 KEY = "sk-adversary"

@@ -22,10 +22,10 @@ from providers import APIS, data_url, png
 from redis_server import redis_server
 from served import Served, served
 
-from mockserver import store_journal
-from mockserver.app import create_app, service_of
+from mockserver.http.app import create_app, service_of
 from mockserver.media import MediaCache
-from mockserver.service import MockService
+from mockserver.state import store_journal
+from mockserver.state.service import MockService
 from mockserver.testing import test_config
 
 KEY = "sk-adversary"

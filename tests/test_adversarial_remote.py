@@ -17,8 +17,8 @@ import httpx
 import pytest
 from providers import png
 
-from mockserver import remote
-from mockserver.app import create_app
+from mockserver.http.app import create_app
+from mockserver.media import remote
 from mockserver.testing import SoraMock, test_config
 
 IMAGE = png(720, 1280)

@@ -1,4 +1,4 @@
-"""The app as a whole (mockserver.app): what its index lists, how an unknown path, a wrong
+"""The app as a whole (mockserver.http.app): what its index lists, how an unknown path, a wrong
 method, a body too large, a store that fails and an unexpected error are answered (in the
 shape of the provider the path names, the admin API's elsewhere), and its metrics page.
 Each test builds its own app."""
@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 
 import contracts
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
-from mockserver.dialects import registered
-from mockserver.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
+from mockserver.providers import registered
+from mockserver.state.store_guard import RETRY_AFTER_SECONDS, StoreUnavailable
 from mockserver.testing import test_config
 
 AUTH = {"Authorization": "Bearer sk-app"}
@@ -336,7 +336,7 @@ def test_an_unknown_path_is_journalled_with_its_message() -> None:
 def test_an_unknown_path_gets_the_hint_and_the_shape_of_the_provider_it_names(
     app: Flask,
 ) -> None:
-    from mockserver.hints import not_found_message
+    from mockserver.http.hints import not_found_message
 
     with app.test_request_context("/v1/videos"):
         message, prefix = not_found_message(app, "/v1/videos", "GET")
@@ -388,7 +388,7 @@ def test_a_range_past_the_end_is_a_416_with_the_length(app: Flask) -> None:
 
 
 def test_status_polls_take_the_poll_lane_unless_replaying(tmp_path: Any) -> None:
-    from mockserver.lane import PollLane
+    from mockserver.http.lane import PollLane
 
     assert isinstance(create_app(test_config()).wsgi_app.inner, PollLane)  # type: ignore[attr-defined]
     replaying = create_app(test_config(replay_dir=tmp_path))

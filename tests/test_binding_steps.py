@@ -1,10 +1,10 @@
-"""Each step of the request pipeline (mockserver/binding.py) on its own, in an app or a
-:class:`~mockserver.binding.Pipeline` the test builds itself.
+"""Each step of the request pipeline (mockserver/http/binding.py) on its own, in an app or a
+:class:`~mockserver.http.binding.Pipeline` the test builds itself.
 
 Pipelines are made when an app is built, and the session's app is built before any test runs:
 these tests build their own (an app costs about 40 ms), so a bug in building one shows here.
-Where a step's result is only seen by a handler (its :class:`~mockserver.dialects.base.Context`)
-or by the request's :class:`~mockserver.exchange.Exchange`, the test hands the pipeline a
+Where a step's result is only seen by a handler (its :class:`~mockserver.providers.base.Context`)
+or by the request's :class:`~mockserver.http.exchange.Exchange`, the test hands the pipeline a
 handler of its own and reads what it was given.
 """
 
@@ -25,12 +25,18 @@ from werkzeug.test import EnvironBuilder, encode_multipart
 
 import contracts
 from contracts import ContractViolation
-from mockserver import exchange
-from mockserver.app import create_app, registered, service_of
-from mockserver.binding import Pipeline, bind, check_response, openapi_request, validate_request
-from mockserver.dialects.base import Context, Dialect
-from mockserver.lifecycle import key_fingerprint
-from mockserver.service import MockService
+from mockserver.http import exchange
+from mockserver.http.app import create_app, registered, service_of
+from mockserver.http.binding import (
+    Pipeline,
+    bind,
+    check_response,
+    openapi_request,
+    validate_request,
+)
+from mockserver.providers.base import Context, Dialect
+from mockserver.state.lifecycle import key_fingerprint
+from mockserver.state.service import MockService
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-test"

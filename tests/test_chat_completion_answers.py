@@ -1,4 +1,4 @@
-"""What the mock answers in GPTProto's chat mode (mockserver.dialects.gptproto_chat), read by a
+"""What the mock answers in GPTProto's chat mode (mockserver.providers.gptproto_chat), read by a
 client on an app built in each test: the prompt and duration taken from the last user message,
 the picture's orientation picking the video's, the exact chunks of a stream (queued, progress,
 the success or failure line, the stop chunk, [DONE]), its headers, the bound on waiting
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from providers import data_url, png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 
@@ -286,7 +286,7 @@ def test_on_a_real_clock_a_stream_wakes_at_the_next_change_or_every_twentieth(
     """A stream on a real clock cannot wake on every advance: it sleeps until the render
     starts, then about twenty times per render (never less than 50 ms apart), and a failing
     job's last change is where it fails."""
-    from mockserver.dialects.gptproto_chat import GptprotoChat, _next_change
+    from mockserver.providers.gptproto_chat import GptprotoChat, _next_change
 
     with mock.client("gptproto") as client:
         with client.stream("POST", "/v1/chat/completions", json=_body()):

@@ -31,7 +31,7 @@ from client_helpers import (
 )
 
 import contracts
-from mockserver.dialects.gptproto_chat import FAILURE, PROGRESS, QUEUED
+from mockserver.providers.gptproto_chat import FAILURE, PROGRESS, QUEUED
 from sora_client import (
     AmbiguousCreateError,
     GenerationFailedError,

@@ -37,7 +37,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from mockserver.faults import Scenario
+from mockserver.state.faults import Scenario
 from mockserver.testing import SoraMock
 from sora_client import (
     AmbiguousCreateError,

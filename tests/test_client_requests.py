@@ -28,7 +28,7 @@ from werkzeug.formparser import parse_form_data
 
 import contracts
 from contracts._declaration import pick
-from mockserver.dialects.declared_answers import named_size
+from mockserver.providers.declared_answers import named_size
 from sora_client import InvalidRequestError
 from sora_client._providers import PROVIDERS, adapter_class
 from sora_client._providers.gptproto_chat import MAX_SECONDS

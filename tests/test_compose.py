@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from mockserver import cli, envconfig
+from mockserver import cli
+from mockserver.settings import envconfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # the keys of a compose service this file may use (the Compose specification's names)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from mockserver.console import ELLIPSIS, PATH_WIDTH, RequestLine, RequestLog, fit
+from mockserver.http.console import ELLIPSIS, PATH_WIDTH, RequestLine, RequestLog, fit
 
 LONG_ID = "video_68f082321ed08193a4eaf01376fa10bc0284bd663de64dc5"
 PATHS = [

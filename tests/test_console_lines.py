@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import console
-from mockserver.console import (
+from mockserver.http import console
+from mockserver.http.console import (
     ELLIPSIS,
     MAX_LINE_BYTES,
     PATH_WIDTH,
@@ -451,7 +451,7 @@ def test_a_mock_started_with_stdout_closed_answers_its_requests(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It answered every request with a 500 (the console wrote to a stdout that was None)."""
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.testing import test_config
 
     monkeypatch.setattr(sys, "stdout", None)

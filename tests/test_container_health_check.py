@@ -1,4 +1,4 @@
-"""``python -m mockserver.healthcheck``, the container image's health check: exit 0 when the
+"""``python -m mockserver.http.healthcheck``, the container image's health check: exit 0 when the
 mock on ``$SORA_MOCK_PORT`` (default 8000) answers ``GET /__mock/health`` with 200, else 1 and
 one line saying why. Each test serves its own small HTTP server on loopback."""
 
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from mockserver import healthcheck
+from mockserver.http import healthcheck
 
 
 @contextmanager

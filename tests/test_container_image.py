@@ -131,7 +131,7 @@ def test_the_image_serves_a_whole_job_as_a_non_root_user_and_stops_cleanly_on_si
     name, url = container
     health = wait_healthy(name, url)
     assert (health["status"], health["store"], health["clock"]) == ("ok", "sqlite", "virtual")
-    # the image's own HEALTHCHECK (python -m mockserver.healthcheck) passes
+    # the image's own HEALTHCHECK (python -m mockserver.http.healthcheck) passes
     assert podman("healthcheck", "run", name, check=False).returncode == 0
 
     # the server (PID 1) and anything run in the container are not root

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from providers import APIS, data_url, png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 ROOT = Path(__file__).resolve().parent.parent

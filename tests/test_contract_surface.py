@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 import contracts
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-test-surface"

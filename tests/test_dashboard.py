@@ -23,9 +23,9 @@ from flask import Flask
 from PIL import Image
 from werkzeug.serving import make_server
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.sample import sample_image
-from mockserver.store import Filters
+from mockserver.state.store import Filters
 from mockserver.testing import SoraMock, _ServerThread, test_config
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from mockserver import dashboard
+from mockserver.http import dashboard
 
 
 def _app() -> Flask:

@@ -15,7 +15,7 @@ from test_declared_providers import ACME
 import contracts
 from contracts._declaration import declarations, error_values, fill
 from contracts._pointers import first, pick_all
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 MODELS = "  models:\n    - {id: acme-1, sizes: [720x1280, 1280x720], durations: [4, 8]}\n"

@@ -18,8 +18,8 @@ from providers import data_url, png
 
 import contracts
 from contracts._declaration import fill
-from mockserver.app import create_app
-from mockserver.dialects.errors import MODEL_NOT_FOUND, SCENARIO_CODES
+from mockserver.http.app import create_app
+from mockserver.providers.errors import MODEL_NOT_FOUND, SCENARIO_CODES
 from mockserver.testing import SoraMock, test_config
 from sora_client import SoraClient
 from sora_client._exceptions import InvalidRequestError, NotFoundError, RateLimitError

@@ -18,7 +18,7 @@ import pytest
 from providers import png
 
 import contracts
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 from sora_client import SoraClient
 from sora_client._exceptions import APIError, InvalidRequestError, NotFoundError

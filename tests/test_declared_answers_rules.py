@@ -1,5 +1,5 @@
 """The generic engine's side of the words GPTProto v3's move added
-(``mockserver.dialects.declared_answers``), rule by rule, without an app: the job values
+(``mockserver.providers.declared_answers``), rule by rule, without an app: the job values
 (creation time as text, the notes as text, the milliseconds of rendering at each point of a
 job's life), the declared headers on a job's answer, the size a create's body names in words
 (an absent field read as its schema default), what a job keeps of its create, and the pixels a
@@ -20,8 +20,8 @@ import pytest
 from contracts import _declaration as decl
 from contracts._decl_answers import Answers
 from contracts._document import resolve_pointer
-from mockserver.dialects import declared_answers as answers
-from mockserver.lifecycle import Job, JobState, Status
+from mockserver.providers import declared_answers as answers
+from mockserver.state.lifecycle import Job, JobState, Status
 
 
 def _job(created_at: float = 1_700_000_000.0, notes: list[str] | None = None) -> Job:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import contracts
-from mockserver.app import create_app
-from mockserver.dialects import registered
+from mockserver.http.app import create_app
+from mockserver.providers import registered
 from mockserver.testing import test_config
 from sora_client import SoraClient
 from sora_client._providers.base import CreateSpec

@@ -1,4 +1,4 @@
-"""The generic engine (``mockserver.dialects.declared``), rule by rule, in process: a
+"""The generic engine (``mockserver.providers.declared``), rule by rule, in process: a
 throwaway provider (``dial``) written here, whose job template shows every value a template
 may use, is added with ``contracts.add_provider`` and served by an app built per test
 (strict: every answer checked against its contract) through Werkzeug's in-process transport,
@@ -18,8 +18,8 @@ import pytest
 
 import contracts
 from contracts import _declaration as decl
-from mockserver.app import create_app
-from mockserver.dialects.declared import DeclaredDialect, _dialect_class, _name, declared
+from mockserver.http.app import create_app
+from mockserver.providers.declared import DeclaredDialect, _dialect_class, _name, declared
 from mockserver.testing import SoraMock, test_config
 
 DIAL = """\

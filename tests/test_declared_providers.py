@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import contracts
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 from sora_client import SoraClient
 from sora_client._exceptions import (

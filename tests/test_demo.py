@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from mockserver import cli
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
 from mockserver.sample import sample_image
 from mockserver.testing import SoraMock, test_config
 
@@ -77,7 +77,7 @@ def test_dashboard_and_its_assets_are_served_by_the_mock(mock: SoraMock) -> None
             assert client.get(f"/__mock/ui/{asset}").status_code == 200, asset
         assert client.get("/__mock/ui/../app.py").status_code == 404
     # nothing in the page or its assets points anywhere but the mock itself
-    static = Path(__file__).resolve().parent.parent / "mockserver" / "dashboard" / "static"
+    static = Path(__file__).resolve().parent.parent / "mockserver" / "http" / "dashboard" / "static"
     for path in static.iterdir():
         text = path.read_text()
         assert "https://" not in text.replace("https://gptproto.com", ""), path.name
@@ -381,7 +381,7 @@ def test_help_lists_scenarios_and_defaults(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         cli.main(["serve", "--help"])
     text = capsys.readouterr().out
-    from mockserver.faults import Scenario
+    from mockserver.state.faults import Scenario
 
     for scenario in Scenario:
         assert scenario.value in text

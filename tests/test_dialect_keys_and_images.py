@@ -1,4 +1,4 @@
-"""What every provider API of the mock does alike (mockserver.dialects.base), on an app built
+"""What every provider API of the mock does alike (mockserver.providers.base), on an app built
 in each test: which ``Authorization`` forms carry a key (the contract's schemes: a bearer
 token, or GPTProto's raw key), that a job belongs to the key that made it, the provider's 400
 for a reference image that does not decode or has the wrong size, a remote image taken as a
@@ -15,9 +15,9 @@ from flask import Response
 from providers import APIS, data_url, png
 
 from mockserver import media
-from mockserver.app import create_app
-from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
+from mockserver.http.app import create_app
 from mockserver.media import ImageError
+from mockserver.providers.base import DIALECTS, Context, Dialect, handles, register
 from mockserver.testing import SoraMock, test_config
 
 V3 = APIS["gptproto-v3"]

@@ -35,7 +35,7 @@ from docs_run import (
 )
 from served import Served, served
 
-from mockserver.dialects import registered
+from mockserver.providers import registered
 
 #: README commands that cannot run in a test, by a piece of their text, with the reason
 SKIPPED = {

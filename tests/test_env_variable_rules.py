@@ -1,5 +1,5 @@
 """How a ``SORA_MOCK_*`` variable is found for an option and what a refused value says
-(mockserver/envconfig.py), on small parsers of its own: the first long flag names it,
+(mockserver/settings/envconfig.py), on small parsers of its own: the first long flag names it,
 ``--help`` has none, every message names the variable, its value and the flag, and the help
 names the variable only when asked to."""
 
@@ -10,7 +10,7 @@ import functools
 
 import pytest
 
-from mockserver import envconfig
+from mockserver.settings import envconfig
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,5 +1,5 @@
-"""``SORA_MOCK_*`` variables for every ``serve`` option (mockserver/envconfig.py): each option
-has one, read as its flag would be; a flag wins; a bad value is one line and exit code 2."""
+"""``SORA_MOCK_*`` variables for every ``serve`` option (mockserver/settings/envconfig.py): each
+option has one, read as its flag would be; a flag wins; a bad value is one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import httpx
 import pytest
 from served import free_port, wait_until_served
 
-from mockserver import cli, envconfig
+from mockserver import cli
+from mockserver.settings import envconfig
 
 
 def serve_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.dialects import DIALECTS, registered
-from mockserver.responses import error_response, json_response
+from mockserver.http.responses import error_response, json_response
+from mockserver.providers import DIALECTS, registered
 
 GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 GptprotoVideos = registered()["gptproto-videos"]  # served from its declaration
@@ -78,7 +78,7 @@ def test_an_error_answer_is_the_dialects_body_with_its_status(dialect: type) -> 
 
 
 def test_the_journal_keeps_the_error_message_answered() -> None:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.testing import test_config
 
     app = create_app(test_config())

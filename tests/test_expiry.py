@@ -19,8 +19,8 @@ from jobs import make_job
 from providers import APIS, Api, _videos_create
 
 import contracts
-from mockserver.app import create_app
-from mockserver.lifecycle import plan_expiry
+from mockserver.http.app import create_app
+from mockserver.state.lifecycle import plan_expiry
 from mockserver.testing import SoraMock, test_config
 
 #: shorter than the default, longer than any render, and not GPTProto's hour

@@ -17,7 +17,7 @@ import pytest
 from redis_server import redis_server
 from served import Served, served
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 #: the same twelve requests each round: reads (the poll lane) and creates with a body

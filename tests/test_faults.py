@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.clock import VirtualClock
-from mockserver.faults import (
+from mockserver.state.clock import VirtualClock
+from mockserver.state.faults import (
     RANDOM_FAULTS,
     SCENARIOS,
     RandomFaults,
@@ -22,7 +22,7 @@ from mockserver.faults import (
     parse,
     retry_after_header,
 )
-from mockserver.store import MemoryStore, SQLiteStore
+from mockserver.state.store import MemoryStore, SQLiteStore
 
 
 def clock() -> VirtualClock:

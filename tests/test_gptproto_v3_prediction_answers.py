@@ -1,4 +1,4 @@
-"""What the mock answers for a GPTProto v3 prediction (mockserver.dialects.gptproto_v3), read
+"""What the mock answers for a GPTProto v3 prediction (mockserver.providers.gptproto_v3), read
 by a client on an app built in each test: the status words as the clock moves, the envelope
 (``message``, ``code``), the result URL, the outputs and NSFW flags once it is done, the
 execution time in milliseconds, the creation time as text, a failure's message, the pixels a
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from providers import data_url, png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.media import RenderCrashed
 from mockserver.testing import SoraMock, test_config
 

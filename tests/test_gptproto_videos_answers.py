@@ -13,7 +13,7 @@ import httpx
 import pytest
 from providers import png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 AUTH = {"Authorization": "sk-test"}  # GPTProto's raw key

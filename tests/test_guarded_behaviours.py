@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 RED = (230, 20, 20)

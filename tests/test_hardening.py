@@ -23,8 +23,8 @@ from providers import data_url, png
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from mockserver import media
-from mockserver.app import create_app, service_of
-from mockserver.lifecycle import Job, key_fingerprint
+from mockserver.http.app import create_app, service_of
+from mockserver.state.lifecycle import Job, key_fingerprint
 from mockserver.testing import CLOCK_START, MockError, SoraMock, test_config
 
 JSON_ENDPOINTS = [
@@ -136,7 +136,7 @@ def test_a_json_body_over_its_size_limit_is_a_413_naming_the_limit() -> None:
 
 
 def test_depth_scan_skips_brackets_inside_strings() -> None:
-    from mockserver.guard import json_depth_exceeds
+    from mockserver.http.guard import json_depth_exceeds
 
     assert not json_depth_exceeds(b'{"a": "[[[[[[[[[[[[\\"[[[[["}', 3)
     assert json_depth_exceeds(b'{"a": [[[1]]]}', 3)

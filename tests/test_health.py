@@ -8,8 +8,8 @@ from pathlib import Path
 
 from redis_server import redis_server
 
-from mockserver.app import create_app
-from mockserver.config import MockConfig
+from mockserver.http.app import create_app
+from mockserver.settings.config import MockConfig
 
 
 def health(config: MockConfig) -> tuple[int, dict[str, object]]:

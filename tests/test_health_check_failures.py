@@ -10,7 +10,7 @@ import urllib.error
 
 import pytest
 
-from mockserver import healthcheck
+from mockserver.http import healthcheck
 from tests.test_container_health_check import free_port, serving
 
 

@@ -8,7 +8,7 @@ import argparse
 
 import pytest
 
-from mockserver._help import HelpFormatter, shown_default
+from mockserver.settings._help import HelpFormatter, shown_default
 
 
 def _help(monkeypatch: pytest.MonkeyPatch, *args: str, **kwargs: object) -> str:

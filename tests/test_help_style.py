@@ -10,7 +10,7 @@ import re
 import pytest
 
 from mockserver import cli
-from mockserver._help import HelpFormatter, human_duration, human_size, shown_default
+from mockserver.settings._help import HelpFormatter, human_duration, human_size, shown_default
 
 COMMANDS = ["serve", "sample-image", "verify", "proxy", "cassettes report"]
 MEANINGLESS = re.compile(r"\(default: (None|False|True|\[\]|)\)")

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import test_config
 
 

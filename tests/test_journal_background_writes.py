@@ -1,4 +1,4 @@
-"""The journal writer's background thread (mockserver.journal): an entry left waiting under
+"""The journal writer's background thread (mockserver.state.journal): an entry left waiting under
 load is written ``max_age`` after it arrived even if no other request comes, not before; one
 daemon thread per process does it, and a refused write is retried no faster than ``max_age``.
 The writer's monotonic clock is a fake here: the tests move it, never wait for it."""
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import journal
-from mockserver.journal import JournalWriter
+from mockserver.state import journal
+from mockserver.state.journal import JournalWriter
 
 
 class Sink:

@@ -1,4 +1,4 @@
-"""The SQLite store's journal files, one per worker (``mockserver/store_journal.py``), as an
+"""The SQLite store's journal files, one per worker (``mockserver/state/store_journal.py``), as an
 operator and the readers of ``GET /__mock/journal`` meet them: private files, bounded in
 lines and in number, read back in the order written whoever wrote them, never a half line
 after a full disk, and a worker forked mid-write writing a file of its own. Each test drives
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import store_journal
-from mockserver.store_journal import FileJournal, process_alive
+from mockserver.state import store_journal
+from mockserver.state.store_journal import FileJournal, process_alive
 
 
 def ids(entries: list[dict[str, Any]]) -> list[Any]:

@@ -1,5 +1,5 @@
 """The journal reaches the store at once when a worker is idle, in batches under load, and
-always before the worker's answers to it are read (mockserver.journal)."""
+always before the worker's answers to it are read (mockserver.state.journal)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mockserver import journal
-from mockserver.app import create_app, service_of
-from mockserver.journal import JournalWriter
+from mockserver.http.app import create_app, service_of
+from mockserver.state import journal
+from mockserver.state.journal import JournalWriter
 from mockserver.testing import test_config
 
 

@@ -3,7 +3,7 @@ the standard library's fallback for what orjson refuses writes the same compact 
 
 from __future__ import annotations
 
-from mockserver._json import dumps, dumps_text
+from mockserver.state._json import dumps, dumps_text
 
 
 def test_text_that_is_no_valid_unicode_is_written_compact_and_escaped() -> None:

@@ -1,4 +1,4 @@
-"""mockserver._json: every value the mock answers or stores comes back as the same JSON value,
+"""mockserver.state._json: every value the mock answers or stores comes back as the same JSON value,
 whichever writer (orjson or the standard library's fallback) wrote it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver._json import dumps, dumps_text
+from mockserver.state._json import dumps, dumps_text
 
 #: JSON values, with what orjson refuses: integers beyond 64 bits and lone surrogates
 _text = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)

@@ -1,4 +1,4 @@
-"""The poll lane (mockserver.lane) answers exactly as Flask's path would, and does take polls.
+"""The poll lane (mockserver.http.lane) answers exactly as Flask's path would, and does take polls.
 
 The lane is the outermost WSGI layer of the app; ``lane.inner`` is the app behind it (the
 edge and Flask). Each example sends one request through both and compares everything a client
@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from providers import APIS
 from werkzeug.test import Client
 
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
-from mockserver.lane import PollLane
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
+from mockserver.http.lane import PollLane
 from mockserver.testing import SoraMock, test_config
 
 #: the contract operations the lane must take: every status poll and job list
@@ -195,7 +195,7 @@ def test_the_lane_answers_exactly_as_flask_would(
 def test_an_unexpected_error_is_the_same_500_and_is_counted(
     both: Both, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects import registered
+    from mockserver.providers import registered
 
     GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jobs import make_job
 
-from mockserver.config import Timings
-from mockserver.lifecycle import (
+from mockserver.settings.config import Timings
+from mockserver.state.lifecycle import (
     Job,
     Status,
     key_fingerprint,

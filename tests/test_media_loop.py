@@ -22,8 +22,8 @@ from test_media import pattern, solid
 
 from contracts import load_all
 from mockserver import media
-from mockserver.dialects.gptproto_chat import MAX_SECONDS as CHAT_MAX_SECONDS
 from mockserver.media import DEFAULT_FPS, LOOP_SECONDS, ImageError, render_video
+from mockserver.providers.gptproto_chat import MAX_SECONDS as CHAT_MAX_SECONDS
 
 #: each test renders from scratch: nothing another test left in the loop cache counts
 pytestmark = pytest.mark.usefixtures("empty_render_caches")

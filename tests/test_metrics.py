@@ -1,4 +1,4 @@
-"""``GET /metrics`` in-process (mockserver/metrics.py): what each hook counts, read back with
+"""``GET /metrics`` in-process (mockserver/state/metrics.py): what each hook counts, read back with
 prometheus-client's own parser. The served, multi-worker view is tests/test_metrics_served.py.
 """
 
@@ -22,11 +22,11 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from mockserver import cli
-from mockserver.app import create_app, service_of
-from mockserver.journal import JournalWriter
+from mockserver.http.app import create_app, service_of
 from mockserver.media import MediaCache
-from mockserver.metrics import JobsCollector, Metrics, forget_dead_workers
-from mockserver.renders import RenderQueue
+from mockserver.media.renders import RenderQueue
+from mockserver.state.journal import JournalWriter
+from mockserver.state.metrics import JobsCollector, Metrics, forget_dead_workers
 from mockserver.testing import test_config
 
 KEY = "sk-test-metrics-secret"
@@ -395,7 +395,7 @@ def test_an_app_s_flusher_does_not_keep_it_alive(monkeypatch: pytest.MonkeyPatch
     import gc
     import weakref
 
-    from mockserver import metrics as metrics_module
+    from mockserver.state import metrics as metrics_module
 
     monkeypatch.setattr(metrics_module, "IDLE_CHECK_SECONDS", 0.01)
     before = set(threading.enumerate())
@@ -435,7 +435,7 @@ def test_a_replayed_answer_s_scenario_label_is_replay_not_its_cassette() -> None
 def test_a_store_outage_answered_503_is_counted_as_a_store_error() -> None:
     """The store guard turns a failing store into a 503 before any 500 path runs: the lane's
     status read and the Flask path's list both count it."""
-    from mockserver.store_guard import StoreUnavailable
+    from mockserver.state.store_guard import StoreUnavailable
 
     app = create_app(test_config())
     service = service_of(app)

@@ -1,6 +1,6 @@
-"""What ``mockserver/metrics.py`` counts and how, on a ``Metrics`` built in each test (no app):
-the catalogue a scrape shows (README's table), a batch of requests added exactly as one by one,
-bounded labels, renders timed by variant, store errors told from bugs, jobs by status in
+"""What ``mockserver/state/metrics.py`` counts and how, on a ``Metrics`` built in each test (no
+app): the catalogue a scrape shows (README's table), a batch of requests added exactly as one by
+one, bounded labels, renders timed by variant, store errors told from bugs, jobs by status in
 bounded pages, and a server run's multiprocess directory set up, summed and left behind."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pytest
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
-from mockserver import metrics as metrics_module
-from mockserver.lifecycle import Job
-from mockserver.metrics import (
+from mockserver.state import metrics as metrics_module
+from mockserver.state.lifecycle import Job
+from mockserver.state.metrics import (
     JOB_SCAN_LIMIT,
     MULTIPROC_ENV,
     REQUEST_BUCKETS,
@@ -31,7 +31,7 @@ from mockserver.metrics import (
     multiprocess_dir,
     prepare_multiprocess,
 )
-from mockserver.store import MemoryStore
+from mockserver.state.store import MemoryStore
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -13,7 +13,7 @@ from PIL import Image
 from providers import APIS, png
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 HEADERS = {"Authorization": "Bearer sk-test"}

@@ -1,5 +1,5 @@
-"""The request pipeline every provider route goes through (mockserver/binding.py), step by step:
-what each step records in the journal, which scenarios a read ignores, how a refusal names its
+"""The request pipeline every provider route goes through (mockserver/http/binding.py), step by
+step: what each step records in the journal, which scenarios a read ignores, how a refusal names its
 problems, and what strict mode does with a response that breaks its contract."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from flask import Response
 from PIL import Image
 
 import contracts
-from mockserver import exchange
-from mockserver.app import create_app, service_of
-from mockserver.binding import check_response, openapi_request
-from mockserver.lifecycle import key_fingerprint
+from mockserver.http import exchange
+from mockserver.http.app import create_app, service_of
+from mockserver.http.binding import check_response, openapi_request
+from mockserver.state.lifecycle import key_fingerprint
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-test"

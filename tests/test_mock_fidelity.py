@@ -27,7 +27,7 @@ from flask import Flask
 from providers import APIS, data_url, png
 
 import contracts
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 from sora_client import (
     AmbiguousCreateError,

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from mockserver import testing
-from mockserver.app import create_app
-from mockserver.lifecycle import key_fingerprint
+from mockserver.http.app import create_app
+from mockserver.state.lifecycle import key_fingerprint
 from mockserver.testing import CLOCK_START, IN_PROCESS_HOST, MockError, SoraMock, test_config
 
 TASK = {
@@ -368,7 +368,7 @@ def test_the_sora_replay_marker_is_declared() -> None:
     assert line == (
         "sora_replay(directory, fallback='mock', record=None, provider=None): cassettes the "
         "sora_replay fixture serves; record='once'|'none'|'new_episodes'|'all' keeps them per "
-        "test and records them through the proxy (mockserver.pytest_record)"
+        "test and records them through the proxy (mockserver.plugin.pytest_record)"
     )
 
 

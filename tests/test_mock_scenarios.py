@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from providers import APIS, Api
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-test"

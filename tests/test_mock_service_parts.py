@@ -1,4 +1,4 @@
-"""The mock's service object (mockserver.service) part by part, each test on a service of its
+"""The mock's service object (mockserver.state.service) part by part, each test on a service of its
 own: the clock and rules it starts with, the jobs it plans (scenario, failure, image, expiry),
 reference images named by URL (data:, the mock's own files, sample image and thumbnails, a
 remote URL when allowed), the files quota, unexpected errors counted by kind, a reset, and
@@ -16,11 +16,11 @@ from jobs import make_job
 from providers import data_url, png
 
 from mockserver import media
-from mockserver.clock import SteppingClock, VirtualClock
-from mockserver.faults import Scenario, Selected
-from mockserver.journal import MAX_JOURNAL_TEXT, JournalEntry
-from mockserver.lifecycle import key_fingerprint
-from mockserver.service import (
+from mockserver.state.clock import SteppingClock, VirtualClock
+from mockserver.state.faults import Scenario, Selected
+from mockserver.state.journal import MAX_JOURNAL_TEXT, JournalEntry
+from mockserver.state.lifecycle import key_fingerprint
+from mockserver.state.service import (
     PLACEHOLDER_NOTE,
     FilesFull,
     MockService,
@@ -269,7 +269,7 @@ def test_a_remote_url_is_a_placeholder_unless_fetching_is_on() -> None:
 
 
 def test_a_remote_fetch_that_fails_is_an_image_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mockserver import remote
+    from mockserver.media import remote
 
     svc = service(fetch_remote_images=True, max_body_bytes=5000, remote_fetch_seconds=2.5)
     asked: dict[str, Any] = {}
@@ -556,7 +556,7 @@ def test_each_media_variant_serves_its_own_kind_of_file() -> None:
 
     from PIL import Image
 
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     app = create_app(test_config())
     svc = app.extensions["sora_mock"]
@@ -572,7 +572,7 @@ def test_each_media_variant_serves_its_own_kind_of_file() -> None:
 
 
 def served_video() -> tuple[Any, str, bytes]:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     app = create_app(test_config())
     svc = app.extensions["sora_mock"]

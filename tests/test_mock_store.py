@@ -12,10 +12,10 @@ from jobs import make_job
 from PIL import Image, ImageStat
 from providers import APIS
 
-from mockserver.app import create_app
-from mockserver.lifecycle import Job
-from mockserver.store import SQLiteStore
-from mockserver.stores import open_store
+from mockserver.http.app import create_app
+from mockserver.state.lifecycle import Job
+from mockserver.state.store import SQLiteStore
+from mockserver.state.stores import open_store
 from mockserver.testing import SoraMock, test_config
 
 HEADERS = {"Authorization": "Bearer sk-test"}

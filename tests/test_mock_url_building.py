@@ -1,11 +1,11 @@
 """The mock's URL rules build URLs (``url_for``) like Flask's own, though they compile their
-builders only when a URL is first built (mockserver._routing)."""
+builders only when a URL is first built (mockserver.http._routing)."""
 
 from __future__ import annotations
 
 from flask import url_for
 
-from mockserver._routing import LazyBuildRule, MockFlask
+from mockserver.http._routing import LazyBuildRule, MockFlask
 
 
 def small_app() -> MockFlask:

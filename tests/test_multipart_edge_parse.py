@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
-from mockserver.app import create_app
-from mockserver.guard import Refused, check_multipart, form_is_clean
+from mockserver.http.app import create_app
+from mockserver.http.guard import Refused, check_multipart, form_is_clean
 from mockserver.testing import SoraMock, test_config
 
 BOUNDARY = "b0undary"

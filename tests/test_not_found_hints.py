@@ -1,4 +1,4 @@
-"""The 404 of an unknown path names the URL the caller most likely meant (mockserver/hints.py):
+"""The 404 of an unknown path names the URL the caller most likely meant (mockserver/http/hints.py):
 the prefix or ``/v1`` left out, ``/v1`` or the prefix written twice, a segment too many, a
 near spelling, a path of another provider, and the error shape of the provider it was meant for.
 Each case is a base URL or path a user gets wrong, with the whole message they read."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from mockserver.app import create_app
-from mockserver.hints import not_found_message, suggestions
+from mockserver.http.app import create_app
+from mockserver.http.hints import not_found_message, suggestions
 from mockserver.testing import test_config
 
 GPTGE_ROUTES = (

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from providers import png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.media import RenderCrashed
 from mockserver.testing import SoraMock, test_config
 
@@ -109,8 +109,8 @@ def test_the_poll_hint_is_a_tenth_of_the_render_within_bounds(mock: SoraMock) ->
 
 @pytest.mark.parametrize(("render", "hint"), [(1.0, 250), (12.0, 1200), (120.0, 5000)])
 def test_the_poll_hint_bounds(mock: SoraMock, render: float, hint: int) -> None:
-    from mockserver.dialects import registered
-    from mockserver.dialects.declared_roles import surface_values
+    from mockserver.providers import registered
+    from mockserver.providers.declared_roles import surface_values
 
     with mock.client("gptge") as client:
         _create(client)

@@ -1,4 +1,4 @@
-"""Which URLs are the mock's own (mockserver/hosts.py `OwnHosts`): any loopback name on the
+"""Which URLs are the mock's own (mockserver/http/hosts.py `OwnHosts`): any loopback name on the
 port it serves or the port the request named, the bind address, and the exact Host the request
 came by; and which Host names it answers at all (`HostPolicy`) for the cases the admin tests
 leave out: names under a reserved domain, a suffix with a final dot, a lone ``.``, non-text."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import flask
 import pytest
 
-from mockserver.hosts import HostPolicy, OwnHosts, provider_hosts
+from mockserver.http.hosts import HostPolicy, OwnHosts, provider_hosts
 
 app = flask.Flask(__name__)
 

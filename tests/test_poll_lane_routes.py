@@ -1,5 +1,5 @@
-"""Which requests the poll lane (mockserver.lane) takes from Flask, decided when an app is built:
-a GET without a body, on a route no other GET route could share, whose every documented
+"""Which requests the poll lane (mockserver.http.lane) takes from Flask, decided when an app is
+built: a GET without a body, on a route no other GET route could share, whose every documented
 answer is JSON; and what a lane built afresh answers, journals and logs. Each app here is
 built in its test (the lane's routes are made when the app is)."""
 
@@ -16,9 +16,9 @@ from providers import APIS
 from werkzeug.exceptions import Conflict, HTTPException
 from werkzeug.test import Client, EnvironBuilder
 
-from mockserver.app import create_app, service_of
-from mockserver.console import RequestLog
-from mockserver.lane import PollLane, _json_only, _overlap, _segments
+from mockserver.http.app import create_app, service_of
+from mockserver.http.console import RequestLog
+from mockserver.http.lane import PollLane, _json_only, _overlap, _segments
 from mockserver.testing import SoraMock, test_config
 
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -223,7 +223,7 @@ def test_a_request_without_a_path_goes_to_flask(fresh: Fresh) -> None:
 def test_an_http_error_raised_on_the_lane_is_answered_as_flask_answers_it(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects import registered
+    from mockserver.providers import registered
 
     GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
@@ -244,7 +244,7 @@ def test_an_http_error_raised_on_the_lane_is_answered_as_flask_answers_it(
 def test_an_http_error_without_code_or_text_is_a_500_named_by_its_kind(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.dialects import registered
+    from mockserver.providers import registered
 
     GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 
@@ -260,7 +260,7 @@ def test_an_http_error_without_code_or_text_is_a_500_named_by_its_kind(
 def test_an_unexpected_error_on_the_lane_is_logged_with_the_request(
     fresh: Fresh, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mockserver.dialects import registered
+    from mockserver.providers import registered
 
     GptgeVideos = registered()["gptge-videos"]  # served from its declaration
 

@@ -1,4 +1,4 @@
-"""The three error bodies the mock answers with (mockserver.dialects.errors), one per provider
+"""The three error bodies the mock answers with (mockserver.providers.errors), one per provider
 family: GPTProto's status as the type, OpenAI's types (and the relay's own for its own
 errors), Vtrix's task error with the field named in the message."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from contracts._declaration import declarations
-from mockserver.dialects.errors import PREFIX_ERRORS, gptproto_error
+from mockserver.providers.errors import PREFIX_ERRORS, gptproto_error
 
 # Vtrix is declared (contracts/vtrix-generation.yaml): its family is its error template
 vtrix_error = PREFIX_ERRORS["vtrix"]

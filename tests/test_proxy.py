@@ -20,8 +20,8 @@ import pytest
 from conformance_helpers import CANARY, LIFECYCLES, proxy_in_front, serving
 from providers import data_url, png
 
-from mockserver.app import create_app
-from mockserver.lifecycle import key_fingerprint
+from mockserver.http.app import create_app
+from mockserver.state.lifecycle import key_fingerprint
 from mockserver.testing import SoraMock, test_config
 
 HEADERS = {"Authorization": f"Bearer {CANARY}"}

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from conformance_helpers import proxy_in_front, serving
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import test_config
 
 

@@ -1,4 +1,4 @@
-"""The pytest fixtures' ini options for a user's files (``mockserver.pytest_files``), rule by
+"""The pytest fixtures' ini options for a user's files (``mockserver.plugin.pytest_files``), rule by
 rule: the two options as pytest is told of them (name, help, type, default), and where each
 read option's files are looked for (beside the ini file, else the root directory). In-process
 and fast: the module's own tests for mutation runs (tests/mutation/mutate.py)."""
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mockserver import pytest_files
+from mockserver.plugin import pytest_files
 
 
 def test_the_two_ini_options_are_declared_with_their_help_type_and_default() -> None:

@@ -1,5 +1,5 @@
-"""Record once, replay forever (mockserver/pytest_record.py; issue 24): a project outside this
-repository, written from the README alone, records its traffic on its first run and replays it
+"""Record once, replay forever (mockserver/plugin/pytest_record.py; issue 24): a project outside
+this repository, written from the README alone, records its traffic on its first run and replays it
 on its second with no upstream and no key; plus the modes' rules, exactly."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import pytest_record as rec
+from mockserver.plugin import pytest_record as rec
 from mockserver.testing import SoraMock
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Record once, replay forever (``mockserver/pytest_record.py``), rule by rule and without a
+"""Record once, replay forever (``mockserver/plugin/pytest_record.py``), rule by rule and without a
 network: which mode records, replays or refuses (and the refusal's words, which tell a user
 what to set), where a test's cassettes live, the command-line options, and the handle a
 recording test gets: the same ``requests()``/``assert_requested`` as the mock's, its key
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from _pytest.config.argparsing import Parser
 
-from mockserver import pytest_record as rec
+from mockserver.plugin import pytest_record as rec
 from mockserver.testing import MockError
 
 KEY = "sk-recording-key-0123456789"
@@ -274,7 +274,7 @@ def test_a_body_over_the_cap_is_passed_on_unread(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_request_whose_capture_fails_is_still_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mockserver.requests_log as requests_log
+    import mockserver.http.requests_log as requests_log
 
     def broken(req: Any, secrets: Any) -> Any:
         raise RuntimeError("capture broke")

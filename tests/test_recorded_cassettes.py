@@ -19,7 +19,6 @@ import pytest
 from werkzeug.datastructures import Headers
 
 import contracts
-from mockserver import remote
 from mockserver.conformance import cassettes, recorder
 from mockserver.conformance.recorder import (
     Observed,
@@ -32,6 +31,7 @@ from mockserver.conformance.recorder import (
     media_policy,
 )
 from mockserver.conformance.results import Drift
+from mockserver.media import remote
 
 GPTGE = contracts.load("gptge-videos")
 V3 = contracts.load("gptproto-v3")

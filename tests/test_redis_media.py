@@ -1,5 +1,5 @@
-"""Rendered media shared through one real Redis (``mockserver/media_store.py``): a video one host
-rendered is served by another without rendering, within a byte budget whose eviction never
+"""Rendered media shared through one real Redis (``mockserver/media/media_store.py``): a video one
+host rendered is served by another without rendering, within a byte budget whose eviction never
 breaks a download. The same through two served servers: tests/test_redis_servers.py."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from redis_server import redis_server
 from served import free_port
 
 from mockserver.media import MediaCache
-from mockserver.media_store import PREFIX, RedisMediaStore, parse_size
+from mockserver.media.media_store import PREFIX, RedisMediaStore, parse_size
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver.store_redis import RedisStore
+from mockserver.state.store_redis import RedisStore
 
 
 @pytest.fixture(scope="module")

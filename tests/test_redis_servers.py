@@ -17,7 +17,7 @@ from providers import APIS, png
 from redis_server import redis_server
 from served import Served, served, stop
 
-from mockserver.media_store import PREFIX as MEDIA_PREFIX
+from mockserver.media.media_store import PREFIX as MEDIA_PREFIX
 
 VIDEOS = APIS["gptproto-videos"]
 AUTH = {"Authorization": "Bearer sk-test"}

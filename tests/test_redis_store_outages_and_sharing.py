@@ -14,9 +14,9 @@ import redis
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver.store import Filters, Rule, Store
-from mockserver.store_redis import RedisStore, _redis_outage
-from mockserver.stores import open_store
+from mockserver.state.store import Filters, Rule, Store
+from mockserver.state.store_redis import RedisStore, _redis_outage
+from mockserver.state.stores import open_store
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ re-run it), and each rewrite does what it says, once: a second pass changes noth
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -148,3 +149,18 @@ def test_only_prose_the_rewrite_lengthened_is_rewrapped() -> None:
     assert regroup.rewrap(after, 25, before) == after.replace(
         "# see mockserver.state.store", "# see\n# mockserver.state.store"
     )
+
+
+def test_a_stale_directory_at_a_target_stops_the_run_before_anything_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache left at a package's target (`http/dashboard/__pycache__`) made `git mv` put
+    the package inside it (`http/dashboard/dashboard`): the run stops and names it instead."""
+    for name in ("__init__.py", "dashboard/__init__.py", "http/dashboard/__pycache__/x.pyc"):
+        (tmp_path / "mockserver" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "mockserver" / name).write_text("", encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.setattr(regroup, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match="exist already.*mockserver/http/dashboard"):
+        regroup.run(dry_run=False, leave_unknown=False, quiet=True)
+    assert (tmp_path / "mockserver" / "dashboard" / "__init__.py").is_file()

@@ -1,4 +1,4 @@
-"""mockserver.remote's fetch on its own, against loopback servers each test starts: what is
+"""mockserver.media.remote's fetch on its own, against loopback servers each test starts: what is
 asked (path, query, Accept, User-Agent), what comes back (the body, its type, in chunks),
 redirects (relative, without Location, capped), sizes at and over the limit, refused and
 malformed URLs, names resolved before connecting, and the deadline."""
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from test_adversarial_remote import IMAGE, Upstream, redirect_to, send_image
 
-from mockserver import remote
+from mockserver.media import remote
 
 EVERYONE = {"allowed": lambda address: True}
 

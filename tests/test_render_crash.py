@@ -21,7 +21,7 @@ from providers import APIS, png
 from redis_server import redis_server
 
 from mockserver import media
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 
 AUTH = {"Authorization": "Bearer sk-test"}
 

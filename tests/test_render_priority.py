@@ -108,7 +108,7 @@ def test_a_worker_starts_its_render_process_at_its_first_request_not_before(
 ) -> None:
     from werkzeug.test import EnvironBuilder
 
-    from mockserver.serving import _PrewarmOnFirstRequest
+    from mockserver.http.serving import _PrewarmOnFirstRequest
 
     answered: list[str] = []
     starts: list[int] = []

@@ -1,4 +1,4 @@
-"""The background render pool (mockserver.renders.RenderQueue) on its own: what it counts as
+"""The background render pool (mockserver.media.renders.RenderQueue) on its own: what it counts as
 waiting, when it reports done, what it leaves alone (a cached or queued key), how many renders
 run at once, and that a failed render neither stops the pool nor loses its count."""
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from mockserver.media import MediaCache
-from mockserver.renders import RenderQueue
+from mockserver.media.renders import RenderQueue
 
 
 def _gate() -> tuple[threading.Event, threading.Event, Callable[[], bytes]]:

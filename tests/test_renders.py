@@ -11,9 +11,9 @@ from flask import Flask
 from providers import APIS
 
 from mockserver import media
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.media import MediaCache
-from mockserver.renders import RenderQueue
+from mockserver.media.renders import RenderQueue
 from mockserver.testing import SoraMock, test_config
 
 #: each test renders from scratch: nothing another test left in the loop cache counts

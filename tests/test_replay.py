@@ -18,9 +18,9 @@ import httpx
 import pytest
 from conformance_helpers import CANARY, LIFECYCLES, Life, live_job, proxy_in_front, serving
 
-from mockserver.app import create_app
 from mockserver.conformance import cassettes
 from mockserver.conformance.proxy import ContractProxy
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 PROVIDERS = sorted(LIFECYCLES)
@@ -438,7 +438,7 @@ def test_a_replayed_answer_is_serialised_as_the_live_mock_answers(recording: Rec
 
 
 def _console_app(directory: Path, **overrides: object) -> tuple[SoraMock, io.StringIO]:
-    from mockserver.console import RequestLog
+    from mockserver.http.console import RequestLog
 
     mock = replay_app(directory, **overrides)
     out = io.StringIO()
@@ -503,7 +503,7 @@ def test_strict_matching_refuses_a_create_naming_the_nearest_recording(
 
 
 def test_the_serve_banner_says_what_was_replayed(tmp_path: Path) -> None:
-    from mockserver.serving import ServeOptions, _banner
+    from mockserver.http.serving import ServeOptions, _banner
 
     shutil.copytree(Path(__file__).parent / "examples" / "cassettes", tmp_path / "c")
     mock = replay_app(tmp_path / "c")

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from providers import png
 
-from mockserver.app import create_app
 from mockserver.conformance import replay as rp
 from mockserver.conformance import replay_cassettes as rc
 from mockserver.conformance.cassettes import Cassette
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 EXAMPLE = Path(__file__).parent / "examples" / "cassettes"
@@ -277,7 +277,7 @@ def test_a_create_without_a_key_is_the_mock_s_401(directory: Path) -> None:
 def test_the_console_line_says_which_recording_answered(directory: Path) -> None:
     import io
 
-    from mockserver.console import RequestLog
+    from mockserver.http.console import RequestLog
 
     server = mock(directory)
     out = io.StringIO()
@@ -938,7 +938,7 @@ def test_a_chat_create_refused_by_its_recording_lists_no_job(tmp_path: Path) -> 
 
 def test_the_list_operations_of_each_provider() -> None:
     from mockserver.conformance.contract_map import ContractMap
-    from mockserver.dialects import registered
+    from mockserver.providers import registered
 
     service = SoraMock(create_app(test_config())).service
     found = {}

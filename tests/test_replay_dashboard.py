@@ -11,8 +11,8 @@ import httpx
 import pytest
 from providers import png
 
-from mockserver.app import create_app
 from mockserver.conformance import cassettes
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, _ServerThread, test_config
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

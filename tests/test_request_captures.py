@@ -1,4 +1,4 @@
-"""What a capture of a provider request keeps (``mockserver/requests_log.py``), request by
+"""What a capture of a provider request keeps (``mockserver/http/requests_log.py``), request by
 request, on Werkzeug requests built here (no app): headers without credentials or the
 transport's own, at most so many of each thing and so many characters of each text, a key
 masked wherever it was sent, an image as its size and hash, nothing the mock did not read;
@@ -18,8 +18,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from mockserver import requests_log
-from mockserver.requests_log import (
+from mockserver.http import requests_log
+from mockserver.http.requests_log import (
     MAX_FIELDS_BYTES,
     MAX_HEADERS,
     MAX_QUERY,

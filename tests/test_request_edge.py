@@ -1,4 +1,4 @@
-"""The edge every request crosses (mockserver.guard), checked piece by piece: the JSON scan
+"""The edge every request crosses (mockserver.http.guard), checked piece by piece: the JSON scan
 (size, UTF-8, depth, finite numbers, long integers, lone surrogates), multipart text, the
 streamed-body limit, who may change the admin API's state, and the Host check."""
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from mockserver import guard
-from mockserver.app import create_app
-from mockserver.guard import (
+from mockserver.http import guard
+from mockserver.http.app import create_app
+from mockserver.http.guard import (
     Refused,
     StreamedBodyLimit,
     check_json,
@@ -569,7 +569,7 @@ def test_a_multipart_create_passes_the_edge_whole() -> None:
 
 
 def test_a_foreign_host_is_written_on_the_console_with_its_path_and_method() -> None:
-    from mockserver.console import RequestLog
+    from mockserver.http.console import RequestLog
 
     app = create_app(test_config())
     out = io.StringIO()

@@ -1,4 +1,4 @@
-"""Request ids (mockserver.exchange.new_request_id): unique across the workers a server forks,
+"""Request ids (mockserver.http.exchange.new_request_id): unique across the workers a server forks,
 in the shape they always had (``req_`` and 24 hex digits)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import multiprocessing
 import re
 import threading
 
-from mockserver.exchange import Exchange, new_request_id
+from mockserver.http.exchange import Exchange, new_request_id
 
 SHAPE = re.compile(r"req_[0-9a-f]{24}")
 

@@ -1,4 +1,4 @@
-"""What the mock writes down of each request (mockserver.exchange): the ``x-request-id``
+"""What the mock writes down of each request (mockserver.http.exchange): the ``x-request-id``
 header, the journal entry (provider requests only) and the console line, with the sender's
 ``X-Mock-Client`` cleaned and every credential it sent masked; request ids unique per worker."""
 
@@ -14,10 +14,10 @@ import pytest
 from flask import Flask
 from providers import APIS
 
-from mockserver import exchange
-from mockserver.app import create_app
-from mockserver.console import RequestLog
-from mockserver.exchange import caller_of, masking
+from mockserver.http import exchange
+from mockserver.http.app import create_app
+from mockserver.http.console import RequestLog
+from mockserver.http.exchange import caller_of, masking
 from mockserver.testing import CLOCK_START, SoraMock, test_config
 
 KEY = "sk-records-0123456789"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.sample import sample_image
 from mockserver.testing import SoraMock, _ServerThread, test_config
 

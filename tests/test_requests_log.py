@@ -1,5 +1,5 @@
 """Requests as data: what each provider request carried, from the fixtures and the admin API
-(mockserver/requests_log.py; issue 24)."""
+(mockserver/http/requests_log.py; issue 24)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import pytest
 from PIL import Image
 
-from mockserver.requests_log import MAX_FIELDS_BYTES, RequestRecord, assert_requested
+from mockserver.http.requests_log import MAX_FIELDS_BYTES, RequestRecord, assert_requested
 from mockserver.testing import SoraMock
 
 KEY = "sk-live-abcdef0123456789"
@@ -202,7 +202,7 @@ def test_two_hosts_on_one_redis_store_give_each_others_requests() -> None:
 
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.testing import redis_server, test_config
 
     image = png()

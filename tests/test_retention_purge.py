@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 RETENTION = 600.0

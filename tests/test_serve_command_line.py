@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from mockserver import cli, serving
-from mockserver.config import MockConfig
-from mockserver.serving import ServeError, ServeOptions
+from mockserver import cli
+from mockserver.http import serving
+from mockserver.http.serving import ServeError, ServeOptions
+from mockserver.settings.config import MockConfig
 
 
 @pytest.fixture(autouse=True)
@@ -459,7 +460,7 @@ def test_a_bad_retention_on_the_command_line_is_a_usage_error(
 
 
 def test_the_help_lists_every_scenario_with_its_status_and_when_it_applies() -> None:
-    from mockserver.faults import SCENARIOS
+    from mockserver.state.faults import SCENARIOS
 
     lines = cli._scenario_help().splitlines()
     assert lines[0] == (

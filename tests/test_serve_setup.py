@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from mockserver import serving
-from mockserver.config import MockConfig, Timings
-from mockserver.serving import ServeError, ServeOptions
+from mockserver.http import serving
+from mockserver.http.serving import ServeError, ServeOptions
+from mockserver.settings.config import MockConfig, Timings
 
 # ------------------------------------------------------------------ the shared configuration
 
@@ -236,7 +236,7 @@ def test_a_worker_starts_its_render_process_at_its_first_request_only(
 def test_a_forked_or_spawned_worker_dies_with_its_server_and_renders_apart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mockserver import app as app_module
+    from mockserver.http import app as app_module
 
     steps: list[str] = []
     monkeypatch.setattr(serving, "die_with_parent", lambda: steps.append("die_with_parent"))
@@ -478,7 +478,7 @@ class _FakeServer:
 
 @pytest.fixture
 def fake_granian(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    from mockserver import app as app_module
+    from mockserver.http import app as app_module
 
     _FakeServer.made = []
     seen: dict[str, Any] = {"configs": [], "dirs": []}
@@ -520,7 +520,7 @@ def test_serve_builds_the_app_once_and_hands_granian_the_options(
     options = ServeOptions(workers=2, concurrency=7, connections=99, port=0)
     assert serving.serve(config, options, said.append) == 0
     (server,) = _FakeServer.made
-    assert server.target == "mockserver.serving:worker_app"
+    assert server.target == "mockserver.http.serving:worker_app"
     port = server.options.pop("port")
     assert port > 0
     assert server.options == {
@@ -589,7 +589,7 @@ def test_spawned_workers_build_their_own_app(
 def test_serve_with_metrics_gathers_every_workers_counts_for_the_run(
     fake_granian: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver import metrics
+    from mockserver.state import metrics
 
     calls: list[Any] = []
     monkeypatch.setattr(metrics, "prepare_multiprocess", lambda d: calls.append(("prep", d)))

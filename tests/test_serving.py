@@ -274,8 +274,8 @@ def test_a_server_built_from_checked_contracts_imports_no_yaml_media_or_openapi_
     openapi-core (the reference validator) on the way."""
     build = (
         "import sys\n"
-        "from mockserver.app import create_app\n"
-        "from mockserver.config import MockConfig\n"
+        "from mockserver.http.app import create_app\n"
+        "from mockserver.settings.config import MockConfig\n"
         "create_app(MockConfig())\n"
         "print(sorted(m for m in ('yaml', 'av', 'numpy', 'openapi_core') if m in sys.modules))\n"
     )

@@ -1,4 +1,4 @@
-"""Rendered media shared through one real Redis (``mockserver/media_store.py``), the details a
+"""Rendered media shared through one real Redis (``mockserver/media/media_store.py``), the details a
 host behind a load balancer relies on: the byte budget and per-file cap as configured, the
 render lease (how long it holds, whose it is, released however the render ends), Redis
 trouble never failing a download, and ``--media-redis-bytes``-style sizes read as the CLI
@@ -14,8 +14,8 @@ import redis
 from redis_server import redis_server
 from served import free_port
 
-from mockserver import media_store
-from mockserver.media_store import PREFIX, RedisMediaStore, parse_size
+from mockserver.media import media_store
+from mockserver.media.media_store import PREFIX, RedisMediaStore, parse_size
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from werkzeug.routing import Map, Rule
 
-from mockserver import app as app_module
 from mockserver import cli
-from mockserver.app import create_app
-from mockserver.config import MockConfig
+from mockserver.http import app as app_module
+from mockserver.http.app import create_app
+from mockserver.settings.config import MockConfig
 
 
 @pytest.fixture

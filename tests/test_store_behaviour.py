@@ -19,11 +19,11 @@ import redis
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver import store_interface as store_module
-from mockserver import store_redis
-from mockserver.lifecycle import Job
-from mockserver.store import Filters, MemoryStore, SQLiteStore, Store
-from mockserver.stores import open_store
+from mockserver.state import store_interface as store_module
+from mockserver.state import store_redis
+from mockserver.state.lifecycle import Job
+from mockserver.state.store import Filters, MemoryStore, SQLiteStore, Store
+from mockserver.state.stores import open_store
 
 STORES = ["memory", "sqlite", "redis"]
 

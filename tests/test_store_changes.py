@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from jobs import make_job
 
-from mockserver.store_sqlite import SQLiteStore
+from mockserver.state.store_sqlite import SQLiteStore
 
 #: another worker: its own process and store on the same file, writing when told
 OTHER_WORKER = """
 import sys
-from mockserver.store_sqlite import SQLiteStore
+from mockserver.state.store_sqlite import SQLiteStore
 
 store = SQLiteStore(sys.argv[1])
 print("ready", flush=True)

@@ -17,12 +17,12 @@ import redis
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver.clock import VirtualClock
-from mockserver.faults import RandomFaults
-from mockserver.lifecycle import Job
-from mockserver.store import Filters, MemoryStore, Page, SQLiteStore, Store
-from mockserver.store_redis import RedisStore
-from mockserver.stores import open_store
+from mockserver.state.clock import VirtualClock
+from mockserver.state.faults import RandomFaults
+from mockserver.state.lifecycle import Job
+from mockserver.state.store import Filters, MemoryStore, Page, SQLiteStore, Store
+from mockserver.state.store_redis import RedisStore
+from mockserver.state.stores import open_store
 
 STORES = ["memory", "sqlite", "redis"]
 START = 1_800_000_000.0

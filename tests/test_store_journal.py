@@ -1,5 +1,5 @@
 """The SQLite store's journal: a file per worker process, read as one journal in the order
-the entries were written (mockserver.store_journal)."""
+the entries were written (mockserver.state.store_journal)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.store_journal import COMPACT_SLACK, KEEP_FILES
-from mockserver.store_sqlite import SQLiteStore
+from mockserver.state.store_journal import COMPACT_SLACK, KEEP_FILES
+from mockserver.state.store_sqlite import SQLiteStore
 
 
 def entry(who: str, n: int) -> dict[str, object]:

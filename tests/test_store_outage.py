@@ -29,10 +29,10 @@ import httpx
 import pytest
 from providers import APIS, png
 
-from mockserver import store_writers as store_module
-from mockserver.app import create_app
-from mockserver.store_guard import StoreUnavailable
-from mockserver.stores import open_store
+from mockserver.http.app import create_app
+from mockserver.state import store_writers as store_module
+from mockserver.state.store_guard import StoreUnavailable
+from mockserver.state.stores import open_store
 
 AUTH = {"Authorization": "Bearer sk-test"}
 #: the provider APIs and the mock prefix each lives under
@@ -299,7 +299,7 @@ def test_a_frozen_redis_costs_one_timeout_then_503s_at_once_and_its_thaw_is_noti
     clock is the test's: the interval passes when the test says so, not by sleeping."""
     from redis.connection import Connection
 
-    from mockserver import store_guard
+    from mockserver.state import store_guard
 
     later = [0.0]
     real = time.monotonic
@@ -347,9 +347,9 @@ def test_a_journal_batch_cut_short_by_a_full_disk_leaves_no_half_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The disk fills in the middle of a journal batch: the part written is cut off, so the
-    batch's retry (mockserver.journal keeps it) starts on a line of its own and no entry is
+    batch's retry (mockserver.state.journal keeps it) starts on a line of its own and no entry is
     lost in a line that cannot be read."""
-    from mockserver import store_journal
+    from mockserver.state import store_journal
 
     journal = store_journal.FileJournal(tmp_path / "state.sqlite", 100)
     journal.add({"n": 1})

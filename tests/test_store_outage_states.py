@@ -1,4 +1,4 @@
-"""How a store that fails is told apart and reported (``mockserver/store_guard.py``), on a
+"""How a store that fails is told apart and reported (``mockserver/state/store_guard.py``), on a
 small store class of the test's own, guarded in each test, with the guard's clock in the
 test's hands: an outage is one console line when it begins and one when it ends, a slow store
 is not waited for again within ``PROBE_INTERVAL``, a store is back only when what failed
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import store_guard
-from mockserver.store_guard import (
+from mockserver.state import store_guard
+from mockserver.state.store_guard import (
     PROBE_INTERVAL,
     SLOW_FAILURE,
     Outage,

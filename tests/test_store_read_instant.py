@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jobs import make_job
 
-from mockserver.store_sqlite import SQLiteStore
+from mockserver.state.store_sqlite import SQLiteStore
 
 
 def statements(store: SQLiteStore) -> list[str]:

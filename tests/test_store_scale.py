@@ -11,9 +11,9 @@ import pytest
 from jobs import make_job
 from redis_server import redis_server
 
-from mockserver.lifecycle import Job
-from mockserver.store import Filters, Store
-from mockserver.stores import open_store
+from mockserver.state.lifecycle import Job
+from mockserver.state.store import Filters, Store
+from mockserver.state.stores import open_store
 
 API, OTHER_API = "gptge-videos", "gptproto-videos"
 OWNER, OTHER_OWNER = "key_aaaaaaaaaaaa", "key_bbbbbbbbbbbb"

@@ -1,5 +1,5 @@
 """``open_store``: which store each ``--store`` spec names, and a store that cannot be opened
-told in one line at start-up (``mockserver.stores``)."""
+told in one line at start-up (``mockserver.state.stores``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.stores import open_store
+from mockserver.state.stores import open_store
 
 
 def test_a_sqlite_path_whose_directory_cannot_be_made_is_one_line_naming_why(

@@ -1,4 +1,4 @@
-"""The SQLite store's own set-up and bookkeeping, rule by rule (``mockserver.store_sqlite``),
+"""The SQLite store's own set-up and bookkeeping, rule by rule (``mockserver.state.store_sqlite``),
 in this process: what opening a file does (its directory, the files beside it, the schema and
 its upgrade, the count of writes moved), each connection's settings, a forked worker's fresh
 connections, ``close``, the read memo's bound, the log of unreadable rows, and which errors are
@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from jobs import make_job
 
-from mockserver import store_sqlite
-from mockserver.store_interface import Filters
-from mockserver.store_sqlite import MEMO_SIZE, SQLiteStore, _sqlite_outage
-from mockserver.store_writers import _QueuedWriters
+from mockserver.state import store_sqlite
+from mockserver.state.store_interface import Filters
+from mockserver.state.store_sqlite import MEMO_SIZE, SQLiteStore, _sqlite_outage
+from mockserver.state.store_writers import _QueuedWriters
 
 
 def test_opening_makes_the_directories_and_the_files_beside_the_store(tmp_path: Path) -> None:

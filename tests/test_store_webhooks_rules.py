@@ -1,5 +1,5 @@
-"""The webhook records of the memory and SQLite stores (``mockserver/store_webhooks.py``), rule
-by rule: what a put, a claim, a settle, a read, the next due, a clear and a forget each do,
+"""The webhook records of the memory and SQLite stores (``mockserver/state/store_webhooks.py``),
+rule by rule: what a put, a claim, a settle, a read, the next due, a clear and a forget each do,
 at each boundary (due exactly now, a lease ending exactly now, a limit of 0 or below), on
 both stores alike. The Redis store keeps the same records in Lua (``store_redis``); the three
 are compared in ``tests/test_webhooks.py``. In-process, no thread, no clock: every time is an
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mockserver.store_memory import MemoryStore
-from mockserver.store_sqlite import SQLiteStore
+from mockserver.state.store_memory import MemoryStore
+from mockserver.state.store_sqlite import SQLiteStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -1,4 +1,4 @@
-"""The SQLite store's writers, rule by rule (``mockserver.store_writers``), in this process:
+"""The SQLite store's writers, rule by rule (``mockserver.state.store_writers``), in this process:
 the writers' queue (a thread lock, then an ``flock`` on ``<store>.lock``), the shared change
 counter (``<store>.changes``, eight bytes mapped into memory), and the connection class that
 takes its place in the queue at ``BEGIN IMMEDIATE`` and leaves it at ``COMMIT`` or
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import store_writers
-from mockserver.store_writers import (
+from mockserver.state import store_writers
+from mockserver.state.store_writers import (
     CHECKPOINT_EVERY,
     ChangeCounter,
     WriterQueue,

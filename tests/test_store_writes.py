@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from jobs import make_job
 
-import mockserver.store_sqlite as store_module
-from mockserver.store_sqlite import SQLiteStore
-from mockserver.store_writers import CHECKPOINT_EVERY, _QueuedWriters
+import mockserver.state.store_sqlite as store_module
+from mockserver.state.store_sqlite import SQLiteStore
+from mockserver.state.store_writers import CHECKPOINT_EVERY, _QueuedWriters
 
 
 def lock_is_free(path: Path) -> bool:

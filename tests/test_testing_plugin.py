@@ -27,8 +27,8 @@ import openai
 import pytest
 from PIL import Image
 
-from mockserver.app import service_of
-from mockserver.clock import RealClock
+from mockserver.http.app import service_of
+from mockserver.state.clock import RealClock
 from mockserver.testing import CLOCK_START, EXTRA, MockError, SoraMock, _in_standard_library
 from sora_client import AsyncSoraClient, SoraClient
 

@@ -21,10 +21,11 @@ import pytest
 import contracts
 from contracts import _usermodels
 from contracts._declaration import declarations
-from mockserver import cli, serving
-from mockserver.app import create_app
-from mockserver.config import MockConfig
-from mockserver.serving import ServeOptions
+from mockserver import cli
+from mockserver.http import serving
+from mockserver.http.app import create_app
+from mockserver.http.serving import ServeOptions
+from mockserver.settings.config import MockConfig
 from mockserver.testing import SoraMock, test_config
 from sora_client import ConfigurationError, SoraClient, add_provider
 from sora_client._exceptions import InvalidRequestError
@@ -413,7 +414,7 @@ def test_the_fixtures_build_their_mock_with_the_files_their_ini_options_name(
 ) -> None:
     """``sora_mock_providers`` (one a line) and ``sora_mock_models``, relative to the ini
     file, reach every fixture's configuration (``test_config``), which loads them."""
-    from mockserver import pytest_files
+    from mockserver.plugin import pytest_files
 
     monkeypatch.setitem(pytest_files.FILES, "providers", ())
     monkeypatch.setitem(pytest_files.FILES, "models_file", None)

@@ -17,7 +17,7 @@ import contracts
 from contracts import ContractError, _loader, _usermodels
 from contracts import _declaration as decl
 from contracts._usermodels import ModelsFile, joining
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 MAX = {"id": "sora-2-max", "sizes": ["1280x720"], "durations": [12], "image": True}

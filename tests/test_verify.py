@@ -23,7 +23,7 @@ from werkzeug.datastructures import Headers
 import contracts
 from contracts import ContractViolation, OpenAPIRequest, OpenAPIResponse
 from mockserver import cli, verify
-from mockserver.dialects import registered
+from mockserver.providers import registered
 from mockserver.testing import SoraMock
 
 KEY = "sk-LEAKCHECK-0123456789abcdef"

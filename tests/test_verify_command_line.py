@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 import contracts
-from mockserver.app import create_app
 from mockserver.conformance import verify_command
 from mockserver.conformance.planning import Planner
 from mockserver.conformance.results import Drift, Exchange, OperationResult, RunResult
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-CLIKEY-0123456789abcdef0123"

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.app import create_app
 from mockserver.conformance.planning import UNKNOWN_ID, RequestSpec
 from mockserver.conformance.results import CreateCapReached, Exchange
 from mockserver.conformance.verifier import (
@@ -30,6 +29,7 @@ from mockserver.conformance.verifier import (
     _rejected,
     retired_model,
 )
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 KEY = "sk-RUNKEY-0123456789abcdef01234"

@@ -1,5 +1,5 @@
-"""The mock's clocks (mockserver.clock): the virtual clock starts where it was first set, moves
-only forwards and only when told, is shared by every clock over the same store (workers of one
+"""The mock's clocks (mockserver.state.clock): the virtual clock starts where it was first set,
+moves only forwards and only when told, is shared by every clock over the same store (workers of one
 SQLite file), returns to its start after a reset, and wakes its waiters as soon as it moves;
 the stepping clock moves a fixed step at every read; the real clock follows the wall clock."""
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from mockserver import clock as clock_module
-from mockserver.clock import RealClock, SteppingClock, VirtualClock
-from mockserver.store import MemoryStore, SQLiteStore
+from mockserver.state import clock as clock_module
+from mockserver.state.clock import RealClock, SteppingClock, VirtualClock
+from mockserver.state.store import MemoryStore, SQLiteStore
 
 START = 1_800_000_000.0
 

@@ -1,5 +1,5 @@
 """What the mock refuses on a Vtrix create, word for word, now that Vtrix is a declaration
-(contracts/vtrix-generation.yaml, served by mockserver.dialects.declared): a remix naming an
+(contracts/vtrix-generation.yaml, served by mockserver.providers.declared): a remix naming an
 unknown or unfinished video, a scenario's failure code the document does not list, a
 reference image whose size is not the video's, an unknown task; and that nothing is stored
 for a refused create. A remix renders from its source's image."""
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from providers import APIS, png
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 AUTH = {"Authorization": "Bearer sk-test"}

@@ -1,4 +1,4 @@
-"""What the mock answers for a Vtrix task (mockserver.dialects.declared), read by a
+"""What the mock answers for a Vtrix task (mockserver.providers.declared), read by a
 client on an app built in each test: the status words and progress as the clock moves, the
 task's metadata (size, seconds as text, the remix source), the finished video with its size
 and price, a failure's documented code and message, and errors in Vtrix's own shape."""
@@ -11,7 +11,7 @@ import httpx
 import pytest
 from providers import APIS
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.testing import SoraMock, test_config
 
 AUTH = {"Authorization": "Bearer sk-test"}

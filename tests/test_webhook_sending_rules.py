@@ -1,4 +1,4 @@
-"""Sending one webhook (``mockserver/webhook_sending.py``), rule by rule: which hosts are
+"""Sending one webhook (``mockserver/http/webhook_sending.py``), rule by rule: which hosts are
 loopback or allowed, why a callback URL is refused (the exact words), how a URL is shown in
 the journal, the signature (checked with the standard library's ``hmac``, never with
 ``sign`` itself), and one POST: what is looked up, where it connects, what the receiver
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from contracts import _declaration as decl
-from mockserver import webhook_sending as ws
+from mockserver.http import webhook_sending as ws
 
 #: how long a receiver waits for what never comes (a bound, not a duration)
 BOUND = 5.0

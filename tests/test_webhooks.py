@@ -26,10 +26,10 @@ from flask import Flask
 from redis_server import redis_server
 
 import contracts
-from mockserver.app import create_app
-from mockserver.service import MockService
+from mockserver.http.app import create_app
+from mockserver.http.webhooks import LEASE_MARGIN, Webhooks
+from mockserver.state.service import MockService
 from mockserver.testing import test_config
-from mockserver.webhooks import LEASE_MARGIN, Webhooks
 
 SECRET = "whsec-test-5f1d"
 KEY = "sk-or-test-key-never-shown"
@@ -715,7 +715,7 @@ def test_a_job_whose_render_failed_sends_its_failed_event_now_not_at_its_planned
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The configurations ``sora-mock serve`` would have run (nothing is served)."""
-    from mockserver import serving
+    from mockserver.http import serving
 
     taken: list[Any] = []
     monkeypatch.setattr(serving, "serve", lambda config, *_, **__: taken.append(config) or 0)
@@ -780,7 +780,7 @@ def test_a_purged_job_leaves_no_webhook_record_behind(
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    from mockserver.stores import open_store
+    from mockserver.state.stores import open_store
 
     spec = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 's.db'}"}.get(request.param)
     opened = open_store(spec or request.getfixturevalue("redis_url"))

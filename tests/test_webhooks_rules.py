@@ -1,4 +1,4 @@
-"""The webhooks' dispatcher and attempts (``mockserver/webhooks.py``), rule by rule, in the
+"""The webhooks' dispatcher and attempts (``mockserver/http/webhooks.py``), rule by rule, in the
 test's own thread: a stand-in service (a real memory store, a real virtual clock, a real
 configuration, a journal writer and a console that keep what they are given), the module's
 ``post``, ``time`` and ``threading.Thread`` as stand-ins (an attempt's answer, its latency
@@ -28,14 +28,14 @@ from typing import Any
 import pytest
 
 from contracts import _declaration as decl
-from mockserver import webhooks as wh
-from mockserver.clock import RealClock, SteppingClock, VirtualClock
-from mockserver.console import RequestLine
-from mockserver.lifecycle import Job, JobState, Status, state_at
-from mockserver.store_guard import StoreUnavailable
-from mockserver.store_memory import MemoryStore
+from mockserver.http import webhooks as wh
+from mockserver.http.console import RequestLine
+from mockserver.http.webhooks import Webhooks
+from mockserver.state.clock import RealClock, SteppingClock, VirtualClock
+from mockserver.state.lifecycle import Job, JobState, Status, state_at
+from mockserver.state.store_guard import StoreUnavailable
+from mockserver.state.store_memory import MemoryStore
 from mockserver.testing import CLOCK_START, test_config
-from mockserver.webhooks import Webhooks
 
 SECRET = "whsec-rules-9c2e"
 START = float(CLOCK_START)

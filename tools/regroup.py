@@ -477,6 +477,14 @@ def run(dry_run: bool, leave_unknown: bool, quiet: bool = False) -> int:
     if dry_run:
         say("nothing to do" if not total else f"{total} changes planned (--dry-run)")
         return total
+    # a directory left at a target (say a stale __pycache__ of an earlier run) would take the
+    # package inside it (`git mv a b` into an existing b): stop before anything is written
+    stale = [new for _, new in moves if new.exists()]
+    if stale:
+        raise SystemExit(
+            "regroup: these targets exist already, remove them first (e.g. `git clean -fdX "
+            "mockserver` for caches): " + ", ".join(str(p.relative_to(ROOT)) for p in stale)
+        )
     for path, new in rewrites.items():
         path.write_text(new, encoding="utf-8")
     moved_py = []

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mockserver._help import HelpFormatter
 from mockserver.conformance.providers import PROVIDERS, live_base_url
+from mockserver.settings._help import HelpFormatter
 
 
 def _positive_float(text: str) -> float:

@@ -39,8 +39,8 @@ def live_base_url(provider: str) -> str:
 
 def error_body(contract_name: str) -> ErrorBody:
     """The provider's own error shape: ``f(status, message, code=..., param=...)``."""
-    from mockserver.dialects import registered
-    from mockserver.dialects.errors import PREFIX_ERRORS
+    from mockserver.providers import registered
+    from mockserver.providers.errors import PREFIX_ERRORS
 
     dialect = registered()[contract_name]
     return PREFIX_ERRORS[dialect.prefix]

@@ -5,11 +5,11 @@ id its answer carries; a later read whose path names that id is a status read (t
 JSON target, kept with its time offset from the create) or a download (kept with its media).
 When a status read says the job ended, the media URLs its body names outside the provider's
 API (a CDN link, the mock's ``/__mock/media/...``) are fetched once, without credentials, and
-stored by hash, under the address policy of ``--fetch-remote-images`` (:mod:`mockserver.remote`:
-public addresses only, every redirect hop checked, one deadline, the media cap); loopback is
-allowed too when the upstream itself is on loopback (a mock standing in for the provider). A
-URL the policy refuses is noted in the cassette and logged, never fetched. Every cassette
-passes through the redaction (the keys the exchanges carried, secret-named fields,
+stored by hash, under the address policy of ``--fetch-remote-images``
+(:mod:`mockserver.media.remote`: public addresses only, every redirect hop checked, one deadline,
+the media cap); loopback is allowed too when the upstream itself is on loopback (a mock standing in
+for the provider). A URL the policy refuses is noted in the cassette and logged, never fetched.
+Every cassette passes through the redaction (the keys the exchanges carried, secret-named fields,
 token-looking strings) before it is written.
 """
 
@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 from werkzeug.datastructures import Headers
 
 from contracts import Contract, Operation
-from mockserver import remote
 from mockserver.conformance import cassettes
 from mockserver.conformance.contract_map import TERMINAL_WORDS, ContractMap
 from mockserver.conformance.pointers import pointer_get
 from mockserver.conformance.redaction import Redactor
 from mockserver.conformance.results import Drift
 from mockserver.conformance.validation import path_values
+from mockserver.media import remote
 
 log = logging.getLogger("mockserver.recorder")
 #: seconds one media URL may take in all (DNS, every redirect hop, the whole body)
@@ -104,7 +104,7 @@ class Recorder:
         #: fetch the media URLs a finished job names (False: they are recorded as URLs only)
         self.fetch_media = fetch_media
         self.fetch_seconds = fetch_seconds
-        #: which addresses a media fetch may reach (every hop, :mod:`mockserver.remote`)
+        #: which addresses a media fetch may reach (every hop, :mod:`mockserver.media.remote`)
         self.allowed = media_policy(self.upstream)
         self.creates = {op.operation_id: op for op in self.map.create_operations()}
         self._jobs: dict[str, _Job] = {}

@@ -40,8 +40,6 @@ import orjson
 from flask import Flask, Response, current_app, request, send_file
 
 from contracts import ContractViolation, Operation
-from mockserver import exchange
-from mockserver._json import dumps
 from mockserver.conformance import cassettes
 from mockserver.conformance.cassettes import Cassette
 from mockserver.conformance.contract_map import TERMINAL_WORDS, ContractMap
@@ -56,10 +54,12 @@ from mockserver.conformance.replay_cassettes import (
     request_fields,
 )
 from mockserver.conformance.validation import path_values
-from mockserver.dialects.base import Dialect
-from mockserver.lifecycle import Job, key_fingerprint, plan_expiry
-from mockserver.responses import error_response
-from mockserver.service import MockService
+from mockserver.http import exchange
+from mockserver.http.responses import error_response
+from mockserver.providers.base import Dialect
+from mockserver.state._json import dumps
+from mockserver.state.lifecycle import Job, key_fingerprint, plan_expiry
+from mockserver.state.service import MockService
 
 log = logging.getLogger("mockserver.replay")
 
@@ -181,7 +181,7 @@ class Replay:
     # ------------------------------------------------------------------ creates
 
     def _create(self, dialect: Dialect, op: Operation, api_key: str) -> Response | None:
-        from mockserver.binding import openapi_request
+        from mockserver.http.binding import openapi_request
 
         try:
             dialect.contract.validate_request(openapi_request(dialect.prefix))
@@ -398,8 +398,8 @@ class Replay:
     def _admin_media(self, job_id: str, name: str) -> Response | None:
         """``/__mock/media/<id>/<name>`` of a replayed job (the dashboard's player): the
         recorded bytes, once the job's record says it completed."""
-        from mockserver.admin import admin_error
-        from mockserver.lifecycle import Status
+        from mockserver.http.admin import admin_error
+        from mockserver.state.lifecycle import Status
 
         job = self._job(job_id)
         if job is None:
@@ -486,7 +486,8 @@ class Replay:
             return response
         data: bytes | str
         if "body" in answer:
-            # as the live mock serialises its answers (mockserver._json: compact, key order kept)
+            # as the live mock serialises its answers (mockserver.state._json: compact, key order
+            # kept)
             data = dumps(self._rewrite(cassette, answer["body"], ids))
         else:
             data = self._rewrite(cassette, answer.get("text", ""), ids)

@@ -85,7 +85,7 @@ def _pixels(summary: Any) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)x(\d+)", size)
     if match is not None:
         return int(match[1]), int(match[2])
-    from mockserver.dialects.declared_answers import named_pixels
+    from mockserver.providers.declared_answers import named_pixels
 
     # a size in words (GPTProto v3's small + portrait)
     return (named_pixels(body) if size else None) or (0, 0)

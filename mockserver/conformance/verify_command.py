@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 import httpx
 
 import contracts
-from mockserver._help import HelpFormatter
 from mockserver.conformance.providers import PLACEHOLDER_KEY, PROVIDERS, is_loopback
 from mockserver.conformance.redaction import Redactor
 from mockserver.conformance.reports import summary_line, verdict, write_reports
 from mockserver.conformance.results import EXIT_NOT_VERIFIED, RunResult
 from mockserver.conformance.verifier import Sleep, Verifier
+from mockserver.settings._help import HelpFormatter
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_RETIRED = 0, 1, 2, 3
 #: the exit codes, most important first: a run with drift exits 1 even if part of it could

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from mockserver.pytest_record import SoraRecording
+from mockserver.plugin.pytest_record import SoraRecording
 from mockserver.testing import SoraMock
 
 

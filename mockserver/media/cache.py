@@ -36,7 +36,7 @@ class _KeyLock:
 
 
 if TYPE_CHECKING:
-    from mockserver.media_store import RedisMediaStore
+    from mockserver.media.media_store import RedisMediaStore
 
 
 class MediaCache:
@@ -78,7 +78,7 @@ class MediaCache:
             self._directory.mkdir(parents=True, exist_ok=True)
         self._max_bytes = max_bytes
         self._shared = shared
-        #: wraps each render that runs (mockserver.metrics: counted and timed)
+        #: wraps each render that runs (mockserver.state.metrics: counted and timed)
         self._timed_render = timed_render
         self._lock = threading.Lock()
         self._memory: OrderedDict[Hashable, bytes] = OrderedDict()

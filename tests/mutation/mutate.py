@@ -34,7 +34,7 @@ pair of patterns. Modules of ``MODULES`` with no changed function are skipped:
 
     python tests/mutation/mutate.py --since main                # every changed module
     python tests/mutation/mutate.py --since HEAD~3 --dry-run     # only list the functions
-    python tests/mutation/mutate.py --since main --resume mockserver/clock.py
+    python tests/mutation/mutate.py --since main --resume mockserver/state/clock.py
 """
 
 from __future__ import annotations
@@ -76,19 +76,19 @@ _MEDIA_TESTS = [
 #: and none that talk to a server thread started once per session: mutmut runs each mutant in a
 #: fork of one warm pytest process, and a fork has no copy of that thread, so the test hangs)
 MODULES: dict[str, list[str]] = {
-    "mockserver/lifecycle.py": [
+    "mockserver/state/lifecycle.py": [
         "tests/test_lifecycle_rules.py",
         "tests/test_mock_scenarios.py",
         "tests/test_expiry.py",
     ],
-    "mockserver/faults.py": [
+    "mockserver/state/faults.py": [
         "tests/test_faults.py",
         "tests/test_mock_scenarios.py",
         "tests/test_mock_fidelity.py",
     ],
     "sora_client/_retry.py": ["tests/test_retry_policy.py", "tests/test_client_retries.py"],
     "sora_client/_images.py": ["tests/test_client_images.py"],
-    "mockserver/store.py": [
+    "mockserver/state/store.py": [
         "tests/test_store_behaviour.py",
         "tests/test_store_read_instant.py",
         "tests/test_store_journal.py",
@@ -100,21 +100,21 @@ MODULES: dict[str, list[str]] = {
     # worktree mutstore (2026-12-07): the store's parts, each against the in-process files
     # that reach it (no served server; test_mock_store.py's two subprocess tests, 4 s, left
     # out: test_store_changes.py has another process write the same file)
-    "mockserver/store_interface.py": [
+    "mockserver/state/store_interface.py": [
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
         "tests/test_store_scale.py",
         "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
     ],
-    "mockserver/store_memory.py": [
+    "mockserver/state/store_memory.py": [
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
         "tests/test_store_scale.py",
         "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_faults.py",
     ],
-    "mockserver/store_sqlite.py": [
+    "mockserver/state/store_sqlite.py": [
         "tests/test_store_sqlite_rules.py",
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
@@ -125,12 +125,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
     ],
-    "mockserver/stores.py": [
+    "mockserver/state/stores.py": [
         "tests/test_store_specs.py",
         "tests/test_store_behaviour.py",
         "tests/test_mock_store.py",
     ],
-    "mockserver/store_writers.py": [
+    "mockserver/state/store_writers.py": [
         "tests/test_store_writers_rules.py",
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
@@ -148,7 +148,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mock_chat.py",
         "tests/test_mock_fidelity.py",
     ],
-    "mockserver/binding.py": [
+    "mockserver/http/binding.py": [
         "tests/test_binding_steps.py",
         "tests/test_mock_binding.py",
         "tests/test_lane.py",
@@ -180,9 +180,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_validation_adapters.py",
         "tests/test_contracts.py",
     ],
-    "mockserver/clock.py": ["tests/test_virtual_clock.py"],
-    "mockserver/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
-    "mockserver/journal.py": [
+    "mockserver/state/clock.py": ["tests/test_virtual_clock.py"],
+    "mockserver/http/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
+    "mockserver/state/journal.py": [
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
@@ -192,11 +192,14 @@ MODULES: dict[str, list[str]] = {
         "tests/test_client_requests.py",
         "tests/test_client_responses.py",
     ],
-    "mockserver/dialects/errors.py": ["tests/test_provider_error_shapes.py"],
-    "mockserver/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
+    "mockserver/providers/errors.py": ["tests/test_provider_error_shapes.py"],
+    "mockserver/media/renders.py": ["tests/test_renders.py", "tests/test_render_queue.py"],
     # round A of 2026-12-07
-    "mockserver/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
-    "mockserver/envconfig.py": ["tests/test_envconfig.py", "tests/test_env_variable_rules.py"],
+    "mockserver/settings/_help.py": ["tests/test_help_style.py", "tests/test_help_defaults.py"],
+    "mockserver/settings/envconfig.py": [
+        "tests/test_envconfig.py",
+        "tests/test_env_variable_rules.py",
+    ],
     "sora_client/_decoding.py": [
         "tests/test_client_bounds.py",
         "tests/test_content_encoding_rules.py",
@@ -206,16 +209,16 @@ MODULES: dict[str, list[str]] = {
         "tests/test_proxy_secrets.py",
         "tests/test_redaction_rules.py",
     ],
-    "mockserver/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
-    "mockserver/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
+    "mockserver/http/hints.py": ["tests/test_hints_openai.py", "tests/test_not_found_hints.py"],
+    "mockserver/http/hosts.py": ["tests/test_admin_security.py", "tests/test_own_urls.py"],
     # mutation round B (2026-12-07)
-    "mockserver/dialects/base.py": [
+    "mockserver/providers/base.py": [
         "tests/test_dialect_keys_and_images.py",
         "tests/test_gptproto_v3_prediction_answers.py",
         "tests/test_vtrix_task_answers.py",
         "tests/test_provider_error_shapes.py",
     ],
-    "mockserver/dialects/gptproto_chat.py": [
+    "mockserver/providers/gptproto_chat.py": [
         "tests/test_chat_completion_answers.py",
         "tests/test_mock_chat.py",
     ],
@@ -227,8 +230,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_readme_defaults.py",
         "tests/test_env_variable_rules.py",
     ],
-    "mockserver/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
-    "mockserver/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
+    "mockserver/settings/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
+    "mockserver/http/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
     # mockserver/media.py until it became a package (worktree mut22): each module against the
     # test files the one module had (mutmut narrows them to the tests that reach each function)
     "mockserver/media/__init__.py": _MEDIA_TESTS,
@@ -290,27 +293,27 @@ MODULES: dict[str, list[str]] = {
         "tests/test_verify_command_line.py",
     ],
     "mockserver/testing.py": ["tests/test_mock_handle.py"],
-    "mockserver/pytest_routing.py": ["tests/test_mock_handle.py"],
+    "mockserver/plugin/pytest_routing.py": ["tests/test_mock_handle.py"],
     # mutation round C, worktree mutserve (2026-12-07)
-    "mockserver/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
-    "mockserver/serving.py": ["tests/test_serve_setup.py"],
+    "mockserver/http/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
+    "mockserver/http/serving.py": ["tests/test_serve_setup.py"],
     # mutstate (round C, 2026-12-07): the stores' own modules
-    "mockserver/store_redis.py": [
+    "mockserver/state/store_redis.py": [
         "tests/test_store_behaviour.py",
         "tests/test_redis_read_instant.py",
         "tests/test_redis_store_outages_and_sharing.py",
     ],
-    "mockserver/store_journal.py": [
+    "mockserver/state/store_journal.py": [
         "tests/test_journal_files_per_worker.py",
         "tests/test_store_journal.py",
     ],
-    "mockserver/store_guard.py": ["tests/test_store_outage_states.py"],
-    "mockserver/media_store.py": [
+    "mockserver/state/store_guard.py": ["tests/test_store_outage_states.py"],
+    "mockserver/media/media_store.py": [
         "tests/test_shared_media_budget_and_leases.py",
         "tests/test_redis_media.py",
     ],
-    "mockserver/requests_log.py": ["tests/test_request_captures.py"],
-    "mockserver/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
+    "mockserver/http/requests_log.py": ["tests/test_request_captures.py"],
+    "mockserver/state/metrics.py": ["tests/test_metrics_counting.py", "tests/test_metrics.py"],
     # mutation round C (2026-12-07), worktree mutcontracts: the contracts package
     "contracts/__init__.py": ["tests/test_contract_loading.py"],
     "contracts/_compiled.py": [
@@ -319,25 +322,25 @@ MODULES: dict[str, list[str]] = {
     ],
     "contracts/strategies.py": ["tests/test_schema_strategy_rules.py"],
     # mutation round C (worktree mutedge, 2026-12-07)
-    "mockserver/_json.py": ["tests/test_json_out.py", "tests/test_json_answers_compact.py"],
-    "mockserver/admin.py": ["tests/test_admin_answers.py", "tests/test_admin_rules.py"],
-    "mockserver/_routing.py": ["tests/test_mock_url_building.py"],
-    "mockserver/responses.py": ["tests/test_error_answers_per_dialect.py"],
-    "mockserver/healthcheck.py": [
+    "mockserver/state/_json.py": ["tests/test_json_out.py", "tests/test_json_answers_compact.py"],
+    "mockserver/http/admin.py": ["tests/test_admin_answers.py", "tests/test_admin_rules.py"],
+    "mockserver/http/_routing.py": ["tests/test_mock_url_building.py"],
+    "mockserver/http/responses.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/http/healthcheck.py": [
         "tests/test_container_health_check.py",
         "tests/test_health_check_failures.py",
     ],
-    "mockserver/dialects/__init__.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/providers/__init__.py": ["tests/test_error_answers_per_dialect.py"],
     # not test_hardening.py: its test of the image probe's lock fails in mutmut's clean run
-    "mockserver/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
-    "mockserver/exchange.py": ["tests/test_request_records.py"],
-    "mockserver/app.py": ["tests/test_app_answers.py"],
+    "mockserver/http/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
+    "mockserver/http/exchange.py": ["tests/test_request_records.py"],
+    "mockserver/http/app.py": ["tests/test_app_answers.py"],
     "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
-    "mockserver/remote.py": [
+    "mockserver/media/remote.py": [
         "tests/test_remote_image_fetch.py",
         "tests/test_adversarial_remote.py",
     ],
-    "mockserver/service.py": [
+    "mockserver/state/service.py": [
         "tests/test_mock_service_parts.py",
         "tests/test_admin_answers.py",
         "tests/test_render_crash.py",
@@ -350,7 +353,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_cassette_files.py",
         "tests/test_cassette_evidence.py",
     ],
-    "mockserver/pytest_record.py": ["tests/test_record_once_rules.py"],
+    "mockserver/plugin/pytest_record.py": ["tests/test_record_once_rules.py"],
     "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
     # issue 26's first cut (2026-12-07): providers as data; measured in worktree mutdecl
@@ -361,7 +364,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_list_order_places.py",  # _declaration_registry.place (declgv)
     ],
     "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
-    "mockserver/dialects/declared.py": [
+    "mockserver/providers/declared.py": [
         "tests/test_declared_dialect_rules.py",  # worktree mutdecl: every rule, in process
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
@@ -379,7 +382,7 @@ MODULES: dict[str, list[str]] = {
     # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
     "contracts/_declaration_roles.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
     "contracts/_declaration_answers.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
-    "mockserver/dialects/declared_roles.py": [
+    "mockserver/providers/declared_roles.py": [
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
         "tests/test_gptproto_videos_answers.py",  # GPTProto /v1/videos too
@@ -399,7 +402,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_adapter.py",
     ],
-    "mockserver/dialects/declared_answers.py": [
+    "mockserver/providers/declared_answers.py": [
         "tests/test_declared_answers_rules.py",
         "tests/test_declaration_vocabulary_gptproto_v3.py",
         "tests/test_gptproto_v3_prediction_answers.py",
@@ -421,13 +424,13 @@ MODULES: dict[str, list[str]] = {
         "tests/test_usermodels_shared_prefix.py",  # a key that is a client name (declgv)
     ],
     "sora_client/_files.py": ["tests/test_client_files_rules.py"],
-    "mockserver/pytest_files.py": ["tests/test_pytest_files_rules.py"],
-    "mockserver/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
+    "mockserver/plugin/pytest_files.py": ["tests/test_pytest_files_rules.py"],
+    "mockserver/plugin/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
     # worktree mutwh (2026-12-07): the webhooks, in-process (tests/test_webhooks.py starts
     # receiver and dispatcher threads, two workers and a served server: not per mutant)
-    "mockserver/webhooks.py": ["tests/test_webhooks_rules.py"],
-    "mockserver/webhook_sending.py": ["tests/test_webhook_sending_rules.py"],
-    "mockserver/store_webhooks.py": ["tests/test_store_webhooks_rules.py"],
+    "mockserver/http/webhooks.py": ["tests/test_webhooks_rules.py"],
+    "mockserver/http/webhook_sending.py": ["tests/test_webhook_sending_rules.py"],
+    "mockserver/state/store_webhooks.py": ["tests/test_store_webhooks_rules.py"],
 }
 
 #: issue 26, item 6 (worktree house): a module split out of a bigger one runs against the test
@@ -459,8 +462,8 @@ for _part, _whole in _PARTS.items():
     MODULES[_part] = list(MODULES[_whole])
 # what moved into a module that had its own files: the journal entry (from service.py), the
 # 503 of a store outage (from app.py)
-MODULES["mockserver/journal.py"].append("tests/test_mock_service_parts.py")
-MODULES["mockserver/responses.py"].append("tests/test_app_answers.py")
+MODULES["mockserver/state/journal.py"].append("tests/test_mock_service_parts.py")
+MODULES["mockserver/http/responses.py"].append("tests/test_app_answers.py")
 
 
 #: ``@@ -a[,b] +c[,d] @@`` of a unified diff
@@ -610,7 +613,7 @@ def equivalents() -> dict[str, str]:
 #: And each forked mutant gets a fresh asgiref executor: `SyncToAsync.single_thread_executor`
 #: (which serves the async client's in-process transport, `WsgiToAsgi`) is made at import with
 #: one worker thread; a fork copies the executor but not its thread, so every async test hung.
-#: The same for the remote-image fetcher's DNS pool (`mockserver.remote._resolver`): once the
+#: The same for the remote-image fetcher's DNS pool (`mockserver.media.remote._resolver`): once the
 #: parent resolved a name, a fork's pool believed it had its threads, and a lookup never ran.
 BOOT = """
 import os
@@ -624,7 +627,7 @@ isolation.register_timeout = lambda pid, timeout_s: wall(pid, timeout_s * 6)
 def fresh_executor():
     from asgiref.sync import SyncToAsync
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    remote = sys.modules.get("mockserver.remote")
+    remote = sys.modules.get("mockserver.media.remote")
     if remote is not None:  # its DNS pool: threads the parent started are not in the fork
         remote._resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sora-mock-dns")
 

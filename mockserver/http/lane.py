@@ -1,0 +1,156 @@
+"""The poll lane: a provider's JSON reads (a job's status, a page of jobs) served past Flask's
+request context.
+
+A client polls far more than it creates, so status reads are most of a mock's traffic. Flask
+spends about as much on a request's context (binding the URL map, the request and app
+contexts, ``before``/``after`` hooks, ``g``) as the mock spends answering a poll. This WSGI
+middleware, outermost in the app, recognises ``GET`` requests without a body for the
+contract operations that answer JSON only, and hands them to the same
+:class:`~mockserver.http.binding.Pipeline` Flask's view would run, with a plain request object;
+:func:`mockserver.http.exchange.finish` journals and logs them as it does every request. The
+answer is the same, byte for byte but for the request id (``tests/test_lane.py`` holds the
+two paths to that).
+
+Anything else (another method, a body, a path a route might share with another one, a
+replay directory in front of the simulation) goes to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Request, Response
+from werkzeug.exceptions import HTTPException
+
+from mockserver.http import exchange
+from mockserver.http.binding import Pipeline
+from mockserver.http.responses import store_unavailable
+from mockserver.state.service import service_of
+from mockserver.state.store_guard import StoreUnavailable
+
+ErrorJson = Callable[[int, str, "str | None"], Response]
+
+#: a path parameter the lane takes: job ids and the like (anything else: Flask decides)
+_VALUE = "[A-Za-z0-9_.~-]+"
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _segments(rule: str) -> list[str | None]:
+    """A rule's path segments, None where a parameter stands."""
+    return [None if _PARAM.fullmatch(part) else part for part in rule.strip("/").split("/")]
+
+
+def _overlap(a: list[str | None], b: list[str | None]) -> bool:
+    """Whether one path could match both rules (a parameter matches any segment)."""
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
+    )
+
+
+def _json_only(pipeline: Pipeline) -> bool:
+    """Whether every answer the contract documents for the operation is JSON."""
+    spec = pipeline.dialect.contract.spec
+    for response in pipeline.op.definition.get("responses", {}).values():
+        while "$ref" in response:
+            node: Any = spec
+            for part in response["$ref"].lstrip("#/").split("/"):
+                node = node[part]
+            response = node
+        for media_type in response.get("content", {}):
+            if media_type != "application/json":
+                return False
+    return True
+
+
+class PollLane:
+    def __init__(self, app: Flask, inner: Any, error_json: ErrorJson) -> None:
+        self.inner = inner
+        self.service = service_of(app)
+        self.extensions = app.extensions  # the console is looked up per request, as Flask's
+        self.error_json = error_json
+        self.routes: dict[str, list[tuple[re.Pattern[str], Pipeline]]] = {}
+        rules = list(app.url_map.iter_rules())
+        for rule in rules:
+            pipeline = getattr(app.view_functions.get(rule.endpoint), "pipeline", None)
+            if pipeline is None or rule.methods is None or "GET" not in rule.methods:
+                continue
+            if not _json_only(pipeline) or not self._alone(rule.rule, rule.endpoint, rules):
+                continue
+            prefix = rule.rule.strip("/").split("/", 1)[0]
+            self.routes.setdefault(prefix, []).append((self._pattern(rule.rule), pipeline))
+
+    @staticmethod
+    def _pattern(rule: str) -> re.Pattern[str]:
+        parts, last = [], 0
+        for match in _PARAM.finditer(rule):
+            parts += [re.escape(rule[last : match.start()]), f"(?P<{match.group(2)}>{_VALUE})"]
+            last = match.end()
+        parts.append(re.escape(rule[last:]))
+        return re.compile("".join(parts))
+
+    @staticmethod
+    def _alone(rule: str, endpoint: str, rules: Iterable[Any]) -> bool:
+        """No other ``GET`` route could match a path of this one (so the lane never takes a
+        request Flask would route elsewhere), and its parameters are plain strings."""
+        if any(m.group(1) not in (None, "string") for m in _PARAM.finditer(rule)):
+            return False
+        mine = _segments(rule)
+        return not any(
+            other.endpoint != endpoint
+            and "GET" in (other.methods or ())
+            and _overlap(mine, _segments(other.rule))
+            for other in rules
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if (
+            environ.get("REQUEST_METHOD") == "GET"
+            and environ.get("CONTENT_LENGTH", "0") in ("", "0")
+            and "HTTP_TRANSFER_ENCODING" not in environ
+        ):
+            path = environ.get("PATH_INFO", "")
+            for pattern, pipeline in self.routes.get(path[1:].split("/", 1)[0], ()):
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    return self._serve(environ, start_response, pipeline, match.groupdict())
+        return self.inner(environ, start_response)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: Any, pipeline: Pipeline, values: Any
+    ) -> Any:
+        service = self.service
+        exchange.begin().instant = True  # a read: one instant of the mock's clock
+        service.request_opened()
+        req = Request(environ)
+        named = next(iter(values.values()), None)  # the job a status read names (or None)
+        try:
+            with service.store.read_instant(named if isinstance(named, str) else None):
+                response = pipeline(req, values)
+        except HTTPException as exc:
+            prefix = pipeline.dialect.prefix
+            response = self.error_json(exc.code or 500, exc.description or exc.name, prefix)
+        except StoreUnavailable as exc:
+            response = store_unavailable(
+                self.error_json, exc, pipeline.dialect.prefix, service.metrics
+            )
+        except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
+            service.note_error(exc, f"{req.method} {req.path}")
+            message = "An internal server error occurred in the mock"
+            response = self.error_json(500, message, pipeline.dialect.prefix)
+        response = exchange.finish(
+            service,
+            self.extensions.get("sora_mock_console"),
+            exchange.end(),
+            req.method,
+            req.path,
+            response,
+            values,
+            req,
+        )
+        # what Werkzeug's ``response(environ, start_response)`` does for a GET answered with
+        # bytes (the status line, the headers as they are, the body in one piece), without
+        # its general machinery: conditional and HEAD answers, iterables, header fix-ups
+        start_response(response.status, response.headers.to_wsgi_list())
+        return [response.get_data()]

@@ -1,0 +1,27 @@
+"""One module per provider dialect. ``registered()`` imports them all, which registers them."""
+
+from __future__ import annotations
+
+import importlib
+
+from mockserver.providers.base import DIALECTS, Context, Dialect, handles, register
+
+MODULES = ("gptproto_chat",)
+
+
+def registered() -> dict[str, type[Dialect]]:
+    """Every dialect: the Python ones (``MODULES``) and one per declared contract
+    (``mockserver.providers.declared``)."""
+    from contracts._declaration_registry import place
+    from mockserver.providers.declared import declared
+
+    for module in MODULES:
+        importlib.import_module(f"mockserver.providers.{module}")
+    items: list[tuple[str, type[Dialect]]] = list(DIALECTS.items())
+    orders: dict[str, int] = {}
+    for name, cls in declared().items():  # at its `list-order` (GPTProto v3 first), else last
+        place(items, (name, cls), cls.declaration.list_order, orders)
+    return dict(items)
+
+
+__all__ = ["DIALECTS", "Context", "Dialect", "handles", "register", "registered"]

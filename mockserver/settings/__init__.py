@@ -1,0 +1,2 @@
+"""Serve options: MockConfig, the SORA_MOCK_* variables, --help in one style
+(ARCHITECTURE.md, Layers)."""

@@ -1,0 +1,551 @@
+"""``RedisStore``: the whole state of a server in Redis, so servers on several hosts behind a
+load balancer behave as one (``--store redis://HOST:PORT/DB``).
+
+Keys live under one prefix (``soramock:``). A job is one JSON string; every index a page may
+walk (``store.job_indexes``) is a sorted set scored by a creation sequence number, so a page is
+a range read from a cursor, whatever the number of jobs. Every read-modify-write (a rule used,
+a token taken, the clock advanced, a job deleted with its image reference) is one Lua script:
+atomic across every worker of every server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mockserver.state._json import dumps_text
+from mockserver.state.lifecycle import Job
+from mockserver.state.store import Filters, JobListing, Page, Rule, job_indexes, take_page
+from mockserver.state.store_guard import guarded
+
+PREFIX = "soramock:"
+#: how long a deleted job's place is remembered for a page cursor that names it
+GRAVEYARD_SECONDS = 24 * 3600
+
+_DELETE = """
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+if ARGV[2] ~= '' then
+  local left = redis.call('DECR', ARGV[2] .. ':refs')
+  if left <= 0 then redis.call('DEL', ARGV[2], ARGV[2] .. ':refs') end
+end
+return 1
+"""
+
+_CLOCK_ADVANCE = """
+local now = tonumber(redis.call('GET', KEYS[1]) or ARGV[2]) + tonumber(ARGV[1])
+local text = string.format('%.17g', now)
+redis.call('SET', KEYS[1], text)
+return text
+"""
+
+_TAKE_TOKEN = """
+local capacity, per_second, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens = tonumber(saved[1]) or capacity
+local last = tonumber(saved[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - last) * per_second)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / per_second end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'last', string.format('%.17g', now))
+return string.format('%.17g', wait)
+"""
+
+# the fault stream: the setting in force (the one stored at run time, else the start-up flags
+# in ARGV) and, when its rate is not 0, the next position; returned as strings (Lua numbers
+# would lose a rate's digits)
+_FAULTS_NEXT = """
+local saved = redis.call('HMGET', KEYS[1], 'rate', 'seed')
+local rate, seed = ARGV[1], ARGV[2]
+if saved[1] then rate, seed = saved[1], saved[2] end
+if tonumber(rate) <= 0 then return false end
+return {rate, seed, tostring(redis.call('HINCRBY', KEYS[1], 'drawn', 1))}
+"""
+
+# key-specific rules first, then global ones; the newest first among equals (as MemoryStore
+# and SQLiteStore)
+_TAKE_RULE = """
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local best, best_rule = nil, nil
+for pass = 1, 2 do
+  for _, id in ipairs(ids) do
+    local raw = redis.call('HGET', KEYS[2], id)
+    if raw then
+      local rule = cjson.decode(raw)
+      local keyed = rule.key ~= cjson.null
+      if (pass == 1 and keyed and rule.key == ARGV[1]) or (pass == 2 and not keyed) then
+        if rule.provider == cjson.null or rule.provider == ARGV[2] then
+          best, best_rule = id, rule
+          break
+        end
+      end
+    end
+  end
+  if best then break end
+end
+if not best then return false end
+if best_rule.remaining ~= cjson.null then
+  best_rule.remaining = best_rule.remaining - 1
+  if best_rule.remaining <= 0 then
+    redis.call('HDEL', KEYS[2], best)
+    redis.call('ZREM', KEYS[1], best)
+  else
+    redis.call('HSET', KEYS[2], best, cjson.encode(best_rule))
+  end
+end
+return best_rule.scenario
+"""
+
+
+# webhooks owed (RedisStore.webhook_*): a hash per job (record, due, lease, token) and a
+# sorted set of the open ones by due time; ARGV[6] is the hashes' key prefix
+_WEBHOOK_CLAIM = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  if #out >= tonumber(ARGV[5]) then break end
+  local key = ARGV[6] .. id
+  if tonumber(redis.call('HGET', key, 'lease') or '0') <= tonumber(ARGV[2]) then
+    redis.call('HSET', key, 'lease', ARGV[3], 'token', ARGV[4])
+    table.insert(out, redis.call('HGET', key, 'record'))
+  end
+end
+return out
+"""
+
+_WEBHOOK_SETTLE = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'record', ARGV[2], 'lease', '0', 'token', '', 'due', ARGV[3])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+end
+return 1
+"""
+
+_WEBHOOK_NEXT_DUE = """
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if tonumber(redis.call('HGET', ARGV[2] .. id, 'lease') or '0') <= tonumber(ARGV[1]) then
+    return tostring(redis.call('ZSCORE', KEYS[1], id))
+  end
+end
+return false
+"""
+
+#: how long a Redis call may wait to connect, and for an answer: a stopped or frozen Redis is
+#: a 503 after about a second, not a request hanging (redis-py waits 5 s, then retries)
+SOCKET_TIMEOUT = 1.0
+#: Redis errors that mean "Redis cannot serve now" (the first word of its error reply)
+_UNAVAILABLE_REPLIES = frozenset(
+    {"OOM", "MISCONF", "READONLY", "MASTERDOWN", "LOADING", "BUSY", "NOREPLICAS", "CLUSTERDOWN"}
+)
+
+
+def _redis_outage(exc: BaseException) -> str | None:
+    """Redis gone, frozen, full or refusing writes, rather than a mistake of the mock: answered
+    503 (mockserver.state.store_guard)."""
+    import redis
+
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return f"Redis: {type(exc).__name__}"
+    if isinstance(exc, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
+        return f"Redis: {type(exc).__name__}"
+    if isinstance(exc, redis.ResponseError):
+        word = str(exc).split(" ", 1)[0]
+        if word in _UNAVAILABLE_REPLIES:
+            return f"Redis: {word}"
+    return None
+
+
+@guarded("Redis", _redis_outage)
+class RedisStore(JobListing):
+    def __init__(self, url: str, journal_size: int = 1000) -> None:
+        import redis
+
+        self.url = url
+        self.journal_size = journal_size
+        # redis-py's annotations cover its sync and async clients at once: use it untyped
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.redis: Any = redis.Redis.from_url(
+            url,  # its own ?socket_timeout=... wins
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            # once more at once on a dropped connection (a pooled one Redis closed), never
+            # after a timeout (that would double the wait)
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        )
+        try:
+            self.redis.ping()  # fail at start-up, not at the first request
+        except redis.RedisError as exc:
+            where = self.redis.connection_pool.connection_kwargs
+            address = f"{where.get('host', where.get('path'))}:{where.get('port', '')}".rstrip(":")
+            raise ValueError(f"cannot reach Redis at {address}: {type(exc).__name__}") from None
+        self._delete = self.redis.register_script(_DELETE)
+        self._clock_advance = self.redis.register_script(_CLOCK_ADVANCE)
+        self._take_token = self.redis.register_script(_TAKE_TOKEN)
+        self._take_rule = self.redis.register_script(_TAKE_RULE)
+        self._faults_next = self.redis.register_script(_FAULTS_NEXT)
+        #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
+        self._instant = threading.local()
+
+    @staticmethod
+    def _key(*parts: str) -> str:
+        return PREFIX + ":".join(parts)
+
+    def _index_key(self, index: tuple[str, ...]) -> str:
+        return self._key("index", *index)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _written(self, job_id: str) -> None:
+        """A job this thread wrote is no longer the one its read instant fetched."""
+        seen = getattr(self._instant, "seen", None)
+        if seen is not None and seen[2] == job_id:
+            self._instant.seen = (seen[0], seen[1], None, None)
+
+    def add(self, job: Job, image: bytes | None = None) -> None:
+        self._written(job.id)
+        seq = int(self.redis.incr(self._key("seq")))
+        pipe = self.redis.pipeline(transaction=True)
+        if job.image_key and image is not None:
+            blob = self._key("blob", job.image_key)
+            pipe.setnx(blob, image)
+            pipe.incr(blob + ":refs")
+        pipe.set(self._key("job", job.id), dumps_text(job.to_dict()))
+        for index in job_indexes(job):
+            pipe.zadd(self._index_key(index), {job.id: seq})
+        if job.expires_at is not None:
+            pipe.zadd(self._key("expiry"), {job.id: job.expires_at})
+        pipe.execute()
+
+    @contextmanager
+    def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
+        """A read request's block: the clock, whether any rule is in force and the job the
+        request names (``job_hint``) are read in one round trip when it begins, instead of one
+        each when the request needs them (a status poll took three round trips: rules, job,
+        clock; now one)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._key("clock"))
+        pipe.exists(self._key("rules"))
+        pipe.hget(self._key("faults"), "rate")
+        if job_hint is not None:
+            pipe.get(self._key("job", job_hint))
+        clock, rules, fault_rate, *job = pipe.execute()
+        self._instant.seen = (clock, bool(rules), job_hint, job[0] if job else None)
+        self._instant.fault_rate = (fault_rate,)
+        try:
+            yield
+        finally:
+            self._instant.seen = self._instant.fault_rate = None
+
+    def get(self, job_id: str) -> Job | None:
+        seen = getattr(self._instant, "seen", None)
+        if seen is not None and seen[2] == job_id:
+            raw = seen[3]
+        else:
+            raw = self.redis.get(self._key("job", job_id))
+        return Job.from_dict(json.loads(raw)) if raw else None
+
+    def replace_job(self, job: Job) -> bool:
+        self._written(job.id)
+        body = dumps_text(job.to_dict())
+        return bool(self.redis.set(self._key("job", job.id), body, xx=True))
+
+    def delete(self, job_id: str) -> bool:
+        job = self.get(job_id)
+        if job is None:
+            return False
+        keys = [self._key("job", job_id), self._key("expiry")]
+        keys += [self._index_key(index) for index in job_indexes(job)]
+        seq = self.redis.zscore(self._index_key(("all",)), job_id)
+        blob = self._key("blob", job.image_key) if job.image_key else ""
+        self._written(job_id)
+        deleted = bool(self._delete(keys=keys, args=[job_id, blob]))
+        if deleted and seq is not None:  # a cursor naming a deleted job still knows its place
+            self.redis.set(self._key("gone", job_id), int(seq), ex=GRAVEYARD_SECONDS)
+        return deleted
+
+    def page(
+        self,
+        filters: Filters,
+        *,
+        order: str = "desc",
+        after: str | None = None,
+        limit: int = 100,
+        scan: int | None = None,
+    ) -> Page:
+        index = self._index_key(filters.index())
+        position: float | None = None
+        if after is not None:
+            position = self.redis.zscore(self._index_key(("all",)), after)
+            if position is None:
+                gone = self.redis.get(self._key("gone", after))
+                if gone is None:
+                    return Page([], False, None)
+                position = float(gone)
+        chunk = min(limit + 1, 500) if filters.where is None else 500
+        ascending = order == "asc"
+
+        def walk() -> Iterator[Job]:
+            nonlocal position
+            while True:
+                if ascending:
+                    low = "-inf" if position is None else f"({position}"
+                    ids = self.redis.zrangebyscore(index, low, "+inf", start=0, num=chunk)
+                else:
+                    high = "+inf" if position is None else f"({position}"
+                    ids = self.redis.zrevrangebyscore(index, high, "-inf", start=0, num=chunk)
+                if not ids:
+                    return
+                bodies = self.redis.mget([self._key("job", i.decode()) for i in ids])
+                for body in bodies:
+                    if body is not None:  # deleted since the range was read
+                        yield Job.from_dict(json.loads(body))
+                if len(ids) < chunk:
+                    return
+                position = self.redis.zscore(index, ids[-1])
+                if position is None:  # deleted since the range was read: its place is known
+                    gone = self.redis.get(self._key("gone", ids[-1].decode()))
+                    if gone is None:
+                        return
+                    position = float(gone)
+
+        return take_page(walk(), filters, limit, scan)
+
+    def stats(self) -> dict[str, int]:
+        jobs = int(self.redis.zcard(self._index_key(("all",))))
+        images = [
+            k
+            for k in self.redis.scan_iter(match=self._key("blob", "image:*"))
+            if not k.endswith(b":refs")
+        ]
+        size = sum(int(self.redis.strlen(k)) for k in images)
+        return {"jobs": jobs, "images": len(images), "image_bytes": size}
+
+    def expired(self, now: float, limit: int) -> list[str]:
+        ids = self.redis.zrangebyscore(self._key("expiry"), "-inf", now, start=0, num=limit)
+        return [i.decode() for i in ids]
+
+    # ------------------------------------------------------------------ blobs
+
+    def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
+        if replace:
+            self.redis.set(self._key("blob", key), data)
+        elif self.redis.setnx(self._key("blob", key), data) and key.startswith("file:"):
+            # uploaded files in upload order (a sequence shared by every host), for the quota
+            self.redis.zadd(self._key("files"), {key: int(self.redis.incr(self._key("fileseq")))})
+
+    def get_blob(self, key: str) -> bytes | None:
+        data = self.redis.get(self._key("blob", key))
+        return bytes(data) if data is not None else None
+
+    def delete_blob(self, key: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._key("blob", key))
+        pipe.zrem(self._key("files"), key)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def files(self) -> list[tuple[str, int]]:
+        keys = [k.decode() for k in self.redis.zrange(self._key("files"), 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.strlen(self._key("blob", key))
+        return [(k, int(n)) for k, n in zip(keys, pipe.execute(), strict=True) if n]
+
+    # ------------------------------------------------------------------ clock
+
+    def clock_init(self, start: float) -> float:
+        self.redis.set(self._key("clock"), repr(start), nx=True)
+        return self.clock_get(start)
+
+    def clock_get(self, default: float) -> float:
+        seen = getattr(self._instant, "seen", None)
+        raw = seen[0] if seen is not None else self.redis.get(self._key("clock"))
+        return float(raw) if raw is not None else default
+
+    def clock_advance(self, seconds: float, default: float) -> float:
+        return float(
+            self._clock_advance(keys=[self._key("clock")], args=[repr(seconds), repr(default)])
+        )
+
+    # ------------------------------------------------------------------ rules
+
+    def add_rule(
+        self, scenario: str, key: str | None, provider: str | None, remaining: int | None
+    ) -> Rule:
+        rule = Rule(int(self.redis.incr(self._key("rule-seq"))), scenario, key, provider, remaining)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._key("rules"), str(rule.id), dumps_text(rule.to_dict()))
+        pipe.zadd(self._key("rule-order"), {str(rule.id): rule.id})
+        pipe.execute()
+        return rule
+
+    def rules(self) -> list[Rule]:
+        ids = self.redis.zrange(self._key("rule-order"), 0, -1)
+        if not ids:
+            return []
+        raw = self.redis.hmget(self._key("rules"), ids)
+        return [Rule(**json.loads(r)) for r in raw if r is not None]
+
+    def clear_rules(self, key: str | None = None) -> int:
+        removed = 0
+        for rule in self.rules():
+            if key is None or rule.key == key:
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.hdel(self._key("rules"), str(rule.id))
+                pipe.zrem(self._key("rule-order"), str(rule.id))
+                removed += int(pipe.execute()[0])
+        return removed
+
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        raw = self.redis.hget(self._key("rules"), str(rule_id))
+        if raw is None:
+            return None
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self._key("rules"), str(rule_id))
+        pipe.zrem(self._key("rule-order"), str(rule_id))
+        # a request that used the rule up in between removed it first: not ours to report
+        return Rule(**json.loads(raw)) if pipe.execute()[0] else None
+
+    def take_rule(self, key: str | None, provider: str) -> str | None:
+        seen = getattr(self._instant, "seen", None)
+        if not (seen[1] if seen is not None else self.redis.exists(self._key("rules"))):
+            return None
+        taken = self._take_rule(
+            keys=[self._key("rule-order"), self._key("rules")], args=[key or "", provider]
+        )
+        return taken.decode() if taken else None
+
+    # ------------------------------------------------------------------ counters, journal
+
+    def take_token(self, key: str, capacity: float, per_second: float, now: float) -> float:
+        wait = self._take_token(
+            keys=[self._key("bucket", key)], args=[repr(capacity), repr(per_second), repr(now)]
+        )
+        return float(wait)
+
+    def next_count(self, name: str) -> int:
+        return int(self.redis.incr(self._key("count", name)))
+
+    def faults_setting(self) -> tuple[float, int] | None:
+        rate, seed = self.redis.hmget(self._key("faults"), "rate", "seed")
+        return (float(rate), int(seed)) if rate is not None else None
+
+    def faults_restart(self, rate: float, seed: int) -> None:
+        self.redis.hset(
+            self._key("faults"), mapping={"rate": repr(rate), "seed": str(seed), "drawn": 0}
+        )
+
+    def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
+        seen = getattr(self._instant, "fault_rate", None)
+        if seen is not None and float(seen[0] if seen[0] is not None else rate) <= 0:
+            return None  # the read instant's round trip said: no fault rate in force
+        taken = self._faults_next(keys=[self._key("faults")], args=[repr(rate), str(seed)])
+        if not taken:
+            return None
+        return float(taken[0]), int(taken[1]), int(taken[2])
+
+    def journal_add(self, *entries: dict[str, Any]) -> None:
+        if not entries:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(self._key("journal"), *(dumps_text(e) for e in entries))
+        pipe.ltrim(self._key("journal"), -self.journal_size, -1)
+        pipe.execute()
+
+    def journal(self, limit: int) -> list[dict[str, Any]]:
+        limit = max(0, min(limit, self.journal_size))
+        if limit == 0:
+            return []
+        return [json.loads(e) for e in self.redis.lrange(self._key("journal"), -limit, -1)]
+
+    # ------------------------------------------------------------------ lifetime
+
+    def reset(self) -> None:
+        batch: list[bytes] = []
+        for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                self.redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            self.redis.unlink(*batch)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # ------------------------------------------------------------------ webhooks owed
+
+    def _hook_scripts(self) -> dict[str, Any]:
+        scripts: dict[str, Any] | None = self.__dict__.get("_webhook_scripts")
+        if scripts is None:
+            scripts = self.__dict__["_webhook_scripts"] = {
+                "claim": self.redis.register_script(_WEBHOOK_CLAIM),
+                "settle": self.redis.register_script(_WEBHOOK_SETTLE),
+                "next_due": self.redis.register_script(_WEBHOOK_NEXT_DUE),
+            }
+        return scripts
+
+    def webhook_put(self, job_id: str, record: dict[str, Any], due: float) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._key("webhook", job_id))
+        pipe.hset(
+            self._key("webhook", job_id),
+            mapping={"record": dumps_text(record), "due": repr(due), "lease": "0", "token": ""},
+        )
+        pipe.zadd(self._key("webhooks"), {job_id: due})
+        pipe.execute()
+
+    def webhook_claim(
+        self, now: float, wall: float, until: float, token: str, limit: int
+    ) -> list[dict[str, Any]]:
+        taken = self._hook_scripts()["claim"](
+            keys=[self._key("webhooks")],
+            args=[repr(now), repr(wall), repr(until), token, str(limit), self._key("webhook", "")],
+        )
+        return [json.loads(record) for record in taken]
+
+    def webhook_settle(
+        self, job_id: str, record: dict[str, Any], due: float | None, token: str
+    ) -> bool:
+        done = self._hook_scripts()["settle"](
+            keys=[self._key("webhook", job_id), self._key("webhooks")],
+            args=[token, dumps_text(record), "" if due is None else repr(due), job_id],
+        )
+        return bool(done)
+
+    def webhook_get(self, job_id: str) -> dict[str, Any] | None:
+        record, due = self.redis.hmget(self._key("webhook", job_id), "record", "due")
+        if record is None:
+            return None
+        found: dict[str, Any] = json.loads(record)
+        found.update(due=float(due) if due else None, open=bool(due))
+        return found
+
+    def webhook_next_due(self, wall: float) -> float | None:
+        due = self._hook_scripts()["next_due"](
+            keys=[self._key("webhooks")], args=[repr(wall), self._key("webhook", "")]
+        )
+        return float(due) if due else None
+
+    def webhook_clear(self) -> None:
+        ids = self.redis.zrange(self._key("webhooks"), 0, -1)
+        keys = [self._key("webhook", i.decode() if isinstance(i, bytes) else i) for i in ids]
+        for key in self.redis.scan_iter(match=self._key("webhook", "*"), count=1000):
+            keys.append(key)
+        self.redis.delete(self._key("webhooks"), *keys)
+
+    def webhook_forget(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(*(self._key("webhook", job_id) for job_id in job_ids))
+        pipe.zrem(self._key("webhooks"), *job_ids)
+        pipe.execute()
