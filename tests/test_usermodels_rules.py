@@ -630,6 +630,15 @@ def test_only_the_declarations_own_models_are_checked(zeta: Path) -> None:
     _usermodels._check_listings(_file(nu=[_model("a")]), _declaration())
 
 
+def test_a_contract_loaded_without_a_declaration_block_has_no_listing_to_check() -> None:
+    """The block is read from the contract as loaded now: one with none (a Python API's,
+    here a stand-in declaration naming gptproto-chat) has no model joining it, nothing to
+    check and no error."""
+    assert decl.KEY not in contracts.load("gptproto-chat").spec
+    stand_in: Any = SimpleNamespace(contract="gptproto-chat", role=lambda name: None)
+    _usermodels._check_listings(_file(gptproto=[_model("a")]), stand_in)
+
+
 # ------------------------------------------------------------------ joining a contract
 
 
@@ -811,6 +820,28 @@ def test_only_the_fields_the_create_names_are_widened() -> None:
         "application/json"
     ]["schema"]["properties"]
     assert properties == {"m": _enum("m1"), "s": _enum(1, 7), "z": _enum("1x1")}
+
+
+def test_a_create_naming_sizes_in_words_keeps_its_size_words() -> None:
+    """A create with ``size-fields`` (GPTProto v3) names sizes in words: its schema's size
+    enumeration is words (``small``), never widened with the file's WIDTHxHEIGHT; its model
+    and seconds are."""
+    body = _body(m=_enum("m1"), s=_enum(1), z=_enum("small", "large"))
+    named = {"3x3": {"/z": "small"}}
+    contract = _widened(
+        {
+            "make": {
+                "role": "create",
+                "fields": {"model": "/m", "seconds": "/s", "size": "/z"},
+                "size-fields": named,
+            }
+        },
+        {"/make": {"post": _op("make", {"application/json": body})}},
+    )
+    properties = contract.spec["paths"]["/make"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["properties"]
+    assert properties == {"m": _enum("m1", "m2"), "s": _enum(1, 7), "z": _enum("small", "large")}
 
 
 @pytest.mark.parametrize(
