@@ -391,8 +391,15 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
     ],
     # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
-    "contracts/_declaration_roles.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
-    "contracts/_declaration_answers.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
+    # worktree mutparts: the words each reads, every refusal, in process
+    "contracts/_declaration_roles.py": [
+        "tests/test_declaration_roles_rules.py",
+        "tests/test_declaration_vocabulary_openai_videos.py",
+    ],
+    "contracts/_declaration_answers.py": [
+        "tests/test_declaration_answers_rules.py",
+        "tests/test_declaration_vocabulary_openai_videos.py",
+    ],
     "mockserver/dialects/declared_roles.py": [
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
