@@ -120,7 +120,7 @@ def test_a_remix_reads_not_completed_and_needs_a_top_level_prompt() -> None:
     found = words("remix", fields={"prompt": "/prompt"}, **{"not-completed": raw})
     assert found == {"not_completed": Answer(400, "{id} unfinished", None)}
     assert words("remix", fields={"prompt": "prompt/"}) == {}
-    for prompt in (None, 3, "/input/prompt"):
+    for prompt in (None, 3, "/input/prompt", "/X/prompt"):
         assert refused("remix", fields={"prompt": prompt}) == (
             "/x-sora-mock/operations/op/fields",
             "a remix needs `prompt`: a top-level field of its body (/prompt)",

@@ -405,6 +405,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
     ],
     "sora_client/_providers/declared_roles.py": [
+        "tests/test_declared_roles_adapter_rules.py",  # worktree mutparts: no server
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_adapter.py",  # gpt.ge is driven by it
     ],
