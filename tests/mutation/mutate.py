@@ -401,6 +401,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declaration_vocabulary_openai_videos.py",
     ],
     "mockserver/dialects/declared_roles.py": [
+        "tests/test_declared_roles_dialect_rules.py",  # worktree mutparts: an app per test
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
     ],
