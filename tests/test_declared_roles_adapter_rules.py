@@ -188,6 +188,7 @@ def test_require_names_the_first_key_an_object_on_the_way_lacks() -> None:
         ({"b": {}}, "/a/b", "a"),
         ({"b": {}}, "/X/b", "X"),
         ({"a": 1}, "/a /", "a "),
+        ({"a": 1}, " a/", " a"),
         ({"a": {"b": {}}}, "/a/b/c", "c"),
     ]:
         with pytest.raises(KeyError) as caught:

@@ -19,7 +19,7 @@ from test_declaration_vocabulary_openai_videos import CLIPS, _make
 import contracts
 from contracts import _declaration as decl
 from mockserver.app import create_app
-from mockserver.dialects.declared_roles import surface_values
+from mockserver.dialects.declared_roles import file_image, surface_values
 from mockserver.lifecycle import Job, JobState, Status
 from mockserver.testing import SoraMock, test_config
 
@@ -183,6 +183,27 @@ def test_a_list_answers_its_declared_status(variant: Any) -> None:
     mock.check()
 
 
+def test_a_list_naming_no_parameter_reads_none(variant: Any) -> None:
+    mock = variant(
+        ("fields: {limit: size, order: direction, after: cursor}", "fields: {}"),
+        (
+            "        - {name: cursor, in: query, schema: {type: string}}\n",
+            "        - {name: cursor, in: query, schema: {type: string}}\n"
+            "        - {name: XXXX, in: query, schema: {type: string}}\n",
+        ),
+    )
+    with _http(mock) as client:
+        ids = []
+        for _ in range(2):
+            ids.append(_make(client).json()["clip"])
+            mock.advance(1)
+        for query in ("XXXX=asc", f"size=1&direction=asc&cursor={ids[1]}"):
+            page = client.get(f"/v1/clips?{query}", headers=AUTH)
+            assert page.status_code == 200, page.text
+            assert [c["clip"] for c in page.json()["items"]] == ids[::-1], query
+    mock.check()
+
+
 # ---------------------------------------------------------------- delete
 
 
@@ -256,6 +277,13 @@ def test_an_unknown_remix_source_names_the_declared_not_found_param(variant: Any
 
 
 # ---------------------------------------------------------------- content
+
+
+def test_a_file_part_is_its_bytes_as_given_or_from_latin_1_text() -> None:
+    assert file_image({"picture": "\xff\x00P"}, "/picture") == b"\xff\x00P"
+    assert file_image({"picture": b"\x89PNG"}, "/picture") == b"\x89PNG"
+    assert file_image({"picture": bytearray(b"ab")}, "/picture") == b"ab"
+    assert file_image({"text": "a kite"}, "/picture") is None
 
 
 def test_a_content_without_its_variant_asked_is_the_video(variant: Any) -> None:
