@@ -183,13 +183,14 @@ def test_a_list_answers_its_declared_status(variant: Any) -> None:
     mock.check()
 
 
-def test_a_list_naming_no_parameter_reads_none(variant: Any) -> None:
+@pytest.mark.parametrize(("kind", "value"), [("string", "asc"), ("integer", "1")])
+def test_a_list_naming_no_parameter_reads_none(variant: Any, kind: str, value: str) -> None:
     mock = variant(
         ("fields: {limit: size, order: direction, after: cursor}", "fields: {}"),
         (
             "        - {name: cursor, in: query, schema: {type: string}}\n",
             "        - {name: cursor, in: query, schema: {type: string}}\n"
-            "        - {name: XXXX, in: query, schema: {type: string}}\n",
+            f"        - {{name: XXXX, in: query, schema: {{type: {kind}}}}}\n",
         ),
     )
     with _http(mock) as client:
@@ -197,7 +198,7 @@ def test_a_list_naming_no_parameter_reads_none(variant: Any) -> None:
         for _ in range(2):
             ids.append(_make(client).json()["clip"])
             mock.advance(1)
-        for query in ("XXXX=asc", f"size=1&direction=asc&cursor={ids[1]}"):
+        for query in (f"XXXX={value}", f"size=1&direction=asc&cursor={ids[1]}"):
             page = client.get(f"/v1/clips?{query}", headers=AUTH)
             assert page.status_code == 200, page.text
             assert [c["clip"] for c in page.json()["items"]] == ids[::-1], query
