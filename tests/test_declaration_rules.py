@@ -1271,3 +1271,13 @@ def test_an_operations_own_words_are_refused_naming_the_operation(base: Any) -> 
         "/x-sora-mock/operations/readDeck/video-url",
         "a content's true: its URL is a completed job's video URL",
     )
+
+
+def test_the_error_types_are_read_through_the_reader(base: Any) -> None:
+    found = _read(base, _set("errors/types", {"404": "not_found"}))
+    assert found.error_types == {"404": "not_found"}
+    assert _read(base).error_types == {}
+    assert _refused(base, _set("errors/types", ["not_found"])) == (
+        "/x-sora-mock/errors/types",
+        "a mapping of a code, a status or 4xx/5xx to a type",
+    )
