@@ -202,4 +202,3 @@ def test_a_clip_without_its_id_or_status_is_a_key_error(clips: Any) -> None:
     with pytest.raises(KeyError, match="state"):
         clips.parse_job({"clip": "clip_a"}, OK)
     assert clips.parse_job(_job("clip_a"), OK).id == "clip_a"
-

@@ -70,7 +70,7 @@ def _done(mock: SoraMock, client: httpx.Client, clip: str) -> None:
     raise AssertionError("never done")
 
 
-REMIX = 'operationId: againClip'
+REMIX = "operationId: againClip"
 REMIX_OK = '"200": {$ref: "#/components/responses/Clip"}'
 
 
