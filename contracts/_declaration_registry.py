@@ -40,6 +40,22 @@ def _listed(declaration: Declaration) -> tuple[bool, int]:
     return (order is None, order or 0)
 
 
+def place(
+    items: list[tuple[Any, Any]], item: tuple[Any, Any], at: int | None, orders: dict[Any, int]
+) -> None:
+    """Put a declared provider's entry in a list (the Python ones', then the declared ones' in
+    ascending ``list-order``): at its ``list-order`` (None: last), but never before an entry of
+    a lower ``list-order`` already placed (``orders``: key -> the ``list-order`` of each declared
+    entry placed, this one's added). One provider added at 0 goes first; with two bundled at 0
+    and 1, the one at 1 stays after the one at 0 wherever the added one went."""
+    if at is None:
+        items.append(item)
+        return
+    lower = [i for i, (key, _) in enumerate(items) if key in orders and orders[key] < at]
+    items.insert(max(at, lower[-1] + 1) if lower else at, item)
+    orders[item[0]] = at
+
+
 def add_provider(path: str | Path) -> Declaration:
     """Serve (and drive) one more provider: a contract file with its declaration, anywhere
     (``sora-mock serve --provider FILE``). Checked now: a mistake is a ContractError naming
@@ -99,15 +115,14 @@ class Mirrored(dict[Any, Any]):
         if self._fresh:
             return
         self._fresh = True
-        dict.clear(self)
-        dict.update(self, self._fixed)
+        items: list[tuple[Any, Any]] = list(self._fixed.items())
+        orders: dict[Any, int] = {}
         for declaration in declarations():  # at its `list-order` (a place in the list), else last
             for key, value in self._entries(declaration):
-                items, at = list(dict.items(self)), declaration.list_order
-                if key not in dict.keys(self):
-                    items.insert(len(items) if at is None else at, (key, value))
-                    dict.clear(self)
-                    dict.update(self, items)
+                if all(key != k for k, _ in items):
+                    place(items, (key, value), declaration.list_order, orders)
+        dict.clear(self)
+        dict.update(self, items)
 
     def __getitem__(self, key: Any) -> Any:
         self._fill()

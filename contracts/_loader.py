@@ -23,7 +23,6 @@ CONTRACTS_DIR = Path(__file__).resolve().parent
 
 #: contract name -> (mock prefix, provider) for the provider contracts.
 PROVIDER_CONTRACTS: Mapping[str, str] = {
-    "gptproto-videos": "gptproto",
     "gptproto-chat": "gptproto",
 }
 

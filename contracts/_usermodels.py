@@ -5,14 +5,18 @@ a YAML file given at start-up (``sora-mock serve --models FILE``, ``SORA_MOCK_MO
 pytest fixtures' ``sora_mock_models`` ini option, ``SoraClient(..., models=FILE)`` or
 ``SORA_CLIENT_MODELS``), without editing a contract::
 
-    openrouter:                      # a declared provider's prefix
+    openrouter:                      # a declared provider's prefix (or its client name)
       - id: acme/wan-2.5             # the model's name, as a create sends it
         sizes: [1280x720, 720x1280]  # WIDTHxHEIGHT, the first is the default
         durations: [5, 10]           # whole seconds, the first is the default
         image: true                  # takes a reference image (default true)
         listing: {...}               # what its models listing shows (default {id: ...})
 
-Each model joins the declaration of every contract with that prefix when the contract is
+A key is a declared provider's prefix or its client name (``SoraClient(NAME)``). Under a
+prefix, each model joins the declaration of every declared contract with that prefix (GPTProto
+v3 and GPTProto ``/v1/videos`` both have ``gptproto``: a reseller's models are its account's,
+served by each of its APIs, as the contracts' own ``sora-2`` is); under a client name
+(``gptproto-v3``), it joins that one contract alone. It joins when the contract is
 loaded (``contracts.load``), before any validator is compiled from it: the declared engine,
 the client and the dashboard then know it as they know the contract's own. Where the create's
 schema enumerates the values at the declaration's ``model``, ``seconds`` or ``size`` pointer
@@ -173,19 +177,49 @@ def _switch(models: ModelsFile | None) -> None:
     decl._changed()
 
 
+def _client(block: Mapping[str, Any]) -> Any:
+    """A declaration block's client name (its prefix where it names none)."""
+    return block.get("client") or block.get("prefix")
+
+
+def joining(models: ModelsFile, block: Mapping[str, Any]) -> list[tuple[str, int, Any]]:
+    """The file's models that join a declaration (its block): those under its prefix, then
+    those under its client name, each as (key, index, model). A model under both is a
+    ContractError: it would join twice."""
+    keys: list[str] = []
+    for key in (block.get("prefix"), _client(block)):
+        if isinstance(key, str) and key in models.models and key not in keys:
+            keys.append(key)
+    found: list[tuple[str, int, Any]] = []
+    for key in keys:
+        for i, model in enumerate(models.models[key]):
+            twin = next((k for k, _, m in found if k != key and m["id"] == model["id"]), None)
+            if twin is not None:
+                raise ContractError(
+                    models.path,
+                    f"/{key}/{i}/id",
+                    f"{model['id']!r} is listed under `{twin}` too, which names the same "
+                    "provider: keep one",
+                )
+            found.append((key, i, model))
+    return found
+
+
 def _check_prefixes(models: ModelsFile) -> None:
-    declared = {d.prefix for d in decl.declarations()}
+    blocks = decl.declarations()
+    declared = {d.prefix for d in blocks} | {str(d.answers.client or d.prefix) for d in blocks}
     for prefix in models.models:
         if prefix in declared:
             continue
-        python = sorted(n for n, p in _loader.PROVIDER_CONTRACTS.items() if p == prefix)
+        # a Python dialect's prefix, or its contract's name (`gptproto-chat`) as a client name
+        python = sorted(n for n, p in _loader.PROVIDER_CONTRACTS.items() if prefix in (p, n))
         if python:
             why = (
                 f"`{prefix}` is served by Python dialects ({', '.join(python)}), which read no "
                 "models file: a models file adds models to declared providers"
             )
         else:
-            why = f"no declared provider has the prefix `{prefix}`"
+            why = f"no declared provider has the prefix or client name `{prefix}`"
         raise ContractError(
             models.path, f"/{prefix}", f"{why}; declared: {', '.join(sorted(declared))}"
         )
@@ -195,7 +229,8 @@ def _check_listings(models: ModelsFile, declaration: decl.Declaration) -> None:
     """Each of the file's models as the provider's models operation lists it must be what the
     contract allows (a strict mock checks every answer): the default listing, ``{id: ...}``,
     is too little for a contract that requires more of each model."""
-    added = models.models.get(declaration.prefix, ())
+    block = _loader.load(declaration.contract).spec.get(decl.KEY)
+    added = joining(models, block) if isinstance(block, Mapping) else []
     role = declaration.role("models")
     if not added or role is None:
         return
@@ -212,13 +247,13 @@ def _check_listings(models: ModelsFile, declaration: decl.Declaration) -> None:
         return
     validator = contract.schema_validator(f"{base}/content/application~1json/schema")
     answer = declaration.models_answer or {"data": "{models}"}
-    for i, model in enumerate(added):
+    for key, i, model in added:
         body = decl.fill(answer, {"models": [model["listing"]]})
         problem = next(iter(validator.iter_errors(body)), None)
         if problem is not None:
             raise ContractError(
                 models.path,
-                f"/{declaration.prefix}/{i}/listing",
+                f"/{key}/{i}/listing",
                 f"{contract.path.name} does not allow it in its models listing "
                 f"({problem.message}): give `listing:` what the provider lists for the model",
             )
@@ -231,18 +266,18 @@ def patch(contract: Contract) -> None:
     block = contract.spec.get(decl.KEY)
     if models is None or not isinstance(block, dict):
         return
-    prefix = block.get("prefix")
-    added = models.models.get(prefix) if isinstance(prefix, str) else None
-    if not added:
+    joined = joining(models, block)
+    if not joined:
         return
+    added = tuple(model for _, _, model in joined)
     own = block.get("models")
     own = own if isinstance(own, list) else []
     own_ids = {m.get("id") for m in own if isinstance(m, Mapping)}
-    for i, model in enumerate(added):
+    for key, i, model in joined:
         if model["id"] in own_ids:
             raise ContractError(
                 models.path,
-                f"/{prefix}/{i}/id",
+                f"/{key}/{i}/id",
                 f"{model['id']!r} is declared by {contract.path.name} already: a models file "
                 "adds models; give this one another name or leave it out",
             )

@@ -370,6 +370,16 @@ def job_body(provider: str, status: str, job_id: str = "job_1", progress: float 
             "job.created_at_text": "2026-01-01 00:00:00",
             "job.notes_text": "",
             "elapsed_ms": 0,
+            "job.created_at_unix_text": "1766556441",
+            "completed_at_unix_text": "1766556500" if done else None,
+            "expires_at_unix_text": "1766560100" if done else None,
+            "poll_after_ms": 1000,
+            # the first model's own values ({model.quality}), null where it has none
+            **{
+                f"model.{name}": declaration.models[0].values.get(name)
+                for model in declaration.models
+                for name in model.values
+            },
         }
         return fill(declaration.job, values, status)
     body = {

@@ -18,9 +18,9 @@ from sora_client._decoding import ACCEPTED
 from sora_client._providers import adapter_class
 from sora_client._providers.base import USER_AGENT, encode_multipart
 from sora_client._providers.gptproto_chat import GptprotoChat
-from sora_client._providers.gptproto_videos import GptprotoVideos
 
 GptgeVideos = adapter_class("gptge")  # driven from its declaration
+GptprotoVideos = adapter_class("gptproto-videos")  # driven from its declaration
 
 # Vtrix is a declaration (contracts/vtrix-generation.yaml): its adapter is made from it
 VtrixGeneration = adapter_class("vtrix")

@@ -422,7 +422,9 @@ def test_v3s_dashboard_form_names_its_size_in_words_as_the_client_does() -> None
     from tests.test_declared_dashboard import _client_body, _filled, _index
 
     index = _index()
-    (entry,) = [c for c in index["providers"]["gptproto"]["contracts"] if "declared" in c]
+    (entry,) = [
+        c for c in index["providers"]["gptproto"]["contracts"] if c["name"] == "gptproto-v3"
+    ]
     form = entry["declared"]
     assert (entry["name"], form["client"]) == ("gptproto-v3", "gptproto-v3")
     values = {
@@ -450,9 +452,9 @@ def test_v3s_dashboard_form_names_its_size_in_words_as_the_client_does() -> None
 def test_a_models_file_adds_a_model_to_v3_and_leaves_its_size_words_alone(
     tmp_path: Path,
 ) -> None:
-    """v3 is the declared contract under `gptproto`: a models file's model joins it (the
-    /v1/videos and chat siblings are Python and read none); its sizes are size-fields
-    entries, so the schema's `size` (words) is not widened with WxH."""
+    """Under `gptproto` a models file's model joins v3 (and GPTProto /v1/videos, declared too:
+    tests/test_usermodels_shared_prefix.py); its sizes are size-fields entries, so v3's
+    schema's `size` (words) is not widened with WxH."""
     models = tmp_path / "models.yaml"
     models.write_text("gptproto:\n  - {id: sora-2-max, sizes: [1280x720], durations: [12]}\n")
     try:

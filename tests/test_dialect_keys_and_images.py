@@ -214,10 +214,10 @@ def test_a_dialect_missing_a_handler_or_serving_an_unknown_operation_is_refused(
 
 def test_a_second_dialect_for_one_contract_is_refused() -> None:
     class Twin(Dialect):
-        contract_name: ClassVar[str] = "gptproto-videos"
+        contract_name: ClassVar[str] = "gptproto-chat"
 
     before = dict(DIALECTS)
-    with pytest.raises(ValueError, match="'gptproto-videos' is already registered"):
+    with pytest.raises(ValueError, match="'gptproto-chat' is already registered"):
         register(Twin)
     assert before == DIALECTS
 

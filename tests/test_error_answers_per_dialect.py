@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mockserver.dialects import DIALECTS, registered
-from mockserver.dialects.gptproto_videos import GptprotoVideos
 from mockserver.responses import error_response, json_response
 
 GptgeVideos = registered()["gptge-videos"]  # served from its declaration
+GptprotoVideos = registered()["gptproto-videos"]  # served from its declaration
 
 
 def test_every_provider_dialect_is_registered() -> None:
@@ -19,6 +19,7 @@ def test_every_provider_dialect_is_registered() -> None:
     assert set(found) - set(DIALECTS) == {
         "gptge-videos",
         "gptproto-v3",
+        "gptproto-videos",
         "openrouter-videos",
         "vtrix-generation",
     }
@@ -46,11 +47,13 @@ def test_gptge_answers_errors_in_openais_shape() -> None:
 
 
 def test_gptproto_videos_answers_errors_in_gptprotos_shape() -> None:
-    body = GptprotoVideos.error_body(None, 400, "bad size", code="invalid_size", param="size")  # type: ignore[arg-type]
+    body = GptprotoVideos.error_body(
+        GptprotoVideos, 400, "bad size", code="invalid_size", param="size"
+    )  # type: ignore[arg-type]
     assert body == {
         "error": {"message": "bad size", "type": "400", "code": "invalid_size", "param": "size"}
     }
-    plain = GptprotoVideos.error_body(None, 404, "no video")  # type: ignore[arg-type]
+    plain = GptprotoVideos.error_body(GptprotoVideos, 404, "no video")  # type: ignore[arg-type]
     assert plain == {"error": {"message": "no video", "type": "404"}}
 
 

@@ -1,7 +1,8 @@
 """What the client sends to an OpenAI-style ``/v1/videos`` provider (gpt.ge, GPTProto's official
-format) and reads back (sora_client._providers.openai_videos), on the adapter alone: the
-multipart create (fields as text, the image as the ``input_reference`` file, a URL refused),
-the content, list, delete and remix requests, and the answers read into Jobs and pages."""
+format, both driven from their declarations by sora_client._providers.declared) and reads back,
+on the adapter alone: the multipart create (fields as text, the image as the
+``input_reference`` file, a URL refused), the content, list, delete and remix requests, and
+the answers read into Jobs and pages."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest
 from sora_client._exceptions import InvalidRequestError
 from sora_client._images import Image
 from sora_client._providers import Adapter, CreateSpec, adapter_class
-from sora_client._providers.gptproto_videos import GptprotoVideos
 
 BASE = "http://127.0.0.1:9/gptge"
 PNG = Image(b"\x89PNG-bytes", None, "image/png", 1280, 720, "cat.png")
@@ -170,7 +170,7 @@ def test_a_completed_video_is_whole_at_its_content_url(gptge: Adapter) -> None:
 
 
 def test_gptproto_names_its_own_video_url_once_it_has_one() -> None:
-    gptproto = GptprotoVideos("sk-test", "http://127.0.0.1:9/gptproto")
+    gptproto = adapter_class("gptproto-videos")("sk-test", "http://127.0.0.1:9/gptproto")
     body = {**VIDEO, "status": "completed", "soraVideoUrl": "https://cdn/v.mp4"}
     assert gptproto.parse_job(body, _answer()).video_url == "https://cdn/v.mp4"
     for missing in ("", None, 5):

@@ -1,10 +1,9 @@
-"""What the mock answers on OpenAI's `/v1/videos` surface (gpt.ge: from its contract's
-declaration; GPTProto: mockserver.dialects.openai_videos), as GPTGE serves it (integer
-timestamps, `expires_at` always null) and as GPTProto does (string timestamps, `soraVideoUrl`,
-the JSON job from `/content` until ready), read by a client on an app built in each test: the
-video object as the clock moves, the poll hint, a failure's code and message, listing with its
-cursor, delete, content before and after the render, remix, and 404s in each provider's
-shape."""
+"""What the mock answers on OpenAI's `/v1/videos` surface (gpt.ge and GPTProto, each from its
+contract's declaration), as GPTGE serves it (integer timestamps, `expires_at` always null) and
+as GPTProto does (string timestamps, `soraVideoUrl`, the JSON job from `/content` until
+ready), read by a client on an app built in each test: the video object as the clock moves,
+the poll hint, a failure's code and message, listing with its cursor, delete, content before
+and after the render, remix, and 404s in each provider's shape."""
 
 from __future__ import annotations
 

@@ -536,7 +536,10 @@ def test_a_file_refused_with_none_in_use_leaves_none(zeta: Path, tmp_path: Path)
 @pytest.fixture
 def providers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two declared providers and a Python dialect's three contracts, whatever is bundled."""
-    declared = (SimpleNamespace(prefix="zeta"), SimpleNamespace(prefix="alpha"))
+    declared = (
+        SimpleNamespace(prefix="zeta", answers=SimpleNamespace(client=None)),
+        SimpleNamespace(prefix="alpha", answers=SimpleNamespace(client=None)),
+    )
     monkeypatch.setattr(decl, "declarations", lambda: declared)
     python = {"py-b": "py", "py-a": "py", "other": "nu", "py-c": "py"}
     monkeypatch.setattr(_loader, "PROVIDER_CONTRACTS", python)
@@ -556,7 +559,7 @@ def test_an_unknown_prefix_is_refused_naming_the_declared(providers: None) -> No
     assert (caught.value.path, caught.value.where, caught.value.message) == (
         Path("/m.yaml"),
         "/omega",
-        "no declared provider has the prefix `omega`; declared: alpha, zeta",
+        "no declared provider has the prefix or client name `omega`; declared: alpha, zeta",
     )
 
 

@@ -6,22 +6,22 @@ import importlib
 
 from mockserver.dialects.base import DIALECTS, Context, Dialect, handles, register
 
-MODULES = ("gptproto_videos", "gptproto_chat")
+MODULES = ("gptproto_chat",)
 
 
 def registered() -> dict[str, type[Dialect]]:
     """Every dialect: the Python ones (``MODULES``) and one per declared contract
     (``mockserver.dialects.declared``)."""
+    from contracts._declaration_registry import place
     from mockserver.dialects.declared import declared
 
     for module in MODULES:
         importlib.import_module(f"mockserver.dialects.{module}")
-    found: dict[str, type[Dialect]] = dict(DIALECTS)
+    items: list[tuple[str, type[Dialect]]] = list(DIALECTS.items())
+    orders: dict[str, int] = {}
     for name, cls in declared().items():  # at its `list-order` (GPTProto v3 first), else last
-        items, at = list(found.items()), cls.declaration.list_order
-        items.insert(len(items) if at is None else at, (name, cls))
-        found = dict(items)
-    return found
+        place(items, (name, cls), cls.declaration.list_order, orders)
+    return dict(items)
 
 
 __all__ = ["DIALECTS", "Context", "Dialect", "handles", "register", "registered"]

@@ -11,10 +11,9 @@ from sora_client._exceptions import ConfigurationError
 from sora_client._providers.base import Adapter, CreateSpec
 from sora_client._providers.declared import declared_adapter
 from sora_client._providers.gptproto_chat import GptprotoChat
-from sora_client._providers.gptproto_videos import GptprotoVideos
 
 PROVIDERS: dict[str, type[Adapter]] = Mirrored(
-    {cls.name: cls for cls in (GptprotoVideos, GptprotoChat)},
+    {cls.name: cls for cls in (GptprotoChat,)},
     lambda d: [(client_name(d), declared_adapter(d))],
 )
 

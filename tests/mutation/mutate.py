@@ -186,11 +186,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
     ],
-    "sora_client/_providers/openai_videos.py": [
-        "tests/test_openai_videos_adapter.py",
-        "tests/test_client_requests.py",
-        "tests/test_client_responses.py",
-    ],
     "sora_client/_providers/gptproto_chat.py": [
         "tests/test_gptproto_chat_adapter.py",
         "tests/test_client_chat_flow.py",
@@ -219,11 +214,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_prediction_answers.py",
         "tests/test_vtrix_task_answers.py",
         "tests/test_provider_error_shapes.py",
-    ],
-    "mockserver/dialects/openai_videos.py": [
-        "tests/test_openai_videos_answers.py",
-        "tests/test_expiry.py",
-        "tests/test_mock_fidelity.py",
     ],
     "mockserver/dialects/gptproto_chat.py": [
         "tests/test_chat_completion_answers.py",
@@ -266,7 +256,6 @@ MODULES: dict[str, list[str]] = {
     # mutclient: the client's remaining modules (2026-12-07); _flow.py and sora_client/__init__.py
     # have no function mutmut mutates (dataclasses, re-exports) and no entry
     "sora_client/_providers/__init__.py": ["tests/test_provider_lookup.py"],
-    "sora_client/_providers/gptproto_videos.py": ["tests/test_openai_videos_adapter.py"],
     "sora_client/_models.py": ["tests/test_timestamp_reading.py"],
     "sora_client/_exceptions.py": ["tests/test_error_messages.py"],
     "sora_client/_providers/base.py": [
@@ -339,10 +328,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_health_check_failures.py",
     ],
     "mockserver/dialects/__init__.py": ["tests/test_error_answers_per_dialect.py"],
-    "mockserver/dialects/gptproto_videos.py": [
-        "tests/test_error_answers_per_dialect.py",
-        "tests/test_openai_videos_answers.py",
-    ],
     # not test_hardening.py: its test of the image probe's lock fails in mutmut's clean run
     "mockserver/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
     "mockserver/exchange.py": ["tests/test_request_records.py"],
@@ -373,6 +358,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declaration_rules.py",  # worktree mutdecl: the reader and engine, in process
         "tests/test_declared_providers.py",
         "tests/test_declaration_vocabulary.py",  # Vtrix's words
+        "tests/test_list_order_places.py",  # _declaration_registry.place (declgv)
     ],
     "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
     "mockserver/dialects/declared.py": [
@@ -404,6 +390,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_declared_roles_dialect_rules.py",  # worktree mutparts: an app per test
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
+        "tests/test_gptproto_videos_answers.py",  # GPTProto /v1/videos too
     ],
     "sora_client/_providers/declared_roles.py": [
         "tests/test_declared_roles_adapter_rules.py",  # worktree mutparts: no server
@@ -438,7 +425,10 @@ MODULES: dict[str, list[str]] = {
     ],
     # issue 26, a user's files (worktree userfiles), measured in worktree mutuf: each against
     # in-process rules of its own (tests/test_user_files.py starts a served server)
-    "contracts/_usermodels.py": ["tests/test_usermodels_rules.py"],
+    "contracts/_usermodels.py": [
+        "tests/test_usermodels_rules.py",
+        "tests/test_usermodels_shared_prefix.py",  # a key that is a client name (declgv)
+    ],
     "sora_client/_files.py": ["tests/test_client_files_rules.py"],
     "mockserver/pytest_files.py": ["tests/test_pytest_files_rules.py"],
     "mockserver/mock_error.py": ["tests/test_pytest_files_rules.py"],  # a class, no function
