@@ -1240,3 +1240,44 @@ def test_a_webhooks_url_names_its_first_step(base: Any) -> None:
 
 def test_the_answers_words_are_read(base: Any) -> None:
     assert _read(base, _set("job-noun", "clip")).answers.job_noun == "clip"
+
+
+# ---------------------------------------------------------------- the gpt.ge move's words, read
+# (worktree mutparts: the reader's part runs this file; the words' own rules are in
+# test_declaration_roles_rules.py and test_declaration_answers_rules.py)
+
+
+def test_a_models_own_values_are_read_and_none_by_default(base: Any) -> None:
+    found = _read(base, _set("models/0/values", {"tier": "basic", "rank": 2}))
+    assert found.models[0].values == {"tier": "basic", "rank": 2}
+    assert found.models[1].values == {}
+    assert _read(base).models[0].values == {}
+
+
+def test_a_models_values_not_a_mapping_are_refused_at_their_place(base: Any) -> None:
+    where, message = _refused(base, _set("models/1/values", ["basic"]))
+    assert where == "/x-sora-mock/models/1/values"
+    assert message == "must be a Mapping, not list"
+
+
+def test_an_operations_own_words_are_read_through_its_role(base: Any) -> None:
+    found = _read(base, _set("operations/deckVideo/video-url", True))
+    assert found.roles["deckVideo"].video_url is True
+    assert _read(base).roles["deckVideo"].video_url is False
+
+
+def test_an_operations_own_words_are_refused_naming_the_operation(base: Any) -> None:
+    assert _refused(base, _set("operations/readDeck/video-url", True)) == (
+        "/x-sora-mock/operations/readDeck/video-url",
+        "a content's true: its URL is a completed job's video URL",
+    )
+
+
+def test_the_error_types_are_read_through_the_reader(base: Any) -> None:
+    found = _read(base, _set("errors/types", {"404": "not_found"}))
+    assert found.error_types == {"404": "not_found"}
+    assert _read(base).error_types == {}
+    assert _refused(base, _set("errors/types", ["not_found"])) == (
+        "/x-sora-mock/errors/types",
+        "a mapping of a code, a status or 4xx/5xx to a type",
+    )

@@ -380,14 +380,23 @@ MODULES: dict[str, list[str]] = {
         "tests/test_gptproto_v3_adapter.py",  # GPTProto v3 too
     ],
     # issue 26, gpt.ge's move (worktree declopenai): the OpenAI /v1/videos words; not measured
-    "contracts/_declaration_roles.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
-    "contracts/_declaration_answers.py": ["tests/test_declaration_vocabulary_openai_videos.py"],
+    # worktree mutparts: the words each reads, every refusal, in process
+    "contracts/_declaration_roles.py": [
+        "tests/test_declaration_roles_rules.py",
+        "tests/test_declaration_vocabulary_openai_videos.py",
+    ],
+    "contracts/_declaration_answers.py": [
+        "tests/test_declaration_answers_rules.py",
+        "tests/test_declaration_vocabulary_openai_videos.py",
+    ],
     "mockserver/providers/declared_roles.py": [
+        "tests/test_declared_roles_dialect_rules.py",  # worktree mutparts: an app per test
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_answers.py",  # gpt.ge is served by it
         "tests/test_gptproto_videos_answers.py",  # GPTProto /v1/videos too
     ],
     "sora_client/_providers/declared_roles.py": [
+        "tests/test_declared_roles_adapter_rules.py",  # worktree mutparts: no server
         "tests/test_declaration_vocabulary_openai_videos.py",
         "tests/test_openai_videos_adapter.py",  # gpt.ge is driven by it
     ],
