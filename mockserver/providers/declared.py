@@ -79,11 +79,21 @@ class DeclaredDialect(Dialect):
             headers = answers.headers(self.declaration, values, state.status.value)
         return json_response(body, status, headers)
 
-    def values(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
-        """The values a job template may use (``contracts._declaration.JOB_VALUES``)."""
+    def values(self, job: Job, state: JobState, ctx: Context) -> JobValues:
+        """The values a job template may use (``contracts._declaration.JOB_VALUES``): the
+        cheap ones at once, the rest (the URLs, which parse the request's host; the words
+        other moves added) when a template first names one of them."""
         completed = state.status is Status.COMPLETED
         failed = state.status is Status.FAILED
-        return {
+        message = None
+        if failed:
+            message = state.error_message or self.declaration.failure[1]
+            codes = self.declaration.failure_codes
+            if codes:  # a failure's message is its code's when the declaration lists codes
+                code = state.error_code or self.declaration.failure[0]
+                message = codes.get(code, self.declaration.failure[1])
+        price = self.declaration.price_per_second * job.seconds
+        known = {
             "job.id": job.id,
             "job.model": job.model,
             "job.prompt": job.prompt,
@@ -97,33 +107,22 @@ class DeclaredDialect(Dialect):
             "progress_percent": 100 if completed else min(99, int(state.progress * 100)),
             "completed_at": int(state.finished_at) if completed and state.finished_at else None,
             "expires_at": int(job.expires_at) if completed and job.expires_at else None,
-            "base_url": ctx.base_url,
-            "video_url": ctx.host_url + self.service.media_path(job.id),
-            "cost": round(self.declaration.price_per_second * job.seconds, 4),
+            "cost": round(price, 4),
             "error.code": (state.error_code or self.declaration.failure[0]) if failed else None,
-            "error.message": (state.error_message or self.declaration.failure[1])
-            if failed
-            else None,
-            **self._more_values(job, state),
-            **roles.surface_values(self.declaration, job, state),
-            **answers.values(self.service.now(), job, state),
-        }
-
-    def _more_values(self, job: Job, state: JobState) -> dict[str, Any]:
-        """The values a seed API's template needed (Vtrix): text forms, the notes, the remix
-        source; a failure's message is its code's when the declaration lists failure codes."""
-        price = self.declaration.price_per_second * job.seconds
-        values: dict[str, Any] = {
+            "error.message": message,
+            # the values a seed API's template needed (Vtrix): text forms, notes, remix source
             "job.seconds_text": str(job.seconds),
             "cost_text": f"{price:.4f}",
             "job.notes": list(job.notes),
             "job.remixed_from": job.remixed_from,
         }
-        codes = self.declaration.failure_codes
-        if codes and state.status is Status.FAILED:
-            code = state.error_code or self.declaration.failure[0]
-            values["error.message"] = codes.get(code, self.declaration.failure[1])
-        return values
+        later = (
+            lambda: {"base_url": ctx.base_url},
+            lambda: {"video_url": ctx.host_url + self.service.media_path(job.id)},
+            lambda: roles.surface_values(self.declaration, job, state),
+            lambda: answers.values(self.service.now(), job, state),
+        )
+        return JobValues(known, later)
 
     def _remix_source(self, ctx: Context, fields: Mapping[str, str]) -> Job | Response | None:
         """The completed job a create's ``remix`` field names (404 unknown, 409 unfinished)."""
@@ -350,3 +349,29 @@ def _dialect_class(declaration: decl.Declaration) -> type[DeclaredDialect]:
             "declaration": declaration,
         },
     )
+
+
+class JobValues(dict[str, Any]):
+    """A job's template values: the known ones held, each group of ``later`` worked out (in
+    order) only when a template asks for a name not yet held (``__missing__``: a plain dict's
+    lookup otherwise). A poll's template names a handful of values; working out every one
+    (the request's host parsed for two URLs among them) was a third of a declared poll's CPU.
+    ``whole()`` is every value (a ``**`` copy holds only those worked out so far)."""
+
+    __slots__ = ("_later",)
+
+    def __init__(self, known: dict[str, Any], later: tuple[Any, ...]) -> None:
+        super().__init__(known)
+        self._later = list(later)
+
+    def __missing__(self, name: str) -> Any:
+        while self._later:
+            self.update(self._later.pop(0)())
+            if name in self:
+                return self[name]
+        raise KeyError(name)
+
+    def whole(self) -> dict[str, Any]:
+        while self._later:
+            self.update(self._later.pop(0)())
+        return dict(self)

@@ -102,7 +102,7 @@ def delete_job(dialect: Any, ctx: Context) -> Response:
     job = dialect.service.find(job_id, dialect.name)
     if job is None:
         return not_found(dialect, job_id)
-    values = {**dialect.values(job, dialect.service.state(job), ctx), "deleted": True}
+    values = {**dialect.values(job, dialect.service.state(job), ctx).whole(), "deleted": True}
     dialect.service.delete(job)
     return json_response(decl.fill(role.answer, values), role.status)
 

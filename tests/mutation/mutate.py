@@ -366,6 +366,7 @@ MODULES: dict[str, list[str]] = {
     "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
     "mockserver/providers/declared.py": [
         "tests/test_declared_dialect_rules.py",  # worktree mutdecl: every rule, in process
+        "tests/test_job_values.py",  # the values worked out when a template names one
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
