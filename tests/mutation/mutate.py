@@ -354,6 +354,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_cassette_evidence.py",
     ],
     "mockserver/plugin/pytest_record.py": ["tests/test_record_once_rules.py"],
+    # the example a user copies (its own app functions, as a user would write them), run
+    # through the suite's collector of it
+    "mockserver/examples/test_record_once.py": ["tests/examples/test_record_once.py"],
     "mockserver/conformance/replay.py": ["tests/test_replay_answers.py"],
     "mockserver/conformance/__init__.py": ["tests/test_json_pointers.py"],
     # issue 26's first cut (2026-12-07): providers as data; measured in worktree mutdecl
