@@ -1,5 +1,5 @@
 """A declared job's template values are worked out group by group, only when a template names
-one (``mockserver.providers.declared.JobValues``): a poll pays for the values its template
+one (``mockserver.state.template_values.JobValues``): a poll pays for the values its template
 uses, and every value is still there for whoever asks for all of them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from contracts._declaration import fill
-from mockserver.providers.declared import JobValues
+from mockserver.state.template_values import JobValues
 
 
 def _values(made: list[str]) -> JobValues:

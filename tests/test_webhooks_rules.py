@@ -258,6 +258,12 @@ def test_the_values_of_a_completed_job() -> None:
         "event": "video.generation.completed",
         "event.created_at": "1970-01-01T00:16:52.900Z",
         "event.created_at_unix": 1012,
+        # the job's values a read's template has (one function for both): WEBHOOK_VALUES
+        # names them, so a webhook body may too
+        "job.seconds_text": "7",
+        "cost_text": "0.8642",
+        "job.notes": [],
+        "job.remixed_from": None,
     }
 
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from contracts import _declaration as decl
 from mockserver.http.console import RequestLine
 from mockserver.http.webhook_sending import post, refusal, shown_url, sign
+from mockserver.state import template_values
 from mockserver.state._json import dumps_text
 from mockserver.state.clock import RealClock, SteppingClock, VirtualClock
 from mockserver.state.lifecycle import Job, JobState, state_at
@@ -131,30 +132,13 @@ def job_values(
     base_url: str,
     video_url: str,
 ) -> dict[str, Any]:
-    """The values a template may use (``decl.WEBHOOK_VALUES``) for a job that has ended; the
-    job's own as the declared dialect renders them (``DeclaredDialect.render``)."""
-    completed = state.status.value == "completed"
-    failed = state.status.value == "failed"
+    """The values a template may use (``decl.WEBHOOK_VALUES``) for a job that has ended: the
+    job's own as a read renders them (``template_values.job_values``), its URLs, the event."""
     ended = state.finished_at if state.finished_at is not None else ends_at(job)
     return {
-        "job.id": job.id,
-        "job.model": job.model,
-        "job.prompt": job.prompt,
-        "job.seconds": job.seconds,
-        "job.size": f"{job.width}x{job.height}",
-        "job.width": job.width,
-        "job.height": job.height,
-        "job.created_at": int(job.created_at),
-        "status": declaration.statuses[state.status.value],
-        "progress": round(state.progress, 3),
-        "progress_percent": 100 if completed else min(99, int(state.progress * 100)),
-        "completed_at": int(state.finished_at) if completed and state.finished_at else None,
-        "expires_at": int(job.expires_at) if completed and job.expires_at else None,
+        **template_values.job_values(declaration, job, state),
         "base_url": base_url,
         "video_url": video_url,
-        "cost": round(declaration.price_per_second * job.seconds, 4),
-        "error.code": (state.error_code or declaration.failure[0]) if failed else None,
-        "error.message": (state.error_message or declaration.failure[1]) if failed else None,
         "event": declaration.webhooks.events.get(state.status.value)
         if declaration.webhooks
         else None,

@@ -32,6 +32,7 @@ from mockserver.providers import declared_answers as answers
 from mockserver.providers import declared_roles as roles
 from mockserver.providers.base import Context, Dialect
 from mockserver.state.lifecycle import Job, JobState, Status
+from mockserver.state.template_values import JobValues, job_values
 
 
 class DeclaredDialect(Dialect):
@@ -81,41 +82,9 @@ class DeclaredDialect(Dialect):
 
     def values(self, job: Job, state: JobState, ctx: Context) -> JobValues:
         """The values a job template may use (``contracts._declaration.JOB_VALUES``): the
-        cheap ones at once, the rest (the URLs, which parse the request's host; the words
+        job's own at once, the rest (the URLs, which parse the request's host; the words
         other moves added) when a template first names one of them."""
-        completed = state.status is Status.COMPLETED
-        failed = state.status is Status.FAILED
-        message = None
-        if failed:
-            message = state.error_message or self.declaration.failure[1]
-            codes = self.declaration.failure_codes
-            if codes:  # a failure's message is its code's when the declaration lists codes
-                code = state.error_code or self.declaration.failure[0]
-                message = codes.get(code, self.declaration.failure[1])
-        price = self.declaration.price_per_second * job.seconds
-        known = {
-            "job.id": job.id,
-            "job.model": job.model,
-            "job.prompt": job.prompt,
-            "job.seconds": job.seconds,
-            "job.size": f"{job.width}x{job.height}",
-            "job.width": job.width,
-            "job.height": job.height,
-            "job.created_at": int(job.created_at),
-            "status": self.declaration.statuses[state.status.value],
-            "progress": round(state.progress, 3),
-            "progress_percent": 100 if completed else min(99, int(state.progress * 100)),
-            "completed_at": int(state.finished_at) if completed and state.finished_at else None,
-            "expires_at": int(job.expires_at) if completed and job.expires_at else None,
-            "cost": round(price, 4),
-            "error.code": (state.error_code or self.declaration.failure[0]) if failed else None,
-            "error.message": message,
-            # the values a seed API's template needed (Vtrix): text forms, notes, remix source
-            "job.seconds_text": str(job.seconds),
-            "cost_text": f"{price:.4f}",
-            "job.notes": list(job.notes),
-            "job.remixed_from": job.remixed_from,
-        }
+        known = job_values(self.declaration, job, state)
         later = (
             lambda: {"base_url": ctx.base_url},
             lambda: {"video_url": ctx.host_url + self.service.media_path(job.id)},
@@ -349,29 +318,3 @@ def _dialect_class(declaration: decl.Declaration) -> type[DeclaredDialect]:
             "declaration": declaration,
         },
     )
-
-
-class JobValues(dict[str, Any]):
-    """A job's template values: the known ones held, each group of ``later`` worked out (in
-    order) only when a template asks for a name not yet held (``__missing__``: a plain dict's
-    lookup otherwise). A poll's template names a handful of values; working out every one
-    (the request's host parsed for two URLs among them) was a third of a declared poll's CPU.
-    ``whole()`` is every value (a ``**`` copy holds only those worked out so far)."""
-
-    __slots__ = ("_later",)
-
-    def __init__(self, known: dict[str, Any], later: tuple[Any, ...]) -> None:
-        super().__init__(known)
-        self._later = list(later)
-
-    def __missing__(self, name: str) -> Any:
-        while self._later:
-            self.update(self._later.pop(0)())
-            if name in self:
-                return self[name]
-        raise KeyError(name)
-
-    def whole(self) -> dict[str, Any]:
-        while self._later:
-            self.update(self._later.pop(0)())
-        return dict(self)

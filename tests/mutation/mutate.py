@@ -367,9 +367,15 @@ MODULES: dict[str, list[str]] = {
         "tests/test_list_order_places.py",  # _declaration_registry.place (declgv)
     ],
     "contracts/_pointers.py": ["tests/test_pointers_rules.py"],  # worktree mutuf
+    # a declared job's template values, one place for a read's job and a webhook's body
+    "mockserver/state/template_values.py": [
+        "tests/test_job_values.py",
+        "tests/test_declared_dialect_rules.py",
+        "tests/test_webhooks_rules.py",
+        "tests/test_vtrix_task_answers.py",
+    ],
     "mockserver/providers/declared.py": [
         "tests/test_declared_dialect_rules.py",  # worktree mutdecl: every rule, in process
-        "tests/test_job_values.py",  # the values worked out when a template names one
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
