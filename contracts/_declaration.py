@@ -50,7 +50,14 @@ from contracts._declaration_types import (
     Signature,
     Webhooks,
 )
-from contracts._declaration_values import error_values, fill, pick, places
+from contracts._declaration_values import (
+    Compiled,
+    compile_template,
+    error_values,
+    fill,
+    pick,
+    places,
+)
 
 __all__ = [
     "DELETE_VALUES",
@@ -70,6 +77,7 @@ __all__ = [
     "_REF",
     "_SIZE",
     "Answer",
+    "Compiled",
     "Declaration",
     "Mirrored",
     "Model",
@@ -78,6 +86,7 @@ __all__ = [
     "Webhooks",
     "_changed",
     "add_provider",
+    "compile_template",
     "create_body",
     "declarations",
     "error_values",

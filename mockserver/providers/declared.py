@@ -47,6 +47,17 @@ class DeclaredDialect(Dialect):
             op_id: _HANDLERS[role.role]  # type: ignore[misc]  # a DeclaredDialect's own methods
             for op_id, role in self.declaration.roles.items()
         }
+        # the job template and answer-headers read once, and the names each later group of
+        # values gives (``values``): a poll works out only the groups its templates name
+        self.job_template = decl.compile_template(self.declaration.job)
+        headers = self.declaration.answers.headers
+        self.headers_template = decl.compile_template(headers) if headers else None
+        self._groups = (
+            frozenset({"base_url"}),
+            frozenset({"video_url"}),
+            roles.surface_names(self.declaration),
+            answers.VALUE_NAMES,
+        )
 
     # ---------------------------------------------------------------- the provider's words
 
@@ -65,19 +76,27 @@ class DeclaredDialect(Dialect):
         return self.declaration.scenario_codes.get(scenario)
 
     def render(self, job: Job, state: JobState, ctx: Context) -> dict[str, Any]:
-        body: dict[str, Any] = decl.fill(
-            self.declaration.job, self.values(job, state, ctx), state.status.value
+        body: dict[str, Any] = self.job_template.fill(
+            self.values(job, state, ctx), state.status.value
         )
         return body
 
     def _answer(self, job: Job, ctx: Context, status: int) -> Response:
-        """A job's answer: its body, and the declared ``answer-headers``."""
+        """A job's answer: its body, and the declared ``answer-headers``, from one set of
+        values (the job's state read once)."""
         state = self.service.state(job)
-        body = self.render(job, state, ctx)  # (the dialect's hook: a test may wrap it)
-        headers = None
-        if self.declaration.answers.headers:
+        values = None
+        if type(self).render is DeclaredDialect.render:
             values = self.values(job, state, ctx)
-            headers = answers.headers(self.declaration, values, state.status.value)
+            body = self.job_template.fill(values, state.status.value)
+        else:  # the dialect's hook replaced (a test wraps it): its body is the answer's
+            body = self.render(job, state, ctx)
+        headers = None
+        if self.headers_template is not None:
+            values = values if values is not None else self.values(job, state, ctx)
+            headers = answers.headers(
+                self.declaration, values, state.status.value, self.headers_template
+            )
         return json_response(body, status, headers)
 
     def values(self, job: Job, state: JobState, ctx: Context) -> JobValues:
@@ -85,13 +104,16 @@ class DeclaredDialect(Dialect):
         job's own at once, the rest (the URLs, which parse the request's host; the words
         other moves added) when a template first names one of them."""
         known = job_values(self.declaration, job, state)
-        later = (
-            lambda: {"base_url": ctx.base_url},
-            lambda: {"video_url": ctx.host_url + self.service.media_path(job.id)},
-            lambda: roles.surface_values(self.declaration, job, state),
-            lambda: answers.values(self.service.now(), job, state),
+        base, video, surface, words = self._groups
+        return JobValues(
+            known,
+            (
+                (base, lambda: {"base_url": ctx.base_url}),
+                (video, lambda: {"video_url": ctx.host_url + self.service.media_path(job.id)}),
+                (surface, lambda: roles.surface_values(self.declaration, job, state)),
+                (words, lambda: answers.values(self.service.now(), job, state)),
+            ),
         )
-        return JobValues(known, later)
 
     def _remix_source(self, ctx: Context, fields: Mapping[str, str]) -> Job | Response | None:
         """The completed job a create's ``remix`` field names (404 unknown, 409 unfinished)."""

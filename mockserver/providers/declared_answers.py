@@ -13,6 +13,9 @@ from contracts import _declaration as decl
 from contracts import _named_sizes
 from mockserver.state.lifecycle import Job, JobState
 
+#: the names ``values`` gives
+VALUE_NAMES = frozenset({"job.created_at_text", "job.notes_text", "elapsed_ms"})
+
 
 def values(now: float, job: Job, state: JobState) -> dict[str, Any]:
     """The job values of ``contracts._decl_answers.JOB_VALUES`` (``now``: the mock's clock)."""
@@ -26,14 +29,18 @@ def values(now: float, job: Job, state: JobState) -> dict[str, Any]:
 
 
 def headers(
-    declaration: decl.Declaration, filled: Mapping[str, Any], status: str | None = None
+    declaration: decl.Declaration,
+    filled: Mapping[str, Any],
+    status: str | None = None,
+    compiled: decl.Compiled | None = None,
 ) -> dict[str, str] | None:
     """The declared ``answer-headers``, filled with a job's values (None: none to send); an
-    ``x-when`` header is sent in the lifecycle ``status``es it names."""
+    ``x-when`` header is sent in the lifecycle ``status``es it names. ``compiled``: the
+    template compiled once (``decl.compile_template``), as the engine keeps it."""
     template = declaration.answers.headers
     if not template:
         return None
-    found = decl.fill(template, filled, status)
+    found = (compiled or decl.compile_template(template)).fill(filled, status)
     return {name: str(value) for name, value in found.items()} or None
 
 

@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from mockserver.providers.base import Context, Dialect
 
 
+def surface_names(declaration: decl.Declaration) -> frozenset[str]:
+    """The names ``surface_values`` gives for ``declaration``."""
+    models = {f"{decl.MODEL_VALUE}{name}" for m in declaration.models for name in m.values}
+    return frozenset(
+        {
+            "job.created_at_unix_text",
+            "completed_at_unix_text",
+            "expires_at_unix_text",
+            "poll_after_ms",
+            *models,
+        }
+    )
+
+
 def surface_values(declaration: decl.Declaration, job: Job, state: JobState) -> dict[str, Any]:
     """The job values these words added: text timestamps, the notes as text, the poll hint,
     the model's own values (``{model.NAME}``, null when the job's model has none)."""

@@ -4,6 +4,7 @@ template of a read (``declared.DeclaredDialect.values``) and a webhook's body
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts import _declaration as decl
@@ -49,27 +50,35 @@ def job_values(declaration: decl.Declaration, job: Job, state: JobState) -> dict
     }
 
 
+#: a group of later values: the names it gives, and what works them out
+Group = tuple[frozenset[str], Callable[[], Mapping[str, Any]]]
+
+
 class JobValues(dict[str, Any]):
-    """A job's template values: the known ones held, each group of ``later`` worked out (in
-    order) only when a template asks for a name not yet held (``__missing__``: a plain dict's
-    lookup otherwise). A poll's template names a handful of values; working out every one
-    (the request's host parsed for two URLs among them) was a third of a declared poll's CPU.
-    ``whole()`` is every value (a ``**`` copy holds only those worked out so far)."""
+    """A job's template values: the known ones held, each group of ``later`` worked out only
+    when a template asks for a name it gives and that is not yet held (``__missing__``: a
+    plain dict's lookup otherwise). A poll's template names a handful of values; working out
+    every one was a third of a declared poll's CPU, and working out the groups before the one
+    asked for (the request's host parsed for two URLs, to give gpt.ge's poll hint) another
+    tenth. A group names what it gives; a name no group names is a KeyError. ``whole()`` is
+    every value (a ``**`` copy holds only those worked out so far)."""
 
     __slots__ = ("_later",)
 
-    def __init__(self, known: dict[str, Any], later: tuple[Any, ...]) -> None:
+    def __init__(self, known: Mapping[str, Any], later: tuple[Group, ...]) -> None:
         super().__init__(known)
         self._later = list(later)
 
     def __missing__(self, name: str) -> Any:
-        while self._later:
-            self.update(self._later.pop(0)())
-            if name in self:
+        for i, (names, make) in enumerate(self._later):
+            if name in names:
+                del self._later[i]
+                self.update(make())
                 return self[name]
         raise KeyError(name)
 
     def whole(self) -> dict[str, Any]:
-        while self._later:
-            self.update(self._later.pop(0)())
+        for _names, make in self._later:
+            self.update(make())
+        self._later.clear()
         return dict(self)

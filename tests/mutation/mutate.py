@@ -483,6 +483,10 @@ for _part, _whole in _PARTS.items():
 # 503 of a store outage (from app.py)
 MODULES["mockserver/state/journal.py"].append("tests/test_mock_service_parts.py")
 MODULES["mockserver/http/responses.py"].append("tests/test_app_answers.py")
+# issue 25: the compiled templates (checked against fill), and the groups' names
+MODULES["contracts/_declaration_values.py"].append("tests/test_compiled_templates.py")
+MODULES["mockserver/providers/declared_roles.py"].append("tests/test_job_values.py")
+MODULES["mockserver/providers/declared_answers.py"].append("tests/test_job_values.py")
 
 
 #: ``@@ -a[,b] +c[,d] @@`` of a unified diff
