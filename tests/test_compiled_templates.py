@@ -6,6 +6,7 @@ templates. Drawn templates, values and statuses, both sides compared, KeyErrors 
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -56,6 +57,26 @@ values = st.dictionaries(
 )
 
 
+class Text(str):
+    """A string that is not exactly ``str`` (a template read by other means than YAML)."""
+
+
+class Items(list[Any]):
+    """A list that is not exactly ``list``."""
+
+
+def _exotic(template: Any) -> Any:
+    """``template`` with every mapping a read-only proxy, every string a ``Text`` and every
+    list an ``Items``: ``fill`` reads them by what they are, and so must the compiled form."""
+    if isinstance(template, str):
+        return Text(template)
+    if isinstance(template, dict):
+        return MappingProxyType({Text(k): _exotic(v) for k, v in template.items()})
+    if isinstance(template, list):
+        return Items(_exotic(x) for x in template)
+    return template
+
+
 def _outcome(call: Any) -> Any:
     try:
         return ("ok", call())
@@ -68,10 +89,11 @@ def _outcome(call: Any) -> Any:
 def test_compiled_fills_as_fill_does(
     template: Any, given_values: dict[str, Any], status: Any
 ) -> None:
-    compiled = compile_template(template)
-    assert _outcome(lambda: compiled.fill(given_values, status)) == _outcome(
-        lambda: fill(template, given_values, status)
-    )
+    for drawn in (template, _exotic(template)):
+        compiled = compile_template(drawn)
+        assert _outcome(lambda: compiled.fill(given_values, status)) == _outcome(  # noqa: B023
+            lambda: fill(drawn, given_values, status)  # noqa: B023 - both called at once
+        )
 
 
 @settings(max_examples=200, deadline=None)
@@ -122,3 +144,28 @@ def test_names_and_fills_of_a_job_template() -> None:
     }
     with pytest.raises(KeyError, match="job.id"):
         compiled.fill({}, None)
+
+
+@pytest.mark.parametrize("status", ["queued", "completed", None])
+def test_the_status_reaches_every_depth(status: str | None) -> None:
+    """An ``x-when`` inside a mapping, a list, an ``x-value``, an ``x-else`` and an ``x-if``
+    is judged by the answer's status, as at the top."""
+
+    def when(n: int) -> dict[str, Any]:
+        return {"x-when": ["queued"], "x-value": n}
+
+    template = {
+        "a": {"b": when(1)},
+        "l": [{"c": when(2)}],
+        "w": {"x-when": ["queued"], "x-value": {"d": when(3)}},
+        "e": {"x-when": ["completed"], "x-value": {"f": when(4)}, "x-else": {"f": when(5)}},
+        "i": {"x-if": "job.id", "x-value": {"g": when(6)}},
+    }
+    filled = compile_template(template).fill({"job.id": "v1"}, status)
+    assert filled == fill(template, {"job.id": "v1"}, status)
+    expected = {
+        "queued": {"a": {"b": 1}, "l": [{"c": 2}], "w": {"d": 3}, "e": {"f": 5}, "i": {"g": 6}},
+        "completed": {"a": {}, "l": [{}], "e": {}, "i": {}},
+        None: {"a": {}, "l": [{}], "e": {}, "i": {}},
+    }
+    assert filled == expected[status]

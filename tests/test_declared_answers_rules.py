@@ -119,6 +119,16 @@ def test_the_headers_are_filled_with_the_jobs_values_as_text() -> None:
     }
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_header_sent_in_some_statuses_is_sent_in_those_only(compiled: bool) -> None:
+    """(``compiled``: the template compiled once, as the engine passes it.)"""
+    template = {"X-Hint": {"x-when": ["queued", "in_progress"], "x-value": "{job.id}"}}
+    declared = _declared(headers=template)
+    given = decl.compile_template(template) if compiled else None
+    assert answers.headers(declared, {"job.id": "j1"}, "queued", given) == {"X-Hint": "j1"}
+    assert answers.headers(declared, {"job.id": "j1"}, "completed", given) is None
+
+
 def test_headers_all_left_out_are_no_headers() -> None:
     template = {"X-Notes": {"x-if": "job.notes", "x-value": "{job.notes_text}"}}
     assert answers.headers(_declared(headers=template), {"job.notes": []}) is None
