@@ -160,12 +160,25 @@ def test_the_status_reaches_every_depth(status: str | None) -> None:
         "w": {"x-when": ["queued"], "x-value": {"d": when(3)}},
         "e": {"x-when": ["completed"], "x-value": {"f": when(4)}, "x-else": {"f": when(5)}},
         "i": {"x-if": "job.id", "x-value": {"g": when(6)}},
+        "p": {"q": {"r": when(7)}},  # a mapping with no condition of its own, holding one
     }
     filled = compile_template(template).fill({"job.id": "v1"}, status)
     assert filled == fill(template, {"job.id": "v1"}, status)
     expected = {
         "queued": {"a": {"b": 1}, "l": [{"c": 2}], "w": {"d": 3}, "e": {"f": 5}, "i": {"g": 6}},
-        "completed": {"a": {}, "l": [{}], "e": {}, "i": {}},
-        None: {"a": {}, "l": [{}], "e": {}, "i": {}},
+        "completed": {"a": {}, "l": [{}], "e": {}, "i": {}, "p": {"q": {}}},
+        None: {"a": {}, "l": [{}], "e": {}, "i": {}, "p": {"q": {}}},
     }
     assert filled == expected[status]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [(None, False), ("", False), ([], False), ({}, False), (0, True), (False, True), ("x", True)],
+)
+def test_an_x_if_leaves_out_an_entry_for_an_empty_value_only(value: Any, kept: bool) -> None:
+    template = {"n": {"x-if": "job.notes", "x-value": "{job.notes}"}, "id": "{job.id}"}
+    given_values = {"job.notes": value, "job.id": "v1"}
+    filled = compile_template(template).fill(given_values, None)
+    assert filled == ({"n": value, "id": "v1"} if kept else {"id": "v1"})
+    assert filled == fill(template, given_values)
