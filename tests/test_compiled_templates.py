@@ -165,7 +165,14 @@ def test_the_status_reaches_every_depth(status: str | None) -> None:
     filled = compile_template(template).fill({"job.id": "v1"}, status)
     assert filled == fill(template, {"job.id": "v1"}, status)
     expected = {
-        "queued": {"a": {"b": 1}, "l": [{"c": 2}], "w": {"d": 3}, "e": {"f": 5}, "i": {"g": 6}},
+        "queued": {
+            "a": {"b": 1},
+            "l": [{"c": 2}],
+            "w": {"d": 3},
+            "e": {"f": 5},
+            "i": {"g": 6},
+            "p": {"q": {"r": 7}},
+        },
         "completed": {"a": {}, "l": [{}], "e": {}, "i": {}, "p": {"q": {}}},
         None: {"a": {}, "l": [{}], "e": {}, "i": {}, "p": {"q": {}}},
     }
