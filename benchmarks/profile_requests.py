@@ -5,6 +5,8 @@
     python -m benchmarks.profile_requests poll-after-write        # SQLite: the memo's cost
     python -m benchmarks.profile_requests floor                   # the floor's multipart create
     python -m benchmarks.profile_requests poll --waits [--console] # where a request may wait
+    python -m benchmarks.profile_requests poll --api gptge        # the API bench_serving polls
+    python -m benchmarks.profile_requests poll --instructions     # callgrind: instructions
 
 Each request goes through the app's WSGI callable with an environ built beforehand (no test
 client, no socket); the figure is the thread's CPU time per request (on a shared machine the
@@ -137,6 +139,55 @@ def _create_environ(path: str) -> dict[str, Any]:
     ).get_environ()
 
 
+def _created_id(app: Any, environ: dict[str, Any]) -> str:
+    """The id of the job a create made (its answer's first ``"id"``)."""
+    out = io.BytesIO()
+    for chunk in app(dict(environ), lambda status, headers, exc=None: None):
+        out.write(chunk)
+    return out.getvalue().split(b'"id":"', 1)[1].split(b'"', 1)[0].decode()
+
+
+def _instructions(argv: list[str], n: int) -> int:
+    """This command's requests under ``valgrind --tool=callgrind`` twice, ``n`` and ``n // 10``
+    of them (at least 20 apart): the difference per request, so start-up and set-up cancel.
+    Instructions do not move with the machine's load, as CPU time does on a shared machine."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    rest = [a for a in argv if a != "--instructions"]
+    rest = [a for i, a in enumerate(rest) if a != "-n" and (i == 0 or rest[i - 1] != "-n")]
+    counts = []
+    lengths = (max(1, n // 10), max(n, n // 10 + 20))
+    for length in lengths:
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={tmp}/out",
+                    sys.executable,
+                    "-m",
+                    "benchmarks.profile_requests",
+                    *rest,
+                    "-n",
+                    str(length),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"callgrind said no count:\n{done.stderr[-2000:]}")
+        counts.append(int(found.group(1)))
+    per = (counts[1] - counts[0]) / (lengths[1] - lengths[0])
+    print(f"{' '.join(rest)}: {per:,.0f} instructions per request (callgrind)")
+    return 0
+
+
 def _floor() -> Any:
     from flask import Flask, jsonify, request
 
@@ -168,7 +219,20 @@ def main(argv: list[str]) -> int:
         "--waits", action="store_true", help="calls per request that give up the GIL"
     )
     parser.add_argument("--console", action="store_true", help="a request line per answer")
+    parser.add_argument(
+        "--api",
+        choices=["vtrix", "gptge"],
+        default="vtrix",
+        help="whose task a poll reads (bench_serving polls gpt.ge)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instructions per request under callgrind (two run lengths, the difference)",
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        return _instructions(argv, args.n)
 
     with _app(args.store, args.console) as app:
         if args.what == "floor":
@@ -177,6 +241,13 @@ def main(argv: list[str]) -> int:
         elif args.what == "create":
             environ = _create_environ("/gptge/v1/videos")
             call = lambda: _call(app, environ)  # noqa: E731
+        elif args.api == "gptge":
+            environ = _create_environ("/gptge/v1/videos")
+            job = _created_id(app, environ)
+            environ = EnvironBuilder(
+                path=f"/gptge/v1/videos/{job}", headers=list(AUTH.items())
+            ).get_environ()
+            call = lambda: _call(app, environ)  # noqa: E731
         else:
             created = EnvironBuilder(
                 path="/vtrix/model/v1/generation",
@@ -184,10 +255,7 @@ def main(argv: list[str]) -> int:
                 data=TASK,
                 headers=[*AUTH.items(), ("Content-Type", "application/json")],
             ).get_environ()
-            out = io.BytesIO()
-            for chunk in app(created, lambda status, headers, exc=None: None):
-                out.write(chunk)
-            job = out.getvalue().split(b'"id":"', 1)[1].split(b'"', 1)[0].decode()
+            job = _created_id(app, created)
             environ = EnvironBuilder(
                 path=f"/vtrix/model/v1/generation/task/{job}", headers=list(AUTH.items())
             ).get_environ()

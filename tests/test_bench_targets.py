@@ -86,3 +86,43 @@ def test_the_request_profiler_runs_each_measure(
         else r"\d+\.\d{3} ms of CPU per request"
     )
     assert re.search(figure, out), out
+
+
+def test_the_request_profiler_polls_the_api_the_served_bench_polls(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert profile_requests.main(["poll", "--api", "gptge", "-n", "3"]) == 0
+    assert re.search(r"\d+\.\d{3} ms of CPU per request", capsys.readouterr().out)
+
+
+def test_instructions_are_the_difference_of_two_run_lengths_per_request(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--instructions``: callgrind twice (n // 10 and n requests); what each run is asked
+    and the arithmetic, with valgrind's answers stood in for (a real run takes minutes)."""
+    import shutil
+    import subprocess
+    from types import SimpleNamespace
+    from typing import Any
+
+    asked: list[list[str]] = []
+
+    def run(command: list[str], **_: Any) -> Any:
+        asked.append(command)
+        n = int(command[command.index("-n") + 1])
+        return SimpleNamespace(stderr=f"==1== Collected : {1_000_000 + 700 * n}\n")
+
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(subprocess, "run", run)
+    argv = ["poll", "--api", "gptge", "--instructions", "-n", "400"]
+    assert profile_requests.main(argv) == 0
+    assert [c[c.index("-n") + 1] for c in asked] == ["40", "400"]
+    assert all(c[:2] == ["valgrind", "--tool=callgrind"] for c in asked)
+    assert [c[4:] for c in asked] == [
+        ["-m", "benchmarks.profile_requests", "poll", "--api", "gptge", "-n", n]
+        for n in ("40", "400")
+    ]
+    assert "700 instructions per request" in capsys.readouterr().out
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="needs valgrind"):
+        profile_requests.main(argv)
