@@ -751,3 +751,53 @@ def test_a_callback_url_the_mock_will_not_call_is_the_providers_400(variant: Any
 def test_a_callback_field_without_webhooks_is_ignored(mock: SoraMock) -> None:
     with _http(mock) as client:
         _create(client, callback="http://example.com/hook")
+
+
+def test_answer_headers_are_filled_by_the_answers_status(variant: Any) -> None:
+    """The declared ``answer-headers`` come from the same values as the body, with the
+    lifecycle status the job is in (an ``x-when`` header only in its statuses)."""
+    headers = (
+        '    X-Dial-Id: "{job.id}"\n'
+        '    X-Busy: {x-when: [queued, in_progress], x-value: "{progress_percent}"}\n'
+        '    X-Hint: {x-when: [queued], x-value: "{poll_after_ms}"}\n'
+    )
+    mock = variant(('    X-Dial-Id: "{job.id}"\n', headers))
+    with _http(mock, "dialx") as client:
+        created = client.post("/v1/clips", json={"model": "dial-1"}, headers=AUTH)
+        job_id = created.json()["id"]
+        (stored,) = mock.jobs()
+        hint = str(int(min(5000, max(250, stored.render_seconds * 100))))
+        assert (created.headers["X-Dial-Id"], created.headers["X-Busy"]) == (job_id, "0")
+        assert created.headers["X-Hint"] == hint
+        _until(mock, client, job_id, "p")
+        running = client.get(f"/v1/clips/{job_id}", headers=AUTH)
+        assert running.headers["X-Busy"] == str(running.json()["percent"])
+        assert "X-Hint" not in running.headers
+        done = _until(mock, client, job_id, "c")
+        answer = client.get(f"/v1/clips/{job_id}", headers=AUTH)
+    assert done["status"] == "c"
+    assert answer.headers["X-Dial-Id"] == job_id
+    assert "X-Busy" not in answer.headers and "X-Hint" not in answer.headers
+
+
+def test_a_replaced_render_hook_makes_the_body_and_the_headers_still_come(
+    mock: SoraMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``render`` is the dialect's hook (a test or a plug-in may wrap it): when it is not the
+    engine's own, its body is the answer's, and the declared headers are still filled from
+    the job's values."""
+    cls = next(c for c in declared().values() if c.prefix == "dial")
+    original = DeclaredDialect.render
+
+    def hooked(self: Any, job: Any, state: Any, ctx: Any) -> dict[str, Any]:
+        body: dict[str, Any] = original(self, job, state, ctx)
+        body["prompt"] = f"hooked {state.status.value} at {ctx.base_url}"
+        return body
+
+    monkeypatch.setattr(cls, "render", hooked)
+    with _http(mock) as client:
+        created = client.post("/v1/clips", json={"model": "dial-1"}, headers=AUTH)
+        read = client.get(f"/v1/clips/{created.json()['id']}", headers=AUTH)
+    for answer in (created, read):
+        assert answer.json()["prompt"] == f"hooked queued at {mock.base_url('dial')}"
+        assert answer.headers["X-Dial-Id"] == created.json()["id"]
