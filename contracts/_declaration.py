@@ -29,7 +29,6 @@ from contracts._declaration_registry import (
 )
 from contracts._declaration_types import (
     _REF,
-    _SIZE,
     DELETE_VALUES,
     ERROR_VALUES,
     JOB_VALUES,
@@ -58,6 +57,7 @@ from contracts._declaration_values import (
     pick,
     places,
 )
+from contracts._named_sizes import _SIZE
 
 __all__ = [
     "DELETE_VALUES",

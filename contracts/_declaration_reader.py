@@ -13,7 +13,6 @@ from contracts._declaration_answers import answer_words, job_names
 from contracts._declaration_roles import ID_ROLES, role_words
 from contracts._declaration_types import (
     _REF,
-    _SIZE,
     ERROR_VALUES,
     JOB_VALUES,
     KEY,
@@ -31,6 +30,7 @@ from contracts._declaration_types import (
     Webhooks,
 )
 from contracts._loader import Contract, ContractError
+from contracts._named_sizes import _SIZE
 
 
 def read(contract: Contract) -> Declaration | None:
@@ -343,7 +343,7 @@ class _Reader:
             raise self.fail(where, "a model is a mapping with `id`, `sizes`, `durations`")
         sizes = tuple(self.need(raw, "sizes", list, where))
         for i, size in enumerate(sizes):
-            if not isinstance(size, str) or not _SIZE.match(size):
+            if not isinstance(size, str) or not _SIZE.fullmatch(size):
                 raise self.fail(f"{where}/sizes/{i}", f"{size!r} is not WIDTHxHEIGHT")
         durations = tuple(self.need(raw, "durations", list, where))
         for i, seconds in enumerate(durations):

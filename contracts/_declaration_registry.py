@@ -60,7 +60,7 @@ def add_provider(path: str | Path) -> Declaration:
     """Serve (and drive) one more provider: a contract file with its declaration, anywhere
     (``sora-mock serve --provider FILE``). Checked now: a mistake is a ContractError naming
     the file, the place and the fix; a name or prefix already taken is refused."""
-    from contracts._loader import CONTRACTS_DIR, EXTRA_PATHS, PROVIDER_CONTRACTS, load_path
+    from contracts._loader import CONTRACTS_DIR, EXTRA_PATHS, PROVIDER_CONTRACTS, forget, load_path
 
     path = Path(path).resolve()
     contract = load_path(path)
@@ -76,15 +76,17 @@ def add_provider(path: str | Path) -> Declaration:
             path, f"/{KEY}/prefix", f"{declaration.prefix!r} is taken: choose another prefix"
         )
     EXTRA_PATHS[name] = path
+    forget(name)  # a name added again (after forget_provider) is this file's now
     _changed()
     return declaration
 
 
 def forget_provider(name: str) -> None:
     """Stop serving an added provider (tests: a throwaway provider leaves nothing behind)."""
-    from contracts._loader import EXTRA_PATHS
+    from contracts._loader import EXTRA_PATHS, forget
 
     if EXTRA_PATHS.pop(name, None) is not None:
+        forget(name)
         _changed()
 
 

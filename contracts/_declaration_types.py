@@ -87,7 +87,6 @@ SIGNATURE_VALUES = {
 TERMINAL = ("completed", "failed")
 SIGNATURE_ALGORITHMS = ("hmac-sha256",)
 _REF = re.compile(r"\{([a-z_.]+)\}")
-_SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 
 
 @dataclass(frozen=True)

@@ -249,9 +249,16 @@ EXTRA_PATHS: dict[str, Path] = {}
 AFTER_LOAD: list[Callable[[Contract], None]] = []
 
 
-@functools.cache
+#: the contracts :func:`load` read, by name (:func:`forget` drops them)
+_LOADED: dict[str, Contract] = {}
+
+
 def load(name: str) -> Contract:
-    """Load a bundled (or added) contract by name (``gptge-videos``), once per process."""
+    """Load a bundled (or added) contract by name (``gptge-videos``), once per process (until
+    :func:`forget`: a provider added again under a name it had is read again)."""
+    found = _LOADED.get(name)
+    if found is not None:
+        return found
     path = EXTRA_PATHS.get(name) or CONTRACTS_DIR / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))
@@ -259,7 +266,16 @@ def load(name: str) -> Contract:
     contract = load_path(path, name)
     for hook in AFTER_LOAD:
         hook(contract)
+    _LOADED[name] = contract
     return contract
+
+
+def forget(name: str | None = None) -> None:
+    """Read contract ``name`` (every contract: None) from its file at its next :func:`load`."""
+    if name is None:
+        _LOADED.clear()
+    else:
+        _LOADED.pop(name, None)
 
 
 def load_all() -> dict[str, Contract]:

@@ -22,7 +22,9 @@ from typing import Any
 
 from contracts._pointers import pick_all
 
-_SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
+#: a size, ``WIDTHxHEIGHT`` (``fullmatch``: ``$`` would take a trailing line break); every
+#: reader of sizes asks this one (the declaration, the size-fields table, a models file)
+_SIZE = re.compile(r"[1-9][0-9]*x[1-9][0-9]*")
 Table = Mapping[str, Mapping[str, Any]]
 
 
@@ -39,7 +41,7 @@ def read(reader: Any, raw: Mapping[str, Any], op_id: str, block: Mapping[str, An
     fields = reader._body_fields(op_id)
     for size, entry in given.items():
         at = f"{where}/{size}"
-        if not isinstance(size, str) or not _SIZE.match(size):
+        if not isinstance(size, str) or not _SIZE.fullmatch(size):
             raise reader.fail(at, f"{size!r} is not WIDTHxHEIGHT")
         if not isinstance(entry, Mapping) or not entry:
             raise reader.fail(at, "a mapping of pointers into the body to values (/size: small)")

@@ -39,10 +39,10 @@ from typing import Any
 from contracts import _declaration as decl
 from contracts import _loader
 from contracts._loader import Contract, ContractError
+from contracts._named_sizes import _SIZE
 
 #: the keys a model of the file may have
 MODEL_KEYS = ("id", "sizes", "durations", "image", "listing")
-_SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 _FIX = "see README.md, 'Models files'"
 
 
@@ -121,7 +121,7 @@ def _model(path: Path, entry: Any, where: str) -> dict[str, Any]:
     if not isinstance(sizes, list) or not sizes:
         raise ContractError(path, f"{where}/sizes", "a list of WIDTHxHEIGHT, at least one")
     for i, size in enumerate(sizes):
-        if not isinstance(size, str) or not _SIZE.match(size):
+        if not isinstance(size, str) or not _SIZE.fullmatch(size):
             raise ContractError(
                 path, f"{where}/sizes/{i}", f"{size!r} is not WIDTHxHEIGHT (e.g. 1280x720)"
             )
@@ -173,7 +173,7 @@ def use_models(path: str | Path | None) -> ModelsFile | None:
 
 def _switch(models: ModelsFile | None) -> None:
     _ACTIVE[:] = [models] if models is not None else []
-    _loader.load.cache_clear()  # contracts are loaded again, with (or without) the models
+    _loader.forget()  # contracts are loaded again, with (or without) the models
     decl._changed()
 
 

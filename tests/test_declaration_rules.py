@@ -497,7 +497,9 @@ def test_a_model_that_is_no_mapping_is_refused(base: Any) -> None:
     )
 
 
-@pytest.mark.parametrize("size", ["720by1280", "0x720", "720x0", "x720", 720, "720x1280x3"])
+@pytest.mark.parametrize(
+    "size", ["720by1280", "0x720", "720x0", "x720", 720, "720x1280x3", "720x1280\n"]
+)
 def test_a_size_is_width_x_height(base: Any, size: Any) -> None:
     assert _refused(base, _set("models/0/sizes", ["1x1", size])) == (
         "/x-sora-mock/models/0/sizes/1",
@@ -978,6 +980,23 @@ def test_an_added_provider_is_declared_and_a_forgotten_one_is_not(added: Any) ->
     contracts.forget_provider("deck-added")
     assert "deck-added" not in [d.contract for d in decl.declarations()]
     contracts.forget_provider("deck-added")  # twice is nothing
+
+
+def test_a_provider_added_again_under_its_name_is_read_from_its_file_again(
+    added: Any, tmp_path: Path
+) -> None:
+    """``contracts.load`` keeps a contract per name: forgotten and added again with other
+    contents (a user editing a provider file, a test making a variant), the new file is
+    what is served and checked against, not the first one read."""
+    first = added("deck-again", DECK)
+    assert contracts.load("deck-again").spec[decl.KEY]["name"] == first.name
+    contracts.forget_provider("deck-again")
+    renamed = DECK.replace(f"name: {first.name}\n", "name: Deck Again\n", 1)
+    assert renamed != DECK
+    again = added("deck-again", renamed)
+    assert again.name == "Deck Again"
+    assert contracts.load("deck-again").spec[decl.KEY]["name"] == "Deck Again"
+    assert [d.name for d in decl.declarations() if d.contract == "deck-again"] == ["Deck Again"]
 
 
 def test_a_file_without_a_block_is_refused(tmp_path: Path) -> None:

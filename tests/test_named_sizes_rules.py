@@ -92,7 +92,9 @@ def test_size_fields_must_be_a_mapping_with_entries(table: Any) -> None:
     assert refused.message == "a mapping of WIDTHxHEIGHT to the body fields naming it"
 
 
-@pytest.mark.parametrize("size", ["720-1280", "0x720", "720x0", "720x", "x720", " 720x1280", 720])
+@pytest.mark.parametrize(
+    "size", ["720-1280", "0x720", "720x0", "720x", "x720", " 720x1280", 720, "720x1280\n"]
+)
 def test_a_size_must_be_width_x_height(size: Any) -> None:
     refused = _refused(table={**TABLE, size: {"/size": "huge", "/orientation": "portrait"}})
     assert refused.where == f"/operations/make/size-fields/{size}"

@@ -176,7 +176,7 @@ def clean() -> Iterator[None]:
         _usermodels._ACTIVE.clear()
         for name in [n for n in _loader.EXTRA_PATHS if n.startswith("zeta")]:
             del _loader.EXTRA_PATHS[name]
-        _loader.load.cache_clear()
+        _loader.forget()
         decl._changed()
 
     reset()
@@ -359,6 +359,11 @@ GOOD = "{id: x, sizes: [1x1], durations: [4]}"
             "zeta: [{id: x, sizes: [1x1x], durations: [4]}]",
             "/zeta/0/sizes/0",
             "'1x1x' is not WIDTHxHEIGHT (e.g. 1280x720)",
+        ),
+        (
+            'zeta: [{id: x, sizes: ["1x1\\n"], durations: [4]}]',
+            "/zeta/0/sizes/0",
+            "'1x1\\n' is not WIDTHxHEIGHT (e.g. 1280x720)",
         ),
         (
             "zeta: [{id: x, sizes: [5], durations: [4]}]",
@@ -623,7 +628,7 @@ def test_a_listing_is_not_checked_without_a_json_listing_or_a_models_operation(
         contracts.add_provider(_write(tmp_path, "zeta-clips.yaml", variant))
         _usermodels._check_listings(_file(zeta=[_model("a")]), _declaration())
         contracts.forget_provider("zeta-clips")
-        _loader.load.cache_clear()
+        _loader.forget()
 
 
 def test_only_the_declarations_own_models_are_checked(zeta: Path) -> None:
