@@ -424,3 +424,59 @@ def test_a_contract_with_non_ascii_text_is_cached_under_an_ascii_locale(tmp_path
     assert run.stdout.split()[-1] == "True"
     (entry,) = (tmp_path / "cache" / "contracts").glob("*.json")
     assert json.loads(entry.read_text(encoding="utf-8"))["info"]["description"] == "café, 東京"
+
+
+# ----------------------------------------------------------------------- load by name, forget
+
+
+@pytest.fixture
+def named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Write ``SPEC`` (titled ``title``) as the added contract ``acme-x`` (``EXTRA_PATHS``),
+    and forget it afterwards."""
+    path = tmp_path / "somewhere-else.yaml"
+
+    def write(title: str) -> Path:
+        spec = copy.deepcopy(SPEC)
+        spec["info"]["title"] = title
+        path.write_text(yaml.safe_dump(spec))
+        return path
+
+    monkeypatch.setitem(_loader.EXTRA_PATHS, "acme-x", path)
+    yield write
+    _loader.forget("acme-x")
+
+
+def test_a_contract_is_loaded_once_by_name_from_its_added_path(named: Any) -> None:
+    path = named("first")
+    seen: list[Any] = []
+    _loader.AFTER_LOAD.append(seen.append)
+    try:
+        loaded = contracts.load("acme-x")
+        assert (loaded.name, loaded.path, loaded.spec["info"]["title"]) == ("acme-x", path, "first")
+        assert seen == [loaded], "each hook is given the contract before it is kept"
+        named("second")
+        assert contracts.load("acme-x") is loaded, "once per process, until forgotten"
+        assert seen == [loaded]
+    finally:
+        _loader.AFTER_LOAD.remove(seen.append)
+
+
+def test_a_forgotten_name_is_read_from_its_file_again_and_only_that_name(named: Any) -> None:
+    named("first")
+    first, bundled = contracts.load("acme-x"), contracts.load("gptge-videos")
+    named("second")
+    _loader.forget("acme-x")
+    again = contracts.load("acme-x")
+    assert again is not first and again.spec["info"]["title"] == "second"
+    assert contracts.load("gptge-videos") is bundled, "another name is kept"
+    _loader.forget("never-loaded")  # nothing to forget is nothing
+    _loader.forget()
+    assert contracts.load("gptge-videos") is not bundled, "forget() drops every contract"
+    assert contracts.load("acme-x") is not again
+
+
+def test_an_unknown_name_is_refused_at_no_place() -> None:
+    with pytest.raises(ContractError) as refused:
+        contracts.load("nope")
+    assert refused.value.where == ""
+    assert refused.value.path == contracts.CONTRACTS_DIR / "nope.yaml"

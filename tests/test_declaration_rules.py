@@ -988,6 +988,7 @@ def test_a_provider_added_again_under_its_name_is_read_from_its_file_again(
     """``contracts.load`` keeps a contract per name: forgotten and added again with other
     contents (a user editing a provider file, a test making a variant), the new file is
     what is served and checked against, not the first one read."""
+    bundled = contracts.load("gptge-videos")
     first = added("deck-again", DECK)
     assert contracts.load("deck-again").spec[decl.KEY]["name"] == first.name
     contracts.forget_provider("deck-again")
@@ -997,6 +998,7 @@ def test_a_provider_added_again_under_its_name_is_read_from_its_file_again(
     assert again.name == "Deck Again"
     assert contracts.load("deck-again").spec[decl.KEY]["name"] == "Deck Again"
     assert [d.name for d in decl.declarations() if d.contract == "deck-again"] == ["Deck Again"]
+    assert contracts.load("gptge-videos") is bundled, "only the added name is read again"
 
 
 def test_a_file_without_a_block_is_refused(tmp_path: Path) -> None:
