@@ -1,0 +1,48 @@
+"""A test's ``redis-server`` (``mockserver.testing.redis_server``) ends with the process that
+started it, even when that process is killed and never runs its clean-up: a test run stopped
+mid-way (a CI timeout, Ctrl-C twice, ``kill -9``) used to leave its servers running."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+CHILD = """
+import sys
+import redis
+from mockserver.testing import redis_server
+
+server = redis_server()  # held: a context manager collected would stop it
+url = server.__enter__()
+print(redis.Redis.from_url(url).info("server")["process_id"], flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal")
+def test_a_redis_server_dies_with_the_killed_process_that_started_it() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: `make test` installs it (Debian package)")
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        server = int(child.stdout.readline())
+        gone = os.pidfd_open(server)  # readable once the server has ended: no polling, no sleep
+        try:
+            child.kill()  # SIGKILL: redis_server's `finally` never runs
+            child.wait(10)
+            ended, _, _ = select.select([gone], [], [], 10)
+            assert ended, f"redis-server {server} outlived the process that started it"
+        finally:
+            os.close(gone)
+            try:
+                os.kill(server, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
