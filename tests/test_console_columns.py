@@ -73,12 +73,14 @@ def test_a_console_nobody_reads_drops_lines_instead_of_blocking_requests() -> No
     writer = threading.Thread(target=flood, daemon=True)
     writer.start()
     assert done.wait(10), "a request thread blocked on a console nobody reads"
+    assert log.flush(10), "the writer blocked on a console nobody reads"
     dropped = log.dropped
     assert dropped > 0
     with os.fdopen(read_end, "rb") as reader:
         os.set_blocking(read_end, False)
         kept = reader.read() or b""
         log.write(line)  # read again: the next line says how many went
+        assert log.flush()
         stream.close()
         os.set_blocking(read_end, True)
         after = reader.read()
@@ -91,8 +93,8 @@ def test_a_line_is_cut_to_what_a_pipe_takes_in_one_write() -> None:
     import io
 
     stream = io.StringIO()
-    RequestLog("json", stream).write(
-        RequestLine(0.0, "GET", "/" + "y" * 10_000, "gptge", 404, 1.0, error="z" * 10_000)
-    )
+    log = RequestLog("json", stream)
+    log.write(RequestLine(0.0, "GET", "/" + "y" * 10_000, "gptge", 404, 1.0, error="z" * 10_000))
+    assert log.flush()
     written = stream.getvalue()
     assert len(written.encode()) <= 3801 and written.endswith("\u2026\n")
