@@ -127,7 +127,8 @@ def test_beyond_the_bound_lines_are_dropped_counted_and_said(
     lines = stream.getvalue().splitlines()
     notice = "sora-mock: 2 console line(s) dropped: more than 3 were waiting to be written"
     assert notice in lines and lines.count(notice) == 1
-    assert [line.split()[2] for line in lines if line != notice] == ["/first", "/a", "/b", "/c", "/f"]
+    paths = [line.split()[2] for line in lines if line != notice]
+    assert paths == ["/first", "/a", "/b", "/c", "/f"]
 
 
 def test_a_flush_waits_a_bounded_time_for_a_writer_that_cannot_write() -> None:

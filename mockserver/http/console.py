@@ -59,6 +59,10 @@ MAX_WAITING = 10_000
 DRAIN_SECONDS = 1.0
 #: a writer thread with nothing to write for this long ends (the next line starts another)
 IDLE_SECONDS = 10.0
+#: after each batch the writer lets lines gather this long: under load a request thread's
+#: hand-over is then a list append (no thread waits to be woken), and one write takes many
+#: lines; an idle console still shows a line at once (the writer waits for it)
+GATHER_SECONDS = 0.01
 
 _RESET = "\033[0m"
 _COLOURS = {2: "\033[32m", 3: "\033[36m", 4: "\033[33m", 5: "\033[31m"}
@@ -150,6 +154,7 @@ class RequestLog:
         self._queue: queue.SimpleQueue[RequestLine | threading.Event] = queue.SimpleQueue()
         self._running = False  # a writer thread of this process takes what is handed over
         self._start_lock = threading.Lock()
+        self._hurry = threading.Event()  # a flush waits: the writer gathers no longer
         self._writer: threading.Thread | None = None
         #: lines the writer dropped (the console was not being read), not said yet
         self._unread = 0
@@ -197,6 +202,7 @@ class RequestLog:
             return True  # nothing handed over in this process waits
         done = threading.Event()
         self._queue.put(done)
+        self._hurry.set()
         if not self._running:  # the writer ended, idle, since the test above
             self._start()
         return done.wait(timeout)
@@ -217,6 +223,7 @@ class RequestLog:
         self._queue = queue.SimpleQueue()
         self._running = False
         self._writer = None
+        self._hurry = threading.Event()
         self._start_lock = threading.Lock()
         self._overflow_lock = threading.Lock()
 
@@ -248,6 +255,8 @@ class RequestLog:
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
+            self._hurry.wait(GATHER_SECONDS)
+            self._hurry.clear()
 
     def _emit(self, lines: list[RequestLine]) -> None:
         """Format ``lines`` and write them in as few writes as :data:`WRITE_BYTES` allows."""
