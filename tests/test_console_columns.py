@@ -98,3 +98,25 @@ def test_a_line_is_cut_to_what_a_pipe_takes_in_one_write() -> None:
     assert log.flush()
     written = stream.getvalue()
     assert len(written.encode()) <= 3801 and written.endswith("\u2026\n")
+
+
+# ------------------------------------------------------------------ what one log keeps
+
+
+def test_one_log_shows_each_lines_own_second_and_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log works each second's clock and each path's column out once, and keeps a bounded
+    number of paths: every line still shows its own."""
+    from mockserver.http import console
+
+    monkeypatch.setattr(console, "FITTED_PATHS", 2)
+    log = RequestLog("text", io.StringIO())
+    when = 1796638931.25
+    paths = [PATHS[1], PATHS[2], PATHS[3], PATHS[1], "/short"]
+    shown = []
+    for i, path in enumerate(paths):
+        text = log.format_text(RequestLine(when + i * 0.5, "GET", path, "gptge", 200, 1.5))
+        shown.append((text[:8], text.split()[2]))
+    clocks = [clock for clock, _ in shown]
+    assert clocks[0] == clocks[1] != clocks[2] == clocks[3] != clocks[4]
+    assert [path for _, path in shown] == [fit(path, PATH_WIDTH) for path in paths]
+    assert len(log._paths) <= 2

@@ -57,6 +57,8 @@ MAX_WAITING = 10_000
 #: how long :meth:`RequestLog.flush` waits by default, and a process's exit for its lines in
 #: all (granian kills a worker that has not stopped 3 s after being asked)
 DRAIN_SECONDS = 1.0
+#: paths the text format keeps fitted to their column (then it starts again)
+FITTED_PATHS = 1024
 #: a writer thread with nothing to write for this long ends (the next line starts another)
 IDLE_SECONDS = 10.0
 #: after each batch the writer lets lines gather this long: under load a request thread's
@@ -151,6 +153,8 @@ class RequestLog:
         self.show_dashboard = show_dashboard
         self._stream = stream
         self._colour: bool | None = None
+        self._clock: tuple[int | None, str] = (None, "")  # a second, as the text format shows it
+        self._paths: dict[str, str] = {}  # a path, fitted to its column
         self._queue: queue.SimpleQueue[RequestLine | threading.Event] = queue.SimpleQueue()
         self._running = False  # a writer thread of this process takes what is handed over
         self._start_lock = threading.Lock()
@@ -334,12 +338,21 @@ class RequestLog:
 
     def format_text(self, line: RequestLine) -> str:
         colour = self._use_colour()
-        clock = time.strftime("%H:%M:%S", time.localtime(line.time))
+        second = int(line.time)
+        cached = self._clock
+        if cached[0] != second:  # lines come many a second: the clock is worked out once
+            cached = self._clock = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+        clock = cached[1]
+        path = self._paths.get(line.path)
+        if path is None:  # a client polls the same few paths: each is fitted once
+            if len(self._paths) >= FITTED_PATHS:
+                self._paths.clear()
+            path = self._paths[line.path] = fit(line.path, PATH_WIDTH).ljust(PATH_WIDTH)
         status = str(line.status)
         if colour:
             status = _COLOURS.get(line.status // 100, "") + status + _RESET
         text = (
-            f"{clock} {line.method:<7} {fit(line.path, PATH_WIDTH):<{PATH_WIDTH}} "
+            f"{clock} {line.method:<7} {path} "
             f"{line.provider or '-':<9} "
             f"{status} {line.latency_ms:7.1f} ms"
         )
