@@ -116,6 +116,7 @@ def test_one_log_shows_each_lines_own_second_and_path(monkeypatch: pytest.Monkey
     for i, path in enumerate(paths):
         text = log.format_text(RequestLine(when + i * 0.5, "GET", path, "gptge", 200, 1.5))
         shown.append((text[:8], text.split()[2]))
+        assert len(log._paths) <= 2
     clocks = [clock for clock, _ in shown]
     assert clocks[0] == clocks[1] != clocks[2] == clocks[3] != clocks[4]
     assert [path for _, path in shown] == [fit(path, PATH_WIDTH) for path in paths]

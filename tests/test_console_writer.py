@@ -157,6 +157,7 @@ def test_an_idle_writer_ends_and_the_next_line_starts_another(
     assert log.flush()
     first = log._writer
     assert first is not None
+    assert first.name == "console-writer" and first.daemon, "no exit waits for an idle writer"
     first.join(10)
     assert not first.is_alive() and not log._running
     log.write(_line("/b"))
@@ -217,3 +218,109 @@ def test_a_worker_process_writes_its_lines_before_it_exits(tmp_path: Path) -> No
     child.join(60)
     assert child.exitcode == 0
     assert path.read_text().count("/line/") == 3000
+
+
+@pytest.mark.parametrize("name", ["ascii", "é" * 30])
+def test_a_write_is_filled_to_its_last_byte_and_no_further(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget counts bytes, not characters: two lines of exactly half of it are one
+    write."""
+    text = RequestLog("text", io.StringIO()).format_text(_line(f"/{name}")) + "\n"
+    size = len(text.encode())
+    monkeypatch.setattr(console, "NOTICE_BYTES", 0)
+    monkeypatch.setattr(console, "WRITE_BYTES", 2 * size)
+    stream = Gate()
+    log = RequestLog("text", stream)
+    _blocked(log, stream)
+    for _ in range(4):
+        log.write(_line(f"/{name}"))
+    stream.gate.set()
+    assert log.flush()
+    assert stream.writes[1:] == [text * 2, text * 2]
+
+
+def test_lines_gone_both_ways_are_said_in_one_notice_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console, "MAX_WAITING", 2)
+    stream = Gate()
+    log = RequestLog("text", stream)
+    room = iter([True, False, True])
+    log._room = lambda s: next(room)  # type: ignore[method-assign]
+    _blocked(log, stream)
+    for name in ("a", "b", "c"):  # a and b wait; c is one too many
+        log.write(_line(f"/{name}"))
+    stream.gate.set()
+    assert log.flush()  # a and b find the console full
+    assert log.dropped == 3
+    log.write(_line("/d"))
+    assert log.flush()
+    assert stream.getvalue().splitlines()[1:] == [
+        "sora-mock: 2 console line(s) dropped: the console was not being read",
+        "sora-mock: 1 console line(s) dropped: more than 2 were waiting to be written",
+        RequestLog("text", io.StringIO()).format_text(_line("/d")),
+    ]
+
+
+class Ascii(Gate):
+    """A console that cannot encode what is not ASCII (as an ASCII-only terminal)."""
+
+    def write(self, text: str) -> int:
+        text.encode("ascii")
+        return super().write(text)
+
+
+def test_a_line_the_console_cannot_encode_is_lost_alone() -> None:
+    stream = Ascii()
+    log = RequestLog("text", stream)
+    _blocked(log, stream)
+    for name in ("a", "é", "c"):
+        log.write(_line(f"/{name}"))
+    stream.gate.set()
+    assert log.flush()
+    assert [line.split()[2] for line in stream.getvalue().splitlines()] == ["/first", "/a", "/c"]
+
+
+def test_a_flush_starts_a_writer_for_lines_none_took() -> None:
+    """A writer that ended, idle, just as a line was handed over: the flush starts one."""
+    stream = io.StringIO()
+    log = RequestLog("text", stream)
+    log._queue.put(_line("/a"))  # handed over, and no writer runs
+    assert not log._running
+    assert log.flush()
+    assert "/a" in stream.getvalue()
+
+
+class Spy:
+    """The writer's start lock, saying when a thread other than the test's waits for it (the
+    test's own takes it again freely)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.waiting = threading.Event()
+        self.test = threading.current_thread()
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not self.test:
+            self.waiting.set()
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_line_handed_over_as_the_writer_ends_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console, "IDLE_SECONDS", 0.0)
+    stream = io.StringIO()
+    log = RequestLog("text", stream)
+    spy = Spy()
+    log._start_lock = spy  # type: ignore[assignment]
+    with spy.lock:
+        log.write(_line("/a"))  # starts the writer, which writes it, finds nothing more ...
+        assert spy.waiting.wait(10), "the idle writer never came to end"
+        log.write(_line("/b"))  # ... and while it waits to end, there is
+    assert log.flush(5)
+    assert [line.split()[2] for line in stream.getvalue().splitlines()] == ["/a", "/b"]
