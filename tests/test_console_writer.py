@@ -220,7 +220,7 @@ def test_a_worker_process_writes_its_lines_before_it_exits(tmp_path: Path) -> No
     assert path.read_text().count("/line/") == 3000
 
 
-@pytest.mark.parametrize("name", ["ascii", "é" * 30])
+@pytest.mark.parametrize("name", ["ascii", "€" * 30])
 def test_a_write_is_filled_to_its_last_byte_and_no_further(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
