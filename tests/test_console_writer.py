@@ -324,3 +324,54 @@ def test_a_line_handed_over_as_the_writer_ends_is_written(
         log.write(_line("/b"))  # ... and while it waits to end, there is
     assert log.flush(5)
     assert [line.split()[2] for line in stream.getvalue().splitlines()] == ["/a", "/b"]
+
+
+def test_a_fork_leaves_the_child_a_console_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork hook, called here in the test's own process as in a forked child: the
+    parent's queue, writer and locks (one may be held by a parent thread at the fork) are not
+    the child's."""
+    stream = io.StringIO()
+    log = RequestLog("text", stream)
+    log.write(_line("/parent"))
+    assert log.flush()
+    parents = log._queue, log._writer, log._start_lock, log._overflow_lock, log._hurry
+    log._start_lock.acquire()  # held by a parent thread at the fork
+    log._overflow_lock.acquire()
+    monkeypatch.setattr(console, "_logs", console.weakref.WeakSet([log]))
+    console._after_fork()
+    assert log._queue.empty() and not log._running and log._writer is None
+    for before, after in zip(
+        parents,
+        (log._queue, log._writer, log._start_lock, log._overflow_lock, log._hurry),
+        strict=True,
+    ):
+        assert after is not before
+    log.write(_line("/child"))
+    assert log.flush()
+    assert [line.split()[2] for line in stream.getvalue().splitlines()] == ["/parent", "/child"]
+
+
+class Draining:
+    """A console as the exit drain sees it: running or not, and the time each flush got."""
+
+    def __init__(self, running: bool) -> None:
+        self._running = running
+        self.timeouts: list[float] = []
+
+    def flush(self, timeout: float) -> bool:
+        self.timeouts.append(timeout)
+        return True
+
+
+def test_at_exit_every_running_console_is_drained_within_one_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter([100.0, 100.25, 100.5, 102.0])
+    monkeypatch.setattr(console, "time", type("Clock", (), {"monotonic": lambda: next(clock)}))
+    running = [Draining(True) for _ in range(3)]
+    idle = Draining(False)
+    monkeypatch.setattr(console, "_logs", console.weakref.WeakSet([*running, idle]))
+    console._drain()
+    assert idle.timeouts == []
+    # DRAIN_SECONDS (1 s) in all, from the first look at the clock; none below nothing
+    assert sorted(t for log in running for t in log.timeouts) == [0.0, 0.5, 0.75]
