@@ -121,3 +121,12 @@ def test_one_log_shows_each_lines_own_second_and_path(monkeypatch: pytest.Monkey
     assert clocks[0] == clocks[1] != clocks[2] == clocks[3] != clocks[4]
     assert [path for _, path in shown] == [fit(path, PATH_WIDTH) for path in paths]
     assert len(log._paths) <= 2
+    long = "/" + "x" * 256  # longer than FITTED_PATH_LENGTH: fitted, and not kept
+    assert log.format_text(RequestLine(when, "GET", long[:-1], "p", 200, 1.0)).split()[2] == fit(
+        long[:-1], PATH_WIDTH
+    )
+    assert long[:-1] in log._paths
+    assert log.format_text(RequestLine(when, "GET", long, "p", 200, 1.0)).split()[2] == fit(
+        long, PATH_WIDTH
+    )
+    assert long not in log._paths

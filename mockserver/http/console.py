@@ -68,8 +68,10 @@ MAX_WAITING = 10_000
 #: how long :meth:`RequestLog.flush` waits by default, and a process's exit for its lines in
 #: all (granian kills a worker that has not stopped 3 s after being asked)
 DRAIN_SECONDS = 1.0
-#: paths the text format keeps fitted to their column (then it starts again)
+#: paths the text format keeps fitted to their column (then it starts again), each at most
+#: FITTED_PATH_LENGTH characters long: some 300 kB in all
 FITTED_PATHS = 1024
+FITTED_PATH_LENGTH = 256
 #: a writer thread with nothing to write for this long ends (the next line starts another)
 IDLE_SECONDS = 10.0
 #: after each batch the writer lets lines gather this long: under load a request thread's
@@ -356,9 +358,11 @@ class RequestLog:
         clock = cached[1]
         path = self._paths.get(line.path)
         if path is None:  # a client polls the same few paths: each is fitted once
-            if len(self._paths) >= FITTED_PATHS:
-                self._paths.clear()
-            path = self._paths[line.path] = fit(line.path, PATH_WIDTH).ljust(PATH_WIDTH)
+            path = fit(line.path, PATH_WIDTH).ljust(PATH_WIDTH)
+            if len(line.path) <= FITTED_PATH_LENGTH:  # (a path may be as long as a header)
+                if len(self._paths) >= FITTED_PATHS:
+                    self._paths.clear()
+                self._paths[line.path] = path
         status = str(line.status)
         if colour:
             status = _COLOURS.get(line.status // 100, "") + status + _RESET
