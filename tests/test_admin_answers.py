@@ -213,6 +213,7 @@ def test_an_admin_error_is_written_on_the_console(app: Flask) -> None:
     console = io.StringIO()
     app.extensions["sora_mock_console"] = RequestLog("text", console)
     assert app.test_client().get("/__mock/jobs/video_nothing").status_code == 404
+    assert app.extensions["sora_mock_console"].flush()
     assert "no job 'video_nothing'" in console.getvalue()
 
 

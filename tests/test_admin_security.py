@@ -388,6 +388,7 @@ def test_a_key_in_the_path_or_the_scenario_header_is_written_nowhere(
     console = io.StringIO()
     app.extensions["sora_mock_console"] = RequestLog("text", console)
     _misplaced_keys(app, PLAIN_KEY)
+    assert app.extensions["sora_mock_console"].flush()
     found = leaks(app, console, PLAIN_KEY, SK_KEY)
     assert found == {PLAIN_KEY: [], SK_KEY: []}
     # what was written is still the request, masked
@@ -423,6 +424,7 @@ def test_the_dashboards_own_requests_are_marked_and_off_the_console() -> None:
         client.get(status, headers=auth)
     entries = service_of(app).journal()
     assert [e["client"] for e in entries] == [None, "dashboard", "dash_board_", None]
+    assert app.extensions["sora_mock_console"].flush()
     lines = [json.loads(line) for line in console.getvalue().splitlines()]
     assert [(line["path"], line["client"]) for line in lines] == [
         ("/vtrix/model/v1/generation", None),
@@ -437,6 +439,7 @@ def test_log_dashboard_shows_them_tagged() -> None:
     app.extensions["sora_mock_console"] = RequestLog("text", console, show_dashboard=True)
     with http(app, **{"X-Mock-Client": "dashboard"}) as client:
         client.get("/gptge/v1/videos", headers={"Authorization": "Bearer sk-a"})
+    assert app.extensions["sora_mock_console"].flush()
     assert "/gptge/v1/videos" in console.getvalue() and "(dashboard)" in console.getvalue()
 
 

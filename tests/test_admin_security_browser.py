@@ -133,6 +133,7 @@ def test_a_page_on_another_port_can_neither_reset_nor_read(
     assert service.store.get(job) is not None, "the page reset the mock"
     assert server.now() == clock and service.store.rules() == []
     # the three POSTs reached the mock, and it refused them
+    assert server.app.extensions["sora_mock_console"].flush()
     lines = server.app.extensions["sora_mock_console"]._stream.getvalue().splitlines()
     refused = [line.split()[2] for line in lines if " 403 " in line]
     assert refused == ["/__mock/reset", "/__mock/clock/advance", "/__mock/scenarios"]
@@ -174,6 +175,7 @@ def test_opening_a_job_page_marks_its_status_read_as_the_dashboards(
     assert reads and all(client == "dashboard" for _, client in reads)
     created = [e for e in journal if e["method"] == "POST"]
     assert [e["client"] for e in created] == [None]  # the app's own create stays the app's
+    assert server.app.extensions["sora_mock_console"].flush()
     console = server.app.extensions["sora_mock_console"]._stream.getvalue()
     assert status_path not in console and "/vtrix/model/v1/generation " in console + " "
 

@@ -204,6 +204,7 @@ def test_a_console_is_attached_when_a_log_format_is_set() -> None:
     console._stream = out
     assert console.show_dashboard
     app.test_client().get("/gptge/v1/videos", headers=AUTH | {"X-Mock-Client": "dashboard"})
+    assert console.flush()
     assert "/gptge/v1/videos" in out.getvalue()  # the dashboard's own requests shown too
 
 
@@ -303,6 +304,7 @@ def test_a_json_log_format_writes_json_lines() -> None:
     out = io.StringIO()
     app.extensions["sora_mock_console"]._stream = out
     app.test_client().get("/nowhere")
+    assert app.extensions["sora_mock_console"].flush()
     (line,) = out.getvalue().splitlines()
     import json
 
@@ -323,6 +325,7 @@ def test_a_request_served_by_flask_is_journalled_whole() -> None:
     assert entry["error"] == answer.json["error"]["message"]
     (record,) = app.test_client().get("/__mock/requests").json["data"]
     assert record["fields"] == {"prompt": "again"}
+    assert app.extensions["sora_mock_console"].flush()
     assert "/gptge/v1/videos/video_none/remix" in out.getvalue()
 
 

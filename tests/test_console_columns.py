@@ -73,12 +73,14 @@ def test_a_console_nobody_reads_drops_lines_instead_of_blocking_requests() -> No
     writer = threading.Thread(target=flood, daemon=True)
     writer.start()
     assert done.wait(10), "a request thread blocked on a console nobody reads"
+    assert log.flush(10), "the writer blocked on a console nobody reads"
     dropped = log.dropped
     assert dropped > 0
     with os.fdopen(read_end, "rb") as reader:
         os.set_blocking(read_end, False)
         kept = reader.read() or b""
         log.write(line)  # read again: the next line says how many went
+        assert log.flush()
         stream.close()
         os.set_blocking(read_end, True)
         after = reader.read()
@@ -91,8 +93,40 @@ def test_a_line_is_cut_to_what_a_pipe_takes_in_one_write() -> None:
     import io
 
     stream = io.StringIO()
-    RequestLog("json", stream).write(
-        RequestLine(0.0, "GET", "/" + "y" * 10_000, "gptge", 404, 1.0, error="z" * 10_000)
-    )
+    log = RequestLog("json", stream)
+    log.write(RequestLine(0.0, "GET", "/" + "y" * 10_000, "gptge", 404, 1.0, error="z" * 10_000))
+    assert log.flush()
     written = stream.getvalue()
     assert len(written.encode()) <= 3801 and written.endswith("\u2026\n")
+
+
+# ------------------------------------------------------------------ what one log keeps
+
+
+def test_one_log_shows_each_lines_own_second_and_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log works each second's clock and each path's column out once, and keeps a bounded
+    number of paths: every line still shows its own."""
+    from mockserver.http import console
+
+    monkeypatch.setattr(console, "FITTED_PATHS", 2)
+    log = RequestLog("text", io.StringIO())
+    when = 1796638931.25
+    paths = [PATHS[1], PATHS[2], PATHS[3], PATHS[1], "/short"]
+    shown = []
+    for i, path in enumerate(paths):
+        text = log.format_text(RequestLine(when + i * 0.5, "GET", path, "gptge", 200, 1.5))
+        shown.append((text[:8], text.split()[2]))
+        assert len(log._paths) <= 2
+    clocks = [clock for clock, _ in shown]
+    assert clocks[0] == clocks[1] != clocks[2] == clocks[3] != clocks[4]
+    assert [path for _, path in shown] == [fit(path, PATH_WIDTH) for path in paths]
+    assert len(log._paths) <= 2
+    long = "/" + "x" * 256  # longer than FITTED_PATH_LENGTH: fitted, and not kept
+    assert log.format_text(RequestLine(when, "GET", long[:-1], "p", 200, 1.0)).split()[2] == fit(
+        long[:-1], PATH_WIDTH
+    )
+    assert long[:-1] in log._paths
+    assert log.format_text(RequestLine(when, "GET", long, "p", 200, 1.0)).split()[2] == fit(
+        long, PATH_WIDTH
+    )
+    assert long not in log._paths

@@ -141,6 +141,7 @@ def test_the_console_is_stdout_by_default(capsys: pytest.CaptureFixture[str]) ->
     assert log.format == "json"
     assert log.stream is sys.stdout
     log.write(RequestLine(WHEN, "GET", "/v1/videos", "gptge", 200, 1.0))
+    assert log.flush()
     assert json.loads(capsys.readouterr().out)["path"] == "/v1/videos"
 
 
@@ -158,7 +159,9 @@ def test_a_json_line_holds_every_field() -> None:
         job_id="video_1",
         client="dashboard",
     )
-    RequestLog("json", stream).write(line)
+    log = RequestLog("json", stream)
+    log.write(line)
+    assert log.flush()
     text = stream.getvalue()
     assert text.endswith("}\n") and text.count("\n") == 1
     assert "«too many»" in text, "non-ASCII is written as it is"
@@ -230,6 +233,7 @@ def test_a_terminal_sees_the_status_in_its_colour(
     stream = Terminal()
     log = RequestLog("text", stream)
     log.write(RequestLine(WHEN, "GET", "/x", "p", status, 1.0, error="bad"))
+    assert log.flush()
     written = stream.getvalue()
     assert f" {colour}{status}{RESET} " in written
     if status >= 400:
@@ -285,7 +289,10 @@ def test_each_line_is_written_whole_and_flushed() -> None:
     stream = Terminal(tty=False)
     log = RequestLog("text", stream)
     log.write(RequestLine(WHEN, "GET", "/a", "p", 200, 1.0))
+    assert log.flush()
+    assert stream.getvalue().endswith("\n") and stream.flushes == 1
     log.write(RequestLine(WHEN, "GET", "/b", "p", 200, 1.0))
+    assert log.flush()
     lines = stream.getvalue().split("\n")
     assert len(lines) == 3 and lines[2] == ""
     assert "/a" in lines[0] and "/b" in lines[1]
@@ -312,7 +319,9 @@ def test_a_line_cut_inside_a_character_drops_the_half_character() -> None:
 
 def test_a_lone_surrogate_is_written_not_raised() -> None:
     stream = io.StringIO()
-    RequestLog("json", stream).write(RequestLine(WHEN, "GET", "/x", "p", 400, 1.0, error="\udcff"))
+    log = RequestLog("json", stream)
+    log.write(RequestLine(WHEN, "GET", "/x", "p", 400, 1.0, error="\udcff"))
+    assert log.flush()
     assert stream.getvalue().count("\n") == 1
 
 
@@ -369,6 +378,7 @@ def test_a_closed_console_never_fails_a_request() -> None:
     log = RequestLog("text", stream)
     stream.close()
     log.write(RequestLine(WHEN, "GET", "/x", "p", 200, 1.0))  # ValueError: swallowed
+    assert log.flush()
     assert log.dropped == 0
 
 
@@ -379,6 +389,9 @@ def test_a_broken_console_never_fails_a_request() -> None:
 
     log = RequestLog("text", Broken())
     log.write(RequestLine(WHEN, "GET", "/x", "p", 200, 1.0))
+    assert log.flush(), "the writer goes on after a broken write"
+    log.write(RequestLine(WHEN, "GET", "/x", "p", 200, 1.0))
+    assert log.flush()
 
 
 def test_a_file_or_stringio_always_has_room(tmp_path: Any) -> None:
@@ -420,8 +433,9 @@ def test_lines_dropped_while_nobody_read_are_counted_then_said_once() -> None:
     log = RequestLog("text", stream)
     room = iter([False, False, False, True, True])
     log._room = lambda s: next(room)  # type: ignore[method-assign]
-    for name in ("a", "b", "c", "d", "e"):
+    for name in ("a", "b", "c", "d", "e"):  # one at a time: each is a write of its own
         log.write(RequestLine(WHEN, "GET", f"/{name}", "p", 200, 1.0))
+        assert log.flush()
     assert log.dropped == 0
     lines = stream.getvalue().splitlines()
     assert lines[0] == "sora-mock: 3 console line(s) dropped: the console was not being read"
@@ -435,6 +449,7 @@ def test_while_nobody_reads_nothing_is_written() -> None:
     log._room = lambda s: False  # type: ignore[method-assign]
     log.write(RequestLine(WHEN, "GET", "/a", "p", 200, 1.0))
     log.write(RequestLine(WHEN, "GET", "/b", "p", 200, 1.0))
+    assert log.flush()
     assert log.dropped == 2
     assert stream.getvalue() == "" and stream.flushes == 0
 
@@ -444,7 +459,8 @@ def test_with_stdout_closed_the_console_is_silent(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "stdout", None)
     log = RequestLog("text")
     log.write(RequestLine(WHEN, "GET", "/x", "p", 200, 1.0))
-    assert log.dropped == 0
+    assert log.flush()
+    assert log.dropped == 0 and not log._running, "no writer for a console that is not there"
 
 
 def test_a_mock_started_with_stdout_closed_answers_its_requests(

@@ -101,6 +101,7 @@ def test_console_prints_one_line_per_request_with_the_error_and_never_the_key() 
         client.get("/gptge/v1/videos/video_missing")
         client.get("/__mock/jobs")  # the dashboard's polling: not a line
         client.post("/__mock/clock/advance", json={"seconds": 1})
+    assert mock.app.extensions["sora_mock_console"].flush()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 4, lines
     ok, limited, missing, admin = lines
@@ -117,6 +118,7 @@ def test_console_json_is_one_object_a_line() -> None:
     mock, stream = console_app("json")
     with http(mock) as client:
         client.get("/vtrix/model/v1/generation/task/nope", headers={"X-Mock-Scenario": "forbidden"})
+    assert mock.app.extensions["sora_mock_console"].flush()
     (line,) = stream.getvalue().splitlines()
     entry = json.loads(line)
     assert entry["method"] == "GET" and entry["status"] == 403 and entry["provider"] == "vtrix"

@@ -67,6 +67,7 @@ class Both:
 
     def last(self) -> tuple[dict[str, Any], dict[str, Any]]:
         journal = service_of(self.app).journal(1)[-1]
+        assert self.app.extensions["sora_mock_console"].flush()
         line = json.loads(self.console.getvalue().splitlines()[-1])
         for volatile in ("request_id", "latency_ms"):
             journal.pop(volatile)

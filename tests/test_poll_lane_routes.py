@@ -166,6 +166,7 @@ def test_a_status_poll_is_answered_journalled_and_logged_by_the_lane(fresh: Fres
     assert fresh.flask_saw == [], "Flask never saw it"
     entry = service_of(fresh.app).journal(1)[-1]
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", path, 200)
+    assert fresh.app.extensions["sora_mock_console"].flush()
     line = json.loads(fresh.console.getvalue().splitlines()[-1])
     assert (line["method"], line["path"], line["status"]) == ("GET", path, 200)
 

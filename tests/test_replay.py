@@ -459,6 +459,7 @@ def test_a_create_that_differs_from_its_recording_says_so(recording: Recording) 
     assert answer.status_code == 200
     assert answer.headers["X-Mock-Replay-Mismatch"] == "prompt,seconds,image"
     assert answer.headers["X-Mock-Replay-Cassette"] == name
+    assert replay.app.extensions["sora_mock_console"].flush()
     [line] = [x for x in console.getvalue().splitlines() if "POST" in x]
     assert f"[replay {name} differs: prompt,seconds,image]" in line
     again = replay_app(recording.directory)
@@ -499,6 +500,7 @@ def test_strict_matching_refuses_a_create_naming_the_nearest_recording(
     assert dog_ok.headers["X-Mock-Replay-Cassette"] == "z-dog-" + path.name
     assert "X-Mock-Replay-Mismatch" not in dog_ok.headers
     assert [j.replay for j in replay.jobs()] == [path.name, "z-dog-" + path.name]
+    assert replay.app.extensions["sora_mock_console"].flush()
     assert "differs in seconds" in console.getvalue()  # the refusal's line names it too
 
 

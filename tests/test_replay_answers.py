@@ -284,6 +284,7 @@ def test_the_console_line_says_which_recording_answered(directory: Path) -> None
     server.app.extensions["sora_mock_console"] = RequestLog("text", out)
     with server.client("gptge") as client:
         create(client, prompt="A dog", seconds="8")
+    assert server.app.extensions["sora_mock_console"].flush()
     [line] = [x for x in out.getvalue().splitlines() if "POST" in x]
     assert f"[replay {NAME} differs: prompt,seconds]" in line
     exact = mock(directory)
@@ -291,6 +292,7 @@ def test_the_console_line_says_which_recording_answered(directory: Path) -> None
     exact.app.extensions["sora_mock_console"] = RequestLog("text", out)
     with exact.client("gptge") as client:
         create(client)
+    assert exact.app.extensions["sora_mock_console"].flush()
     assert f"[replay {NAME}]" in out.getvalue()
 
 

@@ -580,6 +580,7 @@ def test_a_foreign_host_is_written_on_the_console_with_its_path_and_method() -> 
     run_wsgi_app(app, environ)
     del environ["PATH_INFO"]  # a server that leaves it out: "/"
     run_wsgi_app(app, environ)
+    assert app.extensions["sora_mock_console"].flush()
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert (first["method"], first["path"], first["status"]) == ("DELETE", "/", 421)
     assert (second["method"], second["path"], second["status"]) == ("DELETE", "/", 421)

@@ -27,10 +27,20 @@ def journal(app: Flask) -> list[dict[str, Any]]:
     return app.test_client().get("/__mock/journal").json["data"]
 
 
+class Console(io.StringIO):
+    """A console's stream that waits for its writer thread before it is read."""
+
+    log: RequestLog
+
+    def getvalue(self) -> str:
+        assert self.log.flush()
+        return super().getvalue()
+
+
 def with_console(**config: Any) -> tuple[Flask, io.StringIO]:
     app = create_app(test_config(**config))
-    out = io.StringIO()
-    app.extensions["sora_mock_console"] = RequestLog("json", out)
+    out = Console()
+    out.log = app.extensions["sora_mock_console"] = RequestLog("json", out)
     return app, out
 
 

@@ -682,9 +682,11 @@ def test_each_attempt_is_a_console_line_too(
     app, webhooks = _stepped_app(stepped, log_format="text")
     _create(app, f"http://127.0.0.1:{port}/in?token=hush")
     _ends(app)
+    assert app.extensions["sora_mock_console"].flush()
     capsys.readouterr()
     [record] = webhooks.claim(4)
     webhooks.attempt(record)
+    assert app.extensions["sora_mock_console"].flush()
     [line] = capsys.readouterr().out.splitlines()
     assert f"POST    http://127.0.0.1:{port}/in" in line and "hush" not in line
     assert line.endswith("[webhook #1: connection refused]"), line

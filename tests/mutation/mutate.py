@@ -231,7 +231,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_env_variable_rules.py",
     ],
     "mockserver/settings/config.py": ["tests/test_readme_defaults.py", "tests/test_help_style.py"],
-    "mockserver/http/console.py": ["tests/test_console_lines.py", "tests/test_console_columns.py"],
+    "mockserver/http/console.py": [
+        "tests/test_console_lines.py",
+        "tests/test_console_columns.py",
+        "tests/test_console_writer.py",
+    ],
     # mockserver/media.py until it became a package (worktree mut22): each module against the
     # test files the one module had (mutmut narrows them to the tests that reach each function)
     "mockserver/media/__init__.py": _MEDIA_TESTS,
