@@ -125,7 +125,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         #: moved by every write transaction of every process: a read instant's freshness check
         self._changes = ChangeCounter(self.path.with_name(self.path.name + ".changes"))
+        #: moved by the writes of the clock, the rules and the fault setting only: what the
+        #: reads of those check (every request makes them; they change seldom)
+        self._settings = ChangeCounter(self.path.with_name(self.path.name + ".settings"))
         self._shared = _Memo(None)
+        self._settings_memo = _Memo(None)
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
@@ -159,6 +163,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             )
             conn.writers = self._writers
             conn.changes = self._changes
+            conn.settings = self._settings
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -166,15 +171,46 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             self._local.conn = conn
         return conn
 
-    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _write(
+        self, sql: str, args: tuple[Any, ...] = (), *, settings: bool = False
+    ) -> sqlite3.Cursor:
         """One write statement: a transaction of its own (SQLite's autocommit), in the
-        writers' queue; no ``BEGIN`` and ``COMMIT`` around it."""
+        writers' queue; no ``BEGIN`` and ``COMMIT`` around it. ``settings``: it writes the
+        clock, the rules or the fault setting."""
         conn = self._conn()
         assert isinstance(conn, _QueuedWriters)
+        if settings:
+            conn.settings_written()
         return conn.write_one(sql, args)
 
-    def reset(self) -> None:
+    def _settings_written(self) -> sqlite3.Connection:
+        """This thread's connection, its next write counted as one of the settings'."""
         conn = self._conn()
+        assert isinstance(conn, _QueuedWriters)
+        conn.settings_written()
+        return conn
+
+    def _setting(self, name: str, sql: str) -> Any:
+        """The row ``sql`` reads of the clock, the rules or the fault setting (``name``):
+        from memory while no write of any process changed them since a thread of this one
+        read it (the store's settings count, in shared memory: no statement), else read.
+        Every provider request reads them (a create four times: the clock), and they change
+        seldom; a job's write does not move their count. Only the mock's own writes move
+        it: a row changed with another tool (the ``sqlite3`` shell) is seen from the mock's
+        next write of a setting."""
+        key = (name,)
+        version = self._settings.read()  # before the read: what follows is at least this new
+        memo = self._settings_memo
+        if memo.version == version and key in memo.entries:
+            return memo.entries[key]
+        row = self._conn().execute(sql).fetchone()
+        if memo.version != version:
+            memo = self._settings_memo = _Memo(version)
+        memo.entries[key] = row
+        return row
+
+    def reset(self) -> None:
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table in _STATE_TABLES:
@@ -225,9 +261,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
-        """Within the block, reads of jobs, of the clock, of the fault setting and "are there
-        rules at all" may be answered from what a thread of this process read before, when
-        nothing was written to the store since: the store's :class:`ChangeCounter` moves with
+        """Within the block, reads of jobs may be answered from what a thread of this
+        process read before, when nothing was written to the store since (the clock, the
+        fault setting and "are there rules at all" come from memory in and out of a block,
+        while no write changed them: ``_setting``): the store's :class:`ChangeCounter` moves with
         every write transaction of every process (one read of shared memory, no statement);
         this connection's ``total_changes`` with its own writes inside the block. The memo is
         the process's, not the thread's: after a write, the first poll reads again for every
@@ -368,21 +405,15 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
     def clock_init(self, start: float) -> float:
         """Persist the clock's start unless a time is stored already (a restart, or another
         worker came first): a clock nobody advanced keeps its time across restarts."""
-        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,))
+        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,), settings=True)
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
-        memo = self._memo()
-        if memo is not None and ("clock",) in memo:
-            row = memo[("clock",)]
-        else:
-            row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
-            if memo is not None:
-                memo[("clock",)] = row
+        row = self._setting("clock", "SELECT now FROM clock WHERE id = 1")
         return float(row[0]) if row else default
 
     def clock_advance(self, seconds: float, default: float) -> float:
-        conn = self._conn()
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()
@@ -398,6 +429,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         cur = self._write(
             "INSERT INTO rules (scenario, key, provider, remaining) VALUES (?, ?, ?, ?)",
             (scenario, key, provider, remaining),
+            settings=True,
         )
         return Rule(int(cur.lastrowid or 0), scenario, key, provider, remaining)
 
@@ -409,11 +441,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     def clear_rules(self, key: str | None = None) -> int:
         if key is None:
-            return self._write("DELETE FROM rules").rowcount
-        return self._write("DELETE FROM rules WHERE key = ?", (key,)).rowcount
+            return self._write("DELETE FROM rules", settings=True).rowcount
+        return self._write("DELETE FROM rules WHERE key = ?", (key,), settings=True).rowcount
 
     def remove_rule(self, rule_id: int) -> Rule | None:
-        conn = self._conn()
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(
@@ -427,15 +459,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return Rule(*row) if row else None
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
-        conn = self._conn()
         # every request asks; a read (no write lock) answers the common case: no rules at all
-        memo = self._memo()
-        if memo is not None and ("no rules",) in memo:
+        if self._setting("no rules", "SELECT NOT EXISTS (SELECT 1 FROM rules)")[0]:
             return None
-        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM rules)").fetchone()[0]:
-            if memo is not None:
-                memo[("no rules",)] = True
-            return None
+        conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
@@ -447,6 +474,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
                 if not rule.matches(key, provider):
                     continue
                 if rule.remaining is not None:
+                    conn.settings_written()  # type: ignore[attr-defined]  # (a _QueuedWriters)
                     if rule.remaining <= 1:
                         conn.execute("DELETE FROM rules WHERE id = ?", (rule.id,))
                     else:
@@ -496,27 +524,24 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return int(row[0])
 
     def faults_setting(self) -> tuple[float, int] | None:
-        # every provider request asks (unless a header or rule chose its scenario): in a read
-        # instant the answer comes from memory while nothing was written to the store
-        memo = self._memo()
-        if memo is not None and ("faults",) in memo:
-            row = memo[("faults",)]
-        else:
-            row = self._conn().execute("SELECT rate, seed FROM faults WHERE id = 1").fetchone()
-            if memo is not None:
-                memo[("faults",)] = row
+        # every provider request asks (unless a header or rule chose its scenario): from
+        # memory while no write changed the settings (``_setting``)
+        row = self._setting("faults", "SELECT rate, seed FROM faults WHERE id = 1")
         return (float(row[0]), int(row[1])) if row and row[0] is not None else None
 
     def faults_restart(self, rate: float, seed: int) -> None:
         self._write(
             "INSERT OR REPLACE INTO faults (id, rate, seed, drawn) VALUES (1, ?, ?, 0)",
             (rate, seed),
+            settings=True,
         )
 
     def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
         setting = self.faults_setting()
         if (setting[0] if setting else rate) <= 0:
             return None  # no fault rate in force: a read, no write lock
+        # (not counted as a write of the settings: it moves the position only; a row it
+        # inserts has no rate, which reads as no setting, as no row does)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:

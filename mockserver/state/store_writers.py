@@ -110,7 +110,17 @@ class _QueuedWriters(sqlite3.Connection):
 
     writers: WriterQueue
     changes: ChangeCounter
+    #: counts the write transactions that change the clock, the rules or the fault setting
+    #: (None: no such count kept)
+    settings: ChangeCounter | None = None
     _writing = False
+    _settings_written = False
+
+    def settings_written(self) -> None:
+        """The write under way (or the next) changes the clock, the rules or the fault
+        setting: it is counted in ``settings`` too when it ends (a write that fails is
+        counted all the same: a count too many only costs a reader one statement)."""
+        self._settings_written = True
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "BEGIN IMMEDIATE" and not self._writing:  # (nested: SQLite's own error)
@@ -136,6 +146,10 @@ class _QueuedWriters(sqlite3.Connection):
         the WAL copied into the database outside the queue."""
         try:
             count = self.changes.bump()
+            if self._settings_written:
+                self._settings_written = False
+                if self.settings is not None:
+                    self.settings.bump()
         finally:
             self.writers.release()
         if count % CHECKPOINT_EVERY == 0:
