@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -29,7 +30,15 @@ from mockserver.state.store_interface import (
 )
 from mockserver.state.store_journal import FileJournal
 from mockserver.state.store_webhooks import SQLiteWebhooks
-from mockserver.state.store_writers import ChangeCounter, WriterQueue, _QueuedWriters, _rollback
+from mockserver.state.store_writers import (
+    ChangeCounter,
+    EarliestExpiry,
+    Remembered,
+    WriterQueue,
+    _Memo,
+    _QueuedWriters,
+    _rollback,
+)
 
 log = logging.getLogger("mockserver")
 
@@ -128,8 +137,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         #: moved by the writes of the clock, the rules and the fault setting only: what the
         #: reads of those check (every request makes them; they change seldom)
         self._settings = ChangeCounter(self.path.with_name(self.path.name + ".settings"))
+        #: the sweep's statement is needed from this moment only (``expired``)
+        self._expiry = EarliestExpiry(self.path.with_name(self.path.name + ".expiry"))
         self._shared = _Memo(None)
-        self._settings_memo = _Memo(None)
+        self._remembered = Remembered(self._settings)
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
@@ -147,6 +158,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._writers.acquire()  # (opening may have migrated rows another process memoized)
         try:
             self._changes.bump()
+            self._expiry.set(-math.inf)  # not known: jobs may have been added with another tool
         finally:
             self._writers.release()
 
@@ -172,16 +184,14 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return conn
 
     def _write(
-        self, sql: str, args: tuple[Any, ...] = (), *, settings: bool = False
+        self, sql: str, args: tuple[Any, ...] = (), *, settings: bool = False, queued: Any = None
     ) -> sqlite3.Cursor:
         """One write statement: a transaction of its own (SQLite's autocommit), in the
         writers' queue; no ``BEGIN`` and ``COMMIT`` around it. ``settings``: it writes the
-        clock, the rules or the fault setting."""
-        conn = self._conn()
+        clock, the rules or the fault setting; ``queued``: called in the queue first."""
+        conn = self._settings_written() if settings else self._conn()
         assert isinstance(conn, _QueuedWriters)
-        if settings:
-            conn.settings_written()
-        return conn.write_one(sql, args)
+        return conn.write_one(sql, args, queued)
 
     def _settings_written(self) -> sqlite3.Connection:
         """This thread's connection, its next write counted as one of the settings'."""
@@ -192,22 +202,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     def _setting(self, name: str, sql: str) -> Any:
         """The row ``sql`` reads of the clock, the rules or the fault setting (``name``):
-        from memory while no write of any process changed them since a thread of this one
-        read it (the store's settings count, in shared memory: no statement), else read.
-        Every provider request reads them (a create four times: the clock), and they change
-        seldom; a job's write does not move their count. Only the mock's own writes move
-        it: a row changed with another tool (the ``sqlite3`` shell) is seen from the mock's
-        next write of a setting."""
-        key = (name,)
-        version = self._settings.read()  # before the read: what follows is at least this new
-        memo = self._settings_memo
-        if memo.version == version and key in memo.entries:
-            return memo.entries[key]
-        row = self._conn().execute(sql).fetchone()
-        if memo.version != version:
-            memo = self._settings_memo = _Memo(version)
-        memo.entries[key] = row
-        return row
+        from memory while no write of any process changed them (the settings count; a job's
+        write does not move it). Every provider request reads them, a create the clock four
+        times. A row changed with another tool (the ``sqlite3`` shell) is seen from the
+        mock's next write of a setting."""
+        return self._remembered.get(name, lambda: self._conn().execute(sql).fetchone())
 
     def reset(self) -> None:
         conn = self._settings_written()
@@ -227,11 +226,12 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         # without an image, of two with one: its blob counted or stored, and the job)
         row = (job.id, job.api, job.owner, dumps_text(job.to_dict()), job.provider, job.expires_at)
         if not job.image_key:
-            self._write(_INSERT_JOB, row)
+            self._write(_INSERT_JOB, row, queued=lambda: self._expiry.lower(job.expires_at))
             return
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            self._expiry.lower(job.expires_at)
             if image is not None:
                 conn.execute(_COUNT_IMAGE, (job.image_key, image))
             else:
@@ -376,12 +376,23 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return {"jobs": jobs, "images": images, "image_bytes": size}
 
     def expired(self, now: float, limit: int) -> list[str]:
+        # every create sweeps: no statement while no job can be due (EarliestExpiry)
+        if now < self._expiry.read():
+            return []
         rows = self._conn().execute(
             "SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
             "ORDER BY expires_at LIMIT ?",
             (now, limit),
         )
-        return [row[0] for row in rows]
+        due = [row[0] for row in rows]
+        if not due:  # none before the earliest, as read in the writers' queue
+            self._expiry.learn(self._writers, self._earliest_expiry)
+        return due
+
+    def _earliest_expiry(self) -> float | None:
+        sql = "SELECT min(expires_at) FROM jobs WHERE expires_at IS NOT NULL"
+        earliest: float | None = self._conn().execute(sql).fetchone()[0]
+        return earliest
 
     def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
@@ -571,17 +582,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-class _Memo:
-    """What the threads of one process read in read instants at one count of the store's
-    writes (``version``; None: none yet)."""
-
-    __slots__ = ("version", "entries")
-
-    def __init__(self, version: int | None) -> None:
-        self.version = version
-        self.entries: dict[tuple[str, ...], Any] = {}
 
 
 def _load_job(job_id: str, body: str) -> Job | None:
