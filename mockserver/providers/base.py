@@ -155,14 +155,20 @@ class Dialect:
         return refused if refused is not None else (resolved.data, [])
 
     def check_image(
-        self, image: bytes, param: str, size: tuple[int, int] | None, mismatch: str
+        self,
+        image: bytes,
+        param: str,
+        size: tuple[int, int] | None,
+        mismatch: str,
+        digest: bytes | None = None,
     ) -> Response | None:
-        """The provider's 400 for an image that does not decode or whose size is not ``size``."""
+        """The provider's 400 for an image that does not decode or whose size is not ``size``
+        (``digest``: the image's SHA-256, when the caller has it)."""
         from mockserver import media
         from mockserver.http.responses import error_response
 
         try:
-            width, height, _ = media.probe_image(image)
+            width, height, _ = media.probe_image(image, digest)
         except media.ImageError as exc:
             return error_response(self, 400, str(exc), param=param)
         if size is not None and (width, height) != size:
