@@ -204,18 +204,25 @@ class Dialect:
         header = request.headers.get("Authorization", "").strip()
         if not header:
             return None
-        schemes = self.contract.security_schemes.values()
-        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
-        raw_ok = any(
-            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
-            for s in schemes
-        )
+        bearer_ok, raw_ok = self._key_forms
         scheme, _, token = header.partition(" ")
         if bearer_ok and scheme.lower() == "bearer":
             return token.strip() or None
         if raw_ok and " " not in header:
             return header
         return None
+
+    @functools.cached_property
+    def _key_forms(self) -> tuple[bool, bool]:
+        """Whether the contract takes the key as a bearer token, and as the whole
+        ``Authorization`` header (its security schemes, read once: every request asks)."""
+        schemes = self.contract.security_schemes.values()
+        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
+        raw_ok = any(
+            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
+            for s in schemes
+        )
+        return bearer_ok, raw_ok
 
 
 DIALECTS: dict[str, type[Dialect]] = {}
