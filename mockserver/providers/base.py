@@ -8,7 +8,6 @@ and the lifecycle are applied around the handler by ``mockserver.http.binding``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -42,10 +41,8 @@ class Context:
     def owner(self) -> str:
         return key_fingerprint(self.api_key)
 
-    @functools.cached_property
+    @property
     def host_url(self) -> str:
-        """The request's scheme and host (Werkzeug parses the host for it: worked out once per
-        request, a declared answer names it twice, in its body and its headers' values)."""
         return self.request.host_url.rstrip("/")
 
     @property
