@@ -8,6 +8,7 @@ and the lifecycle are applied around the handler by ``mockserver.http.binding``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
