@@ -38,8 +38,9 @@ def test_the_settings_are_read_once_while_nothing_writes_them(tmp_path: Path) ->
         "SELECT rate, seed FROM faults WHERE id = 1",
     ]
     seen.clear()
-    for n in range(3):  # a job's write, another worker's too, changes no setting
+    for n in range(3):  # a job's write (with an image or without) changes no setting
         store.add(make_job(id=f"video_{n}", image_key="image:a"), b"a")
+        store.add(make_job(id=f"video_plain_{n}"))
         assert read_settings(store) == (100.0, None, (0.25, 7))
     assert not [sql for sql in seen if sql.startswith("SELECT")], seen
     store.close()
