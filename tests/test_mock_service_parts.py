@@ -130,6 +130,18 @@ def test_a_job_from_an_image_keeps_it_once_under_its_hash() -> None:
     assert svc.image_of(make_job()) is None
 
 
+def test_a_job_from_an_image_its_caller_hashed_is_kept_under_that_hash() -> None:
+    """A create that hashed the image to check it passes the digest on: not hashed again."""
+    svc = service()
+    image = png(16, 16)
+    digest = hashlib.sha256(image).digest()
+    job = create(svc, image=image, image_sha256=digest)
+    assert job.image_key == "image:" + digest.hex()
+    assert svc.image_of(job) == image
+    other = create(svc, image=png(8, 8), image_sha256=b"\x01" * 32)  # (taken as given)
+    assert other.image_key == "image:" + "01" * 32
+
+
 def test_a_generation_failed_job_fails_with_the_code_asked_or_the_providers() -> None:
     svc = service()
     named = create(svc, scenario=Selected(Scenario.GENERATION_FAILED, "003000097", "header"))

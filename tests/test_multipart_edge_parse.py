@@ -6,6 +6,7 @@ the exact check refuses."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
 
 from mockserver.http.app import create_app
-from mockserver.http.guard import Refused, check_multipart, form_is_clean
+from mockserver.http.guard import _FEED, Refused, check_multipart, form_is_clean, names_charset
 from mockserver.testing import SoraMock, test_config
 
 BOUNDARY = "b0undary"
@@ -75,6 +76,33 @@ def test_a_body_the_fast_path_calls_clean_is_clean_to_the_exact_check(parts) -> 
     form, files = _parse(body)
     if form_is_clean(body, form, files):
         assert not _exact_refuses(body), body
+
+
+#: the word in any case, at the edges of the pieces ``names_charset`` reads
+WORD = st.sampled_from([b"charset", b"CHARSET", b"ChArSeT", b"charseT", b"charse", b"c harset"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=40),
+    WORD,
+    st.sampled_from([0, 1, _FEED - 7, _FEED - 4, _FEED - 1, _FEED, 2 * _FEED - 3]),
+)
+def test_charset_is_found_in_any_case_wherever_it_stands(
+    noise: bytes, word: bytes, at: int
+) -> None:
+    """What the case-blind regex found, across the pieces' edges (a word split by them)."""
+    filler = b"x" * at
+    body = filler + word + noise
+    assert names_charset(body) is (re.search(rb"charset", body, re.IGNORECASE) is not None)
+    assert names_charset(noise) is (re.search(rb"charset", noise, re.IGNORECASE) is not None)
+
+
+def test_charset_split_across_two_pieces_is_found() -> None:
+    for cut in range(1, 7):
+        assert names_charset(b"x" * (_FEED - cut) + b"Charset")
+    assert not names_charset(b"x" * (_FEED - 3) + b"char" + b"y" * 10)
+    assert not names_charset(b"")
 
 
 def test_bad_bytes_in_a_text_field_are_not_called_clean() -> None:

@@ -29,9 +29,10 @@ def test_a_read_instant_reads_the_store_once_for_what_it_read_before(tmp_path: P
             assert store.get(job.id) == job
             assert store.take_rule("key_x", "gptge") is None
             assert store.clock_get(0.0) == 100.0
+    # (the clock was read by clock_init, and nothing wrote it since:
+    # tests/test_store_settings_memo.py)
     assert [s for s in seen if not s.startswith("PRAGMA data_version")] == [
         "SELECT NOT EXISTS (SELECT 1 FROM rules)",
-        "SELECT now FROM clock WHERE id = 1",
     ]
     seen.clear()
     assert store.get(job.id) == job  # outside a read instant: always the store

@@ -23,6 +23,7 @@ from mockserver.state import store_writers
 from mockserver.state.store_writers import (
     CHECKPOINT_EVERY,
     ChangeCounter,
+    EarliestExpiry,
     WriterQueue,
     _QueuedWriters,
     _rollback,
@@ -175,6 +176,33 @@ def test_the_count_wraps_to_zero_after_the_largest_eight_byte_value(tmp_path: Pa
     assert counter.read() == 2**64 - 1
     assert counter.bump() == 0
     assert counter.read() == 0
+
+
+# --------------------------------------------------------------------- EarliestExpiry
+
+
+def test_a_new_earliest_expiry_is_eight_private_zero_bytes_read_as_zero(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite.expiry"
+    expiry = EarliestExpiry(path)
+    assert path.read_bytes() == bytes(8)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert expiry.read() == 0.0
+
+
+def test_the_earliest_expiry_is_lowered_never_raised_and_every_mapping_sees_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite.expiry"
+    mine, other = EarliestExpiry(path), EarliestExpiry(path)
+    mine.set(100.0)
+    other.lower(None)  # a job that never expires
+    other.lower(150.0)
+    assert mine.read() == 100.0
+    other.lower(40.5)
+    assert mine.read() == 40.5 and path.read_bytes() == struct.pack("=d", 40.5)
+    mine.set(float("inf"))
+    assert other.read() == float("inf")
+    assert EarliestExpiry(path).read() == float("inf"), "opening it again keeps it"
 
 
 # --------------------------------------------------------------------- _QueuedWriters

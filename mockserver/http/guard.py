@@ -180,7 +180,20 @@ def check_multipart(body: bytes, boundary: str) -> None:
 
 
 #: a part may name its own charset; Werkzeug then decodes it in that charset, not UTF-8
-_CHARSET = re.compile(rb"charset", re.IGNORECASE)
+_CHARSET = b"charset"
+
+
+def names_charset(body: bytes) -> bool:
+    """Whether ``charset`` is anywhere in ``body``, in any ASCII case (what a bytes pattern
+    with ``re.IGNORECASE`` finds). A lowercased copy is searched, a piece of ``_FEED`` bytes
+    at a time, each piece overlapping the next by the word's length less one (a word across
+    two pieces is found, and a large body is never copied whole). The case-blind regex
+    stepped through a body byte by byte: 46 us of a create's ~620 (benchmarks/README.md)."""
+    overlap = len(_CHARSET) - 1
+    for start in range(0, len(body), _FEED):
+        if _CHARSET in body[start : start + _FEED + overlap].lower():
+            return True
+    return False
 
 
 def form_is_clean(body: bytes, form: Any, files: Any) -> bool:
@@ -195,7 +208,7 @@ def form_is_clean(body: bytes, form: Any, files: Any) -> bool:
     """
     if not form and not files:
         return False  # nothing parsed: empty, or malformed (Werkzeug's parse is silent)
-    if _CHARSET.search(body) is not None:
+    if names_charset(body):
         return False
     for name, value in form.items(multi=True):
         if "\ufffd" in value or not _utf8(name):

@@ -124,7 +124,7 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def probe_image(data: bytes) -> tuple[int, int, str]:
+def probe_image(data: bytes, digest: bytes | None = None) -> tuple[int, int, str]:
     """Return ``(width, height, mime_type)`` of a JPEG, PNG or WEBP image.
 
     The image is fully decoded, so truncated or corrupt data is rejected. Width and height
@@ -135,8 +135,11 @@ def probe_image(data: bytes) -> tuple[int, int, str]:
     The verdict is remembered by content (SHA-256; the last ``_PROBES_KEPT`` images): a
     client that sends the same reference image with every create, as test suites and CI
     fleets do, has it decoded once, not once per job (the decode was most of a create).
+    ``digest``: the data's SHA-256, when the caller has it already (a create keeps the
+    image under it: hashed once).
     """
-    digest = hashlib.sha256(data).digest()
+    if digest is None:
+        digest = hashlib.sha256(data).digest()
     with _probes_lock:
         known = _probes.get(digest)
         if known is not None:

@@ -8,6 +8,7 @@ and the lifecycle are applied around the handler by ``mockserver.http.binding``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -155,14 +156,20 @@ class Dialect:
         return refused if refused is not None else (resolved.data, [])
 
     def check_image(
-        self, image: bytes, param: str, size: tuple[int, int] | None, mismatch: str
+        self,
+        image: bytes,
+        param: str,
+        size: tuple[int, int] | None,
+        mismatch: str,
+        digest: bytes | None = None,
     ) -> Response | None:
-        """The provider's 400 for an image that does not decode or whose size is not ``size``."""
+        """The provider's 400 for an image that does not decode or whose size is not ``size``
+        (``digest``: the image's SHA-256, when the caller has it)."""
         from mockserver import media
         from mockserver.http.responses import error_response
 
         try:
-            width, height, _ = media.probe_image(image)
+            width, height, _ = media.probe_image(image, digest)
         except media.ImageError as exc:
             return error_response(self, 400, str(exc), param=param)
         if size is not None and (width, height) != size:
@@ -195,18 +202,25 @@ class Dialect:
         header = request.headers.get("Authorization", "").strip()
         if not header:
             return None
-        schemes = self.contract.security_schemes.values()
-        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
-        raw_ok = any(
-            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
-            for s in schemes
-        )
+        bearer_ok, raw_ok = self._key_forms
         scheme, _, token = header.partition(" ")
         if bearer_ok and scheme.lower() == "bearer":
             return token.strip() or None
         if raw_ok and " " not in header:
             return header
         return None
+
+    @functools.cached_property
+    def _key_forms(self) -> tuple[bool, bool]:
+        """Whether the contract takes the key as a bearer token, and as the whole
+        ``Authorization`` header (its security schemes, read once: every request asks)."""
+        schemes = self.contract.security_schemes.values()
+        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
+        raw_ok = any(
+            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
+            for s in schemes
+        )
+        return bearer_ok, raw_ok
 
 
 DIALECTS: dict[str, type[Dialect]] = {}

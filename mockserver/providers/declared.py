@@ -17,6 +17,7 @@ around its handlers, and its handlers are the four roles a declaration gives ope
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -207,6 +208,7 @@ class DeclaredDialect(Dialect):
             return source
         image: bytes | None = self.service.image_of(source) if source else None
         notes: list[str] = []
+        hashed: tuple[bytes, bytes] | None = None  # (an image, its SHA-256): hashed once
         if "image-file" in fields:
             image = roles.file_image(body, fields["image-file"])
             match = (int(width), int(height)) if role.image_mismatch else None
@@ -214,7 +216,10 @@ class DeclaredDialect(Dialect):
                 if not model.image:
                     return self._bad(_name(fields["image-file"]), f"{model.id} takes no image")
                 mismatch = role.image_mismatch or ""
-                refused = self.check_image(image, _name(fields["image-file"]), match, mismatch)
+                hashed = (image, hashlib.sha256(image).digest())
+                refused = self.check_image(
+                    image, _name(fields["image-file"]), match, mismatch, hashed[1]
+                )
                 if refused is not None:
                     return refused
         url = decl.pick(body, fields["image"]) if "image" in fields else None
@@ -254,6 +259,7 @@ class DeclaredDialect(Dialect):
             ),
             notes=notes,
             remixed_from=source.id if source else None,
+            image_sha256=hashed[1] if hashed is not None and hashed[0] is image else None,
         )
         if callback is not None:  # the job's terminal event is owed (mockserver.http.webhooks)
             self.service.webhooks.owe(job, callback, ctx.base_url, ctx.host_url)

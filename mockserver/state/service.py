@@ -172,9 +172,11 @@ class MockService:
         notes: list[str] | None = None,
         remixed_from: str | None = None,
         expires_after_completion: float | None = None,
+        image_sha256: bytes | None = None,
     ) -> Job:
         """Plan and store a new job; it is never lost once this returns (until it expires:
-        ``expires_after_completion`` is its contract's ``expires_at`` offset, if it has one)."""
+        ``expires_after_completion`` is its contract's ``expires_at`` offset, if it has one).
+        ``image_sha256``: the image's SHA-256, when the caller hashed it already."""
         job_id = new_id(id_prefix)
         queue, render = plan_durations(job_id, seconds, self.config.timings, self.config.speed)
         job = Job(
@@ -205,7 +207,8 @@ class MockService:
         job.expires_at = plan_expiry(job, self.config.retention_seconds, expires_after_completion)
         if image is not None:
             # stored once per content: a thousand jobs from one PNG keep one copy of it
-            job.image_key = "image:" + hashlib.sha256(image).hexdigest()
+            digest = image_sha256 or hashlib.sha256(image).digest()
+            job.image_key = "image:" + digest.hex()
         self.store.add(job, image)
         if self.config.prerender:
             # ready when the job completes: the pool takes the earliest completion first

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -29,7 +30,15 @@ from mockserver.state.store_interface import (
 )
 from mockserver.state.store_journal import FileJournal
 from mockserver.state.store_webhooks import SQLiteWebhooks
-from mockserver.state.store_writers import ChangeCounter, WriterQueue, _QueuedWriters, _rollback
+from mockserver.state.store_writers import (
+    ChangeCounter,
+    EarliestExpiry,
+    Remembered,
+    WriterQueue,
+    _Memo,
+    _QueuedWriters,
+    _rollback,
+)
 
 log = logging.getLogger("mockserver")
 
@@ -125,7 +134,13 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         #: moved by every write transaction of every process: a read instant's freshness check
         self._changes = ChangeCounter(self.path.with_name(self.path.name + ".changes"))
+        #: moved by the writes of the clock, the rules and the fault setting only: what the
+        #: reads of those check (every request makes them; they change seldom)
+        self._settings = ChangeCounter(self.path.with_name(self.path.name + ".settings"))
+        #: the sweep's statement is needed from this moment only (``expired``)
+        self._expiry = EarliestExpiry(self.path.with_name(self.path.name + ".expiry"))
         self._shared = _Memo(None)
+        self._remembered = Remembered(self._settings)
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
@@ -143,6 +158,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._writers.acquire()  # (opening may have migrated rows another process memoized)
         try:
             self._changes.bump()
+            self._expiry.set(-math.inf)  # not known: jobs may have been added with another tool
         finally:
             self._writers.release()
 
@@ -159,6 +175,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             )
             conn.writers = self._writers
             conn.changes = self._changes
+            conn.settings = self._settings
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -166,15 +183,33 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             self._local.conn = conn
         return conn
 
-    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _write(
+        self, sql: str, args: tuple[Any, ...] = (), *, settings: bool = False, queued: Any = None
+    ) -> sqlite3.Cursor:
         """One write statement: a transaction of its own (SQLite's autocommit), in the
-        writers' queue; no ``BEGIN`` and ``COMMIT`` around it."""
+        writers' queue; no ``BEGIN`` and ``COMMIT`` around it. ``settings``: it writes the
+        clock, the rules or the fault setting; ``queued``: called in the queue first."""
+        conn = self._settings_written() if settings else self._conn()
+        assert isinstance(conn, _QueuedWriters)
+        return conn.write_one(sql, args, queued)
+
+    def _settings_written(self) -> sqlite3.Connection:
+        """This thread's connection, its next write counted as one of the settings'."""
         conn = self._conn()
         assert isinstance(conn, _QueuedWriters)
-        return conn.write_one(sql, args)
+        conn.settings_written()
+        return conn
+
+    def _setting(self, name: str, sql: str) -> Any:
+        """The row ``sql`` reads of the clock, the rules or the fault setting (``name``):
+        from memory while no write of any process changed them (the settings count; a job's
+        write does not move it). Every provider request reads them, a create the clock four
+        times. A row changed with another tool (the ``sqlite3`` shell) is seen from the
+        mock's next write of a setting."""
+        return self._remembered.get(name, lambda: self._conn().execute(sql).fetchone())
 
     def reset(self) -> None:
-        conn = self._conn()
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table in _STATE_TABLES:
@@ -191,11 +226,12 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         # without an image, of two with one: its blob counted or stored, and the job)
         row = (job.id, job.api, job.owner, dumps_text(job.to_dict()), job.provider, job.expires_at)
         if not job.image_key:
-            self._write(_INSERT_JOB, row)
+            self._write(_INSERT_JOB, row, queued=lambda: self._expiry.lower(job.expires_at))
             return
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            self._expiry.lower(job.expires_at)
             if image is not None:
                 conn.execute(_COUNT_IMAGE, (job.image_key, image))
             else:
@@ -225,9 +261,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
-        """Within the block, reads of jobs, of the clock, of the fault setting and "are there
-        rules at all" may be answered from what a thread of this process read before, when
-        nothing was written to the store since: the store's :class:`ChangeCounter` moves with
+        """Within the block, reads of jobs may be answered from what a thread of this
+        process read before, when nothing was written to the store since (the clock, the
+        fault setting and "are there rules at all" come from memory in and out of a block,
+        while no write changed them: ``_setting``): the store's :class:`ChangeCounter` moves with
         every write transaction of every process (one read of shared memory, no statement);
         this connection's ``total_changes`` with its own writes inside the block. The memo is
         the process's, not the thread's: after a write, the first poll reads again for every
@@ -339,12 +376,23 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return {"jobs": jobs, "images": images, "image_bytes": size}
 
     def expired(self, now: float, limit: int) -> list[str]:
+        # every create sweeps: no statement while no job can be due (EarliestExpiry)
+        if now < self._expiry.read():
+            return []
         rows = self._conn().execute(
             "SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
             "ORDER BY expires_at LIMIT ?",
             (now, limit),
         )
-        return [row[0] for row in rows]
+        due = [row[0] for row in rows]
+        if not due:  # none before the earliest, as read in the writers' queue
+            self._expiry.learn(self._writers, self._earliest_expiry)
+        return due
+
+    def _earliest_expiry(self) -> float | None:
+        sql = "SELECT min(expires_at) FROM jobs WHERE expires_at IS NOT NULL"
+        earliest: float | None = self._conn().execute(sql).fetchone()[0]
+        return earliest
 
     def put_blob(self, key: str, data: bytes, *, replace: bool = False) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
@@ -368,21 +416,15 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
     def clock_init(self, start: float) -> float:
         """Persist the clock's start unless a time is stored already (a restart, or another
         worker came first): a clock nobody advanced keeps its time across restarts."""
-        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,))
+        self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,), settings=True)
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
-        memo = self._memo()
-        if memo is not None and ("clock",) in memo:
-            row = memo[("clock",)]
-        else:
-            row = self._conn().execute("SELECT now FROM clock WHERE id = 1").fetchone()
-            if memo is not None:
-                memo[("clock",)] = row
+        row = self._setting("clock", "SELECT now FROM clock WHERE id = 1")
         return float(row[0]) if row else default
 
     def clock_advance(self, seconds: float, default: float) -> float:
-        conn = self._conn()
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT now FROM clock WHERE id = 1").fetchone()
@@ -398,6 +440,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         cur = self._write(
             "INSERT INTO rules (scenario, key, provider, remaining) VALUES (?, ?, ?, ?)",
             (scenario, key, provider, remaining),
+            settings=True,
         )
         return Rule(int(cur.lastrowid or 0), scenario, key, provider, remaining)
 
@@ -409,11 +452,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     def clear_rules(self, key: str | None = None) -> int:
         if key is None:
-            return self._write("DELETE FROM rules").rowcount
-        return self._write("DELETE FROM rules WHERE key = ?", (key,)).rowcount
+            return self._write("DELETE FROM rules", settings=True).rowcount
+        return self._write("DELETE FROM rules WHERE key = ?", (key,), settings=True).rowcount
 
     def remove_rule(self, rule_id: int) -> Rule | None:
-        conn = self._conn()
+        conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(
@@ -427,15 +470,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return Rule(*row) if row else None
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
-        conn = self._conn()
         # every request asks; a read (no write lock) answers the common case: no rules at all
-        memo = self._memo()
-        if memo is not None and ("no rules",) in memo:
+        if self._setting("no rules", "SELECT NOT EXISTS (SELECT 1 FROM rules)")[0]:
             return None
-        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM rules)").fetchone()[0]:
-            if memo is not None:
-                memo[("no rules",)] = True
-            return None
+        conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
@@ -447,6 +485,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
                 if not rule.matches(key, provider):
                     continue
                 if rule.remaining is not None:
+                    conn.settings_written()  # type: ignore[attr-defined]  # (a _QueuedWriters)
                     if rule.remaining <= 1:
                         conn.execute("DELETE FROM rules WHERE id = ?", (rule.id,))
                     else:
@@ -496,27 +535,24 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return int(row[0])
 
     def faults_setting(self) -> tuple[float, int] | None:
-        # every provider request asks (unless a header or rule chose its scenario): in a read
-        # instant the answer comes from memory while nothing was written to the store
-        memo = self._memo()
-        if memo is not None and ("faults",) in memo:
-            row = memo[("faults",)]
-        else:
-            row = self._conn().execute("SELECT rate, seed FROM faults WHERE id = 1").fetchone()
-            if memo is not None:
-                memo[("faults",)] = row
+        # every provider request asks (unless a header or rule chose its scenario): from
+        # memory while no write changed the settings (``_setting``)
+        row = self._setting("faults", "SELECT rate, seed FROM faults WHERE id = 1")
         return (float(row[0]), int(row[1])) if row and row[0] is not None else None
 
     def faults_restart(self, rate: float, seed: int) -> None:
         self._write(
             "INSERT OR REPLACE INTO faults (id, rate, seed, drawn) VALUES (1, ?, ?, 0)",
             (rate, seed),
+            settings=True,
         )
 
     def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
         setting = self.faults_setting()
         if (setting[0] if setting else rate) <= 0:
             return None  # no fault rate in force: a read, no write lock
+        # (not counted as a write of the settings: it moves the position only; a row it
+        # inserts has no rate, which reads as no setting, as no row does)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -546,17 +582,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-class _Memo:
-    """What the threads of one process read in read instants at one count of the store's
-    writes (``version``; None: none yet)."""
-
-    __slots__ = ("version", "entries")
-
-    def __init__(self, version: int | None) -> None:
-        self.version = version
-        self.entries: dict[tuple[str, ...], Any] = {}
 
 
 def _load_job(job_id: str, body: str) -> Job | None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import fcntl
 import functools
 import logging
+import math
 import mmap
 import os
 import sqlite3
 import struct
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +106,105 @@ class ChangeCounter:
         return count
 
 
+_MOMENT = struct.Struct("=d")
+
+
+class EarliestExpiry:
+    """A moment no job of the store expires before (the expiry sweep's ``expires_at <= now``
+    finds nothing while ``now`` is earlier), in a small file beside it (``<store>.expiry``),
+    mapped into memory: the sweep every create makes needs no statement until then.
+
+    Lowered to a job's ``expires_at`` by the write that adds the job, in the
+    :class:`WriterQueue`, before its ``COMMIT`` (a write that then fails leaves it lower than
+    need be: one statement more, never a job missed); set from the store itself only in the
+    queue (:meth:`set`, after reading the jobs' earliest). 0 (a new file) or ``-inf`` (a store just
+    opened): not known, the sweep reads. Only the mock's own writes lower it: a job added
+    with another tool (the ``sqlite3`` shell) is swept once the mock learns the earliest
+    again (at its next open, or after a sweep that found a job)."""
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _MOMENT.size:  # new: 0.0, not known
+                os.ftruncate(fd, _MOMENT.size)
+            self._map = mmap.mmap(fd, _MOMENT.size)
+        finally:
+            os.close(fd)
+
+    def read(self) -> float:
+        moment: float = _MOMENT.unpack_from(self._map)[0]
+        return moment
+
+    def lower(self, moment: float | None) -> None:
+        """(WriterQueue held) A job expiring at ``moment`` (None: never) is being added."""
+        if moment is not None and moment < self.read():
+            _MOMENT.pack_into(self._map, 0, moment)
+
+    def set(self, moment: float) -> None:
+        """(WriterQueue held) The earliest ``expires_at`` of the store's jobs, as read in the
+        queue (``inf``: none expires), or ``-inf``: not known."""
+        _MOMENT.pack_into(self._map, 0, moment)
+
+    def learn(self, queue: WriterQueue, earliest: Callable[[], float | None]) -> None:
+        """Set it to what ``earliest`` reads of the store in ``queue`` (no job is added
+        meanwhile; None: no job expires)."""
+        queue.acquire()
+        try:
+            moment = earliest()
+            self.set(math.inf if moment is None else float(moment))
+        finally:
+            queue.release()
+
+
+class _Memo:
+    """What the threads of one process read in read instants at one count of the store's
+    writes (``version``; None: none yet)."""
+
+    __slots__ = ("version", "entries")
+
+    def __init__(self, version: int | None) -> None:
+        self.version = version
+        self.entries: dict[tuple[str, ...], Any] = {}
+
+
+class Remembered:
+    """Rows read of the store at one count of ``counter``, for every thread of a process:
+    answered from memory while the count has not moved since (one read of shared memory,
+    no statement)."""
+
+    def __init__(self, counter: ChangeCounter) -> None:
+        self.counter = counter
+        self._memo: tuple[int | None, dict[str, Any]] = (None, {})
+
+    def get(self, name: str, read: Callable[[], Any]) -> Any:
+        version = self.counter.read()  # before the read: what follows is at least this new
+        memo = self._memo
+        if memo[0] == version and name in memo[1]:
+            return memo[1][name]
+        row = read()
+        if memo[0] != version:
+            memo = self._memo = (version, {})
+        memo[1][name] = row
+        return row
+
+
 class _QueuedWriters(sqlite3.Connection):
     """A connection whose ``BEGIN IMMEDIATE`` first takes its place in the store's
     :class:`WriterQueue`, left at ``COMMIT`` or ``ROLLBACK``."""
 
     writers: WriterQueue
     changes: ChangeCounter
+    #: counts the write transactions that change the clock, the rules or the fault setting
+    #: (None: no such count kept)
+    settings: ChangeCounter | None = None
     _writing = False
+    _settings_written = False
+
+    def settings_written(self) -> None:
+        """The write under way (or the next) changes the clock, the rules or the fault
+        setting: it is counted in ``settings`` too when it ends (a write that fails is
+        counted all the same: a count too many only costs a reader one statement)."""
+        self._settings_written = True
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "BEGIN IMMEDIATE" and not self._writing:  # (nested: SQLite's own error)
@@ -136,6 +230,10 @@ class _QueuedWriters(sqlite3.Connection):
         the WAL copied into the database outside the queue."""
         try:
             count = self.changes.bump()
+            if self._settings_written:
+                self._settings_written = False
+                if self.settings is not None:
+                    self.settings.bump()
         finally:
             self.writers.release()
         if count % CHECKPOINT_EVERY == 0:
@@ -152,13 +250,20 @@ class _QueuedWriters(sqlite3.Connection):
         except sqlite3.Error as exc:
             log.debug("WAL checkpoint failed, left to the next: %s", exc)
 
-    def write_one(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
-        """One statement as a transaction of its own (autocommit), in the writers' queue.
-        Not for a statement RETURNING rows (it commits once they are read)."""
+    def write_one(
+        self, sql: str, args: tuple[Any, ...], queued: Callable[[], None] | None = None
+    ) -> sqlite3.Cursor:
+        """One statement as a transaction of its own (autocommit), in the writers' queue;
+        ``queued`` is called in the queue before it. Not for a statement RETURNING rows (it
+        commits once they are read)."""
         if self._writing:  # inside a transaction: part of it
+            if queued is not None:
+                queued()
             return self.execute(sql, args)
         self.writers.acquire()
         try:
+            if queued is not None:
+                queued()
             return self.execute(sql, args)
         finally:
             self._leave_queue()

@@ -116,6 +116,8 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/state/store_sqlite.py": [
         "tests/test_store_sqlite_rules.py",
+        "tests/test_store_settings_memo.py",
+        "tests/test_store_expiry_sweep.py",
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
         "tests/test_store_scale.py",
@@ -132,6 +134,8 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/state/store_writers.py": [
         "tests/test_store_writers_rules.py",
+        "tests/test_store_settings_memo.py",
+        "tests/test_store_expiry_sweep.py",
         "tests/test_store_behaviour.py",
         "tests/test_store_contract.py",
         "tests/test_store_read_instant.py",
@@ -336,7 +340,11 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/providers/__init__.py": ["tests/test_error_answers_per_dialect.py"],
     # not test_hardening.py: its test of the image probe's lock fails in mutmut's clean run
-    "mockserver/http/guard.py": ["tests/test_request_edge.py", "tests/test_admin_security.py"],
+    "mockserver/http/guard.py": [
+        "tests/test_request_edge.py",
+        "tests/test_admin_security.py",
+        "tests/test_multipart_edge_parse.py",
+    ],
     "mockserver/http/exchange.py": ["tests/test_request_records.py"],
     "mockserver/http/app.py": ["tests/test_app_answers.py"],
     "mockserver/sample.py": ["tests/test_sample_image_picture.py"],
@@ -380,6 +388,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/providers/declared.py": [
         "tests/test_declared_dialect_rules.py",  # worktree mutdecl: every rule, in process
+        "tests/test_create_hashes_once.py",
         "tests/test_declared_providers.py",
         "tests/test_vtrix_task_answers.py",  # Vtrix is served by it
         "tests/test_vtrix_create_refusals.py",
