@@ -48,6 +48,7 @@ from mockserver.plugin.pytest_routing import (  # EXTRA and route_to_mock: the p
     _respx,
     route_to_mock,
 )
+from mockserver.plugin.redis_server import redis_server  # noqa: F401 - the plugin's name
 
 if TYPE_CHECKING:
     import httpx
@@ -159,7 +160,6 @@ class SoraMock:
         """
         import asyncio
         import math
-        import sys
         import time
         from typing import SupportsIndex, TypeVar
 
@@ -545,79 +545,3 @@ def _requests_section(mock: SoraMock) -> str:
         lines.append(line[:200])
     lines.append("(all of them: the fixture's .journal)")
     return "\n".join(lines)
-
-
-#: Linux's ``prctl`` option: the signal a child gets when the thread that started it ends
-_PR_SET_PDEATHSIG = 1
-
-
-def _dies_with_parent() -> Any:
-    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent ends, or None
-    elsewhere: a test run killed mid-way (Ctrl-C twice, a CI timeout, ``kill -9``) never runs
-    ``redis_server``'s ``finally``, and its servers outlived it (six still ran an hour later).
-    libc is found here, before the fork: the child makes one C call and no Python import."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import ctypes.util
-    import signal
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    kill = int(signal.SIGKILL)
-
-    def ask() -> None:
-        prctl(_PR_SET_PDEATHSIG, kill)
-
-    return ask
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """A throw-away ``redis-server`` (no persistence) on a free loopback port, for a mock with
-    ``--store redis://``: yields ``redis://127.0.0.1:PORT/0``; the server and its directory go
-    away on exit. ``RuntimeError`` when Debian's ``redis-server`` is not installed."""
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    import time
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (Debian package redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    workdir = tempfile.mkdtemp(prefix="sora-redis-")
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", workdir]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_dies_with_parent(),  # noqa: PLW1509 - one C call, nothing Python
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.01)  # a readiness retry
-        client.close()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)

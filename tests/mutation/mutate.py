@@ -302,6 +302,11 @@ MODULES: dict[str, list[str]] = {
     ],
     "mockserver/testing.py": ["tests/test_mock_handle.py"],
     "mockserver/plugin/pytest_routing.py": ["tests/test_mock_handle.py"],
+    # moved out of testing.py at 600 lines, with the parent-death signal (2026-12-07)
+    "mockserver/plugin/redis_server.py": [
+        "tests/test_redis_server_lifetime.py",
+        "tests/test_redis_read_instant.py",
+    ],
     # mutation round C, worktree mutserve (2026-12-07)
     "mockserver/http/dashboard/__init__.py": ["tests/test_dashboard_page.py"],
     "mockserver/http/serving.py": ["tests/test_serve_setup.py"],
