@@ -192,21 +192,33 @@ class Dialect:
 
     def credentials(self, request: Request) -> str | None:
         """The API key, if the Authorization header is in a form the contract allows."""
-        header = request.headers.get("Authorization", "").strip()
+        # (the header as Werkzeug's ``request.headers`` reads it: the environ's value)
+        header = request.environ.get("HTTP_AUTHORIZATION", "").strip()
         if not header:
             return None
-        schemes = self.contract.security_schemes.values()
-        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
-        raw_ok = any(
-            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
-            for s in schemes
-        )
+        bearer_ok, raw_ok = self._key_forms()
         scheme, _, token = header.partition(" ")
         if bearer_ok and scheme.lower() == "bearer":
             return token.strip() or None
         if raw_ok and " " not in header:
             return header
         return None
+
+    def _key_forms(self) -> tuple[bool, bool]:
+        """Whether the contract's security schemes take a ``Bearer`` key, and a raw key in
+        ``Authorization``: read once per contract (a contract is not changed once loaded)."""
+        contract = self.contract
+        known = self.__dict__.get("_forms")
+        if known is not None and known[0] is contract:
+            return known[1]
+        schemes = contract.security_schemes.values()
+        bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
+        raw_ok = any(
+            s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
+            for s in schemes
+        )
+        self._forms = (contract, (bearer_ok, raw_ok))
+        return bearer_ok, raw_ok
 
 
 DIALECTS: dict[str, type[Dialect]] = {}
