@@ -219,7 +219,8 @@ def validate_request(
     A multipart body is read through Flask's own form parser (``req.form`` / ``req.files``,
     so ``MAX_FORM_MEMORY_SIZE`` and ``MAX_CONTENT_LENGTH`` apply: 413), once.
     """
-    content_type = req.headers.get("Content-Type", "application/octet-stream")
+    # (as ``req.headers`` reads it: the environ's ``CONTENT_TYPE``)
+    content_type = req.environ.get("CONTENT_TYPE", "application/octet-stream")
     body = req.get_data(cache=True) if operation.has_body else None
     return operation.validate_request(
         path=path_params,
