@@ -393,3 +393,19 @@ def test_every_generator_names_its_ids_req() -> None:
     ids = exchange._RequestIds()
     assert ids.prefix.startswith("req_")
     assert ids().startswith("req_")
+
+
+def test_an_answer_that_names_its_own_request_id_keeps_it_and_the_journal_says_it() -> None:
+    from werkzeug.wrappers import Response
+
+    app = create_app(test_config())
+    service = app.extensions["sora_mock"]
+    begun = exchange.Exchange(operation="getVideo")
+    answer = Response("{}", 200, headers={"X-Request-Id": "req_given", "Retry-After": "1"})
+    exchange.finish(service, None, begun, "GET", "/gptge/v1/videos/v", answer)
+    assert answer.headers.getlist("x-request-id") == ["req_given"]
+    (entry,) = service.journal()
+    assert entry["request_id"] == "req_given"
+    fresh = Response("{}", 200, headers={"X-Request": "not it"})
+    exchange.finish(service, None, exchange.Exchange(request_id="req_new"), "GET", "/x", fresh)
+    assert fresh.headers.to_wsgi_list()[-1] == ("x-request-id", "req_new")

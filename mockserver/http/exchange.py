@@ -185,7 +185,8 @@ def finish(
     only) and the console line. ``path_values`` are the route's path parameters, the job a
     provider operation names when the handler noted none."""
     headers = response.headers
-    request_id = headers.get("x-request-id")
+    # (Werkzeug's ``get`` of a header not there builds an HTTP exception to say so)
+    request_id = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
     if request_id is None:
         request_id = exchange.request_id
         headers.add("x-request-id", request_id)  # (not there: appended, as setting it would)
