@@ -24,6 +24,8 @@ CASES: list[tuple[Any, Any, Any]] = [
     ({}, HTTPStatus.OK, {"X-A": ["1", "2"]}),
     ({}, "200 OK", {}),
     ("text", 400, {}),
+    ({}, 200, {"X-Text": type("Text", (str,), {})("a")}),  # a str subclass: kept as it is
+    ({}, 200, {"X-A": "1", "CONTENT-LENGTH": "5"}),
 ]
 
 
@@ -53,9 +55,12 @@ def test_a_json_answer_is_the_one_werkzeugs_constructor_makes(
     assert made.headers.to_wsgi_list() == expected.headers.to_wsgi_list()
 
 
-def test_a_header_value_with_a_newline_is_refused_as_werkzeug_refuses_it() -> None:
+@pytest.mark.parametrize("value", ["1\r\nX-Evil: 1", "1\nX", "1\rX"])
+def test_a_header_value_with_a_newline_is_refused_as_werkzeug_refuses_it(value: str) -> None:
     with pytest.raises(ValueError, match="newline"):
-        json_response({}, 200, {"Retry-After": "1\r\nX-Evil: 1"})
+        Response("{}", headers={"Retry-After": value})
+    with pytest.raises(ValueError, match="newline"):
+        json_response({}, 200, {"X-Fine": "1", "Retry-After": value})
 
 
 def test_two_answers_never_share_their_headers_or_body() -> None:

@@ -25,12 +25,23 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     (``headers``, then ``Content-Type``, then ``Content-Length``), on every answer
     (``tests/test_json_responses.py`` compares the two)."""
     data = dumps(body)
-    if headers and not _SET_HERE.isdisjoint(map(str.lower, headers)):
-        # a header the constructor would set in place: its own way
-        return Response(data, status=status, mimetype="application/json", headers=headers)
+    pairs = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    if headers:
+        given = list(headers.items())
+        for name, value in given:
+            if (
+                value.__class__ is not str
+                or "\n" in value
+                or "\r" in value
+                or name.lower() in _SET_HERE
+            ):
+                # a value Werkzeug makes text or refuses, or a header the constructor sets in
+                # place: its own way
+                return Response(data, status=status, mimetype="application/json", headers=headers)
+        pairs[:0] = given
     response: Response = Response.__new__(Response)
-    response.headers = fields = Headers(headers)  # (validated and made text, as the constructor)
-    fields._list += (("Content-Type", "application/json"), ("Content-Length", str(len(data))))
+    response.headers = fields = Headers()
+    fields._list = pairs
     line = _STATUS_LINES.get(status)
     if line is None:
         line = response._clean_status(status)
