@@ -124,6 +124,8 @@ class PollLane:
         exchange.begin().instant = True  # a read: one instant of the mock's clock
         service.request_opened()
         req = Request(environ)
+        if not environ.get("QUERY_STRING"):  # what parsing an empty query gives, ~2 us sooner
+            req.args = req.parameter_storage_class()
         named = next(iter(values.values()), None)  # the job a status read names (or None)
         try:
             with service.store.read_instant(named if isinstance(named, str) else None):
