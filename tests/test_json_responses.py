@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Response
 
+from mockserver.http import responses
 from mockserver.http.responses import json_response
 from mockserver.state._json import dumps
 
@@ -68,3 +69,40 @@ def test_two_answers_never_share_their_headers_or_body() -> None:
     first.headers["X-One"] = "1"
     assert "X-One" not in second.headers
     assert first.response is not second.response
+
+
+def test_plain_headers_never_go_through_the_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fast way is for: an answer with no header of its own, or plain text ones."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Werkzeug's constructor was used")
+
+    monkeypatch.setattr(Response, "__init__", refuse)
+    made = json_response({"a": 1}, 429, {"Retry-After": "1", "X-Ratelimit-Remaining": "0"})
+    assert made.headers.to_wsgi_list() == [
+        ("Retry-After", "1"),
+        ("X-Ratelimit-Remaining", "0"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", "7"),
+    ]
+    assert json_response([]).status == "200 OK"
+    with pytest.raises(AssertionError):  # a header it sets itself: the constructor's way
+        json_response({}, 200, {"Content-Type": "text/plain"})
+
+
+def test_status_lines_are_worded_once_and_remembered_for_128_statuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines: dict[Any, tuple[str, int]] = {}
+    monkeypatch.setattr(responses, "_STATUS_LINES", lines)
+    assert json_response({}, 404).status == "404 NOT FOUND"
+    assert lines == {404: ("404 NOT FOUND", 404)}
+    lines[404] = ("404 REMEMBERED", 404)
+    assert json_response({}, 404).status == "404 REMEMBERED"
+    for code in range(200, 326):
+        json_response({}, code)
+    assert len(lines) == 127
+    assert json_response({}, 599).status == "599 UNKNOWN"
+    assert len(lines) == 128
+    assert json_response({}, 598).status == "598 UNKNOWN"
+    assert 598 not in lines
