@@ -458,3 +458,17 @@ def test_the_request_a_contract_judges_leaves_the_body_readable(app: Flask) -> N
         first = openapi_request("")
         assert request.get_data() == b'{"a": 1}'
         assert openapi_request("").body == first.body == b'{"a": 1}'
+
+
+def test_an_operation_the_contract_lets_anyone_call_needs_no_key_but_refuses_a_bad_one() -> None:
+    """OpenRouter's model list (``security: [{}]`` among its alternatives): no
+    ``Authorization`` at all is everyone's key, ""; one in a form the contract does not take
+    is still a 401."""
+    app = create_app(test_config())
+    client = app.test_client()
+    path = "/openrouter/api/v1/videos/models"
+    assert client.get(path).status_code == 200
+    (entry,) = service_of(app).journal()
+    assert entry["key"] == key_fingerprint("")
+    assert client.get(path, headers={"Authorization": "Basic eDp5"}).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer sk-or"}).status_code == 200
