@@ -458,3 +458,37 @@ def test_the_request_a_contract_judges_leaves_the_body_readable(app: Flask) -> N
         first = openapi_request("")
         assert request.get_data() == b'{"a": 1}'
         assert openapi_request("").body == first.body == b'{"a": 1}'
+
+
+def test_an_operation_the_contract_lets_anyone_call_needs_no_key_but_refuses_a_bad_one() -> None:
+    """OpenRouter's model list (``security: [{}]`` among its alternatives): no
+    ``Authorization`` at all is everyone's key, ""; one in a form the contract does not take
+    is still a 401."""
+    app = create_app(test_config())
+    client = app.test_client()
+    path = "/openrouter/api/v1/videos/models"
+    assert client.get(path).status_code == 200
+    (entry,) = service_of(app).journal()
+    assert entry["key"] == key_fingerprint("")
+    assert client.get(path, headers={"Authorization": "Basic eDp5"}).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer sk-or"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("scenario", "path", "counted"),
+    [
+        ("rate_limited", "/gptge/v1/videos/video_x", [("rate_limited", "header")]),  # a read
+        ("content_policy", "/gptge/v1/videos/video_x", []),  # create-only: nothing at a read
+    ],
+)
+def test_a_scenario_is_counted_once_when_it_shapes_the_answer(
+    monkeypatch: pytest.MonkeyPatch, scenario: str, path: str, counted: list[Any]
+) -> None:
+    app = create_app(test_config())
+    metrics = service_of(app).metrics
+    assert metrics is not None
+    seen: list[Any] = []
+    monkeypatch.setattr(metrics, "fault_injected", lambda *args: seen.append(args))
+    headers = {"Authorization": "Bearer k", "X-Mock-Scenario": scenario}
+    app.test_client().get(path, headers=headers)
+    assert seen == counted

@@ -307,3 +307,35 @@ def test_register_puts_the_dialect_under_its_contract_name() -> None:
         assert DIALECTS["test-only-extra"] is Extra
     finally:
         DIALECTS.pop("test-only-extra", None)
+
+
+def _dialect(mock: SoraMock, contract_name: str) -> Dialect:
+    from mockserver.providers import registered
+
+    return registered()[contract_name](mock.service)
+
+
+def _asking(authorization: str | None) -> Any:
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return Request(EnvironBuilder(path="/", headers=headers).get_environ())
+
+
+def test_the_key_forms_are_read_once_per_contract_and_kept(mock: SoraMock) -> None:
+    dialect = _dialect(mock, "gptproto-v3")
+    assert dialect.credentials(_asking(None)) is None
+    assert dialect.credentials(_asking("  ")) is None
+    assert dialect.credentials(_asking(" Bearer sk-a ")) == "sk-a"
+    assert dialect._forms == (dialect.contract, (True, True))  # type: ignore[attr-defined]
+    dialect._forms = (dialect.contract, (False, False))  # type: ignore[attr-defined]
+    assert dialect.credentials(_asking("Bearer sk-a")) is None, "what was kept is used"
+
+
+def test_another_contract_has_its_key_forms_read_anew(mock: SoraMock) -> None:
+    gptproto, vtrix = _dialect(mock, "gptproto-v3"), _dialect(mock, "vtrix-generation")
+    assert gptproto.credentials(_asking("sk-raw")) == "sk-raw"
+    gptproto.contract = vtrix.contract  # (a bearer token only)
+    assert gptproto.credentials(_asking("sk-raw")) is None
+    assert gptproto._forms == (vtrix.contract, (True, False))  # type: ignore[attr-defined]

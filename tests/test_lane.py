@@ -244,3 +244,102 @@ def test_a_poll_reads_the_shared_clock_once(both: Both, monkeypatch: pytest.Monk
     reads.clear()
     assert both.via_lane.get("/gptge/v1/videos", headers=headers).status_code == 200
     assert len(reads) == 1  # a page of jobs, each with its state: one read
+
+
+def test_a_store_outage_is_the_same_503_with_retry_after_and_is_counted(
+    both: Both, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.state.store_guard import StoreUnavailable
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("disk full")
+
+    service = service_of(both.app)
+    path = READS["gptge-videos"](both.jobs["gptge-videos"])
+    headers = {"Authorization": "Bearer sk-test"}
+    counted: list[str] = []
+    assert service.metrics is not None
+    monkeypatch.setattr(service.metrics, "store_error", counted.append)
+    monkeypatch.setattr(service.store, "read_instant", down)
+    monkeypatch.setattr(service.store, "get", down)
+    answers = []
+    for client in (both.via_flask, both.via_lane):
+        response = client.get(path, headers=headers)
+        seen = [(k, v) for k, v in response.headers.items() if k != "x-request-id"]
+        answers.append((response.status_code, seen, response.get_json()))
+    assert answers[0] == answers[1]
+    status, seen, body = answers[1]
+    assert status == 503 and ("Retry-After", "1") in seen
+    assert "disk full" in body["error"]["message"]
+    assert counted == ["request", "request"]
+
+
+def test_a_lane_request_without_a_query_has_werkzeugs_empty_args(
+    both: Both, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from mockserver.http import binding
+
+    seen: list[Any] = []
+    validate = binding.validate_request
+
+    def spied(operation: Any, req: Any, path_params: Any) -> Any:
+        seen.append(req.args)
+        return validate(operation, req, path_params)
+
+    monkeypatch.setattr(binding, "validate_request", spied)
+    path = READS["gptge-videos"](both.jobs["gptge-videos"])
+    headers = {"Authorization": "Bearer sk-test"}
+    for asked in (path, path + "?", "/gptge/v1/videos?limit=2"):  # (answered 200 or 404)
+        assert both.via_lane.get(asked, headers=headers).status_code in (200, 404)
+    assert [type(args) for args in seen] == [ImmutableMultiDict] * 3
+    assert [dict(args) for args in seen] == [{}, {}, {"limit": "2"}]
+
+
+@pytest.mark.parametrize(
+    "body", [[b'{"a":', b"1}"], (b'{"a":1}',), [b""], ['{"a":1}'], iter([b'{"a":1}'])]
+)
+def test_an_answer_not_in_one_piece_of_bytes_is_joined_as_werkzeug_joins_it(
+    both: Both, monkeypatch: pytest.MonkeyPatch, body: Any
+) -> None:
+    from flask import Response
+
+    from mockserver.http import lane
+
+    expected = b"".join(x.encode() if isinstance(x, str) else x for x in list(body))
+    if isinstance(body, type(iter([]))):
+        body = iter([expected])
+
+    def pieces(*args: Any, **kwargs: Any) -> Response:
+        response = Response(status=200, content_type="application/json")
+        response.response = body
+        return response
+
+    monkeypatch.setattr(lane.exchange, "finish", pieces)
+    path = READS["gptge-videos"](both.jobs["gptge-videos"])
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_AUTHORIZATION": "Bearer k"}
+    out = both.lane(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda s, h, e=None: None)
+    assert type(out) is list and b"".join(out) == expected
+    assert len(out) == 1
+
+
+def test_an_answer_in_one_piece_of_bytes_is_handed_over_as_it_is(
+    both: Both, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import Response
+
+    from mockserver.http import lane
+
+    body = [b'{"a":1}']
+
+    def one_piece(*args: Any, **kwargs: Any) -> Response:
+        response = Response(status=200, content_type="application/json")
+        response.response = body
+        return response
+
+    monkeypatch.setattr(lane.exchange, "finish", one_piece)
+    path = READS["gptge-videos"](both.jobs["gptge-videos"])
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_AUTHORIZATION": "Bearer k"}
+    out = both.lane(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda s, h, e=None: None)
+    assert out is body

@@ -644,3 +644,61 @@ def test_a_count_none_matched_lists_no_matches_and_misses_are_each_named() -> No
         "operation='getVideo' (wanted 'createVideo'); model=(absent) (wanted 'z')"
     )
     assert len(lines) == 2 + 5 and "more" not in lines[-1], "five others: all shown"
+
+
+# -- what a capture remembers between requests (a client sends the same headers each poll) --
+
+
+@pytest.fixture
+def caches(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[Any, Any]]:
+    fresh: dict[str, dict[Any, Any]] = {"_KEPT_KEYS": {}, "_HEADER_NAMES": {}, "_SEEN_HEADERS": {}}
+    for name, cache in fresh.items():
+        monkeypatch.setattr(requests_log, name, cache)
+    return fresh
+
+
+def test_which_environ_keys_are_kept_headers_is_remembered_per_set_of_keys(
+    caches: dict[str, dict[Any, Any]],
+) -> None:
+    req = request(method="GET", headers=[("X-Trace", "t-1")])
+    assert capture(req, ())["headers"] == {"x-trace": "t-1"}
+    keys = tuple(req.environ)
+    assert caches["_KEPT_KEYS"] == {keys: (("HTTP_X_TRACE", "x-trace"),)}
+    assert caches["_HEADER_NAMES"]["HTTP_X_TRACE"] == "x-trace"
+    assert caches["_HEADER_NAMES"]["REQUEST_METHOD"] == ""
+    caches["_KEPT_KEYS"][keys] = (("HTTP_X_TRACE", "x-remembered"),)  # used as it is
+    assert capture(req, ())["headers"] == {"x-remembered": "t-1"}
+
+
+def test_a_header_name_is_taken_from_what_was_remembered(
+    caches: dict[str, dict[Any, Any]],
+) -> None:
+    caches["_HEADER_NAMES"]["HTTP_X_TRACE"] = "x-named-before"
+    req = request(method="GET", headers=[("X-Trace", "t-1")])
+    assert capture(req, ())["headers"] == {"x-named-before": "t-1"}
+
+
+def test_the_captured_headers_are_remembered_per_set_of_headers(
+    caches: dict[str, dict[Any, Any]],
+) -> None:
+    req = request(method="GET", headers=[("X-Trace", "t-1")])
+    capture(req, ())
+    ((sent, known),) = caches["_SEEN_HEADERS"].items()
+    assert sent == (("x-trace", "t-1"),) and known == ({"x-trace": "t-1"}, "t-1")
+    caches["_SEEN_HEADERS"][sent] = ({"x-trace": "remembered"}, "t-1")
+    assert capture(req, ())["headers"] == {"x-trace": "remembered"}
+
+
+def test_each_memory_is_bounded(caches: dict[str, dict[Any, Any]]) -> None:
+    caches["_KEPT_KEYS"].update({(str(n),): () for n in range(255)})
+    caches["_SEEN_HEADERS"].update({((str(n), ""),): ({}, "") for n in range(255)})
+    caches["_HEADER_NAMES"].update({str(n): "" for n in range(4095 - 20)})
+    capture(request(method="GET", headers=[("X-A", "1")]), ())
+    assert len(caches["_KEPT_KEYS"]) == 256 and len(caches["_SEEN_HEADERS"]) == 256
+    assert len(caches["_HEADER_NAMES"]) <= 4096
+    capture(request(method="GET", headers=[("X-B", "2"), ("X-C", "3")]), ())
+    assert len(caches["_KEPT_KEYS"]) == 256 and len(caches["_SEEN_HEADERS"]) == 256
+    filled = len(caches["_HEADER_NAMES"])
+    caches["_HEADER_NAMES"].update({f"more{n}": "" for n in range(4096 - filled)})
+    capture(request(method="GET", headers=[("X-D", "4")]), ())
+    assert len(caches["_HEADER_NAMES"]) == 4096

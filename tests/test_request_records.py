@@ -403,3 +403,75 @@ def test_every_generator_names_its_ids_req() -> None:
     ids = exchange._RequestIds()
     assert ids.prefix.startswith("req_")
     assert ids().startswith("req_")
+
+
+def test_an_answer_that_names_its_own_request_id_keeps_it_and_the_journal_says_it() -> None:
+    from werkzeug.wrappers import Response
+
+    app = create_app(test_config())
+    service = app.extensions["sora_mock"]
+    begun = exchange.Exchange(operation="getVideo")
+    answer = Response("{}", 200, headers={"X-Request-Id": "req_given", "Retry-After": "1"})
+    exchange.finish(service, None, begun, "GET", "/gptge/v1/videos/v", answer)
+    assert answer.headers.getlist("x-request-id") == ["req_given"]
+    (entry,) = service.journal()
+    assert entry["request_id"] == "req_given"
+    fresh = Response("{}", 200, headers={"X-Request": "not it"})
+    exchange.finish(service, None, exchange.Exchange(request_id="req_new"), "GET", "/x", fresh)
+    assert fresh.headers.to_wsgi_list()[-1] == ("x-request-id", "req_new")
+
+
+def _entry_of(begun: exchange.Exchange, path: str, status: int = 200) -> dict[str, Any]:
+    """The journal entry ``finish`` writes for ``begun`` answered ``status`` at ``path``."""
+    from werkzeug.wrappers import Response
+
+    app = create_app(test_config(api_keys=(KEY,)))
+    service = app.extensions["sora_mock"]
+    exchange.finish(service, None, begun, "GET", path, Response("{}", status))
+    (entry,) = service.journal()
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "job_id"),
+    [
+        (f"/gptge/v1/videos/{KEY}", None, "video_plain"),  # only the path holds the key
+        ("/gptge/v1/videos/video_plain", f"no job {KEY}", None),  # only the error
+        ("/gptge/v1/videos/video_plain", None, KEY),  # only the job the handler noted
+    ],
+)
+def test_each_text_of_an_entry_is_masked_though_the_others_are_plain(
+    path: str, error: str | None, job_id: str | None
+) -> None:
+    begun = exchange.Exchange(operation="getVideo", error=error, job_id=job_id)
+    entry = _entry_of(begun, path, 404)
+    assert KEY not in json.dumps(entry)
+    assert entry["path"].startswith("/gptge/v1/videos/")
+
+
+def test_an_entry_of_a_read_at_one_instant_has_that_instants_time() -> None:
+    entry = _entry_of(exchange.Exchange(operation="getVideo", now=123.5), "/gptge/v1/videos/v")
+    assert entry["time"] == 123.5  # (the service's clock says CLOCK_START)
+    assert entry["operation"] == "getVideo"
+
+
+def test_the_prefixes_and_the_entry_type_are_found_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockserver.providers.errors import PREFIX_ERRORS
+    from mockserver.state.journal import JournalEntry
+
+    monkeypatch.setattr(exchange, "_PREFIXES", None)
+    monkeypatch.setattr(exchange, "_ENTRY", None)
+    entry = _entry_of(exchange.Exchange(operation="getVideo"), "/gptge/v1/videos/v")
+    assert entry["provider"] == "gptge"
+    assert exchange._PREFIXES is PREFIX_ERRORS and exchange._ENTRY is JournalEntry
+
+
+def test_a_plain_text_is_known_plain_without_the_redaction() -> None:
+    plain = exchange._plain
+    assert plain(None, ()) and plain("", ("k",))
+    assert plain("/gptge/v1/videos/video_1-a~b", ("s3cret",))
+    assert not plain("/v1/videos/s3cret", ("s3cret",))
+    assert not plain("/v1/videos/sk-1", ())
+    assert not plain("/v1/videos/a.b", ())

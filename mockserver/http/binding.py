@@ -30,6 +30,7 @@ from mockserver.state.service import MockService
 log = logging.getLogger("mockserver")
 
 SCENARIO_HEADER = "X-Mock-Scenario"
+_SCENARIO_KEY = "HTTP_X_MOCK_SCENARIO"
 
 
 def openapi_request(prefix: str) -> OpenAPIRequest:
@@ -49,7 +50,7 @@ def openapi_request(prefix: str) -> OpenAPIRequest:
 
 
 def _select_scenario(dialect: Dialect, req: Request, key_fp: str) -> Selected | None:
-    header = req.headers.get(SCENARIO_HEADER)
+    header = req.environ.get(_SCENARIO_KEY)  # (what ``req.headers`` reads it from)
     if header:
         return parse(header, "header")
     service = dialect.service
@@ -95,7 +96,7 @@ class Pipeline:
         notes.operation = self.op.operation_id
 
         api_key = dialect.credentials(req)
-        if api_key is None and self.anonymous and "Authorization" not in req.headers:
+        if api_key is None and self.anonymous and "HTTP_AUTHORIZATION" not in req.environ:
             api_key = ""  # no key at all, where the contract allows none: everyone's
         if api_key is None:
             return error_response(
@@ -218,7 +219,8 @@ def validate_request(
     A multipart body is read through Flask's own form parser (``req.form`` / ``req.files``,
     so ``MAX_FORM_MEMORY_SIZE`` and ``MAX_CONTENT_LENGTH`` apply: 413), once.
     """
-    content_type = req.headers.get("Content-Type", "application/octet-stream")
+    # (as ``req.headers`` reads it: the environ's ``CONTENT_TYPE``)
+    content_type = req.environ.get("CONTENT_TYPE", "application/octet-stream")
     body = req.get_data(cache=True) if operation.has_body else None
     return operation.validate_request(
         path=path_params,

@@ -184,14 +184,14 @@ def finish(
     """Stamp the response with its request id and record it: the journal (provider routes
     only) and the console line. ``path_values`` are the route's path parameters, the job a
     provider operation names when the handler noted none."""
-    from mockserver.http.console import RequestLine
-    from mockserver.providers.errors import PREFIX_ERRORS
-    from mockserver.state.journal import JournalEntry
-
     headers = response.headers
-    if "x-request-id" not in headers:
-        headers["x-request-id"] = exchange.request_id
-    if not service.config.retry_after:
+    # (Werkzeug's ``get`` of a header not there builds an HTTP exception to say so)
+    request_id = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
+    if request_id is None:
+        request_id = exchange.request_id
+        headers.add("x-request-id", request_id)  # (not there: appended, as setting it would)
+    config = service.config
+    if not config.retry_after:
         # --no-retry-after: no provider document mentions the header
         headers.pop("Retry-After", None)
     prefix = path.strip("/").split("/", 1)[0]
@@ -203,35 +203,39 @@ def finish(
     if job_id is None and exchange.operation is not None and path_values:
         value = next(iter(path_values.values()))
         job_id = value if isinstance(value, str) else None
-    provider = prefix if prefix in PREFIX_ERRORS else None
+    provider = prefix if prefix in _prefixes() else None
     metrics = service.metrics
     if metrics is not None:  # bounded labels only: a prefix the mock serves, an operation id
         metrics.observe_request(provider, exchange.operation, status, exchange.scenario, seconds)
     # a key sent where it does not belong (in the path, as a job id or a scenario name, and so
     # in an error message) is masked before anything is written
-    mask = masking(exchange.secrets + service.config.api_keys)
-    path, error, job_id = mask(path) or path, mask(error), mask(job_id)
+    secrets = exchange.secrets + config.api_keys
+    if not (_plain(path, secrets) and _plain(error, secrets) and _plain(job_id, secrets)):
+        mask = masking(secrets)
+        path, error, job_id = mask(path) or path, mask(error), mask(job_id)
     entry = None
     if provider is not None:
-        entry = JournalEntry(
-            time=exchange.now if exchange.now is not None else _now(service),
-            method=method,
-            path=path,
-            provider=provider,
-            operation=exchange.operation,
-            status=status,
-            latency_ms=latency_ms,
-            request_id=headers["x-request-id"],
-            key=exchange.key,
-            scenario=exchange.scenario,
+        entry = _journal_entry()(
+            exchange.now if exchange.now is not None else _now(service),
+            method,
+            path,
+            provider,
+            exchange.operation,
+            status,
+            latency_ms,
+            request_id,
+            exchange.key,
+            exchange.scenario,
             error=error,
             job_id=job_id,
             client=exchange.client,
         )
         if req is not None:
-            entry.request = _captured(req, exchange.secrets + service.config.api_keys)
+            entry.request = _captured(req, secrets)
     service.record(entry)
     if console is not None and console.wanted(method, path, status, exchange.client):
+        from mockserver.http.console import RequestLine
+
         console.write(
             RequestLine(
                 time=time.time(),
@@ -247,6 +251,32 @@ def finish(
             )
         )
     return response
+
+
+def _prefixes() -> Mapping[str, Any]:
+    """The prefixes the mock serves (``providers.errors.PREFIX_ERRORS``: imported on first
+    use, as this module is imported before the providers)."""
+    global _PREFIXES
+    if _PREFIXES is None:
+        from mockserver.providers.errors import PREFIX_ERRORS
+
+        _PREFIXES = PREFIX_ERRORS
+    return _PREFIXES
+
+
+_PREFIXES: Mapping[str, Any] | None = None
+
+
+def _journal_entry() -> type[Entry]:
+    global _ENTRY
+    if _ENTRY is None:
+        from mockserver.state.journal import JournalEntry
+
+        _ENTRY = JournalEntry
+    return _ENTRY
+
+
+_ENTRY: type[Entry] | None = None
 
 
 def _captured(req: Any, secrets: tuple[str, ...]) -> dict[str, Any] | None:
@@ -268,10 +298,7 @@ def masking(secrets: tuple[str, ...]) -> Callable[[str | None], str | None]:
     redactors: list[Any] = []  # built on first use: most requests write only plain texts
 
     def mask(text: str | None) -> str | None:
-        # in a plain text a secret's escaped forms (%XX, \uXXXX) cannot appear: only itself
-        if not text or (
-            _PLAIN.fullmatch(text) and "sk-" not in text and not any(s in text for s in secrets)
-        ):
+        if _plain(text, secrets):
             return text
         if not redactors:
             from mockserver.conformance.redaction import Redactor
@@ -281,6 +308,15 @@ def masking(secrets: tuple[str, ...]) -> Callable[[str | None], str | None]:
         return masked
 
     return mask
+
+
+def _plain(text: str | None, secrets: tuple[str, ...]) -> bool:
+    """Whether the redaction would leave ``text`` as it is: nothing, or only path
+    characters with no ``sk-`` and no secret in it (in a plain text a secret's escaped forms,
+    ``%XX`` or ``\\uXXXX``, cannot appear: only itself)."""
+    return not text or bool(
+        _PLAIN.fullmatch(text) and "sk-" not in text and not any(s in text for s in secrets)
+    )
 
 
 #: a text no pattern of the redaction matches: no ``sk-``, no space, ``=``, ``:``, ``@`` or

@@ -124,6 +124,8 @@ class PollLane:
         exchange.begin().instant = True  # a read: one instant of the mock's clock
         service.request_opened()
         req = Request(environ)
+        if not environ.get("QUERY_STRING"):  # what parsing an empty query gives, ~2 us sooner
+            req.args = req.parameter_storage_class()
         named = next(iter(values.values()), None)  # the job a status read names (or None)
         try:
             with service.store.read_instant(named if isinstance(named, str) else None):
@@ -153,4 +155,7 @@ class PollLane:
         # bytes (the status line, the headers as they are, the body in one piece), without
         # its general machinery: conditional and HEAD answers, iterables, header fix-ups
         start_response(response.status, response.headers.to_wsgi_list())
+        body = response.response
+        if body.__class__ is list and len(body) == 1 and body[0].__class__ is bytes:
+            return body  # (what get_data joins: json_response's one piece)
         return [response.get_data()]

@@ -62,6 +62,20 @@ def _headers(sent: Iterable[tuple[str, Any]], mask: _Masker) -> tuple[dict[str, 
     return headers, "\n".join(values)
 
 
+#: the environ keys of a request -> (key, header name) of those a capture keeps, in order
+_KEPT_KEYS: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _name_of(key: str) -> str:
+    """``_header_name``, remembered (for at most 4,096 keys)."""
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = _header_name(key)
+        if len(_HEADER_NAMES) < 4096:
+            _HEADER_NAMES[key] = name
+    return name
+
+
 def _header_name(key: str) -> str:
     """``HTTP_USER_AGENT`` -> ``user-agent``; "" for a header left out: credentials (any
     secret-looking name) and the transport's own."""
@@ -147,23 +161,21 @@ def capture(req: Any, secrets: Sequence[str]) -> dict[str, Any]:
     Reads only what the mock read: the form it parsed, or the body it kept."""
     mask = _Masker(secrets)
     environ = req.environ
-    names = _HEADER_NAMES
-    sent = []  # (name, value) of the headers a capture keeps: never a credential
-    for key, value in environ.items():
-        name = names.get(key)
-        if name is None:
-            name = _header_name(key)
-            if len(names) < 4096:
-                names[key] = name
-        if name:
-            sent.append((name, value))
-    key = tuple(sent)
+    # (name, value) of the headers a capture keeps, never a credential: which environ keys
+    # those are is worked out once per set of keys (a client sends the same ones each time)
+    keys = tuple(environ)
+    chosen = _KEPT_KEYS.get(keys)
+    if chosen is None:
+        chosen = tuple((k, name) for k in keys if (name := _name_of(k)))
+        if len(_KEPT_KEYS) < 256:
+            _KEPT_KEYS[keys] = chosen
+    sent = tuple([(name, environ[k]) for k, name in chosen])
     # a client sends the same headers poll after poll: their capture is computed once
-    known = _SEEN_HEADERS.get(key)
+    known = _SEEN_HEADERS.get(sent)
     if known is None:
         known = _headers(sent, _Masker(()))
         if len(_SEEN_HEADERS) < 256:
-            _SEEN_HEADERS[key] = known
+            _SEEN_HEADERS[sent] = known
     headers, joined = known
     if any(s in joined for s in mask.secrets):  # a key in another header: masked for it
         headers, _ = _headers(sent, mask)

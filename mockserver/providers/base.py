@@ -8,7 +8,6 @@ and the lifecycle are applied around the handler by ``mockserver.http.binding``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -199,10 +198,11 @@ class Dialect:
 
     def credentials(self, request: Request) -> str | None:
         """The API key, if the Authorization header is in a form the contract allows."""
-        header = request.headers.get("Authorization", "").strip()
+        # (the header as Werkzeug's ``request.headers`` reads it: the environ's value)
+        header = request.environ.get("HTTP_AUTHORIZATION", "").strip()
         if not header:
             return None
-        bearer_ok, raw_ok = self._key_forms
+        bearer_ok, raw_ok = self._key_forms()
         scheme, _, token = header.partition(" ")
         if bearer_ok and scheme.lower() == "bearer":
             return token.strip() or None
@@ -210,16 +210,20 @@ class Dialect:
             return header
         return None
 
-    @functools.cached_property
     def _key_forms(self) -> tuple[bool, bool]:
-        """Whether the contract takes the key as a bearer token, and as the whole
-        ``Authorization`` header (its security schemes, read once: every request asks)."""
-        schemes = self.contract.security_schemes.values()
+        """Whether the contract's security schemes take a ``Bearer`` key, and a raw key in
+        ``Authorization``: read once per contract (a contract is not changed once loaded)."""
+        contract = self.contract
+        known = self.__dict__.get("_forms")
+        if known is not None and known[0] is contract:
+            return known[1]
+        schemes = contract.security_schemes.values()
         bearer_ok = any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes)
         raw_ok = any(
             s.get("type") == "apiKey" and s.get("name", "").lower() == "authorization"
             for s in schemes
         )
+        self._forms = (contract, (bearer_ok, raw_ok))
         return bearer_ok, raw_ok
 
 

@@ -24,6 +24,15 @@ from typing import Any, Protocol
 
 log = logging.getLogger("mockserver")
 
+#: this process's id (``os.getpid`` is a system call: once per process, again in a forked child)
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def worker_pid() -> int:
+    """This process's id, without a system call."""
+    return _pid[0]
+
 
 @dataclass
 class JournalEntry:
@@ -38,7 +47,7 @@ class JournalEntry:
     key: str | None
     scenario: str | None
     #: the process id of the worker that answered
-    worker: int = field(default_factory=os.getpid)
+    worker: int = field(default_factory=worker_pid)
     #: the error message answered, for a 4xx or 5xx
     error: str | None = None
     #: the job the request created or named
@@ -156,8 +165,8 @@ class JournalWriter:
         """(lock held) Make sure a waiting entry is written within ``max_age`` even if no
         request comes: one thread per process, started on first need (threads do not survive
         a fork)."""
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
+        if self._pid != _pid[0]:
+            self._pid = _pid[0]
             atexit.register(self.flush)
             threading.Thread(target=self._run, name="journal-writer", daemon=True).start()
         self._wake.notify()

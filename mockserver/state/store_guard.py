@@ -142,7 +142,7 @@ def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Call
 
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        outage = outage_of(self, store)
+        outage = self.__dict__.get("_outage") or outage_of(self, store)
         if outage.fast_until and time.monotonic() < outage.fast_until:
             raise StoreUnavailable(outage.reason)
         started = time.monotonic()

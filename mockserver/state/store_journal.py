@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.state._json import dumps
+from mockserver.state.journal import worker_pid
 
 KEEP_FILES = 16
 #: lines a file may hold beyond its ``size`` before it is compacted: a compaction holds the
@@ -98,8 +99,8 @@ class FileJournal:
     def _own(self) -> int:
         """(lock held) This process's file, opened for appending (a forked child opens its
         own: it must never write into its parent's)."""
-        if self._pid != os.getpid():
-            self._pid, self._fd = os.getpid(), -1
+        if self._pid != worker_pid():
+            self._pid, self._fd = worker_pid(), -1
         if self._fd < 0:
             path = self._path(self._pid)
             first = not path.exists()

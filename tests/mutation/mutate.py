@@ -338,7 +338,10 @@ MODULES: dict[str, list[str]] = {
     "mockserver/state/_json.py": ["tests/test_json_out.py", "tests/test_json_answers_compact.py"],
     "mockserver/http/admin.py": ["tests/test_admin_answers.py", "tests/test_admin_rules.py"],
     "mockserver/http/_routing.py": ["tests/test_mock_url_building.py"],
-    "mockserver/http/responses.py": ["tests/test_error_answers_per_dialect.py"],
+    "mockserver/http/responses.py": [
+        "tests/test_error_answers_per_dialect.py",
+        "tests/test_json_responses.py",
+    ],
     "mockserver/http/healthcheck.py": [
         "tests/test_container_health_check.py",
         "tests/test_health_check_failures.py",
