@@ -46,3 +46,43 @@ def test_a_redis_server_dies_with_the_killed_process_that_started_it() -> None:
                 os.kill(server, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal")
+def test_the_child_asks_linux_for_sigkill_at_its_parents_end() -> None:
+    """What ``redis_server`` hands ``Popen`` as ``preexec_fn``, run in a forked child of this
+    process, which then reads its parent-death signal back (``PR_GET_PDEATHSIG``)."""
+    import ctypes
+
+    from mockserver.plugin.redis_server import _dies_with_parent
+
+    ask = _dies_with_parent()
+    assert callable(ask)
+    pid = os.fork()
+    if pid == 0:  # the child: one C call each way, then out without Python's clean-up
+        try:
+            ask()
+            got = ctypes.c_int(-1)
+            ctypes.CDLL(None).prctl(2, ctypes.byref(got))  # PR_GET_PDEATHSIG
+            os._exit(got.value)
+        except BaseException:  # noqa: BLE001 - any failure is the status the parent reads
+            os._exit(255)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == signal.SIGKILL
+
+
+def test_no_parent_death_signal_where_it_cannot_be_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elsewhere than Linux, or without a C library to ask, the server is started plainly."""
+    import ctypes
+
+    from mockserver.plugin import redis_server
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert redis_server._dies_with_parent() is None
+    monkeypatch.setattr(sys, "platform", "linux")
+
+    def missing(*_: object, **__: object) -> object:
+        raise OSError("no libc here")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert redis_server._dies_with_parent() is None
