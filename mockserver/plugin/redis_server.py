@@ -21,12 +21,10 @@ def _dies_with_parent() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
-    import ctypes.util
     import signal
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
+        prctl = ctypes.CDLL(None).prctl  # this process's own symbols: libc's among them
     except (OSError, AttributeError):
         return None
     kill = int(signal.SIGKILL)
