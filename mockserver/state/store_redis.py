@@ -100,6 +100,25 @@ end
 return best_rule.scenario
 """
 
+# a read request's instant (RedisStore.read_instant): the clock, whether any rule is in force,
+# the fault rate and, when KEYS[4] is given, the job the request names; one command, so one
+# reply to parse instead of four (a poll's CPU is mostly redis-py's work per command)
+_READ_INSTANT = """
+local job = false
+if KEYS[4] then job = redis.call('GET', KEYS[4]) end
+return {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]),
+        redis.call('HGET', KEYS[3], 'rate'), job}
+"""
+
+# the journal's batch appended and the list cut to its newest ARGV[1] entries, in one command;
+# RPUSH in chunks (Lua's unpack has a limit, and a batch kept through an outage may be long)
+_JOURNAL_ADD = """
+for i = 2, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+"""
+
 
 # webhooks owed (RedisStore.webhook_*): a hash per job (record, due, lease, token) and a
 # sorted set of the open ones by due time; ARGV[6] is the hashes' key prefix
@@ -191,6 +210,12 @@ class RedisStore(JobListing):
         self._take_token = self.redis.register_script(_TAKE_TOKEN)
         self._take_rule = self.redis.register_script(_TAKE_RULE)
         self._faults_next = self.redis.register_script(_FAULTS_NEXT)
+        self._read_instant = self.redis.register_script(_READ_INSTANT)
+        self._journal_add = self.redis.register_script(_JOURNAL_ADD)
+        # loaded now, so a request never pays the load's extra round trips (a Redis restarted
+        # since has lost them: the first call after it loads its own again)
+        for script in (_READ_INSTANT, _JOURNAL_ADD):
+            self.redis.script_load(script)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
 
@@ -229,16 +254,15 @@ class RedisStore(JobListing):
         """A read request's block: the clock, whether any rule is in force and the job the
         request names (``job_hint``) are read in one round trip when it begins, instead of one
         each when the request needs them (a status poll took three round trips: rules, job,
-        clock; now one)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(self._key("clock"))
-        pipe.exists(self._key("rules"))
-        pipe.hget(self._key("faults"), "rate")
+        clock; now one command, ``_READ_INSTANT``)."""
+        keys = [self._key("clock"), self._key("rules"), self._key("faults")]
         if job_hint is not None:
-            pipe.get(self._key("job", job_hint))
-        clock, rules, fault_rate, *job = pipe.execute()
-        self._instant.seen = (clock, bool(rules), job_hint, job[0] if job else None)
-        self._instant.fault_rate = (fault_rate,)
+            keys.append(self._key("job", job_hint))
+        clock, rules, fault_rate, job = self._read_instant(keys=keys)
+        # (a missing value is a nil reply; ``or None`` also reads it right from a Redis that
+        # would send Lua's false as a RESP3 boolean: none of the values can be empty)
+        self._instant.seen = (clock or None, bool(rules), job_hint, job or None)
+        self._instant.fault_rate = (fault_rate or None,)
         try:
             yield
         finally:
@@ -455,10 +479,10 @@ class RedisStore(JobListing):
     def journal_add(self, *entries: dict[str, Any]) -> None:
         if not entries:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(self._key("journal"), *(dumps_text(e) for e in entries))
-        pipe.ltrim(self._key("journal"), -self.journal_size, -1)
-        pipe.execute()
+        self._journal_add(
+            keys=[self._key("journal")],
+            args=[str(self.journal_size), *(dumps_text(e) for e in entries)],
+        )
 
     def journal(self, limit: int) -> list[dict[str, Any]]:
         limit = max(0, min(limit, self.journal_size))
