@@ -163,3 +163,39 @@ def test_a_read_instant_reads_nothing_stored_as_nothing(
         assert mine.take_rule("key_x", "gptge") is None
         assert mine.faults_next(0.0, 7) is None
         assert mine.faults_next(0.5, 7) == (0.5, 7, 1)  # the start-up rate, none stored
+
+
+def test_a_job_is_parsed_again_only_when_its_bytes_changed(
+    stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mockserver.state.store_redis as store_redis
+
+    mine, other = stores
+    monkeypatch.setattr(store_redis, "PARSED_JOBS", 2)
+    jobs = [make_job(id=f"video_{n}") for n in range(3)]
+    for job in jobs:
+        mine.add(job)
+    parses: list[str] = []
+    real = store_redis.Job.from_dict
+
+    def counted(data: dict[str, Any]) -> Any:
+        parses.append(data["id"])
+        return real(data)
+
+    monkeypatch.setattr(store_redis.Job, "from_dict", counted)
+    assert mine.get("video_0") == jobs[0]
+    with mine.read_instant("video_0"):
+        assert mine.get("video_0") == jobs[0]  # the same bytes: not parsed again
+    assert parses == ["video_0"]
+    changed = store_redis.Job(**{**jobs[0].to_dict(), "prompt": "another"})
+    assert other.replace_job(changed)  # another host
+    assert mine.get("video_0") == changed
+    assert mine.get("video_0") == changed
+    assert parses == ["video_0", "video_0"]
+    assert mine.get("video_1") == jobs[1]
+    assert mine.get("video_2") == jobs[2]  # over the bound: the parses kept start afresh
+    assert mine.get("video_2") == jobs[2]
+    assert mine.get("video_0") == changed
+    assert parses == ["video_0", "video_0", "video_1", "video_2", "video_0"]
+    assert mine.delete("video_1")
+    assert mine.get("video_1") is None  # its parse kept, its bytes gone

@@ -24,6 +24,8 @@ from mockserver.state.store_guard import guarded
 PREFIX = "soramock:"
 #: how long a deleted job's place is remembered for a page cursor that names it
 GRAVEYARD_SECONDS = 24 * 3600
+#: jobs whose parse a store keeps, with the bytes parsed (RedisStore.get)
+PARSED_JOBS = 1024
 
 _DELETE = """
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
@@ -108,15 +110,6 @@ local job = false
 if KEYS[4] then job = redis.call('GET', KEYS[4]) end
 return {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]),
         redis.call('HGET', KEYS[3], 'rate'), job}
-"""
-
-# the journal's batch appended and the list cut to its newest ARGV[1] entries, in one command;
-# RPUSH in chunks (Lua's unpack has a limit, and a batch kept through an outage may be long)
-_JOURNAL_ADD = """
-for i = 2, #ARGV, 1000 do
-  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 """
 
 
@@ -211,13 +204,16 @@ class RedisStore(JobListing):
         self._take_rule = self.redis.register_script(_TAKE_RULE)
         self._faults_next = self.redis.register_script(_FAULTS_NEXT)
         self._read_instant = self.redis.register_script(_READ_INSTANT)
-        self._journal_add = self.redis.register_script(_JOURNAL_ADD)
         # loaded now, so a request never pays the load's extra round trips (a Redis restarted
-        # since has lost them: the first call after it loads its own again)
-        for script in (_READ_INSTANT, _JOURNAL_ADD):
-            self.redis.script_load(script)
+        # since has lost it: the first call after it loads it again)
+        self.redis.script_load(_READ_INSTANT)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
+        #: the jobs read lately, by id: the bytes read and the Job parsed from them. A job is
+        #: read from Redis at every request (another host may have changed it) but parsed
+        #: again only when its bytes changed; the Job is shared as SQLiteStore's memo shares
+        #: it (no reader changes a Job it got: a change is a copy, stored with replace_job)
+        self._parsed: dict[str, tuple[bytes, Job]] = {}
 
     @staticmethod
     def _key(*parts: str) -> str:
@@ -274,7 +270,16 @@ class RedisStore(JobListing):
             raw = seen[3]
         else:
             raw = self.redis.get(self._key("job", job_id))
-        return Job.from_dict(json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        parsed = self._parsed.get(job_id)
+        if parsed is not None and parsed[0] == raw:
+            return parsed[1]
+        job = Job.from_dict(json.loads(raw))
+        if len(self._parsed) >= PARSED_JOBS:
+            self._parsed.clear()
+        self._parsed[job_id] = (raw, job)
+        return job
 
     def replace_job(self, job: Job) -> bool:
         self._written(job.id)
@@ -479,10 +484,10 @@ class RedisStore(JobListing):
     def journal_add(self, *entries: dict[str, Any]) -> None:
         if not entries:
             return
-        self._journal_add(
-            keys=[self._key("journal")],
-            args=[str(self.journal_size), *(dumps_text(e) for e in entries)],
-        )
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(self._key("journal"), *(dumps_text(e) for e in entries))
+        pipe.ltrim(self._key("journal"), -self.journal_size, -1)
+        pipe.execute()
 
     def journal(self, limit: int) -> list[dict[str, Any]]:
         limit = max(0, min(limit, self.journal_size))
