@@ -182,20 +182,27 @@ def test_a_job_is_parsed_again_only_when_its_bytes_changed(
         parses.append(data["id"])
         return real(data)
 
+    def read(job_id: str) -> Any:
+        with mine.read_instant(job_id):
+            return mine.get(job_id)
+
     monkeypatch.setattr(store_redis.Job, "from_dict", counted)
-    assert mine.get("video_0") == jobs[0]
-    with mine.read_instant("video_0"):
-        assert mine.get("video_0") == jobs[0]  # the same bytes: not parsed again
+    first = read("video_0")
+    assert first == jobs[0]
+    assert read("video_0") is first  # the same bytes: not parsed again
     assert parses == ["video_0"]
+    outside = mine.get("video_0")  # outside a read instant: a copy of its own
+    assert outside == first and outside is not first
+    assert parses == ["video_0"] * 2
     changed = store_redis.Job(**{**jobs[0].to_dict(), "prompt": "another"})
     assert other.replace_job(changed)  # another host
-    assert mine.get("video_0") == changed
-    assert mine.get("video_0") == changed
-    assert parses == ["video_0", "video_0"]
-    assert mine.get("video_1") == jobs[1]
-    assert mine.get("video_2") == jobs[2]  # over the bound: the parses kept start afresh
-    assert mine.get("video_2") == jobs[2]
-    assert mine.get("video_0") == changed
-    assert parses == ["video_0", "video_0", "video_1", "video_2", "video_0"]
+    assert read("video_0") == changed
+    assert read("video_0") == changed
+    assert parses == ["video_0"] * 3
+    assert read("video_1") == jobs[1]
+    assert read("video_2") == jobs[2]  # over the bound: the parses kept start afresh
+    assert read("video_2") == jobs[2]
+    assert read("video_0") == changed
+    assert parses == ["video_0"] * 3 + ["video_1", "video_2", "video_0"]
     assert mine.delete("video_1")
-    assert mine.get("video_1") is None  # its parse kept, its bytes gone
+    assert read("video_1") is None  # its parse kept, its bytes gone

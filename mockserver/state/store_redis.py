@@ -209,10 +209,11 @@ class RedisStore(JobListing):
         self.redis.script_load(_READ_INSTANT)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
-        #: the jobs read lately, by id: the bytes read and the Job parsed from them. A job is
-        #: read from Redis at every request (another host may have changed it) but parsed
-        #: again only when its bytes changed; the Job is shared as SQLiteStore's memo shares
-        #: it (no reader changes a Job it got: a change is a copy, stored with replace_job)
+        #: the jobs read lately in read instants, by id: the bytes read and the Job parsed
+        #: from them. A job is read from Redis at every request (another host may have
+        #: changed it) but parsed again only when its bytes changed. Within read instants the
+        #: Job is shared, as SQLiteStore's memo shares it there (a request never changes a
+        #: Job it got: a change is a copy, stored with replace_job); outside, a copy each time
         self._parsed: dict[str, tuple[bytes, Job]] = {}
 
     @staticmethod
@@ -272,6 +273,8 @@ class RedisStore(JobListing):
             raw = self.redis.get(self._key("job", job_id))
         if not raw:
             return None
+        if seen is None:  # outside a read instant a job read back is a copy of its own
+            return Job.from_dict(json.loads(raw))
         parsed = self._parsed.get(job_id)
         if parsed is not None and parsed[0] == raw:
             return parsed[1]
