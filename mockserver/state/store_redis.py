@@ -194,6 +194,9 @@ class RedisStore(JobListing):
         )
         try:
             self.redis.ping()  # fail at start-up, not at the first request
+            # the poll's script loaded now, so no request pays the load's extra round trips (a
+            # Redis restarted since has lost it: the first call after that loads it again)
+            self.redis.script_load(_READ_INSTANT)
         except redis.RedisError as exc:
             where = self.redis.connection_pool.connection_kwargs
             address = f"{where.get('host', where.get('path'))}:{where.get('port', '')}".rstrip(":")
@@ -204,9 +207,6 @@ class RedisStore(JobListing):
         self._take_rule = self.redis.register_script(_TAKE_RULE)
         self._faults_next = self.redis.register_script(_FAULTS_NEXT)
         self._read_instant = self.redis.register_script(_READ_INSTANT)
-        # loaded now, so a request never pays the load's extra round trips (a Redis restarted
-        # since has lost it: the first call after it loads it again)
-        self.redis.script_load(_READ_INSTANT)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
         #: the jobs read lately in read instants, by id: the bytes read and the Job parsed
