@@ -1,5 +1,6 @@
 """RedisStore.read_instant: a read request reads the clock, "any rules?" and the fault rate in
-one round trip when it begins, and never misses another server's write in a later request."""
+one round trip (one command: a script) when it begins, and never misses another server's
+write in a later request."""
 
 from __future__ import annotations
 
@@ -69,15 +70,15 @@ def test_a_poll_takes_one_round_trip(
         assert mine.faults_next(0.0, 7) is None  # no fault rate in force: nothing to draw
         assert mine.get(job.id) == job
         assert mine.clock_get(0.0) == 100.0
-    assert seen == ["GET+EXISTS+HGET+GET"]
+    assert seen == ["EVALSHA"]
     seen.clear()
     with mine.read_instant(job.id):
         assert mine.get(other_job.id) == other_job  # another job: read when asked
-    assert seen == ["GET+EXISTS+HGET+GET", "GET"]
+    assert seen == ["EVALSHA", "GET"]
     seen.clear()
     with mine.read_instant():  # a list: nothing named
         assert mine.clock_get(0.0) == 100.0
-    assert seen == ["GET+EXISTS+HGET"]
+    assert seen == ["EVALSHA"]
     seen.clear()
     assert mine.clock_get(0.0) == 100.0  # outside a read instant: the store, every time
     assert mine.take_rule("key_x", "gptge") is None
@@ -134,3 +135,74 @@ def test_a_job_written_inside_a_read_instant_is_read_again(
         assert mine.get(job.id) == job
     with mine.read_instant("video_nothing"):
         assert mine.get("video_nothing") is None
+
+
+def test_a_redis_that_lost_the_scripts_still_serves_a_read_instant_and_the_journal(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, _ = stores
+    job = make_job()
+    mine.add(job)
+    mine.clock_init(100.0)
+    mine.redis.script_flush()  # as after a restart: the store loaded them when it opened
+    with mine.read_instant(job.id):
+        assert mine.get(job.id) == job
+        assert mine.clock_get(0.0) == 100.0
+    mine.redis.script_flush()
+    mine.journal_add({"n": 1}, {"n": 2})
+    assert mine.journal(10) == [{"n": 1}, {"n": 2}]
+
+
+def test_a_read_instant_reads_nothing_stored_as_nothing(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, _ = stores  # no clock, no rules, no fault setting, no such job
+    with mine.read_instant("video_nothing"):
+        assert mine.get("video_nothing") is None
+        assert mine.clock_get(42.0) == 42.0
+        assert mine.take_rule("key_x", "gptge") is None
+        assert mine.faults_next(0.0, 7) is None
+        assert mine.faults_next(0.5, 7) == (0.5, 7, 1)  # the start-up rate, none stored
+
+
+def test_a_job_is_parsed_again_only_when_its_bytes_changed(
+    stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mockserver.state.store_redis as store_redis
+
+    mine, other = stores
+    monkeypatch.setattr(store_redis, "PARSED_JOBS", 2)
+    jobs = [make_job(id=f"video_{n}") for n in range(3)]
+    for job in jobs:
+        mine.add(job)
+    parses: list[str] = []
+    real = store_redis.Job.from_dict
+
+    def counted(data: dict[str, Any]) -> Any:
+        parses.append(data["id"])
+        return real(data)
+
+    def read(job_id: str) -> Any:
+        with mine.read_instant(job_id):
+            return mine.get(job_id)
+
+    monkeypatch.setattr(store_redis.Job, "from_dict", counted)
+    first = read("video_0")
+    assert first == jobs[0]
+    assert read("video_0") is first  # the same bytes: not parsed again
+    assert parses == ["video_0"]
+    outside = mine.get("video_0")  # outside a read instant: a copy of its own
+    assert outside == first and outside is not first
+    assert parses == ["video_0"] * 2
+    changed = store_redis.Job(**{**jobs[0].to_dict(), "prompt": "another"})
+    assert other.replace_job(changed)  # another host
+    assert read("video_0") == changed
+    assert read("video_0") == changed
+    assert parses == ["video_0"] * 3
+    assert read("video_1") == jobs[1]
+    assert read("video_2") == jobs[2]  # over the bound: the parses kept start afresh
+    assert read("video_2") == jobs[2]
+    assert read("video_0") == changed
+    assert parses == ["video_0"] * 3 + ["video_1", "video_2", "video_0"]
+    assert mine.delete("video_1")
+    assert read("video_1") is None  # its parse kept, its bytes gone

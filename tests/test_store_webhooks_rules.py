@@ -1,9 +1,9 @@
 """The webhook records of the memory and SQLite stores (``mockserver/state/store_webhooks.py``),
 rule by rule: what a put, a claim, a settle, a read, the next due, a clear and a forget each do,
 at each boundary (due exactly now, a lease ending exactly now, a limit of 0 or below), on
-both stores alike. The Redis store keeps the same records in Lua (``store_redis``); the three
-are compared in ``tests/test_webhooks.py``. In-process, no thread, no clock: every time is an
-argument."""
+both stores alike, and on the Redis store, which keeps the same records in Lua
+(``store_redis``; a real redis-server): the three are also compared served in
+``tests/test_webhooks.py``. In-process, no thread, no clock: every time is an argument."""
 
 from __future__ import annotations
 
@@ -18,9 +18,26 @@ from mockserver.state.store_memory import MemoryStore
 from mockserver.state.store_sqlite import SQLiteStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    from redis_server import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    opened: Any = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    opened: Any
+    if request.param == "redis":  # the same rules, kept in Lua (a real redis-server)
+        from mockserver.state.store_redis import RedisStore
+
+        opened = RedisStore(request.getfixturevalue("redis_url"))
+        opened.reset()
+    elif request.param == "memory":
+        opened = MemoryStore()
+    else:
+        opened = SQLiteStore(tmp_path / "s.db")
     yield opened
     opened.close()
 

@@ -24,6 +24,8 @@ from mockserver.state.store_guard import guarded
 PREFIX = "soramock:"
 #: how long a deleted job's place is remembered for a page cursor that names it
 GRAVEYARD_SECONDS = 24 * 3600
+#: jobs whose parse a store keeps, with the bytes parsed (RedisStore.get)
+PARSED_JOBS = 1024
 
 _DELETE = """
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
@@ -98,6 +100,16 @@ if best_rule.remaining ~= cjson.null then
   end
 end
 return best_rule.scenario
+"""
+
+# a read request's instant (RedisStore.read_instant): the clock, whether any rule is in force,
+# the fault rate and, when KEYS[4] is given, the job the request names; one command, so one
+# reply to parse instead of four (a poll's CPU is mostly redis-py's work per command)
+_READ_INSTANT = """
+local job = false
+if KEYS[4] then job = redis.call('GET', KEYS[4]) end
+return {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]),
+        redis.call('HGET', KEYS[3], 'rate'), job}
 """
 
 
@@ -182,6 +194,9 @@ class RedisStore(JobListing):
         )
         try:
             self.redis.ping()  # fail at start-up, not at the first request
+            # the poll's script loaded now, so no request pays the load's extra round trips (a
+            # Redis restarted since has lost it: the first call after that loads it again)
+            self.redis.script_load(_READ_INSTANT)
         except redis.RedisError as exc:
             where = self.redis.connection_pool.connection_kwargs
             address = f"{where.get('host', where.get('path'))}:{where.get('port', '')}".rstrip(":")
@@ -191,8 +206,15 @@ class RedisStore(JobListing):
         self._take_token = self.redis.register_script(_TAKE_TOKEN)
         self._take_rule = self.redis.register_script(_TAKE_RULE)
         self._faults_next = self.redis.register_script(_FAULTS_NEXT)
+        self._read_instant = self.redis.register_script(_READ_INSTANT)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
+        #: the jobs read lately in read instants, by id: the bytes read and the Job parsed
+        #: from them. A job is read from Redis at every request (another host may have
+        #: changed it) but parsed again only when its bytes changed. Within read instants the
+        #: Job is shared, as SQLiteStore's memo shares it there (a request never changes a
+        #: Job it got: a change is a copy, stored with replace_job); outside, a copy each time
+        self._parsed: dict[str, tuple[bytes, Job]] = {}
 
     @staticmethod
     def _key(*parts: str) -> str:
@@ -229,16 +251,15 @@ class RedisStore(JobListing):
         """A read request's block: the clock, whether any rule is in force and the job the
         request names (``job_hint``) are read in one round trip when it begins, instead of one
         each when the request needs them (a status poll took three round trips: rules, job,
-        clock; now one)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(self._key("clock"))
-        pipe.exists(self._key("rules"))
-        pipe.hget(self._key("faults"), "rate")
+        clock; now one command, ``_READ_INSTANT``)."""
+        keys = [self._key("clock"), self._key("rules"), self._key("faults")]
         if job_hint is not None:
-            pipe.get(self._key("job", job_hint))
-        clock, rules, fault_rate, *job = pipe.execute()
-        self._instant.seen = (clock, bool(rules), job_hint, job[0] if job else None)
-        self._instant.fault_rate = (fault_rate,)
+            keys.append(self._key("job", job_hint))
+        clock, rules, fault_rate, job = self._read_instant(keys=keys)
+        # (a missing value is a nil reply; ``or None`` also reads it right from a Redis that
+        # would send Lua's false as a RESP3 boolean: none of the values can be empty)
+        self._instant.seen = (clock or None, bool(rules), job_hint, job or None)
+        self._instant.fault_rate = (fault_rate or None,)
         try:
             yield
         finally:
@@ -250,7 +271,18 @@ class RedisStore(JobListing):
             raw = seen[3]
         else:
             raw = self.redis.get(self._key("job", job_id))
-        return Job.from_dict(json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        if seen is None:  # outside a read instant a job read back is a copy of its own
+            return Job.from_dict(json.loads(raw))
+        parsed = self._parsed.get(job_id)
+        if parsed is not None and parsed[0] == raw:
+            return parsed[1]
+        job = Job.from_dict(json.loads(raw))
+        if len(self._parsed) >= PARSED_JOBS:
+            self._parsed.clear()
+        self._parsed[job_id] = (raw, job)
+        return job
 
     def replace_job(self, job: Job) -> bool:
         self._written(job.id)

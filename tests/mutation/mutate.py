@@ -315,6 +315,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_behaviour.py",
         "tests/test_redis_read_instant.py",
         "tests/test_redis_store_outages_and_sharing.py",
+        "tests/test_store_webhooks_rules.py",
     ],
     "mockserver/state/store_journal.py": [
         "tests/test_journal_files_per_worker.py",
