@@ -32,7 +32,8 @@ def test_opening_makes_the_directories_and_the_files_beside_the_store(tmp_path: 
     assert store.path == path and store.journal_size == 7
     assert store._writers.path == tmp_path / "a" / "b" / "state.sqlite.lock"
     assert store._changes.read() == 1, "opening counts as a write (it may have migrated rows)"
-    assert (tmp_path / "a" / "b" / "state.sqlite.changes").exists()
+    for beside in ("changes", "settings", "expiry"):  # (the counts and the sweep's moment)
+        assert (tmp_path / "a" / "b" / f"state.sqlite.{beside}").exists(), beside
     assert not store._writers._lock.locked()
     again = SQLiteStore(path)
     assert again._changes.read() == store._changes.read() == 2
@@ -282,6 +283,31 @@ def test_a_rate_another_worker_sets_to_0_just_before_a_draw_draws_nothing(
         other.faults_restart(0.0, 3)  # switched off between the read and the draw
         assert mine.faults_next(0.5, 3) is None
     assert mine.faults_next(0.9, 3) is None
+    mine.close()
+    other.close()
+
+
+def test_a_rate_switched_off_between_the_settings_read_and_the_draw_draws_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The draw's own statement returns the setting in force: another worker's restart
+    after this worker read the setting (from memory) and before its draw wins."""
+    path = tmp_path / "state.sqlite"
+    mine, other = SQLiteStore(path), SQLiteStore(path)
+    mine.faults_restart(0.5, 3)
+    read = mine.faults_setting
+
+    def read_then_switched_off() -> tuple[float, int] | None:
+        setting = read()
+        other.faults_restart(0.0, 3)  # another worker, between the read and the draw
+        return setting
+
+    monkeypatch.setattr(mine, "faults_setting", read_then_switched_off)
+    assert mine.faults_next(0.5, 3) is None
+    monkeypatch.undo()
+    assert mine.faults_next(0.9, 3) is None  # the stored 0 wins over the caller's rate
+    other.faults_restart(0.5, 7)
+    assert mine.faults_next(0.0, 9) == (0.5, 7, 1)  # and a stored rate over the caller's 0
     mine.close()
     other.close()
 
