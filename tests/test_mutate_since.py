@@ -214,3 +214,15 @@ def test_patterns_pick_a_functions_mutants_and_its_tests_but_no_other_function()
     assert not picked("sora_client._client.x__forward__mutmut_1")
     # every pattern has a `*`: mutmut reads a name without one as a mutant's own name
     assert all("*" in p for p in patterns)
+
+
+def test_a_run_mutmut_crashed_on_fails_whatever_its_old_figures_say() -> None:
+    """mutmut exits 0 whatever survives; a crash (an assertion on a bad pattern) left the
+    earlier run's results, and the command said success."""
+    good = {"mutmut_exit_code": 0, "score": 1.0}
+    assert mutate.outcome([good]) == 0
+    assert mutate.outcome([{"mutmut_exit_code": None, "score": 0.9}]) == 0  # --report
+    assert mutate.outcome([good, {"mutmut_exit_code": 1, "score": 1.0}]) == 1
+    assert mutate.outcome([{"mutmut_exit_code": 0, "score": mutate.TARGET - 0.01}]) == 1
+    assert mutate.outcome([{"mutmut_exit_code": 0, "score": None}]) == 1
+    assert mutate.crashed({"mutmut_exit_code": -9}) is True

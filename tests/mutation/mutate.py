@@ -927,8 +927,32 @@ def main() -> int:
         if args.since:
             for name in row["survivors"]:  # type: ignore[attr-defined]
                 print(f"  survived: {name}", flush=True)
+        if crashed(row):
+            print(
+                f"  mutmut stopped with exit code {row['mutmut_exit_code']} (its log: "
+                f"{REPORTS / 'mutation' / module.replace('/', '.').removesuffix('.py')}"
+                "/mutmut.log): the figures above may be an earlier run's",
+                flush=True,
+            )
     print(f"summary: {REPORTS / 'mutation.md'}")
-    failed = [r for r in rows if r["score"] is None or float(r["score"]) < TARGET]  # type: ignore[arg-type]
+    return outcome(rows)
+
+
+def crashed(row: dict[str, object]) -> bool:
+    """Whether mutmut itself failed (it exits 0 whatever survived; ``--report`` runs none):
+    its results are then what an earlier run left, and saying the module passed would be a
+    green run that measured nothing."""
+    return row["mutmut_exit_code"] not in (None, 0)
+
+
+def outcome(rows: list[dict[str, object]]) -> int:
+    """The command's exit code: 1 when a module is under ``TARGET``, has no score, or mutmut
+    crashed on it."""
+    failed = [
+        r
+        for r in rows
+        if crashed(r) or r["score"] is None or float(r["score"]) < TARGET  # type: ignore[arg-type]
+    ]
     return 1 if failed else 0
 
 
