@@ -4,6 +4,7 @@
     python -m benchmarks.profile_requests poll [--store sqlite|redis] [--profile]
     python -m benchmarks.profile_requests poll-after-write        # SQLite: the memo's cost
     python -m benchmarks.profile_requests floor                   # the floor's multipart create
+    python -m benchmarks.profile_requests floor-poll              # the floor's GET
     python -m benchmarks.profile_requests poll --waits [--console] # where a request may wait
     python -m benchmarks.profile_requests poll --api gptge        # the API bench_serving polls
     python -m benchmarks.profile_requests poll --instructions     # callgrind: instructions
@@ -211,7 +212,9 @@ def _cpu_ms(call: Callable[[], None], n: int) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_requests")
-    parser.add_argument("what", choices=["create", "poll", "poll-after-write", "floor"])
+    parser.add_argument(
+        "what", choices=["create", "poll", "poll-after-write", "floor", "floor-poll"]
+    )
     parser.add_argument("--store", choices=["memory", "sqlite", "redis"], default="sqlite")
     parser.add_argument("-n", type=int, default=400, help="requests (default 400)")
     parser.add_argument("--profile", action="store_true", help="also cProfile's top 30")
@@ -238,6 +241,13 @@ def main(argv: list[str]) -> int:
         if args.what == "floor":
             floor, environ = _floor(), _create_environ("/v1/videos")
             call: Callable[[], None] = lambda: _call(floor, environ)  # noqa: E731
+        elif args.what == "floor-poll":  # bench_serving's floor app, its GET
+            from benchmarks.bench_serving import FLOOR_APP
+
+            served: dict[str, Any] = {}
+            exec(FLOOR_APP, served)  # noqa: S102 - the benchmark's own constant
+            environ = EnvironBuilder(path="/v1/videos/video_1").get_environ()
+            call = lambda: _call(served["app"], environ)  # noqa: E731
         elif args.what == "create":
             environ = _create_environ("/gptge/v1/videos")
             call = lambda: _call(app, environ)  # noqa: E731

@@ -73,7 +73,7 @@ def test_the_table_marks_unmet_targets_and_says_which_did_not_run() -> None:
     assert "| c | n/a | >= 3x | not run |" in table
 
 
-@pytest.mark.parametrize("what", ["create", "poll", "poll-after-write", "floor"])
+@pytest.mark.parametrize("what", ["create", "poll", "poll-after-write", "floor", "floor-poll"])
 def test_the_request_profiler_runs_each_measure(
     what: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
