@@ -126,3 +126,24 @@ def test_instructions_are_the_difference_of_two_run_lengths_per_request(
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(SystemExit, match="needs valgrind"):
         profile_requests.main(argv)
+
+
+def test_a_run_starts_once_the_servers_are_idle_or_after_the_bound() -> None:
+    """``settle``: CPU ticks read every step until a step used at most ``quiet_ticks``; a
+    server that never quiets down lets the run go on after ``bound``, saying so (False).
+    The clock is the test's (no sleep)."""
+    from benchmarks.bench_serving import session_ticks, settle
+
+    waited: list[float] = []
+    readings = iter([100, 150, 180, 181, 500])
+    assert settle(lambda: next(readings), waited.append, step=0.2, quiet_ticks=2) is True
+    assert waited == [0.2, 0.2, 0.2]  # 150, 180: busy; 181: one tick in a step, quiet
+    busy = iter(range(0, 10_000, 50))
+    waited.clear()
+    assert settle(lambda: next(busy), waited.append, step=0.5, bound=2.0) is False
+    assert waited == [0.5] * 4
+    assert session_ticks([]) == 0
+    import os
+
+    assert session_ticks([os.getsid(0)]) > 0  # this test run's own session has run
+    assert session_ticks([-1]) == 0  # no such session
