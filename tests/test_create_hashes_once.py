@@ -1,6 +1,7 @@
 """A multipart create hashes its reference image once for the mock's own needs: the probe's
-memo of decoded images and the store's key of the image are the same SHA-256 (each was
-~150,000 instructions of a create of the bench's 5.5 kB PNG: benchmarks/README.md)."""
+memo of decoded images, the store's key of the image and the journal's capture of the request
+are the same SHA-256 (each was ~150,000 instructions of a create of the bench's 5.5 kB PNG:
+benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from mockserver.http import requests_log
 from mockserver.http.app import create_app
 from mockserver.media import images
 from mockserver.providers import declared
@@ -36,7 +38,7 @@ def test_a_multipart_create_hashes_its_image_once_and_keeps_it_under_that_hash(
         return hashlib.sha256(data)
 
     counting = SimpleNamespace(sha256=sha256)
-    for module in (declared, images, service):
+    for module in (declared, images, service, requests_log):
         monkeypatch.setattr(module, "hashlib", counting)
     app = create_app(test_config())
     response = app.test_client().post(
@@ -55,3 +57,22 @@ def test_a_multipart_create_hashes_its_image_once_and_keeps_it_under_that_hash(
     )[0]
     assert job.image_key == "image:" + hashlib.sha256(image).hexdigest()
     assert SoraMock(app).service.image_of(job) == image
+    (record,) = SoraMock(app).requests()
+    assert record.image is not None
+    assert record.image["sha256"] == hashlib.sha256(image).hexdigest()
+    assert record.fields is not None
+    assert record.fields["input_reference"]["file"]["sha256"] == record.image["sha256"]
+
+
+def test_a_capture_uses_a_handlers_digest_only_for_the_same_bytes() -> None:
+    """The capture takes a handler's ``(bytes, digest)`` only when its bytes are the ones
+    captured: equal length and other bytes get their own hash."""
+    data = b"\x89PNG one"
+    other = b"\x89PNG two"
+    planted = (other, b"\x01" * 32)  # a digest no bytes have: used only if taken
+    assert requests_log._image_of(data, "image/png", "f", planted)["sha256"] == (
+        hashlib.sha256(data).hexdigest()
+    )
+    same = (data, b"\x01" * 32)
+    assert requests_log._image_of(data, "image/png", "f", same)["sha256"] == "01" * 32
+    assert requests_log._image_of(data, None, "f")["sha256"] == hashlib.sha256(data).hexdigest()

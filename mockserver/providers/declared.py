@@ -27,7 +27,7 @@ import contracts
 from contracts import _decl_answers as answers_words
 from contracts import _declaration as decl
 from contracts._declaration_answers import more_error_values
-from mockserver.http import webhooks
+from mockserver.http import requests_log, webhooks
 from mockserver.http.responses import error_response, json_response
 from mockserver.providers import declared_answers as answers
 from mockserver.providers import declared_roles as roles
@@ -217,6 +217,8 @@ class DeclaredDialect(Dialect):
                     return self._bad(_name(fields["image-file"]), f"{model.id} takes no image")
                 mismatch = role.image_mismatch or ""
                 hashed = (image, hashlib.sha256(image).digest())
+                # the journal's capture of this file part uses the same digest
+                ctx.request.environ[requests_log.HASHED] = hashed
                 refused = self.check_image(
                     image, _name(fields["image-file"]), match, mismatch, hashed[1]
                 )
