@@ -404,6 +404,27 @@ def test_a_form_the_mock_parsed_keeps_its_fields_and_a_file_as_its_size_and_hash
     assert req.files["input_reference"].stream.read() == image, "left at its start"
 
 
+def test_two_files_under_one_name_are_both_kept_as_two_values_of_a_field_are() -> None:
+    first, second = b"\x89PNG first", b"\x89PNG second one"
+    req = request(
+        data={
+            "input_reference": [
+                (io.BytesIO(first), "a.png", "image/png"),
+                (io.BytesIO(second), "b.png", "image/png"),
+            ]
+        },
+        read="form",
+    )
+    captured = capture(req, ())
+
+    def file(data: bytes) -> dict[str, Any]:
+        digest = hashlib.sha256(data).hexdigest()
+        return {"file": {"size": len(data), "sha256": digest, "content_type": "image/png"}}
+
+    assert captured["fields"] == {"input_reference": [file(first), file(second)]}
+    assert captured["image"]["sha256"] == hashlib.sha256(first).hexdigest()
+
+
 def test_a_form_field_holding_a_data_url_is_an_image_too() -> None:
     req = request(data={"image": png_data_url(b"abc"), "prompt": "p"}, read="form")
     captured = capture(req, ())

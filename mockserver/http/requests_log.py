@@ -241,7 +241,9 @@ def _body(req: Any, mask: _Masker) -> tuple[dict[str, Any] | None, list[dict[str
                 continue
             image = _image_of(data, upload.mimetype, name, req.environ.get(HASHED))
             images.append(image)
-            fields[name] = {"file": {k: image[k] for k in ("size", "sha256", "content_type")}}
+            kept = {"file": {k: image[k] for k in ("size", "sha256", "content_type")}}
+            # two files under one name are both kept, as two values of one field are
+            fields[name] = kept if name not in fields else [*_listed(fields[name]), kept]
         return fields, images
     if not data or not req.is_json:
         return None, images
