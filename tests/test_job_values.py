@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from jobs import make_job
 
 from contracts import _declaration as decl
 from contracts._declaration import fill
@@ -67,24 +68,6 @@ def test_whole_holds_every_value_and_an_unknown_name_is_a_key_error() -> None:
     assert made == ["urls", "words"]  # a name no group gives works out none
 
 
-def _job() -> Any:
-    from mockserver.state.lifecycle import Job
-
-    return Job(
-        id="j1",
-        api="gptge-videos",
-        model="sora-2",
-        prompt="p",
-        width=720,
-        height=1280,
-        seconds=4,
-        owner="k",
-        created_at=1_700_000_000.0,
-        queue_seconds=2.0,
-        render_seconds=10.0,
-    )
-
-
 @pytest.mark.parametrize("name", sorted(d.contract for d in decl.declarations()))
 def test_each_group_names_exactly_the_values_it_gives(name: str) -> None:
     """The engine's groups (``DeclaredDialect.values``) say what they give: a name a group
@@ -95,7 +78,7 @@ def test_each_group_names_exactly_the_values_it_gives(name: str) -> None:
     from mockserver.state.lifecycle import JobState, Status
 
     (declaration,) = [d for d in decl.declarations() if d.contract == name]
-    job = _job()
+    job = make_job(created_at=1_700_000_000.0)
     for state in (
         JobState(Status.QUEUED, 0.0, None, None),
         JobState(Status.COMPLETED, 1.0, 1_700_000_002.0, 1_700_000_012.0),
