@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mockserver.state import redis_scripts as lua
 from mockserver.state._json import dumps_text
 from mockserver.state.lifecycle import Job
+from mockserver.state.redis_tracking import TrackedReads
 from mockserver.state.store import Filters, JobListing, Page, Rule, job_indexes, take_page
 from mockserver.state.store_guard import guarded
 
@@ -26,127 +28,6 @@ PREFIX = "soramock:"
 GRAVEYARD_SECONDS = 24 * 3600
 #: jobs whose parse a store keeps, with the bytes parsed (RedisStore.get)
 PARSED_JOBS = 1024
-
-_DELETE = """
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-if ARGV[2] ~= '' then
-  local left = redis.call('DECR', ARGV[2] .. ':refs')
-  if left <= 0 then redis.call('DEL', ARGV[2], ARGV[2] .. ':refs') end
-end
-return 1
-"""
-
-_CLOCK_ADVANCE = """
-local now = tonumber(redis.call('GET', KEYS[1]) or ARGV[2]) + tonumber(ARGV[1])
-local text = string.format('%.17g', now)
-redis.call('SET', KEYS[1], text)
-return text
-"""
-
-_TAKE_TOKEN = """
-local capacity, per_second, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'last')
-local tokens = tonumber(saved[1]) or capacity
-local last = tonumber(saved[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - last) * per_second)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / per_second end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-           'last', string.format('%.17g', now))
-return string.format('%.17g', wait)
-"""
-
-# the fault stream: the setting in force (the one stored at run time, else the start-up flags
-# in ARGV) and, when its rate is not 0, the next position; returned as strings (Lua numbers
-# would lose a rate's digits)
-_FAULTS_NEXT = """
-local saved = redis.call('HMGET', KEYS[1], 'rate', 'seed')
-local rate, seed = ARGV[1], ARGV[2]
-if saved[1] then rate, seed = saved[1], saved[2] end
-if tonumber(rate) <= 0 then return false end
-return {rate, seed, tostring(redis.call('HINCRBY', KEYS[1], 'drawn', 1))}
-"""
-
-# key-specific rules first, then global ones; the newest first among equals (as MemoryStore
-# and SQLiteStore)
-_TAKE_RULE = """
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
-local best, best_rule = nil, nil
-for pass = 1, 2 do
-  for _, id in ipairs(ids) do
-    local raw = redis.call('HGET', KEYS[2], id)
-    if raw then
-      local rule = cjson.decode(raw)
-      local keyed = rule.key ~= cjson.null
-      if (pass == 1 and keyed and rule.key == ARGV[1]) or (pass == 2 and not keyed) then
-        if rule.provider == cjson.null or rule.provider == ARGV[2] then
-          best, best_rule = id, rule
-          break
-        end
-      end
-    end
-  end
-  if best then break end
-end
-if not best then return false end
-if best_rule.remaining ~= cjson.null then
-  best_rule.remaining = best_rule.remaining - 1
-  if best_rule.remaining <= 0 then
-    redis.call('HDEL', KEYS[2], best)
-    redis.call('ZREM', KEYS[1], best)
-  else
-    redis.call('HSET', KEYS[2], best, cjson.encode(best_rule))
-  end
-end
-return best_rule.scenario
-"""
-
-# a read request's instant (RedisStore.read_instant): the clock, whether any rule is in force,
-# the fault rate and, when KEYS[4] is given, the job the request names; one command, so one
-# reply to parse instead of four (a poll's CPU is mostly redis-py's work per command)
-_READ_INSTANT = """
-local job = false
-if KEYS[4] then job = redis.call('GET', KEYS[4]) end
-return {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2]),
-        redis.call('HGET', KEYS[3], 'rate'), job}
-"""
-
-
-# webhooks owed (RedisStore.webhook_*): a hash per job (record, due, lease, token) and a
-# sorted set of the open ones by due time; ARGV[6] is the hashes' key prefix
-_WEBHOOK_CLAIM = """
-local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
-  if #out >= tonumber(ARGV[5]) then break end
-  local key = ARGV[6] .. id
-  if tonumber(redis.call('HGET', key, 'lease') or '0') <= tonumber(ARGV[2]) then
-    redis.call('HSET', key, 'lease', ARGV[3], 'token', ARGV[4])
-    table.insert(out, redis.call('HGET', key, 'record'))
-  end
-end
-return out
-"""
-
-_WEBHOOK_SETTLE = """
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'record', ARGV[2], 'lease', '0', 'token', '', 'due', ARGV[3])
-if ARGV[3] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-else
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-end
-return 1
-"""
-
-_WEBHOOK_NEXT_DUE = """
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if tonumber(redis.call('HGET', ARGV[2] .. id, 'lease') or '0') <= tonumber(ARGV[1]) then
-    return tostring(redis.call('ZSCORE', KEYS[1], id))
-  end
-end
-return false
-"""
 
 #: how long a Redis call may wait to connect, and for an answer: a stopped or frozen Redis is
 #: a 503 after about a second, not a request hanging (redis-py waits 5 s, then retries)
@@ -196,17 +77,17 @@ class RedisStore(JobListing):
             self.redis.ping()  # fail at start-up, not at the first request
             # the poll's script loaded now, so no request pays the load's extra round trips (a
             # Redis restarted since has lost it: the first call after that loads it again)
-            self.redis.script_load(_READ_INSTANT)
+            self.redis.script_load(lua.READ_INSTANT)
         except redis.RedisError as exc:
             where = self.redis.connection_pool.connection_kwargs
             address = f"{where.get('host', where.get('path'))}:{where.get('port', '')}".rstrip(":")
             raise ValueError(f"cannot reach Redis at {address}: {type(exc).__name__}") from None
-        self._delete = self.redis.register_script(_DELETE)
-        self._clock_advance = self.redis.register_script(_CLOCK_ADVANCE)
-        self._take_token = self.redis.register_script(_TAKE_TOKEN)
-        self._take_rule = self.redis.register_script(_TAKE_RULE)
-        self._faults_next = self.redis.register_script(_FAULTS_NEXT)
-        self._read_instant = self.redis.register_script(_READ_INSTANT)
+        self._delete = self.redis.register_script(lua.DELETE)
+        self._clock_advance = self.redis.register_script(lua.CLOCK_ADVANCE)
+        self._take_token = self.redis.register_script(lua.TAKE_TOKEN)
+        self._take_rule = self.redis.register_script(lua.TAKE_RULE)
+        self._faults_next = self.redis.register_script(lua.FAULTS_NEXT)
+        self._read_instant = self.redis.register_script(lua.READ_INSTANT)
         #: a read request's clock, "any rules?" and fault rate, read together (read_instant)
         self._instant = threading.local()
         #: the jobs read lately in read instants, by id: the bytes read and the Job parsed
@@ -215,6 +96,13 @@ class RedisStore(JobListing):
         #: Job is shared, as SQLiteStore's memo shares it there (a request never changes a
         #: Job it got: a change is a copy, stored with replace_job); outside, a copy each time
         self._parsed: dict[str, tuple[bytes, Job]] = {}
+        #: what read instants read, remembered until Redis says it changed (redis_tracking)
+        pool = self.redis.connection_pool
+        self._tracked = TrackedReads(
+            lambda: pool.connection_class(**{**pool.connection_kwargs, "protocol": 3}),
+            [self._key(name) for name in ("clock", "rules", "faults")] + [self._key("job", "")],
+            settle=self.redis.ping,
+        )
 
     @staticmethod
     def _key(*parts: str) -> str:
@@ -244,18 +132,26 @@ class RedisStore(JobListing):
             pipe.zadd(self._index_key(index), {job.id: seq})
         if job.expires_at is not None:
             pipe.zadd(self._key("expiry"), {job.id: job.expires_at})
-        pipe.execute()
+        with self._tracked.writing(self._key("job", job.id)):
+            pipe.execute()
 
     @contextmanager
     def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
         """A read request's block: the clock, whether any rule is in force and the job the
         request names (``job_hint``) are read in one round trip when it begins, instead of one
         each when the request needs them (a status poll took three round trips: rules, job,
-        clock; now one command, ``_READ_INSTANT``)."""
+        clock; now one command, ``lua.READ_INSTANT``)."""
         keys = [self._key("clock"), self._key("rules"), self._key("faults")]
         if job_hint is not None:
             keys.append(self._key("job", job_hint))
-        clock, rules, fault_rate, job = self._read_instant(keys=keys)
+        values = self._tracked.lookup(keys)
+        if values is None:  # not all remembered: read from Redis
+            mark = self._tracked.begin(keys)
+            try:
+                values = self._read_instant(keys=keys)[: len(keys)]
+            finally:
+                self._tracked.fill(mark, keys, values)
+        clock, rules, fault_rate, job = (*values, None)[:4]
         # (a missing value is a nil reply; ``or None`` also reads it right from a Redis that
         # would send Lua's false as a RESP3 boolean: none of the values can be empty)
         self._instant.seen = (clock or None, bool(rules), job_hint, job or None)
@@ -287,7 +183,8 @@ class RedisStore(JobListing):
     def replace_job(self, job: Job) -> bool:
         self._written(job.id)
         body = dumps_text(job.to_dict())
-        return bool(self.redis.set(self._key("job", job.id), body, xx=True))
+        with self._tracked.writing(self._key("job", job.id)):
+            return bool(self.redis.set(self._key("job", job.id), body, xx=True))
 
     def delete(self, job_id: str) -> bool:
         job = self.get(job_id)
@@ -298,7 +195,8 @@ class RedisStore(JobListing):
         seq = self.redis.zscore(self._index_key(("all",)), job_id)
         blob = self._key("blob", job.image_key) if job.image_key else ""
         self._written(job_id)
-        deleted = bool(self._delete(keys=keys, args=[job_id, blob]))
+        with self._tracked.writing(keys[0]):
+            deleted = bool(self._delete(keys=keys, args=[job_id, blob]))
         if deleted and seq is not None:  # a cursor naming a deleted job still knows its place
             self.redis.set(self._key("gone", job_id), int(seq), ex=GRAVEYARD_SECONDS)
         return deleted
@@ -394,7 +292,8 @@ class RedisStore(JobListing):
     # ------------------------------------------------------------------ clock
 
     def clock_init(self, start: float) -> float:
-        self.redis.set(self._key("clock"), repr(start), nx=True)
+        with self._tracked.writing(self._key("clock")):
+            self.redis.set(self._key("clock"), repr(start), nx=True)
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
@@ -403,9 +302,10 @@ class RedisStore(JobListing):
         return float(raw) if raw is not None else default
 
     def clock_advance(self, seconds: float, default: float) -> float:
-        return float(
-            self._clock_advance(keys=[self._key("clock")], args=[repr(seconds), repr(default)])
-        )
+        with self._tracked.writing(self._key("clock")):
+            return float(
+                self._clock_advance(keys=[self._key("clock")], args=[repr(seconds), repr(default)])
+            )
 
     # ------------------------------------------------------------------ rules
 
@@ -416,7 +316,8 @@ class RedisStore(JobListing):
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self._key("rules"), str(rule.id), dumps_text(rule.to_dict()))
         pipe.zadd(self._key("rule-order"), {str(rule.id): rule.id})
-        pipe.execute()
+        with self._tracked.writing(self._key("rules")):
+            pipe.execute()
         return rule
 
     def rules(self) -> list[Rule]:
@@ -433,7 +334,8 @@ class RedisStore(JobListing):
                 pipe = self.redis.pipeline(transaction=True)
                 pipe.hdel(self._key("rules"), str(rule.id))
                 pipe.zrem(self._key("rule-order"), str(rule.id))
-                removed += int(pipe.execute()[0])
+                with self._tracked.writing(self._key("rules")):
+                    removed += int(pipe.execute()[0])
         return removed
 
     def remove_rule(self, rule_id: int) -> Rule | None:
@@ -443,16 +345,19 @@ class RedisStore(JobListing):
         pipe = self.redis.pipeline(transaction=True)
         pipe.hdel(self._key("rules"), str(rule_id))
         pipe.zrem(self._key("rule-order"), str(rule_id))
+        with self._tracked.writing(self._key("rules")):
+            removed = pipe.execute()[0]
         # a request that used the rule up in between removed it first: not ours to report
-        return Rule(**json.loads(raw)) if pipe.execute()[0] else None
+        return Rule(**json.loads(raw)) if removed else None
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         seen = getattr(self._instant, "seen", None)
         if not (seen[1] if seen is not None else self.redis.exists(self._key("rules"))):
             return None
-        taken = self._take_rule(
-            keys=[self._key("rule-order"), self._key("rules")], args=[key or "", provider]
-        )
+        with self._tracked.writing(self._key("rules")):
+            taken = self._take_rule(
+                keys=[self._key("rule-order"), self._key("rules")], args=[key or "", provider]
+            )
         return taken.decode() if taken else None
 
     # ------------------------------------------------------------------ counters, journal
@@ -471,15 +376,17 @@ class RedisStore(JobListing):
         return (float(rate), int(seed)) if rate is not None else None
 
     def faults_restart(self, rate: float, seed: int) -> None:
-        self.redis.hset(
-            self._key("faults"), mapping={"rate": repr(rate), "seed": str(seed), "drawn": 0}
-        )
+        with self._tracked.writing(self._key("faults")):
+            self.redis.hset(
+                self._key("faults"), mapping={"rate": repr(rate), "seed": str(seed), "drawn": 0}
+            )
 
     def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
         seen = getattr(self._instant, "fault_rate", None)
         if seen is not None and float(seen[0] if seen[0] is not None else rate) <= 0:
             return None  # the read instant's round trip said: no fault rate in force
-        taken = self._faults_next(keys=[self._key("faults")], args=[repr(rate), str(seed)])
+        with self._tracked.writing(self._key("faults")):
+            taken = self._faults_next(keys=[self._key("faults")], args=[repr(rate), str(seed)])
         if not taken:
             return None
         return float(taken[0]), int(taken[1]), int(taken[2])
@@ -502,15 +409,17 @@ class RedisStore(JobListing):
 
     def reset(self) -> None:
         batch: list[bytes] = []
-        for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
+        with self._tracked.writing():  # (every key)
+            for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    self.redis.unlink(*batch)
+                    batch.clear()
+            if batch:
                 self.redis.unlink(*batch)
-                batch.clear()
-        if batch:
-            self.redis.unlink(*batch)
 
     def close(self) -> None:
+        self._tracked.close()
         self.redis.close()
 
     # ------------------------------------------------------------------ webhooks owed
@@ -519,9 +428,9 @@ class RedisStore(JobListing):
         scripts: dict[str, Any] | None = self.__dict__.get("_webhook_scripts")
         if scripts is None:
             scripts = self.__dict__["_webhook_scripts"] = {
-                "claim": self.redis.register_script(_WEBHOOK_CLAIM),
-                "settle": self.redis.register_script(_WEBHOOK_SETTLE),
-                "next_due": self.redis.register_script(_WEBHOOK_NEXT_DUE),
+                "claim": self.redis.register_script(lua.WEBHOOK_CLAIM),
+                "settle": self.redis.register_script(lua.WEBHOOK_SETTLE),
+                "next_due": self.redis.register_script(lua.WEBHOOK_NEXT_DUE),
             }
         return scripts
 
