@@ -1,14 +1,13 @@
 """Reads a worker remembers until Redis says they changed (Redis' client-side caching, its
 "broadcasting" mode).
 
-A status poll reads the clock, "any rules?", the fault rate and one job. From another host's
-point of view they rarely change, yet each poll asked Redis for them again: a round trip of
-a poll that had nothing else to wait for (``benchmarks/README.md``, "Redis polls"). A
-worker keeps the values it read, and one connection of its own asks Redis to tell it whenever any process
-changes a key under the tracked prefixes (``CLIENT TRACKING ON BCAST``, RESP3 pushes on that
-same connection). Before a remembered value is used, the pushes already delivered to that
-connection are read (a non-blocking ``poll`` of its socket, no round trip) and the values they
-name forgotten.
+A status poll reads the clock, "any rules?", the fault rate and one job. They rarely change,
+yet each poll asked Redis for them again: a round trip of a poll that had nothing else to
+wait for (``benchmarks/README.md``, "Redis polls"). A worker keeps the values it read, and
+one connection of its own asks Redis to tell it whenever any process changes a key under the
+tracked prefixes (``CLIENT TRACKING ON BCAST``, RESP3 pushes on that same connection). Before
+a remembered value is used, the pushes already delivered to that connection are read (a
+non-blocking ``poll`` of its socket, no round trip) and the values they name forgotten.
 
 What a reader may miss: a write whose notice is still on its way. Redis queues the notice
 for each tracking connection while it runs the writing command and sends it in the same pass
