@@ -152,6 +152,9 @@ class TrackedReads:
         if self._conn is None:  # (a forked worker starts without one: _forked)
             return self._start()
         conn = self._conn
+        if not conn.is_connected:  # (redis-py would connect again, without tracking)
+            self._drop()
+            return False
         try:
             while conn.can_read(timeout=0):
                 conn.read_response(push_request=True, timeout=0, disconnect_on_error=False)

@@ -316,6 +316,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_redis_read_instant.py",
         "tests/test_redis_store_outages_and_sharing.py",
         "tests/test_store_webhooks_rules.py",
+        "tests/test_redis_tracking.py",
+    ],
+    # a poll's Redis reads remembered until told (issue 25, 2026-12-07)
+    "mockserver/state/redis_tracking.py": [
+        "tests/test_redis_tracking.py",
+        "tests/test_redis_read_instant.py",
     ],
     "mockserver/state/store_journal.py": [
         "tests/test_journal_files_per_worker.py",
