@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import select
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,8 +160,9 @@ def test_a_lost_tracking_connection_forgets_everything_until_tracking_is_back(
     else:
         other.redis.client_kill_filter(_id=_tracking_client_id(other))
         noticed(reads)  # the connection's end
+    old = reads._conn
     assert reads.lookup([CLOCK]) is None  # dropped
-    assert reads._conn is None
+    assert reads._conn is None and not old.is_connected
     other.clock_advance(5.0, 0.0)  # a write no notice tells this worker of
     assert reads.lookup([CLOCK]) is None  # tracking back on, nothing kept from before
     with mine.read_instant():
@@ -176,20 +178,27 @@ def _tracking_client_id(store: RedisStore) -> int:
     return int(ids[0])
 
 
-def test_a_value_read_while_tracking_is_off_is_not_kept() -> None:
+def test_a_value_read_while_tracking_is_off_is_not_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Gone:
+        closed = 0
+
         def connect(self) -> None:
             raise redis.ConnectionError("refused")
 
         def disconnect(self) -> None:
-            pass
+            self.closed += 1
 
     made: list[Gone] = []
-    reads = TrackedReads(lambda: made.append(Gone()) or made[-1], ["k:"])
-    assert reads.lookup(["k:1"]) is None
+    reads = TrackedReads(lambda: made.append(Gone()) or made[-1], ["k:"], lambda: None)
+    with caplog.at_level("DEBUG", logger="mockserver.store"):
+        assert reads.lookup(["k:1"]) is None
+    assert caplog.messages == ["Redis tracking connection not made: ConnectionError"]
     reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
     assert reads.lookup(["k:1"]) is None
-    assert len(made) == 2 and reads.enabled  # tried again at each read
+    assert len(made) == 2 and reads.enabled is True  # tried again at each read
+    assert [g.closed for g in made] == [1, 1]
 
 
 def test_a_redis_that_refuses_tracking_is_read_every_time(
@@ -212,17 +221,21 @@ def test_a_redis_that_refuses_tracking_is_read_every_time(
         def read_response(self) -> None:
             raise redis.ResponseError("NOPERM this user has no permissions to run 'client'")
 
+        closed = 0
+
         def disconnect(self) -> None:
-            pass
+            self.closed += 1
 
     made: list[Refusing] = []
-    reads = TrackedReads(lambda: made.append(Refusing()) or made[-1], ["a:", "b:"])
+    reads = TrackedReads(lambda: made.append(Refusing()) or made[-1], ["a:", "b:"], lambda: None)
     assert reads.lookup(["a:1"]) is None
     assert Refusing.sent == [("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a:", "PREFIX", "b:")]
-    assert not reads.enabled
-    assert "NOPERM" in caplog.text and "every read goes to Redis" in caplog.text
+    assert reads.enabled is False
+    assert caplog.messages == [
+        "Redis refused client-side tracking (NOPERM): every read goes to Redis"
+    ]
     assert reads.lookup(["a:1"]) is None
-    assert len(made) == 1  # not asked again
+    assert len(made) == 1 and made[0].closed == 1  # not asked again; its connection closed
     settled: list[int] = []
     reads._settle = lambda: settled.append(1)
     with reads.writing("a:1"):
@@ -260,6 +273,10 @@ def test_the_values_kept_are_bounded(
     reads.fill(reads.begin(["c"]), ["c"], [3])  # over the bound: started afresh
     assert reads.lookup(["c"]) == [3]
     assert reads.lookup(["a"]) is None
+    reads.fill(reads.begin(["d"]), ["d"], [4])  # two kept: within the bound
+    assert reads.lookup(["c", "d"]) == [3, 4]
+    reads.fill(reads.begin(["e"]), ["e"], None)  # a read that failed: nothing to make room for
+    assert reads.lookup(["c", "d"]) == [3, 4]
 
 
 def test_a_forked_worker_starts_with_nothing_remembered(
@@ -280,3 +297,116 @@ def test_a_forked_worker_starts_with_nothing_remembered(
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert reads.lookup([CLOCK]) == [b"100.0"]  # the parent's own, still tracked
+
+
+class Pushing:
+    """A tracking connection whose socket holds ``pushes`` (notices) to be read."""
+
+    def __init__(self, pushes: list[list[Any]], fail: Exception | None = None) -> None:
+        self.pushes, self.fail, self.reads, self.closed = pushes, fail, [], 0
+        self.handler: Any = None
+        self.is_connected = True
+        outer = self
+
+        class Parser:
+            @staticmethod
+            def set_invalidation_push_handler(handler: Any) -> None:
+                outer.handler = handler
+
+        self._parser = Parser
+
+    def connect(self) -> None:
+        pass
+
+    def send_command(self, *args: str) -> None:
+        pass
+
+    def can_read(self, timeout: float) -> bool:
+        assert timeout == 0
+        return bool(self.pushes) or self.fail is not None
+
+    def read_response(self, **kwargs: Any) -> Any:
+        if not self.reads and "push_request" not in kwargs:  # the CLIENT TRACKING answer
+            self.reads.append({})
+            return b"OK"
+        self.reads.append(kwargs)
+        if self.fail is not None:
+            raise self.fail
+        return self.handler(self.pushes.pop(0))
+
+    def disconnect(self) -> None:
+        self.closed += 1
+        self.is_connected = False
+
+
+def tracked(conn: Pushing) -> TrackedReads:
+    reads = TrackedReads(lambda: conn, ["k:"], lambda: None)
+    assert reads.lookup(["k:1"]) is None  # tracking on
+    return reads
+
+
+def test_every_notice_delivered_is_read_without_waiting_and_names_keys_as_text() -> None:
+    conn = Pushing([])
+    reads = tracked(conn)
+    for key in ("k:1", "k:2", "k:3"):
+        reads.fill(reads.begin([key]), [key], [key.encode()])
+    assert reads.lookup(["k:1", "k:2", "k:3"]) == [b"k:1", b"k:2", b"k:3"]
+    conn.pushes += [["invalidate", [b"k:1"]], ["invalidate", ["k:2"]]]  # bytes, or text
+    assert reads.lookup(["k:3"]) == [b"k:3"]
+    assert conn.pushes == []
+    assert conn.reads[1:] == [dict(push_request=True, timeout=0, disconnect_on_error=False)] * 2
+    assert reads.lookup(["k:1"]) is None and reads.lookup(["k:2"]) is None
+
+
+def test_a_notice_that_cannot_be_read_drops_the_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conn = Pushing([])
+    reads = tracked(conn)
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
+    conn.fail = redis.TimeoutError("half a notice")
+    with caplog.at_level("DEBUG", logger="mockserver.store"):
+        assert reads.lookup(["k:1"]) is None
+    assert caplog.messages == ["Redis tracking connection lost: TimeoutError"]
+    assert conn.closed == 1 and reads._conn is None
+
+
+def test_a_read_begun_after_a_change_keeps_its_value_one_begun_before_does_not() -> None:
+    reads = tracked(Pushing([]))
+    for _ in range(3):  # a few changes counted first
+        with reads.writing("k:0"):
+            pass
+    before = reads.begin(["k:1"])
+    with reads.writing("k:1"):
+        pass
+    after = reads.begin(["k:1"])
+    reads.fill(before, ["k:1"], [b"old"])
+    assert reads.lookup(["k:1"]) is None
+    reads.fill(after, ["k:1"], [b"new"])
+    assert reads.lookup(["k:1"]) == [b"new"]
+    under_way = reads.begin(["k:2"])
+    with reads.writing():  # every key: a reset
+        pass
+    reads.fill(under_way, ["k:2"], [b"old"])
+    assert reads.lookup(["k:2"]) is None
+    assert reads._reading == {} and reads._changed == {}
+
+
+def test_a_fresh_tracking_keeps_the_first_read() -> None:
+    reads = tracked(Pushing([]))
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
+    assert reads.lookup(["k:1"]) == [b"v"]
+
+
+def test_the_fork_hook_leaves_the_child_nothing_of_its_parent() -> None:
+    conn = Pushing([])
+    reads = tracked(conn)
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
+    reads.begin(["k:2"])  # under way in another thread of the parent
+    parent_lock = reads._lock
+    parent_lock.acquire()  # held by another thread at the fork
+    redis_tracking._forked(weakref.ref(reads))
+    assert reads._conn is None and conn.closed == 0  # the parent's socket: left alone
+    assert reads._values == {} and reads._reading == {} and reads._changed == {}
+    assert reads._lock is not parent_lock and reads._lock.acquire(blocking=False)
+    redis_tracking._forked(weakref.ref(Pushing([])))  # (a store gone: nothing to do)

@@ -39,7 +39,8 @@ MAX_KEYS = 4096
 class TrackedReads:
     """Values of Redis keys under ``prefixes``, each kept until a notice says it changed.
 
-    ``connect`` makes a connection (redis-py's, RESP3) to the store's Redis. A reader calls
+    ``connect`` makes a connection (redis-py's, RESP3) to the store's Redis, ``settle`` makes
+    one round trip on another (:meth:`writing`). A reader calls
     :meth:`lookup`; when it misses, :meth:`begin` before reading Redis and :meth:`fill` with
     what it read: a value whose key was noticed changed in between is not kept (it may be
     older than the change). A writer of this worker writes inside :meth:`writing`, so its own
@@ -50,7 +51,7 @@ class TrackedReads:
         self,
         connect: Callable[[], Any],
         prefixes: Sequence[str],
-        settle: Callable[[], object] = lambda: None,
+        settle: Callable[[], object],
     ) -> None:
         self._connect = connect
         self._settle = settle
@@ -75,9 +76,8 @@ class TrackedReads:
         if not self.enabled:
             return None
         with self._lock:
-            if not self._tracking():
-                return None
-            values = self._values
+            self._tracking()
+            values = self._values  # (empty while tracking is off)
             try:
                 return [values[key] for key in keys]
             except KeyError:
@@ -99,13 +99,14 @@ class TrackedReads:
             if keep and len(self._values) + len(keys) > MAX_KEYS:
                 self._values.clear()
             for i, key in enumerate(keys):
-                if keep and self._changed.get(key, -1) < mark:
+                # (a change counted at ``mark`` itself came before the read began)
+                if keep and self._changed.get(key, mark) <= mark:
                     self._values[key] = values[i]  # type: ignore[index]
-                left = self._reading.get(key, 1) - 1
+                left = self._reading[key] - 1
                 if left > 0:
                     self._reading[key] = left
                 else:
-                    self._reading.pop(key, None)
+                    del self._reading[key]
                     self._changed.pop(key, None)
 
     # ------------------------------------------------------------------ writers
@@ -147,30 +148,28 @@ class TrackedReads:
 
     # ------------------------------------------------------------------ the notices
 
-    def _tracking(self) -> bool:
-        """Tracking on, and the notices delivered so far read (under the lock)."""
-        if self._conn is None:  # (a forked worker starts without one: _forked)
-            return self._start()
+    def _tracking(self) -> None:
+        """Tracking on, and the notices delivered so far read (under the lock). Whenever
+        it is off, nothing is remembered."""
         conn = self._conn
-        if not conn.is_connected:  # (redis-py would connect again, without tracking)
+        if conn is None:  # (a forked worker starts without one: _forked)
+            self._start()
+        elif not conn.is_connected:  # (redis-py would connect again, without tracking)
             self._drop()
-            return False
-        try:
-            while conn.can_read(timeout=0):
-                conn.read_response(push_request=True, timeout=0, disconnect_on_error=False)
-        except Exception as exc:  # a broken connection (or a torn notice): nothing known
-            log.debug("Redis tracking connection lost: %s", type(exc).__name__)
-            self._drop()
-            return False
-        return True
+        else:
+            try:
+                while conn.can_read(timeout=0):
+                    conn.read_response(push_request=True, timeout=0, disconnect_on_error=False)
+            except Exception as exc:  # a broken connection (or a torn notice): nothing known
+                log.debug("Redis tracking connection lost: %s", type(exc).__name__)
+                self._drop()
 
-    def _start(self) -> bool:
-        """Open the tracking connection (under the lock); False when it cannot be had."""
+    def _start(self) -> None:
+        """Open the tracking connection (under the lock), or leave it off."""
         import redis
 
-        conn = None
+        conn = self._connect()
         try:
-            conn = self._connect()
             conn.connect()
             conn._parser.set_invalidation_push_handler(self._noticed)
             command = ["CLIENT", "TRACKING", "ON", "BCAST"]
@@ -181,18 +180,16 @@ class TrackedReads:
         except redis.ResponseError as exc:  # Redis before 6, or an ACL without CLIENT
             log.warning(
                 "Redis refused client-side tracking (%s): every read goes to Redis",
-                str(exc).split(" ", 1)[0],
+                str(exc).partition(" ")[0],
             )
             self.enabled = False
             _disconnect(conn)
-            return False
         except (redis.RedisError, OSError) as exc:
             log.debug("Redis tracking connection not made: %s", type(exc).__name__)
             _disconnect(conn)
-            return False
-        self._forget_all()  # (nothing was kept without tracking; a read under way keeps none)
-        self._conn = conn
-        return True
+        else:
+            self._forget_all()  # (a read under way since before keeps nothing)
+            self._conn = conn
 
     def _noticed(self, push: list[Any]) -> None:
         """A notice (under the lock: read by :meth:`_tracking`): the keys some process
