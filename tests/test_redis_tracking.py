@@ -410,3 +410,19 @@ def test_the_fork_hook_leaves_the_child_nothing_of_its_parent() -> None:
     assert reads._values == {} and reads._reading == {} and reads._changed == {}
     assert reads._lock is not parent_lock and reads._lock.acquire(blocking=False)
     redis_tracking._forked(weakref.ref(Pushing([])))  # (a store gone: nothing to do)
+
+
+def test_a_stores_write_of_a_tracked_key_is_settled_with_a_ping(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, other = stores
+
+    def pings() -> int:
+        return int(other.redis.info("commandstats").get("cmdstat_ping", {}).get("calls", 0))
+
+    before = pings()
+    mine.clock_advance(5.0, 0.0)
+    mine.add(make_job())
+    assert pings() == before + 2
+    mine.journal_add({"n": 1})  # not a tracked key: no round trip more
+    assert pings() == before + 2
