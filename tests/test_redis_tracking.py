@@ -426,3 +426,36 @@ def test_a_stores_write_of_a_tracked_key_is_settled_with_a_ping(
     assert pings() == before + 2
     mine.journal_add({"n": 1})  # not a tracked key: no round trip more
     assert pings() == before + 2
+
+
+WRITES = {
+    "clock_init": (CLOCK, lambda s: s.clock_init(1.0)),
+    "clock_advance": (CLOCK, lambda s: s.clock_advance(1.0, 0.0)),
+    "add_rule": ("soramock:rules", lambda s: s.add_rule("server_error", None, None, 1)),
+    "clear_rules": ("soramock:rules", lambda s: s.clear_rules()),
+    "remove_rule": ("soramock:rules", lambda s: s.remove_rule(1)),
+    "take_rule": ("soramock:rules", lambda s: s.take_rule("key_x", "gptge")),
+    "faults_restart": ("soramock:faults", lambda s: s.faults_restart(0.5, 3)),
+    "faults_next": ("soramock:faults", lambda s: s.faults_next(0.5, 3)),
+    "add": ("soramock:job:video_new", lambda s: s.add(make_job(id="video_new"))),
+    "replace_job": ("soramock:job:video_1", lambda s: s.replace_job(make_job(prompt="new"))),
+    "delete": ("soramock:job:video_1", lambda s: s.delete("video_1")),
+    "reset": (CLOCK, lambda s: s.reset()),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_each_write_forgets_its_key_in_this_worker_before_any_notice_is_read(
+    stores: tuple[RedisStore, RedisStore], write: str
+) -> None:
+    mine, other = stores
+    key, call = WRITES[write]
+    other.clock_init(1.0)
+    other.add_rule("server_error", None, None, 5)  # rule 1
+    other.add(make_job())
+    reads = mine._tracked
+    assert reads.lookup([key]) is None  # tracking on
+    reads.fill(reads.begin([key]), [key], [b"before"])
+    reads._settle = lambda: None  # (no round trip: nothing reads the notice of the write)
+    call(mine)
+    assert key not in reads._values  # the write itself forgot it, not Redis' notice
