@@ -459,3 +459,15 @@ def test_each_write_forgets_its_key_in_this_worker_before_any_notice_is_read(
     reads._settle = lambda: None  # (no round trip: nothing reads the notice of the write)
     call(mine)
     assert key not in reads._values  # the write itself forgot it, not Redis' notice
+
+
+def test_a_rule_another_server_adds_holds_from_the_next_read_instant_alone(
+    stores: tuple[RedisStore, RedisStore],
+) -> None:
+    mine, other = stores
+    mine.clock_init(1.0)
+    with mine.read_instant():
+        assert mine.take_rule("key_x", "gptge") is None  # no rule: remembered
+    other.add_rule("server_error", None, None, 1)  # nothing else changes
+    with mine.read_instant():
+        assert mine.take_rule("key_x", "gptge") == "server_error"
