@@ -322,3 +322,55 @@ def test_the_rate_limiter_answers_a_create_alike_on_both_paths() -> None:
         answers.append((statuses, response.headers.get("Retry-After"), response.get_json()))
     assert answers[0] == answers[1]
     assert answers[1][0] == [200, 429]
+
+
+def _answers() -> dict[str, Any]:
+    from flask import Response
+
+    from mockserver.http.responses import json_response
+
+    def made(**changes: Any) -> Response:
+        response = json_response({"id": "video_1"}, 200, {"X-Mock-Notes": "a note"})
+        for name, value in changes.items():
+            setattr(response, name, value)
+        return response
+
+    located = made()
+    located.headers["Location"] = "/v1/vidéos/1"
+    closing = made()
+    closing.call_on_close(lambda: None)
+    unmeasured = made()
+    del unmeasured.headers["Content-Length"]
+    return {
+        "json_response": made(),
+        "constructor": Response(b'{"a": 1}', status=202, content_type="application/json"),
+        "two pieces": made(response=[b"{", b"}"]),
+        "text piece": made(response=["{}"]),
+        "204": made(status=204),
+        "304": made(status=304),
+        "101": made(status=101),
+        "Location": located,
+        "on close": closing,
+        "passthrough": made(direct_passthrough=True),
+        "no Content-Length": unmeasured,
+    }
+
+
+@pytest.mark.parametrize("method", ["POST", "HEAD"])
+@pytest.mark.parametrize("name", sorted(_answers()))
+def test_an_answer_is_handed_over_as_werkzeug_hands_it_over(name: str, method: str) -> None:
+    from mockserver.http.lane import _handed_over
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": "/x", "HTTP_HOST": "mock"}
+    environ |= {"SERVER_NAME": "mock", "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+    outs, general = [], []
+    for hand in (lambda r, e, s: r(e, s), _handed_over):
+        started: list[Any] = []
+        response = _answers()[name]
+        wsgi = response.get_wsgi_response
+        response.get_wsgi_response = lambda e, w=wsgi: general.append(1) or w(e)  # type: ignore[method-assign]
+        body = hand(response, dict(environ), lambda *a, seen=started: seen.append(a))
+        outs.append((started, b"".join(body)))
+    assert outs[0] == outs[1]
+    fast = name in ("json_response", "constructor") and method == "POST"
+    assert len(general) == (1 if fast else 2)  # Werkzeug's general way only where needed

@@ -231,6 +231,35 @@ class PollLane:
                 values,
                 req,
             )
-            return response(environ, start_response)
+            return _handed_over(response, environ, start_response)
         finally:
             req.close()
+
+
+#: headers Werkzeug's ``get_wsgi_headers`` would rewrite (made absolute, IRIs quoted)
+_REWRITTEN = frozenset(("location", "content-location"))
+
+
+def _handed_over(response: Response, environ: dict[str, Any], start_response: Any) -> Any:
+    """``response(environ, start_response)``, what Flask does with an answer, without its
+    general machinery where it would change nothing: an answer of one piece of bytes
+    (json_response's, Werkzeug's constructor's) with its ``Content-Length``, a status with a
+    body, no ``Location`` to rewrite and nothing to call on close goes out as it is (Werkzeug
+    would copy its headers unchanged and wrap the piece in an iterator of the same bytes)."""
+    body = response.response
+    status = response.status_code
+    if (
+        body.__class__ is list
+        and len(body) == 1
+        and body[0].__class__ is bytes
+        and not response._on_close
+        and not response.direct_passthrough
+        and 200 <= status
+        and status not in (204, 304)
+        and environ.get("REQUEST_METHOD") != "HEAD"
+    ):
+        names = [name.lower() for name, _ in response.headers.items()]
+        if "content-length" in names and _REWRITTEN.isdisjoint(names):
+            start_response(response.status, response.headers.to_wsgi_list())
+            return body
+    return response(environ, start_response)
