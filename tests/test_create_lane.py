@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from providers import data_url, png
 from test_lane import KEYS, RULE, Both
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
 
 from mockserver.http.app import service_of
 from mockserver.settings.config import Timings
@@ -374,3 +374,24 @@ def test_an_answer_is_handed_over_as_werkzeug_hands_it_over(name: str, method: s
     assert outs[0] == outs[1]
     fast = name in ("json_response", "constructor") and method == "POST"
     assert len(general) == (1 if fast else 2)  # Werkzeug's general way only where needed
+
+
+def test_a_server_terminated_body_is_read_to_the_limit_on_both_paths(creates: Creates) -> None:
+    """A server that says it ends the body itself (``wsgi.input_terminated``) may send more
+    than ``Content-Length`` says: Flask's request reads it up to ``MAX_CONTENT_LENGTH``, no
+    further (here: the form's end is cut off; text parts, as a file part cut off is left
+    unclosed by Werkzeug's parse, on Flask's path too)."""
+    bulk = {f"extra{n}": b"x" * 800_000 for n in range(3)}
+    body = multipart(_form(**bulk), WIDE)
+    answers = []
+    for app in (creates.lane.inner, creates.lane):
+        environ = EnvironBuilder(
+            path="/gptge/v1/videos", method="POST", headers={"Authorization": "Bearer sk-test"}
+        ).get_environ()
+        environ |= {"CONTENT_TYPE": MULTIPART, "CONTENT_LENGTH": "5"}
+        environ |= {"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True}
+        status: list[str] = []
+        out = b"".join(app(environ, lambda s, h, *_, seen=status: seen.append(s)))
+        answers.append((status, out))
+    assert answers[0] == answers[1]
+    assert answers[1][0] == ["400 BAD REQUEST"]

@@ -85,7 +85,6 @@ class PollLane:
         self.service = service_of(app)
         self.extensions = app.extensions  # the console is looked up per request, as Flask's
         self.config = app.config  # the body limits, read per request as Flask's request does
-        self.json = app.json
         self.edge = app.extensions[EDGE]
         self.error_json = error_json
         self.http_error = http_error
@@ -202,8 +201,7 @@ class PollLane:
         service = self.service
         exchange.begin()
         service.request_opened()
-        req = Request(environ)
-        req.json_module = self.json
+        req = Request(environ)  # (its JSON module is unused: Flask's provider loads alike)
         # Flask's request reads its limits from the app's config, in its app context
         config = self.config
         req.max_content_length = config["MAX_CONTENT_LENGTH"]
