@@ -415,3 +415,16 @@ def test_an_unexpected_error_in_a_create_is_logged_with_the_request(
     assert response.status_code == 500
     assert fresh.flask_saw == []
     assert f"unexpected error in the mock at POST {path}" in caplog.text
+
+
+def test_a_create_the_edge_refuses_is_answered_by_the_lane_in_the_providers_shape(
+    fresh: Fresh,
+) -> None:
+    path = "/vtrix/model/v1/generation"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    via_lane = fresh.client.post(path, data=b'{"model": NaN}', headers=headers)
+    assert fresh.flask_saw == []
+    via_flask = Client(fresh.lane.inner).post(path, data=b'{"model": NaN}', headers=headers)
+    assert via_lane.status_code == via_flask.status_code == 400
+    assert via_lane.get_json() == via_flask.get_json()
+    assert "NaN is not a JSON number" in json.dumps(via_lane.get_json())
