@@ -461,3 +461,59 @@ def test_a_store_that_fails_during_a_poll_is_a_503_in_the_providers_shape(app: F
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert "disk I/O error" in answer.json["error"]["error_message"]
+
+
+def test_a_path_only_another_provider_has_names_the_method_asked(app: Flask) -> None:
+    answer = app.test_client().post("/vtrix/v1/videos", json={}, headers=AUTH)
+    assert answer.status_code == 404
+    assert answer.json["error"]["error_message"].startswith("Vtrix has no POST /v1/videos:")
+
+
+@pytest.mark.parametrize("error", ["bug", "store"])
+def test_flasks_path_answers_a_bug_and_a_store_outage(
+    app: Flask, caplog: pytest.LogCaptureFixture, error: str
+) -> None:
+    """The content route answers video, so Flask serves it (not the lane): its handlers."""
+    service = service_of(app)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug") if error == "bug" else StoreUnavailable("disk full")
+
+    service.store.get = broken  # type: ignore[method-assign]
+    path = "/gptge/v1/videos/video_x/content"
+    answer = app.test_client().get(path, headers=AUTH)
+    service.errors.clear()
+    if error == "bug":
+        assert answer.status_code == 500
+        assert answer.json["error"]["message"] == "An internal server error occurred in the mock"
+        assert f"unexpected error in the mock at GET {path}" in caplog.text
+    else:
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
+        assert "disk full" in answer.json["error"]["message"]
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+        assert 'sora_mock_store_errors_total{where="request"} 1' in text
+
+
+@pytest.mark.parametrize("raised", ["render", "not found"])
+def test_the_lane_answers_a_raised_error_with_the_apps_handlers(app: Flask, raised: str) -> None:
+    """A poll the lane serves, and the same poll through Flask: the same answer (a crashed
+    render in the provider's shape; a 404 raised with the app's hint)."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.test import Client
+
+    from mockserver.media import RenderCrashed
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RenderCrashed("killed by signal 9") if raised == "render" else NotFound()
+
+    service_of(app).store.get = broken  # type: ignore[method-assign]
+    lane = app.wsgi_app.inner  # type: ignore[attr-defined]  # (guard.HostCheck's)
+    answers = []
+    for wsgi in (lane, lane.inner):
+        answer = Client(wsgi).get("/gptge/v1/videos/video_x", headers=AUTH)
+        answers.append((answer.status_code, answer.json))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == (500 if raised == "render" else 404)
+    assert answers[0][1]["error"]["type"] == (
+        "server_error" if raised == "render" else "invalid_request_error"
+    )

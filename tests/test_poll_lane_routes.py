@@ -275,3 +275,156 @@ def test_an_unexpected_error_on_the_lane_is_logged_with_the_request(
     service_of(fresh.app).errors.clear()
     assert response.status_code == 500
     assert f"unexpected error in the mock at GET {path}" in caplog.text
+
+
+# ------------------------------------------------------------------------------ creates
+
+
+def test_the_lane_keys_its_creates_by_the_mocks_first_path_segment(fresh: Fresh) -> None:
+    assert set(fresh.lane.creates) == {"gptproto", "gptge", "vtrix", "openrouter"}
+    paths = {
+        "gptge": ["/gptge/v1/videos", f"/gptge/v1/videos/{fresh.job}/remix"],
+        "vtrix": ["/vtrix/model/v1/generation"],
+        "gptproto": [
+            "/gptproto/v1/videos",
+            "/gptproto/api/v3/openai/reverse/sora-2/image-to-video",
+        ],
+        "openrouter": ["/openrouter/api/v1/videos"],
+    }
+    for prefix, examples in paths.items():
+        for path in examples:
+            assert any(p.fullmatch(path) for p, _ in fresh.lane.creates[prefix]), path
+
+
+@pytest.mark.parametrize(
+    ("change", "lane_takes_it"),
+    [
+        ({}, True),
+        ({"CONTENT_LENGTH": "0"}, True),
+        ({"CONTENT_LENGTH": ""}, False),
+        ({"HTTP_TRANSFER_ENCODING": "chunked"}, False),
+        ({"REQUEST_METHOD": "PUT"}, False),
+        ({"PATH_INFO": "/gptge/v1/videos/a"}, False),
+        ({"PATH_INFO": "/__mock/reset"}, False),
+        ({"PATH_INFO": "/"}, False),
+    ],
+)
+def test_only_a_post_of_known_length_on_a_create_route_takes_the_lane(
+    fresh: Fresh, change: dict[str, str], lane_takes_it: bool
+) -> None:
+    body = json.dumps({"model": "sora_2_pro_i2v", "prompt": "stairs"}).encode()
+    environ = EnvironBuilder(
+        path="/vtrix/model/v1/generation",
+        method="POST",
+        data=body,
+        headers={**AUTH, "Content-Type": "application/json", "X-Mock-Client": "tests"},
+    ).get_environ()
+    environ.update(change)
+    status, _ = fresh.raw(environ)
+    assert status
+    assert fresh.flask_saw == ([] if lane_takes_it else [environ["PATH_INFO"]])
+
+
+def test_a_post_without_a_path_goes_to_flask(fresh: Fresh) -> None:
+    environ = EnvironBuilder(path="/", method="POST", data=b"{}", headers=AUTH).get_environ()
+    del environ["PATH_INFO"]
+    status, _ = fresh.raw(environ)
+    assert status
+    assert fresh.flask_saw == ["<none>"]
+
+
+def _view(is_create: bool) -> Any:
+    def view() -> None:
+        return None
+
+    pipeline = _pipeline({"200": {"content": {"application/json": {}}}})
+    view.pipeline = SimpleNamespace(is_create=is_create, **vars(pipeline))  # type: ignore[attr-defined]
+    return view
+
+
+def _lane_over(rules: list[Any], creates: set[str]) -> PollLane:
+    """A lane over these rules alone (endpoint -> a pipeline that creates when named)."""
+    app = SimpleNamespace(
+        extensions={"sora_mock": None, "sora_mock_edge": None},
+        config={},
+        url_map=SimpleNamespace(iter_rules=lambda: rules),
+        view_functions={r.endpoint: _view(r.endpoint in creates) for r in rules},
+    )
+    return PollLane(app, None, None, None, None)  # type: ignore[arg-type]
+
+
+def test_a_post_route_is_the_lanes_when_it_creates_and_no_other_post_route_shares_it() -> None:
+    rules = [
+        _rule("/p/v1/things/<id>", "delete", ("DELETE",)),  # neither: passed over
+        _rule("/p/v1/videos", "create", ("POST",)),
+        _rule("/p/v1/notes", "note", ("POST",)),  # a POST that creates nothing: Flask's
+        _rule("/p/v1/tasks/<id>", "task", ("POST",)),
+        _rule("/p/v1/tasks/latest", "latest", ("POST",)),  # shares the one above: Flask's
+        _rule("/p/v1/videos/<id>", "read"),
+    ]
+    lane = _lane_over(rules, {"create", "task", "latest", "delete"})
+    taken = {p.pattern for routes in lane.creates.values() for p, _ in routes}
+    assert taken == {"/p/v1/videos"}
+    assert {p.pattern for routes in lane.routes.values() for p, _ in routes} == {
+        "/p/v1/videos/(?P<id>[A-Za-z0-9_.~-]+)"
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_405_raised_on_the_lane_names_the_method_as_flasks_does(
+    fresh: Fresh, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    from werkzeug.exceptions import MethodNotAllowed
+
+    from mockserver.providers import registered
+
+    def refused(*args: Any) -> Any:
+        raise MethodNotAllowed(["PUT"])
+
+    if method == "GET":  # (a handler's method is read once; these are called through self)
+        monkeypatch.setattr(registered()["gptge-videos"], "render", refused)
+        builder: dict[str, Any] = {"path": f"/gptge/v1/videos/{fresh.job}", "headers": AUTH}
+    else:
+        monkeypatch.setattr(registered()["vtrix-generation"], "refuse_model", refused)
+        builder = {"path": "/vtrix/model/v1/generation", "headers": AUTH, "method": "POST"}
+        builder["json"] = {"model": "sora_2_pro_i2v", "prompt": "x", "size": "1280x720"}
+    answers = []
+    for client in (fresh.client, Client(fresh.lane.inner)):
+        response = client.open(**builder)
+        answers.append((response.status_code, response.headers.get("Allow"), response.get_json()))
+    assert fresh.flask_saw == [builder["path"]], "the lane answered first, then Flask"
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == (405, "PUT")
+    assert f"Method {method} is not allowed" in json.dumps(answers[0][2])
+
+
+def test_an_unexpected_error_in_a_create_is_logged_with_the_request(
+    fresh: Fresh, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mockserver.providers import registered
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug in a dialect")
+
+    monkeypatch.setattr(registered()["vtrix-generation"], "refuse_model", broken)
+    path = "/vtrix/model/v1/generation"
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        body = {"model": "sora_2_pro_i2v", "prompt": "x", "size": "1280x720"}
+        response = fresh.client.post(path, json=body, headers=AUTH)
+    service_of(fresh.app).errors.clear()
+    assert response.status_code == 500
+    assert fresh.flask_saw == []
+    assert f"unexpected error in the mock at POST {path}" in caplog.text
+
+
+def test_a_create_the_edge_refuses_is_answered_by_the_lane_in_the_providers_shape(
+    fresh: Fresh,
+) -> None:
+    path = "/vtrix/model/v1/generation"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    via_lane = fresh.client.post(path, data=b'{"model": NaN}', headers=headers)
+    assert fresh.flask_saw == []
+    via_flask = Client(fresh.lane.inner).post(path, data=b'{"model": NaN}', headers=headers)
+    assert via_lane.status_code == via_flask.status_code == 400
+    assert via_lane.get_json() == via_flask.get_json()
+    assert "NaN is not a JSON number" in json.dumps(via_lane.get_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from typing import Any
 
@@ -69,12 +70,16 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.after_request(_finish)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    if (
-        config.replay_dir is None
-    ):  # status polls skip Flask's request context (mockserver.http.lane)
+    if config.replay_dir is None:  # polls and creates skip Flask's request context (lane.py)
         from mockserver.http.lane import PollLane
 
-        app.wsgi_app = PollLane(app, app.wsgi_app, _error_json)  # type: ignore[method-assign]
+        app.wsgi_app = PollLane(  # type: ignore[method-assign]
+            app,
+            app.wsgi_app,
+            _error_json,
+            functools.partial(http_error, app),
+            functools.partial(unexpected, service),
+        )
     # outermost: a Host the mock does not answer to never reaches the lane or Flask
     live = provider_hosts([d.contract.spec for d in dialects])
     policy = HostPolicy(config.bind_host, config.allowed_hosts, live)
@@ -137,7 +142,11 @@ def _start() -> None:
 
 
 def _prefix() -> str:
-    return request.path.strip("/").split("/", 1)[0]
+    return _prefix_of(request.path)
+
+
+def _prefix_of(path: str) -> str:
+    return path.strip("/").split("/", 1)[0]
 
 
 def _finish(response: Response) -> Response:
@@ -177,15 +186,22 @@ def _error_json(
 
 
 def _http_error(exc: HTTPException) -> Response:
+    return http_error(current_app, exc, request.method, request.path)
+
+
+def http_error(app: Flask, exc: HTTPException, method: str, path: str) -> Response:
+    """The answer to an HTTP exception raised for ``method path`` (Flask's handler, and the
+    lane's: it is given the request's method and path, not Flask's request)."""
     status = exc.code or 500
     messages = {
-        404: f"Unknown path {request.path!r}",
-        405: f"Method {request.method} is not allowed on {request.path!r}",
+        404: f"Unknown path {path!r}",
+        405: f"Method {method} is not allowed on {path!r}",
         413: "Request body is too large",
     }
-    prefix = None
+    prefix = _prefix_of(path)
     if status == 404:
-        messages[404], prefix = not_found_message(current_app, request.path, request.method)
+        messages[404], found = not_found_message(app, path, method)
+        prefix = found or prefix
     # a wrong URL is what an OpenAI-style client meets first: its hint also goes in `message`
     response = _error_json(
         status, messages.get(status, exc.description or exc.name), prefix, status in (404, 405)
@@ -209,9 +225,16 @@ def _metrics() -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    return unexpected(service_of_current(), exc, request.method, request.path)
+
+
+def unexpected(service: MockService, exc: Exception, method: str, path: str) -> Response:
+    """The answer to an exception raised for ``method path`` (Flask's handler, and the
+    lane's): a store outage's 503, a render's crash, or the mock's own 500 (noted)."""
+    prefix = _prefix_of(path)
     if isinstance(exc, StoreUnavailable):
-        return store_unavailable(_error_json, exc, metrics=service_of_current().metrics)
+        return store_unavailable(_error_json, exc, prefix, service.metrics)
     if isinstance(exc, RenderCrashed):  # the job failed; the console said so once
-        return _error_json(500, f"The video could not be rendered: {exc}")
-    service_of_current().note_error(exc, f"{request.method} {request.path}")
-    return _error_json(500, "An internal server error occurred in the mock")
+        return _error_json(500, f"The video could not be rendered: {exc}", prefix)
+    service.note_error(exc, f"{method} {path}")
+    return _error_json(500, "An internal server error occurred in the mock", prefix)

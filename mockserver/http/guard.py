@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 
 from mockserver.http import exchange
 from mockserver.http.hosts import HostPolicy
@@ -262,33 +262,44 @@ class StreamedBodyLimit:
         return self.app(environ, start_response)
 
 
+#: where :func:`init_app` leaves the edge's body check for the lane (``mockserver.http.lane``)
+EDGE = "sora_mock_edge"
+
+
 def init_app(app: Flask, error_json: ErrorJson, *, max_json_bytes: int, max_depth: int) -> None:
-    """Check every request's body at the edge; ``error_json`` answers in the route's shape."""
+    """Check every request's body at the edge; ``error_json`` answers in the route's shape.
+    The check itself, ``refusal(request) -> Refused | None``, is also left in
+    ``app.extensions[EDGE]``: the lane runs the very same one on the requests it serves."""
     app.wsgi_app = StreamedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
 
-    def guard() -> Response | None:
+    def refusal(req: Request) -> Refused | None:
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        length = request.content_length
+        length = req.content_length
         if limit is not None and length is not None and length > limit:
             # refused before a byte of the body is read
-            return error_json(413, f"the request body is larger than the limit of {limit} bytes")
-        mimetype = request.mimetype or ""
+            return Refused(413, f"the request body is larger than the limit of {limit} bytes")
+        mimetype = req.mimetype or ""
         try:
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                body = request.get_data(cache=True)
+                body = req.get_data(cache=True)
                 if body:
                     check_json(body, max_bytes=max_json_bytes, max_depth=max_depth)
-            elif mimetype == "multipart/form-data" and request.mimetype_params.get("boundary"):
-                body = request.get_data(cache=True)
+            elif mimetype == "multipart/form-data" and req.mimetype_params.get("boundary"):
+                body = req.get_data(cache=True)
                 # Werkzeug parses the form once, here, from the cached body; the handler
                 # reads the same parse later
-                if not form_is_clean(body, request.form, request.files):
-                    check_multipart(body, request.mimetype_params["boundary"])
+                if not form_is_clean(body, req.form, req.files):
+                    check_multipart(body, req.mimetype_params["boundary"])
         except Refused as exc:
-            return error_json(exc.status, str(exc))
+            return exc
         return None
 
+    def guard() -> Response | None:
+        refused = refusal(request._get_current_object())  # type: ignore[attr-defined]
+        return None if refused is None else error_json(refused.status, str(refused))
+
     app.before_request(guard)
+    app.extensions[EDGE] = refusal
 
 
 #: the header the dashboard (and any script) sends to show a request is no page's on another

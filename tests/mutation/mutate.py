@@ -185,7 +185,11 @@ MODULES: dict[str, list[str]] = {
         "tests/test_contracts.py",
     ],
     "mockserver/state/clock.py": ["tests/test_virtual_clock.py"],
-    "mockserver/http/lane.py": ["tests/test_poll_lane_routes.py", "tests/test_lane.py"],
+    "mockserver/http/lane.py": [
+        "tests/test_poll_lane_routes.py",
+        "tests/test_lane.py",
+        "tests/test_create_lane.py",
+    ],
     "mockserver/state/journal.py": [
         "tests/test_journal_background_writes.py",
         "tests/test_journal_writer.py",
