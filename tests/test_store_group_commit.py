@@ -46,12 +46,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 def add_together(store: SQLiteStore, jobs: list[Job]) -> dict[str, BaseException | Job | None]:
-    """``add`` each job from a thread of its own while the writers' queue is held, so the
-    first thread leads a batch of its own job alone (waiting for the queue) and the others
-    join the waiting list behind it; the queue is let go once all have joined. Each thread
-    reads its job back as soon as its ``add`` returns (or keeps what it raised)."""
+    """``add`` each job from a thread of its own while a batch is under way (the lead taken
+    here), so that each joins the waiting list; the lead is given up once all have joined.
+    Each thread reads its job back as soon as its ``add`` returns (or keeps what it raised)."""
+    creates = store._creates
     joined = threading.Semaphore(0)
-    store._creates._waiting = _Noted(joined)
+    creates._waiting = _Noted(joined)
     outcome: dict[str, BaseException | Job | None] = {}
 
     def create(one: Job) -> None:
@@ -63,14 +63,15 @@ def add_together(store: SQLiteStore, jobs: list[Job]) -> dict[str, BaseException
             outcome[one.id] = store.get(one.id)  # committed before add returned
 
     threads = [threading.Thread(target=create, args=(one,)) for one in jobs]
-    store._writers.acquire()
-    try:
-        for thread in threads:
-            thread.start()
-        for _ in jobs:
-            assert joined.acquire(timeout=30), "a create never reached the group commit"
-    finally:
-        store._writers.release()
+    with creates._cond:
+        creates._leading = True
+    for thread in threads:
+        thread.start()
+    for _ in jobs:
+        assert joined.acquire(timeout=30), "a create never joined the waiting list"
+    with creates._cond:
+        creates._leading = False
+        creates._cond.notify_all()
     for thread in threads:
         thread.join(30)
     return outcome
@@ -86,7 +87,7 @@ def test_creates_waiting_at_once_are_committed_in_one_transaction(store: SQLiteS
     jobs = [job(n) for n in range(6)]
     outcome = add_together(store, jobs)
     assert outcome == {one.id: one for one in jobs}  # each readable once its add returned
-    assert store._changes.read() == before + 2  # the first alone, the five others together
+    assert store._changes.read() == before + 1
     assert refs(store) == 6
     assert store._expiry.read() == 1000.0  # lowered by the batch's jobs, in the queue
 
@@ -98,7 +99,7 @@ def test_a_batch_takes_at_most_its_limit(
     before = store._changes.read()
     jobs = [job(n) for n in range(6)]
     assert add_together(store, jobs) == {one.id: one for one in jobs}
-    assert store._changes.read() == before + 3  # 1, then 3, then 2
+    assert store._changes.read() == before + 2
     assert refs(store) == 6
 
 

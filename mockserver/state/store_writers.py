@@ -97,21 +97,33 @@ class GroupCommit:
         self._cond = threading.Condition(threading.Lock())
         self._waiting: list[_Waiting] = []
         self._leading = False
+        self._followers = 0  # threads waiting on the condition
 
     def commit(self, item: Any) -> None:
-        mine = _Waiting(item)
         cond = self._cond
         with cond:
-            self._waiting.append(mine)
-            while not mine.done:
-                if self._leading:
-                    try:
-                        cond.wait()
-                    except BaseException:  # (interrupted before its batch: not written)
-                        if mine in self._waiting:
-                            self._waiting.remove(mine)
-                        raise
-                    continue
+            alone = not (self._leading or self._waiting)
+            if alone:  # a batch of its own at once
+                self._leading = True
+            else:
+                mine = _Waiting(item)
+                self._waiting.append(mine)
+                self._follow(cond, mine)
+        if alone:
+            try:
+                self._write([item])
+            finally:
+                with cond:
+                    self._ended()
+        elif mine.error is not None:
+            error, mine.error = mine.error, None
+            raise error
+
+    def _follow(self, cond: threading.Condition, mine: _Waiting) -> None:
+        """(``cond`` held) Wait until ``mine`` has been written by a batch, leading the next
+        batch whenever none is under way."""
+        while not mine.done:
+            if not self._leading:
                 self._leading = True
                 batch = self._waiting[: self.LIMIT]
                 del self._waiting[: self.LIMIT]
@@ -120,13 +132,25 @@ class GroupCommit:
                     self._write_batch(batch)
                 finally:
                     cond.acquire()
-                    self._leading = False
-                    # (interrupted: the others' items wait for the next leader)
-                    self._waiting[:0] = [w for w in batch if not w.done and w is not mine]
-                    cond.notify_all()
-        if mine.error is not None:
-            error, mine.error = mine.error, None
-            raise error
+                    if not batch[-1].done:  # interrupted: the others wait for the next leader
+                        self._waiting[:0] = [w for w in batch if not w.done and w is not mine]
+                    self._ended()
+                continue
+            self._followers += 1
+            try:
+                cond.wait()
+            except BaseException:  # (interrupted before its batch: not written)
+                if mine in self._waiting:
+                    self._waiting.remove(mine)
+                raise
+            finally:
+                self._followers -= 1
+
+    def _ended(self) -> None:
+        """(the condition held) A batch has ended: the lead is free, the waiting wake."""
+        self._leading = False
+        if self._followers:
+            self._cond.notify_all()
 
     def _write_batch(self, batch: list[_Waiting]) -> None:
         try:
