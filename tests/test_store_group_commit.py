@@ -151,15 +151,17 @@ class Interrupted(BaseException):
 def test_a_leader_interrupted_leaves_the_others_jobs_to_the_next_leader(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(GroupCommit, "LIMIT", 2)
     creates = store._creates
     joined = threading.Semaphore(0)
     creates._waiting = _Noted(joined)
-    outcome: list[Job | None] = []
-    thread = threading.Thread(target=lambda: (store.add(job(1), IMAGE), outcome.append(None)))
+    others = [job(n) for n in (1, 2, 3)]
+    threads = [threading.Thread(target=store.add, args=(one, IMAGE)) for one in others]
     with creates._cond:
         creates._leading = True
-    thread.start()
-    assert joined.acquire(timeout=30)
+    for thread in threads:
+        thread.start()
+        assert joined.acquire(timeout=30)  # (in this order)
     with creates._cond:
         creates._leading = False
     write = creates._write
@@ -170,18 +172,88 @@ def test_a_leader_interrupted_leaves_the_others_jobs_to_the_next_leader(
 
     monkeypatch.setattr(creates, "_write", interrupted)
     with pytest.raises(Interrupted):
-        store.add(job(0), IMAGE)  # leads the thread's job and its own, and is stopped
-    thread.join(30)
-    assert outcome == [None]  # the thread led the next batch: its job alone
-    assert (store.get("video_0"), store.get("video_1")) == (None, job(1))
+        store.add(job(0), IMAGE)  # leads video_1 and video_2 (its own is third), is stopped
+    for thread in threads:
+        thread.join(30)
+    assert [store.get(one.id) for one in others] == others  # committed by the next leaders
+    assert store.get("video_0") is None  # its add raised: not written later either
     assert creates._waiting == [] and not creates._leading
 
 
-def test_a_lone_create_leads_its_own_batch(store: SQLiteStore) -> None:
+def test_a_lone_create_leads_its_own_batch_at_once(store: SQLiteStore) -> None:
+    joined = threading.Semaphore(0)
+    store._creates._waiting = _Noted(joined)
     before = store._changes.read()
     store.add(job(0), IMAGE)
     assert store._changes.read() == before + 1
+    assert not joined.acquire(blocking=False)  # never in the waiting list
     assert store._creates._waiting == [] and not store._creates._leading
+
+
+def test_a_lone_job_counting_a_stored_image_is_one_transaction(store: SQLiteStore) -> None:
+    store.add(job(0), IMAGE)
+    seen: list[str] = []
+    store._conn().set_trace_callback(lambda sql: seen.append(sql.split(" (", 1)[0]))
+    store.add(job(1))  # its image stored already: counted, not given
+    assert seen == [
+        "BEGIN IMMEDIATE",
+        "UPDATE blobs SET refs = refs + 1 WHERE key = 'image:a'",
+        "INSERT INTO jobs",
+        "COMMIT",
+    ]
+    assert refs(store) == 2
+
+
+def test_creates_arriving_while_a_batch_is_written_wait_and_are_written_together(
+    store: SQLiteStore,
+) -> None:
+    creates = store._creates
+    joined, writing = threading.Semaphore(0), threading.Semaphore(0)
+    creates._waiting = _Noted(joined)
+    write = creates._write
+    leading: list[bool] = []
+
+    def noted(jobs: list[Any]) -> None:
+        leading.append(creates._leading)
+        writing.release()
+        write(jobs)
+
+    creates._write = noted  # type: ignore[method-assign]
+    before = store._changes.read()
+    jobs = [job(n) for n in range(3)]
+    threads = [threading.Thread(target=store.add, args=(one, IMAGE)) for one in jobs]
+    store._writers.acquire()
+    try:
+        threads[0].start()
+        assert writing.acquire(timeout=30)  # its batch of one waits for the writers' queue
+        for thread in threads[1:]:
+            thread.start()
+            assert joined.acquire(timeout=30)
+        with creates._cond:
+            assert creates._followers == 2
+    finally:
+        store._writers.release()
+    for thread in threads:
+        thread.join(30)
+    assert leading == [True, True]  # the lead taken while each batch was written
+    assert store._changes.read() == before + 2
+    assert [store.get(one.id) for one in jobs] == jobs
+    assert creates._followers == 0
+
+
+def test_a_batch_of_one_that_fails_is_written_once(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add(job(1), IMAGE)
+    calls: list[int] = []
+    write = store._creates._write
+    monkeypatch.setattr(
+        store._creates, "_write", lambda jobs: (calls.append(len(jobs)), write(jobs))
+    )
+    outcome = add_together(store, [job(1)])  # a follower leading a batch of its own job
+    assert isinstance(outcome["video_1"], sqlite3.IntegrityError)
+    assert calls == [1]
+    assert refs(store) == 1
 
 
 def _child_adds(store: SQLiteStore, done: Any) -> None:

@@ -134,6 +134,8 @@ class GroupCommit:
                     cond.acquire()
                     if not batch[-1].done:  # interrupted: the others wait for the next leader
                         self._waiting[:0] = [w for w in batch if not w.done and w is not mine]
+                        if mine in self._waiting:  # (not in its batch: not written either)
+                            self._waiting.remove(mine)
                     self._ended()
                 continue
             self._followers += 1
