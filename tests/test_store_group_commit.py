@@ -16,6 +16,7 @@ import pytest
 from jobs import make_job
 
 from mockserver.state.lifecycle import Job
+from mockserver.state.store_guard import StoreUnavailable
 from mockserver.state.store_sqlite import SQLiteStore
 from mockserver.state.store_writers import GroupCommit
 
@@ -280,3 +281,18 @@ def test_a_worker_forked_while_a_parent_thread_leads_a_batch_starts_with_none(
         creates._waiting.clear()
         creates._cond.release()
     assert store.get("video_1") == job(1)
+
+
+def test_a_batch_the_store_cannot_write_is_an_outage_for_each_of_its_creates(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def full(jobs: list[Any]) -> None:
+        calls.append(len(jobs))
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store._creates, "_write", full)
+    outcome = add_together(store, [job(n) for n in range(3)])
+    assert all(isinstance(error, StoreUnavailable) for error in outcome.values()), outcome
+    assert sorted(calls) == [1, 1, 1, 3]  # the batch, then each job alone
