@@ -181,6 +181,70 @@ def test_a_leader_interrupted_leaves_the_others_jobs_to_the_next_leader(
     assert creates._waiting == [] and not creates._leading
 
 
+def test_a_leader_interrupted_among_its_jobs_written_alone_leaves_only_the_rest(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GroupCommit, "LIMIT", 2)
+    creates = store._creates
+    joined = threading.Semaphore(0)
+    creates._waiting = _Noted(joined)
+    others = [job(n) for n in (1, 2, 3)]
+    threads = [threading.Thread(target=store.add, args=(one, IMAGE)) for one in others]
+    with creates._cond:
+        creates._leading = True
+    for thread in threads:
+        thread.start()
+        assert joined.acquire(timeout=30)
+    with creates._cond:
+        creates._leading = False
+    write = creates._write
+    calls: list[list[str]] = []
+
+    def scripted(jobs: list[Any]) -> None:
+        calls.append([row[0] for row, _, _ in jobs])
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")  # the batch: then one by one
+        if len(calls) == 3:
+            raise Interrupted  # after video_1 alone, before video_2
+        write(jobs)
+
+    monkeypatch.setattr(creates, "_write", scripted)
+    with pytest.raises(Interrupted):
+        store.add(job(0), IMAGE)
+    for thread in threads:
+        thread.join(30)
+    assert calls[:3] == [["video_1", "video_2"], ["video_1"], ["video_2"]]
+    assert calls[3:] == [["video_2", "video_3"]]  # video_1, written, is not written again
+    assert [store.get(one.id) for one in others] == others
+
+
+def test_a_create_interrupted_while_it_waits_is_not_written(store: SQLiteStore) -> None:
+    creates = store._creates
+    raised: list[BaseException] = []
+
+    def interrupted(timeout: float | None = None) -> bool:
+        raise Interrupted
+
+    def create() -> None:
+        try:
+            store.add(job(1), IMAGE)
+        except BaseException as exc:
+            raised.append(exc)
+
+    with creates._cond:
+        creates._leading = True
+    creates._cond.wait = interrupted  # type: ignore[method-assign]
+    thread = threading.Thread(target=create)
+    thread.start()
+    thread.join(30)
+    assert [type(exc) for exc in raised] == [Interrupted]
+    assert creates._waiting == [] and creates._followers == 0
+    with creates._cond:
+        creates._leading = False
+    store.add(job(0), IMAGE)
+    assert (store.get("video_0"), store.get("video_1")) == (job(0), None)
+
+
 def test_a_lone_create_leads_its_own_batch_at_once(store: SQLiteStore) -> None:
     joined = threading.Semaphore(0)
     store._creates._waiting = _Noted(joined)
@@ -274,8 +338,12 @@ def test_a_worker_forked_while_a_parent_thread_leads_a_batch_starts_with_none(
         done = ctx.Event()
         child = ctx.Process(target=_child_adds, args=(store, done), daemon=True)
         child.start()
-        assert done.wait(30), "the forked worker's create waited for its parent's batch"
-        child.join(30)
+        try:
+            assert done.wait(30), "the forked worker's create waited for its parent's batch"
+            child.join(30)
+        finally:
+            if child.is_alive():
+                child.kill()
     finally:
         creates._leading = False
         creates._waiting.clear()
