@@ -33,11 +33,13 @@ from mockserver.state.store_webhooks import SQLiteWebhooks
 from mockserver.state.store_writers import (
     ChangeCounter,
     EarliestExpiry,
+    GroupCommit,
     Remembered,
     WriterQueue,
     _Memo,
     _QueuedWriters,
     _rollback,
+    write_jobs,
 )
 
 log = logging.getLogger("mockserver")
@@ -94,15 +96,6 @@ _INDEX_WHERE = {
     "provider": "provider = ?",
 }
 
-_INSERT_JOB = (
-    "INSERT INTO jobs (id, api, owner, body, provider, expires_at) VALUES (?, ?, ?, ?, ?, ?)"
-)
-#: a reference image stored once per content, with how many jobs use it
-_COUNT_IMAGE = (
-    "INSERT INTO blobs (key, data, refs) VALUES (?, ?, 1) "
-    "ON CONFLICT (key) DO UPDATE SET refs = refs + 1"
-)
-
 #: entries a thread's read memo holds before it starts afresh (SQLiteStore.read_instant)
 MEMO_SIZE = 1024
 
@@ -141,6 +134,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._expiry = EarliestExpiry(self.path.with_name(self.path.name + ".expiry"))
         self._shared = _Memo(None)
         self._remembered = Remembered(self._settings)
+        self._creates = GroupCommit(lambda jobs: write_jobs(self._conn(), self._expiry, jobs))
         # the journal is a file per worker beside this one (no worker waits for another)
         self._journal = FileJournal(self.path, journal_size)
         conn = self._conn()
@@ -221,26 +215,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._journal.clear()
 
     def add(self, job: Job, image: bytes | None = None) -> None:
-        # everything but the statements before the writers' queue: every create of every
-        # worker waits while one holds it (a create is one transaction, of one statement
-        # without an image, of two with one: its blob counted or stored, and the job)
+        # the job's JSON made before the writers' queue; the job committed with the creates
+        # of this worker waiting for the queue at the same time (GroupCommit)
         row = (job.id, job.api, job.owner, dumps_text(job.to_dict()), job.provider, job.expires_at)
-        if not job.image_key:
-            self._write(_INSERT_JOB, row, queued=lambda: self._expiry.lower(job.expires_at))
-            return
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._expiry.lower(job.expires_at)
-            if image is not None:
-                conn.execute(_COUNT_IMAGE, (job.image_key, image))
-            else:
-                conn.execute("UPDATE blobs SET refs = refs + 1 WHERE key = ?", (job.image_key,))
-            conn.execute(_INSERT_JOB, row)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
+        self._creates.commit((row, job.image_key, image))
+        self._local.reading = False  # (maybe written on another thread's connection)
 
     def get(self, job_id: str) -> Job | None:
         memo = self._memo()

@@ -126,6 +126,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
+        "tests/test_store_group_commit.py",
     ],
     "mockserver/state/stores.py": [
         "tests/test_store_specs.py",
@@ -141,6 +142,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_read_instant.py",
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
+        "tests/test_store_group_commit.py",
     ],
     "contracts/_validation.py": [
         "tests/test_validation_adapters.py",
