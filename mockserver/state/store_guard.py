@@ -10,6 +10,13 @@ A store that answers slowly (Redis frozen: each call waits for its socket timeou
 every request wait that long; after a slow failure, calls fail at once for ``PROBE_INTERVAL``
 seconds, then one call tries the store again (it notices the store's return). Fast failures
 (connection refused, disk full) are tried every time: a write may fail while reads still work.
+
+A call a store answers from its memory (a job a read instant read already, the clock while no
+write moved it) touches no file and no socket and cannot fail: a method marked
+:func:`from_memory` is answered by its ``peek`` without the guard's work while the store is not
+down (no clock read, no classifying); the guard's full work is for the calls that ask the
+store, and for every call while it is down (so a slow outage still fails them at once, and a
+store's return is noted as before).
 """
 
 from __future__ import annotations
@@ -110,6 +117,30 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 C = TypeVar("C", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Miss:
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+#: what a ``peek`` (:func:`from_memory`) gives when memory does not hold the call's answer
+MISS: Any = _Miss()
+
+
+def from_memory(peek: Callable[..., Any]) -> Callable[[F], F]:
+    """Method decorator (in a :func:`guarded` class): ``peek(self, *args, **kwargs)`` gives the
+    method's answer from memory, or :data:`MISS`. It must give what the method would give and
+    touch nothing that can fail (no statement, no file, no socket): while the store is not
+    down a call is answered by it without the guard's work; a miss, a peek that raises, and
+    every call while the store is down, run the method guarded as any other."""
+
+    def mark(method: F) -> F:
+        method.__store_peek__ = peek  # type: ignore[attr-defined]
+        return method
+
+    return mark
 
 
 def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
@@ -163,7 +194,24 @@ def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Call
         return result
 
     call.__store_guarded__ = True  # type: ignore[attr-defined]
-    return call
+    peek = getattr(method, "__store_peek__", None)
+    if peek is None:
+        return call
+
+    @functools.wraps(method)
+    def from_memory_first(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outage = self.__dict__.get("_outage")
+        if outage is None or not outage.down:  # (a slow failure's fast_until comes with down)
+            try:
+                answer = peek(self, *args, **kwargs)
+            except Exception:  # noqa: BLE001 - the method, guarded, says what it is
+                answer = MISS
+            if answer is not MISS:
+                return answer
+        return call(self, *args, **kwargs)
+
+    from_memory_first.__store_guarded__ = True  # type: ignore[attr-defined]
+    return from_memory_first
 
 
 class _GuardedContext:

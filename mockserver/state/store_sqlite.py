@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.state import store_interface  # (GRAVEYARD_SIZE read when used: one setting)
+from mockserver.state import store_sqlite_memory as memory
 from mockserver.state._json import dumps_text
 from mockserver.state.lifecycle import Job
-from mockserver.state.store_guard import guarded
+from mockserver.state.store_guard import MISS, from_memory, guarded
 from mockserver.state.store_interface import (
     Filters,
     JobListing,
@@ -200,14 +201,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         conn.settings_written()
         return conn
 
-    def _setting(self, name: str, sql: str) -> Any:
-        """The row ``sql`` reads of the clock, the rules or the fault setting (``name``):
-        from memory while no write of any process changed them (the settings count; a job's
-        write does not move it). Every provider request reads them, a create the clock four
-        times. A row changed with another tool (the ``sqlite3`` shell) is seen from the
-        mock's next write of a setting."""
-        return self._remembered.get(name, lambda: self._conn().execute(sql).fetchone())
-
     def reset(self) -> None:
         conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
@@ -242,14 +235,14 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             _rollback(conn)
             raise
 
+    @from_memory(memory.job)
     def get(self, job_id: str) -> Job | None:
-        memo = self._memo()
-        if memo is not None and ("job", job_id) in memo:
-            job: Job | None = memo[("job", job_id)]
+        job: Job | None = memory.job(self, job_id)
+        if job is not MISS:
             return job
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         job = _load_job(job_id, row[0]) if row else None
-        if memo is not None:
+        if (memo := self._memo()) is not None:
             memo[("job", job_id)] = job
         return job
 
@@ -264,11 +257,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         """Within the block, reads of jobs may be answered from what a thread of this
         process read before, when nothing was written to the store since (the clock, the
         fault setting and "are there rules at all" come from memory in and out of a block,
-        while no write changed them: ``_setting``): the store's :class:`ChangeCounter` moves with
-        every write transaction of every process (one read of shared memory, no statement);
-        this connection's ``total_changes`` with its own writes inside the block. The memo is
-        the process's, not the thread's: after a write, the first poll reads again for every
-        thread of the worker, not each of its threads once."""
+        while no write changed them: ``memory.setting``): the store's :class:`ChangeCounter`
+        moves with every write transaction of every process (one read of shared memory, no
+        statement); this connection's ``total_changes`` with its own writes inside the block.
+        The memo is the process's, not the thread's: after a write, the first poll reads again
+        for every thread of the worker, not each of its threads once."""
         conn = self._conn()
         local = self._local
         version = self._changes.read()  # before any read: what follows is at least this new
@@ -419,9 +412,9 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,), settings=True)
         return self.clock_get(start)
 
+    @from_memory(memory.clock)
     def clock_get(self, default: float) -> float:
-        row = self._setting("clock", "SELECT now FROM clock WHERE id = 1")
-        return float(row[0]) if row else default
+        return memory.clock_of(memory.setting(self, "clock"), default)
 
     def clock_advance(self, seconds: float, default: float) -> float:
         conn = self._settings_written()
@@ -469,9 +462,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             raise
         return Rule(*row) if row else None
 
+    @from_memory(memory.no_rule)
     def take_rule(self, key: str | None, provider: str) -> str | None:
         # every request asks; a read (no write lock) answers the common case: no rules at all
-        if self._setting("no rules", "SELECT NOT EXISTS (SELECT 1 FROM rules)")[0]:
+        if memory.setting(self, "no rules")[0]:
             return None
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -534,11 +528,11 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             raise
         return int(row[0])
 
+    @from_memory(memory.faults)
     def faults_setting(self) -> tuple[float, int] | None:
         # every provider request asks (unless a header or rule chose its scenario): from
-        # memory while no write changed the settings (``_setting``)
-        row = self._setting("faults", "SELECT rate, seed FROM faults WHERE id = 1")
-        return (float(row[0]), int(row[1])) if row and row[0] is not None else None
+        # memory while no write changed the settings (``memory.setting``)
+        return memory.faults_of(memory.setting(self, "faults"))
 
     def faults_restart(self, rate: float, seed: int) -> None:
         self._write(
@@ -547,6 +541,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             settings=True,
         )
 
+    @from_memory(memory.no_fault)
     def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
         setting = self.faults_setting()
         if (setting[0] if setting else rate) <= 0:
