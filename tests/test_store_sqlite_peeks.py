@@ -34,6 +34,7 @@ WRITES: list[Callable[[SQLiteStore], object]] = [
     lambda s: s.clock_init(100.0),
     lambda s: s.add_rule("slow", "key_y", None, None),  # a rule, not this key's
     lambda s: s.add_rule("forbidden", "key_x", None, 1),  # this key's, taken once
+    lambda s: s.add_rule("unauthorized", "key_x", None, None),  # this key's, kept
     lambda s: s.faults_restart(0.25, 7),
     lambda s: s.faults_restart(0.0, 7),
     lambda s: s.clear_rules(),
