@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mockserver.state import store_interface  # (GRAVEYARD_SIZE read when used: one setting)
 from mockserver.state import store_sqlite_memory as memory
 from mockserver.state._json import dumps_text
+from mockserver.state.journal import worker_pid
 from mockserver.state.lifecycle import Job
 from mockserver.state.store_guard import MISS, from_memory, guarded
 from mockserver.state.store_interface import (
@@ -131,7 +130,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._pid = os.getpid()
+        self._pid = worker_pid()
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         #: moved by every write transaction of every process: a read instant's freshness check
         self._changes = ChangeCounter(self.path.with_name(self.path.name + ".changes"))
@@ -164,10 +163,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             self._writers.release()
 
     def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
+        if worker_pid() != self._pid:  # (without a system call)
             # a forked worker must never use its parent's connections (SQLite forbids it)
             self._local = threading.local()
-            self._pid = os.getpid()
+            self._pid = worker_pid()
             self._shared = _Memo(None)
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -252,8 +251,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         )
         return cur.rowcount > 0
 
-    @contextmanager
-    def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
+    def read_instant(self, job_hint: str | None = None) -> memory.Instant:
         """Within the block, reads of jobs may be answered from what a thread of this
         process read before, when nothing was written to the store since (the clock, the
         fault setting and "are there rules at all" come from memory in and out of a block,
@@ -262,6 +260,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         statement); this connection's ``total_changes`` with its own writes inside the block.
         The memo is the process's, not the thread's: after a write, the first poll reads again
         for every thread of the worker, not each of its threads once."""
+        return memory.Instant(self)
+
+    def _begin_reading(self) -> None:
+        """(a read instant's block begins: ``memory.Instant``)"""
         conn = self._conn()
         local = self._local
         version = self._changes.read()  # before any read: what follows is at least this new
@@ -270,10 +272,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             shared = self._shared = _Memo(version)
         local.memo, local.changes_at = shared.entries, conn.total_changes
         local.reading = True
-        try:
-            yield
-        finally:
-            local.reading = False
 
     def _memo(self) -> dict[tuple[str, ...], Any] | None:
         """This thread's memo inside a read instant, unless it wrote since (then never again

@@ -1,10 +1,12 @@
-"""SQLiteStore's answers from memory (``store_sqlite_memory``: each method's ``peek``, which the
-store guard answers a call with while the store is up): a peek gives what its method gives
-in every state of the settings and of a read instant's memo, or MISS; and a poll's calls
-answered so never reach the guard's work."""
+"""SQLiteStore's read path. Its answers from memory (``store_sqlite_memory``: each method's
+``peek``, which the store guard answers a call with while the store is up): a peek gives what
+its method gives in every state of the settings and of a read instant's memo, or MISS; a
+poll's calls answered so never reach the guard's work. A forked worker reads on connections
+of its own (noticed without a system call)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,4 +106,28 @@ def test_a_polls_calls_but_its_read_instant_skip_the_guards_clock(
     monkeypatch.setattr(store_guard, "time", SimpleNamespace(monotonic=monotonic))
     assert poll() == (None, None, job, 100.0)
     assert reads[0] == 2  # the read instant's: its call and its entering
+    store.close()
+
+
+def _child_reads(store: SQLiteStore, job_id: str, answer: Any) -> None:
+    parents = store._local.conn  # (this thread's, copied by the fork)
+    with store.read_instant(job_id):
+        found = store.get(job_id)
+    answer.send((store._local.conn is not parents, found is not None and found.id == job_id))
+    answer.close()
+
+
+def test_a_forked_worker_reads_on_a_connection_of_its_own(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    job = make_job()
+    store.add(job)
+    with store.read_instant(job.id):
+        assert store.get(job.id) == job
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe()
+    child = ctx.Process(target=_child_reads, args=(store, job.id, theirs), daemon=True)
+    child.start()
+    assert mine.poll(30), "the forked worker did not answer"
+    assert mine.recv() == (True, True)
+    child.join(30)
     store.close()
