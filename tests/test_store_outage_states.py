@@ -53,6 +53,18 @@ def classify(exc: BaseException) -> str | None:
     return f"Backend: {exc}" if isinstance(exc, Down) else None
 
 
+class Block:
+    """A block whose reads its method's call made (SQLite's read instant)."""
+
+    read_by_the_call = True
+
+    def __enter__(self) -> str:
+        return "inside"
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
 def make_store(clock: Clock) -> Any:
     """A store class guarded here (the guard wraps a class when it is defined)."""
 
@@ -98,6 +110,10 @@ def make_store(clock: Clock) -> Any:
         def read_instant(self) -> Iterator[str]:
             self._fail("read_instant")
             yield "inside"
+
+        def read_now(self) -> Block:
+            self._fail("read_now")
+            return Block()
 
         def close(self) -> None:
             self._fail("close")
@@ -150,7 +166,15 @@ def test_every_public_method_is_guarded_but_close_private_static_and_properties(
     store = make_store(clock)
     cls = type(store)
     guarded_names = {n for n in vars(cls) if getattr(vars(cls)[n], "__store_guarded__", False)}
-    assert guarded_names == {"read", "write", "cached", "bug", "unavailable", "read_instant"}
+    assert guarded_names == {
+        "read",
+        "write",
+        "cached",
+        "bug",
+        "unavailable",
+        "read_instant",
+        "read_now",
+    }
     assert cls.read.__name__ == "read" and cls.read.__wrapped__ is not None
     store.broken = {"close", "_private"}
     with pytest.raises(Down):
@@ -452,6 +476,25 @@ def test_a_read_instant_passes_mistakes_and_exits_through(clock: Clock) -> None:
         with pytest.raises(type(error)), failing:
             pass
     assert not outage_of(store, "Backend").down
+
+
+def test_a_block_read_by_its_call_is_guarded_in_the_call_and_handed_back_as_it_is(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mockserver")
+    store = make_store(clock)
+    block = store.read_now()
+    assert type(block) is Block and clock.reads == 1  # (when the call began)
+    with block as inside:
+        assert inside == "inside"
+    store.broken = {"read_now"}
+    with pytest.raises(StoreUnavailable) as raised:
+        store.read_now()
+    assert raised.value.reason == "Backend: read_now refused"
+    store.broken = set()
+    assert type(store.read_now()) is Block
+    assert not outage_of(store, "Backend").down
+    assert len(lines(caplog)[1]) == 1
 
 
 def test_a_read_instant_working_while_writes_fail_says_nothing(

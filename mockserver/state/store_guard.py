@@ -17,6 +17,10 @@ write moved it) touches no file and no socket and cannot fail: a method marked
 down (no clock read, no classifying); the guard's full work is for the calls that ask the
 store, and for every call while it is down (so a slow outage still fails them at once, and a
 store's return is noted as before).
+
+A block a store method hands back (``read_instant``) is guarded on entering, where a contextlib
+block reads; a block whose class says ``read_by_the_call = True`` read everything in the
+(guarded) call already, and is handed back as it is.
 """
 
 from __future__ import annotations
@@ -187,7 +191,8 @@ def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Call
                 raise
             outage.failed(reason, time.monotonic() - started >= SLOW_FAILURE, name)
             raise StoreUnavailable(reason) from exc
-        if hasattr(result, "__enter__"):  # read_instant: its reads happen on entering
+        if hasattr(result, "__enter__") and not getattr(result, "read_by_the_call", False):
+            # (read_instant: a contextlib block's reads happen on entering it)
             return _GuardedContext(result, outage, classify, name)
         if outage.down and name in outage.failing:
             outage.recovered()

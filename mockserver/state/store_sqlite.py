@@ -259,11 +259,8 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         moves with every write transaction of every process (one read of shared memory, no
         statement); this connection's ``total_changes`` with its own writes inside the block.
         The memo is the process's, not the thread's: after a write, the first poll reads again
-        for every thread of the worker, not each of its threads once."""
-        return memory.Instant(self)
-
-    def _begin_reading(self) -> None:
-        """(a read instant's block begins: ``memory.Instant``)"""
+        for every thread of the worker, not each of its threads once. (The memo is taken by
+        the call: ``memory.Instant``.)"""
         conn = self._conn()
         local = self._local
         version = self._changes.read()  # before any read: what follows is at least this new
@@ -272,6 +269,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             shared = self._shared = _Memo(version)
         local.memo, local.changes_at = shared.entries, conn.total_changes
         local.reading = True
+        return memory.Instant(local)
 
     def _memo(self) -> dict[tuple[str, ...], Any] | None:
         """This thread's memo inside a read instant, unless it wrote since (then never again
