@@ -267,20 +267,20 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         shared = self._shared
         if shared.version != version or len(shared.entries) > MEMO_SIZE:
             shared = self._shared = _Memo(version)
-        local.memo, local.changes_at = shared.entries, conn.total_changes
-        local.reading = True
+        # (one attribute of the thread's: each costs a thread-local lookup; False: none)
+        local.reading = (shared.entries, conn.total_changes, conn)
         return memory.Instant(local)
 
     def _memo(self) -> dict[tuple[str, ...], Any] | None:
         """This thread's memo inside a read instant, unless it wrote since (then never again
         in this block)."""
-        local = self._local
-        if not getattr(local, "reading", False):
+        reading: Any = getattr(self._local, "reading", False)
+        if not reading:
             return None
-        if local.conn.total_changes != local.changes_at:
-            local.reading = False
+        memo, changes_at, conn = reading
+        if conn.total_changes != changes_at:
+            self._local.reading = False
             return None
-        memo: dict[tuple[str, ...], Any] = local.memo
         return memo
 
     def delete(self, job_id: str) -> bool:
