@@ -346,6 +346,7 @@ def test_a_fast_failure_after_a_slow_one_ends_the_waiting(clock: Clock) -> None:
 
 
 def test_a_call_answered_from_memory_skips_the_guard_while_the_store_is_up(clock: Clock) -> None:
+    assert repr(MISS) == "MISS"
     store = make_store(clock)
     store.memory = {"a": "kept"}
     assert store.cached("a") == "kept"

@@ -48,17 +48,17 @@ WRITES: list[Callable[[SQLiteStore], object]] = [
 def test_each_peek_gives_what_its_method_gives_or_miss(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     mine, other = SQLiteStore(path), SQLiteStore(path)
-    hits = 0
+    hits = [0] * len(PEEKS)
     for write in WRITES:
         write(other)
         for _ in range(2):  # before the method read the setting, and after
-            for peek, name, args in PEEKS:
+            for n, (peek, name, args) in enumerate(PEEKS):
                 peeked = peek(mine, *args)
                 answer = getattr(SQLiteStore, name).__wrapped__(mine, *args)
                 if peeked is not MISS:
-                    hits += 1
+                    hits[n] += 1
                     assert peeked == answer, (name, args)
-    assert hits > len(WRITES) * 3  # (not a test of MISS alone)
+    assert all(hits), hits  # (not a test of MISS alone)
     mine.close()
     other.close()
 
@@ -130,4 +130,19 @@ def test_a_forked_worker_reads_on_a_connection_of_its_own(tmp_path: Path) -> Non
     assert mine.poll(30), "the forked worker did not answer"
     assert mine.recv() == (True, True)
     child.join(30)
+    store.close()
+
+
+def test_the_fault_rate_stored_decides_a_draw_not_its_seed_nor_the_start_up_rate(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    store.faults_restart(0.0, 7)  # no faults, whatever the start-up flags said
+    assert store.faults_setting() == (0.0, 7)
+    assert memory.no_fault(store, 0.5, 1) is None
+    store.faults_restart(0.25, 0)  # faults, from seed 0
+    assert store.faults_setting() == (0.25, 0)
+    assert memory.no_fault(store, 0.0, 1) is MISS
+    assert memory.faults_of((None, 7)) is None  # a row without a rate (a draw's, or a tool's)
+    assert memory.faults_of(None) is None
     store.close()
