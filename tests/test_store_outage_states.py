@@ -22,7 +22,6 @@ from mockserver.state.store_guard import (
     SLOW_FAILURE,
     Outage,
     StoreUnavailable,
-    from_memory,
     guarded,
     outage_of,
 )
@@ -95,7 +94,6 @@ def make_store(clock: Clock) -> Any:
             self._fail("write")
             return value
 
-        @from_memory(remembered)
         def cached(self, key: str) -> str:
             self._fail("cached")
             return self.memory.get(key, key * 2)
@@ -129,7 +127,7 @@ def make_store(clock: Clock) -> Any:
         def size(self) -> int:
             raise Down("property")
 
-    return guarded("Backend", classify)(Backend)()
+    return guarded("Backend", classify, {"cached": remembered})(Backend)()
 
 
 def test_the_method_copies_mutmut_adds_are_not_guarded_twice() -> None:
@@ -379,6 +377,15 @@ def test_while_the_store_is_down_a_call_memory_could_answer_is_guarded(
     assert store.calls == ["cached"]
     assert not outage_of(store, "Backend").down
     assert len(lines(caplog)[1]) == 1
+
+
+def test_a_peek_for_no_method_is_refused_when_the_class_is_guarded() -> None:
+    class Backend:
+        def read(self) -> int:
+            return 1
+
+    with pytest.raises(TypeError, match=r"peeks for no method of Backend: \['raed'\]"):
+        guarded("Backend", classify, {"raed": lambda self: 1, "read": lambda self: 2})(Backend)
 
 
 @pytest.mark.parametrize("error", [KeyError("a bug of the peek"), Down("peek refused")])

@@ -12,11 +12,11 @@ seconds, then one call tries the store again (it notices the store's return). Fa
 (connection refused, disk full) are tried every time: a write may fail while reads still work.
 
 A call a store answers from its memory (a job a read instant read already, the clock while no
-write moved it) touches no file and no socket and cannot fail: a method marked
-:func:`from_memory` is answered by its ``peek`` without the guard's work while the store is not
-down (no clock read, no classifying); the guard's full work is for the calls that ask the
-store, and for every call while it is down (so a slow outage still fails them at once, and a
-store's return is noted as before).
+write moved it) touches no file and no socket and cannot fail: a method :func:`guarded` is
+given a ``peek`` for is answered by it without the guard's work while the store is not down
+(no clock read, no classifying); the guard's full work is for the calls that ask the store,
+and for every call while it is down (so a slow outage still fails them at once, and a store's
+return is noted as before).
 
 A block a store method hands back (``read_instant``) is guarded on entering, where a contextlib
 block reads; a block whose class says ``read_by_the_call = True`` read everything in the
@@ -32,7 +32,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 log = logging.getLogger("mockserver")
@@ -121,7 +121,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 C = TypeVar("C", bound=type)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Miss:
@@ -129,29 +128,28 @@ class _Miss:
         return "MISS"
 
 
-#: what a ``peek`` (:func:`from_memory`) gives when memory does not hold the call's answer
+#: what a ``peek`` (:func:`guarded`) gives when memory does not hold the call's answer
 MISS: Any = _Miss()
 
 
-def from_memory(peek: Callable[..., Any]) -> Callable[[F], F]:
-    """Method decorator (in a :func:`guarded` class): ``peek(self, *args, **kwargs)`` gives the
-    method's answer from memory, or :data:`MISS`. It must give what the method would give and
-    touch nothing that can fail (no statement, no file, no socket): while the store is not
-    down a call is answered by it without the guard's work; a miss, a peek that raises, and
-    every call while the store is down, run the method guarded as any other."""
-
-    def mark(method: F) -> F:
-        method.__store_peek__ = peek  # type: ignore[attr-defined]
-        return method
-
-    return mark
-
-
-def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
+def guarded(
+    name: str, classify: Classifier, peeks: Mapping[str, Callable[..., Any]] | None = None
+) -> Callable[[C], C]:
     """Class decorator: every public method of the store raises :class:`StoreUnavailable`
-    for what ``classify`` calls an outage, and notes the outage and its end."""
+    for what ``classify`` calls an outage, and notes the outage and its end.
+
+    ``peeks``: by method name, ``peek(store, *args, **kwargs)``, the method's answer from
+    memory or :data:`MISS`. A peek must give what its method would give and touch nothing that
+    can fail (no statement, no file, no socket): while the store is not down a call is answered
+    by it without the guard's work; a miss, a peek that raises, and every call while the store
+    is down run the method guarded as any other. (A mapping, not a decorator on each method:
+    mutmut does not mutate a decorated method.)"""
+    peeks = dict(peeks or {})
 
     def decorate(cls: C) -> C:
+        unknown = set(peeks) - {a for a in dir(cls) if inspect.isfunction(getattr(cls, a))}
+        if unknown:
+            raise TypeError(f"peeks for no method of {cls.__name__}: {sorted(unknown)}")
         for attr in dir(cls):
             # (ǁ: the copies of each method mutmut adds beside it under `make mutate`, which
             # the method itself calls: its guard is the one guard, as in the unmutated class)
@@ -159,7 +157,7 @@ def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
                 continue
             method = inspect.getattr_static(cls, attr)
             if inspect.isfunction(method):  # plain methods (not static, class or property)
-                setattr(cls, attr, _guard(method, name, classify))
+                setattr(cls, attr, _guard(method, name, classify, peeks.get(attr)))
         return cls
 
     return decorate
@@ -172,7 +170,12 @@ def outage_of(store: Any, name: str) -> Outage:
     return outage
 
 
-def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Callable[..., Any]:
+def _guard(
+    method: Callable[..., Any],
+    store: str,
+    classify: Classifier,
+    peek: Callable[..., Any] | None = None,
+) -> Callable[..., Any]:
     name = method.__name__
 
     @functools.wraps(method)
@@ -199,7 +202,6 @@ def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Call
         return result
 
     call.__store_guarded__ = True  # type: ignore[attr-defined]
-    peek = getattr(method, "__store_peek__", None)
     if peek is None:
         return call
 

@@ -19,7 +19,7 @@ from mockserver.state import store_sqlite_memory as memory
 from mockserver.state._json import dumps_text
 from mockserver.state.journal import worker_pid
 from mockserver.state.lifecycle import Job
-from mockserver.state.store_guard import MISS, from_memory, guarded
+from mockserver.state.store_guard import MISS, guarded
 from mockserver.state.store_interface import (
     Filters,
     JobListing,
@@ -121,7 +121,7 @@ def _sqlite_outage(exc: BaseException) -> str | None:
     return None
 
 
-@guarded("SQLite", _sqlite_outage)
+@guarded("SQLite", _sqlite_outage, memory.PEEKS)
 class SQLiteStore(JobListing, SQLiteWebhooks):
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
@@ -234,7 +234,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             _rollback(conn)
             raise
 
-    @from_memory(memory.job)
     def get(self, job_id: str) -> Job | None:
         job: Job | None = memory.job(self, job_id)
         if job is not MISS:
@@ -408,7 +407,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._write("INSERT OR IGNORE INTO clock (id, now) VALUES (1, ?)", (start,), settings=True)
         return self.clock_get(start)
 
-    @from_memory(memory.clock)
     def clock_get(self, default: float) -> float:
         return memory.clock_of(memory.setting(self, "clock"), default)
 
@@ -458,7 +456,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             raise
         return Rule(*row) if row else None
 
-    @from_memory(memory.no_rule)
     def take_rule(self, key: str | None, provider: str) -> str | None:
         # every request asks; a read (no write lock) answers the common case: no rules at all
         if memory.setting(self, "no rules")[0]:
@@ -524,7 +521,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             raise
         return int(row[0])
 
-    @from_memory(memory.faults)
     def faults_setting(self) -> tuple[float, int] | None:
         # every provider request asks (unless a header or rule chose its scenario): from
         # memory while no write changed the settings (``memory.setting``)
@@ -537,7 +533,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             settings=True,
         )
 
-    @from_memory(memory.no_fault)
     def faults_next(self, rate: float, seed: int) -> tuple[float, int, int] | None:
         setting = self.faults_setting()
         if (setting[0] if setting else rate) <= 0:

@@ -1,11 +1,13 @@
 """What a :class:`~mockserver.state.store_sqlite.SQLiteStore` answers from memory: a job its
 read instant's memo holds, the clock, "no rules" and the fault setting while the settings
-count has not moved. Each is the ``peek`` of its method (``store_guard.from_memory``): it
-gives what the method would, or ``MISS`` where the method would ask the store, and touches no
-file (a peek cannot fail, so a poll's calls answered this way skip the guard's work)."""
+count has not moved. Each is the ``peek`` of its method (``PEEKS``, handed to
+``store_guard.guarded``): it gives what the method would, or ``MISS`` where the method would
+ask the store, and touches no file (a peek cannot fail, so a poll's calls answered this way
+skip the guard's work)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mockserver.state.store_guard import MISS
@@ -70,6 +72,16 @@ def no_fault(store: Any, rate: float, seed: int) -> Any:
         return MISS
     found = faults_of(row)
     return None if (found[0] if found else rate) <= 0 else MISS
+
+
+#: each method's peek (``store_guard.guarded``)
+PEEKS: dict[str, Callable[..., Any]] = {
+    "get": job,
+    "clock_get": clock,
+    "take_rule": no_rule,
+    "faults_setting": faults,
+    "faults_next": no_fault,
+}
 
 
 class Instant:
