@@ -79,6 +79,27 @@ def test_a_job_is_peeked_at_in_a_read_instant_only_until_a_write(tmp_path: Path)
     store.close()
 
 
+def test_while_the_store_is_down_a_job_in_the_memo_is_still_read_without_a_statement(
+    tmp_path: Path,
+) -> None:
+    """(The method runs guarded then, not its peek: a full disk fails writes while reads go
+    on, and the memo is the method's own too.)"""
+    store = SQLiteStore(tmp_path / "state.sqlite")
+    job = make_job()
+    store.add(job)
+    with store.read_instant(job.id):
+        assert store.get(job.id) == job
+    store_guard.outage_of(
+        store, "SQLite"
+    ).down = True  # (a write failed: tests/test_store_outage.py)
+    seen: list[str] = []
+    store._conn().set_trace_callback(seen.append)
+    with store.read_instant(job.id):
+        assert store.get(job.id) == job
+    assert seen == []
+    store.close()
+
+
 def test_a_polls_calls_but_its_read_instant_skip_the_guards_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
