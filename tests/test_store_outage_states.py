@@ -17,6 +17,7 @@ import pytest
 
 from mockserver.state import store_guard
 from mockserver.state.store_guard import (
+    MISS,
     PROBE_INTERVAL,
     SLOW_FAILURE,
     Outage,
@@ -33,8 +34,10 @@ class Down(Exception):
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
+        self.reads = 0
 
     def monotonic(self) -> float:
+        self.reads += 1
         return self.now
 
 
@@ -49,14 +52,33 @@ def classify(exc: BaseException) -> str | None:
     return f"Backend: {exc}" if isinstance(exc, Down) else None
 
 
+class Block:
+    """A block whose reads its method's call made (SQLite's read instant)."""
+
+    read_by_the_call = True
+
+    def __enter__(self) -> str:
+        return "inside"
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
 def make_store(clock: Clock) -> Any:
     """A store class guarded here (the guard wraps a class when it is defined)."""
+
+    def remembered(self: Backend, key: str) -> Any:
+        if self.peek_fails is not None:
+            raise self.peek_fails
+        return self.memory.get(key, MISS)
 
     class Backend:
         def __init__(self) -> None:
             self.broken: set[str] = set()
             self.slow = 0.0  # seconds a failing call takes
             self.calls: list[str] = []
+            self.memory: dict[str, str] = {}  # what ``cached`` answers from memory
+            self.peek_fails: Exception | None = None
 
         def _fail(self, name: str) -> None:
             self.calls.append(name)
@@ -72,6 +94,10 @@ def make_store(clock: Clock) -> Any:
             self._fail("write")
             return value
 
+        def cached(self, key: str) -> str:
+            self._fail("cached")
+            return self.memory.get(key, key * 2)
+
         def bug(self) -> None:
             raise KeyError("a bug of the mock")
 
@@ -82,6 +108,10 @@ def make_store(clock: Clock) -> Any:
         def read_instant(self) -> Iterator[str]:
             self._fail("read_instant")
             yield "inside"
+
+        def read_now(self) -> Block:
+            self._fail("read_now")
+            return Block()
 
         def close(self) -> None:
             self._fail("close")
@@ -97,7 +127,7 @@ def make_store(clock: Clock) -> Any:
         def size(self) -> int:
             raise Down("property")
 
-    return guarded("Backend", classify)(Backend)()
+    return guarded("Backend", classify, {"cached": remembered})(Backend)()
 
 
 def test_the_method_copies_mutmut_adds_are_not_guarded_twice() -> None:
@@ -134,7 +164,15 @@ def test_every_public_method_is_guarded_but_close_private_static_and_properties(
     store = make_store(clock)
     cls = type(store)
     guarded_names = {n for n in vars(cls) if getattr(vars(cls)[n], "__store_guarded__", False)}
-    assert guarded_names == {"read", "write", "bug", "unavailable", "read_instant"}
+    assert guarded_names == {
+        "read",
+        "write",
+        "cached",
+        "bug",
+        "unavailable",
+        "read_instant",
+        "read_now",
+    }
     assert cls.read.__name__ == "read" and cls.read.__wrapped__ is not None
     store.broken = {"close", "_private"}
     with pytest.raises(Down):
@@ -302,6 +340,68 @@ def test_a_fast_failure_after_a_slow_one_ends_the_waiting(clock: Clock) -> None:
     assert store.read() == 1
 
 
+# ------------------------------------------------------------------ answers from memory
+
+
+def test_a_call_answered_from_memory_skips_the_guard_while_the_store_is_up(clock: Clock) -> None:
+    assert repr(MISS) == "MISS"
+    store = make_store(clock)
+    store.memory = {"a": "kept"}
+    assert store.cached("a") == "kept"
+    assert (store.calls, clock.reads) == ([], 0), "the store or the guard's clock was asked"
+    assert store.cached("b") == "bb"  # not in memory: the method, guarded
+    assert (store.calls, clock.reads) == (["cached"], 1)  # (when it began)
+    store.broken = {"cached"}
+    with pytest.raises(StoreUnavailable):
+        store.cached("b")
+    assert outage_of(store, "Backend").failing == {"cached"}
+
+
+def test_while_the_store_is_down_a_call_memory_could_answer_is_guarded(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A slow outage fails it at once as every call; the store's return is noted by it."""
+    caplog.set_level(logging.INFO, logger="mockserver")
+    store = make_store(clock)
+    store.memory = {"a": "kept"}
+    store.broken, store.slow = {"cached"}, SLOW_FAILURE
+    with pytest.raises(StoreUnavailable):
+        store.cached("b")
+    store.calls.clear()
+    with pytest.raises(StoreUnavailable):
+        store.cached("a")  # within the interval: at once, not from memory
+    assert store.calls == []
+    clock.now += PROBE_INTERVAL
+    store.broken = set()
+    assert store.cached("a") == "kept"  # the method ran: the store answers again
+    assert store.calls == ["cached"]
+    assert not outage_of(store, "Backend").down
+    assert len(lines(caplog)[1]) == 1
+
+
+def test_a_peek_for_no_method_is_refused_when_the_class_is_guarded() -> None:
+    class Backend:
+        def read(self) -> int:
+            return 1
+
+    with pytest.raises(TypeError, match=r"peeks for no method of Backend: \['raed'\]"):
+        guarded("Backend", classify, {"raed": lambda self: 1, "read": lambda self: 2})(Backend)
+
+
+@pytest.mark.parametrize("error", [KeyError("a bug of the peek"), Down("peek refused")])
+def test_a_peek_that_raises_leaves_the_answer_to_the_method_guarded(
+    clock: Clock, error: Exception
+) -> None:
+    store = make_store(clock)
+    store.memory, store.peek_fails = {"a": "kept"}, error
+    assert store.cached("a") == "kept"
+    assert store.calls == ["cached"]
+    store.broken = {"cached"}
+    with pytest.raises(StoreUnavailable) as raised:
+        store.cached("a")
+    assert raised.value.reason == "Backend: cached refused"
+
+
 # ------------------------------------------------------------------ a read instant
 
 
@@ -384,6 +484,25 @@ def test_a_read_instant_passes_mistakes_and_exits_through(clock: Clock) -> None:
         with pytest.raises(type(error)), failing:
             pass
     assert not outage_of(store, "Backend").down
+
+
+def test_a_block_read_by_its_call_is_guarded_in_the_call_and_handed_back_as_it_is(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mockserver")
+    store = make_store(clock)
+    block = store.read_now()
+    assert type(block) is Block and clock.reads == 1  # (when the call began)
+    with block as inside:
+        assert inside == "inside"
+    store.broken = {"read_now"}
+    with pytest.raises(StoreUnavailable) as raised:
+        store.read_now()
+    assert raised.value.reason == "Backend: read_now refused"
+    store.broken = set()
+    assert type(store.read_now()) is Block
+    assert not outage_of(store, "Backend").down
+    assert len(lines(caplog)[1]) == 1
 
 
 def test_a_read_instant_working_while_writes_fail_says_nothing(

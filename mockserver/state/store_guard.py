@@ -10,6 +10,17 @@ A store that answers slowly (Redis frozen: each call waits for its socket timeou
 every request wait that long; after a slow failure, calls fail at once for ``PROBE_INTERVAL``
 seconds, then one call tries the store again (it notices the store's return). Fast failures
 (connection refused, disk full) are tried every time: a write may fail while reads still work.
+
+A call a store answers from its memory (a job a read instant read already, the clock while no
+write moved it) touches no file and no socket and cannot fail: a method :func:`guarded` is
+given a ``peek`` for is answered by it without the guard's work while the store is not down
+(no clock read, no classifying); the guard's full work is for the calls that ask the store,
+and for every call while it is down (so a slow outage still fails them at once, and a store's
+return is noted as before).
+
+A block a store method hands back (``read_instant``) is guarded on entering, where a contextlib
+block reads; a block whose class says ``read_by_the_call = True`` read everything in the
+(guarded) call already, and is handed back as it is.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 log = logging.getLogger("mockserver")
@@ -112,11 +123,33 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 C = TypeVar("C", bound=type)
 
 
-def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
+class _Miss:
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+#: what a ``peek`` (:func:`guarded`) gives when memory does not hold the call's answer
+MISS: Any = _Miss()
+
+
+def guarded(
+    name: str, classify: Classifier, peeks: Mapping[str, Callable[..., Any]] | None = None
+) -> Callable[[C], C]:
     """Class decorator: every public method of the store raises :class:`StoreUnavailable`
-    for what ``classify`` calls an outage, and notes the outage and its end."""
+    for what ``classify`` calls an outage, and notes the outage and its end.
+
+    ``peeks``: by method name, ``peek(store, *args, **kwargs)``, the method's answer from
+    memory or :data:`MISS`. A peek must give what its method would give and touch nothing that
+    can fail (no statement, no file, no socket): while the store is not down a call is answered
+    by it without the guard's work; a miss, a peek that raises, and every call while the store
+    is down run the method guarded as any other. (A mapping, not a decorator on each method:
+    mutmut does not mutate a decorated method.)"""
+    peeks = dict(peeks or {})
 
     def decorate(cls: C) -> C:
+        unknown = set(peeks) - {a for a in dir(cls) if inspect.isfunction(getattr(cls, a))}
+        if unknown:
+            raise TypeError(f"peeks for no method of {cls.__name__}: {sorted(unknown)}")
         for attr in dir(cls):
             # (ǁ: the copies of each method mutmut adds beside it under `make mutate`, which
             # the method itself calls: its guard is the one guard, as in the unmutated class)
@@ -124,7 +157,7 @@ def guarded(name: str, classify: Classifier) -> Callable[[C], C]:
                 continue
             method = inspect.getattr_static(cls, attr)
             if inspect.isfunction(method):  # plain methods (not static, class or property)
-                setattr(cls, attr, _guard(method, name, classify))
+                setattr(cls, attr, _guard(method, name, classify, peeks.get(attr)))
         return cls
 
     return decorate
@@ -137,7 +170,12 @@ def outage_of(store: Any, name: str) -> Outage:
     return outage
 
 
-def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Callable[..., Any]:
+def _guard(
+    method: Callable[..., Any],
+    store: str,
+    classify: Classifier,
+    peek: Callable[..., Any] | None = None,
+) -> Callable[..., Any]:
     name = method.__name__
 
     @functools.wraps(method)
@@ -156,14 +194,31 @@ def _guard(method: Callable[..., Any], store: str, classify: Classifier) -> Call
                 raise
             outage.failed(reason, time.monotonic() - started >= SLOW_FAILURE, name)
             raise StoreUnavailable(reason) from exc
-        if hasattr(result, "__enter__"):  # read_instant: its reads happen on entering
+        if hasattr(result, "__enter__") and not getattr(result, "read_by_the_call", False):
+            # (read_instant: a contextlib block's reads happen on entering it)
             return _GuardedContext(result, outage, classify, name)
         if outage.down and name in outage.failing:
             outage.recovered()
         return result
 
     call.__store_guarded__ = True  # type: ignore[attr-defined]
-    return call
+    if peek is None:
+        return call
+
+    @functools.wraps(method)
+    def from_memory_first(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outage = self.__dict__.get("_outage")
+        if outage is None or not outage.down:  # (a slow failure's fast_until comes with down)
+            try:
+                answer = peek(self, *args, **kwargs)
+            except Exception:  # noqa: BLE001 - the method, guarded, says what it is
+                answer = MISS
+            if answer is not MISS:
+                return answer
+        return call(self, *args, **kwargs)
+
+    from_memory_first.__store_guarded__ = True  # type: ignore[attr-defined]
+    return from_memory_first
 
 
 class _GuardedContext:

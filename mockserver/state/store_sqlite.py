@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mockserver.state import store_interface  # (GRAVEYARD_SIZE read when used: one setting)
+from mockserver.state import store_sqlite_memory as memory
 from mockserver.state._json import dumps_text
+from mockserver.state.journal import worker_pid
 from mockserver.state.lifecycle import Job
-from mockserver.state.store_guard import guarded
+from mockserver.state.store_guard import MISS, guarded
 from mockserver.state.store_interface import (
     Filters,
     JobListing,
@@ -114,7 +114,7 @@ def _sqlite_outage(exc: BaseException) -> str | None:
     return None
 
 
-@guarded("SQLite", _sqlite_outage)
+@guarded("SQLite", _sqlite_outage, memory.PEEKS)
 class SQLiteStore(JobListing, SQLiteWebhooks):
     """One SQLite file in WAL mode; a connection per thread; writes in short transactions."""
 
@@ -123,7 +123,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._pid = os.getpid()
+        self._pid = worker_pid()
         self._writers = WriterQueue(self.path.with_name(self.path.name + ".lock"))
         #: moved by every write transaction of every process: a read instant's freshness check
         self._changes = ChangeCounter(self.path.with_name(self.path.name + ".changes"))
@@ -157,10 +157,10 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
             self._writers.release()
 
     def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
+        if worker_pid() != self._pid:  # (without a system call)
             # a forked worker must never use its parent's connections (SQLite forbids it)
             self._local = threading.local()
-            self._pid = os.getpid()
+            self._pid = worker_pid()
             self._shared = _Memo(None)
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -194,14 +194,6 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         conn.settings_written()
         return conn
 
-    def _setting(self, name: str, sql: str) -> Any:
-        """The row ``sql`` reads of the clock, the rules or the fault setting (``name``):
-        from memory while no write of any process changed them (the settings count; a job's
-        write does not move it). Every provider request reads them, a create the clock four
-        times. A row changed with another tool (the ``sqlite3`` shell) is seen from the
-        mock's next write of a setting."""
-        return self._remembered.get(name, lambda: self._conn().execute(sql).fetchone())
-
     def reset(self) -> None:
         conn = self._settings_written()
         conn.execute("BEGIN IMMEDIATE")
@@ -222,13 +214,12 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         self._local.reading = False  # (maybe written on another thread's connection)
 
     def get(self, job_id: str) -> Job | None:
-        memo = self._memo()
-        if memo is not None and ("job", job_id) in memo:
-            job: Job | None = memo[("job", job_id)]
+        job: Job | None = memory.job(self, job_id)
+        if job is not MISS:
             return job
         row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
         job = _load_job(job_id, row[0]) if row else None
-        if memo is not None:
+        if (memo := self._memo()) is not None:
             memo[("job", job_id)] = job
         return job
 
@@ -238,39 +229,36 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         )
         return cur.rowcount > 0
 
-    @contextmanager
-    def read_instant(self, job_hint: str | None = None) -> Iterator[None]:
+    def read_instant(self, job_hint: str | None = None) -> memory.Instant:
         """Within the block, reads of jobs may be answered from what a thread of this
         process read before, when nothing was written to the store since (the clock, the
         fault setting and "are there rules at all" come from memory in and out of a block,
-        while no write changed them: ``_setting``): the store's :class:`ChangeCounter` moves with
-        every write transaction of every process (one read of shared memory, no statement);
-        this connection's ``total_changes`` with its own writes inside the block. The memo is
-        the process's, not the thread's: after a write, the first poll reads again for every
-        thread of the worker, not each of its threads once."""
+        while no write changed them: ``memory.setting``): the store's :class:`ChangeCounter`
+        moves with every write transaction of every process (one read of shared memory, no
+        statement); this connection's ``total_changes`` with its own writes inside the block.
+        The memo is the process's, not the thread's: after a write, the first poll reads again
+        for every thread of the worker, not each of its threads once. (The memo is taken by
+        the call: ``memory.Instant``.)"""
         conn = self._conn()
         local = self._local
         version = self._changes.read()  # before any read: what follows is at least this new
         shared = self._shared
         if shared.version != version or len(shared.entries) > MEMO_SIZE:
             shared = self._shared = _Memo(version)
-        local.memo, local.changes_at = shared.entries, conn.total_changes
-        local.reading = True
-        try:
-            yield
-        finally:
-            local.reading = False
+        # (one attribute of the thread's: each costs a thread-local lookup; False: none)
+        local.reading = (shared.entries, conn.total_changes, conn)
+        return memory.Instant(local)
 
     def _memo(self) -> dict[tuple[str, ...], Any] | None:
         """This thread's memo inside a read instant, unless it wrote since (then never again
         in this block)."""
-        local = self._local
-        if not getattr(local, "reading", False):
+        reading: Any = getattr(self._local, "reading", False)
+        if not reading:
             return None
-        if local.conn.total_changes != local.changes_at:
-            local.reading = False
+        memo, changes_at, conn = reading
+        if conn.total_changes != changes_at:
+            self._local.reading = False
             return None
-        memo: dict[tuple[str, ...], Any] = local.memo
         return memo
 
     def delete(self, job_id: str) -> bool:
@@ -399,8 +387,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
         return self.clock_get(start)
 
     def clock_get(self, default: float) -> float:
-        row = self._setting("clock", "SELECT now FROM clock WHERE id = 1")
-        return float(row[0]) if row else default
+        return memory.clock_of(memory.setting(self, "clock"), default)
 
     def clock_advance(self, seconds: float, default: float) -> float:
         conn = self._settings_written()
@@ -450,7 +437,7 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     def take_rule(self, key: str | None, provider: str) -> str | None:
         # every request asks; a read (no write lock) answers the common case: no rules at all
-        if self._setting("no rules", "SELECT NOT EXISTS (SELECT 1 FROM rules)")[0]:
+        if memory.setting(self, "no rules")[0]:
             return None
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -515,9 +502,8 @@ class SQLiteStore(JobListing, SQLiteWebhooks):
 
     def faults_setting(self) -> tuple[float, int] | None:
         # every provider request asks (unless a header or rule chose its scenario): from
-        # memory while no write changed the settings (``_setting``)
-        row = self._setting("faults", "SELECT rate, seed FROM faults WHERE id = 1")
-        return (float(row[0]), int(row[1])) if row and row[0] is not None else None
+        # memory while no write changed the settings (``memory.setting``)
+        return memory.faults_of(memory.setting(self, "faults"))
 
     def faults_restart(self, rate: float, seed: int) -> None:
         self._write(

@@ -127,6 +127,13 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store_changes.py",
         "tests/test_store_writes.py",
         "tests/test_store_group_commit.py",
+        "tests/test_store_sqlite_reads.py",
+    ],
+    "mockserver/state/store_sqlite_memory.py": [
+        "tests/test_store_sqlite_reads.py",
+        "tests/test_store_settings_memo.py",
+        "tests/test_store_read_instant.py",
+        "tests/test_store_sqlite_rules.py",
     ],
     "mockserver/state/stores.py": [
         "tests/test_store_specs.py",
