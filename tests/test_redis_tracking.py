@@ -192,7 +192,7 @@ def test_a_value_read_while_tracking_is_off_is_not_kept(
 
     made: list[Gone] = []
     reads = TrackedReads(lambda: made.append(Gone()) or made[-1], ["k:"], lambda: None)
-    with caplog.at_level("DEBUG", logger="mockserver.store"):
+    with caplog.at_level("DEBUG", logger="mockserver"):
         assert reads.lookup(["k:1"]) is None
     assert caplog.messages == ["Redis tracking connection not made: ConnectionError"]
     reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
@@ -365,7 +365,7 @@ def test_a_notice_that_cannot_be_read_drops_the_connection(
     reads = tracked(conn)
     reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
     conn.fail = redis.TimeoutError("half a notice")
-    with caplog.at_level("DEBUG", logger="mockserver.store"):
+    with caplog.at_level("DEBUG", logger="mockserver"):
         assert reads.lookup(["k:1"]) is None
     assert caplog.messages == ["Redis tracking connection lost: TimeoutError"]
     assert conn.closed == 1 and reads._conn is None

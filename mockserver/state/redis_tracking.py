@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-log = logging.getLogger("mockserver.store")
+log = logging.getLogger("mockserver")
 
 #: values a worker keeps before it starts afresh (the clock, the rules and fault keys, jobs)
 MAX_KEYS = 4096
