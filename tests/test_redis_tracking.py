@@ -179,7 +179,7 @@ def _tracking_client_id(store: RedisStore) -> int:
 
 
 def test_a_value_read_while_tracking_is_off_is_not_kept(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Gone:
         closed = 0
@@ -192,13 +192,22 @@ def test_a_value_read_while_tracking_is_off_is_not_kept(
 
     made: list[Gone] = []
     reads = TrackedReads(lambda: made.append(Gone()) or made[-1], ["k:"], lambda: None)
+    clock = [100.0]
+    monkeypatch.setattr(redis_tracking, "monotonic", lambda: clock[0])
     with caplog.at_level("DEBUG", logger="mockserver"):
         assert reads.lookup(["k:1"]) is None
     assert caplog.messages == ["Redis tracking connection not made: ConnectionError"]
     reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
     assert reads.lookup(["k:1"]) is None
-    assert len(made) == 2 and reads.enabled is True  # tried again at each read
+    assert len(made) == 1  # not tried again at once
+    clock[0] += redis_tracking.RETRY_SECONDS
+    assert reads.lookup(["k:1"]) is None
+    assert len(made) == 2 and reads.enabled is True  # tried again once the pause is over
     assert [g.closed for g in made] == [1, 1]
+    reads._starting = True  # another thread is trying: this one does not wait for it
+    clock[0] += redis_tracking.RETRY_SECONDS
+    assert reads.lookup(["k:1"]) is None
+    assert len(made) == 2
 
 
 def test_a_redis_that_refuses_tracking_is_read_every_time(
@@ -240,7 +249,7 @@ def test_a_redis_that_refuses_tracking_is_read_every_time(
     reads._settle = lambda: settled.append(1)
     with reads.writing("a:1"):
         pass
-    assert settled == []  # nobody tracks: no round trip after a write
+    assert settled == [1]  # (another worker or host may track all the same)
 
 
 def test_a_write_is_settled_with_one_round_trip_that_may_fail(
@@ -471,3 +480,77 @@ def test_a_rule_another_server_adds_holds_from_the_next_read_instant_alone(
     other.add_rule("server_error", None, None, 1)  # nothing else changes
     with mine.read_instant():
         assert mine.take_rule("key_x", "gptge") == "server_error"
+
+
+def test_a_transient_refusal_is_tried_again_later(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Busy(Pushing):
+        def read_response(self, **kwargs: Any) -> Any:
+            raise redis.ResponseError("BUSY Redis is busy running a script")
+
+    made: list[Busy] = []
+    reads = TrackedReads(lambda: made.append(Busy([])) or made[-1], ["k:"], lambda: None)
+    clock = [5.0]
+    monkeypatch.setattr(redis_tracking, "monotonic", lambda: clock[0])
+    with caplog.at_level("DEBUG", logger="mockserver"):
+        assert reads.lookup(["k:1"]) is None
+    assert reads.enabled is True and made[0].closed == 1
+    assert caplog.messages == ["Redis tracking connection not made: BUSY"]
+    clock[0] += redis_tracking.RETRY_SECONDS
+    assert reads.lookup(["k:1"]) is None
+    assert len(made) == 2
+
+
+def test_a_value_is_kept_at_most_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [50.0]
+    monkeypatch.setattr(redis_tracking, "monotonic", lambda: clock[0])
+    reads = tracked(Pushing([]))
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
+    clock[0] += redis_tracking.MAX_AGE - 0.01
+    assert reads.lookup(["k:1"]) == [b"v"]
+    under_way = reads.begin(["k:2"])
+    clock[0] += 0.01
+    assert reads.lookup(["k:1"]) is None  # whatever the notices said
+    reads.fill(under_way, ["k:2"], [b"old"])  # a read begun before keeps nothing
+    assert reads.lookup(["k:2"]) is None
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"w"])
+    assert reads.lookup(["k:1"]) == [b"w"]  # the next period
+
+
+def test_a_worker_that_only_writes_reads_its_notices() -> None:
+    conn = Pushing([])
+    reads = tracked(conn)
+    reads.fill(reads.begin(["k:1"]), ["k:1"], [b"v"])
+    conn.pushes += [["invalidate", [b"k:1"]], ["invalidate", [b"k:9"]]]
+    with reads.writing("k:2"):
+        pass
+    assert conn.pushes == [] and "k:1" not in reads._values
+
+
+def test_while_the_store_is_down_a_poll_asks_redis_not_its_memory(
+    stores: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.state.store_guard import outage_of
+
+    mine, _ = stores
+    mine.clock_init(100.0)
+    with mine.read_instant():
+        pass
+    assert remembered(mine, CLOCK) is not None
+    sent: list[str] = []
+    script: Any = mine._read_instant
+    real = script.__call__
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        sent.append("EVALSHA")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mine, "_read_instant", counted)
+    with mine.read_instant():
+        pass
+    assert sent == []  # from memory
+    monkeypatch.setattr(outage_of(mine, "Redis"), "down", True)
+    with mine.read_instant():
+        assert mine.clock_get(0.0) == 100.0
+    assert sent == ["EVALSHA"]  # a probe of Redis, not an answer from memory
