@@ -15,8 +15,8 @@ over its clients as the writer's answer, perhaps just after it; the writer waits
 round trip before it answers its own client (:meth:`TrackedReads.writing`), after which every
 notice is in every worker's socket on this host. Across hosts the notice then takes what
 the network takes. ``contracts/README.md`` ("Redis: reads remembered until told") says the
-choice. A value is never kept past a lost connection: a connection error, a closed socket or
-a flush forgets every value, and nothing is remembered again until tracking is back on.
+choice. A value is never kept past a lost connection (a connection error, a closed socket,
+a flush) nor longer than ``MAX_AGE``: a notice lost where no error shows costs at most that.
 """
 
 from __future__ import annotations

@@ -158,8 +158,11 @@ class GroupCommit:
         try:
             self._write([waiting.item for waiting in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error, batch[0].done = exc, True
+            # a store-wide failure (locked by another tool, full, read-only, an I/O error) is
+            # every job's: written again alone, each would wait it out again in turn
+            if len(batch) == 1 or isinstance(exc, sqlite3.OperationalError):
+                for waiting in batch:
+                    waiting.error, waiting.done = exc, True
                 return
             for waiting in batch:  # each alone, as it would have been written without the others
                 try:
