@@ -28,12 +28,24 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from time import monotonic
 from typing import Any
 
 log = logging.getLogger("mockserver")
 
 #: values a worker keeps before it starts afresh (the clock, the rules and fault keys, jobs)
 MAX_KEYS = 4096
+#: seconds a value is kept at most, whatever the notices say: a notice lost where no error
+#: shows (a network partition between this host and Redis, a connection Redis stopped
+#: answering) costs at most this much; a poll then reads Redis once a second per worker
+MAX_AGE = 1.0
+#: seconds after a failed try to open the tracking connection before the next (one thread
+#: tries at a time, outside the lock: a frozen Redis must not hold every poll for the
+#: connect's timeout)
+RETRY_SECONDS = 1.0
+#: the first words of Redis errors that refuse tracking for good (too old, not allowed);
+#: any other (BUSY, LOADING, ...) is tried again later
+_REFUSALS = frozenset({"ERR", "NOPERM", "NOPROTO", "WRONGPASS", "NOAUTH"})
 
 
 class TrackedReads:
@@ -64,6 +76,10 @@ class TrackedReads:
         self._changed: dict[str, int] = {}
         self._reading: dict[str, int] = {}
         self._conn: Any = None
+        self._starting = False
+        self._retry_at = 0.0
+        #: when everything kept is forgotten (MAX_AGE after tracking came on, then each period)
+        self._fresh_until = 0.0
         #: False once Redis refused tracking (too old, not allowed): every read goes to Redis
         self.enabled = True
         os.register_at_fork(after_in_child=functools.partial(_forked, weakref.ref(self)))
@@ -75,6 +91,8 @@ class TrackedReads:
         tracking is not on). Reads the notices delivered so far first."""
         if not self.enabled:
             return None
+        if self._conn is None:
+            self._start()
         with self._lock:
             self._tracking()
             values = self._values  # (empty while tracking is off)
@@ -129,11 +147,10 @@ class TrackedReads:
             self._ended(keys)
             raise
         self._ended(keys)
-        if self.enabled:
-            try:
-                self._settle()
-            except Exception as exc:  # the write is done: a late notice is the lesser harm
-                log.debug("Redis did not answer after a write: %s", type(exc).__name__)
+        try:  # (also where this worker does not track: another worker or host may)
+            self._settle()
+        except Exception as exc:  # the write is done: a late notice is the lesser harm
+            log.debug("Redis did not answer after a write: %s", type(exc).__name__)
 
     def _ended(self, keys: Sequence[str]) -> None:
         with self._lock:
@@ -141,6 +158,7 @@ class TrackedReads:
                 self._changed_now(keys)
             else:
                 self._forget_all()
+            self._tracking()  # (a worker that only writes reads its notices here)
 
     def close(self) -> None:
         with self._lock:
@@ -149,23 +167,49 @@ class TrackedReads:
     # ------------------------------------------------------------------ the notices
 
     def _tracking(self) -> None:
-        """Tracking on, and the notices delivered so far read (under the lock). Whenever
-        it is off, nothing is remembered."""
+        """The notices delivered so far read, and values past their age forgotten (under the
+        lock). Whenever tracking is off, nothing is remembered."""
         conn = self._conn
         if conn is None:  # (a forked worker starts without one: _forked)
-            self._start()
-        elif not conn.is_connected:  # (redis-py would connect again, without tracking)
+            return
+        if not conn.is_connected:  # (redis-py would connect again, without tracking)
             self._drop()
-        else:
-            try:
-                while conn.can_read(timeout=0):
-                    conn.read_response(push_request=True, timeout=0, disconnect_on_error=False)
-            except Exception as exc:  # a broken connection (or a torn notice): nothing known
-                log.debug("Redis tracking connection lost: %s", type(exc).__name__)
-                self._drop()
+            return
+        try:
+            while conn.can_read(timeout=0):
+                conn.read_response(push_request=True, timeout=0, disconnect_on_error=False)
+        except Exception as exc:  # a broken connection (or a torn notice): nothing known
+            log.debug("Redis tracking connection lost: %s", type(exc).__name__)
+            self._drop()
+            return
+        now = monotonic()
+        if now >= self._fresh_until:
+            self._forget_all()
+            self._fresh_until = now + MAX_AGE
 
     def _start(self) -> None:
-        """Open the tracking connection (under the lock), or leave it off."""
+        """Open the tracking connection, outside the lock, by one thread at a time and, after
+        a failed try, not again for ``RETRY_SECONDS``; or leave it off."""
+        with self._lock:
+            if self._conn is not None or self._starting or monotonic() < self._retry_at:
+                return
+            self._starting = True
+        conn = None
+        try:
+            conn = self._open()
+        finally:
+            with self._lock:
+                self._starting = False
+                if conn is None:
+                    self._retry_at = monotonic() + RETRY_SECONDS
+                elif self._conn is None:
+                    self._forget_all()  # (a read under way since before keeps nothing)
+                    self._conn, self._fresh_until = conn, monotonic() + MAX_AGE
+                    conn = None
+            _disconnect(conn)  # (not taken: a fork or another start came first)
+
+    def _open(self) -> Any:
+        """A connection with tracking on, or None (the reason logged)."""
         import redis
 
         conn = self._connect()
@@ -177,19 +221,22 @@ class TrackedReads:
                 command += ["PREFIX", prefix]
             conn.send_command(*command)
             conn.read_response()
-        except redis.ResponseError as exc:  # Redis before 6, or an ACL without CLIENT
-            log.warning(
-                "Redis refused client-side tracking (%s): every read goes to Redis",
-                str(exc).partition(" ")[0],
-            )
-            self.enabled = False
+        except redis.ResponseError as exc:
+            word = str(exc).partition(" ")[0]
+            if word in _REFUSALS:  # Redis before 6, or an ACL without CLIENT
+                log.warning(
+                    "Redis refused client-side tracking (%s): every read goes to Redis", word
+                )
+                self.enabled = False
+            else:  # (BUSY, LOADING, ...: tried again later)
+                log.debug("Redis tracking connection not made: %s", word)
             _disconnect(conn)
+            return None
         except (redis.RedisError, OSError) as exc:
             log.debug("Redis tracking connection not made: %s", type(exc).__name__)
             _disconnect(conn)
-        else:
-            self._forget_all()  # (a read under way since before keeps nothing)
-            self._conn = conn
+            return None
+        return conn
 
     def _noticed(self, push: list[Any]) -> None:
         """A notice (under the lock: read by :meth:`_tracking`): the keys some process
@@ -233,5 +280,5 @@ def _forked(ref: weakref.ref[TrackedReads]) -> None:
     reads = ref()
     if reads is not None:
         reads._lock = threading.Lock()
-        reads._conn = None
+        reads._conn, reads._starting, reads._retry_at = None, False, 0.0
         reads._values, reads._reading, reads._changed = {}, {}, {}

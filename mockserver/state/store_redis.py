@@ -144,7 +144,10 @@ class RedisStore(JobListing):
         keys = [self._key("clock"), self._key("rules"), self._key("faults")]
         if job_hint is not None:
             keys.append(self._key("job", job_hint))
-        values = self._tracked.lookup(keys)
+        outage = self.__dict__.get("_outage")
+        # while the store is down, a poll probes Redis as any call does: one answered from
+        # memory would tell the guard Redis answered (store_guard: "answers again")
+        values = None if outage is not None and outage.down else self._tracked.lookup(keys)
         if values is None:  # not all remembered: read from Redis
             mark = self._tracked.begin(keys)
             try:
