@@ -414,8 +414,10 @@ def test_the_fork_hook_leaves_the_child_nothing_of_its_parent() -> None:
     reads.begin(["k:2"])  # under way in another thread of the parent
     parent_lock = reads._lock
     parent_lock.acquire()  # held by another thread at the fork
+    reads._starting, reads._retry_at = True, 1e12  # another thread was opening one
     redis_tracking._forked(weakref.ref(reads))
     assert reads._conn is None and conn.closed == 0  # the parent's socket: left alone
+    assert reads._starting is False and reads._retry_at == 0.0
     assert reads._values == {} and reads._reading == {} and reads._changed == {}
     assert reads._lock is not parent_lock and reads._lock.acquire(blocking=False)
     redis_tracking._forked(weakref.ref(Pushing([])))  # (a store gone: nothing to do)
@@ -554,3 +556,41 @@ def test_while_the_store_is_down_a_poll_asks_redis_not_its_memory(
     with mine.read_instant():
         assert mine.clock_get(0.0) == 100.0
     assert sent == ["EVALSHA"]  # a probe of Redis, not an answer from memory
+
+
+def test_one_thread_opens_the_tracking_connection_and_a_connection_not_taken_is_closed() -> None:
+    opened: list[Pushing] = []
+    reads: TrackedReads
+
+    def connect() -> Pushing:
+        conn = Pushing([])
+        opened.append(conn)
+        if len(opened) == 1:
+            assert reads.lookup(["k:1"]) is None  # a poll meanwhile (as another thread's): no wait,
+            assert len(opened) == 1  # and no second try while this one is under way
+        return conn
+
+    reads = TrackedReads(connect, ["k:"], lambda: None)
+    assert reads.lookup(["k:1"]) is None
+    assert reads._conn is opened[0] and reads._starting is False
+    reads._conn = None  # (dropped meanwhile) ...
+    other = Pushing([])
+
+    def racing() -> Pushing:
+        reads._conn = other  # ... and another start won the race
+        return Pushing([])
+
+    reads._connect = racing
+    reads._start()
+    assert reads._conn is other and reads._starting is False
+
+
+def test_an_unexpected_failure_while_opening_leaves_tracking_off() -> None:
+    class Broken(Pushing):
+        def connect(self) -> None:
+            raise RuntimeError("a bug")
+
+    reads = TrackedReads(lambda: Broken([]), ["k:"], lambda: None)
+    with pytest.raises(RuntimeError):
+        reads.lookup(["k:1"])
+    assert reads._conn is None and reads._starting is False
