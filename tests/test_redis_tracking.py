@@ -576,13 +576,16 @@ def test_one_thread_opens_the_tracking_connection_and_a_connection_not_taken_is_
     reads._conn = None  # (dropped meanwhile) ...
     other = Pushing([])
 
+    late = Pushing([])
+
     def racing() -> Pushing:
         reads._conn = other  # ... and another start won the race
-        return Pushing([])
+        return late
 
     reads._connect = racing
     reads._start()
     assert reads._conn is other and reads._starting is False
+    assert late.closed == 1 and other.closed == 0
 
 
 def test_an_unexpected_failure_while_opening_leaves_tracking_off() -> None:
