@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from mockserver import testing
+from mockserver.state.store_redis import RedisStore
 
 
 @contextmanager
@@ -19,3 +20,17 @@ def redis_server() -> Iterator[str]:
         pytest.fail("redis-server is not installed: `make test` installs it (Debian package)")
     with testing.redis_server() as url:
         yield url
+
+
+@contextmanager
+def two_stores(url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
+    """Two ``RedisStore`` on the Redis at ``url``, as two servers sharing it ("mine" and
+    "other"); the Redis emptied before and after."""
+    mine, other = RedisStore(url), RedisStore(url)
+    mine.reset()
+    try:
+        yield mine, other
+    finally:
+        mine.reset()
+        mine.close()
+        other.close()

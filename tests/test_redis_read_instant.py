@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from jobs import make_job
-from redis_server import redis_server
+from redis_server import redis_server, two_stores
 
 from mockserver.state.store_redis import RedisStore
 
@@ -22,12 +22,8 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def stores(redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
-    mine, other = RedisStore(redis_url), RedisStore(redis_url)  # two servers
-    mine.reset()
-    yield mine, other
-    mine.reset()
-    mine.close()
-    other.close()
+    with two_stores(redis_url) as pair:  # two servers
+        yield pair
 
 
 def round_trips(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -14,13 +14,70 @@ from typing import Any
 import pytest
 import redis
 from jobs import make_job
-from redis_server import redis_server
+from redis_server import redis_server, two_stores
 
 from mockserver.state import redis_tracking
 from mockserver.state.redis_tracking import TrackedReads
 from mockserver.state.store_redis import RedisStore
 
 CLOCK = "soramock:clock"
+
+
+class Pushing:
+    """A tracking connection whose socket holds ``pushes`` (notices) to be read."""
+
+    def __init__(
+        self, pushes: list[list[Any]] | None = None, fail: Exception | None = None
+    ) -> None:
+        pushes = [] if pushes is None else pushes
+        self.pushes, self.fail, self.reads, self.closed = pushes, fail, [], 0
+        self.sent: list[tuple[str, ...]] = []
+        self.handler: Any = None
+        self.is_connected = True
+        outer = self
+
+        class Parser:
+            @staticmethod
+            def set_invalidation_push_handler(handler: Any) -> None:
+                outer.handler = handler
+
+        self._parser = Parser
+
+    def connect(self) -> None:
+        pass
+
+    def send_command(self, *args: str) -> None:
+        self.sent.append(args)
+
+    def can_read(self, timeout: float) -> bool:
+        assert timeout == 0
+        return bool(self.pushes) or self.fail is not None
+
+    def read_response(self, **kwargs: Any) -> Any:
+        if not self.reads and "push_request" not in kwargs:  # the CLIENT TRACKING answer
+            self.reads.append({})
+            return b"OK"
+        self.reads.append(kwargs)
+        if self.fail is not None:
+            raise self.fail
+        return self.handler(self.pushes.pop(0))
+
+    def disconnect(self) -> None:
+        self.closed += 1
+        self.is_connected = False
+
+
+def tracked(conn: Pushing) -> TrackedReads:
+    reads = TrackedReads(lambda: conn, ["k:"], lambda: None)
+    assert reads.lookup(["k:1"]) is None  # tracking on
+    return reads
+
+
+def opening(kind: type[Pushing], prefixes: list[str]) -> tuple[list[Any], TrackedReads]:
+    """A ``TrackedReads`` whose every try to open its connection makes a new ``kind``: the
+    list of those made, and the reads."""
+    made: list[Any] = []
+    return made, TrackedReads(lambda: made.append(kind()) or made[-1], prefixes, lambda: None)
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +88,8 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def stores(redis_url: str) -> Iterator[tuple[RedisStore, RedisStore]]:
-    mine, other = RedisStore(redis_url), RedisStore(redis_url)  # two servers
-    mine.reset()
-    yield mine, other
-    mine.reset()
-    mine.close()
-    other.close()
+    with two_stores(redis_url) as pair:
+        yield pair
 
 
 def noticed(reads: TrackedReads) -> None:
@@ -181,17 +234,11 @@ def _tracking_client_id(store: RedisStore) -> int:
 def test_a_value_read_while_tracking_is_off_is_not_kept(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Gone:
-        closed = 0
-
+    class Gone(Pushing):
         def connect(self) -> None:
             raise redis.ConnectionError("refused")
 
-        def disconnect(self) -> None:
-            self.closed += 1
-
-    made: list[Gone] = []
-    reads = TrackedReads(lambda: made.append(Gone()) or made[-1], ["k:"], lambda: None)
+    made, reads = opening(Gone, ["k:"])
     clock = [100.0]
     monkeypatch.setattr(redis_tracking, "monotonic", lambda: clock[0])
     with caplog.at_level("DEBUG", logger="mockserver"):
@@ -213,32 +260,13 @@ def test_a_value_read_while_tracking_is_off_is_not_kept(
 def test_a_redis_that_refuses_tracking_is_read_every_time(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    class Refusing:
-        class _parser:
-            @staticmethod
-            def set_invalidation_push_handler(handler: Any) -> None:
-                pass
-
-        sent: list[tuple[str, ...]] = []
-
-        def connect(self) -> None:
-            pass
-
-        def send_command(self, *args: str) -> None:
-            self.sent.append(args)
-
-        def read_response(self) -> None:
+    class Refusing(Pushing):
+        def read_response(self, **kwargs: Any) -> Any:
             raise redis.ResponseError("NOPERM this user has no permissions to run 'client'")
 
-        closed = 0
-
-        def disconnect(self) -> None:
-            self.closed += 1
-
-    made: list[Refusing] = []
-    reads = TrackedReads(lambda: made.append(Refusing()) or made[-1], ["a:", "b:"], lambda: None)
+    made, reads = opening(Refusing, ["a:", "b:"])
     assert reads.lookup(["a:1"]) is None
-    assert Refusing.sent == [("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a:", "PREFIX", "b:")]
+    assert made[0].sent == [("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a:", "PREFIX", "b:")]
     assert reads.enabled is False
     assert caplog.messages == [
         "Redis refused client-side tracking (NOPERM): every read goes to Redis"
@@ -306,52 +334,6 @@ def test_a_forked_worker_starts_with_nothing_remembered(
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert reads.lookup([CLOCK]) == [b"100.0"]  # the parent's own, still tracked
-
-
-class Pushing:
-    """A tracking connection whose socket holds ``pushes`` (notices) to be read."""
-
-    def __init__(self, pushes: list[list[Any]], fail: Exception | None = None) -> None:
-        self.pushes, self.fail, self.reads, self.closed = pushes, fail, [], 0
-        self.handler: Any = None
-        self.is_connected = True
-        outer = self
-
-        class Parser:
-            @staticmethod
-            def set_invalidation_push_handler(handler: Any) -> None:
-                outer.handler = handler
-
-        self._parser = Parser
-
-    def connect(self) -> None:
-        pass
-
-    def send_command(self, *args: str) -> None:
-        pass
-
-    def can_read(self, timeout: float) -> bool:
-        assert timeout == 0
-        return bool(self.pushes) or self.fail is not None
-
-    def read_response(self, **kwargs: Any) -> Any:
-        if not self.reads and "push_request" not in kwargs:  # the CLIENT TRACKING answer
-            self.reads.append({})
-            return b"OK"
-        self.reads.append(kwargs)
-        if self.fail is not None:
-            raise self.fail
-        return self.handler(self.pushes.pop(0))
-
-    def disconnect(self) -> None:
-        self.closed += 1
-        self.is_connected = False
-
-
-def tracked(conn: Pushing) -> TrackedReads:
-    reads = TrackedReads(lambda: conn, ["k:"], lambda: None)
-    assert reads.lookup(["k:1"]) is None  # tracking on
-    return reads
 
 
 def test_every_notice_delivered_is_read_without_waiting_and_names_keys_as_text() -> None:
@@ -491,8 +473,7 @@ def test_a_transient_refusal_is_tried_again_later(
         def read_response(self, **kwargs: Any) -> Any:
             raise redis.ResponseError("BUSY Redis is busy running a script")
 
-    made: list[Busy] = []
-    reads = TrackedReads(lambda: made.append(Busy([])) or made[-1], ["k:"], lambda: None)
+    made, reads = opening(Busy, ["k:"])
     clock = [5.0]
     monkeypatch.setattr(redis_tracking, "monotonic", lambda: clock[0])
     with caplog.at_level("DEBUG", logger="mockserver"):
