@@ -47,9 +47,20 @@ _Planes = tuple[
 
 
 def _yuv_planes(image: Image.Image) -> _Planes:
-    """Y, U and V of an RGB image (BT.709, limited range, 4:2:0; even width and height)."""
-    yuv = av.VideoFrame.from_image(image).reformat(
-        format="yuv420p", dst_colorspace=Colorspace.ITU709
+    """Y, U and V of an RGB image (BT.709, limited range, 4:2:0; even width and height).
+
+    Converted by a reformatter of this call's own, on this thread: ``VideoFrame.reformat``
+    keeps one per thread for the thread's life, with swscale's slice threads, and a process
+    forked while a render thread lives (a test's ``multiprocessing``, a ``subprocess`` with a
+    ``preexec_fn``) frees it in the child, where those threads are not: the child hung in
+    ``sws_freeContext`` before running a line of its own (``tests/test_render_fork.py``)."""
+    from av.video.reformatter import VideoReformatter
+
+    yuv = VideoReformatter().reformat(
+        av.VideoFrame.from_image(image),
+        format="yuv420p",
+        dst_colorspace=Colorspace.ITU709,
+        threads=1,
     )
     y, u, v = (_plane_array(p) for p in yuv.planes)
     return y, u, v
