@@ -10,8 +10,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
+import redis
+
+from tests.processes import new_children_killed_after
 
 CHILD = """
 import sys
@@ -86,3 +90,52 @@ def test_no_parent_death_signal_where_it_cannot_be_asked(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(ctypes, "CDLL", missing)
     assert redis_server._dies_with_parent() is None
+
+
+class _BlocksWhenFreedInAChild:
+    """A value whose freeing in a forked copy of this process waits for ever, as a native
+    object waiting there for its threads."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        if os.getpid() != self.pid:
+            threading.Event().wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal")
+def test_a_server_starts_however_a_forked_copy_of_this_process_would_hang() -> None:
+    """A fork frees the other threads' thread-locals in the child: a ``preexec_fn`` ran that in
+    the child before its ``exec``, and a value that blocks when freed held ``Popen`` for ever
+    (PyAV's reformatter did, in CI). ``setpriv`` starts the server with no Python in the child.
+    A child that hangs all the same is killed after a while, and the start fails."""
+    from mockserver.testing import redis_server
+
+    local, ready, stop = threading.local(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        local.value = _BlocksWhenFreedInAChild()
+        ready.set()
+        stop.wait()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    ready.wait()
+    try:
+        with new_children_killed_after(30), redis_server() as url:
+            assert redis.Redis.from_url(url).ping()
+    finally:
+        stop.set()
+        holder.join()
+
+
+def test_without_setpriv_the_server_asks_for_the_signal_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockserver.plugin import redis_server
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    argv, preexec = redis_server._launch(["redis-server", "--port", "1"])
+    assert argv == ["redis-server", "--port", "1"]
+    assert callable(preexec) == sys.platform.startswith("linux")

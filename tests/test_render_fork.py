@@ -11,33 +11,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import pytest
 
 from mockserver import media
+from tests.processes import new_children_killed_after
 
 #: seconds a child has to start and end (it does nothing; a hung one never ends)
 WITHIN = 30
-
-
-def _children() -> set[int]:
-    """The processes whose parent is this one (to kill one that hung)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # (gone meanwhile)
-            continue
-        if int(fields[1]) == os.getpid():
-            found.add(int(stat.parent.name))
-    return found
 
 
 @pytest.fixture
@@ -58,13 +44,10 @@ def render_thread() -> Iterator[None]:
     worker = threading.Thread(target=run, name="media-render", daemon=True)
     worker.start()
     assert rendered.wait(60) and not failed, failed
-    before = _children()
     try:
-        yield
+        with new_children_killed_after(WITHIN):
+            yield
     finally:
-        for pid in _children() - before:  # a child that hung: never left behind
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
         stop.set()
         worker.join()
 
@@ -89,14 +72,7 @@ def test_a_multiprocessing_fork_after_a_render_starts_and_ends() -> None:
 @pytest.mark.usefixtures("render_thread")
 def test_a_subprocess_with_a_preexec_fn_after_a_render_is_started() -> None:
     # started from this thread, as the redis_server fixture did: a fork keeps the forking
-    # thread's own values (and this one's may hold a reformatter of a test's decoding)
-    before = _children()
-    timer = threading.Timer(
-        WITHIN, lambda: [os.kill(p, signal.SIGKILL) for p in _children() - before]
-    )
-    timer.start()  # Popen waits for the child's exec: a hung child is killed, Popen returns
-    try:
-        child = subprocess.Popen(["true"], preexec_fn=lambda: None)  # noqa: PLW1509
-        assert child.wait() == 0, "the child hung before its exec (killed)"
-    finally:
-        timer.cancel()
+    # thread's own values (and this one's may hold a reformatter of a test's decoding); a
+    # child that hangs is killed by the fixture after a while, and Popen returns
+    child = subprocess.Popen(["true"], preexec_fn=lambda: None)  # noqa: PLW1509
+    assert child.wait() == 0, "the child hung before its exec (killed)"

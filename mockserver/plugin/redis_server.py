@@ -17,7 +17,8 @@ def _dies_with_parent() -> Any:
     """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent ends, or None
     elsewhere: a test run killed mid-way (Ctrl-C twice, a CI timeout, ``kill -9``) never runs
     ``redis_server``'s ``finally``, and its servers outlived it (six still ran an hour later).
-    libc is found here, before the fork: the child makes one C call and no Python import."""
+    libc is found here, before the fork: the child makes one C call and no Python import.
+    Only where ``setpriv`` is missing (:func:`_launch`)."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
@@ -33,6 +34,23 @@ def _dies_with_parent() -> Any:
         prctl(_PR_SET_PDEATHSIG, kill)
 
     return ask
+
+
+def _launch(command: list[str]) -> tuple[list[str], Any]:
+    """``command`` and the ``preexec_fn`` that start it to die with this process.
+
+    util-linux's ``setpriv --pdeathsig KILL`` asks Linux for the signal and then runs the
+    server in its place, so ``Popen`` runs no Python in the child: a ``preexec_fn`` makes the
+    child run the interpreter's fork hooks first, in a copy of a process whose other threads
+    are gone, and one that waits on such a thread hangs the child before its ``exec`` and
+    ``Popen`` with it (a thread-local of PyAV's once did: ``tests/test_render_fork.py``).
+    Without ``setpriv`` (not Linux, or a minimal image), :func:`_dies_with_parent`."""
+    import shutil
+
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", *command], None
+    return command, _dies_with_parent()
 
 
 @contextmanager
@@ -55,11 +73,12 @@ def redis_server() -> Iterator[str]:
     workdir = tempfile.mkdtemp(prefix="sora-redis-")
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--appendonly", "no", "--dir", workdir]
+    argv, preexec = _launch(command)
     process = subprocess.Popen(
-        command,
+        argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_dies_with_parent(),  # noqa: PLW1509 - one C call, nothing Python
+        preexec_fn=preexec,  # noqa: PLW1509 - only without setpriv: one C call
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
