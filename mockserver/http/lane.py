@@ -168,20 +168,9 @@ class PollLane:
         try:
             with service.store.read_instant(named if isinstance(named, str) else None):
                 response = pipeline(req, values)
-        except HTTPException as exc:
-            response = self.http_error(exc, req.method, req.path)
         except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
-            response = self.unexpected(exc, req.method, req.path)
-        response = exchange.finish(
-            service,
-            self.extensions.get("sora_mock_console"),
-            exchange.end(),
-            req.method,
-            req.path,
-            response,
-            values,
-            req,
-        )
+            response = self._failed(exc, req)
+        response = self._finished(response, req, values)
         # what Werkzeug's ``response(environ, start_response)`` does for a GET answered with
         # bytes (the status line, the headers as they are, the body in one piece), without
         # its general machinery: conditional and HEAD answers, iterables, header fix-ups
@@ -215,23 +204,31 @@ class PollLane:
                     response = self.error_json(refused.status, str(refused), prefix)
                 else:
                     response = pipeline(req, values)
-            except HTTPException as exc:
-                response = self.http_error(exc, req.method, req.path)
             except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
-                response = self.unexpected(exc, req.method, req.path)
-            response = exchange.finish(
-                service,
-                self.extensions.get("sora_mock_console"),
-                exchange.end(),
-                req.method,
-                req.path,
-                response,
-                values,
-                req,
-            )
-            return _handed_over(response, environ, start_response)
+                response = self._failed(exc, req)
+            return _handed_over(self._finished(response, req, values), environ, start_response)
         finally:
             req.close()
+
+    def _failed(self, exc: Exception, req: Request) -> Response:
+        """What the app's error handlers answer for ``exc`` (Flask's handler for an
+        ``HTTPException``, the app's for anything else)."""
+        if isinstance(exc, HTTPException):
+            return self.http_error(exc, req.method, req.path)
+        return self.unexpected(exc, req.method, req.path)
+
+    def _finished(self, response: Response, req: Request, values: Any) -> Response:
+        """``response`` after ``app._finish``: journalled, captured, counted and logged."""
+        return exchange.finish(
+            self.service,
+            self.extensions.get("sora_mock_console"),
+            exchange.end(),
+            req.method,
+            req.path,
+            response,
+            values,
+            req,
+        )
 
 
 #: headers Werkzeug's ``get_wsgi_headers`` would rewrite (made absolute, IRIs quoted)
