@@ -47,7 +47,7 @@ def _launch(command: list[str]) -> tuple[list[str], Any]:
     Without ``setpriv`` (not Linux, or a minimal image), :func:`_dies_with_parent`."""
     import shutil
 
-    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    setpriv = shutil.which("setpriv")  # (util-linux: Linux only)
     if setpriv is not None:
         return [setpriv, "--pdeathsig", "KILL", "--", *command], None
     return command, _dies_with_parent()
