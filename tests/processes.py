@@ -10,16 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def children() -> set[int]:
-    """The processes whose parent is this one (``/proc``)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def children(pid: int | str = "self") -> set[int]:
+    """The processes ``pid`` (this one by default) started, from any of its threads (Linux's
+    ``/proc/PID/task/TID/children``; none once ``pid`` is gone)."""
+    found: set[int] = set()
+    for listed in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # (the name may hold spaces)
-        except OSError:  # (gone meanwhile)
+            found.update(int(child) for child in listed.read_text().split())
+        except OSError:  # (the thread ended meanwhile)
             continue
-        if int(fields[1]) == os.getpid():
-            found.add(int(stat.parent.name))
     return found
 
 

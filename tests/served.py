@@ -19,6 +19,8 @@ from typing import IO
 
 import httpx
 
+from tests import processes
+
 #: how long a server may take to answer its first request (a loaded CI machine is slow)
 START_TIMEOUT = 30.0
 
@@ -65,8 +67,7 @@ class Served:
 
     def children(self) -> list[int]:
         """The worker processes (the server's direct children)."""
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+        return sorted(processes.children(self.process.pid))
 
     def client(self, prefix: str = "", api_key: str = "sk-test") -> httpx.Client:
         """A client for ``/<prefix>`` (a provider's base URL on the mock, or the root)."""
